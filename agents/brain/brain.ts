@@ -1,0 +1,378 @@
+// The brain's loop: take submissions, scan the task folders, decide per batch, act.
+// All state is on the mount; the in-memory index is a cache rebuilt from the folders.
+import { mkdir, rename, unlink, readdir, writeFile } from 'node:fs/promises';
+import { join, basename } from 'node:path';
+import type { Clock } from '../core/clock.ts';
+import { isoTime } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import { DecisionLog, type Decision } from '../core/decisionLog.ts';
+import { errorMessage } from '../core/errors.ts';
+import { listInbox, newBatchId, readSubmission } from '../core/inbox.ts';
+import { writeJsonAtomic } from '../core/atomic.ts';
+import { type MountPaths, TASK_FOLDERS, type TaskFolder, batchDir, planDir, childPath } from '../core/paths.ts';
+import { TaskStore } from '../core/store.ts';
+import type { Task, WorkerResult } from '../core/task.ts';
+import {
+  type BatchRecord, batchOfTaskId, readBatchRecord, readBrainState, writeBatchRecord, writeBrainState, listBatchIds,
+} from '../core/batch.ts';
+import { loadPlan } from '../plan/load.ts';
+import { validatePlan } from '../plan/validate.ts';
+import { buildBatchTasks } from '../plan/build.ts';
+import { expandForeach, readManifestItems } from '../plan/expand.ts';
+import { type BrainAction, type TaskView, decideBatch } from './decide.ts';
+import { buildSummary, writeSummary } from './summary.ts';
+
+export interface BrainOptions {
+  paths: MountPaths;
+  config: Config;
+  clock: Clock;
+  /** Diagnostics (not decisions) go here; default stderr. */
+  say?: (line: string) => void;
+}
+
+const FINAL = new Set(['complete', 'failed', 'cancelled']);
+
+export class Brain {
+  readonly store: TaskStore;
+  readonly tasks = new Map<string, TaskView>();
+  readonly batches = new Map<string, BatchRecord>();
+  private readonly paths: MountPaths;
+  private readonly config: Config;
+  private readonly clock: Clock;
+  private readonly log: DecisionLog;
+  private readonly say: (line: string) => void;
+
+  constructor(opts: BrainOptions) {
+    this.paths = opts.paths;
+    this.config = opts.config;
+    this.clock = opts.clock;
+    this.store = new TaskStore(opts.paths);
+    this.log = new DecisionLog(opts.paths.decisionLog, () => this.clock.now());
+    this.say = opts.say ?? ((l) => process.stderr.write(l + '\n'));
+  }
+
+  private now(): string {
+    return isoTime(this.clock.now());
+  }
+
+  private decide(d: Omit<Decision, 'who'>): Promise<string> {
+    return this.log.write({ ...d, who: 'brain' });
+  }
+
+  /** Loads the active batches from the mount (state.json, plus any unfinished batch record). */
+  async recover(): Promise<void> {
+    const state = await readBrainState(this.paths);
+    const ids = new Set(state?.active_batches ?? []);
+    for (const id of await listBatchIds(this.paths)) ids.add(id);
+    for (const id of ids) {
+      const rec = await readBatchRecord(this.paths, id);
+      if (!rec) continue;
+      // A finished batch still listed as active was interrupted while archiving: finish that.
+      if (FINAL.has(rec.state) && !state?.active_batches.includes(id)) continue;
+      this.batches.set(id, rec);
+    }
+    if (this.batches.size) {
+      await this.decide({ what: 'RECOVER', reason: `${this.batches.size} active batch(es) from the mount: ${[...this.batches.keys()].join(', ')}` });
+    }
+  }
+
+  /** One pass: submissions, a scan of the folders, decisions and actions for every active batch. */
+  async pass(): Promise<void> {
+    await this.ingestInbox();
+    if (this.batches.size === 0) return;
+    await this.scan();
+    const approvals = await this.listApprovals();
+    for (const batch of [...this.batches.values()]) {
+      const actions = decideBatch(batch, this.tasks, approvals, this.config);
+      for (const action of actions) {
+        try {
+          await this.act(batch.id, action);
+        } catch (err) {
+          this.say(`brain: ${action.kind} in batch ${batch.id} failed: ${errorMessage(err)}`);
+        }
+      }
+    }
+  }
+
+  // ---- submissions ----
+
+  private async ingestInbox(): Promise<void> {
+    for (const file of await listInbox(this.paths)) {
+      try {
+        await this.ingest(file);
+      } catch (err) {
+        await this.reject(file, [`${file}: ${errorMessage(err)}`]);
+      }
+    }
+  }
+
+  private async reject(file: string, problems: string[]): Promise<void> {
+    const dest = join(this.paths.inboxRejected, basename(file));
+    await mkdir(this.paths.inboxRejected, { recursive: true });
+    await rename(file, dest).catch(() => {});
+    await writeFile(`${dest}.errors.txt`, problems.join('\n') + '\n').catch(() => {});
+    await this.decide({ what: 'REJECT', reason: `submission ${basename(file)}: ${problems.join('; ')}` });
+  }
+
+  private async ingest(file: string): Promise<void> {
+    const read = await readSubmission(file);
+    if (!read.ok) return this.reject(file, [read.error]);
+    let sub = read.sub;
+    if (!sub.batch_id) {
+      // A hand-written submission gets its id written back first, so a crash cannot make two batches of it.
+      sub = { ...sub, batch_id: newBatchId(this.clock.now()), submitted_at: sub.submitted_at ?? this.now() };
+      await writeJsonAtomic(file, sub);
+    }
+    const batchId = sub.batch_id!;
+    if (this.batches.has(batchId) || (await readBatchRecord(this.paths, batchId))) {
+      await unlink(file).catch(() => {});
+      return;
+    }
+    let dir: string;
+    try {
+      dir = planDir(this.paths, sub.plan);
+    } catch (err) {
+      return this.reject(file, [errorMessage(err)]);
+    }
+    const values = Object.fromEntries(Object.entries(sub.config).map(([k, v]) => [k, String(v)]));
+    const { plan, problems } = await loadPlan(dir);
+    const all = plan ? [...problems, ...validatePlan(plan, values)] : problems;
+    if (!plan || all.length) return this.reject(file, all.length ? all : [`${dir}: no plan`]);
+
+    const batchPath = batchDir(this.paths, plan.name, batchId);
+    await mkdir(batchPath, { recursive: true });
+    const tasks = buildBatchTasks(plan, { batchId, batchPath, values, config: this.config, now: this.clock.now() });
+    const existing = await this.allTaskIds();
+    for (const t of tasks) {
+      if (!existing.has(t.id)) await this.store.write('private', t);
+    }
+    const rec = await writeBatchRecord(this.paths, {
+      id: batchId,
+      plan: plan.name,
+      plan_dir: plan.dir,
+      batch_path: batchPath,
+      state: 'pending',
+      values,
+      submitted_at: sub.submitted_at ?? this.now(),
+      started_at: null,
+      finished_at: null,
+      task_ids: tasks.map((t) => t.id),
+    });
+    this.batches.set(batchId, rec);
+    await this.saveState();
+    await unlink(file).catch(() => {});
+    await this.decide({ what: 'SUBMIT', batch: batchId, reason: `plan ${plan.name}: ${tasks.length} tasks (batch_summary included)` });
+  }
+
+  private async allTaskIds(): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for (const f of TASK_FOLDERS) for (const id of await this.store.list(f)) ids.add(id);
+    return ids;
+  }
+
+  private async saveState(): Promise<void> {
+    await writeBrainState(this.paths, { active_batches: [...this.batches.keys()], updated_at: this.now(), brain_pid: process.pid });
+  }
+
+  // ---- scanning ----
+
+  /** Updates the index from the folders; reads a task only when it is new or moved. */
+  private async scan(): Promise<void> {
+    const seen = new Map<string, TaskFolder>();
+    for (const folder of TASK_FOLDERS) {
+      for (const id of await this.store.list(folder)) {
+        if (this.batches.has(batchOfTaskId(id))) seen.set(id, folder);
+      }
+    }
+    for (const [id, folder] of seen) {
+      const prev = this.tasks.get(id);
+      if (prev && prev.folder === folder) continue;
+      const r = await this.store.read(folder, id);
+      if (r.ok) this.tasks.set(id, { folder, task: r.task });
+    }
+  }
+
+  private async listApprovals(): Promise<Set<string>> {
+    try {
+      return new Set(await readdir(this.paths.approvals));
+    } catch {
+      return new Set();
+    }
+  }
+
+  // ---- actions ----
+
+  private batchOf(id: string): BatchRecord {
+    const b = this.batches.get(id);
+    if (!b) throw new Error(`unknown batch ${id}`);
+    return b;
+  }
+
+  private view(id: string): TaskView {
+    const v = this.tasks.get(id);
+    if (!v) throw new Error(`unknown task ${id}`);
+    return v;
+  }
+
+  private async moveTask(id: string, from: TaskFolder, to: TaskFolder, task?: Task): Promise<boolean> {
+    const ok = await this.store.move(id, from, to);
+    if (ok) this.tasks.set(id, { folder: to, task: task ?? this.view(id).task });
+    else this.tasks.delete(id); // someone else moved it: the next scan finds it
+    return ok;
+  }
+
+  private brainResult(t: Task, outcome: WorkerResult['outcome'], reason: string | null): WorkerResult {
+    const now = this.now();
+    return {
+      task_id: t.id, attempt: Math.max(1, t.attempt), outcome, failure_kind: null, exit_code: null, signal: null,
+      reason, started_at: now, finished_at: now, duration_ms: 0, stdout_path: null, stderr_path: null,
+    };
+  }
+
+  private async updateBatch(id: string, patch: Partial<BatchRecord>): Promise<BatchRecord> {
+    const rec = await writeBatchRecord(this.paths, { ...this.batchOf(id), ...patch });
+    this.batches.set(id, rec);
+    return rec;
+  }
+
+  private async act(batchId: string, a: BrainAction): Promise<void> {
+    switch (a.kind) {
+      case 'start_batch': {
+        await this.updateBatch(batchId, { state: 'running', started_at: this.now() });
+        await this.decide({ what: 'START', batch: batchId, reason: `plan ${this.batchOf(batchId).plan}` });
+        return;
+      }
+      case 'release': {
+        const t = this.view(a.id).task;
+        if (await this.moveTask(a.id, 'private', 'queue')) {
+          await this.decide({ what: 'RELEASE', task: a.id, reason: `${t.task_class} task ${t.name}: ${a.reason}` });
+        }
+        return;
+      }
+      case 'retry': {
+        let t = this.view(a.id).task;
+        if (a.raiseVramTo !== null && a.raiseVramTo > t.vram_estimate_mb) {
+          t = await this.store.write('failed', { ...t, vram_estimate_mb: a.raiseVramTo });
+        }
+        if (await this.moveTask(a.id, 'failed', 'queue', t)) {
+          const raised = a.raiseVramTo !== null ? `; estimate raised to ${a.raiseVramTo} MB` : '';
+          await this.decide({ what: 'RETRY', task: a.id, attempt: a.attempt, reason: a.reason + raised });
+        }
+        return;
+      }
+      case 'give_up': {
+        const rec = this.batchOf(batchId);
+        await this.updateBatch(batchId, { failed_tasks: [...new Set([...rec.failed_tasks, a.id])] });
+        await this.decide({ what: 'GIVE_UP', task: a.id, attempt: a.attempt, reason: a.reason });
+        return;
+      }
+      case 'park': {
+        const t = await this.store.write('failed', { ...this.view(a.id).task, parked: 'approval', parked_reason: a.reason });
+        if (await this.moveTask(a.id, 'failed', 'private', t)) {
+          await this.decide({ what: 'PARK', task: a.id, reason: `${a.reason}; approve with: touch ${join(this.paths.approvals, a.id)}` });
+        }
+        return;
+      }
+      case 'unpark': {
+        const t = await this.store.write('private', { ...this.view(a.id).task, parked: null, approved: true, result: null });
+        this.tasks.set(a.id, { folder: 'private', task: t });
+        if (await this.moveTask(a.id, 'private', 'queue', t)) {
+          await this.decide({ what: 'APPROVED', task: a.id, reason: 'approval file found; released' });
+        }
+        return;
+      }
+      case 'not_run': {
+        const cur = this.view(a.id).task;
+        const t = await this.store.write('private', { ...cur, result: this.brainResult(cur, 'not_run', a.reason), finished_at: this.now() });
+        if (await this.moveTask(a.id, 'private', 'failed', t)) {
+          const rec = this.batchOf(batchId);
+          await this.updateBatch(batchId, { not_run: [...new Set([...rec.not_run, a.id])] });
+          await this.decide({ what: 'NOT_RUN', task: a.id, reason: a.reason });
+        }
+        return;
+      }
+      case 'expand':
+        return this.expand(batchId, a.id);
+      case 'close_template': {
+        const cur = this.view(a.id).task;
+        const to: TaskFolder = a.ok ? 'complete' : 'failed';
+        const t = await this.store.write('private', {
+          ...cur, result: this.brainResult(cur, a.ok ? 'success' : 'not_run', a.reason), finished_at: this.now(),
+        });
+        if (await this.moveTask(a.id, 'private', to, t)) {
+          await this.decide({ what: a.ok ? 'FOREACH_DONE' : 'FOREACH_FAILED', task: a.id, reason: a.reason });
+        }
+        return;
+      }
+      case 'summarize': {
+        const rec = this.batchOf(batchId);
+        const summary = buildSummary(rec, this.tasks, a.id, this.config);
+        const md = await writeSummary(rec.batch_path, summary);
+        const cur = this.view(a.id).task;
+        const t = await this.store.write('private', {
+          ...cur, result: { ...this.brainResult(cur, 'success', null), stdout_path: md }, finished_at: this.now(),
+        });
+        if (await this.moveTask(a.id, 'private', 'complete', t)) {
+          await this.updateBatch(batchId, { summary_path: md });
+          await this.decide({ what: 'SUMMARY', batch: batchId, reason: `${summary.counts.complete}/${summary.counts.total} complete; written to ${md}` });
+        }
+        return;
+      }
+      case 'finish_batch': {
+        await this.updateBatch(batchId, { state: a.state, finished_at: this.now(), final_counts: a.counts });
+        const c = a.counts;
+        await this.decide({
+          what: 'FINISH', batch: batchId,
+          reason: `${a.state}: ${c.complete} complete, ${c.failed} failed or not run, of ${c.total}`,
+        });
+        await this.archive(batchId);
+        this.batches.delete(batchId);
+        await this.saveState();
+        return;
+      }
+    }
+  }
+
+  private async expand(batchId: string, id: string): Promise<void> {
+    const template = this.view(id).task;
+    const spec = template.foreach!;
+    const fail = async (reason: string) => {
+      const t = await this.store.write('private', {
+        ...template, result: this.brainResult(template, 'not_run', reason), finished_at: this.now(),
+      });
+      if (await this.moveTask(id, 'private', 'failed', t)) {
+        await this.decide({ what: 'FOREACH_FAILED', task: id, reason });
+      }
+    };
+    const items = await readManifestItems(spec.path, spec.key);
+    if (!items.ok) return fail(`foreach could not expand: ${items.error}`);
+    const { tasks: children, problems } = expandForeach(template, items.items, this.clock.now());
+    if (problems.length) return fail(`foreach could not expand: ${problems.join('; ')}`);
+    const existing = await this.allTaskIds();
+    for (const c of children) {
+      if (existing.has(c.id)) continue;
+      const written = await this.store.write('private', c);
+      this.tasks.set(written.id, { folder: 'private', task: written });
+    }
+    const rec = this.batchOf(batchId);
+    const ids = children.map((c) => c.id);
+    await this.updateBatch(batchId, { task_ids: [...new Set([...rec.task_ids, ...ids])] });
+    const t = await this.store.write('private', { ...template, expanded_into: ids });
+    this.tasks.set(id, { folder: 'private', task: t });
+    await this.decide({ what: 'EXPAND', task: id, reason: `${ids.length} items from ${spec.path}${spec.key ? ':' + spec.key : ''}` });
+  }
+
+  /** Moves a finished batch's task files out of the live folders, so scans stay small. */
+  private async archive(batchId: string): Promise<void> {
+    const rec = this.batchOf(batchId);
+    const dest = childPath(join(this.paths.tasks, 'archive'), batchId, 'batch id');
+    await mkdir(dest, { recursive: true });
+    for (const id of rec.task_ids) {
+      const v = this.tasks.get(id);
+      const folder = v?.folder;
+      if (folder !== 'complete' && folder !== 'failed') continue;
+      await rename(this.store.fileOf(folder, id), join(dest, `${id}.json`)).catch(() => {});
+      this.tasks.delete(id);
+    }
+  }
+}

@@ -1,0 +1,154 @@
+// The brain's decisions for one batch: a pure function of the batch's tasks (where each
+// is and what it holds), the approvals present and the config. The loop in brain.ts acts.
+import type { Config } from '../core/config.ts';
+import type { TaskFolder } from '../core/paths.ts';
+import type { Task } from '../core/task.ts';
+import type { BatchRecord, BatchState, TaskCounts } from '../core/batch.ts';
+import { decideRetry } from './retry.ts';
+
+export interface TaskView {
+  folder: TaskFolder;
+  task: Task;
+}
+
+export type BrainAction =
+  | { kind: 'start_batch' }
+  | { kind: 'release'; id: string; reason: string }
+  | { kind: 'retry'; id: string; attempt: { n: number; of: number }; reason: string; raiseVramTo: number | null }
+  | { kind: 'give_up'; id: string; attempt: { n: number; of: number }; reason: string }
+  | { kind: 'park'; id: string; reason: string }
+  | { kind: 'unpark'; id: string }
+  | { kind: 'not_run'; id: string; reason: string }
+  | { kind: 'expand'; id: string }
+  | { kind: 'close_template'; id: string; ok: boolean; reason: string }
+  | { kind: 'summarize'; id: string }
+  | { kind: 'finish_batch'; state: BatchState; counts: TaskCounts };
+
+type DepState = 'done' | 'failed' | 'pending';
+
+/** A task in failed/ that will not be tried again (or was never run). */
+export function isFinalFailure(view: TaskView, config: Config): boolean {
+  if (view.folder !== 'failed') return false;
+  if (view.task.result?.outcome === 'needs_approval') return false;
+  return !decideRetry(view.task, config).retry;
+}
+
+export function isTerminal(view: TaskView, config: Config): boolean {
+  return view.folder === 'complete' || isFinalFailure(view, config);
+}
+
+function depState(id: string, tasks: Map<string, TaskView>, config: Config): DepState {
+  const v = tasks.get(id);
+  if (!v) return 'pending';
+  if (v.folder === 'complete') return 'done';
+  if (isFinalFailure(v, config)) return 'failed';
+  if (v.folder === 'private' && v.task.result?.outcome === 'not_run') return 'failed';
+  return 'pending';
+}
+
+export function countTasks(batch: BatchRecord, tasks: Map<string, TaskView>): TaskCounts {
+  const c: TaskCounts = { total: 0, waiting: 0, queued: 0, processing: 0, complete: 0, failed: 0 };
+  for (const id of batch.task_ids) {
+    const v = tasks.get(id);
+    c.total += 1;
+    if (!v || v.folder === 'private') c.waiting += 1;
+    else if (v.folder === 'queue') c.queued += 1;
+    else if (v.folder === 'processing') c.processing += 1;
+    else if (v.folder === 'complete') c.complete += 1;
+    else c.failed += 1;
+  }
+  return c;
+}
+
+export function decideBatch(
+  batch: BatchRecord,
+  tasks: Map<string, TaskView>,
+  approvals: ReadonlySet<string>,
+  config: Config,
+): BrainAction[] {
+  const actions: BrainAction[] = [];
+  if (batch.state === 'complete' || batch.state === 'failed' || batch.state === 'cancelled') return actions;
+  if (batch.state === 'pending') actions.push({ kind: 'start_batch' });
+
+  const announced = new Set(batch.failed_tasks);
+  let allTerminal = true;
+  let summary: string | null = null;
+
+  for (const id of batch.task_ids) {
+    const view = tasks.get(id);
+    if (!view) {
+      allTerminal = false;
+      continue;
+    }
+    const t = view.task;
+    if (!isTerminal(view, config)) allTerminal = false;
+
+    if (view.folder === 'failed') {
+      if (t.result?.outcome === 'needs_approval') {
+        actions.push({ kind: 'park', id, reason: t.result.reason ?? 'the executor asks for approval' });
+        continue;
+      }
+      const verdict = decideRetry(t, config);
+      if (verdict.retry) {
+        actions.push({ kind: 'retry', id, attempt: verdict.attempt, reason: verdict.reason, raiseVramTo: verdict.raiseVramTo });
+      } else if (!announced.has(id) && t.result?.outcome !== 'not_run') {
+        actions.push({ kind: 'give_up', id, attempt: verdict.attempt, reason: verdict.reason });
+      }
+      continue;
+    }
+    if (view.folder !== 'private') continue;
+
+    // A not_run record the brain wrote but did not move yet (crash in between).
+    if (t.result?.outcome === 'not_run') {
+      actions.push({ kind: 'not_run', id, reason: t.result.reason ?? 'a dependency failed' });
+      continue;
+    }
+    if (t.executor === 'brain' && t.type === 'batch_summary') {
+      summary = id;
+      continue;
+    }
+    if (t.parked === 'approval') {
+      if (approvals.has(id)) actions.push({ kind: 'unpark', id });
+      continue;
+    }
+
+    const states = t.depends_on.map((d) => [d, depState(d, tasks, config)] as const);
+    const failedDep = states.find(([, s]) => s === 'failed');
+    if (failedDep) {
+      actions.push({ kind: 'not_run', id, reason: `dependency ${tasks.get(failedDep[0])?.task.name ?? failedDep[0]} failed` });
+      continue;
+    }
+    if (states.some(([, s]) => s === 'pending')) continue;
+
+    if (t.foreach && t.expanded_into === null) {
+      actions.push({ kind: 'expand', id });
+      continue;
+    }
+    if (t.expanded_into !== null) {
+      const children = t.expanded_into.map((c) => tasks.get(c));
+      if (children.some((c) => !c || !isTerminal(c, config))) continue;
+      const bad = children.filter((c) => c && c.folder !== 'complete').length;
+      actions.push(
+        bad === 0
+          ? { kind: 'close_template', id, ok: true, reason: `all ${children.length} items complete` }
+          : { kind: 'close_template', id, ok: false, reason: `${bad} of ${children.length} items failed` },
+      );
+      continue;
+    }
+    actions.push({ kind: 'release', id, reason: t.depends_on.length ? 'dependencies complete' : 'no dependencies' });
+  }
+
+  // The summary runs once everything else is terminal, whether it succeeded or not.
+  if (summary) {
+    const others = batch.task_ids.filter((id) => id !== summary);
+    if (others.every((id) => { const v = tasks.get(id); return v && isTerminal(v, config); })) {
+      actions.push({ kind: 'summarize', id: summary });
+    }
+  }
+
+  if (allTerminal && batch.task_ids.length > 0) {
+    const counts = countTasks(batch, tasks);
+    actions.push({ kind: 'finish_batch', state: counts.failed > 0 ? 'failed' : 'complete', counts });
+  }
+  return actions;
+}

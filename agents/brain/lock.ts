@@ -1,0 +1,48 @@
+// One brain per mount. proper-lockfile gives the mkdir-based lock; a pid file beside it lets
+// a restarted brain on the same host take over at once from a predecessor that was SIGKILLed,
+// instead of waiting for the lock to go stale.
+import lockfile from 'proper-lockfile';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import type { MountPaths } from '../core/paths.ts';
+
+export interface BrainLock {
+  release(): Promise<void>;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class BrainLockedError extends Error {}
+
+export async function acquireBrainLock(paths: MountPaths, onCompromised: (err: Error) => void): Promise<BrainLock> {
+  await mkdir(paths.brain, { recursive: true });
+  const target = paths.brain;
+  const lockfilePath = `${paths.brainLock}.lock`;
+  const ownerFile = `${paths.brainLock}.owner`;
+  const opts = { lockfilePath, realpath: false, stale: 30_000, update: 5_000, onCompromised };
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(target, opts);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
+    const owner = await readFile(ownerFile, 'utf8').then((t) => JSON.parse(t) as { pid: number; host: string }).catch(() => null);
+    if (owner && owner.host === hostname() && !isAlive(owner.pid)) {
+      await lockfile.unlock(target, { lockfilePath, realpath: false }).catch(() => {});
+      release = await lockfile.lock(target, opts);
+    } else {
+      const who = owner ? `pid ${owner.pid} on ${owner.host}` : 'another process';
+      throw new BrainLockedError(
+        `another brain holds ${lockfilePath} (${who}); only one brain may run per mount. Stop it first, or remove the lock if that process is gone on another host.`,
+      );
+    }
+  }
+  await writeFile(ownerFile, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
+  return { release: () => release() };
+}

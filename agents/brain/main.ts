@@ -1,0 +1,46 @@
+// Brain entry point: node --import tsx agents/brain/main.ts [--shared DIR]
+import { watch } from 'chokidar';
+import { parseCommand } from '../core/args.ts';
+import { systemClock } from '../core/clock.ts';
+import { loadConfig } from '../core/config.ts';
+import { UserInputError, errorMessage } from '../core/errors.ts';
+import { startDaemon } from '../core/lifecycle.ts';
+import { Ticker } from '../core/loop.ts';
+import { ensureMount, mountPaths } from '../core/paths.ts';
+import { Brain } from './brain.ts';
+import { BrainLockedError, acquireBrainLock } from './lock.ts';
+
+const { values, shared } = parseCommand('usage: brain [--shared DIR] [--config FILE]', { config: { type: 'string' } });
+const paths = mountPaths(shared);
+const configFile = values.config ?? paths.config;
+let config;
+try {
+  config = await loadConfig(configFile);
+} catch (err) {
+  process.stderr.write(err instanceof UserInputError ? err.message + '\n' : String(err) + '\n');
+  process.exit(1);
+}
+await ensureMount(paths);
+const daemon = startDaemon('brain');
+let lock;
+try {
+  lock = await acquireBrainLock(paths, (err) => void daemon.stop(`lost the brain lock: ${err.message}`));
+} catch (err) {
+  process.stderr.write(`brain: ${errorMessage(err)}\n`);
+  process.exit(err instanceof BrainLockedError ? 3 : 1);
+}
+daemon.onStop(() => lock.release());
+const brain = new Brain({ paths, config, clock: systemClock, say: daemon.log });
+await brain.recover();
+const ticker = new Ticker(() => brain.pass(), {
+  intervalMs: config.cycles.internal_s * 1000,
+  onError: (err) => daemon.log(`pass failed: ${err instanceof Error ? err.stack : String(err)}`),
+});
+daemon.onStop(() => ticker.stop());
+// Events only make the reaction faster; the periodic pass is the source of truth (NFS sends no events).
+const watcher = watch([paths.folders.complete, paths.folders.failed, paths.inbox, paths.approvals], { ignoreInitial: true, depth: 0 });
+watcher.on('add', () => ticker.poke());
+watcher.on('error', () => {});
+daemon.onStop(() => watcher.close());
+ticker.start();
+daemon.log(`running on ${paths.root} (pid ${process.pid})`);

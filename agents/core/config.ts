@@ -1,0 +1,140 @@
+// <shared>/config.json: validated at start; a bad file is refused with the field and the reason.
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { writeJsonAtomic } from './atomic.ts';
+import { errorCode } from './errors.ts';
+import { UserInputError } from './errors.ts';
+import { formatZodIssues } from './task.ts';
+
+export const GpuConfig = z.object({
+  /** Physical GPU index: the agent sets CUDA_VISIBLE_DEVICES to it. */
+  id: z.number().int().min(0),
+  /** Agent name for logs and signal files, e.g. gpu-1. */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'letters, digits, _ and - only'),
+  /** Model the agent loads when it goes hot, e.g. qwen2.5:7b. */
+  model: z.string().min(1),
+  /** The agent's own Ollama port. */
+  port: z.number().int().min(1).max(65535),
+});
+export type GpuConfig = z.infer<typeof GpuConfig>;
+
+/** Executor policy. Lives only here: a plan can never loosen it. */
+export const ExecutorPolicy = z.object({
+  /** Commands refused outright (basename of argv[0], or of a command inside sh -c). */
+  blocked_commands: z.array(z.string()).default(['sudo', 'su', 'doas', 'pkexec', 'shutdown', 'reboot', 'mkfs', 'dd']),
+  /** Network tools: the rig is air-gapped and tasks must not reach out. */
+  network_commands: z
+    .array(z.string())
+    .default(['curl', 'wget', 'nc', 'ncat', 'netcat', 'ssh', 'scp', 'sftp', 'rsync', 'ftp', 'telnet', 'socat']),
+  /** Commands a person must approve first (a file in <shared>/approvals/). */
+  approval_commands: z.array(z.string()).default(['pip', 'pip3', 'npm', 'apt', 'apt-get', 'docker', 'systemctl']),
+  /** Folders no task may write into. */
+  system_paths: z
+    .array(z.string())
+    .default(['/etc', '/usr', '/bin', '/sbin', '/lib', '/lib64', '/boot', '/sys', '/proc', '/dev', '/var', '/opt', '/root']),
+});
+export type ExecutorPolicy = z.infer<typeof ExecutorPolicy>;
+
+export const Config = z.object({
+  gpus: z.array(GpuConfig).min(1, 'configure at least one GPU'),
+  resource_limits: z
+    .object({
+      /** Celsius; at or above it the agent takes only meta and cpu tasks. */
+      max_temp_c: z.number().positive().default(85),
+      /** Percent of total VRAM in use; at or above it the agent is constrained. */
+      max_vram_percent: z.number().positive().max(100).default(95),
+      /** Watts of power draw; at or above it the agent is constrained. */
+      max_power_w: z.number().positive().default(140),
+      /** Percent of total VRAM the agent may reserve for tasks (its budget). */
+      vram_budget_percent: z.number().positive().max(100).default(80),
+      /** Virtual VRAM cost of a cpu task in MB: limits how many run at once. */
+      cpu_task_cost_mb: z.number().int().min(0).default(1024),
+      /** Default estimate in MB of a script task that states none. */
+      default_script_vram_mb: z.number().int().min(0).default(1024),
+    })
+    .prefault({}),
+  cycles: z
+    .object({
+      /** Seconds between internal cycles: signals, finished workers, telemetry. */
+      internal_s: z.number().positive().default(5),
+      /** Seconds between external cycles: heartbeat, claiming (events make both faster). */
+      external_s: z.number().positive().default(30),
+    })
+    .prefault({}),
+  timeouts: z
+    .object({
+      /** Seconds without a heartbeat sequence advance before an agent counts as dead. */
+      heartbeat_stale_s: z.number().positive().default(120),
+      /** Seconds in processing/ before a task counts as stuck (abort, then kill). */
+      stuck_task_s: z.number().positive().default(1200),
+      /** Seconds between the abort signal and the kill signal. */
+      abort_grace_s: z.number().positive().default(120),
+      /** Default per-task timeout in seconds when the plan gives none. */
+      task_default_s: z.number().positive().default(3600),
+      /** Seconds a load_llm meta task may take (cold loads on old cards take minutes). */
+      model_load_s: z.number().positive().default(300),
+    })
+    .prefault({}),
+  retries: z
+    .object({
+      /** Attempts a task gets for failures of its own (app). */
+      max_attempts: z.number().int().min(1).default(3),
+      /** Extra attempts for failures of the rig (infra: agent lost, killed, OOM). */
+      max_infra_attempts: z.number().int().min(0).default(5),
+    })
+    .prefault({}),
+  /** The nvidia-smi executable the agents run (a path, or a name looked up on PATH). */
+  nvidia_smi: z.string().default('nvidia-smi'),
+  /** Host of the agents' Ollama servers. */
+  ollama_host: z.string().default('127.0.0.1'),
+  executor: ExecutorPolicy.prefault({}),
+  /** Extra environment for workers (e.g. a simulator's state folder). Never from a plan. */
+  worker_env: z.record(z.string(), z.string()).default({}),
+});
+export type Config = z.infer<typeof Config>;
+export type ConfigInput = z.input<typeof Config>;
+
+export function defaultGpus(count: number, basePort = 11435): GpuConfig[] {
+  return Array.from({ length: count }, (_, id) => ({ id, name: `gpu-${id}`, model: 'qwen2.5:7b', port: basePort + id }));
+}
+
+export function parseConfig(raw: unknown, where: string): Config {
+  const parsed = Config.safeParse(raw);
+  if (!parsed.success) throw new UserInputError(formatZodIssues(parsed.error, where));
+  const ids = new Set<number>();
+  const names = new Set<string>();
+  const problems: string[] = [];
+  for (const [i, g] of parsed.data.gpus.entries()) {
+    if (ids.has(g.id)) problems.push(`${where}: gpus.${i}.id: GPU id ${g.id} appears twice`);
+    if (names.has(g.name)) problems.push(`${where}: gpus.${i}.name: agent name "${g.name}" appears twice`);
+    ids.add(g.id);
+    names.add(g.name);
+  }
+  if (problems.length) throw new UserInputError(problems);
+  return parsed.data;
+}
+
+export async function loadConfig(path: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') {
+      throw new UserInputError([`${path}: no config file; start the rig once (npm run rig) to write a default one`]);
+    }
+    throw err;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new UserInputError([`${path}: not valid JSON (${(err as Error).message})`]);
+  }
+  return parseConfig(raw, path);
+}
+
+export async function writeConfig(path: string, config: ConfigInput): Promise<Config> {
+  const parsed = parseConfig(config, path);
+  await writeJsonAtomic(path, parsed);
+  return parsed;
+}

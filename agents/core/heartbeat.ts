@@ -1,0 +1,84 @@
+// gpus/gpu_<id>/heartbeat.json: the seed's format plus a sequence number that grows with
+// every write, so liveness never depends on file times (NFS attribute caching, clock skew).
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { writeJsonAtomic } from './atomic.ts';
+import { errorCode } from './errors.ts';
+import { type MountPaths, heartbeatPath } from './paths.ts';
+
+export const ActiveTask = z.object({
+  worker_id: z.string(),
+  task_id: z.string(),
+  task_class: z.string(),
+  task_name: z.string(),
+  vram_estimate_mb: z.number(),
+  peak_vram_mb: z.number().nullable(),
+  pid: z.number().nullable(),
+  started_at: z.string(),
+  attempt: z.number().int().optional(),
+});
+export type ActiveTask = z.infer<typeof ActiveTask>;
+
+export const Heartbeat = z.object({
+  gpu_id: z.number().int(),
+  name: z.string(),
+  state: z.enum(['hot', 'cold', 'loading', 'stopping']),
+  model_loaded: z.boolean(),
+  last_updated: z.string(),
+  temperature_c: z.number().nullable(),
+  power_draw_w: z.number().nullable(),
+  vram_used_mb: z.number().nullable(),
+  vram_total_mb: z.number().nullable(),
+  vram_percent: z.number().nullable(),
+  gpu_util_percent: z.number().nullable(),
+  clock_mhz: z.number().nullable(),
+  throttle_status: z.string(),
+  claimed_vram_mb: z.number(),
+  budget_available_mb: z.number(),
+  active_workers: z.number().int(),
+  active_tasks: z.array(ActiveTask),
+  stats: z.object({ tasks_completed: z.number().int(), tasks_failed: z.number().int() }),
+  // Additions to the seed's format:
+  /** Grows by one with every write of this file. */
+  seq: z.number().int().min(0),
+  /** Process id of the agent, and when it started (a new life restarts seq at 0). */
+  pid: z.number().int(),
+  started_at: z.string(),
+  /** healthy, or constrained with reasons (temperature, VRAM, power), or unhealthy (driver failed). */
+  health: z.enum(['healthy', 'constrained', 'unhealthy']),
+  health_reasons: z.array(z.string()),
+  /** Task classes this agent would claim now. */
+  accepts: z.array(z.string()),
+  /** State of the agent's LLM runtime circuit: closed (fine), open (failing, no llm work), half_open (probing). */
+  llm_circuit: z.enum(['closed', 'open', 'half_open']).default('closed'),
+  llm_reason: z.string().nullable().default(null),
+  /** Host figures from systeminformation. */
+  host: z
+    .object({ cpu_load_percent: z.number().nullable(), mem_available_mb: z.number().nullable() })
+    .nullable()
+    .default(null),
+  /** Agent stopping or stopped. */
+  stopping: z.boolean().default(false),
+});
+export type Heartbeat = z.infer<typeof Heartbeat>;
+export type HeartbeatInput = z.input<typeof Heartbeat>;
+
+export async function writeHeartbeat(paths: MountPaths, hb: HeartbeatInput): Promise<void> {
+  await writeJsonAtomic(heartbeatPath(paths, hb.gpu_id), Heartbeat.parse(hb));
+}
+
+/** Reads one heartbeat; null when absent or unreadable (an agent that never started, or a torn NFS read). */
+export async function readHeartbeat(paths: MountPaths, gpuId: number): Promise<Heartbeat | null> {
+  try {
+    const parsed = Heartbeat.safeParse(JSON.parse(await readFile(heartbeatPath(paths, gpuId), 'utf8')));
+    return parsed.success ? parsed.data : null;
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT' || err instanceof SyntaxError) return null;
+    throw err;
+  }
+}
+
+export async function readHeartbeats(paths: MountPaths, gpuIds: number[]): Promise<Heartbeat[]> {
+  const all = await Promise.all(gpuIds.map((id) => readHeartbeat(paths, id)));
+  return all.filter((h): h is Heartbeat => h !== null);
+}

@@ -1,0 +1,59 @@
+// brain/inbox/*.json: a submission. `submit` writes one; the RPi, with no Node, may write
+// {"plan": "NAME", "config": {...}} by hand. The brain gives a hand-written one its batch id.
+import { z } from 'zod';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { writeJsonAtomic, isTempName } from './atomic.ts';
+import { type MountPaths, childPath, isSafeName } from './paths.ts';
+
+export const Submission = z.object({
+  /** Name of the plan folder under <shared>/plans/. */
+  plan: z.string().refine(isSafeName, { message: 'must be the name of a folder under <shared>/plans/' }),
+  /** Input values overriding the plan's defaults; each arrives as one literal argument. */
+  config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  /** Set by submit, or by the brain for a hand-written submission. */
+  batch_id: z.string().refine(isSafeName, { message: 'must be a safe name' }).optional(),
+  submitted_at: z.string().optional(),
+});
+export type Submission = z.infer<typeof Submission>;
+
+/** Batch ids sort by time: 20261126-081500-3fa9c1. */
+export function newBatchId(now = Date.now()): string {
+  const t = new Date(now).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${t}-${randomBytes(3).toString('hex')}`;
+}
+
+export async function writeSubmission(paths: MountPaths, sub: Submission & { batch_id: string }): Promise<string> {
+  const file = childPath(paths.inbox, `${sub.batch_id}.json`, 'batch id');
+  await writeJsonAtomic(file, sub);
+  return file;
+}
+
+export async function listInbox(paths: MountPaths): Promise<string[]> {
+  try {
+    return (await readdir(paths.inbox, { withFileTypes: true }))
+      .filter((e) => e.isFile() && !isTempName(e.name) && e.name.endsWith('.json'))
+      .map((e) => join(paths.inbox, e.name))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+export async function readSubmission(file: string): Promise<{ ok: true; sub: Submission } | { ok: false; error: string }> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    return { ok: false, error: `${file}: not valid JSON (${(err as Error).message}); expected {"plan": "NAME", "config": {...}}` };
+  }
+  const parsed = Submission.safeParse(raw);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      error: parsed.error.issues.map((i) => `${file}: ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n'),
+    };
+  }
+  return { ok: true, sub: parsed.data };
+}

@@ -1,0 +1,157 @@
+// The file store: the only code that touches the task folders. A task moves between
+// folders only by rename; losing a rename race is a normal outcome, returned as false.
+import type { Dirent } from 'node:fs';
+import { readdir, readFile, rename, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeJsonAtomic, isTempName } from './atomic.ts';
+import { errorCode, errorMessage } from './errors.ts';
+import { type MountPaths, type TaskFolder, TASK_FOLDERS, childPath, isSafeName } from './paths.ts';
+import { Task, type TaskInput } from './task.ts';
+
+export type ReadOutcome = { ok: true; task: Task } | { ok: false; reason: 'missing' | 'quarantined' };
+
+/** Errors a scan meets when another process (or another NFS client) moved a file under it. */
+function isGone(err: unknown): boolean {
+  const code = errorCode(err);
+  return code === 'ENOENT' || code === 'ESTALE';
+}
+
+export class TaskStore {
+  readonly paths: MountPaths;
+  constructor(paths: MountPaths) {
+    this.paths = paths;
+  }
+
+  fileOf(folder: TaskFolder, id: string): string {
+    return childPath(this.paths.folders[folder], `${id}.json`, 'task id');
+  }
+
+  /** Ids of the task files in a folder. Temporary files are skipped; foreign files are quarantined. */
+  async list(folder: TaskFolder): Promise<string[]> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(this.paths.folders[folder], { withFileTypes: true });
+    } catch (err) {
+      if (isGone(err)) return [];
+      throw err;
+    }
+    const ids: string[] = [];
+    for (const entry of entries) {
+      const name = entry.name;
+      // Temporary files belong to a writer mid-rename; folders are archives or foreign and are left alone.
+      if (isTempName(name) || entry.isDirectory()) continue;
+      const id = name.endsWith('.json') ? name.slice(0, -5) : null;
+      if (id && isSafeName(id)) ids.push(id);
+      else if (!name.includes('/')) await this.quarantineFile(folder, name, 'not a task file (expected <task id>.json)');
+    }
+    return ids;
+  }
+
+  /** Reads a task. A file that vanished is 'missing'; an unreadable one is quarantined, never thrown. */
+  async read(folder: TaskFolder, id: string): Promise<ReadOutcome> {
+    const file = this.fileOf(folder, id);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if (isGone(err)) return { ok: false, reason: 'missing' };
+      if (errorCode(err) === 'EISDIR') return { ok: false, reason: 'missing' };
+      throw err;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      await this.quarantineFile(folder, `${id}.json`, `not valid JSON: ${errorMessage(err)}`);
+      return { ok: false, reason: 'quarantined' };
+    }
+    const parsed = Task.safeParse(raw);
+    if (!parsed.success) {
+      const why = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+      await this.quarantineFile(folder, `${id}.json`, `not a valid task: ${why}`);
+      return { ok: false, reason: 'quarantined' };
+    }
+    if (parsed.data.id !== id) {
+      await this.quarantineFile(folder, `${id}.json`, `file name says ${id} but the task id is ${parsed.data.id}`);
+      return { ok: false, reason: 'quarantined' };
+    }
+    return { ok: true, task: parsed.data };
+  }
+
+  /** Reads all tasks of a folder that can be read. */
+  async readAll(folder: TaskFolder): Promise<Task[]> {
+    const out: Task[] = [];
+    for (const id of await this.list(folder)) {
+      const r = await this.read(folder, id);
+      if (r.ok) out.push(r.task);
+    }
+    return out;
+  }
+
+  /** Writes a task whole into a folder (create or replace in place). */
+  async write(folder: TaskFolder, task: TaskInput): Promise<Task> {
+    const valid = Task.parse(task);
+    await writeJsonAtomic(this.fileOf(folder, valid.id), valid);
+    return valid;
+  }
+
+  /** Moves a task by one rename. False when another process moved it first. */
+  async move(id: string, from: TaskFolder, to: TaskFolder): Promise<boolean> {
+    try {
+      await rename(this.fileOf(from, id), this.fileOf(to, id));
+      return true;
+    } catch (err) {
+      if (isGone(err)) return false;
+      throw err;
+    }
+  }
+
+  /** The claim: one rename from queue/ to processing/. Of any number of racing claimers exactly one wins. */
+  claim(id: string): Promise<boolean> {
+    return this.move(id, 'queue', 'processing');
+  }
+
+  async exists(folder: TaskFolder, id: string): Promise<boolean> {
+    try {
+      await stat(this.fileOf(folder, id));
+      return true;
+    } catch (err) {
+      if (isGone(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Which folder holds a task now, or null. */
+  async locate(id: string): Promise<TaskFolder | null> {
+    for (const folder of TASK_FOLDERS) if (await this.exists(folder, id)) return folder;
+    return null;
+  }
+
+  async remove(folder: TaskFolder, id: string): Promise<void> {
+    await unlink(this.fileOf(folder, id)).catch((err) => {
+      if (!isGone(err)) throw err;
+    });
+  }
+
+  /** Moves an unreadable file aside with a note of why, so it never blocks the folder again. */
+  async quarantineFile(folder: TaskFolder | string, name: string, reason: string): Promise<void> {
+    const src = join(folder in this.paths.folders ? this.paths.folders[folder as TaskFolder] : folder, name);
+    await quarantine(this.paths, String(folder), src, name, reason);
+  }
+}
+
+/** Moves any file into <shared>/quarantine/<where>/ with <name>.why.txt beside it. */
+export async function quarantine(paths: MountPaths, where: string, src: string, name: string, reason: string): Promise<void> {
+  const dir = join(paths.quarantine, where.replace(/[^A-Za-z0-9_-]/g, '_'));
+  await mkdir(dir, { recursive: true });
+  const stamp = `${Date.now()}-${process.pid}`;
+  const safe = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+  const dest = join(dir, `${stamp}-${safe}`);
+  try {
+    await rename(src, dest);
+  } catch (err) {
+    if (isGone(err)) return; // someone else moved or quarantined it first
+    throw err;
+  }
+  await writeFile(`${dest}.why.txt`, `${new Date().toISOString()} ${src}\n${reason}\n`).catch(() => {});
+}

@@ -1,0 +1,535 @@
+// One GPU agent: owns one physical GPU. A fast internal cycle (signals, telemetry, health,
+// hot/cold) and a slower external one (heartbeat, claiming). Events make both prompt: a
+// worker's exit flushes its result at once, and new files in queue/ trigger a claim.
+import { readFile, readdir, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import type { Clock } from '../core/clock.ts';
+import { isoTime } from '../core/clock.ts';
+import type { Config, GpuConfig } from '../core/config.ts';
+import { DecisionLog } from '../core/decisionLog.ts';
+import { errorMessage } from '../core/errors.ts';
+import { type ActiveTask, readHeartbeat, writeHeartbeat } from '../core/heartbeat.ts';
+import { Ticker } from '../core/loop.ts';
+import type { MountPaths } from '../core/paths.ts';
+import { readSignals, removeSignal } from '../core/signals.ts';
+import { TaskStore } from '../core/store.ts';
+import type { AttemptRecord, Task, TaskClass, WorkerResult } from '../core/task.ts';
+import { writeJsonAtomic } from '../core/atomic.ts';
+import type { ModelRuntime } from '../llm/runtime.ts';
+import { CircuitBreaker } from '../llm/circuit.ts';
+import type { LoadGate } from '../llm/loadGate.ts';
+import { sameModel } from '../llm/ollamaRuntime.ts';
+import { parseWorkerStdout } from '../worker/result.ts';
+import { readGpuTelemetry } from './readTelemetry.ts';
+import { readHostStats } from './hostStats.ts';
+import { formatThrottleStatus } from './telemetry.ts';
+import { type Health, acceptedClasses, budgetAvailable, canClaim, evaluateHealth, taskCost } from './claimPolicy.ts';
+import { isAlive, killGroup, spawnWorker } from './spawnWorker.ts';
+import { processGroupOf } from './procGroup.ts';
+
+export interface AgentOptions {
+  paths: MountPaths;
+  config: Config;
+  configFile: string;
+  gpu: GpuConfig;
+  clock: Clock;
+  runtime: ModelRuntime;
+  loadGate: LoadGate;
+  say?: (line: string) => void;
+}
+
+interface Running {
+  task: Task;
+  kind: 'worker' | 'meta';
+  pid: number | null;
+  startedAt: number;
+  cost: number;
+  /** Highest measured VRAM of the worker's processes, MB. */
+  peakMb: number | null;
+  /** What the worker's processes hold now, MB. */
+  nowMb: number;
+  /** Set when the agent itself stops the task (signal, shutdown). */
+  stoppedBy: 'abort' | 'kill' | 'shutdown' | null;
+  done: Promise<void>;
+}
+
+export class GpuAgent {
+  readonly name: string;
+  private readonly o: AgentOptions;
+  private readonly store: TaskStore;
+  private readonly log: DecisionLog;
+  private readonly say: (line: string) => void;
+  private readonly running = new Map<string, Running>();
+  private readonly circuit = new CircuitBreaker();
+  private seq = 0;
+  private readonly startedAt: number;
+  private stats = { tasks_completed: 0, tasks_failed: 0 };
+  private telemetry: Awaited<ReturnType<typeof readGpuTelemetry>> | null = null;
+  private health: { health: Health; reasons: string[] } = { health: 'unhealthy', reasons: ['no telemetry yet'] };
+  private hot = false;
+  private modelMb = 0;
+  private loading = false;
+  private host: { cpu_load_percent: number | null; mem_available_mb: number | null } | null = null;
+  private stopping = false;
+  private internal: Ticker | null = null;
+  private external: Ticker | null = null;
+  private claimer: Ticker | null = null;
+  private watcher: FSWatcher | null = null;
+  private stopped!: () => void;
+  /** Resolves when a stop signal's work is done and the agent may exit. */
+  readonly finished: Promise<void>;
+
+  constructor(o: AgentOptions) {
+    this.o = o;
+    this.name = o.gpu.name;
+    this.store = new TaskStore(o.paths);
+    this.log = new DecisionLog(o.paths.decisionLog, () => o.clock.now());
+    this.say = o.say ?? ((l) => process.stderr.write(`${this.name}: ${l}\n`));
+    this.startedAt = o.clock.now();
+    this.finished = new Promise((r) => (this.stopped = r));
+  }
+
+  private get config(): Config {
+    return this.o.config;
+  }
+
+  async start(): Promise<void> {
+    await mkdir(join(this.o.paths.gpus, `gpu_${this.o.gpu.id}`), { recursive: true });
+    await this.reclaimOrphans();
+    await this.observe();
+    await this.writeBeat();
+    const onError = (err: unknown) => this.say(`cycle error: ${errorMessage(err)}`);
+    this.internal = new Ticker(() => this.internalCycle(), { intervalMs: this.config.cycles.internal_s * 1000, onError });
+    this.external = new Ticker(() => this.externalCycle(), { intervalMs: this.config.cycles.external_s * 1000, onError });
+    // Claiming has its own ticker so a burst of queue events coalesces into one scan; its
+    // period is the internal cycle: a periodic scan always runs, since file events do not
+    // cross a network mount.
+    this.claimer = new Ticker(() => this.claim(), { intervalMs: this.config.cycles.internal_s * 1000, onError });
+    this.internal.start();
+    this.external.start();
+    this.claimer.start();
+    this.watcher = watch(this.o.paths.folders.queue, { ignoreInitial: true, depth: 0 });
+    this.watcher.on('add', () => this.claimer?.poke());
+    this.watcher.on('error', () => {});
+    await this.agentLog('START', null, `pid ${process.pid}, GPU ${this.o.gpu.id}, model ${this.o.gpu.model}, port ${this.o.gpu.port}`);
+  }
+
+  // ---- observation ----
+
+  private async internalCycle(): Promise<void> {
+    await this.handleSignals();
+    const before = this.acceptsNow().join(',');
+    await this.observe();
+    if (this.acceptsNow().join(',') !== before) {
+      await this.writeBeat();
+      this.claimer?.poke();
+    }
+    this.maybeFinishStop();
+  }
+
+  private async externalCycle(): Promise<void> {
+    await this.probeRuntime();
+    await this.writeBeat();
+    this.claimer?.poke();
+  }
+
+  /** Telemetry, health, per-worker VRAM, host figures, and hot/cold as the runtime reports it. */
+  private async observe(): Promise<void> {
+    // worker_env also reaches nvidia-smi: a simulator finds its state through it.
+    const snap = await readGpuTelemetry(this.config.nvidia_smi, this.o.gpu.id, { env: this.config.worker_env });
+    const prevHealth = this.health;
+    this.telemetry = snap;
+    if (snap.ok) {
+      const g = snap.gpu;
+      this.health = evaluateHealth(
+        { temperature_c: g.temperature_c, power_draw_w: g.power_draw_w, memory_used_mb: g.memory_used_mb, memory_total_mb: g.memory_total_mb },
+        null,
+        this.config.resource_limits,
+      );
+      await this.measureWorkers(snap.procs);
+    } else {
+      this.health = evaluateHealth(null, snap.reason, this.config.resource_limits);
+    }
+    if (prevHealth.health !== this.health.health || prevHealth.reasons.join() !== this.health.reasons.join()) {
+      const what = this.health.health === 'healthy' ? 'HEALTHY' : this.health.health === 'constrained' ? 'CONSTRAINED' : 'UNHEALTHY';
+      await this.agentLog(what, null, this.health.reasons.join('; ') || 'all figures under their limits');
+    }
+    this.host = await readHostStats().catch(() => null);
+    await this.readHotState();
+  }
+
+  private async measureWorkers(procs: Array<{ pid: number; used_memory_mb: number | null }>): Promise<void> {
+    for (const r of this.running.values()) r.nowMb = 0;
+    for (const p of procs) {
+      const group = await processGroupOf(p.pid);
+      for (const r of this.running.values()) {
+        if (r.pid !== null && (p.pid === r.pid || group === r.pid)) {
+          r.nowMb += p.used_memory_mb ?? 0;
+        }
+      }
+    }
+    for (const r of this.running.values()) {
+      if (r.nowMb > (r.peakMb ?? 0)) r.peakMb = r.nowMb;
+      // A worker that goes over its estimate is counted at its real figure.
+      if (r.peakMb !== null && r.peakMb > r.cost && r.task.task_class === 'script') r.cost = r.peakMb;
+    }
+  }
+
+  private async readHotState(): Promise<void> {
+    if (!this.circuit.canUse(this.o.clock.now())) return;
+    try {
+      const loaded = await this.o.runtime.listLoaded();
+      this.circuit.recordSuccess();
+      const mine = loaded.find((m) => sameModel(m.name, this.o.gpu.model));
+      this.setHot(Boolean(mine), mine?.size_vram_mb ?? 0);
+    } catch (err) {
+      this.circuit.recordFailure(this.o.clock.now(), errorMessage(err));
+      this.setHot(false, 0);
+    }
+  }
+
+  private setHot(hot: boolean, mb: number): void {
+    if (hot !== this.hot) void this.agentLog(hot ? 'HOT' : 'COLD', null, hot ? `${this.o.gpu.model} resident (${mb} MB)` : `${this.o.gpu.model} not loaded`);
+    this.hot = hot;
+    this.modelMb = mb;
+  }
+
+  private async probeRuntime(): Promise<void> {
+    if (!this.circuit.canUse(this.o.clock.now())) return;
+    const before = this.circuit.state;
+    const h = await this.o.runtime.health().catch((err) => ({ ok: false, reason: errorMessage(err) }));
+    if (h.ok) this.circuit.recordSuccess();
+    else this.circuit.recordFailure(this.o.clock.now(), h.reason ?? 'runtime not healthy');
+    if (before !== this.circuit.state) {
+      await this.agentLog(`LLM_${this.circuit.state.toUpperCase()}`, null, this.circuit.reason ?? 'runtime answers');
+    }
+  }
+
+  // ---- budget and claiming ----
+
+  private budgetTotal(): number {
+    const total = this.telemetry?.ok ? (this.telemetry.gpu.memory_total_mb ?? 0) : 0;
+    // No telemetry: no GPU work, but cpu tasks still get a virtual budget of four slots.
+    if (!total) return this.config.resource_limits.cpu_task_cost_mb * 4;
+    return Math.floor((total * this.config.resource_limits.vram_budget_percent) / 100);
+  }
+
+  private claimedMb(): number {
+    let sum = 0;
+    for (const r of this.running.values()) sum += Math.max(r.cost, r.peakMb ?? 0);
+    return sum;
+  }
+
+  private availableMb(): number {
+    const g = this.telemetry?.ok ? this.telemetry.gpu : null;
+    if (!g || !g.memory_total_mb) return Math.max(0, this.budgetTotal() - this.claimedMb());
+    let ours = 0;
+    for (const r of this.running.values()) ours += r.nowMb;
+    return budgetAvailable(
+      { totalMb: g.memory_total_mb, usedMb: g.memory_used_mb ?? 0, oursUsedMb: ours, modelMb: this.hot ? this.modelMb : 0, claimedMb: this.claimedMb() },
+      this.config.resource_limits.vram_budget_percent,
+    );
+  }
+
+  private acceptsNow(): TaskClass[] {
+    if (this.stopping) return [];
+    return acceptedClasses(this.health.health, this.hot, this.circuit.state !== 'open');
+  }
+
+  /** Scans queue/ and claims what fits, one rename per claim. */
+  private async claim(): Promise<void> {
+    if (this.stopping) return;
+    const accepts = this.acceptsNow();
+    if (!accepts.length) return;
+    const ids = (await this.store.list('queue')).sort();
+    for (const id of ids) {
+      if (this.stopping) return;
+      const available = this.availableMb();
+      const cpuCost = this.config.resource_limits.cpu_task_cost_mb;
+      // Nothing more can fit: stop reading files (meta costs 0, but meta work is rare).
+      if (available < Math.min(cpuCost, 1) && !accepts.includes('meta')) return;
+      const r = await this.store.read('queue', id);
+      if (!r.ok) continue;
+      const task = r.task;
+      if (task.target && task.target !== this.name) continue;
+      const verdict = canClaim(
+        task,
+        {
+          accepts,
+          availableMb: available,
+          budgetTotalMb: this.budgetTotal(),
+          hot: this.hot,
+          runningLlm: [...this.running.values()].filter((x) => x.task.task_class === 'llm').length,
+          hostMemAvailableMb: this.host?.mem_available_mb ?? null,
+          stopping: this.stopping,
+        },
+        this.config,
+      );
+      if (!verdict.ok) continue;
+      if (!(await this.store.claim(id))) continue; // another agent won the rename
+      await this.begin(task, verdict.cost);
+    }
+  }
+
+  /** After winning the claim: record who holds it with the new attempt token, then run it. */
+  private async begin(queued: Task, cost: number): Promise<void> {
+    const now = this.o.clock.now();
+    const task = await this.store.write('processing', {
+      ...queued,
+      attempt: queued.attempt + 1,
+      claimed_by: this.name,
+      claimed_at: isoTime(now),
+      result: null,
+      finished_at: null,
+    });
+    const entry: Running = {
+      task, kind: task.executor === 'agent' || task.task_class === 'meta' ? 'meta' : 'worker',
+      pid: null, startedAt: now, cost, peakMb: null, nowMb: 0, stoppedBy: null, done: Promise.resolve(),
+    };
+    this.running.set(task.id, entry);
+    entry.done = entry.kind === 'meta' ? this.runMeta(entry) : this.runWorker(entry);
+    await this.writeBeat();
+  }
+
+  // ---- running ----
+
+  private async runWorker(entry: Running): Promise<void> {
+    const t = entry.task;
+    const proc = spawnWorker({
+      taskFile: this.store.fileOf('processing', t.id),
+      configFile: this.o.configFile,
+      ollamaUrl: this.o.runtime.url,
+      gpuId: this.o.gpu.id,
+      model: this.o.gpu.model,
+      extraEnv: this.config.worker_env,
+    });
+    entry.pid = proc.pid ?? null;
+    const res = await proc;
+    let result: WorkerResult;
+    const parsed = parseWorkerStdout(String(res.stdout ?? ''), t.id, t.attempt);
+    if (parsed.ok) {
+      result = parsed.result;
+    } else {
+      const why = entry.stoppedBy
+        ? `${entry.stoppedBy === 'shutdown' ? 'agent shut down' : entry.stoppedBy + ' signal'}: worker stopped`
+        : `worker gave no valid result (${parsed.reason}); exit ${res.exitCode ?? res.signal}; ${String(res.stderr ?? '').slice(-400)}`;
+      result = this.synthResult(t, entry.stoppedBy ? 'killed' : 'error', 'infra', why, res.exitCode ?? null, res.signal ?? null);
+    }
+    if (entry.stoppedBy && result.outcome !== 'success') {
+      result = { ...result, outcome: 'killed', failure_kind: 'infra', reason: `${entry.stoppedBy}: ${result.reason ?? ''}`.trim() };
+    }
+    result = { ...result, peak_vram_mb: entry.peakMb ?? result.peak_vram_mb ?? null };
+    await this.finish(entry, result);
+  }
+
+  private async runMeta(entry: Running): Promise<void> {
+    const t = entry.task;
+    const model = t.model ?? this.o.gpu.model;
+    let result: WorkerResult;
+    try {
+      if (t.type === 'load_llm') {
+        this.loading = true;
+        await this.o.loadGate.withLoadSlot(
+          async () => {
+            await this.agentLog('LOAD', t.id, `loading ${model} through ${this.o.runtime.url}`);
+            await this.o.runtime.load(model, { signal: AbortSignal.timeout(this.config.timeouts.model_load_s * 1000) });
+          },
+          { onWait: () => void this.agentLog('LOAD_WAIT', t.id, 'another GPU is loading a model; loads are serialised') },
+        );
+      } else if (t.type === 'unload_llm') {
+        await this.o.runtime.unload(model);
+      } else {
+        throw new Error(`meta task type ${t.type} is not known to the agent (load_llm, unload_llm)`);
+      }
+      this.circuit.recordSuccess();
+      await this.readHotState();
+      result = this.synthResult(t, 'success', null, `${t.type} ${model}: agent is ${this.hot ? 'hot' : 'cold'}`, 0, null);
+    } catch (err) {
+      this.circuit.recordFailure(this.o.clock.now(), errorMessage(err));
+      result = this.synthResult(t, 'error', 'infra', `${t.type} ${model} failed: ${errorMessage(err)}`, null, null);
+    } finally {
+      this.loading = false;
+    }
+    await this.finish(entry, result);
+  }
+
+  private synthResult(t: Task, outcome: WorkerResult['outcome'], kind: WorkerResult['failure_kind'], reason: string | null, exit: number | null, signal: string | null): WorkerResult {
+    const started = this.running.get(t.id)?.startedAt ?? this.o.clock.now();
+    const now = this.o.clock.now();
+    return {
+      task_id: t.id, attempt: t.attempt, outcome, failure_kind: kind, exit_code: exit, signal, reason,
+      started_at: isoTime(started), finished_at: isoTime(now), duration_ms: now - started, stdout_path: null, stderr_path: null,
+    };
+  }
+
+  /** Flushes a result at once: checks the claim token, writes the task whole, then one rename. */
+  private async finish(entry: Running, result: WorkerResult): Promise<void> {
+    const t = entry.task;
+    try {
+      const cur = await this.store.read('processing', t.id);
+      if (!cur.ok || cur.task.claimed_by !== this.name || cur.task.attempt !== t.attempt) {
+        await this.keepLateResult(t, result);
+        return;
+      }
+      const record: AttemptRecord = {
+        attempt: t.attempt, agent: this.name, claimed_at: t.claimed_at ?? isoTime(entry.startedAt), finished_at: result.finished_at,
+        outcome: result.outcome, failure_kind: result.failure_kind, reason: result.reason, exit_code: result.exit_code,
+        peak_vram_mb: result.peak_vram_mb ?? null,
+      };
+      const done = await this.store.write('processing', {
+        ...cur.task, result, finished_at: result.finished_at,
+        attempts: [...cur.task.attempts.filter((a) => a.attempt !== t.attempt), record],
+      });
+      const ok = result.outcome === 'success';
+      await this.store.move(t.id, 'processing', ok ? 'complete' : 'failed');
+      if (ok) this.stats.tasks_completed += 1;
+      else this.stats.tasks_failed += 1;
+      if (!ok) await this.agentLog('TASK_FAILED', t.id, `${result.outcome}${result.failure_kind ? ` (${result.failure_kind})` : ''}: ${result.reason ?? ''}`.slice(0, 400), done);
+    } finally {
+      this.running.delete(t.id);
+      await this.writeBeat().catch(() => {});
+      this.claimer?.poke();
+      this.maybeFinishStop();
+    }
+  }
+
+  /** A result for a claim that is no longer ours (the brain presumed us dead): kept aside, never applied. */
+  private async keepLateResult(t: Task, result: WorkerResult): Promise<void> {
+    const dir = join(this.o.paths.tasks, 'late_results');
+    await mkdir(dir, { recursive: true });
+    await writeJsonAtomic(join(dir, `${t.id}.attempt${t.attempt}.${this.name}.json`), { task: t, result });
+    await this.agentLog('LATE_RESULT', t.id, `attempt ${t.attempt} finished (${result.outcome}) after the claim passed on; kept in tasks/late_results, not applied`);
+  }
+
+  // ---- signals, stopping, orphans ----
+
+  private async handleSignals(): Promise<void> {
+    for (const sig of await readSignals(this.o.paths, this.name)) {
+      if (sig.kind === 'stop') {
+        if (!this.stopping) await this.agentLog('STOP', null, `stop signal: finishing ${this.running.size} task(s), then exiting`);
+        this.stopping = true;
+      } else if (sig.taskId) {
+        const r = this.running.get(sig.taskId);
+        if (r) {
+          r.stoppedBy = sig.kind;
+          if (r.pid !== null) killGroup(r.pid, sig.kind === 'kill' ? 'SIGKILL' : 'SIGTERM');
+          await this.agentLog(sig.kind.toUpperCase(), sig.taskId, sig.kind === 'kill' ? 'SIGKILL to the worker group' : 'SIGTERM to the worker');
+        } else {
+          await this.agentLog(`${sig.kind.toUpperCase()}_IGNORED`, sig.taskId, 'no such task running here');
+        }
+      }
+      await removeSignal(sig);
+    }
+  }
+
+  private maybeFinishStop(): void {
+    if (this.stopping && this.running.size === 0) this.stopped();
+  }
+
+  /** Ends the agent: stop claiming; with kill=true stop running workers (their tasks fail as infra and are retried). */
+  async shutdown(killWorkers: boolean): Promise<void> {
+    this.stopping = true;
+    await this.watcher?.close();
+    await this.claimer?.stop();
+    if (killWorkers) {
+      for (const r of this.running.values()) {
+        r.stoppedBy = 'shutdown';
+        if (r.pid !== null) killGroup(r.pid, 'SIGTERM');
+      }
+      const grace = setTimeout(() => {
+        for (const r of this.running.values()) if (r.pid !== null) killGroup(r.pid, 'SIGKILL');
+      }, 3000);
+      await Promise.all([...this.running.values()].map((r) => r.done));
+      clearTimeout(grace);
+    } else {
+      await Promise.all([...this.running.values()].map((r) => r.done));
+    }
+    await this.internal?.stop();
+    await this.external?.stop();
+    await this.writeBeat('stopping').catch(() => {});
+    await this.agentLog('EXIT', null, killWorkers ? 'shut down; running tasks returned as infra failures' : 'stopped after finishing its work');
+  }
+
+  /**
+   * A restarted agent cleans up after its previous life: kills that life's workers (freeing
+   * GPU memory) and returns their tasks at once instead of after the stale timeout.
+   */
+  private async reclaimOrphans(): Promise<void> {
+    const prev = await readHeartbeat(this.o.paths, this.o.gpu.id);
+    const pids = new Map<string, number>();
+    if (prev && prev.pid !== process.pid) for (const a of prev.active_tasks) if (a.pid) pids.set(a.task_id, a.pid);
+    this.seq = prev ? prev.seq + 1 : 0;
+    for (const id of await this.store.list('processing')) {
+      const r = await this.store.read('processing', id);
+      if (!r.ok || r.task.claimed_by !== this.name) continue;
+      const pid = pids.get(id);
+      if (pid && isAlive(pid)) killGroup(pid, 'SIGKILL');
+      const t = r.task;
+      const result = this.synthResult(t, 'lost', 'infra', `agent ${this.name} restarted; its previous life's worker${pid ? ` (pid ${pid})` : ''} was killed`, null, null);
+      const record: AttemptRecord = {
+        attempt: t.attempt, agent: this.name, claimed_at: t.claimed_at ?? result.started_at, finished_at: result.finished_at,
+        outcome: 'lost', failure_kind: 'infra', reason: result.reason, exit_code: null, peak_vram_mb: null,
+      };
+      await this.store.write('processing', { ...t, result, attempts: [...t.attempts.filter((a) => a.attempt !== t.attempt), record] });
+      await this.store.move(id, 'processing', 'failed');
+      await this.agentLog('ORPHAN', id, `returned: ${result.reason}`);
+    }
+  }
+
+  // ---- heartbeat and log ----
+
+  private async writeBeat(state?: 'stopping'): Promise<void> {
+    const g = this.telemetry?.ok ? this.telemetry.gpu : null;
+    const active: ActiveTask[] = [...this.running.values()].map((r, i) => ({
+      worker_id: `${this.name}-w${i}-${r.task.id.slice(-8)}`,
+      task_id: r.task.id,
+      task_class: r.task.task_class,
+      task_name: r.task.name,
+      vram_estimate_mb: r.task.vram_estimate_mb,
+      peak_vram_mb: r.peakMb,
+      pid: r.pid,
+      started_at: isoTime(r.startedAt),
+      attempt: r.task.attempt,
+    }));
+    const total = g?.memory_total_mb ?? null;
+    const used = g?.memory_used_mb ?? null;
+    await writeHeartbeat(this.o.paths, {
+      gpu_id: this.o.gpu.id,
+      name: this.name,
+      state: state ?? (this.stopping ? 'stopping' : this.loading ? 'loading' : this.hot ? 'hot' : 'cold'),
+      model_loaded: this.hot,
+      last_updated: isoTime(this.o.clock.now()),
+      temperature_c: g?.temperature_c ?? null,
+      power_draw_w: g?.power_draw_w ?? null,
+      vram_used_mb: used,
+      vram_total_mb: total,
+      vram_percent: total && used !== null ? Math.round((100 * used) / total) : null,
+      gpu_util_percent: g?.utilization_percent ?? null,
+      clock_mhz: g?.clock_sm_mhz ?? null,
+      throttle_status: g ? formatThrottleStatus(g.throttle_reasons) : 'None',
+      claimed_vram_mb: this.claimedMb(),
+      budget_available_mb: this.availableMb(),
+      active_workers: active.length,
+      active_tasks: active,
+      stats: this.stats,
+      seq: this.seq++,
+      pid: process.pid,
+      started_at: isoTime(this.startedAt),
+      health: this.health.health,
+      health_reasons: this.health.reasons,
+      accepts: this.acceptsNow(),
+      llm_circuit: this.circuit.state,
+      llm_reason: this.circuit.reason,
+      host: this.host,
+      stopping: this.stopping,
+    });
+  }
+
+  private agentLog(what: string, task: string | null, reason: string, _t?: Task): Promise<string> {
+    return this.log.write({ who: this.name, what, task, reason });
+  }
+}
+
+/** Cost helper re-exported for status and tests. */
+export { taskCost };

@@ -1,0 +1,47 @@
+// GPU agent entry point: node --import tsx agents/gpu/main.ts --gpu ID [--shared DIR]
+import { parseCommand } from '../core/args.ts';
+import { systemClock } from '../core/clock.ts';
+import { loadConfig } from '../core/config.ts';
+import { UserInputError } from '../core/errors.ts';
+import { startDaemon } from '../core/lifecycle.ts';
+import { mountPaths, ensureMount } from '../core/paths.ts';
+import { LoadGate } from '../llm/loadGate.ts';
+import { OllamaRuntime, ollamaUrl } from '../llm/ollamaRuntime.ts';
+import { GpuAgent } from './agent.ts';
+
+const { values, shared } = parseCommand('usage: gpu agent --gpu ID [--shared DIR] [--config FILE]', { gpu: { type: 'string' }, config: { type: 'string' } });
+const paths = mountPaths(shared);
+const configFile = values.config ?? paths.config;
+let config;
+try {
+  config = await loadConfig(configFile);
+} catch (err) {
+  process.stderr.write(err instanceof UserInputError ? err.message + '\n' : String(err) + '\n');
+  process.exit(1);
+}
+const gpu = config.gpus.find((g) => String(g.id) === values.gpu || g.name === values.gpu);
+if (!gpu) {
+  process.stderr.write(`--gpu ${values.gpu ?? '(missing)'}: not a configured GPU; configured: ${config.gpus.map((g) => `${g.id} (${g.name})`).join(', ')}\n`);
+  process.exit(1);
+}
+await ensureMount(paths);
+const daemon = startDaemon(gpu.name);
+const agent = new GpuAgent({
+  paths,
+  config,
+  configFile,
+  gpu,
+  clock: systemClock,
+  runtime: new OllamaRuntime(ollamaUrl(config.ollama_host, gpu.port)),
+  loadGate: new LoadGate({ dir: paths.gpus, staleMs: config.timeouts.model_load_s * 1000 }),
+  say: daemon.log,
+});
+// SIGINT/SIGTERM: the rig is going down; running workers are stopped and their tasks retried later.
+daemon.onStop(() => agent.shutdown(true));
+await agent.start();
+// A stop signal file: finish current work, flush, exit 0 (the launcher does not restart it).
+void agent.finished.then(async () => {
+  await agent.shutdown(false);
+  daemon.log('stopped by signal file');
+  process.exit(0);
+});

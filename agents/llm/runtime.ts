@@ -1,0 +1,105 @@
+// The LLM runtime behind a narrow interface: the GPU agent and its workers talk to "a
+// server that keeps models resident and generates text", never to Ollama by name. The
+// predecessor project replaced Ollama in the end; this seam is what makes that a new file
+// instead of a rewrite.
+//
+// How a llama.cpp `llama-server` runtime would implement it (not written yet):
+// - llama-server serves one model per process (the GGUF given with -m), so "load" means
+//   starting the process: spawn `llama-server -m <gguf path for model> --port P -ngl 99`
+//   with CUDA_VISIBLE_DEVICES set by the agent, then poll GET /health until it answers 200
+//   (503 "Loading model" while loading); `load` resolves on 200 and rejects when the process
+//   exits first (its stderr tail, e.g. "cudaMalloc failed: out of memory", is the reason).
+//   A newer llama-server started with `--models-dir` (router mode) has POST /models/load and
+//   /models/unload; either way the model name maps to a GGUF file through a small table.
+// - unload: SIGTERM the process (then SIGKILL after a grace period), or /models/unload.
+// - listLoaded: the model of the running process (GET /props gives model_path), with
+//   size_vram_mb measured from nvidia-smi for its pid, and expires_at null (it stays until
+//   stopped: llama-server has no keep_alive).
+// - generate: POST /completion {prompt, json_schema | grammar, n_predict} (or the OpenAI
+//   /v1/chat/completions with response_format); text is `content`, prompt_tokens is
+//   `tokens_evaluated`, completion_tokens is `tokens_predicted`.
+// - health: GET /health (200 ok; 503 while loading, which is "not ok: loading").
+
+export interface LoadedModel {
+  /** Model name as the runtime reports it, e.g. qwen2.5:7b. */
+  name: string;
+  /** GPU memory the model holds, in MiB. */
+  size_vram_mb: number;
+  /** When the runtime will unload it on its own (ISO time); null when it stays until unloaded. */
+  expires_at: string | null;
+}
+
+export interface GenerateRequest {
+  model: string;
+  prompt: string;
+  system?: string;
+  /** 'json' asks for any JSON; an object is a JSON Schema the answer must follow. */
+  format?: 'json' | object;
+  /** Aborts the request (the worker's own timeout, an abort signal). */
+  signal?: AbortSignal;
+}
+
+export interface GenerateResult {
+  text: string;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  /** Wall time of the request as seen by the caller, in milliseconds. */
+  duration_ms: number;
+}
+
+export interface RuntimeHealth {
+  ok: boolean;
+  /** Why not ok (the error, naming the URL); null when ok. */
+  reason: string | null;
+}
+
+export interface ModelRuntime {
+  /** The runtime's address, for messages. */
+  readonly url: string;
+  /** Models resident now (Ollama: GET /api/ps). */
+  listLoaded(): Promise<LoadedModel[]>;
+  /** Loads a model and keeps it resident until `unload`. Loads can take minutes: never call it "stuck". */
+  load(model: string, opts?: { signal?: AbortSignal }): Promise<void>;
+  /** Unloads a model and frees its GPU memory. Unloading a model that is not loaded succeeds. */
+  unload(model: string): Promise<void>;
+  generate(req: GenerateRequest): Promise<GenerateResult>;
+  /** A cheap probe (no model work): answers within a few seconds. */
+  health(): Promise<RuntimeHealth>;
+}
+
+/**
+ * How a runtime call failed, chosen by how the caller reacts:
+ * - unreachable: nothing answered (refused, reset, DNS): infra, circuit breaker counts it.
+ * - timeout: no answer in time: infra.
+ * - aborted: the caller aborted it: not the runtime's fault.
+ * - oom: the model did not fit in memory: infra, the task is retried elsewhere or later.
+ * - model_missing: the runtime does not have that model (404): a configuration or plan error.
+ * - busy: the runtime refused for load (503): infra, try later.
+ * - server: any other error answer (4xx/5xx), with the runtime's own text.
+ * - bad_response: an answer that is not what the API promises.
+ */
+export type RuntimeErrorKind = 'unreachable' | 'timeout' | 'aborted' | 'oom' | 'model_missing' | 'busy' | 'server' | 'bad_response';
+
+export class RuntimeError extends Error {
+  readonly kind: RuntimeErrorKind;
+  readonly url: string;
+  /** HTTP status of an error answer, else null. */
+  readonly status: number | null;
+  constructor(kind: RuntimeErrorKind, url: string, message: string, opts: { status?: number | null; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'RuntimeError';
+    this.kind = kind;
+    this.url = url;
+    this.status = opts.status ?? null;
+  }
+}
+
+/** True for the error kinds that say "the runtime is not working" (what a circuit breaker counts). */
+export function isRuntimeDown(err: unknown): boolean {
+  return err instanceof RuntimeError && (err.kind === 'unreachable' || err.kind === 'timeout' || err.kind === 'busy');
+}
+
+/** Ollama's and llama.cpp's out-of-memory texts: CUDA allocation failures and the system-memory check. */
+export function isOutOfMemoryText(text: string): boolean {
+  return /out of memory|requires more system memory|cudaMalloc failed|failed to allocate|insufficient memory/i.test(text);
+}

@@ -1,0 +1,125 @@
+// Foreach expansion: a template task and the items of its manifest → one child task per
+// item, named <template>.<n>. The template's argv and prompt are in template encoding
+// (see substitute.ts): decoding them with the item's fields is the only substitution left,
+// and it happens once, so an item value is one literal argument whatever it holds.
+import { readFile } from 'node:fs/promises';
+import { isoTime } from '../core/clock.ts';
+import { errorCode } from '../core/errors.ts';
+import { childName, taskId, type Task, type TaskInput } from '../core/task.ts';
+import { fillTemplate, itemField } from './substitute.ts';
+
+export interface Expansion {
+  /** The children, in item order; empty whenever there is any problem (never a partial expansion). */
+  tasks: TaskInput[];
+  problems: string[];
+}
+
+/** At most this many item problems are listed; the rest are counted. */
+const MAX_PROBLEMS = 20;
+
+function preview(item: unknown): string {
+  const s = JSON.stringify(item) ?? String(item);
+  return s.length > 120 ? `${s.slice(0, 117)}...` : s;
+}
+
+export function expandForeach(template: Task, items: unknown[], now: number): Expansion {
+  const problems: string[] = [];
+  const tasks: TaskInput[] = [];
+  const manifest = template.foreach ? `${template.foreach.path}${template.foreach.key ? `:${template.foreach.key}` : ''}` : 'its manifest';
+  items.forEach((item, i) => {
+    const itemProblems: string[] = [];
+    const fill = (text: string) => {
+      const r = fillTemplate(text, (name) => itemField(item, name));
+      for (const name of r.missing) {
+        const why = item === null || typeof item !== 'object' ? `is ${item === null ? 'null' : `a ${typeof item}`}, not an object` : `has no field '${name.slice(5)}' (or it is null)`;
+        const msg = name === 'ITEM' ? `item ${i + 1} is null, so {ITEM} has no value` : `item ${i + 1} ${why}, needed by {${name}}`;
+        if (!itemProblems.includes(msg)) itemProblems.push(msg);
+      }
+      if (r.text.includes('\0')) itemProblems.push(`item ${i + 1} holds a NUL character, which no program argument can hold`);
+      return r.text;
+    };
+    const argv = template.argv ? template.argv.map(fill) : null;
+    const prompt = template.prompt === null ? null : fill(template.prompt);
+    if (itemProblems.length) {
+      problems.push(...itemProblems.map((p) => `task '${template.name}', ${manifest}: ${p}; the item is ${preview(item)}`));
+      return;
+    }
+    const name = childName(template.name, i);
+    tasks.push({
+      ...template,
+      id: taskId(template.batch, name),
+      name,
+      template: template.name,
+      item_index: i,
+      argv,
+      prompt,
+      foreach: null,
+      expanded_into: null,
+      attempt: 0,
+      attempts: [],
+      infra_failures: 0,
+      approved: false,
+      parked: null,
+      parked_reason: null,
+      created_at: isoTime(now),
+      released_at: null,
+      claimed_by: null,
+      claimed_at: null,
+      finished_at: null,
+      result: null,
+    });
+  });
+  if (problems.length) {
+    const shown = problems.slice(0, MAX_PROBLEMS);
+    if (problems.length > MAX_PROBLEMS) shown.push(`task '${template.name}': ... and ${problems.length - MAX_PROBLEMS} more problems with items`);
+    return { tasks: [], problems: shown };
+  }
+  return { tasks, problems: [] };
+}
+
+export type ManifestRead = { ok: true; items: unknown[] } | { ok: false; error: string };
+
+/** The array at a dotted key of a JSON manifest ('' for a manifest that is itself the array). */
+export async function readManifestItems(file: string, key: string): Promise<ManifestRead> {
+  const where = `${file}${key ? `:${key}` : ''}`;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') {
+      return { ok: false, error: `foreach manifest ${file} does not exist: the task it depends on should have written it; check that task's command and output path` };
+    }
+    return { ok: false, error: `foreach manifest ${file} cannot be read (${errorCode(err) ?? (err as Error).message})` };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, error: `foreach manifest ${file} is not valid JSON (${(err as Error).message}); expected e.g. {"videos": [{"id": "v1", "path": "..."}]}` };
+  }
+  const walked: string[] = [];
+  for (const part of key ? key.split('.') : []) {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      return { ok: false, error: `foreach manifest ${where}: '${walked.join('.') || '(top level)'}' is ${describe(value)}, not an object holding '${part}'` };
+    }
+    if (!Object.prototype.hasOwnProperty.call(value, part)) {
+      const keys = Object.keys(value as object);
+      return {
+        ok: false,
+        error: `foreach manifest ${where}: no key '${[...walked, part].join('.')}'; found keys: ${keys.length ? keys.slice(0, 20).join(', ') : '(none)'}`,
+      };
+    }
+    value = (value as Record<string, unknown>)[part];
+    walked.push(part);
+  }
+  if (!Array.isArray(value)) {
+    return { ok: false, error: `foreach manifest ${where}: '${key || '(top level)'}' is ${describe(value)}, expected an array of items` };
+  }
+  return { ok: true, items: value };
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}

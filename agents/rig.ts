@@ -1,0 +1,158 @@
+// npm run rig -- [--simulate N] [--base-port P] [--shared DIR]
+// Starts the brain and one agent per configured GPU (and, simulated, the simulator's Ollama
+// servers), restarts what dies (at most 3 times in 10 minutes, with backoff), and stops
+// everything, running workers included, on SIGINT/SIGTERM.
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+import { parseCommand } from './core/args.ts';
+import { type Config, loadConfig, writeConfig, defaultGpus } from './core/config.ts';
+import { DecisionLog } from './core/decisionLog.ts';
+import { UserInputError, errorMessage } from './core/errors.ts';
+import { startDaemon } from './core/lifecycle.ts';
+import { ensureMount, mountPaths } from './core/paths.ts';
+import { initSimState } from './sim/simState.ts';
+import { decideRestart } from './rig/restartPolicy.ts';
+import { simulatedConfig } from './rig/simulate.ts';
+
+const usage = 'usage: npm run rig -- [--simulate N] [--base-port P] [--shared DIR]';
+const { values, shared } = parseCommand(usage, { simulate: { type: 'string' }, 'base-port': { type: 'string' } });
+const paths = mountPaths(shared);
+await ensureMount(paths);
+const here = fileURLToPath(new URL('.', import.meta.url));
+const daemon = startDaemon('rig');
+const decisions = new DecisionLog(paths.decisionLog);
+
+function fail(msg: string): never {
+  process.stderr.write(msg + '\n');
+  process.exit(1);
+}
+
+async function prepareConfig(): Promise<{ config: Config; file: string }> {
+  const simulate = values.simulate === undefined ? null : Number(values.simulate);
+  if (simulate !== null && (!Number.isInteger(simulate) || simulate < 1 || simulate > 16)) {
+    fail(`--simulate ${values.simulate}: give a number of GPUs from 1 to 16`);
+  }
+  const basePort = values['base-port'] === undefined ? 11435 : Number(values['base-port']);
+  if (!Number.isInteger(basePort) || basePort < 1024 || basePort > 65000) fail(`--base-port ${values['base-port']}: give a port from 1024 to 65000`);
+  let base: Config | null = null;
+  if (existsSync(paths.config)) {
+    try {
+      base = await loadConfig(paths.config);
+    } catch (err) {
+      fail(err instanceof UserInputError ? err.message : errorMessage(err));
+    }
+  }
+  if (simulate === null) {
+    if (base) return { config: base, file: paths.config };
+    const count = await countRealGpus();
+    if (count === 0) fail(`no ${paths.config} and no GPU found by nvidia-smi; run with --simulate N to simulate N GPUs`);
+    const config = await writeConfig(paths.config, { gpus: defaultGpus(count, basePort) });
+    daemon.log(`wrote a default config for ${count} GPU(s) to ${paths.config}`);
+    return { config, file: paths.config };
+  }
+  const simDir = paths.sim;
+  await initSimState(simDir, simulate);
+  const sim = simulatedConfig(base, simulate, simDir, basePort);
+  // A real config on the mount is left as it is; the simulated one lives beside the simulator.
+  const file = base ? join(simDir, 'config.json') : paths.config;
+  await mkdir(simDir, { recursive: true });
+  const config = await writeConfig(file, sim);
+  daemon.log(`simulating ${simulate} GPU(s); config ${file}`);
+  return { config, file };
+}
+
+async function countRealGpus(): Promise<number> {
+  const r = await execa('nvidia-smi', ['-L'], { reject: false, timeout: 10_000 });
+  if (r.exitCode !== 0) return 0;
+  return String(r.stdout).split('\n').filter((l) => l.startsWith('GPU ')).length;
+}
+
+interface Child {
+  name: string;
+  args: string[];
+  proc: ResultPromise | null;
+  restarts: number[];
+  down: boolean;
+}
+
+const { config, file: configFile } = await prepareConfig();
+const children: Child[] = [];
+let stopping = false;
+const tsx = ['--import', 'tsx'];
+
+if (values.simulate !== undefined) {
+  for (const g of config.gpus) {
+    children.push({ name: `ollama-${g.id}`, args: [...tsx, join(here, 'sim/ollama-main.ts'), '--port', String(g.port), '--gpu', String(g.id), '--sim-dir', paths.sim], proc: null, restarts: [], down: false });
+  }
+}
+children.push({ name: 'brain', args: [...tsx, join(here, 'brain/main.ts'), '--shared', paths.root, '--config', configFile], proc: null, restarts: [], down: false });
+for (const g of config.gpus) {
+  children.push({ name: g.name, args: [...tsx, join(here, 'gpu/main.ts'), '--shared', paths.root, '--config', configFile, '--gpu', String(g.id)], proc: null, restarts: [], down: false });
+}
+
+function prefixLines(name: string, stream: NodeJS.ReadableStream | null | undefined, out: NodeJS.WriteStream): void {
+  let buf = '';
+  stream?.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      out.write(`[${name}] ${buf.slice(0, i)}\n`);
+      buf = buf.slice(i + 1);
+    }
+  });
+}
+
+function launch(c: Child): void {
+  const proc = execa(process.execPath, c.args, { reject: false, stdin: 'ignore', cleanup: true, env: { ...process.env, RIG_SHARED: paths.root } });
+  c.proc = proc;
+  prefixLines(c.name, proc.stdout, process.stdout);
+  prefixLines(c.name, proc.stderr, process.stderr);
+  void proc.then(async (res) => {
+    c.proc = null;
+    if (stopping) return;
+    if (res.exitCode === 0) {
+      daemon.log(`${c.name} exited by itself (exit 0); not restarted`);
+      return;
+    }
+    const how = res.signal ? `signal ${res.signal}` : `exit ${res.exitCode}`;
+    const verdict = decideRestart(c.restarts, Date.now());
+    if (!verdict.restart) {
+      c.down = true;
+      const msg = `${c.name} DIED (${how}) and STAYS DOWN: ${verdict.reason}. Fix the cause, then restart the rig.`;
+      process.stderr.write(`\n!!! ${msg}\n\n`);
+      await decisions.write({ who: 'rig', what: 'GAVE_UP', reason: msg }).catch(() => {});
+      return;
+    }
+    c.restarts.push(Date.now());
+    await decisions.write({ who: 'rig', what: 'RESTART', reason: `${c.name} died (${how}); restart ${verdict.n} of 3 in ${verdict.delayMs} ms` }).catch(() => {});
+    daemon.log(`${c.name} died (${how}); restarting in ${verdict.delayMs} ms (restart ${verdict.n} of 3 in 10 minutes)`);
+    setTimeout(() => {
+      if (!stopping) launch(c);
+    }, verdict.delayMs);
+  });
+}
+
+daemon.onStop(async () => {
+  stopping = true;
+  // Agents first get SIGTERM: they stop their workers (tasks go back as infra failures) and write a last heartbeat.
+  const live = children.filter((c) => c.proc);
+  for (const c of live) c.proc?.kill('SIGTERM');
+  const force = setTimeout(() => {
+    for (const c of children) c.proc?.kill('SIGKILL');
+  }, 10_000);
+  await Promise.all(live.map((c) => c.proc));
+  clearTimeout(force);
+  await decisions.write({ who: 'rig', what: 'STOPPED', reason: `all ${children.length} processes stopped` }).catch(() => {});
+});
+
+// Simulated Ollama servers first, so the agents find them on their first probe.
+for (const c of children) {
+  launch(c);
+  if (c.name.startsWith('ollama-')) await new Promise((r) => setTimeout(r, 50));
+}
+await decisions.write({ who: 'rig', what: 'STARTED', reason: `${children.map((c) => c.name).join(', ')} on ${paths.root}` });
+daemon.log(`rig up: ${children.map((c) => c.name).join(', ')}; Ctrl-C stops everything`);
+

@@ -1,0 +1,53 @@
+// Starting a rig as a child process and waiting on the mount: used by the demo, the chaos
+// run, the benchmark and the end-to-end tests, which all drive the real commands.
+import { fileURLToPath } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+import { readBatchRecord, type BatchRecord } from '../core/batch.ts';
+import { readHeartbeats } from '../core/heartbeat.ts';
+import type { MountPaths } from '../core/paths.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+export function startRig(shared: string, simulate: number, basePort: number, opts: { quiet?: boolean } = {}): ResultPromise {
+  return execa(process.execPath, ['--import', 'tsx', `${root}agents/rig.ts`, '--simulate', String(simulate), '--shared', shared, '--base-port', String(basePort)], {
+    reject: false,
+    stdin: 'ignore',
+    stdout: opts.quiet ? 'ignore' : 'pipe',
+    stderr: opts.quiet ? 'ignore' : 'pipe',
+    cleanup: true,
+    cwd: root,
+  });
+}
+
+export async function submitPlan(shared: string, plan: string, config?: Record<string, unknown>): Promise<string> {
+  const args = ['--import', 'tsx', `${root}scripts/submit.ts`, plan, '--shared', shared];
+  if (config) args.push('--config', JSON.stringify(config));
+  const r = await execa(process.execPath, args, { reject: false, cwd: root });
+  if (r.exitCode !== 0) throw new Error(`submit ${plan} failed (exit ${r.exitCode}):\n${r.stderr}`);
+  const lines = String(r.stdout).trim().split('\n');
+  return lines[lines.length - 1]!.trim();
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+export function waitForAgents(paths: MountPaths, ids: number[], timeoutMs: number): Promise<unknown> {
+  return waitFor('agent heartbeats', async () => (await readHeartbeats(paths, ids)).length === ids.length, timeoutMs);
+}
+
+export async function waitForBatchEnd(paths: MountPaths, batchId: string, timeoutMs: number, onTick?: (rec: BatchRecord | null) => void): Promise<BatchRecord> {
+  return waitFor(`batch ${batchId} to finish`, async () => {
+    const rec = await readBatchRecord(paths, batchId);
+    onTick?.(rec);
+    return rec && ['complete', 'failed', 'cancelled'].includes(rec.state) ? rec : null;
+  }, timeoutMs, 200);
+}

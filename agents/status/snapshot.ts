@@ -1,0 +1,200 @@
+// One look at the mount: reads config, batch records, tasks, heartbeats and the decision
+// log's tail into a RigSnapshot. I/O only; every judgement is made by the pure modules
+// (waitReason.ts, render.ts) from the snapshot.
+import { access, open, readdir } from 'node:fs/promises';
+import { isTempName } from '../core/atomic.ts';
+import { readBatchRecord, listBatchIds, readBrainState, type BatchRecord, type BrainState } from '../core/batch.ts';
+import { loadConfig, type Config } from '../core/config.ts';
+import { errorMessage, UserInputError } from '../core/errors.ts';
+import { readHeartbeat, type Heartbeat } from '../core/heartbeat.ts';
+import { listInbox } from '../core/inbox.ts';
+import { mountPaths, TASK_FOLDERS, type MountPaths, type TaskFolder } from '../core/paths.ts';
+import { TaskStore } from '../core/store.ts';
+import type { Task } from '../core/task.ts';
+
+/** Decision log lines kept in a snapshot. */
+export const DECISION_TAIL_LINES = 20;
+/** Without a config, heartbeats are judged with the config's default (seconds). */
+export const DEFAULT_HEARTBEAT_STALE_S = 120;
+
+export interface GpuView {
+  id: number;
+  name: string;
+  /** The agent's last heartbeat, or null when it never wrote one (or it is unreadable). */
+  heartbeat: Heartbeat | null;
+  /** Seconds since the heartbeat's last_updated by this machine's clock; null without a readable time. */
+  age_s: number | null;
+  /** The heartbeat is fresh (age within timeouts.heartbeat_stale_s). */
+  alive: boolean;
+}
+
+export interface RigSnapshot {
+  /** Absolute path of the mount. */
+  shared: string;
+  /** When the look was taken (ms since the epoch). */
+  now: number;
+  /** null when there is no config, or it is invalid (see config_problem). */
+  config: Config | null;
+  config_problem: string | null;
+  brain: BrainState | null;
+  /** Batch records, oldest id first. */
+  batches: BatchRecord[];
+  /** Every readable task, each in exactly one folder. */
+  tasks: Record<TaskFolder, Task[]>;
+  /** One entry per configured GPU, in config order; empty without a config. */
+  gpus: GpuView[];
+  /** The last lines of logs/brain_decisions.log, oldest first. */
+  decisions: string[];
+  /** Submissions in brain/inbox/ that the brain has not taken yet. */
+  inbox_pending: number;
+  /** Task ids with an approval file in <shared>/approvals/. */
+  approvals: string[];
+}
+
+export interface SnapshotOptions {
+  decisionLines?: number;
+}
+
+export async function readSnapshot(shared: string, now: number, opts: SnapshotOptions = {}): Promise<RigSnapshot> {
+  const paths = mountPaths(shared);
+  const { config, problem } = await readConfigIfAny(paths);
+  const [brain, batches, tasks, decisions, inbox, approvals] = await Promise.all([
+    readBrainState(paths).catch(() => null),
+    readBatches(paths),
+    readAllTasks(new TaskStore(paths)),
+    readTailLines(paths.decisionLog, opts.decisionLines ?? DECISION_TAIL_LINES),
+    listInbox(paths),
+    readdir(paths.approvals).then((names) => names.filter((n) => !isTempName(n)), () => [] as string[]),
+  ]);
+  const gpus = await readGpuViews(paths, config, now);
+  return {
+    shared: paths.root,
+    now,
+    config,
+    config_problem: problem,
+    brain,
+    batches,
+    tasks,
+    gpus,
+    decisions,
+    inbox_pending: inbox.length,
+    approvals,
+  };
+}
+
+async function readConfigIfAny(paths: MountPaths): Promise<{ config: Config | null; problem: string | null }> {
+  try {
+    await access(paths.config);
+  } catch {
+    return { config: null, problem: `${paths.config}: no config file; GPUs unknown until the rig writes one` };
+  }
+  try {
+    return { config: await loadConfig(paths.config), problem: null };
+  } catch (err) {
+    const text = err instanceof UserInputError ? err.problems.join('; ') : errorMessage(err);
+    return { config: null, problem: text };
+  }
+}
+
+async function readBatches(paths: MountPaths): Promise<BatchRecord[]> {
+  const ids = await listBatchIds(paths).catch(() => [] as string[]);
+  const recs = await Promise.all(ids.map((id) => readBatchRecord(paths, id).catch(() => null)));
+  return recs.filter((r): r is BatchRecord => r !== null);
+}
+
+/**
+ * Reads each task file once. Folders are scanned one after another in the order tasks
+ * normally move (private → queue → processing → complete → failed), so a task that moves
+ * forward during the scan is seen again in a later folder, and the later sighting is the
+ * newer one: it wins. A file that vanishes between listing and reading is skipped. A task
+ * moving backwards mid-scan (a retry from failed/) can be missed for this one look.
+ */
+async function readAllTasks(store: TaskStore): Promise<Record<TaskFolder, Task[]>> {
+  const where = new Map<string, { folder: TaskFolder; task: Task }>();
+  for (const folder of TASK_FOLDERS) {
+    let ids: string[];
+    try {
+      ids = await store.list(folder);
+    } catch {
+      continue; // an unreadable folder shows as empty for this look
+    }
+    const tasks = await mapLimit(ids, 16, async (id) => {
+      try {
+        const r = await store.read(folder, id);
+        return r.ok ? r.task : null;
+      } catch {
+        return null; // ESTALE, EACCES, ... : the next look will see it
+      }
+    });
+    for (const task of tasks) if (task) where.set(task.id, { folder, task });
+  }
+  const out = Object.fromEntries(TASK_FOLDERS.map((f) => [f, [] as Task[]])) as Record<TaskFolder, Task[]>;
+  for (const { folder, task } of where.values()) out[folder].push(task);
+  return out;
+}
+
+/*
+ * Liveness here is judged by the timestamp inside the heartbeat against this machine's
+ * clock. The brain judges it differently — by whether `seq` advances, on its own clock —
+ * because it watches continuously and must not be fooled by clock skew. Status is a
+ * single look with nothing to compare seq against, so it uses last_updated; a skewed
+ * clock can make a live agent look stale here (the age shown lets a person notice).
+ */
+async function readGpuViews(paths: MountPaths, config: Config | null, now: number): Promise<GpuView[]> {
+  if (!config) return [];
+  const staleS = config.timeouts.heartbeat_stale_s ?? DEFAULT_HEARTBEAT_STALE_S;
+  return Promise.all(
+    config.gpus.map(async (g): Promise<GpuView> => {
+      const heartbeat = await readHeartbeat(paths, g.id).catch(() => null);
+      const t = heartbeat ? Date.parse(heartbeat.last_updated) : Number.NaN;
+      const age_s = Number.isFinite(t) ? Math.max(0, (now - t) / 1000) : null;
+      return { id: g.id, name: g.name, heartbeat, age_s, alive: age_s !== null && age_s <= staleS };
+    }),
+  );
+}
+
+/**
+ * The last `maxLines` lines of a text file, reading only its end: a chunk from the end,
+ * doubled until it holds enough lines (or 1 MiB, or the whole file).
+ */
+export async function readTailLines(file: string, maxLines: number): Promise<string[]> {
+  if (maxLines <= 0) return [];
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return []; // no log yet (or unreadable this time): nothing to show
+  }
+  try {
+    const size = (await handle.stat()).size;
+    let chunk = 16 * 1024;
+    for (;;) {
+      const start = Math.max(0, size - chunk);
+      const length = size - start;
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(buf, 0, length, start);
+      let lines = buf.subarray(0, bytesRead).toString('utf8').split('\n');
+      if (start > 0) lines = lines.slice(1); // the first line may start mid-line
+      lines = lines.map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '');
+      if (lines.length >= maxLines || start === 0 || chunk >= 1024 * 1024) return lines.slice(-maxLines);
+      chunk *= 2;
+    }
+  } catch {
+    return [];
+  } finally {
+    await handle.close().catch(() => {});
+  }
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const run = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
+  return out;
+}

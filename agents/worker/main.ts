@@ -1,0 +1,306 @@
+// The worker: one short-lived process per task, started by the GPU agent as
+//   node --import tsx agents/worker/main.ts --task-file PATH --config PATH [--ollama-url URL] [--shared DIR]
+// (or --task JSON instead of --task-file). It checks the executor policy, runs the task and
+// prints EXACTLY ONE line on stdout, a WorkerResult, then exits 0, whatever happened to the
+// task. Diagnostics go to stderr. It exits non-zero only when it cannot produce a result.
+//
+// Start-up cost is paid on every task, so imports stay few: no chokidar, no systeminformation,
+// and the LLM code is loaded only for generate/parse tasks.
+//
+// GPU choice: the task inherits CUDA_VISIBLE_DEVICES (and the other GPU_SELECTION_VARS)
+// exactly as the agent gave them to the worker. config.worker_env cannot override them, and
+// the policy blocks a command that sets, unsets or clears them (`env CUDA_VISIBLE_DEVICES=1`,
+// `export ...`, `env -i`). A program that changes them in its own code is not detectable here.
+//
+// Signals: SIGTERM, SIGINT or SIGHUP to the worker end the task's process group (TERM, 2 s,
+// KILL) and the worker still prints its result (outcome 'killed'). The task runs in its own
+// process group, so SIGKILL to the worker alone leaves the task running: send SIGTERM first.
+import { statSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadConfig, type Config } from '../core/config.ts';
+import { errorMessage } from '../core/errors.ts';
+import { childPath, isSafeName, mountPaths } from '../core/paths.ts';
+import { Task, WorkerResult } from '../core/task.ts';
+import { checkPolicy, GPU_SELECTION_VARS } from './policy.ts';
+import { makeResult, printResult, type ResultFields, type ResultTask } from './result.ts';
+import { DEFAULT_KILL_GRACE_MS, runShell, type ShellRun } from './runShell.ts';
+
+const USAGE = 'usage: node --import tsx agents/worker/main.ts (--task-file PATH | --task JSON) --config PATH [--ollama-url URL] [--shared DIR]';
+
+/** Texts that mean the task ran out of GPU memory: an infra failure, retried with a raised estimate. */
+export const OOM_SIGNATURE =
+  /CUDA out of memory|CUDA error: out of memory|OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED|CUDNN_STATUS_ALLOC_FAILED|cudaErrorMemoryAllocation|HIP out of memory/;
+/** Signals that mean someone outside ended the task (agent, person, kernel): infra, not the task's fault. */
+const EXTERNAL_SIGNALS = new Set(['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGHUP']);
+const STDERR_TAIL_LINES = 20;
+const TAIL_BYTES = 64 * 1024;
+
+const log = (line: string) => process.stderr.write(`${new Date().toISOString()} worker[${process.pid}]: ${line}\n`);
+
+interface WorkerArgs {
+  taskFile?: string;
+  taskJson?: string;
+  configPath?: string;
+  ollamaUrl?: string;
+  shared?: string;
+}
+
+export async function workerMain(argv: string[]): Promise<number> {
+  const startedAt = Date.now();
+  // Only printResult may write to stdout: anything else a library logs goes to stderr.
+  console.log = console.info = console.debug = (...a: unknown[]) => console.error(...a);
+  const stop = new AbortController();
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      log(`received ${sig}: ending the task`);
+      stop.abort(sig);
+    });
+  }
+
+  let args: WorkerArgs;
+  try {
+    args = readArgs(argv);
+  } catch (err) {
+    log(`${errorMessage(err)}\n${USAGE}`);
+    return 2;
+  }
+
+  let who: ResultTask = { taskId: 'unknown', attempt: 1, startedAt };
+  let result: WorkerResult;
+  try {
+    const raw = await readTaskInput(args);
+    who = identify(raw, startedAt);
+    result = await runTaskInput(raw, who, args, stop.signal);
+  } catch (err) {
+    log(`worker error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    result = makeResult(who, { outcome: 'error', reason: `the worker failed: ${errorMessage(err)}` });
+  }
+  const checked = WorkerResult.safeParse(result);
+  if (!checked.success) {
+    log(`the worker built an invalid result: ${JSON.stringify(result)}`);
+    result = makeResult(who, {
+      outcome: 'error',
+      reason: `the worker built an invalid result: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    });
+  }
+  // A closed stdout (the agent went away) reaches printResult's callback; without this
+  // listener it would also crash the process as an unhandled 'error' event.
+  process.stdout.on('error', () => {});
+  try {
+    await printResult(result);
+  } catch (err) {
+    log(`cannot print the result: ${errorMessage(err)}`);
+    return 1;
+  }
+  return 0;
+}
+
+function readArgs(argv: string[]): WorkerArgs {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'task-file': { type: 'string' },
+      task: { type: 'string' },
+      config: { type: 'string' },
+      'ollama-url': { type: 'string' },
+      shared: { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if ((values['task-file'] === undefined) === (values.task === undefined)) {
+    throw new Error('give exactly one of --task-file PATH and --task JSON');
+  }
+  return {
+    taskFile: values['task-file'],
+    taskJson: values.task,
+    configPath: values.config,
+    ollamaUrl: values['ollama-url'],
+    shared: values.shared,
+  };
+}
+
+class TaskInputError extends Error {}
+
+async function readTaskInput(args: WorkerArgs): Promise<unknown> {
+  let text: string;
+  if (args.taskJson !== undefined) text = args.taskJson;
+  else {
+    try {
+      text = await readFile(args.taskFile!, 'utf8');
+    } catch (err) {
+      throw new TaskInputError(`cannot read the task file ${args.taskFile}: ${errorMessage(err)}`);
+    }
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new TaskInputError(`the task is not valid JSON (${args.taskFile ?? '--task'}): ${errorMessage(err)}`);
+  }
+}
+
+/** The task id and attempt to report, read leniently so even an invalid task gets a matching result. */
+function identify(raw: unknown, startedAt: number): ResultTask {
+  const obj = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  const id = typeof obj.id === 'string' && isSafeName(obj.id) ? obj.id : 'unknown';
+  const attempt = typeof obj.attempt === 'number' && Number.isInteger(obj.attempt) && obj.attempt >= 1 ? obj.attempt : 1;
+  return { taskId: id, attempt, startedAt };
+}
+
+async function runTaskInput(raw: unknown, who: ResultTask, args: WorkerArgs, signal: AbortSignal): Promise<WorkerResult> {
+  const parsed = Task.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    return makeResult(who, { outcome: 'error', failure_kind: 'infra', reason: `invalid task: ${issues}` });
+  }
+  const task = parsed.data;
+  if (args.configPath === undefined) {
+    return makeResult(who, { outcome: 'error', reason: 'the worker needs --config PATH (the rig\'s config.json)' });
+  }
+  let config: Config;
+  try {
+    config = await loadConfig(args.configPath);
+  } catch (err) {
+    return makeResult(who, { outcome: 'error', reason: `cannot load the config: ${errorMessage(err)}` });
+  }
+  if (signal.aborted) return makeResult(who, { outcome: 'killed', reason: `the worker received ${String(signal.reason)} before the task started` });
+
+  if (task.type === 'shell') return runShellTask(task, config, who, signal);
+  if (task.type === 'generate' || task.type === 'parse') {
+    const ollamaUrl = pickOllamaUrl(args, config);
+    if (ollamaUrl === null) {
+      return makeResult(who, { outcome: 'error', reason: 'no LLM runtime address: pass --ollama-url URL (or set FORGE_OLLAMA_URL)' });
+    }
+    const shared = args.shared ?? dirname(args.configPath);
+    const { runLlmTask } = await import('./llmTask.ts');
+    return runLlmTask(task, { ollamaUrl, trainingSamplesFile: mountPaths(shared).trainingSamples, startedAt: who.startedAt, signal });
+  }
+  return makeResult(who, {
+    outcome: 'error',
+    reason: `task type "${task.type}" is run by the ${task.executor === 'worker' ? 'GPU agent or the brain' : task.executor}, not by a worker (worker types: shell, generate, parse)`,
+  });
+}
+
+/** --ollama-url, else FORGE_OLLAMA_URL, else the agent whose GPU id is our CUDA_VISIBLE_DEVICES. */
+function pickOllamaUrl(args: WorkerArgs, config: Config): string | null {
+  if (args.ollamaUrl) return args.ollamaUrl;
+  if (process.env.FORGE_OLLAMA_URL) return process.env.FORGE_OLLAMA_URL;
+  const gpu = config.gpus.find((g) => String(g.id) === process.env.CUDA_VISIBLE_DEVICES);
+  return gpu ? `http://${config.ollama_host}:${gpu.port}` : null;
+}
+
+async function runShellTask(task: Task, config: Config, who: ResultTask, signal: AbortSignal): Promise<WorkerResult> {
+  const argv = task.argv;
+  if (!argv || argv.length === 0) return makeResult(who, { outcome: 'error', reason: 'a shell task needs an argv; this one has none' });
+
+  const decision = checkPolicy(argv, { policy: config.executor, cwd: task.cwd, batchPath: task.batch_path, approved: task.approved });
+  if (decision.verdict === 'BLOCKED') return makeResult(who, { outcome: 'blocked', failure_kind: 'app', reason: decision.reason });
+  if (decision.verdict === 'NEEDS_APPROVAL') return makeResult(who, { outcome: 'needs_approval', failure_kind: null, reason: decision.reason });
+
+  let stdoutPath: string;
+  let stderrPath: string;
+  try {
+    const logs = join(task.batch_path, 'logs');
+    stdoutPath = childPath(logs, `${task.name}.attempt${who.attempt}.out`, 'log file');
+    stderrPath = childPath(logs, `${task.name}.attempt${who.attempt}.err`, 'log file');
+  } catch (err) {
+    return makeResult(who, { outcome: 'error', reason: `cannot name the task's log files: ${errorMessage(err)}` });
+  }
+  if (!isDirectory(task.cwd)) {
+    return makeResult(who, { outcome: 'error', reason: `the task's working directory ${task.cwd} does not exist (is the shared mount up?)` });
+  }
+
+  const env: Record<string, string> = { ...config.worker_env };
+  // The agent chose the GPU when it started us; the config cannot move the task to another one.
+  for (const name of GPU_SELECTION_VARS) delete env[name];
+  Object.assign(env, {
+    FORGE_TASK_ID: task.id,
+    FORGE_TASK_NAME: task.name,
+    FORGE_BATCH_PATH: task.batch_path,
+    FORGE_ATTEMPT: String(who.attempt),
+  });
+
+  log(`running ${task.id} attempt ${who.attempt}: ${JSON.stringify(argv)} in ${task.cwd} (timeout ${task.timeout_s} s)`);
+  const run = await runShell(task, {
+    env,
+    stdoutPath,
+    stderrPath,
+    timeoutMs: task.timeout_s * 1000,
+    signal,
+    onSpawn: (pid) => log(`task pid ${pid} (its own process group)`),
+  });
+  log(`task ended: ${JSON.stringify(run)}`);
+  const fields = await classify(run, task, argv[0]!, stderrPath, String(signal.reason ?? 'SIGTERM'));
+  return makeResult(who, { ...fields, exit_code: run.exitCode, signal: run.signal, stdout_path: stdoutPath, stderr_path: stderrPath });
+}
+
+/** What happened to the task, from the run and its stderr. Order matters: our own kills first. */
+async function classify(run: ShellRun, task: Task, command: string, stderrPath: string, stopSignal: string): Promise<ResultFields> {
+  if (run.spawnError) {
+    if (run.spawnError.code === 'ENOENT') return { outcome: 'failed', failure_kind: 'app', reason: `command not found: ${command}` };
+    if (run.spawnError.code === 'EACCES') return { outcome: 'failed', failure_kind: 'app', reason: `permission denied: ${command} is not executable` };
+    return { outcome: 'error', failure_kind: 'infra', reason: `could not start ${command}: ${run.spawnError.message}` };
+  }
+  if (run.aborted) {
+    return { outcome: 'killed', failure_kind: 'infra', reason: `the worker was told to stop (${stopSignal}); the task's process group was ended` };
+  }
+  const graceS = DEFAULT_KILL_GRACE_MS / 1000;
+  if (run.timedOut) {
+    return {
+      outcome: 'timeout',
+      failure_kind: 'app',
+      reason: `timed out after ${task.timeout_s} s (timeout_s); its process group got SIGTERM, then SIGKILL ${graceS} s later if still running`,
+    };
+  }
+  if (run.exitCode === 0) return { outcome: 'success', failure_kind: null, reason: null };
+
+  const tail = await readTail(stderrPath);
+  const tailText = tail.length ? `; last lines of stderr:\n${tail.join('\n')}` : ' (stderr was empty)';
+  const how = run.signal ? `killed by ${run.signal}` : `exit code ${run.exitCode}`;
+  const oom = tail.find((l) => OOM_SIGNATURE.test(l));
+  if (oom !== undefined) return { outcome: 'oom', failure_kind: 'infra', reason: `out of GPU memory (${how}): ${oom.trim()}` };
+  if (run.signal && EXTERNAL_SIGNALS.has(run.signal)) {
+    return { outcome: 'killed', failure_kind: 'infra', reason: `killed by ${run.signal} from outside the worker (the agent, a person or the kernel)${tailText}` };
+  }
+  return { outcome: 'failed', failure_kind: 'app', reason: `${how}${tailText}` };
+}
+
+/** The last non-empty lines of a log file, read from its end only. */
+async function readTail(path: string): Promise<string[]> {
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const { size } = await handle.stat();
+      const length = Math.min(size, TAIL_BYTES);
+      const buf = Buffer.alloc(length);
+      await handle.read(buf, 0, length, size - length);
+      const lines = buf.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+      return lines.slice(-STDERR_TAIL_LINES);
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return [];
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  workerMain(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      log(`cannot produce a result: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,173 @@
+// Runs a shell task's argv (an argument array, never through a shell) in its own process
+// group, with stdout and stderr appended to log files. The task's timeout and an abort both
+// end the WHOLE group: SIGTERM, a grace period, then SIGKILL (Slurm's habit). Whatever the
+// task left running in its group when it exited is ended the same way, so nothing it
+// started outlives the worker's result.
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { execa } from 'execa';
+import type { Task } from '../core/task.ts';
+
+export interface RunShellOptions {
+  /** Merged over process.env. */
+  env: Record<string, string>;
+  stdoutPath: string;
+  stderrPath: string;
+  /** The task's own limit in ms; past it the group is ended and timedOut is true. */
+  timeoutMs: number;
+  /** Aborting ends the group the same way; aborted is true. */
+  signal?: AbortSignal;
+  /** Between SIGTERM and SIGKILL, ms (default 2000). */
+  killGraceMs?: number;
+  /** Called with the task's pid (also its process group id) once it is spawned. */
+  onSpawn?: (pid: number) => void;
+}
+
+export interface ShellRun {
+  /** null when it was ended by a signal or never started. */
+  exitCode: number | null;
+  /** The signal that ended it, e.g. SIGTERM. */
+  signal: string | null;
+  timedOut: boolean;
+  aborted: boolean;
+  durationMs: number;
+  /** The task's pid and process group id; null when it never started. */
+  pid: number | null;
+  /** Why it never started: ENOENT (no such command), EACCES (not executable), ...; null when it started. */
+  spawnError: { code: string; message: string } | null;
+}
+
+export const DEFAULT_KILL_GRACE_MS = 2000;
+/** setTimeout's ceiling (about 24.8 days); longer limits are clamped to it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+type FdNumber = 3;
+
+export async function runShell(task: Task, opts: RunShellOptions): Promise<ShellRun> {
+  const argv = task.argv;
+  if (!argv || argv.length === 0) throw new Error(`task ${task.id}: a shell task needs a non-empty argv`);
+  const grace = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+  await mkdir(dirname(opts.stdoutPath), { recursive: true });
+  await mkdir(dirname(opts.stderrPath), { recursive: true });
+  // The child writes straight into the files (no pipe through us): nothing is lost if the
+  // worker dies, and a background grandchild holding the output cannot hold up our wait.
+  const outFd = openSync(opts.stdoutPath, 'a');
+  const errFd = openSync(opts.stderrPath, 'a');
+  const started = Date.now();
+  let timedOut = false;
+  let aborted = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  let limitTimer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    const subprocess = execa(argv[0]!, argv.slice(1), {
+      cwd: task.cwd,
+      env: opts.env,
+      extendEnv: true,
+      stdin: 'ignore',
+      // execa's types list only the descriptors 1-9; at run time any number goes to spawn as is.
+      stdout: outFd as FdNumber,
+      stderr: errFd as FdNumber,
+      detached: true, // its own process group: -pid reaches everything it starts
+      cleanup: false,
+      reject: false,
+      buffer: false,
+    });
+    const pid = subprocess.pid ?? null;
+    let ending = false;
+    const endGroup = () => {
+      if (pid === null || ending) return;
+      ending = true;
+      signalGroup(pid, 'SIGTERM');
+      killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), grace);
+    };
+    if (pid !== null) {
+      opts.onSpawn?.(pid);
+      limitTimer = setTimeout(() => {
+        timedOut = true;
+        endGroup();
+      }, Math.min(Math.max(0, opts.timeoutMs), MAX_TIMER_MS));
+      onAbort = () => {
+        if (!timedOut) aborted = true;
+        endGroup();
+      };
+      if (opts.signal?.aborted) onAbort();
+      else opts.signal?.addEventListener('abort', onAbort, { once: true });
+    }
+    const result = await subprocess;
+    clearTimeout(limitTimer);
+    if (pid !== null) await endLeftovers(pid, grace);
+    const code = result.code ?? null;
+    return {
+      exitCode: result.exitCode ?? null,
+      signal: result.signal ?? null,
+      timedOut,
+      aborted,
+      durationMs: Date.now() - started,
+      pid,
+      spawnError: pid === null ? { code: code ?? 'UNKNOWN', message: result.shortMessage ?? String(code) } : null,
+    };
+  } finally {
+    clearTimeout(limitTimer);
+    clearTimeout(killTimer);
+    if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
+    closeSync(outFd);
+    closeSync(errFd);
+  }
+}
+
+function signalGroup(pgid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, sig);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+/** The task exited; members of its group still running (background jobs) get TERM, grace, KILL. */
+async function endLeftovers(pgid: number, grace: number): Promise<void> {
+  if (!groupAlive(pgid)) return;
+  signalGroup(pgid, 'SIGTERM');
+  const deadline = Date.now() + grace;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (!groupAlive(pgid)) return;
+  }
+  signalGroup(pgid, 'SIGKILL');
+}
+
+/**
+ * Whether a process of the group is still running. kill(-pgid, 0) also counts zombies, which
+ * stay forever where PID 1 does not reap orphans (some containers), so on Linux a yes is
+ * confirmed in /proc.
+ */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
+  if (process.platform !== 'linux') return true;
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^[0-9]+$/.test(entry)) continue;
+      const stat = readProcStat(Number(entry));
+      if (stat && stat.pgrp === pgid && stat.state !== 'Z') return true;
+    }
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** State and process group of a pid from /proc/<pid>/stat; null when it is gone. */
+export function readProcStat(pid: number): { state: string; pgrp: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0] ?? '?', pgrp: Number(fields[2]) };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,18 @@
+// npm run status -- [--json] [--shared DIR]: one look at the rig.
+import { parseCommand } from '../agents/core/args.ts';
+import { readSnapshot } from '../agents/status/snapshot.ts';
+import { renderStatus, summarize, toStatusJson } from '../agents/status/render.ts';
+
+const USAGE = `usage: npm run status -- [--json] [--shared DIR]
+  --json        print one JSON object: { batches, gpus, queue, ... }
+  --shared DIR  the shared mount (default: $RIG_SHARED, else ./shared)`;
+
+const { values, positionals, shared } = parseCommand(USAGE, { json: { type: 'boolean' } });
+if (positionals.length > 0) {
+  process.stderr.write(`unexpected argument "${positionals[0]}"\n${USAGE}\n`);
+  process.exit(1);
+}
+
+const snap = await readSnapshot(shared, Date.now());
+const view = summarize(snap);
+process.stdout.write(values.json ? JSON.stringify(toStatusJson(snap, view), null, 2) + '\n' : renderStatus(snap, view));

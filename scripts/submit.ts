@@ -1,0 +1,68 @@
+// npm run submit -- PLAN [--config JSON] [--shared DIR]
+// Validates the plan, puts it on the mount and writes the submission. On any problem it
+// prints every `file:line: message` to stderr and exits 1 having written nothing. On
+// success the last line of stdout is the batch id.
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { resolveShared } from '../agents/core/paths.ts';
+import { shortPath, submitPlan } from '../agents/plan/submit.ts';
+
+const USAGE = `usage: npm run submit -- PLAN [--config JSON] [--shared DIR]
+  PLAN            a plan folder (anywhere), or the name of a folder under <shared>/plans/
+  --config JSON   input values of the plan, e.g. --config '{"COUNT": 5}'
+  --shared DIR    the shared mount (default: $RIG_SHARED, else ./shared)`;
+
+async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string' },
+        shared: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`submit: ${(err as Error).message}\n${USAGE}\n`);
+    return 1;
+  }
+  if (args.values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (args.positionals.length !== 1) {
+    process.stderr.write(`submit: expected exactly one PLAN, got ${args.positionals.length}\n${USAGE}\n`);
+    return 1;
+  }
+  // `npm run` starts us in the package root; paths a person typed are relative to where they were.
+  const cwd = process.env.npm_lifecycle_event === 'submit' && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
+  const shared = args.values.shared !== undefined ? resolve(cwd, args.values.shared) : resolveShared(undefined);
+  const outcome = await submitPlan({ plan: args.positionals[0]!, config: args.values.config, shared, cwd });
+  if (!outcome.ok) {
+    for (const p of outcome.problems) process.stderr.write(`${p}\n`);
+    const n = outcome.problems.length;
+    process.stderr.write(`submit: ${n} problem${n === 1 ? '' : 's'}; nothing was submitted\n`);
+    return 1;
+  }
+  const where = shortPath(outcome.planDir, cwd);
+  const placed = {
+    'in-place': `plan ${outcome.planName} is on the mount at ${where}`,
+    copied: `plan ${outcome.planName} copied to ${where}`,
+    updated: `plan ${outcome.planName} at ${where}: updated ${outcome.updatedFiles.join(', ')}`,
+    unchanged: `plan ${outcome.planName} at ${where} is unchanged`,
+  }[outcome.placement];
+  process.stdout.write(`${placed}\nsubmitted as ${shortPath(outcome.inboxFile, cwd)}; the brain picks it up on its next cycle\n${outcome.batchId}\n`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`submit: failed unexpectedly: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,244 @@
+// generate and parse tasks against the simulated Ollama, and the training samples file
+// under many concurrent writer processes.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { Task, WorkerResult, type TaskInput } from '../../agents/core/task.ts';
+import { startSimOllama, type SimOllama } from '../../agents/sim/ollamaServer.ts';
+import { runLlmTask, findSchemaMismatch, checkAnswer } from '../../agents/worker/llmTask.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const MODEL = 'qwen2.5:7b';
+
+const SCHEMA = {
+  type: 'object',
+  properties: {
+    title: { type: 'string' },
+    year: { type: 'integer' },
+    rating: { type: 'number' },
+    tags: { type: 'array', items: { type: 'string' } },
+  },
+  required: ['title', 'year'],
+};
+
+function makeTask(batchPath: string, over: Partial<TaskInput>): Task {
+  const name = over.name ?? 'summarise';
+  return Task.parse({
+    id: `b1__${name}`,
+    batch: 'b1',
+    plan: 'demo',
+    name,
+    type: 'generate',
+    task_class: 'llm',
+    command: null,
+    argv: null,
+    cwd: batchPath,
+    batch_path: batchPath,
+    vram_estimate_mb: 0,
+    timeout_s: 30,
+    max_attempts: 3,
+    attempt: 1,
+    created_at: new Date().toISOString(),
+    prompt: 'Write one line about GPUs.',
+    model: MODEL,
+    ...over,
+  });
+}
+
+async function samples(file: string): Promise<Array<Record<string, unknown>>> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe('runLlmTask', () => {
+  let dir: string;
+  let sim: SimOllama;
+  let batch: string;
+  let samplesFile: string;
+  const ctx = () => ({ ollamaUrl: sim.url, trainingSamplesFile: samplesFile, startedAt: Date.now(), env: {} });
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'forge-llm-task-'));
+    sim = await startSimOllama({ port: 0, models: [MODEL] });
+    batch = join(dir, 'plans', 'demo', 'batches', 'b1');
+    samplesFile = join(dir, 'logs', 'training_samples.jsonl');
+  });
+  after(async () => {
+    await sim.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('generate: success with the text as output, written to outputs/<name>.txt, and one training sample', async () => {
+    const task = makeTask(batch, { name: 'gen1' });
+    const r = await runLlmTask(task, ctx());
+    WorkerResult.parse(r);
+    assert.equal(r.outcome, 'success', r.reason ?? '');
+    assert.equal(r.failure_kind, null);
+    assert.equal(r.task_id, 'b1__gen1');
+    assert.equal(r.attempt, 1);
+    const text = (r.output as { text: string }).text;
+    assert.match(text, /^sim\(qwen2\.5:7b\): Write one line about GPUs\./);
+    assert.equal(await readFile(join(batch, 'outputs', 'gen1.txt'), 'utf8'), text);
+    const [s] = (await samples(samplesFile)).filter((x) => x.task_id === 'b1__gen1');
+    assert.deepEqual({ ...s, ts: 'x' }, {
+      ts: 'x', task_id: 'b1__gen1', batch: 'b1', model: MODEL, type: 'generate', prompt: 'Write one line about GPUs.', response: text, ok: true,
+    });
+    // Same prompt, same answer.
+    const again = await runLlmTask(makeTask(batch, { name: 'gen1b' }), ctx());
+    assert.equal((again.output as { text: string }).text, text);
+  });
+
+  test('generate: with no model on the task the agent\'s FORGE_AGENT_MODEL is used; with neither it is an error', async () => {
+    const ok = await runLlmTask(makeTask(batch, { name: 'gen2', model: null }), { ...ctx(), env: { FORGE_AGENT_MODEL: MODEL } });
+    assert.equal(ok.outcome, 'success', ok.reason ?? '');
+    const none = await runLlmTask(makeTask(batch, { name: 'gen3', model: null }), ctx());
+    assert.equal(none.outcome, 'error');
+    assert.equal(none.failure_kind, 'infra');
+    assert.match(none.reason ?? '', /task names no model and FORGE_AGENT_MODEL is not set/);
+  });
+
+  test('generate: an empty prompt fails the task (to Ollama it would mean "load")', async () => {
+    const r = await runLlmTask(makeTask(batch, { name: 'gen4', prompt: '  ' }), ctx());
+    assert.equal(r.outcome, 'failed');
+    assert.equal(r.failure_kind, 'app');
+    assert.match(r.reason ?? '', /generate task has no prompt/);
+  });
+
+  test('parse: valid JSON that fits the schema is the output, written to outputs/<name>.json', async () => {
+    const r = await runLlmTask(makeTask(batch, { name: 'parse1', type: 'parse', prompt: 'Extract the film.', output_schema: SCHEMA }), ctx());
+    assert.equal(r.outcome, 'success', r.reason ?? '');
+    const out = r.output as { title: unknown; year: unknown; rating: unknown; tags: unknown };
+    assert.equal(typeof out.title, 'string');
+    assert.ok(Number.isInteger(out.year));
+    assert.equal(typeof out.rating, 'number');
+    assert.ok(Array.isArray(out.tags));
+    assert.deepEqual(JSON.parse(await readFile(join(batch, 'outputs', 'parse1.json'), 'utf8')), out);
+    const [s] = (await samples(samplesFile)).filter((x) => x.task_id === 'b1__parse1');
+    assert.equal(s?.ok, true);
+    assert.equal(s?.type, 'parse');
+  });
+
+  test('parse: without a schema any JSON will do', async () => {
+    const r = await runLlmTask(makeTask(batch, { name: 'parse2', type: 'parse', prompt: 'Any JSON.' }), ctx());
+    assert.equal(r.outcome, 'success', r.reason ?? '');
+    assert.equal(typeof (r.output as { answer: unknown }).answer, 'string');
+  });
+
+  test('parse: an answer that does not fit the schema fails the task (app), naming the first mismatch', async () => {
+    const r = await runLlmTask(
+      makeTask(batch, { name: 'parse3', type: 'parse', prompt: 'Extract. SCHEMA_MISMATCH', output_schema: SCHEMA }),
+      ctx(),
+    );
+    assert.equal(r.outcome, 'failed');
+    assert.equal(r.failure_kind, 'app');
+    assert.equal(r.reason, 'answer does not match output_schema: $.title: expected string, found integer 12345');
+    assert.equal(await stat(join(batch, 'outputs', 'parse3.json')).catch(() => null), null, 'no output file for a failed parse');
+    const [s] = (await samples(samplesFile)).filter((x) => x.task_id === 'b1__parse3');
+    assert.equal(s?.ok, false);
+  });
+
+  test('parse: BROKEN_JSON fails the task (app) as invalid JSON', async () => {
+    const r = await runLlmTask(makeTask(batch, { name: 'parse4', type: 'parse', prompt: 'BROKEN_JSON please', output_schema: SCHEMA }), ctx());
+    assert.equal(r.outcome, 'failed');
+    assert.equal(r.failure_kind, 'app');
+    assert.match(r.reason ?? '', /^answer is not valid JSON \(/);
+    assert.ok(typeof (r.output as { raw: unknown }).raw === 'string');
+  });
+
+  test('runtime down: error (infra) naming the URL, and no training sample', async () => {
+    const gone = await startSimOllama({ port: 0 });
+    await gone.close();
+    const before = (await samples(samplesFile)).length;
+    const r = await runLlmTask(makeTask(batch, { name: 'down1' }), { ...ctx(), ollamaUrl: gone.url });
+    WorkerResult.parse(r);
+    assert.equal(r.outcome, 'error');
+    assert.equal(r.failure_kind, 'infra');
+    assert.match(r.reason ?? '', new RegExp(`LLM runtime unavailable: Ollama at ${gone.url} is unreachable \\(ECONNREFUSED`));
+    assert.equal((await samples(samplesFile)).length, before);
+  });
+
+  test('out of memory while loading: outcome oom (infra)', async () => {
+    sim.setMode({ oom: true });
+    try {
+      const client = await fetch(`${sim.url}/api/generate`, { method: 'POST', body: JSON.stringify({ model: MODEL, prompt: '', keep_alive: 0 }) });
+      assert.equal(client.status, 200); // unload first, so the next request has to load
+      const r = await runLlmTask(makeTask(batch, { name: 'oom1' }), ctx());
+      assert.equal(r.outcome, 'oom');
+      assert.equal(r.failure_kind, 'infra');
+      assert.match(r.reason ?? '', /out of memory/);
+    } finally {
+      sim.setMode({ oom: false });
+    }
+  });
+
+  test('a model the task names that the rig lacks fails the task (app)', async () => {
+    const r = await runLlmTask(makeTask(batch, { name: 'nomodel', model: 'llama9:400b' }), ctx());
+    assert.equal(r.outcome, 'failed');
+    assert.equal(r.failure_kind, 'app');
+    assert.match(r.reason ?? '', /llama9:400b.*not found.*not installed on this rig/);
+  });
+});
+
+describe('the output schema check', () => {
+  const cases: Array<[string, unknown, unknown, string | null]> = [
+    ['fits', { a: 'x', n: 1.5, i: 2, b: true, l: ['p'] }, { type: 'object', properties: { a: { type: 'string' }, n: { type: 'number' }, i: { type: 'integer' }, b: { type: 'boolean' }, l: { type: 'array', items: { type: 'string' } } } }, null],
+    ['root type', [1], { type: 'object' }, '$: expected object, found array [1]'],
+    ['required', { a: 'x' }, { type: 'object', required: ['a', 'b'] }, '$.b: required property is missing'],
+    ['integer', { i: 1.5 }, { type: 'object', properties: { i: { type: 'integer' } } }, '$.i: expected integer, found number 1.5'],
+    ['nested array item', { l: [{ s: 1 }, { s: 'x' }] }, { type: 'object', properties: { l: { type: 'array', items: { type: 'object', properties: { s: { type: 'integer' } } } } } }, '$.l[1].s: expected integer, found string "x"'],
+    ['enum', { k: 'c' }, { type: 'object', properties: { k: { enum: ['a', 'b'] } } }, '$.k: expected one of "a", "b", found "c"'],
+    ['type list', { v: null }, { type: 'object', properties: { v: { type: ['string', 'null'] } } }, null],
+    ['additionalProperties false', { a: 1, z: 2 }, { type: 'object', properties: { a: { type: 'number' } }, additionalProperties: false }, '$.z: property not allowed by the schema (allowed: a)'],
+  ];
+  for (const [name, value, schema, expected] of cases) {
+    test(name, () => assert.equal(findSchemaMismatch(value, schema), expected));
+  }
+  test('a fenced answer is read as its JSON', () => {
+    assert.deepEqual(checkAnswer('```json\n{"a": 1}\n```', null), { ok: true, value: { a: 1 } });
+  });
+});
+
+test('training samples: 20 processes appending 20 long samples each at once leave 400 whole lines', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'forge-samples-'));
+  const file = join(dir, 'logs', 'training_samples.jsonl');
+  const code = `
+    import { appendTrainingSample } from './agents/llm/trainingSamples.ts';
+    const w = process.env.WRITER;
+    await Promise.all(Array.from({ length: 20 }, (_, i) => appendTrainingSample(process.env.SAMPLES, {
+      ts: new Date().toISOString(), task_id: 'w' + w + '_' + i, batch: 'b', model: 'm', type: 'generate',
+      prompt: ('w' + w + 'i' + i + ' line\\n').repeat(1000), response: 'r'.repeat(500), ok: true,
+    })));`;
+  try {
+    const children = Array.from({ length: 20 }, (_, w) =>
+      spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+        cwd: ROOT,
+        env: { ...process.env, WRITER: String(w), SAMPLES: file },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      }),
+    );
+    const codes = await Promise.all(children.map(async (c) => (await once(c, 'exit'))[0]));
+    assert.deepEqual(codes, Array(20).fill(0));
+    const lines = (await readFile(file, 'utf8')).split('\n');
+    assert.equal(lines.pop(), '', 'the file ends with a newline');
+    assert.equal(lines.length, 400);
+    const seen = new Set<string>();
+    for (const [n, line] of lines.entries()) {
+      const s = JSON.parse(line) as { task_id: string; prompt: string; response: string };
+      const m = /^w(\d+)_(\d+)$/.exec(s.task_id);
+      assert.ok(m, `line ${n}: ${s.task_id}`);
+      assert.equal(s.prompt, `w${m[1]}i${m[2]} line\n`.repeat(1000), `line ${n}: prompt intact`);
+      assert.ok(s.prompt.length > 8 * 1024);
+      assert.equal(s.response, 'r'.repeat(500));
+      seen.add(s.task_id);
+    }
+    assert.equal(seen.size, 400, 'every sample exactly once');
+    assert.equal(await stat(`${file}.lock`).catch(() => null), null, 'the lock is released');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Config } from '../../agents/core/config.ts';
+import { acceptedClasses, budgetAvailable, canClaim, evaluateHealth } from '../../agents/gpu/claimPolicy.ts';
+import { makeTask } from '../helpers/mount.ts';
+
+const config = Config.parse({ gpus: [{ id: 0, name: 'gpu-0', model: 'm', port: 11435 }] });
+const limits = config.resource_limits;
+
+test('health: the seed thresholds, each reason named; no telemetry is unhealthy', () => {
+  assert.deepEqual(evaluateHealth({ temperature_c: 78, power_draw_w: 125, memory_used_mb: 4200, memory_total_mb: 6144 }, null, limits), { health: 'healthy', reasons: [] });
+  const hot = evaluateHealth({ temperature_c: 86, power_draw_w: 141, memory_used_mb: 5900, memory_total_mb: 6144 }, null, limits);
+  assert.equal(hot.health, 'constrained');
+  assert.deepEqual(hot.reasons, ['temperature 86C >= 85C', 'VRAM 96% >= 95%', 'power 141W >= 140W']);
+  assert.deepEqual(evaluateHealth(null, 'driver failed', limits), { health: 'unhealthy', reasons: ['driver failed'] });
+});
+
+test('the hot/cold x health matrix of the seed', () => {
+  assert.deepEqual(acceptedClasses('healthy', true, true), ['meta', 'llm', 'cpu']);
+  assert.deepEqual(acceptedClasses('healthy', false, true), ['meta', 'script', 'cpu', 'llm']);
+  assert.deepEqual(acceptedClasses('constrained', true, true), ['meta', 'cpu']);
+  assert.deepEqual(acceptedClasses('constrained', false, true), ['meta', 'cpu']);
+  assert.deepEqual(acceptedClasses('unhealthy', false, true), ['meta', 'cpu']);
+  assert.deepEqual(acceptedClasses('healthy', false, false), ['meta', 'script', 'cpu']);
+});
+
+test('budget: 80 % of the card, less reservations and memory that is not ours', () => {
+  assert.equal(budgetAvailable({ totalMb: 6144, usedMb: 0, oursUsedMb: 0, modelMb: 0, claimedMb: 0 }, 80), 4915);
+  assert.equal(budgetAvailable({ totalMb: 6144, usedMb: 1500, oursUsedMb: 500, modelMb: 0, claimedMb: 2048 }, 80), 4915 - 2048 - 1000);
+});
+
+test('canClaim: class, budget, one llm at a time, low host memory', () => {
+  const ctx = { accepts: acceptedClasses('healthy', false, true), availableMb: 2000, budgetTotalMb: 4915, hot: false, runningLlm: 0, hostMemAvailableMb: 8000, stopping: false };
+  assert.deepEqual(canClaim(makeTask({ task_class: 'script', vram_estimate_mb: 1024 }), ctx, config), { ok: true, cost: 1024 });
+  assert.deepEqual(canClaim(makeTask({ task_class: 'script', vram_estimate_mb: 3072 }), ctx, config), { ok: false, reason: 'needs 3072 MB, 2000 MB free in the budget' });
+  assert.equal(canClaim(makeTask({ task_class: 'script' }), { ...ctx, accepts: acceptedClasses('constrained', false, true) }, config).ok, false);
+  assert.deepEqual(canClaim(makeTask({ task_class: 'llm' }), { ...ctx, hot: true, accepts: acceptedClasses('healthy', true, true), runningLlm: 1 }, config), { ok: false, reason: 'one llm task at a time' });
+  assert.equal(canClaim(makeTask({ task_class: 'cpu' }), { ...ctx, hostMemAvailableMb: 100 }, config).ok, false);
+  assert.deepEqual(canClaim(makeTask({ task_class: 'meta' }), { ...ctx, availableMb: 0 }, config), { ok: true, cost: 0 });
+});

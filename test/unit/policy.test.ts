@@ -1,0 +1,161 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ExecutorPolicy } from '../../agents/core/config.ts';
+import { checkPolicy, parseShellScript, type Verdict } from '../../agents/worker/policy.ts';
+
+const policy = ExecutorPolicy.parse({});
+const cwd = '/rig/plans/p';
+const batch = '/rig/plans/p/batches/b1';
+const check = (argv: string[], approved = false) => checkPolicy(argv, { policy, cwd, batchPath: batch, approved });
+
+const NET = (w: string) => `blocked: "${w}" is a network tool (executor.network_commands in config.json)`;
+const BLOCKED_CMD = (w: string) => `blocked: "${w}" is a blocked command (executor.blocked_commands in config.json)`;
+const APPROVAL = (w: string) => `needs approval: "${w}" must be approved by a person first (executor.approval_commands in config.json)`;
+const SYS = (cmd: string, word: string, folder: string) =>
+  `blocked: "${cmd}" would write to "${word}", inside the system folder ${folder} (executor.system_paths in config.json)`;
+const ALLOWED = 'allowed: no executor rule matched';
+
+const cases: Array<{ argv: string[]; verdict: Verdict; reason: string; approved?: boolean }> = [
+  // plain commands
+  { argv: ['python3', 'train.py', '--epochs', '3'], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['ls', '-la'], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['sudo', 'ls'], verdict: 'BLOCKED', reason: BLOCKED_CMD('sudo') },
+  { argv: ['/usr/bin/sudo', 'ls'], verdict: 'BLOCKED', reason: BLOCKED_CMD('sudo') },
+  { argv: ['su', '-', 'root'], verdict: 'BLOCKED', reason: BLOCKED_CMD('su') },
+  { argv: ['doas', 'sh'], verdict: 'BLOCKED', reason: BLOCKED_CMD('doas') },
+  { argv: ['mkfs.ext4', '/dev/sda1'], verdict: 'BLOCKED', reason: BLOCKED_CMD('mkfs.ext4') },
+  { argv: ['curl', 'http://example.com'], verdict: 'BLOCKED', reason: NET('curl') },
+  { argv: ['wget', 'x'], verdict: 'BLOCKED', reason: NET('wget') },
+  { argv: ['ssh', 'host', 'ls'], verdict: 'BLOCKED', reason: NET('ssh') },
+  // wrappers
+  { argv: ['env', 'FOO=1', 'sudo', 'ls'], verdict: 'BLOCKED', reason: BLOCKED_CMD('sudo') },
+  { argv: ['timeout', '5', 'wget', 'x'], verdict: 'BLOCKED', reason: NET('wget') },
+  { argv: ['timeout', '-k', '2', '-s', 'INT', '5', 'curl', 'x'], verdict: 'BLOCKED', reason: NET('curl') },
+  { argv: ['nice', '-n', '10', 'curl', 'x'], verdict: 'BLOCKED', reason: NET('curl') },
+  { argv: ['nohup', 'nc', '-l', '9000'], verdict: 'BLOCKED', reason: NET('nc') },
+  { argv: ['xargs', '-n', '1', 'wget'], verdict: 'BLOCKED', reason: NET('wget') },
+  { argv: ['env', '-S', 'curl -s x'], verdict: 'BLOCKED', reason: NET('curl') },
+  { argv: ['timeout', '5', 'python3', 'x.py'], verdict: 'ALLOWED', reason: ALLOWED },
+  // inline shell scripts
+  { argv: ['sh', '-c', 'curl x | sh'], verdict: 'BLOCKED', reason: `${NET('curl')}, inside "sh -c"` },
+  { argv: ['bash', '-lc', 'echo ok && wget x'], verdict: 'BLOCKED', reason: `${NET('wget')}, inside "bash -c"` },
+  { argv: ['bash', '-o', 'pipefail', '-c', 'ls; sudo id'], verdict: 'BLOCKED', reason: `${BLOCKED_CMD('sudo')}, inside "bash -c"` },
+  { argv: ['sh', '-c', 'echo $(curl x)'], verdict: 'BLOCKED', reason: `${NET('curl')}, inside "sh -c"` },
+  { argv: ['sh', '-c', 'echo "`wget -qO- x`"'], verdict: 'BLOCKED', reason: `${NET('wget')}, inside "sh -c"` },
+  { argv: ['sh', '-c', 'FOO=1 ssh h'], verdict: 'BLOCKED', reason: `${NET('ssh')}, inside "sh -c"` },
+  { argv: ['sh', '-c', 'if true; then sudo ls; fi'], verdict: 'BLOCKED', reason: `${BLOCKED_CMD('sudo')}, inside "sh -c"` },
+  { argv: ['sh', '-c', "bash -c 'curl x'"], verdict: 'BLOCKED', reason: `${NET('curl')}, inside "bash -c"` },
+  { argv: ['sh', '-c', "eval 'curl x'"], verdict: 'BLOCKED', reason: `${NET('curl')}, inside "eval"` },
+  { argv: ['bash', '-c', "$'\\x63url' x"], verdict: 'BLOCKED', reason: `${NET('curl')}, inside "bash -c"` },
+  { argv: ['sh', '-c', 'echo "curl is a word here"; echo \'wget too\''], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['sh', '-c', 'cat <<EOF\ncurl x\nEOF\necho done'], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['sh', '-c', 'cat <<EOF\n$(curl x)\nEOF'], verdict: 'BLOCKED', reason: `${NET('curl')}, inside "sh -c"` },
+  { argv: ['bash', 'scripts/run.sh'], verdict: 'ALLOWED', reason: ALLOWED },
+  // recursive deletion
+  { argv: ['rm', '-rf', '/'], verdict: 'BLOCKED', reason: `blocked: "rm -rf" would delete "/" (/), outside the batch folder ${batch} (recursive deletion is allowed only inside it)` },
+  { argv: ['rm', '-rf', '../other'], verdict: 'BLOCKED', reason: `blocked: "rm -rf" would delete "../other" (/rig/plans/other), outside the batch folder ${batch} (recursive deletion is allowed only inside it)` },
+  { argv: ['rm', '-rf', `${batch}/tmp`], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['rm', '-r', 'batches/b1/tmp', 'batches/b1/cache'], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['rm', '-rf', batch], verdict: 'BLOCKED', reason: `blocked: "rm -rf" would delete "${batch}" (${batch}), outside the batch folder ${batch} (recursive deletion is allowed only inside it)` },
+  { argv: ['rm', '-rf', `${batch}/../b2`], verdict: 'BLOCKED', reason: `blocked: "rm -rf" would delete "${batch}/../b2" (/rig/plans/p/batches/b2), outside the batch folder ${batch} (recursive deletion is allowed only inside it)` },
+  { argv: ['rm', 'x', '--recursive', 'data'], verdict: 'BLOCKED', reason: `blocked: "rm --recursive" would delete "x" (/rig/plans/p/x), outside the batch folder ${batch} (recursive deletion is allowed only inside it)` },
+  { argv: ['rm', '-f', 'scratch.txt'], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['sh', '-c', 'rm -rf $HOME'], verdict: 'BLOCKED', reason: `blocked: "rm -rf" would delete "$HOME", which depends on the shell or the directory and cannot be checked (recursive deletion is allowed only inside the batch folder ${batch}), inside "sh -c"` },
+  { argv: ['sh', '-c', `cd ${batch} && rm -rf tmp`], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['sh', '-c', `cd ${batch}; rm -rf tmp`], verdict: 'BLOCKED', reason: `blocked: "rm -rf" would delete "tmp" (/rig/plans/p/tmp), outside the batch folder ${batch} (recursive deletion is allowed only inside it), inside "sh -c"` },
+  { argv: ['sh', '-c', `(cd ${batch} && true); rm -rf tmp`], verdict: 'BLOCKED', reason: `blocked: "rm -rf" would delete "tmp" (/rig/plans/p/tmp), outside the batch folder ${batch} (recursive deletion is allowed only inside it), inside "sh -c"` },
+  { argv: ['find', '/data', '-name', '*.tmp', '-delete'], verdict: 'BLOCKED', reason: `blocked: "find -delete" would delete "/data" (/data), outside the batch folder ${batch} (recursive deletion is allowed only inside it)` },
+  { argv: ['find', batch, '-name', '*.tmp', '-delete'], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['find', '.', '-exec', 'rm', '-rf', '{}', ';'], verdict: 'BLOCKED', reason: `blocked: "rm -rf" would delete "." (/rig/plans/p), outside the batch folder ${batch} (recursive deletion is allowed only inside it), inside "find -exec"` },
+  { argv: ['sh', '-c', `find ${batch} -type d | xargs rm -rf`], verdict: 'BLOCKED', reason: `blocked: "rm -rf" under xargs deletes paths read from its input, which cannot be checked before it runs (recursive deletion is allowed only inside the batch folder ${batch}), inside "sh -c"` },
+  // system folders
+  { argv: ['cp', 'x', '/etc/passwd'], verdict: 'BLOCKED', reason: SYS('cp', '/etc/passwd', '/etc') },
+  { argv: ['cp', '/etc/hosts', `${batch}/hosts`], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['cp', '-t', '/usr/local/bin', 'tool'], verdict: 'BLOCKED', reason: SYS('cp', '/usr/local/bin', '/usr') },
+  { argv: ['mv', '/etc/motd', 'motd'], verdict: 'BLOCKED', reason: SYS('mv', '/etc/motd', '/etc') },
+  { argv: ['tee', '-a', '/etc/hosts'], verdict: 'BLOCKED', reason: SYS('tee', '/etc/hosts', '/etc') },
+  { argv: ['touch', '../../../../usr/x'], verdict: 'BLOCKED', reason: SYS('touch', '../../../../usr/x', '/usr') },
+  { argv: ['chmod', '777', '/var/lib/x'], verdict: 'BLOCKED', reason: SYS('chmod', '/var/lib/x', '/var') },
+  { argv: ['ln', '-s', '/etc/passwd', 'link'], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['sed', '-i', 's/a/b/', '/etc/hosts'], verdict: 'BLOCKED', reason: SYS('sed -i', '/etc/hosts', '/etc') },
+  { argv: ['sh', '-c', 'echo hi > /etc/motd'], verdict: 'BLOCKED', reason: 'blocked: the redirection "> /etc/motd" would write inside the system folder /etc (executor.system_paths in config.json), inside "sh -c"' },
+  { argv: ['sh', '-c', 'echo hi 2>>/var/log/x'], verdict: 'BLOCKED', reason: 'blocked: the redirection ">> /var/log/x" would write inside the system folder /var (executor.system_paths in config.json), inside "sh -c"' },
+  { argv: ['sh', '-c', 'cd /etc && touch motd'], verdict: 'BLOCKED', reason: `${SYS('touch', 'motd', '/etc')}, inside "sh -c"` },
+  { argv: ['sh', '-c', 'python3 x.py > /dev/null 2>&1 < /etc/hosts'], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['sh', '-c', `echo hi > ${batch}/out.txt`], verdict: 'ALLOWED', reason: ALLOWED },
+  // the GPU is the agent's choice
+  { argv: ['env', 'CUDA_VISIBLE_DEVICES=1', 'python3', 'x.py'], verdict: 'BLOCKED', reason: 'blocked: "CUDA_VISIBLE_DEVICES=1" would choose the GPU; only the GPU agent sets CUDA_VISIBLE_DEVICES' },
+  { argv: ['sh', '-c', 'export CUDA_VISIBLE_DEVICES=0,1; python3 x.py'], verdict: 'BLOCKED', reason: 'blocked: "export CUDA_VISIBLE_DEVICES=0,1" would change CUDA_VISIBLE_DEVICES; only the GPU agent chooses the GPU, inside "sh -c"' },
+  { argv: ['env', '-u', 'CUDA_VISIBLE_DEVICES', 'python3', 'x.py'], verdict: 'BLOCKED', reason: 'blocked: "env -u CUDA_VISIBLE_DEVICES" would remove CUDA_VISIBLE_DEVICES, which only the GPU agent sets' },
+  { argv: ['env', '-i', 'python3', 'x.py'], verdict: 'BLOCKED', reason: 'blocked: "env -i" would clear CUDA_VISIBLE_DEVICES, which only the GPU agent sets' },
+  // approval
+  { argv: ['pip', 'install', 'x'], verdict: 'NEEDS_APPROVAL', reason: APPROVAL('pip') },
+  { argv: ['pip', 'install', 'x'], approved: true, verdict: 'ALLOWED', reason: 'allowed: "pip" was approved by a person (executor.approval_commands in config.json)' },
+  { argv: ['python3', '-m', 'pip', 'install', 'x'], verdict: 'NEEDS_APPROVAL', reason: APPROVAL('pip') },
+  { argv: ['pip3.11', 'install', 'x'], verdict: 'NEEDS_APPROVAL', reason: APPROVAL('pip3.11') },
+  { argv: ['sh', '-c', 'pip install x && curl y'], approved: true, verdict: 'BLOCKED', reason: `${NET('curl')}, inside "sh -c"` },
+  { argv: ['sudo', 'pip', 'install', 'x'], approved: true, verdict: 'BLOCKED', reason: BLOCKED_CMD('sudo') },
+  // degenerate
+  { argv: [], verdict: 'BLOCKED', reason: 'blocked: the command is empty' },
+];
+
+describe('checkPolicy', () => {
+  for (const c of cases) {
+    it(`${c.verdict}${c.approved ? ' (approved)' : ''}: ${JSON.stringify(c.argv)}`, () => {
+      assert.deepEqual(check(c.argv, c.approved ?? false), { verdict: c.verdict, reason: c.reason });
+    });
+  }
+
+  it('takes its rules only from the policy it is given', () => {
+    const strict = ExecutorPolicy.parse({ network_commands: ['git'], blocked_commands: [], approval_commands: [] });
+    const ctx = { policy: strict, cwd, batchPath: batch, approved: true };
+    assert.equal(checkPolicy(['git', 'clone', 'x'], ctx).verdict, 'BLOCKED');
+    assert.equal(checkPolicy(['sudo', 'ls'], ctx).verdict, 'ALLOWED');
+  });
+
+  it('stops reading scripts nested too deeply', () => {
+    let script = 'true';
+    for (let i = 0; i < 12; i++) script = `echo $(${script})`;
+    assert.equal(check(['sh', '-c', script]).verdict, 'BLOCKED');
+  });
+});
+
+describe('parseShellScript', () => {
+  const commands = (src: string) =>
+    parseShellScript(src).flatMap((i) => (i.kind === 'cmd' ? [{ words: i.words, redirects: i.redirects, next: i.next }] : []));
+
+  it('splits on ; && || | & and newlines, and removes quotes', () => {
+    assert.deepEqual(commands(`a 'b c' "d\\"e";f&&g||h|i & j\nk`).map((c) => [c.words, c.next]), [
+      [['a', 'b c', 'd"e'], ';'],
+      [['f'], '&&'],
+      [['g'], '||'],
+      [['h'], '|'],
+      [['i'], '&'],
+      [['j'], '\n'],
+      [['k'], ''],
+    ]);
+  });
+
+  it('reads redirections with and without spaces', () => {
+    assert.deepEqual(commands('echo hi>/a 2>> /b &>/c <in >&2').map((c) => c.redirects), [
+      [
+        { op: '>', target: '/a' },
+        { op: '>>', target: '/b' },
+        { op: '&>', target: '/c' },
+        { op: '<', target: 'in' },
+        { op: '>&', target: '2' },
+      ],
+    ]);
+  });
+
+  it('reads command substitutions as commands of their own', () => {
+    assert.deepEqual(
+      commands('echo "$(a 1)" `b 2` <(c 3)').map((c) => c.words[0]),
+      ['a', 'b', 'c', 'echo'],
+    );
+  });
+
+  it('skips comments', () => {
+    assert.deepEqual(commands('# curl x\necho a # wget').map((c) => c.words), [['echo', 'a']]);
+  });
+});

@@ -1,0 +1,167 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Config, defaultGpus } from '../../agents/core/config.ts';
+import { Heartbeat, type HeartbeatInput } from '../../agents/core/heartbeat.ts';
+import type { TaskFolder } from '../../agents/core/paths.ts';
+import type { Task, TaskInput } from '../../agents/core/task.ts';
+import { explainFailure, explainWait, formatMb, type LocatedTask, type WaitContext } from '../../agents/status/waitReason.ts';
+import { makeTask } from '../helpers/mount.ts';
+
+const config = Config.parse({ gpus: defaultGpus(2) });
+
+function hb(over: Partial<HeartbeatInput> = {}): Heartbeat {
+  return Heartbeat.parse({
+    gpu_id: 0, name: 'gpu-0', state: 'cold', model_loaded: false, last_updated: '2026-01-01T00:00:00.000Z',
+    temperature_c: 60, power_draw_w: 80, vram_used_mb: 500, vram_total_mb: 6144, vram_percent: 8, gpu_util_percent: 0,
+    clock_mhz: 1500, throttle_status: 'None', claimed_vram_mb: 0, budget_available_mb: 4915, active_workers: 0,
+    active_tasks: [], stats: { tasks_completed: 0, tasks_failed: 0 }, seq: 1, pid: 100, started_at: '2026-01-01T00:00:00.000Z',
+    health: 'healthy', health_reasons: [], accepts: ['meta', 'script', 'cpu', 'llm'], ...over,
+  });
+}
+
+const hot = (over: Partial<HeartbeatInput> = {}) =>
+  hb({ state: 'hot', model_loaded: true, accepts: ['meta', 'llm', 'cpu'], budget_available_mb: 0, ...over });
+const constrained = (name: string, reasons: string[], over: Partial<HeartbeatInput> = {}) =>
+  hb({ name, health: 'constrained', health_reasons: reasons, accepts: ['meta', 'cpu'], ...over });
+const activeTask = (task_class: string) => ({
+  worker_id: 'w', task_id: `b1__${task_class}`, task_class, task_name: task_class, vram_estimate_mb: 1024, peak_vram_mb: null, pid: 1,
+  started_at: '2026-01-01T00:00:00.000Z',
+});
+
+function ctx(heartbeats: Heartbeat[], others: Array<[Task, TaskFolder]> = [], approvals: string[] = []): WaitContext {
+  const tasksById = new Map<string, LocatedTask>(others.map(([task, folder]) => [task.id, { task, folder }]));
+  return { shared: '/mnt/shared', tasksById, heartbeats, config, approvals: new Set(approvals) };
+}
+
+const t = (over: Partial<TaskInput> & { name?: string } = {}) => makeTask({ name: 'work', ...over });
+const dep = (name: string) => makeTask({ name });
+
+test('private tasks: why the brain still holds each one', () => {
+  const cases: Array<[string, Task, WaitContext, string]> = [
+    [
+      'parked for approval, with the reason',
+      t({ parked: 'approval', parked_reason: 'pip is on the approval list' }),
+      ctx([]),
+      'waiting for approval: touch /mnt/shared/approvals/b1__work (pip is on the approval list)',
+    ],
+    ['parked and approved', t({ parked: 'approval' }), ctx([], [], ['b1__work']), 'approved; the brain releases it on its next pass'],
+    ['one dependency running', t({ depends_on: ['b1__scan'] }), ctx([], [[dep('scan'), 'processing']]), 'dependency scan not done (running)'],
+    ['a dependency nobody has seen', t({ depends_on: ['b1__ghost'] }), ctx([]), 'dependency ghost not done (missing)'],
+    [
+      'four dependencies: three named, the rest counted; complete ones left out',
+      t({ depends_on: ['b1__a', 'b1__b', 'b1__c', 'b1__d', 'b1__e'] }),
+      ctx([], [[dep('a'), 'queue'], [dep('b'), 'private'], [dep('c'), 'failed'], [dep('d'), 'queue'], [dep('e'), 'complete']]),
+      'dependencies not done: a (queued), b (waiting), c (failed) and 1 more',
+    ],
+    [
+      'foreach template whose producer has not finished',
+      t({ depends_on: ['b1__scan'], foreach: { path: '/b/manifest.json', key: 'videos' } }),
+      ctx([], [[dep('scan'), 'queue']]),
+      'waiting for scan (queued) to write the manifest',
+    ],
+    [
+      'foreach template whose producer finished',
+      t({ depends_on: ['b1__scan'], foreach: { path: '/b/manifest.json', key: 'videos' } }),
+      ctx([], [[dep('scan'), 'complete']]),
+      'ready; the brain expands it from the manifest on its next pass',
+    ],
+    [
+      'expanded template waits for its items',
+      t({ foreach: { path: '/b/m.json', key: '' }, expanded_into: ['b1__x.1', 'b1__x.2', 'b1__x.3'] }),
+      ctx([], [[dep('x.1'), 'complete'], [dep('x.2'), 'processing']]),
+      'waiting for its 3 items to finish (1 done)',
+    ],
+    ['dependencies done', t({ depends_on: ['b1__scan'] }), ctx([], [[dep('scan'), 'complete']]), 'ready; the brain releases it on its next pass'],
+    ['no dependencies', t(), ctx([]), 'ready; the brain releases it on its next pass'],
+    [
+      'marked not run, not yet moved',
+      t({ result: { task_id: 'b1__work', attempt: 1, outcome: 'not_run', failure_kind: null, exit_code: null, signal: null, reason: 'dependency scan failed', started_at: 'x', finished_at: 'x', duration_ms: 0, stdout_path: null, stderr_path: null } }),
+      ctx([]),
+      'not run: dependency scan failed; the brain moves it to failed/',
+    ],
+  ];
+  for (const [what, task, c, expected] of cases) assert.equal(explainWait(task, 'private', c), expected, what);
+});
+
+test('queued tasks: why no agent has claimed each one', () => {
+  const script3g = t({ task_class: 'script', vram_estimate_mb: 3072 });
+  const script1g = t({ task_class: 'script', vram_estimate_mb: 1024 });
+  const llm = t({ task_class: 'llm', vram_estimate_mb: 0 });
+  const cpu = t({ task_class: 'cpu' });
+  const cases: Array<[string, Task, Heartbeat[], string]> = [
+    ['no agent alive', cpu, [], 'no GPU agent is running'],
+    ['the only agent is stopping', cpu, [hb({ state: 'stopping', stopping: true, accepts: [] })], 'no GPU agent is running (stopping: gpu-0)'],
+    [
+      'script, every agent constrained',
+      script1g,
+      [constrained('gpu-0', ['temperature 88C >= 85C']), constrained('gpu-1', ['VRAM 96% >= 95%', 'power 141W >= 140W'])],
+      'all agents constrained: gpu-0 temperature 88C >= 85C, gpu-1 VRAM 96% >= 95% and power 141W >= 140W',
+    ],
+    [
+      'llm, the only agent unhealthy',
+      llm,
+      [hb({ health: 'unhealthy', health_reasons: ['nvidia-smi failed'], accepts: ['meta', 'cpu'] })],
+      'all agents constrained: gpu-0 unhealthy (nvidia-smi failed)',
+    ],
+    [
+      'script too big for every budget (constrained agents do not count)',
+      script3g,
+      [hb({ budget_available_mb: 1024 }), hb({ name: 'gpu-1', budget_available_mb: 2048 }), constrained('gpu-2', ['temperature 90C >= 85C'], { budget_available_mb: 4096 })],
+      'no GPU with 3 GB free (largest free: gpu-1 2 GB)',
+    ],
+    ['script, estimate shown in MB below 1 GB', t({ task_class: 'script', vram_estimate_mb: 900 }), [hb({ budget_available_mb: 512 })], 'no GPU with 900 MB free (largest free: gpu-0 512 MB)'],
+    ['script, only hot agents have room', script1g, [hot({ budget_available_mb: 2048 })], 'waiting for a GPU to unload its model (gpu-0 hot; task needs 1 GB)'],
+    ['script fits', script1g, [hb()], 'queued; next claim cycle'],
+    [
+      'llm, circuit open everywhere',
+      llm,
+      [hot({ llm_circuit: 'open', llm_reason: 'connection refused', accepts: ['meta', 'cpu'] }), hb({ name: 'gpu-1', llm_circuit: 'open', accepts: ['meta', 'script', 'cpu'] })],
+      'LLM runtime down on every agent (connection refused)',
+    ],
+    [
+      'llm, no hot agent and the cold one is busy with scripts',
+      llm,
+      [hb({ budget_available_mb: 2000, active_tasks: [activeTask('script')] })],
+      'waiting for a GPU to load its model',
+    ],
+    ['llm, the hot agent runs another llm task', llm, [hot({ active_tasks: [activeTask('llm')] })], 'waiting for an LLM slot (gpu-0 busy)'],
+    ['llm, a hot agent is free', llm, [hot()], 'queued; next claim cycle'],
+    ['llm, an idle cold agent takes it', llm, [hb()], 'queued; next claim cycle'],
+    [
+      'cpu, every agent out of budget',
+      cpu,
+      [hb({ budget_available_mb: 100, active_tasks: [activeTask('cpu'), activeTask('cpu')] }), constrained('gpu-1', ['temperature 90C >= 85C'], { budget_available_mb: 0, active_tasks: [activeTask('cpu')] })],
+      'all agents busy (gpu-0: 2 tasks, gpu-1: 1 task)',
+    ],
+    ['cpu on a constrained agent with room', cpu, [constrained('gpu-0', ['temperature 90C >= 85C'])], 'queued; next claim cycle'],
+    ['meta addressed to an agent that is not running', t({ task_class: 'meta', target: 'gpu-3' }), [hb()], 'addressed to gpu-3, which is not running'],
+    ['meta for a running agent', t({ task_class: 'meta', target: 'gpu-0' }), [hb()], 'queued; next claim cycle'],
+  ];
+  for (const [what, task, beats, expected] of cases) assert.equal(explainWait(task, 'queue', ctx(beats)), expected, what);
+});
+
+test('formatMb shows MB below a gigabyte and GB with at most one decimal', () => {
+  const cases: Array<[number, string]> = [[0, '0 MB'], [512, '512 MB'], [1023, '1023 MB'], [1024, '1 GB'], [3072, '3 GB'], [2867, '2.8 GB'], [4915, '4.8 GB']];
+  for (const [mb, text] of cases) assert.equal(formatMb(mb), text, String(mb));
+});
+
+test('failed tasks: the brain retry verdict decides whether they are failed for good', () => {
+  const attempt = (n: number, outcome: 'failed' | 'lost' | 'blocked', kind: 'app' | 'infra') => ({
+    attempt: n, agent: 'gpu-0', claimed_at: 'x', finished_at: 'x', outcome, failure_kind: kind, reason: 'exit 1', exit_code: 1,
+  });
+  const result = (outcome: 'failed' | 'lost' | 'blocked' | 'needs_approval', kind: 'app' | 'infra' | null, reason: string) => ({
+    task_id: 'b1__work', attempt: 1, outcome, failure_kind: kind, exit_code: 1, signal: null, reason, started_at: 'x', finished_at: 'x',
+    duration_ms: 1, stdout_path: null, stderr_path: null,
+  });
+  const once = t({ attempt: 1, attempts: [attempt(1, 'failed', 'app')], result: result('failed', 'app', 'exit 1') });
+  assert.deepEqual(explainFailure(once, null, config), { for_good: false, reason: 'failed: exit 1; the brain retries it (attempt 2 of 3)' });
+
+  const thrice = t({ attempt: 3, attempts: [1, 2, 3].map((n) => attempt(n, 'failed', 'app')), result: result('failed', 'app', 'exit 1') });
+  assert.deepEqual(explainFailure(thrice, null, config), { for_good: true, reason: 'failed 3 of 3 attempts: exit 1' });
+
+  const blocked = t({ attempts: [attempt(1, 'blocked', 'app')], result: result('blocked', 'app', 'sudo is blocked') });
+  assert.equal(explainFailure(blocked, null, null).for_good, true);
+
+  const approval = t({ result: result('needs_approval', null, 'pip needs approval') });
+  assert.deepEqual(explainFailure(approval, null, config), { for_good: false, reason: 'needs approval (pip needs approval); the brain parks it on its next pass' });
+});
