@@ -2,7 +2,7 @@
 // a restarted brain on the same host take over at once from a predecessor that was SIGKILLed,
 // instead of waiting for the lock to go stale.
 import lockfile from 'proper-lockfile';
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, writeFile, mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { MountPaths } from '../core/paths.ts';
 
@@ -34,7 +34,8 @@ export async function acquireBrainLock(paths: MountPaths, onCompromised: (err: E
     if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
     const owner = await readFile(ownerFile, 'utf8').then((t) => JSON.parse(t) as { pid: number; host: string }).catch(() => null);
     if (owner && owner.host === hostname() && !isAlive(owner.pid)) {
-      await lockfile.unlock(target, { lockfilePath, realpath: false }).catch(() => {});
+      // proper-lockfile only unlocks its own locks: the dead owner's lock folder is removed by hand.
+      await rm(lockfilePath, { recursive: true, force: true });
       release = await lockfile.lock(target, opts);
     } else {
       const who = owner ? `pid ${owner.pid} on ${owner.host}` : 'another process';

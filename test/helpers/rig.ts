@@ -1,0 +1,48 @@
+// Real processes for end-to-end tests: a brain, agents on simulated GPUs, plans written on the fly.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { type ConfigInput, writeConfig, defaultGpus } from '../../agents/core/config.ts';
+import type { MountPaths } from '../../agents/core/paths.ts';
+import { initSimState, simNvidiaSmiPath } from '../../agents/sim/simState.ts';
+
+const root = new URL('../../', import.meta.url).pathname;
+
+/** A config with short cycles, simulated GPUs and no Ollama (the LLM circuit simply opens). */
+export async function writeTestConfig(paths: MountPaths, gpus: number, over: Partial<ConfigInput> = {}): Promise<void> {
+  await initSimState(paths.sim, gpus);
+  await writeConfig(paths.config, {
+    gpus: defaultGpus(gpus, 1),
+    nvidia_smi: simNvidiaSmiPath(),
+    worker_env: { FORGE_SIM_DIR: paths.sim },
+    cycles: { internal_s: 0.25, external_s: 1 },
+    ...over,
+  });
+}
+
+export function startBrain(paths: MountPaths): ResultPromise {
+  return execa(process.execPath, ['--import', 'tsx', join(root, 'agents/brain/main.ts'), '--shared', paths.root], {
+    reject: false, stdin: 'ignore', cleanup: true, cwd: root,
+  });
+}
+
+export function startAgent(paths: MountPaths, gpu: number): ResultPromise {
+  return execa(process.execPath, ['--import', 'tsx', join(root, 'agents/gpu/main.ts'), '--shared', paths.root, '--gpu', String(gpu)], {
+    reject: false, stdin: 'ignore', cleanup: true, cwd: root,
+  });
+}
+
+/** Stops processes with SIGTERM and waits for them. */
+export async function stopAll(procs: ResultPromise[]): Promise<void> {
+  for (const p of procs) p.kill('SIGTERM');
+  await Promise.all(procs);
+}
+
+/** Writes a plan folder under the mount's plans/ with plan.md and scripts. */
+export async function writePlan(paths: MountPaths, name: string, planMd: string, scripts: Record<string, string> = {}): Promise<string> {
+  const dir = join(paths.plans, name);
+  await mkdir(join(dir, 'scripts'), { recursive: true });
+  await writeFile(join(dir, 'plan.md'), planMd);
+  for (const [file, text] of Object.entries(scripts)) await writeFile(join(dir, 'scripts', file), text);
+  return dir;
+}
