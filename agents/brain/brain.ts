@@ -21,6 +21,8 @@ import { buildBatchTasks } from '../plan/build.ts';
 import { expandForeach, readManifestItems } from '../plan/expand.ts';
 import { type BrainAction, type TaskView, decideBatch } from './decide.ts';
 import { buildSummary, writeSummary } from './summary.ts';
+import { AgentWatcher } from './watchAgents.ts';
+import { cleanMountTempFiles } from '../core/leftovers.ts';
 
 export interface BrainOptions {
   paths: MountPaths;
@@ -41,6 +43,9 @@ export class Brain {
   private readonly clock: Clock;
   private readonly log: DecisionLog;
   private readonly say: (line: string) => void;
+  private readonly watcher: AgentWatcher;
+  private lastWatch = 0;
+  private lastClean = 0;
 
   constructor(opts: BrainOptions) {
     this.paths = opts.paths;
@@ -49,6 +54,7 @@ export class Brain {
     this.store = new TaskStore(opts.paths);
     this.log = new DecisionLog(opts.paths.decisionLog, () => this.clock.now());
     this.say = opts.say ?? ((l) => process.stderr.write(l + '\n'));
+    this.watcher = new AgentWatcher({ paths: this.paths, config: this.config, clock: this.clock, store: this.store, log: this.log });
   }
 
   private now(): string {
@@ -79,6 +85,7 @@ export class Brain {
   /** One pass: submissions, a scan of the folders, decisions and actions for every active batch. */
   async pass(): Promise<void> {
     await this.ingestInbox();
+    await this.housekeeping();
     if (this.batches.size === 0) return;
     await this.scan();
     const approvals = await this.listApprovals();
@@ -91,6 +98,21 @@ export class Brain {
           this.say(`brain: ${action.kind} in batch ${batch.id} failed: ${errorMessage(err)}`);
         }
       }
+    }
+  }
+
+  /** Agents and stuck tasks at most once a second; stale temporary files every few minutes. */
+  private async housekeeping(): Promise<void> {
+    const now = this.clock.now();
+    if (now - this.lastWatch >= 1000) {
+      this.lastWatch = now;
+      await this.watcher.check();
+    }
+    if (now - this.lastClean >= 5 * 60_000) {
+      this.lastClean = now;
+      // Power loss leaves temporary files behind; a writer mid-write is never older than this.
+      const { removed } = await cleanMountTempFiles(this.paths, Date.now());
+      if (removed.length) await this.decide({ what: 'CLEANUP', reason: `removed ${removed.length} stale temporary file(s) left by an interrupted write` });
     }
   }
 

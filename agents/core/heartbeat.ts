@@ -1,6 +1,7 @@
 // gpus/gpu_<id>/heartbeat.json: the seed's format plus a sequence number that grows with
 // every write, so liveness never depends on file times (NFS attribute caching, clock skew).
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import { writeJsonAtomic } from './atomic.ts';
 import { errorCode } from './errors.ts';
@@ -16,6 +17,8 @@ export const ActiveTask = z.object({
   pid: z.number().nullable(),
   started_at: z.string(),
   attempt: z.number().int().optional(),
+  /** The task's own process group (the worker starts it in a new one), for cleanup. */
+  task_pgid: z.number().int().nullable().optional(),
 });
 export type ActiveTask = z.infer<typeof ActiveTask>;
 
@@ -64,7 +67,15 @@ export type Heartbeat = z.infer<typeof Heartbeat>;
 export type HeartbeatInput = z.input<typeof Heartbeat>;
 
 export async function writeHeartbeat(paths: MountPaths, hb: HeartbeatInput): Promise<void> {
-  await writeJsonAtomic(heartbeatPath(paths, hb.gpu_id), Heartbeat.parse(hb));
+  const file = heartbeatPath(paths, hb.gpu_id);
+  const valid = Heartbeat.parse(hb);
+  try {
+    await writeJsonAtomic(file, valid);
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err;
+    await mkdir(dirname(file), { recursive: true });
+    await writeJsonAtomic(file, valid);
+  }
 }
 
 /** Reads one heartbeat; null when absent or unreadable (an agent that never started, or a torn NFS read). */

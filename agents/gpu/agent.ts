@@ -43,6 +43,8 @@ interface Running {
   task: Task;
   kind: 'worker' | 'meta';
   pid: number | null;
+  /** The task's own process group, which the worker reports on its stderr. */
+  taskPgid: number | null;
   startedAt: number;
   cost: number;
   /** Highest measured VRAM of the worker's processes, MB. */
@@ -164,7 +166,7 @@ export class GpuAgent {
     for (const p of procs) {
       const group = await processGroupOf(p.pid);
       for (const r of this.running.values()) {
-        if (r.pid !== null && (p.pid === r.pid || group === r.pid)) {
+        if (r.pid !== null && (p.pid === r.pid || group === r.pid || (r.taskPgid !== null && group === r.taskPgid))) {
           r.nowMb += p.used_memory_mb ?? 0;
         }
       }
@@ -285,7 +287,7 @@ export class GpuAgent {
     });
     const entry: Running = {
       task, kind: task.executor === 'agent' || task.task_class === 'meta' ? 'meta' : 'worker',
-      pid: null, startedAt: now, cost, peakMb: null, nowMb: 0, stoppedBy: null, done: Promise.resolve(),
+      pid: null, taskPgid: null, startedAt: now, cost, peakMb: null, nowMb: 0, stoppedBy: null, done: Promise.resolve(),
     };
     this.running.set(task.id, entry);
     entry.done = entry.kind === 'meta' ? this.runMeta(entry) : this.runWorker(entry);
@@ -305,6 +307,13 @@ export class GpuAgent {
       extraEnv: this.config.worker_env,
     });
     entry.pid = proc.pid ?? null;
+    proc.stderr?.on('data', (chunk: Buffer) => {
+      const m = /task pid (\d+) \(its own process group\)/.exec(chunk.toString());
+      if (m && entry.taskPgid === null) {
+        entry.taskPgid = Number(m[1]);
+        void this.writeBeat().catch(() => {});
+      }
+    });
     const res = await proc;
     let result: WorkerResult;
     const parsed = parseWorkerStdout(String(res.stdout ?? ''), t.id, t.attempt);
@@ -413,7 +422,8 @@ export class GpuAgent {
         const r = this.running.get(sig.taskId);
         if (r) {
           r.stoppedBy = sig.kind;
-          if (r.pid !== null) killGroup(r.pid, sig.kind === 'kill' ? 'SIGKILL' : 'SIGTERM');
+          if (sig.kind === 'kill') this.killAll(r, 'SIGKILL');
+          else if (r.pid !== null) killGroup(r.pid, 'SIGTERM'); // the worker stops its task and reports
           await this.agentLog(sig.kind.toUpperCase(), sig.taskId, sig.kind === 'kill' ? 'SIGKILL to the worker group' : 'SIGTERM to the worker');
         } else {
           await this.agentLog(`${sig.kind.toUpperCase()}_IGNORED`, sig.taskId, 'no such task running here');
@@ -421,6 +431,12 @@ export class GpuAgent {
       }
       await removeSignal(sig);
     }
+  }
+
+  /** The worker's group and its task's group: SIGKILL to the worker alone would leave the task running. */
+  private killAll(r: Running, sig: NodeJS.Signals): void {
+    if (r.taskPgid !== null) killGroup(r.taskPgid, sig);
+    if (r.pid !== null) killGroup(r.pid, sig);
   }
 
   private maybeFinishStop(): void {
@@ -438,7 +454,7 @@ export class GpuAgent {
         if (r.pid !== null) killGroup(r.pid, 'SIGTERM');
       }
       const grace = setTimeout(() => {
-        for (const r of this.running.values()) if (r.pid !== null) killGroup(r.pid, 'SIGKILL');
+        for (const r of this.running.values()) this.killAll(r, 'SIGKILL');
       }, 3000);
       await Promise.all([...this.running.values()].map((r) => r.done));
       clearTimeout(grace);
@@ -457,14 +473,17 @@ export class GpuAgent {
    */
   private async reclaimOrphans(): Promise<void> {
     const prev = await readHeartbeat(this.o.paths, this.o.gpu.id);
-    const pids = new Map<string, number>();
-    if (prev && prev.pid !== process.pid) for (const a of prev.active_tasks) if (a.pid) pids.set(a.task_id, a.pid);
+    const pids = new Map<string, number[]>();
+    if (prev && prev.pid !== process.pid) {
+      for (const a of prev.active_tasks) pids.set(a.task_id, [a.task_pgid, a.pid].filter((p): p is number => typeof p === 'number'));
+    }
     this.seq = prev ? prev.seq + 1 : 0;
     for (const id of await this.store.list('processing')) {
       const r = await this.store.read('processing', id);
       if (!r.ok || r.task.claimed_by !== this.name) continue;
-      const pid = pids.get(id);
-      if (pid && isAlive(pid)) killGroup(pid, 'SIGKILL');
+      const groups = pids.get(id) ?? [];
+      for (const g of groups) if (isAlive(g)) killGroup(g, 'SIGKILL');
+      const pid = groups.at(-1);
       const t = r.task;
       const result = this.synthResult(t, 'lost', 'infra', `agent ${this.name} restarted; its previous life's worker${pid ? ` (pid ${pid})` : ''} was killed`, null, null);
       const record: AttemptRecord = {
@@ -489,6 +508,7 @@ export class GpuAgent {
       vram_estimate_mb: r.task.vram_estimate_mb,
       peak_vram_mb: r.peakMb,
       pid: r.pid,
+      task_pgid: r.taskPgid,
       started_at: isoTime(r.startedAt),
       attempt: r.task.attempt,
     }));

@@ -1,0 +1,154 @@
+// The I/O around monitor.ts: reads heartbeats and processing/, keeps the brain's memory of
+// them, and carries out the actions (return a dead agent's tasks, abort/kill signals,
+// manual-intervention records).
+import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Clock } from '../core/clock.ts';
+import { isoTime } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import type { DecisionLog } from '../core/decisionLog.ts';
+import { readHeartbeats } from '../core/heartbeat.ts';
+import { childPath, type MountPaths } from '../core/paths.ts';
+import { signalPath, writeSignal } from '../core/signals.ts';
+import type { TaskStore } from '../core/store.ts';
+import type { AttemptRecord, Task } from '../core/task.ts';
+import { writeJsonAtomic } from '../core/atomic.ts';
+import { existsSync } from 'node:fs';
+import { type AgentWatch, type Escalation, decideMonitor, observeHeartbeats } from './monitor.ts';
+
+export function escalationsDir(paths: MountPaths): string {
+  return join(paths.brain, 'escalations');
+}
+
+export function interventionsDir(paths: MountPaths): string {
+  return join(paths.brain, 'interventions');
+}
+
+export class AgentWatcher {
+  private watches = new Map<string, AgentWatch>();
+  private readonly dead = new Set<string>();
+  private readonly firstSeen = new Map<string, number>();
+  private readonly paths: MountPaths;
+  private readonly config: Config;
+  private readonly clock: Clock;
+  private readonly store: TaskStore;
+  private readonly log: DecisionLog;
+
+  constructor(o: { paths: MountPaths; config: Config; clock: Clock; store: TaskStore; log: DecisionLog }) {
+    this.paths = o.paths;
+    this.config = o.config;
+    this.clock = o.clock;
+    this.store = o.store;
+    this.log = o.log;
+  }
+
+  /** Agents the brain currently holds to be dead. */
+  deadAgents(): ReadonlySet<string> {
+    return this.dead;
+  }
+
+  async check(): Promise<void> {
+    const now = this.clock.now();
+    const beats = await readHeartbeats(this.paths, this.config.gpus.map((g) => g.id));
+    this.watches = observeHeartbeats(this.watches, beats, now);
+    const processing = await this.store.readAll('processing');
+    const keys = new Set<string>();
+    for (const t of processing) {
+      const key = `${t.id}#${t.attempt}`;
+      keys.add(key);
+      if (!this.firstSeen.has(key)) this.firstSeen.set(key, now);
+    }
+    for (const k of this.firstSeen.keys()) if (!keys.has(k)) this.firstSeen.delete(k);
+    const escalations = await this.readEscalations();
+    const actions = decideMonitor(
+      { watches: this.watches, dead: this.dead, beats, processing, firstSeen: this.firstSeen, escalations, agentNames: this.config.gpus.map((g) => g.name), now },
+      this.config,
+    );
+    const byId = new Map(processing.map((t) => [t.id, t]));
+    for (const a of actions) {
+      switch (a.kind) {
+        case 'agent_dead': {
+          if (!this.dead.has(a.agent)) {
+            this.dead.add(a.agent);
+            await this.say('AGENT_DEAD', null, `${a.agent}: ${a.reason}; returning ${a.tasks.length} task(s)`);
+          }
+          for (const id of a.tasks) await this.returnTask(byId.get(id)!, a.agent, `agent ${a.agent} presumed dead (${a.reason})`);
+          break;
+        }
+        case 'agent_back':
+          this.dead.delete(a.agent);
+          await this.say('AGENT_BACK', null, `${a.agent}: heartbeat advancing again`);
+          break;
+        case 'abort':
+        case 'kill': {
+          // One abort/kill file per agent at a time: wait while an earlier one is unread.
+          if (existsSync(signalPath(this.paths, a.agent, a.kind))) break;
+          await writeSignal(this.paths, a.agent, a.kind, a.task);
+          const t = byId.get(a.task)!;
+          const prev = escalations.get(a.task);
+          const e: Escalation = prev && prev.attempt === t.attempt ? { ...prev } : { task_id: a.task, attempt: t.attempt, agent: a.agent, abort_at: null, kill_at: null, manual_at: null };
+          if (a.kind === 'abort') e.abort_at = now;
+          else e.kill_at = now;
+          await mkdir(escalationsDir(this.paths), { recursive: true });
+          await writeJsonAtomic(childPath(escalationsDir(this.paths), `${a.task}.json`, 'task id'), e);
+          await this.say(a.kind === 'abort' ? 'STUCK_ABORT' : 'STUCK_KILL', a.task, `${a.reason}; ${a.kind} signal to ${a.agent}`);
+          break;
+        }
+        case 'manual': {
+          const prev = escalations.get(a.task)!;
+          await writeJsonAtomic(childPath(escalationsDir(this.paths), `${a.task}.json`, 'task id'), { ...prev, manual_at: now });
+          await mkdir(interventionsDir(this.paths), { recursive: true });
+          await writeJsonAtomic(childPath(interventionsDir(this.paths), `${a.task}.json`, 'task id'), {
+            task_id: a.task, agent: a.agent, since: isoTime(now), reason: a.reason,
+          });
+          await this.say('MANUAL', a.task, a.reason);
+          break;
+        }
+        case 'clear_escalation':
+          await unlink(childPath(escalationsDir(this.paths), `${a.task}.json`, 'task id')).catch(() => {});
+          await unlink(childPath(interventionsDir(this.paths), `${a.task}.json`, 'task id')).catch(() => {});
+          break;
+      }
+    }
+  }
+
+  /** Returns a dead agent's task: the attempt recorded as lost (infra), then one rename to failed/ for the retry path. */
+  private async returnTask(t: Task, agent: string, reason: string): Promise<void> {
+    const cur = await this.store.read('processing', t.id);
+    if (!cur.ok || cur.task.claimed_by !== agent || cur.task.attempt !== t.attempt) return;
+    const now = isoTime(this.clock.now());
+    const record: AttemptRecord = {
+      attempt: t.attempt, agent, claimed_at: t.claimed_at ?? now, finished_at: now, outcome: 'lost', failure_kind: 'infra', reason, exit_code: null, peak_vram_mb: null,
+    };
+    await this.store.write('processing', {
+      ...cur.task,
+      result: { task_id: t.id, attempt: t.attempt, outcome: 'lost', failure_kind: 'infra', exit_code: null, signal: null, reason, started_at: t.claimed_at ?? now, finished_at: now, duration_ms: 0, stdout_path: null, stderr_path: null },
+      attempts: [...cur.task.attempts.filter((x) => x.attempt !== t.attempt), record],
+    });
+    if (await this.store.move(t.id, 'processing', 'failed')) await this.say('LOST', t.id, reason);
+  }
+
+  private async readEscalations(): Promise<Map<string, Escalation>> {
+    const out = new Map<string, Escalation>();
+    let names: string[] = [];
+    try {
+      names = await readdir(escalationsDir(this.paths));
+    } catch {
+      return out;
+    }
+    for (const n of names) {
+      if (!n.endsWith('.json') || n.startsWith('.')) continue;
+      try {
+        const e = JSON.parse(await readFile(join(escalationsDir(this.paths), n), 'utf8')) as Escalation;
+        out.set(e.task_id, e);
+      } catch {
+        /* a torn or foreign file: doctor reports it */
+      }
+    }
+    return out;
+  }
+
+  private say(what: string, task: string | null, reason: string): Promise<string> {
+    return this.log.write({ who: 'brain', what, task, reason });
+  }
+}

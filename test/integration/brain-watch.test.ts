@@ -1,0 +1,120 @@
+// The brain's watch over agents and stuck tasks, on real files with an injected clock.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ManualClock, isoTime } from '../../agents/core/clock.ts';
+import { Config } from '../../agents/core/config.ts';
+import { DecisionLog } from '../../agents/core/decisionLog.ts';
+import { writeHeartbeat, type HeartbeatInput } from '../../agents/core/heartbeat.ts';
+import { TaskStore } from '../../agents/core/store.ts';
+import { AgentWatcher } from '../../agents/brain/watchAgents.ts';
+import { makeTask, tempMount } from '../helpers/mount.ts';
+
+const config = Config.parse({
+  gpus: [{ id: 0, name: 'gpu-0', model: 'm', port: 1 }, { id: 1, name: 'gpu-1', model: 'm', port: 2 }],
+  timeouts: { heartbeat_stale_s: 120, stuck_task_s: 1200, abort_grace_s: 120 },
+});
+
+function beat(id: number, seq: number, clock: ManualClock): HeartbeatInput {
+  return {
+    gpu_id: id, name: `gpu-${id}`, state: 'cold', model_loaded: false, last_updated: isoTime(clock.now()),
+    temperature_c: 40, power_draw_w: 50, vram_used_mb: 0, vram_total_mb: 6144, vram_percent: 0, gpu_util_percent: 0,
+    clock_mhz: 1900, throttle_status: 'None', claimed_vram_mb: 0, budget_available_mb: 4915, active_workers: 0,
+    active_tasks: [], stats: { tasks_completed: 0, tasks_failed: 0 }, seq, pid: 1000 + id, started_at: isoTime(0),
+    health: 'healthy', health_reasons: [], accepts: ['cpu'],
+  };
+}
+
+async function setup() {
+  const { paths, cleanup } = await tempMount();
+  const clock = new ManualClock();
+  const store = new TaskStore(paths);
+  const watcher = new AgentWatcher({ paths, config, clock, store, log: new DecisionLog(paths.decisionLog, () => clock.now()) });
+  return { paths, cleanup, clock, store, watcher };
+}
+
+test('an agent whose heartbeat seq stops advancing for heartbeat_stale_s (brain clock) is dead; its tasks return with the attempt recorded as lost/infra', async () => {
+  const { paths, cleanup, clock, store, watcher } = await setup();
+  try {
+    const t = makeTask({ name: 'a', attempt: 1, claimed_by: 'gpu-0', claimed_at: isoTime(clock.now()) });
+    await store.write('processing', t);
+    let seq1 = 0;
+    await writeHeartbeat(paths, beat(0, 5, clock));
+    await writeHeartbeat(paths, beat(1, seq1++, clock));
+    await watcher.check();
+    // gpu-0's seq stays at 5; the file's timestamps do not matter, only seq on the brain's clock.
+    for (let i = 0; i < 12; i++) {
+      clock.advance(10_000);
+      await writeHeartbeat(paths, { ...beat(0, 5, clock) });
+      await writeHeartbeat(paths, beat(1, seq1++, clock));
+      await watcher.check();
+    }
+    assert.equal(await store.locate(t.id), 'failed');
+    const r = await store.read('failed', t.id);
+    assert.ok(r.ok);
+    assert.deepEqual(r.task.attempts.map((a) => [a.attempt, a.outcome, a.failure_kind]), [[1, 'lost', 'infra']]);
+    assert.deepEqual([...watcher.deadAgents()], ['gpu-0']);
+    const log = await readFile(paths.decisionLog, 'utf8');
+    assert.match(log, /AGENT_DEAD — gpu-0: heartbeat seq 5 has not advanced for 120 s \(limit 120 s\); returning 1 task/);
+    assert.doesNotMatch(log, /gpu-1: heartbeat/);
+    // It comes back when its seq moves again.
+    await writeHeartbeat(paths, beat(0, 6, clock));
+    await watcher.check();
+    assert.deepEqual([...watcher.deadAgents()], []);
+    assert.match(await readFile(paths.decisionLog, 'utf8'), /AGENT_BACK — gpu-0/);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a stuck task gets abort, then kill after abort_grace_s, then a manual-intervention record', async () => {
+  const { paths, cleanup, clock, store, watcher } = await setup();
+  try {
+    const t = makeTask({ name: 'hang', attempt: 1, claimed_by: 'gpu-1', timeout_s: 60 });
+    await store.write('processing', t);
+    let seq = 0;
+    const tick = async (ms: number) => {
+      clock.advance(ms);
+      await writeHeartbeat(paths, beat(0, seq, clock));
+      await writeHeartbeat(paths, beat(1, seq++, clock));
+      await watcher.check();
+    };
+    await tick(0);
+    await tick(1_199_000);
+    assert.deepEqual(await readdir(paths.signals), []);
+    await tick(1_000);
+    assert.deepEqual(await readdir(paths.signals), ['gpu-1.abort']);
+    assert.equal((await readFile(join(paths.signals, 'gpu-1.abort'), 'utf8')).trim(), t.id);
+    // The agent reads and removes the signal, but the task stays: kill after the grace.
+    const { unlink } = await import('node:fs/promises');
+    await unlink(join(paths.signals, 'gpu-1.abort'));
+    await tick(119_000);
+    assert.deepEqual(await readdir(paths.signals), []);
+    await tick(1_000);
+    assert.deepEqual(await readdir(paths.signals), ['gpu-1.kill']);
+    await unlink(join(paths.signals, 'gpu-1.kill'));
+    await tick(120_000);
+    const rec = JSON.parse(await readFile(join(paths.brain, 'interventions', `${t.id}.json`), 'utf8'));
+    assert.equal(rec.agent, 'gpu-1');
+    assert.match(rec.reason, /needs a person/);
+    const log = await readFile(paths.decisionLog, 'utf8');
+    assert.match(log, /STUCK_ABORT task=\S+ — in processing for 1200 s \(limit 1200 s\); abort signal to gpu-1/);
+    assert.match(log, /STUCK_KILL task=\S+ — still running 120 s after the abort signal; kill signal to gpu-1/);
+    assert.match(log, /MANUAL task=/);
+    // Once the task leaves processing, the escalation and the record are cleared.
+    await store.move(t.id, 'processing', 'failed');
+    await tick(1000);
+    assert.deepEqual(await readdir(join(paths.brain, 'interventions')), []);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a model load is not stuck before model_load_s, and a task is not stuck before its own timeout plus grace', async () => {
+  const { stuckAfterMs } = await import('../../agents/brain/monitor.ts');
+  const c = Config.parse({ gpus: [{ id: 0, name: 'gpu-0', model: 'm', port: 1 }], timeouts: { stuck_task_s: 60, model_load_s: 300, abort_grace_s: 10 } });
+  assert.equal(stuckAfterMs(makeTask({ type: 'load_llm', task_class: 'meta', timeout_s: 30 }), c), 300_000);
+  assert.equal(stuckAfterMs(makeTask({ timeout_s: 3600 }), c), 3_610_000);
+  assert.equal(stuckAfterMs(makeTask({ timeout_s: 5 }), c), 60_000);
+});
