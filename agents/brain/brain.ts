@@ -22,6 +22,10 @@ import { expandForeach, readManifestItems } from '../plan/expand.ts';
 import { type BrainAction, type TaskView, decideBatch } from './decide.ts';
 import { buildSummary, writeSummary } from './summary.ts';
 import { AgentWatcher } from './watchAgents.ts';
+import { HeatManager, RIG_BATCH } from './heatManager.ts';
+import { Evaluator } from './evaluate.ts';
+import { type Estimates, applyEstimates, learnFrom, readEstimates, writeEstimates } from './learn.ts';
+import { inferTaskClass } from '../plan/infer.ts';
 import { cleanMountTempFiles } from '../core/leftovers.ts';
 
 export interface BrainOptions {
@@ -45,6 +49,10 @@ export class Brain {
   private readonly say: (line: string) => void;
   private readonly watcher: AgentWatcher;
   private lastWatch = 0;
+  private readonly rigTasks = new Map<string, TaskFolder>();
+  private estimates: Estimates = {};
+  private readonly heat: HeatManager;
+  private readonly evaluator: Evaluator;
   private lastClean = 0;
 
   constructor(opts: BrainOptions) {
@@ -55,6 +63,8 @@ export class Brain {
     this.log = new DecisionLog(opts.paths.decisionLog, () => this.clock.now());
     this.say = opts.say ?? ((l) => process.stderr.write(l + '\n'));
     this.watcher = new AgentWatcher({ paths: this.paths, config: this.config, clock: this.clock, store: this.store, log: this.log });
+    this.heat = new HeatManager({ paths: this.paths, config: this.config, clock: this.clock, store: this.store, log: this.log });
+    this.evaluator = new Evaluator(this.config, this.log);
   }
 
   private now(): string {
@@ -67,6 +77,7 @@ export class Brain {
 
   /** Loads the active batches from the mount (state.json, plus any unfinished batch record). */
   async recover(): Promise<void> {
+    this.estimates = await readEstimates(this.paths);
     const state = await readBrainState(this.paths);
     const ids = new Set(state?.active_batches ?? []);
     for (const id of await listBatchIds(this.paths)) ids.add(id);
@@ -86,11 +97,10 @@ export class Brain {
   async pass(): Promise<void> {
     await this.ingestInbox();
     await this.housekeeping();
-    if (this.batches.size === 0) return;
     await this.scan();
     const approvals = await this.listApprovals();
     for (const batch of [...this.batches.values()]) {
-      const actions = decideBatch(batch, this.tasks, approvals, this.config);
+      const actions = decideBatch(batch, this.tasks, approvals, this.config, this.watcher.maxBudgetMb());
       for (const action of actions) {
         try {
           await this.act(batch.id, action);
@@ -99,6 +109,7 @@ export class Brain {
         }
       }
     }
+    await this.heat.step(this.tasks, this.rigTasks, this.watcher);
   }
 
   /** Agents and stuck tasks at most once a second; stale temporary files every few minutes. */
@@ -164,6 +175,7 @@ export class Brain {
     const batchPath = batchDir(this.paths, plan.name, batchId);
     await mkdir(batchPath, { recursive: true });
     const tasks = buildBatchTasks(plan, { batchId, batchPath, values, config: this.config, now: this.clock.now() });
+    const learnedNote = applyEstimates(this.estimates, tasks);
     const existing = await this.allTaskIds();
     for (const t of tasks) {
       if (!existing.has(t.id)) await this.store.write('private', t);
@@ -183,7 +195,13 @@ export class Brain {
     this.batches.set(batchId, rec);
     await this.saveState();
     await unlink(file).catch(() => {});
-    await this.decide({ what: 'SUBMIT', batch: batchId, reason: `plan ${plan.name}: ${tasks.length} tasks (batch_summary included)` });
+    await this.decide({ what: 'SUBMIT', batch: batchId, reason: `plan ${plan.name}: ${tasks.length} tasks (batch_summary included)${learnedNote.length ? `; learned VRAM estimates: ${learnedNote.join(', ')}` : ''}` });
+    for (const t of tasks) {
+      const spec = plan.tasks.find((p) => p.name === t.name);
+      if (spec && spec.task_class === null) {
+        await this.decide({ what: 'INFER', task: t.id, reason: `task_class ${t.task_class}: ${inferTaskClass(spec).rule}` });
+      }
+    }
   }
 
   private async allTaskIds(): Promise<Set<string>> {
@@ -201,16 +219,48 @@ export class Brain {
   /** Updates the index from the folders; reads a task only when it is new or moved. */
   private async scan(): Promise<void> {
     const seen = new Map<string, TaskFolder>();
+    this.rigTasks.clear();
     for (const folder of TASK_FOLDERS) {
       for (const id of await this.store.list(folder)) {
-        if (this.batches.has(batchOfTaskId(id))) seen.set(id, folder);
+        const batch = batchOfTaskId(id);
+        if (this.batches.has(batch)) seen.set(id, folder);
+        else if (batch === RIG_BATCH) this.rigTasks.set(id, folder);
       }
     }
     for (const [id, folder] of seen) {
       const prev = this.tasks.get(id);
       if (prev && prev.folder === folder) continue;
       const r = await this.store.read(folder, id);
-      if (r.ok) this.tasks.set(id, { folder, task: r.task });
+      if (!r.ok) continue;
+      this.tasks.set(id, { folder, task: r.task });
+      if (folder === 'complete') await this.onComplete(r.task);
+    }
+  }
+
+  /** A task newly seen complete: learn its measured VRAM, and let the brain model judge generated text. */
+  private async onComplete(t: Task): Promise<void> {
+    const learned = learnFrom(this.estimates, t, this.now());
+    if (learned) {
+      await writeEstimates(this.paths, this.estimates);
+      await this.decide({ what: 'LEARN', task: t.id, reason: `${learned.key}: measured peak ${learned.peak} MB (estimate was ${t.vram_estimate_mb} MB); the next batch uses it` });
+    }
+    const verdict = await this.evaluator.judge(t);
+    if (verdict) await this.applyEvaluation(t, verdict);
+  }
+
+  private async applyEvaluation(t: Task, v: { score: number; reason: string; model: string; requeue: boolean }): Promise<void> {
+    const evaluated = await this.store.write('complete', { ...t, evaluation: { score: v.score, reason: v.reason, model: v.model } });
+    if (!v.requeue) {
+      this.tasks.set(t.id, { folder: 'complete', task: evaluated });
+      await this.decide({ what: 'EVALUATE', task: t.id, reason: `score ${v.score}/5 by ${v.model}: ${v.reason}` });
+      return;
+    }
+    // Below the bar: the attempt counts as an app failure, and the task goes back to the queue.
+    const attempts = evaluated.attempts.map((a) => (a.attempt === t.attempt ? { ...a, outcome: 'failed' as const, failure_kind: 'app' as const, reason: `quality score ${v.score}/5: ${v.reason}` } : a));
+    const back = await this.store.write('complete', { ...evaluated, attempts });
+    if (await this.moveTask(t.id, 'complete', 'queue', back)) {
+      const app = attempts.filter((a) => a.failure_kind === 'app').length;
+      await this.decide({ what: 'REQUEUE', task: t.id, attempt: { n: app + 1, of: t.max_attempts }, reason: `quality score ${v.score}/5 by ${v.model} is below ${this.config.brain_llm?.min_score}: ${v.reason}` });
     }
   }
 
@@ -310,6 +360,16 @@ export class Brain {
           const rec = this.batchOf(batchId);
           await this.updateBatch(batchId, { not_run: [...new Set([...rec.not_run, a.id])] });
           await this.decide({ what: 'NOT_RUN', task: a.id, reason: a.reason });
+        }
+        return;
+      }
+      case 'unschedulable': {
+        const cur = this.view(a.id).task;
+        const t = await this.store.write('private', { ...cur, result: { ...this.brainResult(cur, 'unschedulable', a.reason), failure_kind: 'app' }, finished_at: this.now() });
+        if (await this.moveTask(a.id, 'private', 'failed', t)) {
+          const rec = this.batchOf(batchId);
+          await this.updateBatch(batchId, { failed_tasks: [...new Set([...rec.failed_tasks, a.id])] });
+          await this.decide({ what: 'UNSCHEDULABLE', task: a.id, reason: a.reason });
         }
         return;
       }

@@ -19,6 +19,7 @@ export type BrainAction =
   | { kind: 'park'; id: string; reason: string }
   | { kind: 'unpark'; id: string }
   | { kind: 'not_run'; id: string; reason: string }
+  | { kind: 'unschedulable'; id: string; reason: string }
   | { kind: 'expand'; id: string }
   | { kind: 'close_template'; id: string; ok: boolean; reason: string }
   | { kind: 'summarize'; id: string }
@@ -65,6 +66,8 @@ export function decideBatch(
   tasks: Map<string, TaskView>,
   approvals: ReadonlySet<string>,
   config: Config,
+  /** The largest VRAM budget of any GPU seen (MB), or null while no agent has reported. */
+  maxBudgetMb: number | null = null,
 ): BrainAction[] {
   const actions: BrainAction[] = [];
   if (batch.state === 'complete' || batch.state === 'failed' || batch.state === 'cancelled') return actions;
@@ -133,6 +136,10 @@ export function decideBatch(
           ? { kind: 'close_template', id, ok: true, reason: `all ${children.length} items complete` }
           : { kind: 'close_template', id, ok: false, reason: `${bad} of ${children.length} items failed` },
       );
+      continue;
+    }
+    if (t.task_class === 'script' && maxBudgetMb !== null && t.vram_estimate_mb > maxBudgetMb) {
+      actions.push({ kind: 'unschedulable', id, reason: `needs ${t.vram_estimate_mb} MB of VRAM but the largest GPU budget is ${maxBudgetMb} MB; it can never run here` });
       continue;
     }
     actions.push({ kind: 'release', id, reason: t.depends_on.length ? 'dependencies complete' : 'no dependencies' });

@@ -34,6 +34,9 @@ export function decideRetry(task: Task, config: Config): RetryVerdict {
   if (outcome === 'blocked') {
     return { retry: false, attempt: { n: app, of: max }, reason: `blocked by the executor policy, never retried${why}`, raiseVramTo: null };
   }
+  if (outcome === 'unschedulable') {
+    return { retry: false, attempt: { n: app, of: max }, reason: last?.reason ?? 'can never fit any GPU', raiseVramTo: null };
+  }
   if (outcome === 'not_run') {
     return { retry: false, attempt: { n: app, of: max }, reason: last?.reason ?? 'not run', raiseVramTo: null };
   }

@@ -7,7 +7,7 @@ import type { Clock } from '../core/clock.ts';
 import { isoTime } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import type { DecisionLog } from '../core/decisionLog.ts';
-import { readHeartbeats } from '../core/heartbeat.ts';
+import { type Heartbeat, readHeartbeats } from '../core/heartbeat.ts';
 import { childPath, type MountPaths } from '../core/paths.ts';
 import { signalPath, writeSignal } from '../core/signals.ts';
 import type { TaskStore } from '../core/store.ts';
@@ -42,6 +42,19 @@ export class AgentWatcher {
     this.log = o.log;
   }
 
+  private beats: Heartbeat[] = [];
+  private maxBudget: number | null = null;
+
+  /** Heartbeats of the agents the brain holds alive, as of the last check. */
+  aliveBeats(): Heartbeat[] {
+    return this.beats.filter((b) => !this.dead.has(b.name) && !b.stopping);
+  }
+
+  /** The largest VRAM budget any agent has reported (MB); null until one has. */
+  maxBudgetMb(): number | null {
+    return this.maxBudget;
+  }
+
   /** Agents the brain currently holds to be dead. */
   deadAgents(): ReadonlySet<string> {
     return this.dead;
@@ -51,6 +64,12 @@ export class AgentWatcher {
     const now = this.clock.now();
     const beats = await readHeartbeats(this.paths, this.config.gpus.map((g) => g.id));
     this.watches = observeHeartbeats(this.watches, beats, now);
+    this.beats = beats;
+    for (const b of beats) {
+      if (!b.vram_total_mb) continue;
+      const budget = Math.floor((b.vram_total_mb * this.config.resource_limits.vram_budget_percent) / 100);
+      this.maxBudget = Math.max(this.maxBudget ?? 0, budget);
+    }
     const processing = await this.store.readAll('processing');
     const keys = new Set<string>();
     for (const t of processing) {

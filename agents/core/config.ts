@@ -88,6 +88,24 @@ export const Config = z.object({
   /** Host of the agents' Ollama servers. */
   ollama_host: z.string().default('127.0.0.1'),
   executor: ExecutorPolicy.prefault({}),
+  /** The brain's own model, asked only where rules cannot decide (output quality). null: rules only. */
+  brain_llm: z
+    .object({
+      model: z.string().min(1),
+      port: z.number().int().min(1).max(65535),
+      /** Scores below this (1-5) send a generate task back for another attempt. */
+      min_score: z.number().int().min(1).max(5).default(3),
+    })
+    .nullable()
+    .default(null),
+  /**
+   * Whether a cold agent claims llm tasks itself (its runtime then loads the model on the first
+   * request, outside the serialised load gate). Default false: the brain heats an agent with a
+   * load_llm task and the llm work goes to it.
+   */
+  cold_agents_take_llm: z.boolean().default(false),
+  /** Seconds an agent stays hot or cold at least after the brain changed it (no flapping). */
+  heat_dwell_s: z.number().min(0).default(60),
   /** Extra environment for workers (e.g. a simulator's state folder). Never from a plan. */
   worker_env: z.record(z.string(), z.string()).default({}),
 });

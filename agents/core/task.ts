@@ -31,6 +31,7 @@ export const Outcome = z.enum([
   'oom', // out of GPU memory (infra, retried with a raised estimate)
   'not_run', // a dependency failed for good
   'error', // the worker itself broke (infra)
+  'unschedulable', // can never fit any GPU of the rig (never retried)
 ]);
 export type Outcome = z.infer<typeof Outcome>;
 
@@ -119,6 +120,8 @@ export const Task = z.object({
   claimed_at: z.string().nullable().default(null),
   finished_at: z.string().nullable().default(null),
   result: WorkerResult.nullable().default(null),
+  /** The brain model's quality score of a generate task's output (1-5), when a brain model is configured. */
+  evaluation: z.object({ score: z.number().int().min(1).max(5), reason: z.string(), model: z.string() }).nullable().default(null),
 });
 export type Task = z.infer<typeof Task>;
 export type TaskInput = z.input<typeof Task>;

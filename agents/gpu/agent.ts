@@ -9,14 +9,14 @@ import { isoTime } from '../core/clock.ts';
 import type { Config, GpuConfig } from '../core/config.ts';
 import { DecisionLog } from '../core/decisionLog.ts';
 import { errorMessage } from '../core/errors.ts';
-import { type ActiveTask, readHeartbeat, writeHeartbeat } from '../core/heartbeat.ts';
+import { type ActiveTask, readHeartbeat, readHeartbeats, writeHeartbeat } from '../core/heartbeat.ts';
 import { Ticker } from '../core/loop.ts';
 import type { MountPaths } from '../core/paths.ts';
 import { readSignals, removeSignal } from '../core/signals.ts';
 import { TaskStore } from '../core/store.ts';
 import type { AttemptRecord, Task, TaskClass, WorkerResult } from '../core/task.ts';
 import { writeJsonAtomic } from '../core/atomic.ts';
-import type { ModelRuntime } from '../llm/runtime.ts';
+import { type ModelRuntime, RuntimeError, isRuntimeDown } from '../llm/runtime.ts';
 import { CircuitBreaker } from '../llm/circuit.ts';
 import type { LoadGate } from '../llm/loadGate.ts';
 import { sameModel } from '../llm/ollamaRuntime.ts';
@@ -74,6 +74,8 @@ export class GpuAgent {
   private loading = false;
   private host: { cpu_load_percent: number | null; mem_available_mb: number | null } | null = null;
   private stopping = false;
+  /** Another live agent holds its model: llm work waits for it instead of loading a second copy. */
+  private othersHot = false;
   private internal: Ticker | null = null;
   private external: Ticker | null = null;
   private claimer: Ticker | null = null;
@@ -132,6 +134,7 @@ export class GpuAgent {
 
   private async externalCycle(): Promise<void> {
     await this.probeRuntime();
+    await this.readOthers();
     await this.writeBeat();
     this.claimer?.poke();
   }
@@ -208,6 +211,14 @@ export class GpuAgent {
     }
   }
 
+  private async readOthers(): Promise<void> {
+    const staleMs = this.config.timeouts.heartbeat_stale_s * 1000;
+    const others = await readHeartbeats(this.o.paths, this.config.gpus.filter((g) => g.id !== this.o.gpu.id).map((g) => g.id));
+    this.othersHot = others.some(
+      (h) => (h.model_loaded || h.state === 'loading') && h.health === 'healthy' && !h.stopping && this.o.clock.now() - Date.parse(h.last_updated) < staleMs,
+    );
+  }
+
   // ---- budget and claiming ----
 
   private budgetTotal(): number {
@@ -255,6 +266,8 @@ export class GpuAgent {
       if (!r.ok) continue;
       const task = r.task;
       if (task.target && task.target !== this.name) continue;
+      // An llm task goes to an agent that already holds its model, so a mixed queue does not swap models.
+      if (task.task_class === 'llm' && !this.hot && (this.othersHot || !this.config.cold_agents_take_llm)) continue;
       const verdict = canClaim(
         task,
         {
@@ -355,8 +368,10 @@ export class GpuAgent {
       await this.readHotState();
       result = this.synthResult(t, 'success', null, `${t.type} ${model}: agent is ${this.hot ? 'hot' : 'cold'}`, 0, null);
     } catch (err) {
-      this.circuit.recordFailure(this.o.clock.now(), errorMessage(err));
-      result = this.synthResult(t, 'error', 'infra', `${t.type} ${model} failed: ${errorMessage(err)}`, null, null);
+      const oom = err instanceof RuntimeError && err.kind === 'oom';
+      // Only an outage counts against the runtime's circuit; a model too big for the card does not.
+      if (isRuntimeDown(err)) this.circuit.recordFailure(this.o.clock.now(), errorMessage(err));
+      result = this.synthResult(t, oom ? 'oom' : 'error', 'infra', `${t.type} ${model} failed: ${errorMessage(err)}`, null, null);
     } finally {
       this.loading = false;
     }

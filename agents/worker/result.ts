@@ -14,6 +14,7 @@ export function defaultFailureKind(outcome: Outcome): FailureKind | null {
     case 'timeout':
     case 'blocked':
     case 'not_run':
+    case 'unschedulable':
       return 'app';
     case 'killed':
     case 'lost':
