@@ -196,6 +196,7 @@ export interface StatusJson {
   agents: Array<{ name: string; gpu_id: number; alive: boolean; heartbeat_age_s: number | null }>;
   waiting: Array<{ task_id: string; where: WaitItem['where']; reason: string }>;
   failed_for_good: Array<{ task_id: string; reason: string }>;
+  interventions: RigSnapshot['interventions'];
   brain: { active_batches: string[]; updated_at: string; brain_pid: number | null; inbox_pending: number } | null;
   config_problem: string | null;
   generated_at: string;
@@ -211,6 +212,7 @@ export function toStatusJson(snap: RigSnapshot, view: StatusView = summarize(sna
     })),
     waiting: view.waiting.map((w) => ({ task_id: w.task_id, where: w.where, reason: w.reason })),
     failed_for_good: view.failed_for_good.map((f) => ({ task_id: f.task_id, reason: f.reason })),
+    interventions: snap.interventions,
     brain: snap.brain ? { ...snap.brain, inbox_pending: snap.inbox_pending } : null,
     config_problem: snap.config_problem,
     generated_at: new Date(snap.now).toISOString(),
@@ -286,11 +288,21 @@ export const STATUS_LIST_CAP = 50;
 /** Finished batches shown besides the active ones. */
 const FINISHED_BATCHES_SHOWN = 5;
 
+/** Stuck tasks that need a person, first on every screen. */
+function interventionLines(snap: RigSnapshot): string[] {
+  if (!snap.interventions.length) return [];
+  return [
+    `NEEDS A PERSON: ${snap.interventions.length} stuck task(s)`,
+    ...snap.interventions.map((i) => `  ! ${i.task_id} on ${i.agent} since ${i.since}: ${i.reason}`),
+  ];
+}
+
 export function renderStatus(snap: RigSnapshot, view: StatusView = summarize(snap)): string {
   const out: string[] = [];
   out.push(`Forge rig at ${snap.shared} — ${new Date(snap.now).toISOString()}`);
   if (snap.config_problem) out.push(`config: ${snap.config_problem}`);
   if (snap.inbox_pending > 0) out.push(`inbox: ${snap.inbox_pending} submission(s) not yet taken by the brain`);
+  out.push(...interventionLines(snap));
 
   out.push('', 'Batches');
   const active = view.batches.filter((b) => !FINISHED.has(b.state));
@@ -375,6 +387,7 @@ export function renderWatch(snap: RigSnapshot, opts: WatchOptions, view: StatusV
   const clock = new Date(snap.now).toISOString();
   body.push(`Forge — ${snap.shared}`);
   if (snap.config_problem) body.push(`config: ${snap.config_problem}`);
+  body.push(...interventionLines(snap));
 
   body.push('GPUs');
   if (snap.gpus.length === 0) body.push('  (none known: no config)');

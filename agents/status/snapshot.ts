@@ -1,7 +1,8 @@
 // One look at the mount: reads config, batch records, tasks, heartbeats and the decision
 // log's tail into a RigSnapshot. I/O only; every judgement is made by the pure modules
 // (waitReason.ts, render.ts) from the snapshot.
-import { access, open, readdir } from 'node:fs/promises';
+import { access, open, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { isTempName } from '../core/atomic.ts';
 import { readBatchRecord, listBatchIds, readBrainState, type BatchRecord, type BrainState } from '../core/batch.ts';
 import { loadConfig, type Config } from '../core/config.ts';
@@ -49,6 +50,8 @@ export interface RigSnapshot {
   inbox_pending: number;
   /** Task ids with an approval file in <shared>/approvals/. */
   approvals: string[];
+  /** Stuck tasks the brain could not end (abort and kill did not help): a person must look. */
+  interventions: Array<{ task_id: string; agent: string; since: string; reason: string }>;
 }
 
 export interface SnapshotOptions {
@@ -67,6 +70,7 @@ export async function readSnapshot(shared: string, now: number, opts: SnapshotOp
     readdir(paths.approvals).then((names) => names.filter((n) => !isTempName(n)), () => [] as string[]),
   ]);
   const gpus = await readGpuViews(paths, config, now);
+  const interventions = await readInterventions(join(paths.brain, 'interventions'));
   return {
     shared: paths.root,
     now,
@@ -79,7 +83,21 @@ export async function readSnapshot(shared: string, now: number, opts: SnapshotOp
     decisions,
     inbox_pending: inbox.length,
     approvals,
+    interventions,
   };
+}
+
+async function readInterventions(dir: string): Promise<RigSnapshot['interventions']> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const out: RigSnapshot['interventions'] = [];
+  for (const n of names.filter((x) => x.endsWith('.json') && !isTempName(x))) {
+    try {
+      out.push(JSON.parse(await readFile(join(dir, n), 'utf8')));
+    } catch {
+      /* vanished or torn: the next look shows it */
+    }
+  }
+  return out;
 }
 
 async function readConfigIfAny(paths: MountPaths): Promise<{ config: Config | null; problem: string | null }> {

@@ -58,6 +58,7 @@ function snapshot(): RigSnapshot {
     decisions: ['2026-01-01T11:59:58.123Z brain  RELEASE task=b1__scan — no dependencies'],
     inbox_pending: 0,
     approvals: [],
+    interventions: [],
   };
 }
 
