@@ -112,14 +112,15 @@ export async function cleanTempFiles(dirs: string[], olderThanMs: number, now: n
 /**
  * The rig's own folders, where every dot-name or .tmp file is a writer's temporary:
  * the mount root, the task folders and their late_results/ and archive/<batch>/, brain/ and
- * its batches/ and inbox/, every gpus/gpu_<id>/, signals/, approvals/, logs/ and quarantine/.
+ * its folders (private_tasks/, batches/, inbox/, ...), every gpus/gpu_<id>/, signals/, approvals/,
+ * logs/ and quarantine/.
  * plans/ is left out on purpose: it holds people's files, where a dot-file is theirs.
  */
 export async function rigFolders(paths: MountPaths): Promise<string[]> {
   const subdirs = async (dir: string, pick: (name: string) => boolean = () => true): Promise<string[]> =>
     (await readEntries(dir)).filter((e) => e.isDirectory() && pick(e.name)).map((e) => join(dir, e.name));
   const archive = join(paths.tasks, 'archive');
-  return [
+  const dirs = [
     paths.root,
     paths.tasks,
     ...TASK_FOLDERS.map((f) => paths.folders[f]),
@@ -127,8 +128,8 @@ export async function rigFolders(paths: MountPaths): Promise<string[]> {
     archive,
     ...(await subdirs(archive)),
     paths.brain,
-    paths.batches,
-    paths.inbox,
+    // batches/, inbox/, escalations/, interventions/ and whatever the brain keeps next; not its lock folder.
+    ...(await subdirs(paths.brain, (n) => !n.endsWith('.lock'))),
     paths.inboxRejected,
     paths.gpus,
     ...(await subdirs(paths.gpus, (n) => /^gpu_\d+$/.test(n))),
@@ -138,6 +139,7 @@ export async function rigFolders(paths: MountPaths): Promise<string[]> {
     paths.quarantine,
     ...(await subdirs(paths.quarantine)),
   ];
+  return [...new Set(dirs)]; // private_tasks/ is both a task folder and a brain folder
 }
 
 /** What the brain and agents call at start and every few minutes: removes old temporaries in the rig's folders. */

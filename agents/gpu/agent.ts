@@ -156,7 +156,8 @@ export class GpuAgent {
     } else {
       this.health = evaluateHealth(null, snap.reason, this.config.resource_limits);
     }
-    if (prevHealth.health !== this.health.health || prevHealth.reasons.join() !== this.health.reasons.join()) {
+    const kinds = (r: string[]) => r.map((x) => x.split(' ')[0]).join();
+    if (prevHealth.health !== this.health.health || kinds(prevHealth.reasons) !== kinds(this.health.reasons)) {
       const what = this.health.health === 'healthy' ? 'HEALTHY' : this.health.health === 'constrained' ? 'CONSTRAINED' : 'UNHEALTHY';
       await this.agentLog(what, null, this.health.reasons.join('; ') || 'all figures under their limits');
     }
@@ -182,14 +183,18 @@ export class GpuAgent {
   }
 
   private async readHotState(): Promise<void> {
-    if (!this.circuit.canUse(this.o.clock.now())) return;
+    if (!this.circuit.canUse(this.o.clock.now())) {
+      // A runtime that does not answer holds no usable model: the agent is cold until it does.
+      if (this.circuit.state === 'open') this.setHot(false, 0);
+      return;
+    }
     try {
       const loaded = await this.o.runtime.listLoaded();
-      this.circuit.recordSuccess();
+      this.noteRuntime(true, null);
       const mine = loaded.find((m) => sameModel(m.name, this.o.gpu.model));
       this.setHot(Boolean(mine), mine?.size_vram_mb ?? 0);
     } catch (err) {
-      this.circuit.recordFailure(this.o.clock.now(), errorMessage(err));
+      this.noteRuntime(false, errorMessage(err));
       this.setHot(false, 0);
     }
   }
@@ -202,12 +207,18 @@ export class GpuAgent {
 
   private async probeRuntime(): Promise<void> {
     if (!this.circuit.canUse(this.o.clock.now())) return;
-    const before = this.circuit.state;
     const h = await this.o.runtime.health().catch((err) => ({ ok: false, reason: errorMessage(err) }));
-    if (h.ok) this.circuit.recordSuccess();
-    else this.circuit.recordFailure(this.o.clock.now(), h.reason ?? 'runtime not healthy');
+    this.noteRuntime(h.ok, h.reason);
+    if (!h.ok) this.setHot(false, 0);
+  }
+
+  /** Every runtime outcome goes through here, so each circuit transition is logged once, with why. */
+  private noteRuntime(ok: boolean, reason: string | null): void {
+    const before = this.circuit.state;
+    if (ok) this.circuit.recordSuccess();
+    else this.circuit.recordFailure(this.o.clock.now(), reason ?? 'runtime not healthy');
     if (before !== this.circuit.state) {
-      await this.agentLog(`LLM_${this.circuit.state.toUpperCase()}`, null, this.circuit.reason ?? 'runtime answers');
+      void this.agentLog(`LLM_${this.circuit.state.toUpperCase()}`, null, ok ? 'runtime answers again' : (this.circuit.reason ?? 'runtime failing'));
     }
   }
 
@@ -364,13 +375,13 @@ export class GpuAgent {
       } else {
         throw new Error(`meta task type ${t.type} is not known to the agent (load_llm, unload_llm)`);
       }
-      this.circuit.recordSuccess();
+      this.noteRuntime(true, null);
       await this.readHotState();
       result = this.synthResult(t, 'success', null, `${t.type} ${model}: agent is ${this.hot ? 'hot' : 'cold'}`, 0, null);
     } catch (err) {
       const oom = err instanceof RuntimeError && err.kind === 'oom';
       // Only an outage counts against the runtime's circuit; a model too big for the card does not.
-      if (isRuntimeDown(err)) this.circuit.recordFailure(this.o.clock.now(), errorMessage(err));
+      if (isRuntimeDown(err)) this.noteRuntime(false, errorMessage(err));
       result = this.synthResult(t, oom ? 'oom' : 'error', 'infra', `${t.type} ${model} failed: ${errorMessage(err)}`, null, null);
     } finally {
       this.loading = false;

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readHeartbeat } from '../../agents/core/heartbeat.ts';
+import { isTempName } from '../../agents/core/atomic.ts';
 import { submitPlan, waitFor, waitForAgents, waitForBatchEnd } from '../../agents/rig/runRig.ts';
 import { tempMount } from '../helpers/mount.ts';
 import { startAgent, startBrain, stopAll, writePlan, writeTestConfig } from '../helpers/rig.ts';
@@ -53,7 +54,7 @@ test('a frozen agent is presumed dead: its task is retried elsewhere, and its la
     process.kill(frozen, 'SIGCONT');
     frozen = null;
     const late = await waitFor('late result', async () => {
-      const names = await readdir(join(paths.tasks, 'late_results')).catch(() => []);
+      const names = (await readdir(join(paths.tasks, 'late_results')).catch(() => [] as string[])).filter((n) => !isTempName(n));
       return names.length ? names : null;
     }, 30_000);
     assert.match(late[0]!, new RegExp(`^${id}\\.attempt1\\.${holder.name}\\.json$`));

@@ -90,3 +90,32 @@ test('mixed plan: cold agents run scripts, the brain heats one agent for llm wor
     await cleanup();
   }
 });
+
+test('a crashed Ollama on an agent\'s port is detected: the agent goes cold, opens its LLM circuit and says why', async () => {
+  const { paths, cleanup } = await tempMount();
+  const procs = [];
+  try {
+    const base = await freePortRange(1);
+    await writeTestConfig(paths, 1, { gpus: defaultGpus(1, base), cycles: { internal_s: 0.25, external_s: 0.25 } });
+    const server = await startSimOllama({ port: base, gpuIndex: 0, simDir: paths.sim });
+    procs.push(startAgent(paths, 0));
+    await waitForAgents(paths, [0], 30_000);
+    const { OllamaRuntime } = await import('../../agents/llm/ollamaRuntime.ts');
+    await new OllamaRuntime(server.url).load('qwen2.5:7b');
+    await waitFor('agent hot', async () => (await readHeartbeat(paths, 0))?.state === 'hot', 20_000);
+    await server.close();
+    const hb = await waitFor('agent cold with an open circuit', async () => {
+      const h = await readHeartbeat(paths, 0);
+      if (process.env.SHOW_LOG) process.stderr.write(`${h?.state} ${h?.llm_circuit} ${h?.llm_reason}\n`);
+      return h && h.state === 'cold' && h.llm_circuit === 'open' ? h : null;
+    }, 30_000, 1000);
+    assert.match(hb.llm_reason ?? '', /unreachable|ECONNREFUSED/);
+    assert.ok(!hb.accepts.includes('llm'), 'no llm work while the runtime is down');
+    const log = await readFile(paths.decisionLog, 'utf8');
+    assert.match(log, /gpu-0 +COLD — qwen2.5:7b not loaded/);
+    assert.match(log, /gpu-0 +LLM_OPEN — /);
+  } finally {
+    await stopAll(procs);
+    await cleanup();
+  }
+});

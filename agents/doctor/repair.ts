@@ -1,0 +1,194 @@
+// The doctor's hands: applies the repairs of the findings. Every repair looks again right
+// before it acts and does nothing when the mount changed since the inspection (the rig may
+// be running): a task moves only by rename, files are written whole (core/atomic.ts), and
+// brain/state.json and batch records are only written when findings.ts allowed it (no
+// running brain for state.json). Each change is logged to logs/brain_decisions.log as 'doctor'.
+import { lstat, mkdir, rename, rm, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readBatchRecord, readBrainState, writeBatchRecord, writeBrainState } from '../core/batch.ts';
+import { isoTime } from '../core/clock.ts';
+import { DecisionLog } from '../core/decisionLog.ts';
+import { errorCode, errorMessage } from '../core/errors.ts';
+import { removeTempFile } from '../core/leftovers.ts';
+import { type MountPaths, childPath } from '../core/paths.ts';
+import { TaskStore, quarantine } from '../core/store.ts';
+import {
+  type Finding, type Repair, LEFTOVER_AGE_MS, LOCK_STALE_MS, folderRel, formatFinding, returnLostTask,
+} from './findings.ts';
+
+export type RepairStatus = 'repaired' | 'resolved' | 'failed';
+
+export interface RepairOutcome {
+  finding: Finding;
+  /** repaired: changed as planned. resolved: nothing left to do (someone else fixed or moved it). failed: see note. */
+  status: RepairStatus;
+  /** What changed, one line each. */
+  changes: string[];
+  /** Why nothing changed (resolved) or what went wrong (failed). */
+  note: string | null;
+}
+
+/** Order of application: unreadable files first, then what decides where tasks are, then batches, then leftovers. */
+const ORDER: Record<Repair['kind'], number> = {
+  quarantine_unreadable: 0, quarantine_other: 0, quarantine_file: 1, quarantine_duplicates: 2, return_lost: 3,
+  set_batch_failed: 4, archive_and_drop: 5, drop_active: 6, delete_temp: 7, delete_file: 8, remove_lock: 9,
+};
+
+type Step = { changes: string[]; note: string | null };
+const done = (...changes: string[]): Step => ({ changes, note: null });
+const nothing = (note: string): Step => ({ changes: [], note });
+
+function isGone(err: unknown): boolean {
+  const code = errorCode(err);
+  return code === 'ENOENT' || code === 'ESTALE';
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (err) {
+    if (isGone(err)) return false;
+    throw err;
+  }
+}
+
+/** A path from a finding (relative to the mount), proved to stay inside it. */
+function onMount(paths: MountPaths, rel: string): string {
+  const parts = rel.split('/');
+  let dir = paths.root;
+  for (const p of parts.slice(0, -1)) dir = childPath(dir, p, 'path segment');
+  // The last segment may be a temporary name (leading dot), which childPath refuses.
+  const last = parts[parts.length - 1] ?? '';
+  if (!last || last === '.' || last === '..' || last.includes('\\')) throw new Error(`bad path ${rel}`);
+  return join(dir, last);
+}
+
+async function applyOne(paths: MountPaths, store: TaskStore, r: Repair, now: number): Promise<Step> {
+  switch (r.kind) {
+    case 'quarantine_unreadable': {
+      const read = await store.read(r.folder, r.id);
+      if (read.ok) return nothing(`${folderRel(r.folder)}/${r.id}.json is readable now; left alone`);
+      if (read.reason === 'missing') return nothing(`${folderRel(r.folder)}/${r.id}.json is gone`);
+      return done(`moved ${folderRel(r.folder)}/${r.id}.json to quarantine/${r.folder}/ (unreadable)`);
+    }
+    case 'quarantine_other': {
+      const file = onMount(paths, r.rel);
+      if (!(await exists(file))) return nothing(`${r.rel} is gone`);
+      await quarantine(paths, r.where, file, r.rel.split('/').pop() ?? r.rel, r.reason);
+      return done(`moved ${r.rel} to quarantine/${r.where}/ (${r.reason})`);
+    }
+    case 'quarantine_file': {
+      const rel = `${folderRel(r.folder)}/${r.name}`;
+      if (!(await exists(join(paths.folders[r.folder], r.name)))) return nothing(`${rel} is gone`);
+      await store.quarantineFile(r.folder, r.name, r.reason);
+      return done(`moved ${rel} to quarantine/${r.folder}/ (${r.reason})`);
+    }
+    case 'quarantine_duplicates': {
+      // Never drop a copy unless the one kept is still there.
+      if (!(await store.exists(r.keep, r.id))) return nothing(`${folderRel(r.keep)}/${r.id}.json moved meanwhile; run the doctor again`);
+      const out: string[] = [];
+      for (const d of r.drop) {
+        if (!(await store.exists(d, r.id))) continue;
+        await store.quarantineFile(d, `${r.id}.json`, `duplicate of ${folderRel(r.keep)}/${r.id}.json, the more advanced copy`);
+        out.push(`moved ${folderRel(d)}/${r.id}.json to quarantine/${d}/ (duplicate; kept ${folderRel(r.keep)}/${r.id}.json)`);
+      }
+      return out.length ? done(...out) : nothing('the other copies are gone');
+    }
+    case 'return_lost': {
+      const cur = await store.read('processing', r.id);
+      if (!cur.ok) return nothing(`tasks/processing/${r.id}.json is gone`);
+      if (cur.task.attempt !== r.expectAttempt || cur.task.claimed_by !== r.expectClaimedBy) {
+        return nothing(`tasks/processing/${r.id}.json was claimed again meanwhile (attempt ${cur.task.attempt} by ${cur.task.claimed_by ?? 'nobody'})`);
+      }
+      const next = returnLostTask(cur.task, r.reason, now);
+      if (next.task !== cur.task) await store.write('processing', next.task);
+      if (!(await store.move(r.id, 'processing', next.to))) return nothing(`tasks/processing/${r.id}.json moved meanwhile`);
+      return done(
+        next.task === cur.task
+          ? `moved tasks/processing/${r.id}.json to ${folderRel(next.to)}/ (attempt ${cur.task.attempt} had finished: ${cur.task.result?.outcome})`
+          : `moved tasks/processing/${r.id}.json to ${folderRel(next.to)}/ with attempt ${next.task.attempt} recorded as lost (infra): ${r.reason}`,
+      );
+    }
+    case 'set_batch_failed': {
+      const rec = await readBatchRecord(paths, r.batch);
+      if (!rec || rec.state !== 'complete') return nothing(`batch ${r.batch} is no longer recorded as complete`);
+      await writeBatchRecord(paths, {
+        ...rec, state: 'failed', failed_tasks: [...new Set([...rec.failed_tasks, ...r.failed])], final_counts: r.counts,
+      });
+      return done(`brain/batches/${r.batch}.json: state complete → failed (${r.failed.length} failed)`);
+    }
+    case 'archive_and_drop': {
+      const out: string[] = [];
+      const dest = childPath(join(paths.tasks, 'archive'), r.batch, 'batch id');
+      await mkdir(dest, { recursive: true });
+      for (const t of r.tasks) {
+        try {
+          await rename(store.fileOf(t.folder, t.id), join(dest, `${t.id}.json`));
+          out.push(`moved ${folderRel(t.folder)}/${t.id}.json to tasks/archive/${r.batch}/`);
+        } catch (err) {
+          if (!isGone(err)) throw err;
+        }
+      }
+      const drop = await dropActive(paths, r.batch, now);
+      return drop ? done(...out, drop) : out.length ? done(...out) : nothing(`batch ${r.batch} is no longer listed as active`);
+    }
+    case 'drop_active': {
+      const drop = await dropActive(paths, r.batch, now);
+      return drop ? done(drop) : nothing(`batch ${r.batch} is no longer listed as active`);
+    }
+    case 'delete_temp': {
+      const ok = await removeTempFile(onMount(paths, r.rel), LEFTOVER_AGE_MS, now);
+      return ok ? done(`deleted ${r.rel}`) : nothing(`${r.rel} is gone or was written again`);
+    }
+    case 'delete_file': {
+      try {
+        await unlink(onMount(paths, r.rel));
+        return done(`deleted ${r.rel}`);
+      } catch (err) {
+        if (isGone(err)) return nothing(`${r.rel} is gone`);
+        throw err;
+      }
+    }
+    case 'remove_lock': {
+      const file = onMount(paths, r.rel);
+      let age: number;
+      try {
+        age = now - (await lstat(file)).mtimeMs;
+      } catch (err) {
+        if (isGone(err)) return nothing(`${r.rel} is gone`);
+        throw err;
+      }
+      if (age < LOCK_STALE_MS) return nothing(`${r.rel} was refreshed meanwhile: its holder is alive`);
+      await rm(file, { recursive: true, force: true });
+      return done(`removed ${r.rel}`);
+    }
+  }
+}
+
+async function dropActive(paths: MountPaths, batch: string, now: number): Promise<string | null> {
+  const state = await readBrainState(paths);
+  if (!state || !state.active_batches.includes(batch)) return null;
+  await writeBrainState(paths, { ...state, active_batches: state.active_batches.filter((b) => b !== batch), updated_at: isoTime(now) });
+  return `brain/state.json: removed ${batch} from active_batches`;
+}
+
+/** Applies the repair of every 'repair' finding, in a safe order; never throws for one finding's failure. */
+export async function applyRepairs(paths: MountPaths, findings: readonly Finding[], clock: () => number = Date.now): Promise<RepairOutcome[]> {
+  const store = new TaskStore(paths);
+  const log = new DecisionLog(paths.decisionLog, clock);
+  const todo = findings
+    .filter((f): f is Finding & { repair: Repair } => f.severity === 'repair' && f.repair !== null)
+    .sort((a, b) => ORDER[a.repair.kind] - ORDER[b.repair.kind]);
+  const out: RepairOutcome[] = [];
+  for (const f of todo) {
+    try {
+      const step = await applyOne(paths, store, f.repair, clock());
+      out.push({ finding: f, status: step.changes.length ? 'repaired' : 'resolved', changes: step.changes, note: step.note });
+      for (const c of step.changes) await log.write({ who: 'doctor', what: 'REPAIR', reason: `${f.kind}: ${c}` }).catch(() => {});
+    } catch (err) {
+      out.push({ finding: f, status: 'failed', changes: [], note: `${formatFinding(f)}: ${errorMessage(err)}` });
+    }
+  }
+  return out;
+}
