@@ -422,11 +422,22 @@ export class GpuAgent {
       else this.stats.tasks_failed += 1;
       if (!ok) await this.agentLog('TASK_FAILED', t.id, `${result.outcome}${result.failure_kind ? ` (${result.failure_kind})` : ''}: ${result.reason ?? ''}`.slice(0, 400), done);
     } finally {
+      this.forgetMemoryOf(entry);
       this.running.delete(t.id);
       await this.writeBeat().catch(() => {});
       this.claimer?.poke();
       this.maybeFinishStop();
     }
+  }
+
+  /**
+   * A finished worker's memory leaves the last telemetry reading too: until the next reading it
+   * would otherwise count as memory that is not ours and shrink the budget for no reason.
+   */
+  private forgetMemoryOf(entry: Running): void {
+    const snap = this.telemetry;
+    if (!snap?.ok || entry.nowMb <= 0 || snap.gpu.memory_used_mb === null) return;
+    snap.gpu.memory_used_mb = Math.max(0, snap.gpu.memory_used_mb - entry.nowMb);
   }
 
   /** A result for a claim that is no longer ours (the brain presumed us dead): kept aside, never applied. */
