@@ -1,0 +1,59 @@
+// How big each measurement is: the full run (the sizes) and the short --quick form
+// that CI runs only to see the bench still works.
+
+export interface BenchCounts {
+  spawnSequential: number;
+  spawnParallel: number;
+  spawnTsxSequential: number;
+  fsTasks: number;
+  /** The spawn floor measured again right before the rig's and BullMQ's runs. */
+  baselineSequential: number;
+  baselineParallel: number;
+  throughputTasks: number;
+  chainLinks: number;
+  /** Chain for the worst case of the scale test (history in complete/), shorter to bound its time. */
+  worstChainLinks: number;
+  historyTasks: number;
+  idleSeconds: number;
+  idleSettleSeconds: number;
+  idleGapTasks: number;
+  /** Agents of the rig for throughput, hop, idle gap and scale; and of the idle rig. */
+  gpus: number;
+  idleGpus: number;
+}
+
+export const FULL: BenchCounts = {
+  spawnSequential: 20,
+  spawnParallel: 40,
+  spawnTsxSequential: 5,
+  fsTasks: 1000,
+  baselineSequential: 10,
+  baselineParallel: 24,
+  throughputTasks: 2000,
+  chainLinks: 50,
+  worstChainLinks: 20,
+  historyTasks: 100_000,
+  idleSeconds: 30,
+  idleSettleSeconds: 5,
+  idleGapTasks: 60,
+  gpus: 2,
+  idleGpus: 3,
+};
+
+export const QUICK: BenchCounts = {
+  spawnSequential: 3,
+  spawnParallel: 4,
+  spawnTsxSequential: 0,
+  fsTasks: 50,
+  baselineSequential: 2,
+  baselineParallel: 2,
+  throughputTasks: 20,
+  chainLinks: 5,
+  worstChainLinks: 5,
+  historyTasks: 5_000,
+  idleSeconds: 6,
+  idleSettleSeconds: 1,
+  idleGapTasks: 6,
+  gpus: 2,
+  idleGpus: 3,
+};

@@ -1,0 +1,64 @@
+// 5. Idle cost: the CPU the rig (launcher, brain, agents, and every short-lived helper they
+// run, such as nvidia-smi) uses with nothing to do, as a fraction of one core. The
+// simulator's Ollama servers stand in for an outside service and are shown apart.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type ProcInfo, readTree, roleOf } from './procStat.ts';
+import { makeMount, startRigSession } from './rigSession.ts';
+
+export interface IdleResult {
+  gpus: number;
+  seconds: number;
+  /** Launcher, brain and agents with their children, CPU seconds over the window. */
+  rig_cpu_s: number;
+  core_fraction: number;
+  /** The simulated Ollama servers (not part of a real rig), in cores. */
+  simulator_core_fraction: number;
+  /**
+   * Cores per role over the window. `children` is what a process's exited children used
+   * (the agents' nvidia-smi runs: here the simulator, a Node process per call).
+   */
+  by_role: Record<string, { own: number; children: number }>;
+}
+
+export function isSimulator(role: string): boolean {
+  return role.startsWith('sim ');
+}
+
+/** CPU per role between two readings of a tree (pure). */
+export function cpuByRole(before: ProcInfo[], after: ProcInfo[], seconds: number): IdleResult['by_role'] {
+  const prev = new Map(before.map((p) => [p.pid, p]));
+  const out: IdleResult['by_role'] = {};
+  for (const p of after) {
+    const b = prev.get(p.pid);
+    const children = p.childrenS - (b?.childrenS ?? 0);
+    const own = p.cpuS - p.childrenS - (b ? b.cpuS - b.childrenS : 0);
+    const role = roleOf(p.cmdline);
+    const cur = out[role] ?? { own: 0, children: 0 };
+    out[role] = { own: cur.own + own / seconds, children: cur.children + children / seconds };
+  }
+  return out;
+}
+
+export async function measureIdle(gpus: number, seconds: number, settleS: number): Promise<IdleResult> {
+  const paths = await makeMount('forge-bench-idle-');
+  const session = await startRigSession(paths, gpus, { removeOnStop: true });
+  try {
+    // Let start-up work (loading modules, first telemetry, first heartbeats) finish first.
+    await sleep(settleS * 1000);
+    const before = await readTree(session.launcherPid);
+    const t0 = Date.now();
+    await sleep(seconds * 1000);
+    const after = await readTree(session.launcherPid);
+    const elapsed = (Date.now() - t0) / 1000;
+    const byRole = cpuByRole(before, after, elapsed);
+    let rig = 0;
+    let sim = 0;
+    for (const [role, c] of Object.entries(byRole)) {
+      if (isSimulator(role)) sim += c.own + c.children;
+      else rig += c.own + c.children;
+    }
+    return { gpus, seconds: elapsed, rig_cpu_s: rig * elapsed, core_fraction: rig, simulator_core_fraction: sim, by_role: byRole };
+  } finally {
+    await session.stop();
+  }
+}

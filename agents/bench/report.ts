@@ -1,0 +1,232 @@
+// Rendering only (pure): the headline figures with their targets, the table a person reads
+// and the JSON object a machine reads. Nothing here measures or touches a file.
+import type { BenchResult } from './runBench.ts';
+import { minus, ratio, round } from './stats.ts';
+
+export interface Headline {
+  /** Rig tasks/s over the parallel spawn limit's tasks/s. */
+  throughput_ratio: number | null;
+  /** Median hop minus the median sequential spawn, ms. */
+  hop_overhead_ms: number | null;
+  /** Median hop with the history archived over the median hop on the empty mount. */
+  scale_ratio: number | null;
+  /** The brain's peak resident memory with the history archived, MB. */
+  brain_rss_mb: number | null;
+  /** Rig CPU with nothing to do, in cores. */
+  idle_core_fraction: number | null;
+  /** GPU idle gap (previous end to next claim), median, ms. */
+  idle_gap_ms_median: number | null;
+  /** Rig tasks/s over BullMQ's. */
+  vs_bullmq_throughput: number | null;
+  /** Rig median hop over BullMQ's. */
+  vs_bullmq_hop: number | null;
+}
+
+export type HeadlineKey = keyof Headline;
+
+interface Target {
+  key: HeadlineKey;
+  text: string;
+  met: (v: number) => boolean;
+}
+
+export const TARGETS: Target[] = [
+  { key: 'throughput_ratio', text: '>= 0.8', met: (v) => v >= 0.8 },
+  { key: 'hop_overhead_ms', text: '<= 50 ms', met: (v) => v <= 50 },
+  { key: 'scale_ratio', text: '<= 1.2', met: (v) => v <= 1.2 },
+  { key: 'brain_rss_mb', text: '<= 200 MB', met: (v) => v <= 200 },
+  { key: 'idle_core_fraction', text: '<= 0.01', met: (v) => v <= 0.01 },
+  { key: 'idle_gap_ms_median', text: '<= 100 ms', met: (v) => v <= 100 },
+  { key: 'vs_bullmq_throughput', text: '>= 1', met: (v) => v >= 1 },
+  { key: 'vs_bullmq_hop', text: '<= 1', met: (v) => v <= 1 },
+];
+
+/** What each headline figure is made of, to say why one is null. */
+const NEEDS: Record<HeadlineKey, string> = {
+  throughput_ratio: 'the throughput and limits measurements',
+  hop_overhead_ms: 'the hop and limits measurements',
+  scale_ratio: 'the scale and hop measurements',
+  brain_rss_mb: 'the scale measurement (and a running brain to read /proc from)',
+  idle_core_fraction: 'the idle measurement',
+  idle_gap_ms_median: 'the idle-gap measurement',
+  vs_bullmq_throughput: 'the BullMQ peer and the throughput measurement',
+  vs_bullmq_hop: 'the BullMQ peer and the hop measurement',
+};
+
+/**
+ * The spawn floor the rig's figures are compared with: the one measured right before the rig
+ * ran when there is one (same load on the machine), else the limits part's.
+ */
+export function rigFloor(r: BenchResult): { sequentialMs: number | null; parallelTps: number | null; bootMs: number | null } {
+  const b = r.baselines.rig;
+  return {
+    sequentialMs: b?.sequential.median_ms ?? r.limits?.sequential.median_ms ?? null,
+    parallelTps: b?.parallel.tasks_per_s ?? r.limits?.parallel.tasks_per_s ?? null,
+    bootMs: b?.sequential.boot_median_ms ?? r.limits?.sequential.boot_median_ms ?? null,
+  };
+}
+
+/** Rig over BullMQ after dividing each by the spawn floor measured right before it. */
+export function loadAdjustedVsBullmq(r: BenchResult): number | null {
+  const rig = ratio(r.throughput?.tasks_per_s, rigFloor(r).parallelTps);
+  const bull = ratio(r.bullmq?.throughput.tasks_per_s, r.baselines.bullmq?.parallel.tasks_per_s ?? r.limits?.parallel.tasks_per_s);
+  return ratio(rig, bull);
+}
+
+/** The empty-mount hop the scale cases are compared with: the scale part's own, else the hop part's. */
+export function scaleReference(r: BenchResult): number | null {
+  return r.scale?.empty.hop.hop.median_ms ?? r.hop?.hop.median_ms ?? null;
+}
+
+export function headline(r: BenchResult): Headline {
+  const floor = rigFloor(r);
+  return {
+    throughput_ratio: ratio(r.throughput?.tasks_per_s, floor.parallelTps),
+    hop_overhead_ms: minus(r.hop?.hop.median_ms, floor.sequentialMs),
+    scale_ratio: ratio(r.scale?.archived.hop.hop.median_ms, scaleReference(r)),
+    brain_rss_mb: r.scale?.archived.brain_peak_rss_mb ?? null,
+    idle_core_fraction: r.idle?.core_fraction ?? null,
+    idle_gap_ms_median: r.idle_gap?.to_claim.median_ms ?? null,
+    vs_bullmq_throughput: ratio(r.throughput?.tasks_per_s, r.bullmq?.throughput.tasks_per_s),
+    vs_bullmq_hop: ratio(r.hop?.hop.median_ms, r.bullmq?.hop.hop.median_ms),
+  };
+}
+
+/** Notes for every null headline figure, after the run's own notes. */
+export function headlineNotes(h: Headline): string[] {
+  return (Object.keys(h) as HeadlineKey[]).filter((k) => h[k] === null).map((k) => `${k}: null: needs ${NEEDS[k]}, which gave no figure (see the notes above)`);
+}
+
+export function verdicts(h: Headline): Record<HeadlineKey, { value: number | null; target: string; met: boolean | null }> {
+  const out = {} as Record<HeadlineKey, { value: number | null; target: string; met: boolean | null }>;
+  for (const t of TARGETS) {
+    const v = h[t.key];
+    out[t.key] = { value: round(v), target: t.text, met: v === null ? null : t.met(v) };
+  }
+  return out;
+}
+
+/** The object --json prints: headline figures at the top level, then everything measured. */
+export function toJson(r: BenchResult): Record<string, unknown> {
+  const h = headline(r);
+  const rounded = Object.fromEntries(Object.entries(h).map(([k, v]) => [k, round(v)]));
+  return {
+    ...rounded,
+    hop_ms_median: round(r.hop?.hop.median_ms ?? null),
+    hop_ms_p95: round(r.hop?.hop.p95_ms ?? null),
+    hop_coordination_ms: round(minus(r.hop?.hop.median_ms, rigFloor(r).bootMs)),
+    spawn_sequential_ms: round(rigFloor(r).sequentialMs),
+    spawn_parallel_tasks_per_s: round(rigFloor(r).parallelTps),
+    vs_bullmq_throughput_load_adjusted: round(loadAdjustedVsBullmq(r)),
+    throughput_tasks_per_s: round(r.throughput?.tasks_per_s ?? null),
+    idle_gap_ms_p95: round(r.idle_gap?.to_claim.p95_ms ?? null),
+    scale_ratio_worst: round(ratio(r.scale?.in_complete.hop.hop.median_ms, scaleReference(r))),
+    brain_rss_mb_worst: round(r.scale?.in_complete.brain_peak_rss_mb ?? null),
+    notes: [...r.notes, ...headlineNotes(h)],
+    targets: verdicts(h),
+    mode: r.mode,
+    worker_entry: r.worker_entry,
+    machine: r.machine,
+    wall_s: round(r.wall_s),
+    counts: r.counts,
+    details: { limits: r.limits, baselines: r.baselines, throughput: r.throughput, hop: r.hop, idle_gap: r.idle_gap, scale: r.scale, idle: r.idle, bullmq: r.bullmq },
+  };
+}
+
+// ---- the table ----
+
+interface Row {
+  part: string;
+  figure: string;
+  value: string;
+  ratio: string;
+  target: string;
+  met: string;
+}
+
+const num = (v: number | null | undefined, unit = '', digits = 0): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '-' : `${v.toFixed(digits)}${unit}`;
+const times = (v: number | null): string => (v === null ? '-' : `${v.toFixed(2)}x`);
+const metText = (m: boolean | null | undefined): string => (m === null || m === undefined ? '' : m ? 'met' : 'MISSED');
+
+export function renderTable(r: BenchResult): string {
+  const h = headline(r);
+  const v = verdicts(h);
+  const rows: Row[] = [];
+  const add = (part: string, figure: string, value: string, ratioText = '', key?: HeadlineKey) =>
+    rows.push({ part, figure, value, ratio: ratioText, target: key ? v[key].target : '', met: key ? metText(v[key].met) : '' });
+  const L = r.limits;
+  if (L) {
+    const s = L.sequential;
+    add('1a limits', `worker spawn (${L.worker_entry}), sequential, median`, num(s.median_ms, ' ms'),
+      `p95 ${num(s.p95_ms, ' ms')}; boot ${num(s.boot_median_ms)} + run ${num(s.run_median_ms)} + exit ${num(s.exit_median_ms)} ms`);
+    if (L.sequential_tsx) {
+      add('1a limits', 'worker spawn (tsx), sequential, median', num(L.sequential_tsx.median_ms, ' ms'),
+        `${times(ratio(L.sequential_tsx.median_ms, s.median_ms))} the compiled entry; boot ${num(L.sequential_tsx.boot_median_ms)} ms`);
+    }
+    add('1a limits', `worker spawn, ${L.parallel.concurrency} in parallel`, num(L.parallel.tasks_per_s, ' tasks/s', 2),
+      `${L.parallel.count} tasks in ${num(L.parallel.wall_s, ' s', 1)}`);
+    for (const b of [r.baselines.rig, r.baselines.bullmq]) {
+      if (!b) continue;
+      add('1a limits', `again, right before ${b.before === 'rig' ? 'the rig' : 'BullMQ'} (load ${b.load})`, `${num(b.sequential.median_ms, ' ms')}; ${num(b.parallel.tasks_per_s, ' tasks/s', 2)}`,
+        `sequential median; ${b.parallel.concurrency} in parallel${b.before === 'rig' ? ' (the rig is compared with these)' : ''}`);
+    }
+    add('1b limits', 'fs: write + 3 renames, per task', num(L.fs.per_task_us, ' us'),
+      `write (tmp, fsync, rename) ${num(L.fs.write_us)} + claim ${num(L.fs.rename_queue_to_processing_us)} + complete ${num(L.fs.rename_processing_to_complete_us)} us`);
+  } else add('1 limits', 'not measured', '-');
+  const floor = rigFloor(r);
+  const T = r.throughput;
+  add('2 throughput', T ? `rig, ${T.tasks} tasks, ${Object.keys(T.per_agent).length} agents` : 'rig: not measured', num(T?.tasks_per_s, ' tasks/s', 2),
+    `${times(h.throughput_ratio)} parallel spawn limit${T ? `; peak ${T.peak_concurrency} workers; end to end ${num(T.end_to_end_s, ' s', 1)}` : ''}`, 'throughput_ratio');
+  const H = r.hop;
+  add('3 hop', H ? `chain of ${H.links}: median (p95)` : 'not measured', H ? `${num(H.hop.median_ms, ' ms')} (${num(H.hop.p95_ms, ' ms')})` : '-',
+    `${h.hop_overhead_ms === null ? '-' : `${h.hop_overhead_ms >= 0 ? '+' : ''}${h.hop_overhead_ms.toFixed(0)} ms`} over a sequential spawn; ${times(ratio(H?.hop.median_ms, floor.sequentialMs))}`, 'hop_overhead_ms');
+  if (H) {
+    const st = H.steps;
+    add('3 hop', 'steps, median: flush / release / claim / start', `${num(st.flush.median_ms)} / ${num(st.release.median_ms)} / ${num(st.claim.median_ms)} / ${num(st.start.median_ms)} ms`,
+      `start = processing write + spawn + worker boot (boot alone: ${num(floor.bootMs, ' ms')}); hop - boot = ${num(minus(H.hop.median_ms, floor.bootMs), ' ms')} added by the rig`);
+  }
+  const S = r.scale;
+  if (S) {
+    add('4 scale', `hop, empty mount (reference), chain of ${S.empty.hop.links}`, `${num(S.empty.hop.hop.median_ms, ' ms')} (${num(S.empty.hop.hop.p95_ms, ' ms')})`,
+      `the same mount just before the history was written; brain RSS ${num(S.empty.brain_peak_rss_mb, ' MB')}`);
+    for (const c of [S.archived, S.in_complete]) {
+      const realistic = c.where === 'archive';
+      add('4 scale', `hop, ${S.history_tasks} old tasks in ${realistic ? 'archive/' : 'complete/ (worst)'}, chain of ${c.hop.links}`, `${num(c.hop.hop.median_ms, ' ms')} (${num(c.hop.hop.p95_ms, ' ms')})`,
+        `${times(ratio(c.hop.hop.median_ms, scaleReference(r)))} the empty mount; release step ${num(c.hop.steps.release.median_ms, ' ms')} (empty: ${num(S.empty.hop.steps.release.median_ms, ' ms')})`, realistic ? 'scale_ratio' : undefined);
+      add('4 scale', `brain RSS, peak (now), ${realistic ? 'archive/' : 'complete/ (worst)'}`, `${num(c.brain_peak_rss_mb, ' MB')} (${num(c.brain_rss_mb, ' MB')})`,
+        `rig start ${num(c.rig_start_s, ' s', 1)}`, realistic ? 'brain_rss_mb' : undefined);
+    }
+  } else add('4 scale', 'not measured', '-', '', 'scale_ratio');
+  const I = r.idle;
+  add('5 idle', I ? `rig CPU, ${I.gpus} agents, ${num(I.seconds, ' s')} idle` : 'not measured', I ? `${num(I.core_fraction * 100, ' % of a core', 2)}` : '-',
+    I ? `simulated Ollama apart: ${num(I.simulator_core_fraction * 100, '%', 2)}` : '', 'idle_core_fraction');
+  if (I) {
+    const roles = Object.entries(I.by_role).filter(([k]) => !k.startsWith('sim ')).sort((a, b) => b[1].own + b[1].children - a[1].own - a[1].children);
+    add('5 idle', 'by process: own + its exited children (nvidia-smi)', '', roles.map(([k, c]) => `${k} ${num(c.own * 100, '', 2)}+${num(c.children * 100, '%', 2)}`).join(', '));
+  }
+  const G = r.idle_gap;
+  add('6 idle gap', G ? `end -> next claim, ${G.gaps} gaps: median (p95)` : 'not measured', G ? `${num(G.to_claim.median_ms, ' ms')} (${num(G.to_claim.p95_ms, ' ms')})` : '-',
+    G ? `end -> next worker's own start ${num(G.to_worker_start.median_ms, ' ms')} (${num(G.to_worker_start.p95_ms, ' ms')})` : '', 'idle_gap_ms_median');
+  const B = r.bullmq;
+  add('7 BullMQ', B ? `throughput, ${B.throughput.tasks} jobs, ${B.workers}x${B.concurrency_per_worker} concurrency` : 'not measured', num(B?.throughput.tasks_per_s, ' tasks/s', 2),
+    `rig / BullMQ ${times(h.vs_bullmq_throughput)}; each over its own spawn floor: ${times(loadAdjustedVsBullmq(r))}`, 'vs_bullmq_throughput');
+  add('7 BullMQ', B ? `hop, chain of ${B.hop.links}: median (p95)` : 'not measured', B ? `${num(B.hop.hop.median_ms, ' ms')} (${num(B.hop.hop.p95_ms, ' ms')})` : '-',
+    `rig / BullMQ ${times(h.vs_bullmq_hop)}`, 'vs_bullmq_hop');
+
+  const head: Row = { part: 'part', figure: 'figure', value: 'value', ratio: 'ratio / detail', target: 'target', met: '' };
+  const all = [head, ...rows];
+  const w = (k: keyof Row) => Math.max(...all.map((x) => x[k].length));
+  const line = (x: Row) => [x.part.padEnd(w('part')), x.figure.padEnd(w('figure')), x.value.padEnd(w('value')), x.target.padEnd(w('target')), x.met.padEnd(w('met')), x.ratio].join('  ').trimEnd();
+  const m = r.machine;
+  const out = [
+    `Forge bench (${r.mode}), ${m.date}: ${m.cores} cores, ${m.cpu_model}, ${m.memory_gb} GB, ${m.disk}, Node ${m.node}; load ${m.load_start} -> ${m.load_end ?? '?'}; workers: ${r.worker_entry}`,
+    '',
+    line(head),
+    ...rows.map(line),
+  ];
+  const notes = [...r.notes, ...headlineNotes(h)];
+  if (notes.length) out.push('', 'notes:', ...notes.map((n) => `- ${n}`));
+  out.push('', `bench wall time ${num(r.wall_s, ' s', 0)}`);
+  return out.join('\n');
+}

@@ -1,0 +1,42 @@
+// 2. Throughput: many independent no-op cpu tasks submitted as one plan, run by the rig on
+// its default settings. Rate over the busy window (first claim to last worker end), so the
+// plan's submission and the batch's summary are not counted; the end-to-end time is shown too.
+import { loadConfig } from '../core/config.ts';
+import { readHeartbeat } from '../core/heartbeat.ts';
+import { busyWindow } from './timeline.ts';
+import { independentTasks, writePlanFolder } from './plans.ts';
+import type { RigSession } from './rigSession.ts';
+
+export interface ThroughputResult {
+  tasks: number;
+  tasks_per_s: number;
+  busy_s: number;
+  /** Submit to the batch record's end (ingest, release, run, summary, archive), seconds. */
+  end_to_end_s: number;
+  peak_concurrency: number;
+  /** How the tasks were shared between agents. */
+  per_agent: Record<string, number>;
+  /** cpu tasks one idle agent may run at once: its free budget / resource_limits.cpu_task_cost_mb. */
+  slots_per_agent: number;
+}
+
+export async function measureThroughput(session: RigSession, tmp: string, count: number, timeoutMs: number): Promise<ThroughputResult> {
+  const plan = await writePlanFolder(tmp, `bench-independent-${count}`, `Bench: ${count} independent tasks`, 'No-op cpu tasks with no dependencies: throughput.', independentTasks(count));
+  const beat = await readHeartbeat(session.paths, 0);
+  const config = await loadConfig(session.paths.config);
+  const slots = Math.max(1, Math.floor((beat?.budget_available_mb ?? 0) / Math.max(1, config.resource_limits.cpu_task_cost_mb)));
+  const run = await session.runPlan(plan, timeoutMs);
+  const work = [...run.tasks.values()].filter((t) => t.executor === 'worker');
+  const w = busyWindow(work);
+  const perAgent: Record<string, number> = {};
+  for (const t of work) perAgent[t.claimed_by ?? '?'] = (perAgent[t.claimed_by ?? '?'] ?? 0) + 1;
+  return {
+    tasks: w.tasks,
+    tasks_per_s: w.tasksPerS,
+    busy_s: w.seconds,
+    end_to_end_s: (Date.parse(run.record.finished_at ?? new Date().toISOString()) - run.submittedAtMs) / 1000,
+    peak_concurrency: w.peakConcurrency,
+    per_agent: perAgent,
+    slots_per_agent: slots,
+  };
+}

@@ -1,0 +1,34 @@
+// npm run bench -- [--quick] [--json] [--json-out FILE] [--only PART,PART]
+// Measures the rig's speed on this machine (docs/PERFORMANCE.md says what and why) and prints
+// a table, or with --json one object. Progress goes to stderr. Parts: limits, hop, idle_gap,
+// throughput, scale, idle, bullmq.
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { PARTS, type Part, runBench } from '../agents/bench/runBench.ts';
+import { renderTable, toJson } from '../agents/bench/report.ts';
+
+const usage = `usage: npm run bench -- [--quick] [--json] [--json-out FILE] [--only ${PARTS.join(',')}]`;
+let values;
+try {
+  ({ values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, 'json-out': { type: 'string' }, only: { type: 'string' }, help: { type: 'boolean', default: false } } }));
+} catch (err) {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n${usage}\n`);
+  process.exit(2);
+}
+if (values.help) {
+  process.stdout.write(usage + '\n');
+  process.exit(0);
+}
+const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
+const unknown = only?.filter((p) => !(PARTS as readonly string[]).includes(p)) ?? [];
+if (unknown.length) {
+  process.stderr.write(`--only ${values.only}: unknown part(s) ${unknown.join(', ')}; parts: ${PARTS.join(', ')}\n`);
+  process.exit(2);
+}
+const result = await runBench({ quick: values.quick, parts: only as Part[] | undefined, say: (l) => process.stderr.write(l + '\n') });
+const json = JSON.stringify(toJson(result), null, 2) + '\n';
+// --json-out keeps the machine-readable object beside the table (docs/PERFORMANCE.md shows both).
+if (values['json-out']) await writeFile(values['json-out'], json);
+process.stdout.write(values.json ? json : renderTable(result) + '\n');
+// Bench children (rigs, redis) are stopped by now; exit even if a library keeps a handle open.
+process.exit(0);

@@ -1,0 +1,34 @@
+// The benchmark still works: `scripts/bench.ts --quick --json` runs every part once at a
+// small size and prints one JSON object. Only its shape is checked; timings never are
+// (speed is measured by `npm run bench`, docs/PERFORMANCE.md).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+const HEADLINE = [
+  'throughput_ratio', 'hop_overhead_ms', 'scale_ratio', 'brain_rss_mb',
+  'idle_core_fraction', 'idle_gap_ms_median', 'vs_bullmq_throughput', 'vs_bullmq_hop',
+] as const;
+
+test('bench --quick --json prints every headline figure as a number, or null with a note', { timeout: 240_000 }, async () => {
+  const r = await execa('node', ['--import', 'tsx', join(ROOT, 'scripts', 'bench.ts'), '--quick', '--json'], {
+    cwd: ROOT, reject: false, timeout: 230_000,
+  });
+  assert.equal(r.exitCode, 0, `bench exited ${r.exitCode}:\n${String(r.stderr).slice(-2000)}`);
+  const out = JSON.parse(String(r.stdout)) as Record<string, unknown>;
+  assert.ok(Array.isArray(out.notes), 'notes is a list');
+  const notes = (out.notes as unknown[]).map(String);
+  for (const key of HEADLINE) {
+    assert.ok(key in out, `${key} is in the output`);
+    const v = out[key];
+    if (v === null) assert.ok(notes.some((n) => n.startsWith(`${key}:`)), `${key} is null and a note says why; notes: ${notes.join(' | ')}`);
+    else assert.ok(typeof v === 'number' && Number.isFinite(v), `${key} is a number, got ${JSON.stringify(v)}`);
+  }
+  assert.equal(out.mode, 'quick');
+  const targets = out.targets as Record<string, { target: string; met: boolean | null }>;
+  for (const key of HEADLINE) assert.ok(targets[key] && typeof targets[key].target === 'string', `${key} has a target`);
+});
