@@ -78,6 +78,17 @@ export class AgentWatcher {
       if (!this.firstSeen.has(key)) this.firstSeen.set(key, now);
     }
     for (const k of this.firstSeen.keys()) if (!keys.has(k)) this.firstSeen.delete(k);
+    // A claim is one rename into processing/ and then a write of the new token. A file still
+    // without its token (attempt 0, or an attempt already recorded as over) after
+    // heartbeat_stale_s lost its claimer between the two: nothing ran; release it again.
+    const staleMs = this.config.timeouts.heartbeat_stale_s * 1000;
+    for (const t of processing) {
+      const unclaimed = t.attempt === 0 || t.attempts.some((a) => a.attempt === t.attempt);
+      const seen = this.firstSeen.get(`${t.id}#${t.attempt}`);
+      if (!unclaimed || seen === undefined || now - seen < staleMs) continue;
+      const r = await this.store.replace('processing', t.id, (cur) => (cur.attempt === t.attempt && cur.claimed_by === t.claimed_by ? cur : null), 'queue');
+      if (r.ok) await this.say('UNCLAIMED', t.id, `in processing/ for ${Math.round((now - seen) / 1000)} s without a claim of its own: its claimer died between the claim's rename and its write; back to queue/`);
+    }
     const escalations = await this.readEscalations();
     const actions = decideMonitor(
       { watches: this.watches, dead: this.dead, beats, processing, firstSeen: this.firstSeen, escalations, agentNames: this.config.gpus.map((g) => g.name), now },
@@ -133,18 +144,21 @@ export class AgentWatcher {
 
   /** Returns a dead agent's task: the attempt recorded as lost (infra), then one rename to failed/ for the retry path. */
   private async returnTask(t: Task, agent: string, reason: string): Promise<void> {
-    const cur = await this.store.read('processing', t.id);
-    if (!cur.ok || cur.task.claimed_by !== agent || cur.task.attempt !== t.attempt) return;
     const now = isoTime(this.clock.now());
     const record: AttemptRecord = {
       attempt: t.attempt, agent, claimed_at: t.claimed_at ?? now, finished_at: now, outcome: 'lost', failure_kind: 'infra', reason, exit_code: null, peak_vram_mb: null,
     };
-    await this.store.write('processing', {
-      ...cur.task,
-      result: { task_id: t.id, attempt: t.attempt, outcome: 'lost', failure_kind: 'infra', exit_code: null, signal: null, reason, started_at: t.claimed_at ?? now, finished_at: now, duration_ms: 0, stdout_path: null, stderr_path: null },
-      attempts: [...cur.task.attempts.filter((x) => x.attempt !== t.attempt), record],
-    });
-    if (await this.store.move(t.id, 'processing', 'failed')) await this.say('LOST', t.id, reason);
+    const r = await this.store.replace('processing', t.id, (cur) =>
+      // An attempt already recorded is over: the file is another agent's claim between its rename and its write.
+      cur.claimed_by !== agent || cur.attempt !== t.attempt || cur.attempts.some((x) => x.attempt === cur.attempt)
+        ? null
+        : {
+            ...cur,
+            result: { task_id: t.id, attempt: t.attempt, outcome: 'lost', failure_kind: 'infra', exit_code: null, signal: null, reason, started_at: t.claimed_at ?? now, finished_at: now, duration_ms: 0, stdout_path: null, stderr_path: null },
+            attempts: [...cur.attempts.filter((x) => x.attempt !== t.attempt), record],
+          },
+      'failed');
+    if (r.ok) await this.say('LOST', t.id, reason);
   }
 
   private async readEscalations(): Promise<Map<string, Escalation>> {

@@ -1,14 +1,21 @@
 // The file store: the only code that touches the task folders. A task moves between
 // folders only by rename; losing a rename race is a normal outcome, returned as false.
 import type { Dirent } from 'node:fs';
-import { readdir, readFile, rename, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { writeJsonAtomic, isTempName } from './atomic.ts';
+import { open, readdir, readFile, rename, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { writeJsonAtomic, isTempName, tempPathFor } from './atomic.ts';
 import { errorCode, errorMessage } from './errors.ts';
 import { type MountPaths, type TaskFolder, TASK_FOLDERS, childPath, isSafeName } from './paths.ts';
 import { Task, type TaskInput } from './task.ts';
 
 export type ReadOutcome = { ok: true; task: Task } | { ok: false; reason: 'missing' | 'quarantined' };
+
+/** gone: another process moved the file first; declined: `change` returned null; quarantined: it was not a task. */
+export type ReplaceOutcome = { ok: true; task: Task } | { ok: false; reason: 'gone' | 'declined' | 'quarantined' };
+
+/** How often replace() starts again when the file changed between its read and its take. */
+const REPLACE_TRIES = 5;
 
 /** Errors a scan meets when another process (or another NFS client) moved a file under it. */
 function isGone(err: unknown): boolean {
@@ -88,11 +95,84 @@ export class TaskStore {
     return out;
   }
 
-  /** Writes a task whole into a folder (create or replace in place). */
+  /**
+   * Writes a task whole into a folder: to create it, or to replace a file no other process
+   * moves (the brain's own private/ tasks). A file other processes may move meanwhile (one in
+   * processing/) must be updated with replace(): write() renames a new file into place whether
+   * or not the old one is still there, so it brings back a task a racing process has moved on.
+   */
   async write(folder: TaskFolder, task: TaskInput): Promise<Task> {
     const valid = Task.parse(task);
     await writeJsonAtomic(this.fileOf(folder, valid.id), valid);
     return valid;
+  }
+
+  /**
+   * Updates a task that other processes may act on at the same time (the agent finishing it,
+   * the brain returning it for a presumed-dead agent, the agent's next life reclaiming it), and
+   * moves it to `to` (default: where it is), without ever making a second copy of it.
+   *
+   * The new task is written first, to a temporary file in `to`. Then the file is taken by one
+   * rename to a private temporary name: of any number of racers exactly one wins, and the
+   * others get 'gone' and must treat the task as no longer theirs. The winner checks that the
+   * file still holds what `change` saw (else it puts it back and starts again), renames the new
+   * task into place and removes the taken file. `change` may return null to leave the task
+   * untouched ('declined'), e.g. when its claim token is no longer the caller's.
+   *
+   * Between the take and the last rename (one read of a small file) the task is in no folder:
+   * a process killed exactly then leaves it as `.<id>.json.<pid>.<hex>.taken.tmp` in `from`.
+   */
+  async replace(from: TaskFolder, id: string, change: (cur: Task) => TaskInput | null, to: TaskFolder = from): Promise<ReplaceOutcome> {
+    const src = this.fileOf(from, id);
+    const dest = this.fileOf(to, id);
+    for (let attempt = 1; ; attempt++) {
+      let text: string;
+      try {
+        text = await readFile(src, 'utf8');
+      } catch (err) {
+        if (isGone(err) || errorCode(err) === 'EISDIR') return { ok: false, reason: 'gone' };
+        throw err;
+      }
+      const cur = this.parse(text);
+      if (!cur.ok || cur.task.id !== id) {
+        const r = await this.read(from, id); // quarantines it, with the reason
+        return { ok: false, reason: r.ok ? 'declined' : r.reason === 'missing' ? 'gone' : 'quarantined' };
+      }
+      const input = change(cur.task);
+      if (input === null) return { ok: false, reason: 'declined' };
+      const next = Task.parse(input);
+      const fresh = tempPathFor(dest);
+      await writeFileAtomicTo(fresh, JSON.stringify(next, null, 2) + '\n');
+      const taken = join(dirname(src), `.${id}.json.${process.pid}.${randomBytes(4).toString('hex')}.taken.tmp`);
+      try {
+        await rename(src, taken);
+      } catch (err) {
+        await unlink(fresh).catch(() => {});
+        if (isGone(err)) return { ok: false, reason: 'gone' };
+        throw err;
+      }
+      const now = await readFile(taken, 'utf8').catch(() => null);
+      if (now !== text) {
+        // Rewritten between our read and our take (by a writer that does not take first): put
+        // it back as it is now and decide again on what it holds.
+        await rename(taken, src);
+        await unlink(fresh).catch(() => {});
+        if (attempt >= REPLACE_TRIES) throw new Error(`task ${id}: ${from}/ kept changing under replace(); gave up after ${attempt} tries`);
+        continue;
+      }
+      await rename(fresh, dest);
+      await unlink(taken).catch(() => {});
+      return { ok: true, task: next };
+    }
+  }
+
+  private parse(text: string): { ok: true; task: Task } | { ok: false } {
+    try {
+      const parsed = Task.safeParse(JSON.parse(text));
+      return parsed.success ? { ok: true, task: parsed.data } : { ok: false };
+    } catch {
+      return { ok: false };
+    }
   }
 
   /** Moves a task by one rename. False when another process moved it first. */
@@ -138,6 +218,20 @@ export class TaskStore {
     const src = join(folder in this.paths.folders ? this.paths.folders[folder as TaskFolder] : folder, name);
     await quarantine(this.paths, String(folder), src, name, reason);
   }
+}
+
+/** Writes a new file under a temporary name (its own, not yet visible to any lister), synced to disk. */
+async function writeFileAtomicTo(tmp: string, data: string): Promise<void> {
+  const handle = await open(tmp, 'wx', 0o644);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (err) {
+    await handle.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  await handle.close();
 }
 
 /** Moves any file into <shared>/quarantine/<where>/ with <name>.why.txt beside it. */

@@ -3,7 +3,7 @@
 // worker's exit flushes its result at once, and new files in queue/ trigger a claim.
 import { readFile, readdir, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import { watch, type FSWatcher } from 'node:fs';
 import type { Clock } from '../core/clock.ts';
 import { isoTime } from '../core/clock.ts';
 import type { Config, GpuConfig } from '../core/config.ts';
@@ -15,7 +15,7 @@ import type { MountPaths } from '../core/paths.ts';
 import { readSignals, removeSignal } from '../core/signals.ts';
 import { TaskStore } from '../core/store.ts';
 import type { AttemptRecord, Task, TaskClass, WorkerResult } from '../core/task.ts';
-import { writeJsonAtomic } from '../core/atomic.ts';
+import { isTempName, writeJsonAtomic } from '../core/atomic.ts';
 import { type ModelRuntime, RuntimeError, isRuntimeDown } from '../llm/runtime.ts';
 import { CircuitBreaker } from '../llm/circuit.ts';
 import type { LoadGate } from '../llm/loadGate.ts';
@@ -113,8 +113,10 @@ export class GpuAgent {
     this.internal.start();
     this.external.start();
     this.claimer.start();
-    this.watcher = watch(this.o.paths.folders.queue, { ignoreInitial: true, depth: 0 });
-    this.watcher.on('add', () => this.claimer?.poke());
+    // fs.watch on the folder itself (chokidar re-reads the whole folder on every event).
+    this.watcher = watch(this.o.paths.folders.queue, (_event, name) => {
+      if (name === null || !isTempName(String(name))) this.claimer?.poke();
+    });
     this.watcher.on('error', () => {});
     await this.agentLog('START', null, `pid ${process.pid}, GPU ${this.o.gpu.id}, model ${this.o.gpu.model}, port ${this.o.gpu.port}`);
   }
@@ -270,9 +272,6 @@ export class GpuAgent {
     for (const id of ids) {
       if (this.stopping) return;
       const available = this.availableMb();
-      const cpuCost = this.config.resource_limits.cpu_task_cost_mb;
-      // Nothing more can fit: stop reading files (meta costs 0, but meta work is rare).
-      if (available < Math.min(cpuCost, 1) && !accepts.includes('meta')) return;
       const r = await this.store.read('queue', id);
       if (!r.ok) continue;
       const task = r.task;
@@ -301,14 +300,19 @@ export class GpuAgent {
   /** After winning the claim: record who holds it with the new attempt token, then run it. */
   private async begin(queued: Task, cost: number): Promise<void> {
     const now = this.o.clock.now();
-    const task = await this.store.write('processing', {
-      ...queued,
-      attempt: queued.attempt + 1,
+    const r = await this.store.replace('processing', queued.id, (cur) => ({
+      ...cur,
+      attempt: Math.max(cur.attempt, ...cur.attempts.map((a) => a.attempt)) + 1,
       claimed_by: this.name,
       claimed_at: isoTime(now),
       result: null,
       finished_at: null,
-    });
+    }));
+    if (!r.ok) {
+      await this.agentLog('CLAIM_LOST', queued.id, `the task left processing/ before the claim was recorded (${r.reason}); not run`);
+      return;
+    }
+    const task = r.task;
     const entry: Running = {
       task, kind: task.executor === 'agent' || task.task_class === 'meta' ? 'meta' : 'worker',
       pid: null, taskPgid: null, startedAt: now, cost, peakMb: null, nowMb: 0, stoppedBy: null, done: Promise.resolve(),
@@ -323,7 +327,7 @@ export class GpuAgent {
   private async runWorker(entry: Running): Promise<void> {
     const t = entry.task;
     const proc = spawnWorker({
-      taskFile: this.store.fileOf('processing', t.id),
+      taskJson: JSON.stringify(t),
       configFile: this.o.configFile,
       ollamaUrl: this.o.runtime.url,
       gpuId: this.o.gpu.id,
@@ -348,6 +352,9 @@ export class GpuAgent {
         ? `${entry.stoppedBy === 'shutdown' ? 'agent shut down' : entry.stoppedBy + ' signal'}: worker stopped`
         : `worker gave no valid result (${parsed.reason}); exit ${res.exitCode ?? res.signal}; ${String(res.stderr ?? '').slice(-400)}`;
       result = this.synthResult(t, entry.stoppedBy ? 'killed' : 'error', 'infra', why, res.exitCode ?? null, res.signal ?? null);
+      // The worker died without a result; its task runs on in its own process group and would
+      // run beside the retry: end it now.
+      if (entry.taskPgid !== null && isAlive(entry.taskPgid)) killGroup(entry.taskPgid, 'SIGKILL');
     }
     if (entry.stoppedBy && result.outcome !== 'success') {
       result = { ...result, outcome: 'killed', failure_kind: 'infra', reason: `${entry.stoppedBy}: ${result.reason ?? ''}`.trim() };
@@ -402,22 +409,22 @@ export class GpuAgent {
   private async finish(entry: Running, result: WorkerResult): Promise<void> {
     const t = entry.task;
     try {
-      const cur = await this.store.read('processing', t.id);
-      if (!cur.ok || cur.task.claimed_by !== this.name || cur.task.attempt !== t.attempt) {
-        await this.keepLateResult(t, result);
-        return;
-      }
       const record: AttemptRecord = {
         attempt: t.attempt, agent: this.name, claimed_at: t.claimed_at ?? isoTime(entry.startedAt), finished_at: result.finished_at,
         outcome: result.outcome, failure_kind: result.failure_kind, reason: result.reason, exit_code: result.exit_code,
         peak_vram_mb: result.peak_vram_mb ?? null,
       };
-      const done = await this.store.write('processing', {
-        ...cur.task, result, finished_at: result.finished_at,
-        attempts: [...cur.task.attempts.filter((a) => a.attempt !== t.attempt), record],
-      });
       const ok = result.outcome === 'success';
-      await this.store.move(t.id, 'processing', ok ? 'complete' : 'failed');
+      const r = await this.store.replace('processing', t.id, (cur) =>
+        cur.claimed_by === this.name && cur.attempt === t.attempt && cur.claimed_at === t.claimed_at
+          ? { ...cur, result, finished_at: result.finished_at, attempts: [...cur.attempts.filter((a) => a.attempt !== t.attempt), record] }
+          : null,
+        ok ? 'complete' : 'failed');
+      if (!r.ok) {
+        await this.keepLateResult(t, result);
+        return;
+      }
+      const done = r.task;
       if (ok) this.stats.tasks_completed += 1;
       else this.stats.tasks_failed += 1;
       if (!ok) await this.agentLog('TASK_FAILED', t.id, `${result.outcome}${result.failure_kind ? ` (${result.failure_kind})` : ''}: ${result.reason ?? ''}`.slice(0, 400), done);
@@ -483,7 +490,7 @@ export class GpuAgent {
   /** Ends the agent: stop claiming; with kill=true stop running workers (their tasks fail as infra and are retried). */
   async shutdown(killWorkers: boolean): Promise<void> {
     this.stopping = true;
-    await this.watcher?.close();
+    this.watcher?.close();
     await this.claimer?.stop();
     if (killWorkers) {
       for (const r of this.running.values()) {
@@ -515,21 +522,23 @@ export class GpuAgent {
       for (const a of prev.active_tasks) pids.set(a.task_id, [a.task_pgid, a.pid].filter((p): p is number => typeof p === 'number'));
     }
     this.seq = prev ? prev.seq + 1 : 0;
+    // Every process of the previous life is an orphan whose result nobody will read, whether
+    // or not the brain has already returned its task: end them all.
+    for (const groups of pids.values()) for (const g of groups) if (isAlive(g)) killGroup(g, 'SIGKILL');
     for (const id of await this.store.list('processing')) {
-      const r = await this.store.read('processing', id);
-      if (!r.ok || r.task.claimed_by !== this.name) continue;
       const groups = pids.get(id) ?? [];
-      for (const g of groups) if (isAlive(g)) killGroup(g, 'SIGKILL');
       const pid = groups.at(-1);
-      const t = r.task;
-      const result = this.synthResult(t, 'lost', 'infra', `agent ${this.name} restarted; its previous life's worker${pid ? ` (pid ${pid})` : ''} was killed`, null, null);
-      const record: AttemptRecord = {
-        attempt: t.attempt, agent: this.name, claimed_at: t.claimed_at ?? result.started_at, finished_at: result.finished_at,
-        outcome: 'lost', failure_kind: 'infra', reason: result.reason, exit_code: null, peak_vram_mb: null,
-      };
-      await this.store.write('processing', { ...t, result, attempts: [...t.attempts.filter((a) => a.attempt !== t.attempt), record] });
-      await this.store.move(id, 'processing', 'failed');
-      await this.agentLog('ORPHAN', id, `returned: ${result.reason}`);
+      const r = await this.store.replace('processing', id, (t) => {
+        // Another agent's claim between its rename and its write still names us: not ours.
+        if (t.claimed_by !== this.name || t.attempts.some((a) => a.attempt === t.attempt)) return null;
+        const result = this.synthResult(t, 'lost', 'infra', `agent ${this.name} restarted; its previous life's worker${pid ? ` (pid ${pid})` : ''} was killed`, null, null);
+        const record: AttemptRecord = {
+          attempt: t.attempt, agent: this.name, claimed_at: t.claimed_at ?? result.started_at, finished_at: result.finished_at,
+          outcome: 'lost', failure_kind: 'infra', reason: result.reason, exit_code: null, peak_vram_mb: null,
+        };
+        return { ...t, result, attempts: [...t.attempts.filter((a) => a.attempt !== t.attempt), record] };
+      }, 'failed');
+      if (r.ok) await this.agentLog('ORPHAN', id, `returned: ${r.task.result?.reason ?? ''}`);
     }
   }
 

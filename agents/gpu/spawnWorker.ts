@@ -38,7 +38,9 @@ export function workerEntry(): { args: string[] } {
 }
 
 export interface SpawnOptions {
-  taskFile: string;
+  /** The task file; or, better, taskJson: the task exactly as claimed (processing/ may hold a later claim by then). */
+  taskFile?: string;
+  taskJson?: string;
   configFile: string;
   ollamaUrl: string;
   gpuId: number;
@@ -48,7 +50,7 @@ export interface SpawnOptions {
 
 export function spawnWorker(o: SpawnOptions): ResultPromise<{ reject: false; detached: true; stdin: 'ignore'; stderr: 'pipe' }> {
   const { args } = workerEntry();
-  return execa(process.execPath, [...args, '--task-file', o.taskFile, '--config', o.configFile, '--ollama-url', o.ollamaUrl], {
+  return execa(process.execPath, [...args, ...(o.taskJson !== undefined ? ['--task', o.taskJson] : ['--task-file', o.taskFile ?? '']), '--config', o.configFile, '--ollama-url', o.ollamaUrl], {
     reject: false,
     // Its own process group: kill(-pid) reaches the worker and everything it started.
     detached: true,

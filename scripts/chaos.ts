@@ -1,0 +1,76 @@
+// npm run chaos -- [--trials N] [--seed S] [--gpus N] [--keep] [--json] [--deadline-s S]
+// Fault injection: runs trials of real batches on a simulated rig while it SIGKILLs the
+// brain, agents, workers and tasks and drops garbage into the mount's folders, then checks
+// every batch and every task (agents/chaos/check.ts). Exits 0 when every trial passed.
+// Trial i uses seed S+i; a failed one is replayed alone with --trials 1 --seed S+i.
+import { parseArgs } from 'node:util';
+import { formatTotals, totalsOf } from '../agents/chaos/report.ts';
+import { trialSeed } from '../agents/chaos/prng.ts';
+import { type TrialResult, runTrial } from '../agents/chaos/trial.ts';
+
+const usage = 'usage: npm run chaos -- [--trials N] [--seed S] [--gpus N] [--keep] [--json] [--deadline-s S]';
+
+function fail(msg: string): never {
+  process.stderr.write(`${msg}\n${usage}\n`);
+  process.exit(1);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      trials: { type: 'string', default: '5' },
+      seed: { type: 'string' },
+      gpus: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      'deadline-s': { type: 'string', default: '90' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  }));
+} catch (err) {
+  fail((err as Error).message);
+}
+if (values.help) {
+  process.stdout.write(usage + '\n');
+  process.exit(0);
+}
+const whole = (name: string, text: string, lo: number, hi: number): number => {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < lo || n > hi) fail(`--${name} ${text}: give a whole number from ${lo} to ${hi}`);
+  return n;
+};
+const trials = whole('trials', values.trials, 1, 10_000);
+const seed = values.seed === undefined ? Date.now() % 1_000_000_000 : whole('seed', values.seed, 0, 2 ** 32 - 1);
+const gpus = values.gpus === undefined ? null : whole('gpus', values.gpus, 1, 8);
+const deadlineMs = whole('deadline-s', values['deadline-s'], 10, 3600) * 1000;
+const note = (s: string) => process.stderr.write(`chaos: ${s}\n`);
+const replay = (s: number) => `npm run chaos -- --trials 1 --seed ${s}${gpus === null ? '' : ` --gpus ${gpus}`}`;
+
+note(`seed ${seed}, ${trials} trial(s)${gpus === null ? '' : `, ${gpus} GPUs`}`);
+const results: TrialResult[] = [];
+let stopping = false;
+process.on('SIGINT', () => {
+  if (stopping) process.exit(130);
+  stopping = true;
+  note('interrupted: finishing the current trial, then reporting (Ctrl-C again to quit now)');
+});
+for (let i = 0; i < trials && !stopping; i++) {
+  const s = trialSeed(seed, i);
+  const r = await runTrial({ seed: s, gpus, deadlineMs, keep: values.keep ? 'failed' : false, say: note });
+  results.push(r);
+  const v = r.verdict;
+  note(
+    `trial ${i + 1}/${trials} seed ${s}: ${r.ok ? 'PASS' : 'FAIL'} in ${(r.durationMs / 1000).toFixed(1)} s ` +
+      `(${r.gpus} GPUs, ${r.batches} batch(es), ${v.tasksChecked} tasks; kills brain ${v.kills.brain}, agent ${v.kills.agent}, ` +
+      `worker ${v.kills.worker}, task ${v.kills.task}; garbage ${v.garbage.dropped}; longest recovery ${(v.longestRecoveryMs / 1000).toFixed(1)} s)`,
+  );
+  if (!r.ok) {
+    for (const p of v.problems) note(`  ${p}`);
+    note(`  replay: ${replay(s)}${r.kept ? `; mount kept at ${r.kept}` : ' (add --keep to keep the mount)'}`);
+  }
+}
+const totals = totalsOf(seed, results);
+process.stdout.write((values.json ? JSON.stringify(totals) : formatTotals(totals)) + '\n');
+process.exit(totals.ok ? 0 : 1);
