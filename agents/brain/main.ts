@@ -2,8 +2,8 @@
 import { watch } from 'node:fs';
 import { parseCommand } from '../core/args.ts';
 import { systemClock } from '../core/clock.ts';
-import { loadConfig } from '../core/config.ts';
-import { UserInputError, errorMessage } from '../core/errors.ts';
+import { loadConfigOrExit } from '../core/config.ts';
+import { errorMessage } from '../core/errors.ts';
 import { startDaemon } from '../core/lifecycle.ts';
 import { Ticker } from '../core/loop.ts';
 import { ensureMount, mountPaths } from '../core/paths.ts';
@@ -13,13 +13,7 @@ import { BrainLockedError, acquireBrainLock } from './lock.ts';
 const { values, shared } = parseCommand('usage: brain [--shared DIR] [--config FILE]', { config: { type: 'string' } });
 const paths = mountPaths(shared);
 const configFile = values.config ?? paths.config;
-let config;
-try {
-  config = await loadConfig(configFile);
-} catch (err) {
-  process.stderr.write(err instanceof UserInputError ? err.message + '\n' : String(err) + '\n');
-  process.exit(1);
-}
+const config = await loadConfigOrExit(configFile);
 await ensureMount(paths);
 const daemon = startDaemon('brain');
 let lock;

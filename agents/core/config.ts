@@ -156,3 +156,13 @@ export async function writeConfig(path: string, config: ConfigInput): Promise<Co
   await writeJsonAtomic(path, parsed);
   return parsed;
 }
+
+/** For daemons at start: the config, or every problem on stderr and exit 1. */
+export async function loadConfigOrExit(path: string): Promise<Config> {
+  try {
+    return await loadConfig(path);
+  } catch (err) {
+    process.stderr.write(err instanceof UserInputError ? err.message + '\n' : String(err) + '\n');
+    process.exit(1);
+  }
+}

@@ -1,8 +1,7 @@
 // GPU agent entry point: node --import tsx agents/gpu/main.ts --gpu ID [--shared DIR]
 import { parseCommand } from '../core/args.ts';
 import { systemClock } from '../core/clock.ts';
-import { loadConfig } from '../core/config.ts';
-import { UserInputError } from '../core/errors.ts';
+import { loadConfigOrExit } from '../core/config.ts';
 import { startDaemon } from '../core/lifecycle.ts';
 import { mountPaths, ensureMount } from '../core/paths.ts';
 import { LoadGate } from '../llm/loadGate.ts';
@@ -12,13 +11,7 @@ import { GpuAgent } from './agent.ts';
 const { values, shared } = parseCommand('usage: gpu agent --gpu ID [--shared DIR] [--config FILE]', { gpu: { type: 'string' }, config: { type: 'string' } });
 const paths = mountPaths(shared);
 const configFile = values.config ?? paths.config;
-let config;
-try {
-  config = await loadConfig(configFile);
-} catch (err) {
-  process.stderr.write(err instanceof UserInputError ? err.message + '\n' : String(err) + '\n');
-  process.exit(1);
-}
+const config = await loadConfigOrExit(configFile);
 const gpu = config.gpus.find((g) => String(g.id) === values.gpu || g.name === values.gpu);
 if (!gpu) {
   process.stderr.write(`--gpu ${values.gpu ?? '(missing)'}: not a configured GPU; configured: ${config.gpus.map((g) => `${g.id} (${g.name})`).join(', ')}\n`);
