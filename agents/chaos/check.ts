@@ -135,7 +135,9 @@ export function checkTrial(input: TrialInput): TrialVerdict {
       const live = (Object.entries(snap.folders) as Array<[string, string[]]>).filter(([, ns]) => ns.includes(`${id}.json`)).map(([f]) => f);
       if (copies.length !== 1 || live.length) {
         v.tasksLost += 1;
-        const where = [...(copies.length ? [`archive (${copies.length}x)`] : []), ...live.map((f) => `${f}/`)];
+        // A temporary name is where a writer killed mid-write (or mid-replace) left it.
+        const hidden = snap.tempFiles.filter((p) => p.split('/').pop()!.startsWith(`.${id}.json.`));
+        const where = [...(copies.length ? [`archive (${copies.length}x)`] : []), ...live.map((f) => `${f}/`), ...hidden.map((p) => `a temporary file only: ${p}`)];
         problems.push(`task ${id}: lost: expected once in tasks/archive/${b.id}/, found ${where.length ? `in ${where.join(' and ')}` : 'nowhere'}`);
       }
       const task = copies[0];

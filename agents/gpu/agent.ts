@@ -26,7 +26,7 @@ import { readHostStats } from './hostStats.ts';
 import { formatThrottleStatus } from './telemetry.ts';
 import { type Health, acceptedClasses, budgetAvailable, canClaim, evaluateHealth, taskCost } from './claimPolicy.ts';
 import { isAlive, killGroup, spawnWorker } from './spawnWorker.ts';
-import { processGroupOf } from './procGroup.ts';
+import { processGroupOf, processesOfAttempt } from './procGroup.ts';
 
 export interface AgentOptions {
   paths: MountPaths;
@@ -355,6 +355,8 @@ export class GpuAgent {
       // The worker died without a result; its task runs on in its own process group and would
       // run beside the retry: end it now.
       if (entry.taskPgid !== null && isAlive(entry.taskPgid)) killGroup(entry.taskPgid, 'SIGKILL');
+      // It may have died after starting its task but before reporting the task's pid.
+      for (const pid of await processesOfAttempt(t.id, t.attempt)) killGroup(pid, 'SIGKILL');
     }
     if (entry.stoppedBy && result.outcome !== 'success') {
       result = { ...result, outcome: 'killed', failure_kind: 'infra', reason: `${entry.stoppedBy}: ${result.reason ?? ''}`.trim() };
@@ -525,6 +527,10 @@ export class GpuAgent {
     // Every process of the previous life is an orphan whose result nobody will read, whether
     // or not the brain has already returned its task: end them all.
     for (const groups of pids.values()) for (const g of groups) if (isAlive(g)) killGroup(g, 'SIGKILL');
+    // A task its worker started after that life's last heartbeat (or never reported) is found by its environment.
+    for (const a of prev && prev.pid !== process.pid ? prev.active_tasks : []) {
+      if (a.attempt !== undefined) for (const pid of await processesOfAttempt(a.task_id, a.attempt)) killGroup(pid, 'SIGKILL');
+    }
     for (const id of await this.store.list('processing')) {
       const groups = pids.get(id) ?? [];
       const pid = groups.at(-1);

@@ -1,7 +1,7 @@
 // Which process group a pid belongs to (Linux /proc). Workers lead their own group, so a
 // GPU process whose group is a worker's pid is that worker's. nvidia-smi reports host pids:
 // inside a container with its own pid namespace they do not match (see docs).
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 export async function processGroupOf(pid: number): Promise<number | null> {
   try {
@@ -13,4 +13,23 @@ export async function processGroupOf(pid: number): Promise<number | null> {
   } catch {
     return null;
   }
+}
+
+/**
+ * Live processes of one attempt of a task, found by the environment the worker gives every
+ * task (FORGE_TASK_ID, FORGE_ATTEMPT), which everything the task starts inherits: the way to
+ * reach a task whose process group was never reported (its worker died right after starting
+ * it, or its agent died before reading the report). Same host and pid namespace only.
+ */
+export async function processesOfAttempt(taskId: string, attempt: number): Promise<number[]> {
+  const want = [`FORGE_TASK_ID=${taskId}`, `FORGE_ATTEMPT=${attempt}`];
+  const out: number[] = [];
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const env = await readFile(`/proc/${name}/environ`, 'utf8').catch(() => '');
+    if (!env) continue;
+    const vars = env.split('\0');
+    if (want.every((w) => vars.includes(w))) out.push(Number(name));
+  }
+  return out;
 }
