@@ -8,6 +8,8 @@ import type { MountPaths } from '../core/paths.ts';
 
 export interface BrainLock {
   release(): Promise<void>;
+  /** A dead previous brain of this host, when there was one. */
+  previousPid: number | null;
 }
 
 function isAlive(pid: number): boolean {
@@ -23,6 +25,9 @@ export class BrainLockedError extends Error {}
 
 export async function acquireBrainLock(paths: MountPaths, onCompromised: (err: Error) => void): Promise<BrainLock> {
   await mkdir(paths.brain, { recursive: true });
+  // The previous brain on this host, whatever became of it: its half-done task moves are finished at start.
+  const before = await readFile(`${paths.brainLock}.owner`, 'utf8').then((t) => JSON.parse(t) as { pid: number; host: string }).catch(() => null);
+  const previousPid = before && before.host === hostname() && before.pid !== process.pid && !isAlive(before.pid) ? before.pid : null;
   const target = paths.brain;
   const lockfilePath = `${paths.brainLock}.lock`;
   const ownerFile = `${paths.brainLock}.owner`;
@@ -45,5 +50,5 @@ export async function acquireBrainLock(paths: MountPaths, onCompromised: (err: E
     }
   }
   await writeFile(ownerFile, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
-  return { release: () => release() };
+  return { release: () => release(), previousPid };
 }

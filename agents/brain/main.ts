@@ -25,6 +25,7 @@ try {
 }
 daemon.onStop(() => lock.release());
 const brain = new Brain({ paths, config, clock: systemClock, say: daemon.log });
+if (lock.previousPid !== null) await brain.store.recoverInterrupted(lock.previousPid);
 await brain.recover();
 const ticker = new Ticker(() => brain.pass(), {
   intervalMs: config.cycles.internal_s * 1000,

@@ -28,6 +28,8 @@ export class AgentWatcher {
   private watches = new Map<string, AgentWatch>();
   private readonly dead = new Set<string>();
   private readonly firstSeen = new Map<string, number>();
+  /** When a check first saw each processing file without a claim of its own (id#attempt), brain clock. */
+  private readonly unclaimedSince = new Map<string, number>();
   private readonly paths: MountPaths;
   private readonly config: Config;
   private readonly clock: Clock;
@@ -82,13 +84,23 @@ export class AgentWatcher {
     // without its token (attempt 0, or an attempt already recorded as over) after
     // heartbeat_stale_s lost its claimer between the two: nothing ran; release it again.
     const staleMs = this.config.timeouts.heartbeat_stale_s * 1000;
+    // Timed from the first check that saw the file unclaimed, not from firstSeen: that may date
+    // from the task's previous stay in processing/ under the same attempt number, and would
+    // release a claim that is milliseconds old.
+    const unclaimedNow = new Set<string>();
     for (const t of processing) {
       const unclaimed = t.attempt === 0 || t.attempts.some((a) => a.attempt === t.attempt);
-      const seen = this.firstSeen.get(`${t.id}#${t.attempt}`);
-      if (!unclaimed || seen === undefined || now - seen < staleMs) continue;
+      if (!unclaimed) continue;
+      const key = `${t.id}#${t.attempt}`;
+      unclaimedNow.add(key);
+      const since = this.unclaimedSince.get(key);
+      if (since === undefined) this.unclaimedSince.set(key, now);
+      if (since === undefined || now - since < staleMs) continue;
+      this.unclaimedSince.delete(key);
       const r = await this.store.replace('processing', t.id, (cur) => (cur.attempt === t.attempt && cur.claimed_by === t.claimed_by ? cur : null), 'queue');
-      if (r.ok) await this.say('UNCLAIMED', t.id, `in processing/ for ${Math.round((now - seen) / 1000)} s without a claim of its own: its claimer died between the claim's rename and its write; back to queue/`);
+      if (r.ok) await this.say('UNCLAIMED', t.id, `in processing/ for ${Math.round((now - since) / 1000)} s without a claim of its own: its claimer died between the claim's rename and its write; back to queue/`);
     }
+    for (const k of this.unclaimedSince.keys()) if (!unclaimedNow.has(k)) this.unclaimedSince.delete(k);
     const escalations = await this.readEscalations();
     const actions = decideMonitor(
       { watches: this.watches, dead: this.dead, beats, processing, firstSeen: this.firstSeen, escalations, agentNames: this.config.gpus.map((g) => g.name), now },

@@ -27,7 +27,9 @@ function isKeptDotName(name: string): boolean {
 
 /** A name this module may delete once old: a temporary name of a writer (core/atomic.ts). */
 export function isLeftoverTempName(name: string): boolean {
-  return isTempName(name) && !isKeptDotName(name);
+  // A taken file of an interrupted store.replace() may be a task's only copy: TaskStore.list()
+  // recovers it, never this cleanup. (Its fresh partner may go: the old version is then restored.)
+  return isTempName(name) && !isKeptDotName(name) && !name.endsWith('.taken.tmp');
 }
 
 export interface TempFile {

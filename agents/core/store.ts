@@ -1,10 +1,10 @@
 // The file store: the only code that touches the task folders. A task moves between
 // folders only by rename; losing a rename race is a normal outcome, returned as false.
 import type { Dirent } from 'node:fs';
-import { open, readdir, readFile, rename, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, open, readdir, readFile, rename, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { writeJsonAtomic, isTempName, tempPathFor } from './atomic.ts';
+import { writeJsonAtomic, isTempName } from './atomic.ts';
 import { errorCode, errorMessage } from './errors.ts';
 import { type MountPaths, type TaskFolder, TASK_FOLDERS, childPath, isSafeName } from './paths.ts';
 import { Task, type TaskInput } from './task.ts';
@@ -23,10 +23,22 @@ function isGone(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ESTALE';
 }
 
+/** The two temporary files of a replace() in flight: the new version, and the file it took. */
+const REPLACE_TEMP = /^\.(.+)\.json\.(\d+)\.([0-9a-f]+)\.(fresh|taken)\.tmp$/;
+
+/**
+ * A taken file this old (ms, by its ctime: the take is a rename, which sets it) belongs to a
+ * replace() whose process died between its take and its publish. Far above the milliseconds
+ * a replace takes, far below the 10 minutes after which leftovers.ts deletes temporaries.
+ */
+export const TAKEN_STALE_MS = 30_000;
+
 export class TaskStore {
   readonly paths: MountPaths;
-  constructor(paths: MountPaths) {
+  private readonly takenStaleMs: number;
+  constructor(paths: MountPaths, opts: { takenStaleMs?: number } = {}) {
     this.paths = paths;
+    this.takenStaleMs = opts.takenStaleMs ?? TAKEN_STALE_MS;
   }
 
   fileOf(folder: TaskFolder, id: string): string {
@@ -45,6 +57,11 @@ export class TaskStore {
     const ids: string[] = [];
     for (const entry of entries) {
       const name = entry.name;
+      const taken = REPLACE_TEMP.exec(name);
+      if (taken?.[4] === 'taken' && entry.isFile()) {
+        if ((await this.recoverTaken(folder, name, taken[1]!, taken[2]!, taken[3]!)) === folder) ids.push(taken[1]!);
+        continue;
+      }
       // Temporary files belong to a writer mid-rename; folders are archives or foreign and are left alone.
       if (isTempName(name) || entry.isDirectory()) continue;
       const id = name.endsWith('.json') ? name.slice(0, -5) : null;
@@ -120,7 +137,9 @@ export class TaskStore {
    * untouched ('declined'), e.g. when its claim token is no longer the caller's.
    *
    * Between the take and the last rename (one read of a small file) the task is in no folder:
-   * a process killed exactly then leaves it as `.<id>.json.<pid>.<hex>.taken.tmp` in `from`.
+   * a process killed exactly then leaves it as `.<id>.json.<pid>.<hex>.taken.tmp` in `from`,
+   * with its new version as `.<id>.json.<pid>.<hex>.fresh.tmp` in `to`; list() finishes such a
+   * replace once the taken file is older than takenStaleMs (see recoverTaken).
    */
   async replace(from: TaskFolder, id: string, change: (cur: Task) => TaskInput | null, to: TaskFolder = from): Promise<ReplaceOutcome> {
     const src = this.fileOf(from, id);
@@ -141,9 +160,11 @@ export class TaskStore {
       const input = change(cur.task);
       if (input === null) return { ok: false, reason: 'declined' };
       const next = Task.parse(input);
-      const fresh = tempPathFor(dest);
+      // Named as a pair, so that recoverTaken() can finish a replace whose process died.
+      const pair = `.${id}.json.${process.pid}.${randomBytes(4).toString('hex')}`;
+      const fresh = join(dirname(dest), `${pair}.fresh.tmp`);
       await writeFileAtomicTo(fresh, JSON.stringify(next, null, 2) + '\n');
-      const taken = join(dirname(src), `.${id}.json.${process.pid}.${randomBytes(4).toString('hex')}.taken.tmp`);
+      const taken = join(dirname(src), `${pair}.taken.tmp`);
       try {
         await rename(src, taken);
       } catch (err) {
@@ -164,6 +185,88 @@ export class TaskStore {
       await unlink(taken).catch(() => {});
       return { ok: true, task: next };
     }
+  }
+
+  /**
+   * Finishes a replace() whose process died between its take and its publish (the task is in
+   * no folder then, only in its taken file), once the taken file is older than takenStaleMs.
+   * The new version, written and synced before the take, goes into place, as the replace would
+   * have done. With no new version left: if the task is in a folder, the replace had published
+   * and only the removal of the taken file was missing; if it is nowhere, the taken file is its
+   * only copy and goes back where it was taken from. Each placing is a link, which fails
+   * rather than replace a copy that is there, so processes racing to do this make one copy.
+   * Returns the folder the task is in now when this call put it there, else null.
+   */
+  private async recoverTaken(folder: TaskFolder, name: string, id: string, pid: string, hex: string, anyAge = false): Promise<TaskFolder | null> {
+    if (!isSafeName(id)) return null;
+    const taken = join(this.paths.folders[folder], name);
+    try {
+      if (!anyAge && Date.now() - (await stat(taken)).ctimeMs < this.takenStaleMs) return null;
+    } catch (err) {
+      if (isGone(err)) return null;
+      throw err;
+    }
+    const fresh = `.${id}.json.${pid}.${hex}.fresh.tmp`;
+    for (const f of TASK_FOLDERS) {
+      const placed = await this.place(join(this.paths.folders[f], fresh), f, id);
+      if (placed === 'gone') continue;
+      await unlink(taken).catch(() => {});
+      return placed === 'placed' ? f : null;
+    }
+    if (await this.isInAFolder(id)) {
+      await unlink(taken).catch(() => {});
+      return null;
+    }
+    return (await this.place(taken, folder, id)) === 'placed' ? folder : null;
+  }
+
+  /**
+   * Finishes at once every replace() that the process `pid` left half done: for a daemon
+   * starting after its own previous life (its last heartbeat or lock file names the pid), which
+   * is dead for sure. list() finishes the others once they are older than takenStaleMs.
+   * Returns the ids put back into a folder.
+   */
+  async recoverInterrupted(pid: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (const folder of TASK_FOLDERS) {
+      for (const name of await readdir(this.paths.folders[folder]).catch(() => [] as string[])) {
+        const m = REPLACE_TEMP.exec(name);
+        if (m?.[4] !== 'taken' || m[2] !== String(pid)) continue;
+        if (await this.recoverTaken(folder, name, m[1]!, m[2]!, m[3]!, true)) ids.push(m[1]!);
+      }
+    }
+    return ids;
+  }
+
+  /** Links a file in as <id>.json in `folder` unless one is there, then removes it. */
+  private async place(file: string, folder: TaskFolder, id: string): Promise<'placed' | 'exists' | 'gone'> {
+    try {
+      await link(file, this.fileOf(folder, id));
+    } catch (err) {
+      if (isGone(err)) return 'gone';
+      if (errorCode(err) !== 'EEXIST') throw err;
+      await unlink(file).catch(() => {});
+      return 'exists';
+    }
+    await unlink(file).catch(() => {});
+    return 'placed';
+  }
+
+  /** Whether <id>.json is in a task folder or its batch's archive. Looked for twice: a task moving back a folder (a retry) between two looks at the first pass is seen at the second. */
+  private async isInAFolder(id: string): Promise<boolean> {
+    const batch = id.includes('__') ? id.slice(0, id.indexOf('__')) : null;
+    const dirs = [...TASK_FOLDERS.map((f) => this.paths.folders[f]), ...(batch && isSafeName(batch) ? [join(this.paths.tasks, 'archive', batch)] : [])];
+    for (let pass = 0; pass < 2; pass++) {
+      for (const dir of dirs) {
+        try {
+          await stat(join(dir, `${id}.json`));
+          return true;
+        } catch (err) {
+          if (!isGone(err) && errorCode(err) !== 'ENOTDIR') throw err;
+        }
+      }
+    }
+    return false;
   }
 
   private parse(text: string): { ok: true; task: Task } | { ok: false } {
@@ -241,11 +344,14 @@ export async function quarantine(paths: MountPaths, where: string, src: string, 
   const stamp = `${Date.now()}-${process.pid}`;
   const safe = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
   const dest = join(dir, `${stamp}-${safe}`);
+  // The reason first: a process killed between the two leaves a reason without its file (the
+  // file stays where it was, to be quarantined again), never a quarantined file without one.
+  await writeFile(`${dest}.why.txt`, `${new Date().toISOString()} ${src}\n${reason}\n`).catch(() => {});
   try {
     await rename(src, dest);
   } catch (err) {
+    await unlink(`${dest}.why.txt`).catch(() => {});
     if (isGone(err)) return; // someone else moved or quarantined it first
     throw err;
   }
-  await writeFile(`${dest}.why.txt`, `${new Date().toISOString()} ${src}\n${reason}\n`).catch(() => {});
 }

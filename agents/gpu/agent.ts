@@ -300,14 +300,19 @@ export class GpuAgent {
   /** After winning the claim: record who holds it with the new attempt token, then run it. */
   private async begin(queued: Task, cost: number): Promise<void> {
     const now = this.o.clock.now();
-    const r = await this.store.replace('processing', queued.id, (cur) => ({
-      ...cur,
-      attempt: Math.max(cur.attempt, ...cur.attempts.map((a) => a.attempt)) + 1,
-      claimed_by: this.name,
-      claimed_at: isoTime(now),
-      result: null,
-      finished_at: null,
-    }));
+    // Only the file this agent renamed: if its claim was undone meanwhile (the brain released
+    // it as unclaimed) and another agent claimed it, the file now carries that agent's token.
+    const r = await this.store.replace('processing', queued.id, (cur) =>
+      cur.attempt !== queued.attempt || cur.claimed_by !== queued.claimed_by || cur.claimed_at !== queued.claimed_at
+        ? null
+        : {
+            ...cur,
+            attempt: Math.max(cur.attempt, ...cur.attempts.map((a) => a.attempt)) + 1,
+            claimed_by: this.name,
+            claimed_at: isoTime(now),
+            result: null,
+            finished_at: null,
+          });
     if (!r.ok) {
       await this.agentLog('CLAIM_LOST', queued.id, `the task left processing/ before the claim was recorded (${r.reason}); not run`);
       return;
@@ -524,6 +529,8 @@ export class GpuAgent {
       for (const a of prev.active_tasks) pids.set(a.task_id, [a.task_pgid, a.pid].filter((p): p is number => typeof p === 'number'));
     }
     this.seq = prev ? prev.seq + 1 : 0;
+    // Task moves the previous life left half done (killed between a take and its publish).
+    if (prev && prev.pid !== process.pid) await this.store.recoverInterrupted(prev.pid);
     // Every process of the previous life is an orphan whose result nobody will read, whether
     // or not the brain has already returned its task: end them all.
     for (const groups of pids.values()) for (const g of groups) if (isAlive(g)) killGroup(g, 'SIGKILL');
