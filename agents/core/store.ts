@@ -341,7 +341,8 @@ async function writeFileAtomicTo(tmp: string, data: string): Promise<void> {
 export async function quarantine(paths: MountPaths, where: string, src: string, name: string, reason: string): Promise<void> {
   const dir = join(paths.quarantine, where.replace(/[^A-Za-z0-9_-]/g, '_'));
   await mkdir(dir, { recursive: true });
-  const stamp = `${Date.now()}-${process.pid}`;
+  // Unique per call: two racers of one process must not share (and unlink) one reason note.
+  const stamp = `${Date.now()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const safe = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
   const dest = join(dir, `${stamp}-${safe}`);
   // The reason first: a process killed between the two leaves a reason without its file (the

@@ -24,7 +24,7 @@ import { parseWorkerStdout } from '../worker/result.ts';
 import { readGpuTelemetry } from './readTelemetry.ts';
 import { readHostStats } from './hostStats.ts';
 import { formatThrottleStatus } from './telemetry.ts';
-import { type Health, acceptedClasses, budgetAvailable, canClaim, evaluateHealth, taskCost } from './claimPolicy.ts';
+import { type Health, acceptedClasses, budgetAvailable, canClaim, evaluateHealth, recordClaim, taskCost } from './claimPolicy.ts';
 import { isAlive, killGroup, spawnWorker } from './spawnWorker.ts';
 import { processGroupOf, processesOfAttempt } from './procGroup.ts';
 
@@ -300,21 +300,11 @@ export class GpuAgent {
   /** After winning the claim: record who holds it with the new attempt token, then run it. */
   private async begin(queued: Task, cost: number): Promise<void> {
     const now = this.o.clock.now();
-    // Only the file this agent renamed: if its claim was undone meanwhile (the brain released
-    // it as unclaimed) and another agent claimed it, the file now carries that agent's token.
-    const r = await this.store.replace('processing', queued.id, (cur) =>
-      cur.attempt !== queued.attempt || cur.claimed_by !== queued.claimed_by || cur.claimed_at !== queued.claimed_at
-        ? null
-        : {
-            ...cur,
-            attempt: Math.max(cur.attempt, ...cur.attempts.map((a) => a.attempt)) + 1,
-            claimed_by: this.name,
-            claimed_at: isoTime(now),
-            result: null,
-            finished_at: null,
-          });
+    // Only the claim this agent saw: if it was undone meanwhile (the brain released it as
+    // unclaimed) and another agent claimed it, the file now carries that agent's token.
+    const r = await this.store.replace('processing', queued.id, (cur) => recordClaim(cur, queued, this.name, isoTime(now)));
     if (!r.ok) {
-      await this.agentLog('CLAIM_LOST', queued.id, `the task left processing/ before the claim was recorded (${r.reason}); not run`);
+      await this.agentLog('CLAIM_LOST', queued.id, r.reason === 'declined' ? 'another claim of this task was recorded first; not run' : `the task left processing/ before the claim was recorded (${r.reason}); not run`);
       return;
     }
     const task = r.task;

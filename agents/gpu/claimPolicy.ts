@@ -101,3 +101,21 @@ export function canClaim(task: Task, ctx: ClaimContext, config: Config): ClaimVe
   if (cost > ctx.availableMb) return { ok: false, reason: `needs ${cost} MB, ${ctx.availableMb} MB free in the budget` };
   return { ok: true, cost };
 }
+
+/**
+ * The task an agent writes after winning the claim rename: the next attempt number (the claim
+ * token), its name and the time. Null when the file no longer holds the claim the agent saw in
+ * queue/ (its claim was undone meanwhile and another agent claimed it): that claim is not ours
+ * to overwrite.
+ */
+export function recordClaim(cur: Task, seen: Pick<Task, 'attempt' | 'claimed_by' | 'claimed_at'>, agent: string, at: string): Task | null {
+  if (cur.attempt !== seen.attempt || cur.claimed_by !== seen.claimed_by || cur.claimed_at !== seen.claimed_at) return null;
+  return {
+    ...cur,
+    attempt: Math.max(cur.attempt, ...cur.attempts.map((a) => a.attempt)) + 1,
+    claimed_by: agent,
+    claimed_at: at,
+    result: null,
+    finished_at: null,
+  };
+}

@@ -8,6 +8,7 @@ import { Config } from '../../agents/core/config.ts';
 import { DecisionLog } from '../../agents/core/decisionLog.ts';
 import { writeHeartbeat, type HeartbeatInput } from '../../agents/core/heartbeat.ts';
 import { TaskStore } from '../../agents/core/store.ts';
+import type { MountPaths } from '../../agents/core/paths.ts';
 import { AgentWatcher } from '../../agents/brain/watchAgents.ts';
 import { makeTask, tempMount } from '../helpers/mount.ts';
 
@@ -32,6 +33,17 @@ async function setup() {
   const store = new TaskStore(paths);
   const watcher = new AgentWatcher({ paths, config, clock, store, log: new DecisionLog(paths.decisionLog, () => clock.now()) });
   return { paths, cleanup, clock, store, watcher };
+}
+
+/** Advances the brain's clock, beats for both agents (seq advancing) and runs one check. */
+function liveTicker(paths: MountPaths, clock: ManualClock, watcher: AgentWatcher): (ms: number) => Promise<void> {
+  let seq = 0;
+  return async (ms) => {
+    clock.advance(ms);
+    await writeHeartbeat(paths, beat(0, seq, clock));
+    await writeHeartbeat(paths, beat(1, seq++, clock));
+    await watcher.check();
+  };
 }
 
 test('an agent whose heartbeat seq stops advancing for heartbeat_stale_s (brain clock) is dead; its tasks return with the attempt recorded as lost/infra', async () => {
@@ -73,13 +85,7 @@ test('a stuck task gets abort, then kill after abort_grace_s, then a manual-inte
   try {
     const t = makeTask({ name: 'hang', attempt: 1, claimed_by: 'gpu-1', timeout_s: 60 });
     await store.write('processing', t);
-    let seq = 0;
-    const tick = async (ms: number) => {
-      clock.advance(ms);
-      await writeHeartbeat(paths, beat(0, seq, clock));
-      await writeHeartbeat(paths, beat(1, seq++, clock));
-      await watcher.check();
-    };
+    const tick = liveTicker(paths, clock, watcher);
     await tick(0);
     await tick(1_199_000);
     assert.deepEqual(await readdir(paths.signals), []);
@@ -117,4 +123,37 @@ test('a model load is not stuck before model_load_s, and a task is not stuck bef
   assert.equal(stuckAfterMs(makeTask({ type: 'load_llm', task_class: 'meta', timeout_s: 30 }), c), 300_000);
   assert.equal(stuckAfterMs(makeTask({ timeout_s: 3600 }), c), 3_610_000);
   assert.equal(stuckAfterMs(makeTask({ timeout_s: 5 }), c), 60_000);
+});
+
+test('a task renamed into processing/ without a claim of its own goes back to queue/ after heartbeat_stale_s, timed from when it was first seen unclaimed', async () => {
+  const { paths, cleanup, clock, store, watcher } = await setup();
+  try {
+    const tick = liveTicker(paths, clock, watcher);
+    // Claimed for attempt 1 by gpu-0 and seen so by the brain.
+    const t = makeTask({ name: 'c', attempt: 1, claimed_by: 'gpu-0', claimed_at: isoTime(clock.now()) });
+    await store.write('processing', t);
+    await tick(0);
+    // Between two checks: attempt 1 ends (recorded), the task goes back to queue/, and gpu-1
+    // wins its rename but dies before writing its claim. The file in processing/ is then
+    // attempt 1 again, already recorded as over: no claim of its own.
+    const ended = { ...t, claimed_by: null, attempts: [{ attempt: 1, agent: 'gpu-0', claimed_at: t.claimed_at!, finished_at: isoTime(clock.now()), outcome: 'lost' as const, failure_kind: 'infra' as const, reason: 'agent lost', exit_code: null }] };
+    await store.write('processing', ended);
+    // Long after the first sighting of attempt 1, but the first check that sees it unclaimed.
+    await tick(200_000);
+    assert.equal(await store.locate(t.id), 'processing', 'a claim milliseconds old is not released');
+    await tick(119_000);
+    assert.equal(await store.locate(t.id), 'processing');
+    await tick(1_000);
+    assert.equal(await store.locate(t.id), 'queue');
+    assert.match(await readFile(paths.decisionLog, 'utf8'), /UNCLAIMED task=b1__c — in processing\/ for 120 s without a claim of its own/);
+    // A claim that is written in time is never released.
+    const claimed = makeTask({ name: 'd', attempt: 0 });
+    await store.write('processing', claimed);
+    await tick(60_000);
+    await store.write('processing', { ...claimed, attempt: 1, claimed_by: 'gpu-1', claimed_at: isoTime(clock.now()) });
+    await tick(300_000);
+    assert.equal(await store.locate(claimed.id), 'processing');
+  } finally {
+    await cleanup();
+  }
 });

@@ -195,7 +195,7 @@ test('doctor: report-only lists every problem and changes nothing; --repair fixe
     assert.deepEqual(await readdir(paths.approvals), []);
     assert.deepEqual(await readdir(join(paths.brain, 'escalations')), []);
     assert.deepEqual(await readdir(paths.folders.failed), [`.b1__c.json.${process.pid}.0badf00d.tmp`, 'b1__b.json'].sort(), 'the fresh temporary stays');
-    const quarantined = (await readdir(join(paths.quarantine, 'queue'))).filter((n) => !n.endsWith('.why.txt')).map((n) => n.replace(/^\d+-\d+-/, ''));
+    const quarantined = (await readdir(join(paths.quarantine, 'queue'))).filter((n) => !n.endsWith('.why.txt')).map((n) => n.replace(/^\d+-\d+-[0-9a-f]+-/, ''));
     assert.deepEqual(quarantined.sort(), ['b1__a.json', 'b1__broken.json', 'b9__x.json']);
     const log = await readFile(paths.decisionLog, 'utf8');
     assert.equal(log.trim().split('\n').filter((l) => / doctor REPAIR /.test(l)).length, 14);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Config } from '../../agents/core/config.ts';
-import { acceptedClasses, budgetAvailable, canClaim, evaluateHealth } from '../../agents/gpu/claimPolicy.ts';
+import { acceptedClasses, budgetAvailable, canClaim, evaluateHealth, recordClaim } from '../../agents/gpu/claimPolicy.ts';
 import { makeTask } from '../helpers/mount.ts';
 
 const config = Config.parse({ gpus: [{ id: 0, name: 'gpu-0', model: 'm', port: 11435 }] });
@@ -37,4 +37,17 @@ test('canClaim: class, budget, one llm at a time, low host memory', () => {
   assert.deepEqual(canClaim(makeTask({ task_class: 'llm' }), { ...ctx, hot: true, accepts: acceptedClasses('healthy', true, true), runningLlm: 1 }, config), { ok: false, reason: 'one llm task at a time' });
   assert.equal(canClaim(makeTask({ task_class: 'cpu' }), { ...ctx, hostMemAvailableMb: 100 }, config).ok, false);
   assert.deepEqual(canClaim(makeTask({ task_class: 'meta' }), { ...ctx, availableMb: 0 }, config), { ok: true, cost: 0 });
+});
+
+test('recordClaim: the next attempt token for the claim the agent saw; null when another claim was recorded meanwhile', () => {
+  const seen = makeTask({ attempt: 2, claimed_by: null, claimed_at: null, attempts: [
+    { attempt: 1, agent: 'gpu-0', claimed_at: 'a', finished_at: 'b', outcome: 'failed', failure_kind: 'app', reason: 'exit 1', exit_code: 1 },
+    { attempt: 2, agent: 'gpu-1', claimed_at: 'c', finished_at: 'd', outcome: 'lost', failure_kind: 'infra', reason: 'agent lost', exit_code: null },
+  ] });
+  const mine = recordClaim(seen, seen, 'gpu-0', '2026-01-01T00:00:00.000Z');
+  assert.ok(mine);
+  assert.deepEqual([mine.attempt, mine.claimed_by, mine.claimed_at, mine.result, mine.finished_at], [3, 'gpu-0', '2026-01-01T00:00:00.000Z', null, null]);
+  // gpu-1 recorded its claim of the same file first: gpu-0 must not overwrite it.
+  const theirs = recordClaim(seen, seen, 'gpu-1', '2026-01-01T00:00:01.000Z')!;
+  assert.equal(recordClaim(theirs, seen, 'gpu-0', '2026-01-01T00:00:02.000Z'), null);
 });
