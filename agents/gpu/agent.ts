@@ -14,6 +14,7 @@ import { Ticker } from '../core/loop.ts';
 import type { MountPaths } from '../core/paths.ts';
 import { readSignals, removeSignal } from '../core/signals.ts';
 import { TaskStore } from '../core/store.ts';
+import { TaskCache } from '../core/taskCache.ts';
 import type { AttemptRecord, Task, TaskClass, WorkerResult } from '../core/task.ts';
 import { isTempName, writeJsonAtomic } from '../core/atomic.ts';
 import { type ModelRuntime, RuntimeError, isRuntimeDown } from '../llm/runtime.ts';
@@ -64,6 +65,12 @@ export class GpuAgent {
   private readonly say: (line: string) => void;
   private readonly running = new Map<string, Running>();
   private readonly circuit = new CircuitBreaker();
+  /** When the GPU was last read (agent clock), and how many tasks the last claim pass saw queued. */
+  private gpuReadAt = 0;
+  private queueSeen = 0;
+  private gpuReading: Promise<void> | null = null;
+  /** queue/'s tasks as last parsed: a claim pass re-reads only the files that changed. */
+  private readonly queued: TaskCache;
   private seq = 0;
   private readonly startedAt: number;
   private stats = { tasks_completed: 0, tasks_failed: 0 };
@@ -88,6 +95,7 @@ export class GpuAgent {
     this.o = o;
     this.name = o.gpu.name;
     this.store = new TaskStore(o.paths);
+    this.queued = new TaskCache(this.store, 'queue');
     this.log = new DecisionLog(o.paths.decisionLog, () => o.clock.now());
     this.say = o.say ?? ((l) => process.stderr.write(`${this.name}: ${l}\n`));
     this.startedAt = o.clock.now();
@@ -126,7 +134,8 @@ export class GpuAgent {
   private async internalCycle(): Promise<void> {
     await this.handleSignals();
     const before = this.acceptsNow().join(',');
-    await this.observe();
+    if (this.gpuReadingDue()) await this.observeGpu();
+    await this.readHotState();
     if (this.acceptsNow().join(',') !== before) {
       await this.writeBeat();
       this.claimer?.poke();
@@ -143,8 +152,34 @@ export class GpuAgent {
 
   /** Telemetry, health, per-worker VRAM, host figures, and hot/cold as the runtime reports it. */
   private async observe(): Promise<void> {
-    // worker_env also reaches nvidia-smi: a simulator finds its state through it.
-    const snap = await readGpuTelemetry(this.config.nvidia_smi, this.o.gpu.id, { env: this.config.worker_env });
+    await this.observeGpu();
+    await this.readHotState();
+  }
+
+  /**
+   * Whether the internal cycle reads the GPU now. An agent with nothing running and nothing
+   * queued reads it once per external cycle (what its heartbeat shows), not every internal one:
+   * each reading is a process, and an idle rig should cost next to nothing. A claim pass that
+   * finds work reads it first when the reading is old (see claim()).
+   */
+  private gpuReadingDue(): boolean {
+    if (this.running.size > 0 || this.queueSeen > 0 || !this.telemetry?.ok) return true;
+    return this.o.clock.now() - this.gpuReadAt >= this.config.cycles.external_s * 1000;
+  }
+
+  /** Telemetry, health, per-worker VRAM and host figures; one reading at a time (the cycle and a claim pass may both ask). */
+  private observeGpu(): Promise<void> {
+    this.gpuReading ??= this.readGpu().finally(() => {
+      this.gpuReading = null;
+    });
+    return this.gpuReading;
+  }
+
+  private async readGpu(): Promise<void> {
+    this.gpuReadAt = this.o.clock.now();
+    // worker_env also reaches nvidia-smi: a simulator finds its state through it. Compute
+    // processes are listed only while a worker runs: they are read to measure workers.
+    const snap = await readGpuTelemetry(this.config.nvidia_smi, this.o.gpu.id, { env: this.config.worker_env, apps: this.running.size > 0 });
     const prevHealth = this.health;
     this.telemetry = snap;
     if (snap.ok) {
@@ -164,7 +199,6 @@ export class GpuAgent {
       await this.agentLog(what, null, this.health.reasons.join('; ') || 'all figures under their limits');
     }
     this.host = await readHostStats().catch(() => null);
-    await this.readHotState();
   }
 
   private async measureWorkers(procs: Array<{ pid: number; used_memory_mb: number | null }>): Promise<void> {
@@ -266,15 +300,22 @@ export class GpuAgent {
   /** Scans queue/ and claims what fits, one rename per claim. */
   private async claim(): Promise<void> {
     if (this.stopping) return;
-    const accepts = this.acceptsNow();
+    let accepts = this.acceptsNow();
     if (!accepts.length) return;
     const ids = (await this.store.list('queue')).sort();
+    this.queued.keepOnly(ids);
+    this.queueSeen = ids.length;
+    // Work after an idle spell: decide on a fresh reading, not one up to an external cycle old.
+    if (ids.length && this.o.clock.now() - this.gpuReadAt > 2 * this.config.cycles.internal_s * 1000) {
+      await this.observeGpu();
+      accepts = this.acceptsNow();
+      if (!accepts.length) return;
+    }
     for (const id of ids) {
       if (this.stopping) return;
       const available = this.availableMb();
-      const r = await this.store.read('queue', id);
-      if (!r.ok) continue;
-      const task = r.task;
+      const task = await this.queued.read(id);
+      if (!task) continue;
       if (task.target && task.target !== this.name) continue;
       // An llm task goes to an agent that already holds its model, so a mixed queue does not swap models.
       if (task.task_class === 'llm' && !this.hot && (this.othersHot || !this.config.cold_agents_take_llm)) continue;

@@ -32,6 +32,11 @@ export interface ReadTelemetryOptions {
   env?: NodeJS.ProcessEnv;
   /** Milliseconds each nvidia-smi run may take; default 5000 (a real query takes ~25 ms). */
   timeoutMs?: number;
+  /**
+   * Whether to list compute processes too (default true). An agent with no worker running has
+   * none to measure: skipping the second run halves an idle agent's nvidia-smi cost.
+   */
+  apps?: boolean;
 }
 
 export const DEFAULT_TELEMETRY_TIMEOUT_MS = 5000;
@@ -81,8 +86,8 @@ async function runNvidiaSmi(nvidiaSmi: string, args: string[], opts: ReadTelemet
 }
 
 /**
- * Reads one GPU: `--query-gpu` for that index and `--query-compute-apps` for every process,
- * kept when its gpu_uuid is this GPU's. Both run at once; each has its own timeout.
+ * Reads one GPU: `--query-gpu` for that index and (unless opts.apps is false) `--query-compute-apps`
+ * for every process, kept when its gpu_uuid is this GPU's. Both run at once; each has its own timeout.
  */
 export async function readGpuTelemetry(
   nvidiaSmi: string,
@@ -91,9 +96,10 @@ export async function readGpuTelemetry(
 ): Promise<TelemetrySnapshot> {
   const gpuArgs = [`--query-gpu=${GPU_QUERY_FIELDS.join(',')}`, '--format=csv,noheader,nounits', '-i', String(gpuIndex)];
   const appArgs = [`--query-compute-apps=${APP_QUERY_FIELDS.join(',')}`, '--format=csv,noheader,nounits'];
+  const noApps: RunOutcome = { stdout: '', failure: null };
   const [gpuRun, appRun] = await Promise.all([
     runNvidiaSmi(nvidiaSmi, gpuArgs, opts),
-    runNvidiaSmi(nvidiaSmi, appArgs, opts),
+    opts.apps === false ? noApps : runNvidiaSmi(nvidiaSmi, appArgs, opts),
   ]);
   const at = Date.now();
   if (gpuRun.failure) return { ok: false, reason: `GPU ${gpuIndex}: ${gpuRun.failure}`, at };

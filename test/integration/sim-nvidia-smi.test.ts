@@ -112,6 +112,10 @@ describe('readGpuTelemetry through the simulator', () => {
     assert.ok((s.gpu.power_draw_w ?? 0) > (before0.power_draw_w ?? Infinity), 'power rose');
     assert.deepEqual(s.gpu.throttle_reasons, []);
     assert.deepEqual([...matchWorkerVram(s.procs, [worker.pid])], [[worker.pid, 3072]]);
+    // Without the compute-apps query (an agent with no worker): the card's figures, no processes.
+    const bare = ok(await readGpuTelemetry(SMI, 0, { env, apps: false }));
+    assert.deepEqual(bare.procs, []);
+    assert.equal(bare.gpu.memory_used_mb, 3072);
 
     const other = ok(await readGpuTelemetry(SMI, 1, { env }));
     assert.deepEqual(other.procs, [], 'GPU 1 does not list GPU 0 processes');

@@ -15,7 +15,7 @@ import {
   parseGpuCsv,
 } from '../../agents/gpu/telemetry.ts';
 import { matchWorkerVram } from '../../agents/gpu/readTelemetry.ts';
-import { readHostStats } from '../../agents/gpu/hostStats.ts';
+import { cpuLoadMeter, readHostStats } from '../../agents/gpu/hostStats.ts';
 
 const REAL = fileURLToPath(new URL('../fixtures/nvidia-smi/h100-80gb/', import.meta.url));
 const SYNTH = fileURLToPath(new URL('../fixtures/nvidia-smi/synthetic/', import.meta.url));
@@ -352,6 +352,16 @@ describe('readHostStats', () => {
     const s = await readHostStats();
     assert.ok(s.cpu_load_percent === null || (s.cpu_load_percent >= 0 && s.cpu_load_percent <= 100));
     assert.ok(typeof s.mem_available_mb === 'number' && s.mem_available_mb > 0);
+  });
+
+  it('CPU load is the busy share of CPU time since the previous reading, over every CPU', () => {
+    const times = (busy: number, idle: number) => ({ times: { user: busy, nice: 0, sys: 0, irq: 0, idle } });
+    let now = [times(100, 300), times(50, 350)];
+    const load = cpuLoadMeter(() => now);
+    assert.equal(load(), 18.75); // since boot: 150 busy of 800
+    now = [times(180, 320), times(50, 450)]; // +80 busy, +120 idle
+    assert.equal(load(), 40);
+    assert.equal(load(), 0); // nothing elapsed
   });
 
   it('never throws: a failing or hanging source gives nulls', async () => {
