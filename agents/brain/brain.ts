@@ -100,6 +100,14 @@ export class Brain {
     await this.scan();
     const approvals = await this.listApprovals();
     for (const batch of [...this.batches.values()]) {
+      if (FINAL.has(batch.state)) {
+        // Only after a restart: the previous life finished this batch but died archiving it.
+        await this.archive(batch.id);
+        this.batches.delete(batch.id);
+        await this.saveState();
+        await this.decide({ what: 'ARCHIVE', batch: batch.id, reason: `${batch.state} batch archived after a restart interrupted its archiving` });
+        continue;
+      }
       const actions = decideBatch(batch, this.tasks, approvals, this.config, this.watcher.maxBudgetMb());
       for (const action of actions) {
         try {
