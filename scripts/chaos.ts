@@ -1,14 +1,17 @@
-// npm run chaos -- [--trials N] [--seed S] [--gpus N] [--keep] [--json] [--deadline-s S]
+// npm run chaos -- [--trials N] [--seed S] [--gpus N] [--keep] [--json] [--deadline-s S] [--brain-ops]
 // Fault injection: runs trials of real batches on a simulated rig while it SIGKILLs the
 // brain, agents, workers and tasks and drops garbage into the mount's folders, then checks
 // every batch and every task (agents/chaos/check.ts). Exits 0 when every trial passed.
 // Trial i uses seed S+i; a failed one is replayed alone with --trials 1 --seed S+i.
+// --brain-ops kills the brain at file operations instead (each life just before its j-th
+// commit, j = 1, 2, ...), under strace's syscall injection.
 import { parseArgs } from 'node:util';
+import { execa } from 'execa';
 import { formatTotals, totalsOf } from '../agents/chaos/report.ts';
 import { trialSeed } from '../agents/chaos/prng.ts';
 import { type TrialResult, runTrial } from '../agents/chaos/trial.ts';
 
-const usage = 'usage: npm run chaos -- [--trials N] [--seed S] [--gpus N] [--keep] [--json] [--deadline-s S]';
+const usage = 'usage: npm run chaos -- [--trials N] [--seed S] [--gpus N] [--keep] [--json] [--deadline-s S] [--brain-ops]';
 
 function fail(msg: string): never {
   process.stderr.write(`${msg}\n${usage}\n`);
@@ -25,6 +28,7 @@ try {
       keep: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       'deadline-s': { type: 'string', default: '90' },
+      'brain-ops': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -46,9 +50,13 @@ const seed = values.seed === undefined ? Date.now() % 1_000_000_000 : whole('see
 const gpus = values.gpus === undefined ? null : whole('gpus', values.gpus, 1, 8);
 const deadlineMs = whole('deadline-s', values['deadline-s'], 10, 3600) * 1000;
 const note = (s: string) => process.stderr.write(`chaos: ${s}\n`);
-const replay = (s: number) => `npm run chaos -- --trials 1 --seed ${s}${gpus === null ? '' : ` --gpus ${gpus}`}`;
+const brainOps = values['brain-ops'];
+const replay = (s: number) => `npm run chaos -- --trials 1 --seed ${s}${gpus === null ? '' : ` --gpus ${gpus}`}${brainOps ? ' --brain-ops' : ''}`;
+if (brainOps && (await execa('strace', ['-V'], { reject: false })).exitCode !== 0) {
+  fail('--brain-ops: strace is not installed (Debian: apt-get install strace); it delivers the kills at file operations');
+}
 
-note(`seed ${seed}, ${trials} trial(s)${gpus === null ? '' : `, ${gpus} GPUs`}`);
+note(`seed ${seed}, ${trials} trial(s)${gpus === null ? '' : `, ${gpus} GPUs`}${brainOps ? ', brain killed at file operations' : ''}`);
 const results: TrialResult[] = [];
 let stopping = false;
 process.on('SIGINT', () => {
@@ -58,7 +66,7 @@ process.on('SIGINT', () => {
 });
 for (let i = 0; i < trials && !stopping; i++) {
   const s = trialSeed(seed, i);
-  const r = await runTrial({ seed: s, gpus, deadlineMs, keep: values.keep ? 'failed' : false, say: note });
+  const r = await runTrial({ seed: s, gpus, deadlineMs, keep: values.keep ? 'failed' : false, say: note, brainOps });
   results.push(r);
   const v = r.verdict;
   note(

@@ -57,6 +57,9 @@ export interface TrialVerdict {
   /** Runs beyond the successful one, by how the rig recorded them. */
   extraRuns: { killed: number; failedOnPurpose: number; late: number; resultLost: number };
   kills: Record<KillTarget, number>;
+  /** Brain kills delivered at a file operation (--brain-ops), and the furthest one into a life. */
+  brainOpKills: number;
+  deepestBrainOp: number;
   crashes: number;
   garbage: { dropped: number; quarantined: number; rejected: number; ignored: number; unseen: number };
   recoveries: Recovery[];
@@ -88,13 +91,18 @@ export function checkTrial(input: TrialInput): TrialVerdict {
   const v: TrialVerdict = {
     ok: false, problems, tasksChecked: 0, tasksLost: 0, unexplainedDuplicates: 0, strayRuns: 0,
     extraRuns: { killed: 0, failedOnPurpose: 0, late: 0, resultLost: 0 },
-    kills: { brain: 0, agent: 0, worker: 0, task: 0 }, crashes: 0,
+    kills: { brain: 0, agent: 0, worker: 0, task: 0 }, brainOpKills: 0, deepestBrainOp: 0, crashes: 0,
     garbage: { dropped: 0, quarantined: 0, rejected: 0, ignored: 0, unseen: 0 },
     recoveries: [], longestRecoveryMs: 0, leftoverTemps: 0,
   };
   const kills = events.filter((e): e is KillEvent => e.kind === 'kill');
   const garbage = events.filter((e): e is GarbageEvent => e.kind === 'garbage');
-  for (const k of kills) v.kills[k.target] += 1;
+  for (const k of kills) {
+    v.kills[k.target] += 1;
+    if (k.atOp === undefined) continue;
+    v.brainOpKills += 1;
+    v.deepestBrainOp = Math.max(v.deepestBrainOp, k.atOp);
+  }
   const runs = assembleRuns(snap.runs);
   const alive = new Set(input.aliveRunPids);
   const finishAt = new Map<string, number>();

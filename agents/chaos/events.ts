@@ -30,7 +30,11 @@ export interface HitTask {
 export type ChaosEvent =
   | { t: number; kind: 'start'; role: Role; gpu: number | null; pid: number }
   | { t: number; kind: 'exit'; role: Role; gpu: number | null; pid: number; code: number | null; signal: string | null; expected: boolean }
-  | { t: number; kind: 'kill'; target: KillTarget; pid: number; gpu: number | null; agent: string | null; hit: HitTask[] }
+  | {
+      t: number; kind: 'kill'; target: KillTarget; pid: number; gpu: number | null; agent: string | null; hit: HitTask[];
+      /** Set for a brain killed at its N-th file commit (--brain-ops), not at a moment. */
+      atOp?: number;
+    }
   | { t: number; kind: 'garbage'; folder: GarbageFolder; name: string; garbage: GarbageKind; batch: string | null }
   | { t: number; kind: 'submit'; batch: string; plan: string };
 

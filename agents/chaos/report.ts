@@ -8,6 +8,8 @@ export interface ChaosTotals {
   trials: number;
   passed: number;
   kills: Record<KillTarget, number>;
+  brainOpKills: number;
+  deepestBrainOp: number;
   garbageFiles: number;
   garbage: { quarantined: number; rejected: number; ignored: number; unseen: number };
   tasksChecked: number;
@@ -28,7 +30,7 @@ export interface ChaosTotals {
 export function totalsOf(seed: number, results: TrialResult[]): ChaosTotals {
   const t: ChaosTotals = {
     seed, trials: results.length, passed: 0,
-    kills: { brain: 0, agent: 0, worker: 0, task: 0 },
+    kills: { brain: 0, agent: 0, worker: 0, task: 0 }, brainOpKills: 0, deepestBrainOp: 0,
     garbageFiles: 0, garbage: { quarantined: 0, rejected: 0, ignored: 0, unseen: 0 },
     tasksChecked: 0, tasksLost: 0, unexplainedDuplicateRuns: 0, strayRuns: 0,
     extraRuns: { killed: 0, failedOnPurpose: 0, late: 0, resultLost: 0 },
@@ -40,6 +42,8 @@ export function totalsOf(seed: number, results: TrialResult[]): ChaosTotals {
     if (r.ok) t.passed += 1;
     else t.failedSeeds.push(r.seed);
     for (const k of Object.keys(t.kills) as KillTarget[]) t.kills[k] += v.kills[k];
+    t.brainOpKills += v.brainOpKills;
+    t.deepestBrainOp = Math.max(t.deepestBrainOp, v.deepestBrainOp);
     t.garbageFiles += v.garbage.dropped;
     t.garbage.quarantined += v.garbage.quarantined;
     t.garbage.rejected += v.garbage.rejected;
@@ -74,6 +78,7 @@ export function formatTotals(t: ChaosTotals): string {
   const lines = [
     `trials: ${t.trials}`,
     `kills: brain ${t.kills.brain}, agent ${t.kills.agent}, worker ${t.kills.worker}, task ${t.kills.task}`,
+    ...(t.brainOpKills ? [`brain kills at a file operation: ${t.brainOpKills} (each life killed just before its j-th commit; deepest j ${t.deepestBrainOp})`] : []),
     `garbage files: ${t.garbageFiles} (quarantined ${t.garbage.quarantined}, rejected ${t.garbage.rejected}, ignored by design ${t.garbage.ignored}, unseen after the last batch ended ${t.garbage.unseen})`,
     `tasks checked: ${t.tasksChecked}`,
     `tasks lost: ${t.tasksLost}`,

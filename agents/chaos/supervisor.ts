@@ -22,17 +22,48 @@ interface Slot {
   crashDelayMs: number;
 }
 
+/**
+ * The system calls that commit a file operation: every atomic write and every move of a task
+ * ends in a rename, a replace's recovery places files with link. The kernel counts them per
+ * system call and per thread; with one libuv thread (UV_THREADPOOL_SIZE=1) the brain's file
+ * system calls all run on one thread, so the count is the brain's own.
+ */
+const COMMIT_SYSCALLS = 'rename,renameat,renameat2,link,linkat';
+
+/**
+ * The command line that runs `args` (node's) and SIGKILLs it just before its n-th commit (the
+ * n-th rename or the n-th link), between two file operations: strace's syscall injection.
+ */
+export function killAtOpCommand(n: number, args: string[]): { file: string; args: string[] } {
+  return {
+    file: 'strace',
+    args: ['-f', '-qq', '-o', '/dev/null', '-e', `trace=${COMMIT_SYSCALLS}`, '-e', `inject=${COMMIT_SYSCALLS}:signal=KILL:when=${n}`, process.execPath, ...args],
+  };
+}
+
+export interface SupervisorOptions {
+  /**
+   * Kill each life of the brain at a file operation instead of at a moment: life j dies just
+   * before its j-th commit, so successive lives die ever further into their work, from start-up
+   * recovery to the middle of a pass.
+   */
+  brainOps?: boolean;
+}
+
 export class Supervisor {
   private readonly paths: MountPaths;
   private readonly logDir: string;
   private readonly record: (e: ChaosEvent) => void;
   private readonly slots: Slot[] = [];
+  private readonly brainOps: boolean;
+  private brainLives = 0;
   private stopping = false;
 
-  constructor(paths: MountPaths, logDir: string, record: (e: ChaosEvent) => void) {
+  constructor(paths: MountPaths, logDir: string, record: (e: ChaosEvent) => void, o: SupervisorOptions = {}) {
     this.paths = paths;
     this.logDir = logDir;
     this.record = record;
+    this.brainOps = o.brainOps ?? false;
   }
 
   /** Starts the brain and the agents of GPUs 0..gpus-1. */
@@ -64,12 +95,21 @@ export class Supervisor {
     const args = ['--import', 'tsx', join(root, entry), '--shared', this.paths.root];
     if (s.gpu !== null) args.push('--gpu', String(s.gpu));
     const log = { file: join(this.logDir, `${name}.log`), append: true } as const;
-    const proc = execa(process.execPath, args, { reject: false, stdin: 'ignore', stdout: log, stderr: log, cleanup: true, cwd: root });
+    const atOp = this.brainOps && s.role === 'brain' ? ++this.brainLives : null;
+    const cmd = atOp === null ? { file: process.execPath, args } : killAtOpCommand(atOp, args);
+    const env = atOp === null ? undefined : { UV_THREADPOOL_SIZE: '1' };
+    const proc = execa(cmd.file, cmd.args, { reject: false, stdin: 'ignore', stdout: log, stderr: log, cleanup: true, cwd: root, env });
     s.proc = proc;
     const pid = proc.pid ?? -1;
     this.record({ t: Date.now(), kind: 'start', role: s.role, gpu: s.gpu, pid });
     void proc.then((res) => {
       if (s.proc === proc) s.proc = null;
+      if (atOp !== null && res.signal === 'SIGKILL' && !this.stopping && s.killedPid !== pid) {
+        // Our kill, at its file operation: recorded as a brain kill, restarted as after any.
+        this.record({ t: Date.now(), kind: 'kill', target: 'brain', pid, gpu: null, agent: null, hit: [], atOp });
+        s.killedPid = pid;
+        if (!s.restartTimer) s.restartTimer = setTimeout(() => this.launch(s), 100);
+      }
       const expected = this.stopping || s.killedPid === pid;
       this.record({
         t: Date.now(), kind: 'exit', role: s.role, gpu: s.gpu, pid,
@@ -104,6 +144,17 @@ export class Supervisor {
     for (const s of this.slots) if (s.restartTimer) clearTimeout(s.restartTimer);
     const live = this.slots.map((s) => s.proc).filter((p): p is ResultPromise => p !== null);
     for (const p of live) p.kill('SIGTERM');
+    // strace blocks fatal signals and does not pass them on: the brain under it gets its own.
+    if (this.brainOps) {
+      const tracer = this.slots.find((s) => s.role === 'brain')?.proc?.pid;
+      for (const pid of tracer === undefined ? [] : await childrenOf(tracer)) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+    }
     const force = setTimeout(() => {
       for (const p of live) p.kill('SIGKILL');
     }, graceMs);
@@ -111,6 +162,12 @@ export class Supervisor {
     clearTimeout(force);
     await killProcessesNaming(this.paths.root);
   }
+}
+
+/** The direct children of a process (Linux: /proc/<pid>/task/<pid>/children). */
+async function childrenOf(pid: number): Promise<number[]> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return text.split(/\s+/).filter(Boolean).map(Number);
 }
 
 /**

@@ -1,7 +1,7 @@
 // One chaos trial: a fresh temporary mount, a brain and agents on simulated GPUs started as
 // separate processes, 1-2 generated batches, seeded faults while they run, then the checker
 // on what is left. Bounded by a deadline: a trial whose batches do not all end in time fails.
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BatchRecord, readBatchRecord } from '../core/batch.ts';
@@ -41,6 +41,11 @@ export interface TrialOptions {
   keep?: 'failed' | 'all' | false;
   /** Progress notes (stderr of the chaos command). */
   say?: (line: string) => void;
+  /**
+   * Kill the brain at file operations (each life just before its j-th commit, j = 1, 2, ...)
+   * instead of at random moments; agents, workers, tasks and garbage as usual. Needs strace.
+   */
+  brainOps?: boolean;
 }
 
 export interface TrialResult {
@@ -85,7 +90,7 @@ export async function runTrial(o: TrialOptions): Promise<TrialResult> {
   const record = (e: ChaosEvent) => events.push(e);
   const expected: ExpectedBatch[] = [];
   const setupProblems: string[] = [];
-  const sup = new Supervisor(paths, logDir, record);
+  const sup = new Supervisor(paths, logDir, record, { brainOps: o.brainOps ?? false });
   let finishedInTime = false;
   let stopped = false;
   let injecting: Promise<void> = Promise.resolve();
@@ -110,7 +115,9 @@ export async function runTrial(o: TrialOptions): Promise<TrialResult> {
     const active = () => expected.filter((b) => !FINAL.has(records.get(b.id)?.state ?? 'pending')).map((b) => b.id);
 
     const horizonMs = 2500 + 2000 * nBatches;
-    const schedule = makeSchedule(rng.fork('faults'), { kills: [2, MAX_KILLS], garbage: [2, 5], startMs: 300, horizonMs });
+    const schedule = makeSchedule(rng.fork('faults'), { kills: [2, MAX_KILLS], garbage: [2, 5], startMs: 300, horizonMs })
+      // With brainOps the brain dies at its file operations, never at a moment.
+      .filter((f) => !(o.brainOps && f.kind === 'kill' && f.target === 'brain'));
     const injector = new Injector({
       paths, supervisor: sup, gpus,
       picks: rng.fork('picks'), restarts: rng.fork('restarts'), garbage: rng.fork('garbage'),
@@ -142,7 +149,7 @@ export async function runTrial(o: TrialOptions): Promise<TrialResult> {
     }
     stopped = true;
     await injecting;
-    await settle(paths, sup, events);
+    await settle(paths, sup, events, expected.map((b) => b.id));
   } catch (err) {
     setupProblems.push(`the trial could not run: ${errorMessage(err)}`);
     stopped = true;
@@ -181,13 +188,18 @@ export async function runTrial(o: TrialOptions): Promise<TrialResult> {
  * the garbage in queue/ and processing/ (scanned at any time, not only while a batch runs)
  * has been dealt with, so the checker judges a rig at rest.
  */
-async function settle(paths: MountPaths, sup: Supervisor, events: ChaosEvent[]): Promise<void> {
+async function settle(paths: MountPaths, sup: Supervisor, events: ChaosEvent[], batches: readonly string[]): Promise<void> {
   const pending = events.filter((e): e is GarbageEvent => e.kind === 'garbage' && (e.folder === 'queue' || e.folder === 'processing') && garbageFate(e) === 'quarantine');
   const until = Date.now() + 8000;
   while (Date.now() < until) {
     let left = 0;
     for (const g of pending) {
       if (await access(join(paths.folders[g.folder as 'queue' | 'processing'], g.name)).then(() => true, () => false)) left += 1;
+    }
+    // A brain killed while archiving a finished batch: its next life finishes the archiving.
+    for (const folder of ['complete', 'failed'] as const) {
+      const names = await readdir(paths.folders[folder]).catch(() => [] as string[]);
+      left += names.filter((n) => batches.some((b) => n.startsWith(`${b}__`))).length;
     }
     if (left === 0 && sup.allUp()) return;
     await sleep(200);

@@ -32,6 +32,19 @@ test('npm run chaos -- --trials 2 --seed 1 passes and prints every figure', { ti
   assert.match(out, /^PASS$/m);
 });
 
+test('npm run chaos -- --brain-ops: every life of the brain killed at a file operation, one further each time; nothing lost or run twice', { timeout: 400_000 }, async () => {
+  const r = await execa(process.execPath, ['--import', 'tsx', 'scripts/chaos.ts', '--trials', '1', '--seed', '1', '--brain-ops', '--deadline-s', '240'], { cwd: root, reject: false });
+  const out = String(r.stdout);
+  assert.equal(r.exitCode, 0, `chaos --brain-ops failed:\n${out}\n${String(r.stderr)}`);
+  const m = /^brain kills at a file operation: (\d+) \(each life killed just before its j-th commit; deepest j (\d+)\)$/m.exec(out);
+  assert.ok(m, `the op kills are reported:\n${out}`);
+  // Life j dies at its j-th commit: a run with k kills reached j = k.
+  assert.ok(Number(m[1]) >= 5, `at least 5 brain lives killed, got ${m[1]}`);
+  assert.equal(m[2], m[1]);
+  assert.match(out, /^tasks lost: 0$/m);
+  assert.match(out, /^unexplained duplicate runs: 0$/m);
+});
+
 // ---- the checker on hand-made mounts ----
 
 const B = '20260101-000000-aaaaaa';
