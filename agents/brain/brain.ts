@@ -81,11 +81,14 @@ export class Brain {
     const state = await readBrainState(this.paths);
     const ids = new Set(state?.active_batches ?? []);
     for (const id of await listBatchIds(this.paths)) ids.add(id);
+    // A finished batch with task files still in complete/ or failed/ was interrupted while
+    // archiving (state.json may not say so: the previous life may have died before writing it).
+    const unarchived = new Set<string>();
+    for (const f of ['complete', 'failed'] as const) for (const id of await this.store.list(f)) unarchived.add(batchOfTaskId(id));
     for (const id of ids) {
       const rec = await readBatchRecord(this.paths, id);
       if (!rec) continue;
-      // A finished batch still listed as active was interrupted while archiving: finish that.
-      if (FINAL.has(rec.state) && !state?.active_batches.includes(id)) continue;
+      if (FINAL.has(rec.state) && !state?.active_batches.includes(id) && !unarchived.has(id)) continue;
       this.batches.set(id, rec);
     }
     if (this.batches.size) {

@@ -13,32 +13,34 @@ import { makeTask, tempMount } from '../helpers/mount.ts';
 
 const config = Config.parse({ gpus: [{ id: 0, name: 'gpu-0', model: 'm', port: 1 }] });
 
-test('a brain killed while archiving a finished batch: its next life archives the rest and drops the batch from its state', async () => {
-  const { paths, cleanup } = await tempMount();
-  try {
-    const B = '20260101-000000-aaaaaa';
-    const store = new TaskStore(paths);
-    const names = ['a', 'b', 'c', 'batch_summary'];
-    for (const name of names) await store.write(name === 'b' ? 'failed' : 'complete', makeTask({ batch: B, name, finished_at: '2026-01-01T00:00:05.000Z' }));
-    await writeBatchRecord(paths, {
-      id: B, plan: 'p', plan_dir: '/p', batch_path: '/tmp/b', state: 'failed', values: {}, submitted_at: '2026-01-01T00:00:00.000Z',
-      started_at: '2026-01-01T00:00:00.000Z', finished_at: '2026-01-01T00:00:06.000Z', task_ids: names.map((n) => `${B}__${n}`),
-    });
-    // The previous life wrote the final record, moved one task to the archive, and died.
-    const archive = join(paths.tasks, 'archive', B);
-    await mkdir(archive, { recursive: true });
-    await rename(store.fileOf('complete', `${B}__a`), join(archive, `${B}__a.json`));
-    await writeBrainState(paths, { active_batches: [B], updated_at: '2026-01-01T00:00:06.000Z', brain_pid: 1 });
+for (const listed of [true, false]) {
+  test(`a brain killed while archiving a finished batch (${listed ? 'listed in' : 'absent from'} brain/state.json): its next life archives the rest and drops the batch from its state`, async () => {
+    const { paths, cleanup } = await tempMount();
+    try {
+      const B = '20260101-000000-aaaaaa';
+      const store = new TaskStore(paths);
+      const names = ['a', 'b', 'c', 'batch_summary'];
+      for (const name of names) await store.write(name === 'b' ? 'failed' : 'complete', makeTask({ batch: B, name, finished_at: '2026-01-01T00:00:05.000Z' }));
+      await writeBatchRecord(paths, {
+        id: B, plan: 'p', plan_dir: '/p', batch_path: '/tmp/b', state: 'failed', values: {}, submitted_at: '2026-01-01T00:00:00.000Z',
+        started_at: '2026-01-01T00:00:00.000Z', finished_at: '2026-01-01T00:00:06.000Z', task_ids: names.map((n) => `${B}__${n}`),
+      });
+      // The previous life wrote the final record, moved one task to the archive, and died.
+      const archive = join(paths.tasks, 'archive', B);
+      await mkdir(archive, { recursive: true });
+      await rename(store.fileOf('complete', `${B}__a`), join(archive, `${B}__a.json`));
+      if (listed) await writeBrainState(paths, { active_batches: [B], updated_at: '2026-01-01T00:00:06.000Z', brain_pid: 1 });
 
-    const brain = new Brain({ paths, config, clock: new ManualClock(Date.parse('2026-01-01T00:00:10.000Z')), say: () => {} });
-    await brain.recover();
-    await brain.pass();
-    assert.deepEqual((await readdir(archive)).sort(), names.map((n) => `${B}__${n}.json`).sort());
-    assert.deepEqual(await readdir(paths.folders.complete), []);
-    assert.deepEqual(await readdir(paths.folders.failed), []);
-    assert.deepEqual((await readBrainState(paths))?.active_batches, []);
-    assert.match(await readFile(paths.decisionLog, 'utf8'), new RegExp(`ARCHIVE batch=${B} — failed batch archived after a restart interrupted its archiving`));
-  } finally {
-    await cleanup();
-  }
-});
+      const brain = new Brain({ paths, config, clock: new ManualClock(Date.parse('2026-01-01T00:00:10.000Z')), say: () => {} });
+      await brain.recover();
+      await brain.pass();
+      assert.deepEqual((await readdir(archive)).sort(), names.map((n) => `${B}__${n}.json`).sort());
+      assert.deepEqual(await readdir(paths.folders.complete), []);
+      assert.deepEqual(await readdir(paths.folders.failed), []);
+      assert.deepEqual((await readBrainState(paths))?.active_batches, []);
+      assert.match(await readFile(paths.decisionLog, 'utf8'), new RegExp(`ARCHIVE batch=${B} — failed batch archived after a restart interrupted its archiving`));
+    } finally {
+      await cleanup();
+    }
+  });
+}
