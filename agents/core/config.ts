@@ -51,6 +51,11 @@ export const Config = z.object({
       cpu_task_cost_mb: z.number().int().min(0).default(1024),
       /** Default estimate in MB of a script task that states none. */
       default_script_vram_mb: z.number().int().min(0).default(1024),
+      /**
+       * Workers one agent runs at once, whatever the budget says: a script task estimated at
+       * 0 MB costs nothing against it, and a large card's budget holds dozens of cpu tasks.
+       */
+      max_workers: z.number().int().positive().default(16),
     })
     .prefault({}),
   cycles: z

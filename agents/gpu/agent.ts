@@ -327,6 +327,7 @@ export class GpuAgent {
           budgetTotalMb: this.budgetTotal(),
           hot: this.hot,
           runningLlm: [...this.running.values()].filter((x) => x.task.task_class === 'llm').length,
+          runningWorkers: [...this.running.values()].filter((x) => x.kind === 'worker').length,
           hostMemAvailableMb: this.host?.mem_available_mb ?? null,
           stopping: this.stopping,
         },

@@ -81,6 +81,8 @@ export interface ClaimContext {
   budgetTotalMb: number;
   hot: boolean;
   runningLlm: number;
+  /** Workers this agent runs now (meta tasks run inside the agent and do not count). */
+  runningWorkers: number;
   /** Host memory left; cpu tasks are not claimed into a host that is out of memory. */
   hostMemAvailableMb: number | null;
   stopping: boolean;
@@ -94,6 +96,10 @@ export function canClaim(task: Task, ctx: ClaimContext, config: Config): ClaimVe
   if (ctx.stopping) return { ok: false, reason: 'agent is stopping' };
   if (!ctx.accepts.includes(task.task_class)) return { ok: false, reason: `does not take ${task.task_class} tasks now` };
   if (task.task_class === 'llm' && ctx.runningLlm > 0) return { ok: false, reason: 'one llm task at a time' };
+  const maxWorkers = config.resource_limits.max_workers;
+  if (task.task_class !== 'meta' && ctx.runningWorkers >= maxWorkers) {
+    return { ok: false, reason: `${ctx.runningWorkers} workers running (resource_limits.max_workers ${maxWorkers})` };
+  }
   if (task.task_class === 'cpu' && ctx.hostMemAvailableMb !== null && ctx.hostMemAvailableMb < MIN_HOST_MEM_MB) {
     return { ok: false, reason: `host memory low (${ctx.hostMemAvailableMb} MB available)` };
   }

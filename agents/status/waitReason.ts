@@ -135,6 +135,10 @@ function explainQueued(task: Task, ctx: WaitContext): string {
   }
   const config = ctx.config ?? DEFAULTS;
   const cls = task.task_class;
+  const max = config.resource_limits.max_workers;
+  if (cls !== 'meta' && running.every((h) => h.active_workers >= max)) {
+    return `every agent runs ${max} workers (resource_limits.max_workers)`;
+  }
   const healthy = running.filter((h) => h.health === 'healthy');
   if ((cls === 'script' || cls === 'llm') && healthy.length === 0) {
     return `all agents constrained: ${running.map(describeConstraint).join(', ')}`;

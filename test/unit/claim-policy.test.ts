@@ -29,14 +29,19 @@ test('budget: 80 % of the card, less reservations and memory that is not ours', 
   assert.equal(budgetAvailable({ totalMb: 6144, usedMb: 1500, oursUsedMb: 500, modelMb: 0, claimedMb: 2048 }, 80), 4915 - 2048 - 1000);
 });
 
-test('canClaim: class, budget, one llm at a time, low host memory', () => {
-  const ctx = { accepts: acceptedClasses('healthy', false, true), availableMb: 2000, budgetTotalMb: 4915, hot: false, runningLlm: 0, hostMemAvailableMb: 8000, stopping: false };
+test('canClaim: class, budget, one llm at a time, low host memory, max_workers', () => {
+  const ctx = { accepts: acceptedClasses('healthy', false, true), availableMb: 2000, budgetTotalMb: 4915, hot: false, runningLlm: 0, runningWorkers: 0, hostMemAvailableMb: 8000, stopping: false };
   assert.deepEqual(canClaim(makeTask({ task_class: 'script', vram_estimate_mb: 1024 }), ctx, config), { ok: true, cost: 1024 });
   assert.deepEqual(canClaim(makeTask({ task_class: 'script', vram_estimate_mb: 3072 }), ctx, config), { ok: false, reason: 'needs 3072 MB, 2000 MB free in the budget' });
   assert.equal(canClaim(makeTask({ task_class: 'script' }), { ...ctx, accepts: acceptedClasses('constrained', false, true) }, config).ok, false);
   assert.deepEqual(canClaim(makeTask({ task_class: 'llm' }), { ...ctx, hot: true, accepts: acceptedClasses('healthy', true, true), runningLlm: 1 }, config), { ok: false, reason: 'one llm task at a time' });
   assert.equal(canClaim(makeTask({ task_class: 'cpu' }), { ...ctx, hostMemAvailableMb: 100 }, config).ok, false);
   assert.deepEqual(canClaim(makeTask({ task_class: 'meta' }), { ...ctx, availableMb: 0 }, config), { ok: true, cost: 0 });
+  // A script estimated at 0 MB costs nothing against the budget: max_workers still bounds it.
+  const free = makeTask({ task_class: 'script', vram_estimate_mb: 0 });
+  assert.deepEqual(canClaim(free, { ...ctx, runningWorkers: 15 }, config), { ok: true, cost: 0 });
+  assert.deepEqual(canClaim(free, { ...ctx, runningWorkers: 16 }, config), { ok: false, reason: '16 workers running (resource_limits.max_workers 16)' });
+  assert.equal(canClaim(makeTask({ task_class: 'meta' }), { ...ctx, runningWorkers: 16 }, config).ok, true, 'meta tasks run inside the agent');
 });
 
 test('recordClaim: the next attempt token for the claim the agent saw; null when another claim was recorded meanwhile', () => {

@@ -134,6 +134,14 @@ test('queued tasks: why no agent has claimed each one', () => {
       'all agents busy (gpu-0: 2 tasks, gpu-1: 1 task)',
     ],
     ['cpu on a constrained agent with room', cpu, [constrained('gpu-0', ['temperature 90C >= 85C'])], 'queued; next claim cycle'],
+    [
+      'a 0 MB script, every agent at max_workers',
+      t({ task_class: 'script', vram_estimate_mb: 0 }),
+      [hb({ active_workers: 16 }), hb({ gpu_id: 1, name: 'gpu-1', active_workers: 16 })],
+      'every agent runs 16 workers (resource_limits.max_workers)',
+    ],
+    ['a 0 MB script, one agent below max_workers', t({ task_class: 'script', vram_estimate_mb: 0 }), [hb({ active_workers: 16 }), hb({ gpu_id: 1, name: 'gpu-1', active_workers: 3 })], 'queued; next claim cycle'],
+    ['meta while every agent is at max_workers', t({ task_class: 'meta', target: 'gpu-0' }), [hb({ active_workers: 16 })], 'queued; next claim cycle'],
     ['meta addressed to an agent that is not running', t({ task_class: 'meta', target: 'gpu-3' }), [hb()], 'addressed to gpu-3, which is not running'],
     ['meta for a running agent', t({ task_class: 'meta', target: 'gpu-0' }), [hb()], 'queued; next claim cycle'],
   ];
