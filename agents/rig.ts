@@ -5,11 +5,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { parseCommand } from './core/args.ts';
 import { type Config, loadConfig, writeConfig, defaultGpus } from './core/config.ts';
 import { DecisionLog } from './core/decisionLog.ts';
+import { type Entry, nodeArgsFor } from './core/entry.ts';
 import { UserInputError, errorMessage } from './core/errors.ts';
 import { startDaemon } from './core/lifecycle.ts';
 import { ensureMount, mountPaths } from './core/paths.ts';
@@ -21,7 +21,6 @@ const usage = 'usage: npm run rig -- [--simulate N] [--base-port P] [--shared DI
 const { values, shared } = parseCommand(usage, { simulate: { type: 'string' }, 'base-port': { type: 'string' } });
 const paths = mountPaths(shared);
 await ensureMount(paths);
-const here = fileURLToPath(new URL('.', import.meta.url));
 const daemon = startDaemon('rig');
 const decisions = new DecisionLog(paths.decisionLog);
 
@@ -72,6 +71,8 @@ async function countRealGpus(): Promise<number> {
 
 interface Child {
   name: string;
+  /** The process's entry point; node's arguments for it are chosen at each start (agents/core/entry.ts). */
+  entry: Entry;
   args: string[];
   proc: ResultPromise | null;
   restarts: number[];
@@ -81,16 +82,16 @@ interface Child {
 const { config, file: configFile } = await prepareConfig();
 const children: Child[] = [];
 let stopping = false;
-const tsx = ['--import', 'tsx'];
+const child = (name: string, entry: Entry, args: string[]): Child => ({ name, entry, args, proc: null, restarts: [], down: false });
 
 if (values.simulate !== undefined) {
   for (const g of config.gpus) {
-    children.push({ name: `ollama-${g.id}`, args: [...tsx, join(here, 'sim/ollama-main.ts'), '--port', String(g.port), '--gpu', String(g.id), '--sim-dir', paths.sim], proc: null, restarts: [], down: false });
+    children.push(child(`ollama-${g.id}`, 'sim/ollama-main', ['--port', String(g.port), '--gpu', String(g.id), '--sim-dir', paths.sim]));
   }
 }
-children.push({ name: 'brain', args: [...tsx, join(here, 'brain/main.ts'), '--shared', paths.root, '--config', configFile], proc: null, restarts: [], down: false });
+children.push(child('brain', 'brain/main', ['--shared', paths.root, '--config', configFile]));
 for (const g of config.gpus) {
-  children.push({ name: g.name, args: [...tsx, join(here, 'gpu/main.ts'), '--shared', paths.root, '--config', configFile, '--gpu', String(g.id)], proc: null, restarts: [], down: false });
+  children.push(child(g.name, 'gpu/main', ['--shared', paths.root, '--config', configFile, '--gpu', String(g.id)]));
 }
 
 function prefixLines(name: string, stream: NodeJS.ReadableStream | null | undefined, out: NodeJS.WriteStream): void {
@@ -106,7 +107,7 @@ function prefixLines(name: string, stream: NodeJS.ReadableStream | null | undefi
 }
 
 function launch(c: Child): void {
-  const proc = execa(process.execPath, c.args, { reject: false, stdin: 'ignore', cleanup: true, env: { ...process.env, RIG_SHARED: paths.root } });
+  const proc = execa(process.execPath, [...nodeArgsFor(c.entry), ...c.args], { reject: false, stdin: 'ignore', cleanup: true, env: { ...process.env, RIG_SHARED: paths.root } });
   c.proc = proc;
   prefixLines(c.name, proc.stdout, process.stdout);
   prefixLines(c.name, proc.stderr, process.stderr);

@@ -81,11 +81,12 @@ export async function readMemory(pid: number): Promise<MemInfo | null> {
 
 /** A name for a rig process from its command line: rig, brain, gpu-N, ollama-N, worker, other. */
 export function roleOf(cmdline: string): string {
-  if (/agents\/rig\.ts/.test(cmdline)) return 'launcher';
-  if (/agents\/brain\/main\.ts/.test(cmdline)) return 'brain';
-  const gpu = /agents\/gpu\/main\.ts.*--gpu (\S+)/.exec(cmdline);
+  // Each entry runs from its TypeScript (through tsx) or from its bundle (dist/agents/…/main.js).
+  if (/agents\/rig\.(ts|js)/.test(cmdline)) return 'launcher';
+  if (/agents\/brain\/main\.(ts|js)/.test(cmdline)) return 'brain';
+  const gpu = /agents\/gpu\/main\.(?:ts|js).*--gpu (\S+)/.exec(cmdline);
   if (gpu) return `agent gpu-${gpu[1]}`;
-  const sim = /ollama-main\.ts.*--gpu (\S+)/.exec(cmdline);
+  const sim = /ollama-main\.(?:ts|js).*--gpu (\S+)/.exec(cmdline);
   if (sim) return `sim ollama ${sim[1]}`;
   if (/worker\/main\.(ts|js)/.test(cmdline)) return 'worker';
   return 'other';

@@ -134,8 +134,10 @@ export class GpuAgent {
   private async internalCycle(): Promise<void> {
     await this.handleSignals();
     const before = this.acceptsNow().join(',');
-    if (this.gpuReadingDue()) await this.observeGpu();
-    await this.readHotState();
+    if (this.gpuReadingDue()) {
+      await this.observeGpu();
+      await this.readHotState();
+    }
     if (this.acceptsNow().join(',') !== before) {
       await this.writeBeat();
       this.claimer?.poke();
@@ -157,10 +159,11 @@ export class GpuAgent {
   }
 
   /**
-   * Whether the internal cycle reads the GPU now. An agent with nothing running and nothing
-   * queued reads it once per external cycle (what its heartbeat shows), not every internal one:
-   * each reading is a process, and an idle rig should cost next to nothing. A claim pass that
-   * finds work reads it first when the reading is old (see claim()).
+   * Whether the internal cycle reads the GPU and asks the runtime what it holds now. An agent
+   * with nothing running and nothing queued does so once per external cycle (what its heartbeat
+   * shows), not every internal one: each reading is a process and a request, and an idle rig
+   * should cost next to nothing. A claim pass that finds work reads the GPU first when the
+   * reading is old (see claim()).
    */
   private gpuReadingDue(): boolean {
     if (this.running.size > 0 || this.queueSeen > 0 || !this.telemetry?.ok) return true;

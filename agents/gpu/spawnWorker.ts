@@ -1,40 +1,11 @@
 // How the agent starts a worker: node with the worker entry point, an argument array, and
 // the GPU chosen by the agent in CUDA_VISIBLE_DEVICES (never by the plan).
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
+import { nodeArgsFor } from '../core/entry.ts';
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const bundle = `${root}dist/agents/worker/main.js`;
-
-/** True when `npm run build`'s bundle exists and none of the sources it lists changed after it. */
-function bundleIsFresh(): boolean {
-  try {
-    const built = statSync(bundle).mtimeMs;
-    const inputs = JSON.parse(readFileSync(`${root}dist/agents/worker/main.inputs.json`, 'utf8')) as unknown;
-    if (!Array.isArray(inputs) || inputs.length === 0) return false;
-    return inputs.every((f) => typeof f === 'string' && statSync(join(root, f)).mtimeMs <= built);
-  } catch {
-    return false; // no build, no list, or a source that moved: the TypeScript entry
-  }
-}
-
-let lastEntry: { at: number; args: string[] } | null = null;
-
-/**
- * The worker entry: the bundle from `npm run build` (a start several times faster) while it
- * is fresh, else TypeScript through tsx: a stale bundle would run old code.
- */
+/** The worker entry: its bundle from `npm run build` while fresh, else the TypeScript through tsx. */
 export function workerEntry(): { args: string[] } {
-  // Checked at most once a second (a stat of each source the bundle lists).
-  const now = Date.now();
-  if (lastEntry && now - lastEntry.at < 1000) return { args: lastEntry.args };
-  const args = bundleIsFresh() ? [bundle] : ['--import', 'tsx', `${here}../worker/main.ts`];
-  lastEntry = { at: now, args };
-  return { args };
+  return { args: nodeArgsFor('worker/main') };
 }
 
 export interface SpawnOptions {

@@ -9,9 +9,9 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { isTempName, writeJsonAtomic } from '../core/atomic.ts';
+import { projectRoot } from '../core/entry.ts';
 import { errorCode } from '../core/errors.ts';
 
 export const SIM_DIR_ENV = 'FORGE_SIM_DIR';
@@ -104,7 +104,8 @@ function simProcPath(dir: string, pid: number): string {
 
 /** The folder holding the `nvidia-smi` wrapper: put it first on PATH to swap the tool. */
 export function simBinDir(): string {
-  return fileURLToPath(new URL('./bin', import.meta.url));
+  // From the project root, not this file: bundled, this code lives under dist/.
+  return join(projectRoot, 'agents', 'sim', 'bin');
 }
 
 /** Absolute path of the simulated `nvidia-smi` executable (for config.json's nvidia_smi). */

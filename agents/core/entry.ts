@@ -1,0 +1,66 @@
+// Which file node runs for one of the rig's processes. `npm run build` bundles each entry
+// point into one JavaScript file under dist/; a process started from its bundle boots several
+// times faster than through the tsx loader, and costs next to nothing while idle (tsx keeps a
+// loader thread busy: about 0.5 % of a core per process on a 2-core machine). A bundle is used
+// only while it is newer than every source it was built from, so a stale one never runs old
+// code; otherwise the TypeScript runs through tsx.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function findRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}: cannot find the project's root`);
+  }
+}
+
+/** Set by `npm run build` in each bundle (esbuild's define): a bundle may live outside the project. */
+declare const __FORGE_PROJECT_ROOT__: string | undefined;
+
+/** The project's root (the folder holding package.json): built into a bundle, else found from this file. */
+export const projectRoot: string =
+  typeof __FORGE_PROJECT_ROOT__ === 'string' ? __FORGE_PROJECT_ROOT__ : findRoot(dirname(fileURLToPath(import.meta.url)));
+
+/** The entry points `npm run build` bundles, by their path under agents/ without extension. */
+export const BUNDLED_ENTRIES = ['worker/main', 'brain/main', 'gpu/main', 'sim/ollama-main'] as const;
+export type Entry = (typeof BUNDLED_ENTRIES)[number];
+
+/** Where the bundles are: dist/ in the project, or FORGE_DIST_DIR (inherited by every process the rig starts). */
+export function distDir(): string {
+  return process.env.FORGE_DIST_DIR ?? join(projectRoot, 'dist');
+}
+
+export function bundlePath(entry: Entry): string {
+  return join(distDir(), 'agents', `${entry}.js`);
+}
+
+/** The project's source files the bundle was built from, relative to the root, beside it. */
+export function bundleInputsPath(entry: Entry): string {
+  return join(distDir(), 'agents', `${entry}.inputs.json`);
+}
+
+/** True when the bundle exists and none of the sources it lists changed after it. */
+export function bundleIsFresh(entry: Entry): boolean {
+  try {
+    const built = statSync(bundlePath(entry)).mtimeMs;
+    const inputs = JSON.parse(readFileSync(bundleInputsPath(entry), 'utf8')) as unknown;
+    if (!Array.isArray(inputs) || inputs.length === 0) return false;
+    return inputs.every((f) => typeof f === 'string' && statSync(join(projectRoot, f)).mtimeMs <= built);
+  } catch {
+    return false; // no build, no list, or a source that moved: the TypeScript entry
+  }
+}
+
+const chosen = new Map<Entry, { at: number; args: string[] }>();
+
+/** node's arguments before the entry's own: the bundle while it is fresh, else tsx and the TypeScript. */
+export function nodeArgsFor(entry: Entry): string[] {
+  // Checked at most once a second per entry (a stat of each source the bundle lists).
+  const now = Date.now();
+  const hit = chosen.get(entry);
+  if (hit && now - hit.at < 1000) return hit.args;
+  const args = bundleIsFresh(entry) ? [bundlePath(entry)] : ['--import', 'tsx', join(projectRoot, 'agents', `${entry}.ts`)];
+  chosen.set(entry, { at: now, args });
+  return args;
+}
