@@ -42,8 +42,10 @@ for (const entry of BUNDLED_ENTRIES) {
   await rename(`${out}.tmp`, out);
   // After the bundle, so a reader never sees inputs newer than the bundle they describe.
   const meta = result.metafile.outputs[relative(projectRoot, out)];
-  const inputs = Object.keys(meta?.inputs ?? {}).filter((f) => !f.includes('node_modules/')).sort();
-  if (!inputs.length) throw new Error(`esbuild listed no sources for ${out}`);
+  const sources = Object.keys(meta?.inputs ?? {}).filter((f) => !f.includes('node_modules/')).sort();
+  if (!sources.length) throw new Error(`esbuild listed no sources for ${out}`);
+  // The packages bundled with them: a changed lock file (an upgrade) makes the bundle stale too.
+  const inputs = [...sources, 'package-lock.json'];
   const list = `${dist}/agents/${entry}.inputs.json`;
   await writeFile(`${list}.tmp`, JSON.stringify(inputs, null, 1) + '\n');
   await rename(`${list}.tmp`, list);
