@@ -8,19 +8,27 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-function findRoot(from: string): string {
+function findRoot(from: string): string | null {
   for (let dir = from; ; dir = dirname(dir)) {
     if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}: cannot find the project's root`);
+    if (dirname(dir) === dir) return null;
   }
 }
 
-/** Set by `npm run build` in each bundle (esbuild's define): a bundle may live outside the project. */
+/** Set by `npm run build` in each bundle (esbuild's define): where the project was when it was built. */
 declare const __FORGE_PROJECT_ROOT__: string | undefined;
 
-/** The project's root (the folder holding package.json): built into a bundle, else found from this file. */
-export const projectRoot: string =
-  typeof __FORGE_PROJECT_ROOT__ === 'string' ? __FORGE_PROJECT_ROOT__ : findRoot(dirname(fileURLToPath(import.meta.url)));
+/**
+ * The project's root (the folder holding package.json), found from this file first (a checkout
+ * moved with its dist/ still finds itself), else the one a bundle built outside the project was
+ * built from (npm run build -- --outdir).
+ */
+export const projectRoot: string = (() => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const root = findRoot(here) ?? (typeof __FORGE_PROJECT_ROOT__ === 'string' ? __FORGE_PROJECT_ROOT__ : null);
+  if (root === null) throw new Error(`no package.json above ${here}: cannot find the project's root`);
+  return root;
+})();
 
 /** The entry points `npm run build` bundles, by their path under agents/ without extension. */
 export const BUNDLED_ENTRIES = ['worker/main', 'brain/main', 'gpu/main', 'sim/ollama-main'] as const;
