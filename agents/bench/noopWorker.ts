@@ -8,14 +8,15 @@ import { execa } from 'execa';
 import { writeJsonAtomic } from '../core/atomic.ts';
 import { defaultGpus, writeConfig } from '../core/config.ts';
 import { Task, type WorkerResult } from '../core/task.ts';
-import { spawnWorker, workerEntry } from '../gpu/spawnWorker.ts';
+import { nodeArgsFor } from '../core/entry.ts';
+import { spawnWorker } from '../gpu/spawnWorker.ts';
 import { parseWorkerStdout } from '../worker/result.ts';
 
 const workerTs = fileURLToPath(new URL('../worker/main.ts', import.meta.url));
 
 /** 'compiled' when the agents start workers from dist/ (npm run build), else 'tsx'. */
 export function entryInUse(): 'compiled' | 'tsx' {
-  return workerEntry().args.includes('tsx') ? 'tsx' : 'compiled';
+  return nodeArgsFor('worker/main').includes('tsx') ? 'tsx' : 'compiled';
 }
 
 export interface NoopDir {

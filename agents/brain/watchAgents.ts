@@ -11,7 +11,7 @@ import { type Heartbeat, readHeartbeats } from '../core/heartbeat.ts';
 import { childPath, type MountPaths } from '../core/paths.ts';
 import { signalPath, writeSignal } from '../core/signals.ts';
 import type { TaskStore } from '../core/store.ts';
-import type { AttemptRecord, Task } from '../core/task.ts';
+import { type AttemptRecord, type Task, holdsOpenClaim, sameClaim } from '../core/task.ts';
 import { writeJsonAtomic } from '../core/atomic.ts';
 import { existsSync } from 'node:fs';
 import { type AgentWatch, type Escalation, decideMonitor, observeHeartbeats } from './monitor.ts';
@@ -89,15 +89,14 @@ export class AgentWatcher {
     // release a claim that is milliseconds old.
     const unclaimedNow = new Set<string>();
     for (const t of processing) {
-      const unclaimed = t.attempt === 0 || t.attempts.some((a) => a.attempt === t.attempt);
-      if (!unclaimed) continue;
+      if (holdsOpenClaim(t)) continue;
       const key = `${t.id}#${t.attempt}`;
       unclaimedNow.add(key);
       const since = this.unclaimedSince.get(key);
       if (since === undefined) this.unclaimedSince.set(key, now);
       if (since === undefined || now - since < staleMs) continue;
       this.unclaimedSince.delete(key);
-      const r = await this.store.replace('processing', t.id, (cur) => (cur.attempt === t.attempt && cur.claimed_by === t.claimed_by ? cur : null), 'queue');
+      const r = await this.store.replace('processing', t.id, (cur) => (sameClaim(cur, t) ? cur : null), 'queue');
       if (r.ok) await this.say('UNCLAIMED', t.id, `in processing/ for ${Math.round((now - since) / 1000)} s without a claim of its own: its claimer died between the claim's rename and its write; back to queue/`);
     }
     for (const k of this.unclaimedSince.keys()) if (!unclaimedNow.has(k)) this.unclaimedSince.delete(k);
@@ -162,7 +161,7 @@ export class AgentWatcher {
     };
     const r = await this.store.replace('processing', t.id, (cur) =>
       // An attempt already recorded is over: the file is another agent's claim between its rename and its write.
-      cur.claimed_by !== agent || cur.attempt !== t.attempt || cur.attempts.some((x) => x.attempt === cur.attempt)
+      cur.claimed_by !== agent || !sameClaim(cur, t) || !holdsOpenClaim(cur)
         ? null
         : {
             ...cur,

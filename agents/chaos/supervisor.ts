@@ -4,12 +4,11 @@
 // in 10 minutes, and a trial kills far more often than that on purpose.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
+import { nodeArgsFor, projectRoot } from '../core/entry.ts';
 import type { MountPaths } from '../core/paths.ts';
 import type { ChaosEvent, Role } from './events.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 
 interface Slot {
   role: Role;
@@ -91,14 +90,14 @@ export class Supervisor {
     if (this.stopping) return;
     s.restartTimer = null;
     const name = s.role === 'brain' ? 'brain' : `gpu-${s.gpu}`;
-    const entry = s.role === 'brain' ? 'agents/brain/main.ts' : 'agents/gpu/main.ts';
-    const args = ['--import', 'tsx', join(root, entry), '--shared', this.paths.root];
+    // As the launcher starts them: from a fresh bundle, else through tsx.
+    const args = [...nodeArgsFor(s.role === 'brain' ? 'brain/main' : 'gpu/main'), '--shared', this.paths.root];
     if (s.gpu !== null) args.push('--gpu', String(s.gpu));
     const log = { file: join(this.logDir, `${name}.log`), append: true } as const;
     const atOp = this.brainOps && s.role === 'brain' ? ++this.brainLives : null;
     const cmd = atOp === null ? { file: process.execPath, args } : killAtOpCommand(atOp, args);
     const env = atOp === null ? undefined : { UV_THREADPOOL_SIZE: '1' };
-    const proc = execa(cmd.file, cmd.args, { reject: false, stdin: 'ignore', stdout: log, stderr: log, cleanup: true, cwd: root, env });
+    const proc = execa(cmd.file, cmd.args, { reject: false, stdin: 'ignore', stdout: log, stderr: log, cleanup: true, cwd: projectRoot, env });
     s.proc = proc;
     const pid = proc.pid ?? -1;
     this.record({ t: Date.now(), kind: 'start', role: s.role, gpu: s.gpu, pid });

@@ -13,19 +13,29 @@ export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
-  const tmp = tempPathFor(target);
+/** Creates `path` (it must not exist) with `data`, synced to disk; on failure nothing is left. */
+export async function writeFileSynced(path: string, data: string | Uint8Array): Promise<void> {
   let handle;
   try {
-    handle = await open(tmp, 'wx', 0o644);
+    handle = await open(path, 'wx', 0o644);
     await handle.writeFile(data);
     await handle.sync();
     await handle.close();
-    handle = undefined;
+  } catch (err) {
+    // A failed write (ENOSPC, EIO) leaves no temporary behind.
+    if (handle) await handle.close().catch(() => {});
+    await unlink(path).catch(() => {});
+    throw err;
+  }
+}
+
+export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
+  const tmp = tempPathFor(target);
+  await writeFileSynced(tmp, data);
+  try {
     await rename(tmp, target);
   } catch (err) {
-    // A failed write (ENOSPC, EIO) leaves the target as it was and no temporary behind.
-    if (handle) await handle.close().catch(() => {});
+    // The target stays as it was.
     await unlink(tmp).catch(() => {});
     throw err;
   }

@@ -1,10 +1,11 @@
 // The file store: the only code that touches the task folders. A task moves between
 // folders only by rename; losing a rename race is a normal outcome, returned as false.
 import type { Dirent } from 'node:fs';
-import { link, open, readdir, readFile, rename, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, readdir, readFile, rename, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { writeJsonAtomic, isTempName } from './atomic.ts';
+import { writeFileSynced, writeJsonAtomic, isTempName } from './atomic.ts';
+import { batchOfTaskId } from './batch.ts';
 import { errorCode, errorMessage } from './errors.ts';
 import { type MountPaths, type TaskFolder, TASK_FOLDERS, childPath, isSafeName } from './paths.ts';
 import { Task, type TaskInput } from './task.ts';
@@ -163,7 +164,7 @@ export class TaskStore {
       // Named as a pair, so that recoverTaken() can finish a replace whose process died.
       const pair = `.${id}.json.${process.pid}.${randomBytes(4).toString('hex')}`;
       const fresh = join(dirname(dest), `${pair}.fresh.tmp`);
-      await writeFileAtomicTo(fresh, JSON.stringify(next, null, 2) + '\n');
+      await writeFileSynced(fresh, JSON.stringify(next, null, 2) + '\n');
       const taken = join(dirname(src), `${pair}.taken.tmp`);
       try {
         await rename(src, taken);
@@ -254,8 +255,8 @@ export class TaskStore {
 
   /** Whether <id>.json is in a task folder or its batch's archive. Looked for twice: a task moving back a folder (a retry) between two looks at the first pass is seen at the second. */
   private async isInAFolder(id: string): Promise<boolean> {
-    const batch = id.includes('__') ? id.slice(0, id.indexOf('__')) : null;
-    const dirs = [...TASK_FOLDERS.map((f) => this.paths.folders[f]), ...(batch && isSafeName(batch) ? [join(this.paths.tasks, 'archive', batch)] : [])];
+    const batch = batchOfTaskId(id);
+    const dirs = [...TASK_FOLDERS.map((f) => this.paths.folders[f]), ...(batch !== id && isSafeName(batch) ? [join(this.paths.tasks, 'archive', batch)] : [])];
     for (let pass = 0; pass < 2; pass++) {
       for (const dir of dirs) {
         try {
@@ -321,20 +322,6 @@ export class TaskStore {
     const src = join(folder in this.paths.folders ? this.paths.folders[folder as TaskFolder] : folder, name);
     await quarantine(this.paths, String(folder), src, name, reason);
   }
-}
-
-/** Writes a new file under a temporary name (its own, not yet visible to any lister), synced to disk. */
-async function writeFileAtomicTo(tmp: string, data: string): Promise<void> {
-  const handle = await open(tmp, 'wx', 0o644);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } catch (err) {
-    await handle.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
-  await handle.close();
 }
 
 /** Moves any file into <shared>/quarantine/<where>/ with <name>.why.txt beside it. */

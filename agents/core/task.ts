@@ -126,6 +126,21 @@ export const Task = z.object({
 export type Task = z.infer<typeof Task>;
 export type TaskInput = z.input<typeof Task>;
 
+type Claim = Pick<Task, 'attempt' | 'claimed_by' | 'claimed_at'>;
+
+/**
+ * Whether the task file carries an open claim: an attempt token (>= 1) that is not yet recorded
+ * as over. A file in processing/ without one is a claim between its rename and its write.
+ */
+export function holdsOpenClaim(t: Pick<Task, 'attempt' | 'attempts'>): boolean {
+  return t.attempt >= 1 && !t.attempts.some((a) => a.attempt === t.attempt);
+}
+
+/** Whether two readings of a task show the same claim: the same token, claimer and time. */
+export function sameClaim(a: Claim, b: Claim): boolean {
+  return a.attempt === b.attempt && a.claimed_by === b.claimed_by && a.claimed_at === b.claimed_at;
+}
+
 export function taskId(batch: string, name: string): string {
   return `${batch}__${name}`;
 }

@@ -9,7 +9,7 @@ import { type BatchRecord, type BatchState, type BrainState, type TaskCounts } f
 import { Config, type GpuConfig, defaultGpus } from '../core/config.ts';
 import type { Heartbeat } from '../core/heartbeat.ts';
 import { type TaskFolder, mountPaths } from '../core/paths.ts';
-import type { AttemptRecord, Task, WorkerResult } from '../core/task.ts';
+import { type AttemptRecord, type Task, type WorkerResult, holdsOpenClaim } from '../core/task.ts';
 import { type TaskView, countTasks, isTerminal } from '../brain/decide.ts';
 import { isoTime } from '../core/clock.ts';
 
@@ -196,10 +196,6 @@ export interface LostVerdict {
   why: string;
 }
 
-function claimRecorded(task: Task): boolean {
-  return task.attempt >= 1 && !task.attempts.some((a) => a.attempt === task.attempt);
-}
-
 export function judgeClaim(task: Task, agents: readonly AgentView[], config: Config, now: number): LostVerdict | null {
   // Whoever runs it lists it: a live agent whose heartbeat names the task holds it, whatever claimed_by says.
   const staleMs = config.timeouts.heartbeat_stale_s * 1000;
@@ -212,7 +208,7 @@ export function judgeClaim(task: Task, agents: readonly AgentView[], config: Con
   // The agent writes claimed_by and the new attempt right after its claiming rename, and
   // records the attempt when it finishes: a claim whose attempt is already recorded (or 0)
   // was never written by its claimant, which then died before it could.
-  if (!claimRecorded(task)) {
+  if (!holdsOpenClaim(task)) {
     const r = task.result;
     if (r && r.attempt === task.attempt && task.attempt >= 1) {
       return { agent: task.claimed_by, why: `attempt ${task.attempt} finished (${r.outcome}) and the task was never moved out of processing` };
@@ -244,10 +240,10 @@ export function judgeClaim(task: Task, agents: readonly AgentView[], config: Con
  */
 export function returnLostTask(task: Task, reason: string, now: number): { task: Task; to: 'complete' | 'failed' } {
   const r = task.result;
-  if (!claimRecorded(task) && r && r.attempt === task.attempt && task.attempt >= 1) {
+  if (!holdsOpenClaim(task) && r && r.attempt === task.attempt && task.attempt >= 1) {
     return { task, to: r.outcome === 'success' ? 'complete' : 'failed' };
   }
-  const recorded = claimRecorded(task);
+  const recorded = holdsOpenClaim(task);
   const n = recorded ? task.attempt : task.attempt + 1;
   const finished = isoTime(now);
   const claimedAt = recorded && task.claimed_at ? task.claimed_at : finished;

@@ -15,7 +15,7 @@ import type { MountPaths } from '../core/paths.ts';
 import { readSignals, removeSignal } from '../core/signals.ts';
 import { TaskStore } from '../core/store.ts';
 import { TaskCache } from '../core/taskCache.ts';
-import type { AttemptRecord, Task, TaskClass, WorkerResult } from '../core/task.ts';
+import { type AttemptRecord, type Task, type TaskClass, type WorkerResult, holdsOpenClaim, sameClaim } from '../core/task.ts';
 import { isTempName, writeJsonAtomic } from '../core/atomic.ts';
 import { type ModelRuntime, RuntimeError, isRuntimeDown } from '../llm/runtime.ts';
 import { CircuitBreaker } from '../llm/circuit.ts';
@@ -27,7 +27,7 @@ import { readHostStats } from './hostStats.ts';
 import { formatThrottleStatus } from './telemetry.ts';
 import { type Health, acceptedClasses, budgetAvailable, canClaim, evaluateHealth, recordClaim, taskCost } from './claimPolicy.ts';
 import { isAlive, killGroup, spawnWorker } from './spawnWorker.ts';
-import { processGroupOf, processesOfAttempt } from './procGroup.ts';
+import { processGroupOf, processesOfAttempt, processesOfAttempts } from './procGroup.ts';
 
 export interface AgentOptions {
   paths: MountPaths;
@@ -314,6 +314,8 @@ export class GpuAgent {
       accepts = this.acceptsNow();
       if (!accepts.length) return;
     }
+    // Counted once per pass and after each claim, not per queued file (a pass may look at thousands).
+    let load = this.load();
     for (const id of ids) {
       if (this.stopping) return;
       const available = this.availableMb();
@@ -329,8 +331,8 @@ export class GpuAgent {
           availableMb: available,
           budgetTotalMb: this.budgetTotal(),
           hot: this.hot,
-          runningLlm: [...this.running.values()].filter((x) => x.task.task_class === 'llm').length,
-          runningWorkers: [...this.running.values()].filter((x) => x.kind === 'worker').length,
+          runningLlm: load.llm,
+          runningWorkers: load.workers,
           hostMemAvailableMb: this.host?.mem_available_mb ?? null,
           stopping: this.stopping,
         },
@@ -339,7 +341,19 @@ export class GpuAgent {
       if (!verdict.ok) continue;
       if (!(await this.store.claim(id))) continue; // another agent won the rename
       await this.begin(task, verdict.cost);
+      load = this.load();
     }
+  }
+
+  /** llm tasks and workers running now (meta tasks run inside the agent: no worker). */
+  private load(): { llm: number; workers: number } {
+    let llm = 0;
+    let workers = 0;
+    for (const r of this.running.values()) {
+      if (r.task.task_class === 'llm') llm += 1;
+      if (r.kind === 'worker') workers += 1;
+    }
+    return { llm, workers };
   }
 
   /** After winning the claim: record who holds it with the new attempt token, then run it. */
@@ -458,7 +472,7 @@ export class GpuAgent {
       };
       const ok = result.outcome === 'success';
       const r = await this.store.replace('processing', t.id, (cur) =>
-        cur.claimed_by === this.name && cur.attempt === t.attempt && cur.claimed_at === t.claimed_at
+        sameClaim(cur, t)
           ? { ...cur, result, finished_at: result.finished_at, attempts: [...cur.attempts.filter((a) => a.attempt !== t.attempt), record] }
           : null,
         ok ? 'complete' : 'failed');
@@ -570,15 +584,14 @@ export class GpuAgent {
     // or not the brain has already returned its task: end them all.
     for (const groups of pids.values()) for (const g of groups) if (isAlive(g)) killGroup(g, 'SIGKILL');
     // A task its worker started after that life's last heartbeat (or never reported) is found by its environment.
-    for (const a of prev && prev.pid !== process.pid ? prev.active_tasks : []) {
-      if (a.attempt !== undefined) for (const pid of await processesOfAttempt(a.task_id, a.attempt)) killGroup(pid, 'SIGKILL');
-    }
+    const lastAttempts = (prev && prev.pid !== process.pid ? prev.active_tasks : []).flatMap((a) => (a.attempt === undefined ? [] : [{ taskId: a.task_id, attempt: a.attempt }]));
+    for (const pid of await processesOfAttempts(lastAttempts)) killGroup(pid, 'SIGKILL');
     for (const id of await this.store.list('processing')) {
       const groups = pids.get(id) ?? [];
       const pid = groups.at(-1);
       const r = await this.store.replace('processing', id, (t) => {
         // Another agent's claim between its rename and its write still names us: not ours.
-        if (t.claimed_by !== this.name || t.attempts.some((a) => a.attempt === t.attempt)) return null;
+        if (t.claimed_by !== this.name || !holdsOpenClaim(t)) return null;
         const result = this.synthResult(t, 'lost', 'infra', `agent ${this.name} restarted; its previous life's worker${pid ? ` (pid ${pid})` : ''} was killed`, null, null);
         const record: AttemptRecord = {
           attempt: t.attempt, agent: this.name, claimed_at: t.claimed_at ?? result.started_at, finished_at: result.finished_at,

@@ -1,7 +1,7 @@
 // What an agent may claim: the seed's health thresholds, its hot/cold matrix and the VRAM
 // budget, as pure functions of the agent's view. The agent loop only feeds and obeys them.
 import type { Config } from '../core/config.ts';
-import type { Task, TaskClass } from '../core/task.ts';
+import { type Task, type TaskClass, sameClaim } from '../core/task.ts';
 
 export type Health = 'healthy' | 'constrained' | 'unhealthy';
 
@@ -115,7 +115,7 @@ export function canClaim(task: Task, ctx: ClaimContext, config: Config): ClaimVe
  * to overwrite.
  */
 export function recordClaim(cur: Task, seen: Pick<Task, 'attempt' | 'claimed_by' | 'claimed_at'>, agent: string, at: string): Task | null {
-  if (cur.attempt !== seen.attempt || cur.claimed_by !== seen.claimed_by || cur.claimed_at !== seen.claimed_at) return null;
+  if (!sameClaim(cur, seen)) return null;
   return {
     ...cur,
     attempt: Math.max(cur.attempt, ...cur.attempts.map((a) => a.attempt)) + 1,

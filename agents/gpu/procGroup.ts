@@ -22,14 +22,22 @@ export async function processGroupOf(pid: number): Promise<number | null> {
  * it, or its agent died before reading the report). Same host and pid namespace only.
  */
 export async function processesOfAttempt(taskId: string, attempt: number): Promise<number[]> {
-  const want = [`FORGE_TASK_ID=${taskId}`, `FORGE_ATTEMPT=${attempt}`];
+  return processesOfAttempts([{ taskId, attempt }]);
+}
+
+/** The same for several attempts at once: one pass over /proc, whatever their number. */
+export async function processesOfAttempts(attempts: ReadonlyArray<{ taskId: string; attempt: number }>): Promise<number[]> {
+  if (!attempts.length) return [];
+  const wanted = new Set(attempts.map((a) => `${a.taskId}#${a.attempt}`));
   const out: number[] = [];
   for (const name of await readdir('/proc').catch(() => [] as string[])) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     const env = await readFile(`/proc/${name}/environ`, 'utf8').catch(() => '');
     if (!env) continue;
     const vars = env.split('\0');
-    if (want.every((w) => vars.includes(w))) out.push(Number(name));
+    const id = vars.find((v) => v.startsWith('FORGE_TASK_ID='))?.slice('FORGE_TASK_ID='.length);
+    const n = vars.find((v) => v.startsWith('FORGE_ATTEMPT='))?.slice('FORGE_ATTEMPT='.length);
+    if (id !== undefined && n !== undefined && wanted.has(`${id}#${n}`)) out.push(Number(name));
   }
   return out;
 }

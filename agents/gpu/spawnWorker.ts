@@ -3,11 +3,6 @@
 import { execa, type ResultPromise } from 'execa';
 import { nodeArgsFor } from '../core/entry.ts';
 
-/** The worker entry: its bundle from `npm run build` while fresh, else the TypeScript through tsx. */
-export function workerEntry(): { args: string[] } {
-  return { args: nodeArgsFor('worker/main') };
-}
-
 export interface SpawnOptions {
   /** The task file; or, better, taskJson: the task exactly as claimed (processing/ may hold a later claim by then). */
   taskFile?: string;
@@ -20,7 +15,8 @@ export interface SpawnOptions {
 }
 
 export function spawnWorker(o: SpawnOptions): ResultPromise<{ reject: false; detached: true; stdin: 'ignore'; stderr: 'pipe' }> {
-  const { args } = workerEntry();
+  // The worker's bundle from `npm run build` while fresh, else its TypeScript through tsx.
+  const args = nodeArgsFor('worker/main');
   return execa(process.execPath, [...args, ...(o.taskJson !== undefined ? ['--task', o.taskJson] : ['--task-file', o.taskFile ?? '']), '--config', o.configFile, '--ollama-url', o.ollamaUrl], {
     reject: false,
     // Its own process group: kill(-pid) reaches the worker and everything it started.
