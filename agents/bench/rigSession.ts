@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
 import { type BatchRecord, readBrainState } from '../core/batch.ts';
+import { parseDecisionLine } from '../core/decisionLog.ts';
 import { readHeartbeat } from '../core/heartbeat.ts';
 import { type MountPaths, ensureMount, mountPaths } from '../core/paths.ts';
 import { Task } from '../core/task.ts';
@@ -120,13 +121,13 @@ export async function readArchivedBatch(paths: MountPaths, batchId: string): Pro
   return { tasks, writtenAt };
 }
 
-/** RELEASE lines of the decision log: task id -> time (ms). The log's line format is decisionLog.ts's. */
+/** RELEASE lines of the decision log: task id -> time (ms). */
 export async function readReleaseTimes(paths: MountPaths): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   const text = await readFile(paths.decisionLog, 'utf8').catch(() => '');
   for (const line of text.split('\n')) {
-    const m = /^(\S+) brain\s+RELEASE task=(\S+)/.exec(line);
-    if (m) out.set(m[2]!, Date.parse(m[1]!));
+    const d = parseDecisionLine(line);
+    if (d?.who === 'brain' && d.what === 'RELEASE' && d.task) out.set(d.task, d.t);
   }
   return out;
 }

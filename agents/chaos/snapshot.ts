@@ -4,6 +4,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { type BatchRecord, readBatchRecord } from '../core/batch.ts';
+import { type DecisionLine, parseDecisionLine } from '../core/decisionLog.ts';
 import { listTempFiles, rigFolders } from '../core/leftovers.ts';
 import { type MountPaths, type TaskFolder, TASK_FOLDERS, batchDir } from '../core/paths.ts';
 import { Task } from '../core/task.ts';
@@ -37,15 +38,6 @@ export function assembleRuns(lines: RunLine[]): Run[] {
     runs.set(key, r);
   }
   return [...runs.values()].sort((a, b) => (a.start ?? a.end?.t ?? 0) - (b.start ?? b.end?.t ?? 0));
-}
-
-/** One line of logs/brain_decisions.log. */
-export interface DecisionLine {
-  t: number;
-  who: string;
-  what: string;
-  task: string | null;
-  text: string;
 }
 
 export interface QuarantineEntry {
@@ -88,16 +80,6 @@ export function parseRunLog(text: string): { runs: RunLine[]; bad: string[] } {
     runs.push({ t: Number(m[1]), task: m[2]!, attempt: Number(m[3]), pid: Number(m[4]), what: m[5] as 'START' | 'END', status: (m[6] as 'ok' | 'fail' | undefined) ?? null });
   }
   return { runs, bad };
-}
-
-/** `2026-01-01T00:00:00.000Z gpu-0  ORPHAN task=X — reason`, as core/decisionLog.ts formats it. */
-export function parseDecisionLine(line: string): DecisionLine | null {
-  const m = /^(\S+) (\S+)\s+(\S+)((?: (?:batch|task)=\S+)*)/.exec(line);
-  if (!m) return null;
-  const t = Date.parse(m[1]!);
-  if (Number.isNaN(t)) return null;
-  const task = /task=(\S+)/.exec(m[4] ?? '')?.[1] ?? null;
-  return { t, who: m[2]!, what: m[3]!, task, text: line };
 }
 
 async function names(dir: string): Promise<string[]> {

@@ -23,6 +23,25 @@ export function formatDecision(d: Decision, nowMs: number): string {
   return line;
 }
 
+/** One line of the log read back, as formatDecision wrote it. */
+export interface DecisionLine {
+  t: number;
+  who: string;
+  what: string;
+  task: string | null;
+  text: string;
+}
+
+/** The time, who, what and task of a line formatDecision wrote; null for any other line. */
+export function parseDecisionLine(line: string): DecisionLine | null {
+  const m = /^(\S+) (\S+)\s+(\S+)((?: (?:batch|task)=\S+)*)/.exec(line);
+  if (!m) return null;
+  const t = Date.parse(m[1]!);
+  if (Number.isNaN(t)) return null;
+  const task = /task=(\S+)/.exec(m[4] ?? '')?.[1] ?? null;
+  return { t, who: m[2]!, what: m[3]!, task, text: line };
+}
+
 export class DecisionLog {
   private readonly file: string;
   private readonly now: () => number;

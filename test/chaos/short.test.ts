@@ -10,7 +10,8 @@ import { type TrialInput, checkTrial } from '../../agents/chaos/check.ts';
 import type { ChaosEvent } from '../../agents/chaos/events.ts';
 import { Rng } from '../../agents/chaos/prng.ts';
 import type { MountSnapshot, RunLine } from '../../agents/chaos/snapshot.ts';
-import { parseDecisionLine, parseRunLog } from '../../agents/chaos/snapshot.ts';
+import { parseDecisionLine } from '../../agents/core/decisionLog.ts';
+import { parseRunLog } from '../../agents/chaos/snapshot.ts';
 
 const root = join(import.meta.dirname, '../..');
 
