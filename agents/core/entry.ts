@@ -39,12 +39,12 @@ export function distDir(): string {
   return process.env.FORGE_DIST_DIR ?? join(projectRoot, 'dist');
 }
 
-export function bundlePath(entry: Entry): string {
+function bundlePath(entry: Entry): string {
   return join(distDir(), 'agents', `${entry}.js`);
 }
 
 /** The project's source files the bundle was built from, relative to the root, beside it. */
-export function bundleInputsPath(entry: Entry): string {
+function bundleInputsPath(entry: Entry): string {
   return join(distDir(), 'agents', `${entry}.inputs.json`);
 }
 
