@@ -5,6 +5,7 @@ import { execa, type ResultPromise } from 'execa';
 import { type ConfigInput, writeConfig, defaultGpus } from '../../agents/core/config.ts';
 import type { MountPaths } from '../../agents/core/paths.ts';
 import { initSimState, simNvidiaSmiPath } from '../../agents/sim/simState.ts';
+import { nodeArgsFor } from '../../agents/core/entry.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -20,14 +21,16 @@ export async function writeTestConfig(paths: MountPaths, gpus: number, over: Par
   });
 }
 
+// Daemons start as the launcher starts them: from their bundle while it is fresh (npm test
+// builds first), else through tsx.
 export function startBrain(paths: MountPaths): ResultPromise {
-  return execa(process.execPath, ['--import', 'tsx', join(root, 'agents/brain/main.ts'), '--shared', paths.root], {
+  return execa(process.execPath, [...nodeArgsFor('brain/main'), '--shared', paths.root], {
     reject: false, stdin: 'ignore', cleanup: true, cwd: root,
   });
 }
 
 export function startAgent(paths: MountPaths, gpu: number): ResultPromise {
-  return execa(process.execPath, ['--import', 'tsx', join(root, 'agents/gpu/main.ts'), '--shared', paths.root, '--gpu', String(gpu)], {
+  return execa(process.execPath, [...nodeArgsFor('gpu/main'), '--shared', paths.root, '--gpu', String(gpu)], {
     reject: false, stdin: 'ignore', cleanup: true, cwd: root,
   });
 }

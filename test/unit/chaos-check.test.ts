@@ -1,9 +1,7 @@
-// The chaos run in its CI form (two seeded trials of real processes), and the checker's rules
-// on hand-made inputs: the checker is pure, so each rule is tried without a rig.
+// The chaos checker's rules on hand-made inputs: the checker is pure, so each rule is tried
+// without a rig. The seeded trials with real processes are in test/long/chaos.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { execa } from 'execa';
 import { BatchRecord } from '../../agents/core/batch.ts';
 import { Task, type AttemptRecord } from '../../agents/core/task.ts';
 import { type TrialInput, checkTrial } from '../../agents/chaos/check.ts';
@@ -12,41 +10,6 @@ import { Rng } from '../../agents/chaos/prng.ts';
 import type { MountSnapshot, RunLine } from '../../agents/chaos/snapshot.ts';
 import { parseDecisionLine } from '../../agents/core/decisionLog.ts';
 import { parseRunLog } from '../../agents/chaos/snapshot.ts';
-
-const root = join(import.meta.dirname, '../..');
-
-// Part of npm test, beside other tests on 2 cores: the deadline (for each trial's batches to
-// end) is generous, since the checks that matter are tasks lost and duplicate runs, not speed.
-test('npm run chaos -- --trials 2 --seed 1 passes and prints every figure', { timeout: 400_000 }, async () => {
-  const r = await execa(process.execPath, ['--import', 'tsx', 'scripts/chaos.ts', '--trials', '2', '--seed', '1', '--deadline-s', '150'], { cwd: root, reject: false });
-  const out = String(r.stdout);
-  assert.match(out, /^trials: 2$/m);
-  assert.match(out, /^kills: brain \d+, agent \d+, worker \d+, task \d+$/m);
-  assert.match(out, /^garbage files: \d+/m);
-  assert.match(out, /^tasks checked: [1-9]\d*$/m);
-  assert.match(out, /^tasks lost: \d+$/m);
-  assert.match(out, /^unexplained duplicate runs: \d+$/m);
-  assert.match(out, /^longest recovery: \d+\.\d s/m);
-  assert.equal(r.exitCode, 0, `chaos failed:\n${out}\n${String(r.stderr)}`);
-  assert.match(out, /^tasks lost: 0$/m);
-  assert.match(out, /^unexplained duplicate runs: 0$/m);
-  assert.match(out, /^PASS$/m);
-});
-
-test('npm run chaos -- --brain-ops: every life of the brain killed at a file operation, one further each time; nothing lost or run twice', { timeout: 400_000 }, async () => {
-  const r = await execa(process.execPath, ['--import', 'tsx', 'scripts/chaos.ts', '--trials', '1', '--seed', '1', '--brain-ops', '--deadline-s', '240'], { cwd: root, reject: false });
-  const out = String(r.stdout);
-  assert.equal(r.exitCode, 0, `chaos --brain-ops failed:\n${out}\n${String(r.stderr)}`);
-  const m = /^brain kills at a file operation: (\d+) \(each life killed just before its j-th commit; deepest j (\d+)\)$/m.exec(out);
-  assert.ok(m, `the op kills are reported:\n${out}`);
-  // Life j dies at its j-th commit: a run with k kills reached j = k.
-  assert.ok(Number(m[1]) >= 5, `at least 5 brain lives killed, got ${m[1]}`);
-  assert.equal(m[2], m[1]);
-  assert.match(out, /^tasks lost: 0$/m);
-  assert.match(out, /^unexplained duplicate runs: 0$/m);
-});
-
-// ---- the checker on hand-made mounts ----
 
 const B = '20260101-000000-aaaaaa';
 const T0 = Date.parse('2026-01-01T00:00:10.000Z');
