@@ -129,6 +129,17 @@ export function splitForeach(value: string): { path: string; key: string } | nul
   return { path: value.slice(0, i).trim(), key: value.slice(i + 1).trim() };
 }
 
+/** A plan with nothing in it, returned beside problems that stop the parse early. */
+function emptyPlan(file: string, dir: string): Plan {
+  return { file, dir, name: basename(dir), frontMatter: {}, title: null, goal: null, inputs: [], scripts: [], tasks: [], sectionLines: {} };
+}
+
+/** gray-matter's engines that would run code, each replaced by one that refuses. */
+const refuse = (): never => {
+  throw new Error('front matter in a programming language is never evaluated; write it as YAML');
+};
+const CODE_ENGINES_REFUSED = Object.fromEntries(['js', 'javascript', 'coffee', 'coffeescript', 'cson'].map((n) => [n, { parse: refuse, stringify: refuse }]));
+
 export function parsePlan(text: string, file: string, dir: string): ParseResult {
   const problems: string[] = [];
   const report = (line: number, message: string) => problems.push(`${file}:${line}: ${message}`);
@@ -138,9 +149,17 @@ export function parsePlan(text: string, file: string, dir: string): ParseResult 
   let body = text;
   let offset = 0;
   let frontMatter: Record<string, unknown> = {};
+  // Front matter is data: YAML only. gray-matter would evaluate '---js' (or '---javascript')
+  // front matter as JavaScript, so any language after the opening '---' is refused before it
+  // sees the text, and its code engines are replaced by ones that refuse, in case one slips by.
+  const language = /^---[ \t]*([^\s-][^\n]*?)[ \t]*\r?\n/.exec(text)?.[1];
+  if (language !== undefined && !/^ya?ml$/i.test(language)) {
+    report(1, `front matter must be YAML (lines of 'key: value' between two '---' lines); this one opens with '---${language.slice(0, 40)}', which is not read: nothing in it was run`);
+    return { plan: emptyPlan(file, dir), problems };
+  }
   try {
     // An options object keeps gray-matter from caching (and sharing) results by text.
-    const fm = matter(text, {});
+    const fm = matter(text, { engines: CODE_ENGINES_REFUSED });
     if (text.endsWith(fm.content)) {
       body = fm.content;
       offset = text.slice(0, text.length - body.length).split('\n').length - 1;

@@ -1,0 +1,81 @@
+// The one way to read a file from the mount. Everything there is untrusted: a FIFO where a
+// task file should be blocks a plain readFile for ever, a symlink to /dev/zero never ends, a
+// directory throws EISDIR, a 2 GB file eats the reader's memory. This opens without blocking,
+// checks what it opened (a regular file of a sane size), and reads at most that many bytes,
+// so one bad file costs its reader a few system calls and a clear reason, never a hang.
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { errorCode, errorMessage } from './errors.ts';
+
+export type MountReadFailure =
+  /** Nothing there (ENOENT, or ESTALE: another NFS client removed it). */
+  | 'missing'
+  /** There, but not a regular file: a directory, FIFO, socket, device, or a symlink where none may be. */
+  | 'not_a_file'
+  /** A regular file larger than the reader allows. */
+  | 'too_big'
+  /** There, but it cannot be opened or read: permissions (EACCES), I/O errors (EIO). */
+  | 'unreadable';
+
+export type MountRead = { ok: true; text: string; size: number } | { ok: false; why: MountReadFailure; detail: string };
+
+export interface MountReadOptions {
+  /** Bytes; a larger file is refused as too_big. */
+  maxBytes: number;
+  /** Follow a symlink to a regular file (plans and manifests a person links in); default false. */
+  followSymlinks?: boolean;
+}
+
+/** 1 MiB: far above any task, heartbeat, signal or record the rig writes itself. */
+export const MAX_RECORD_BYTES = 1024 * 1024;
+
+function kindOf(mode: number): string {
+  const t = mode & constants.S_IFMT;
+  if (t === constants.S_IFDIR) return 'a directory';
+  if (t === constants.S_IFIFO) return 'a FIFO';
+  if (t === constants.S_IFSOCK) return 'a socket';
+  if (t === constants.S_IFCHR) return 'a character device';
+  if (t === constants.S_IFBLK) return 'a block device';
+  if (t === constants.S_IFLNK) return 'a symlink';
+  return 'not a regular file';
+}
+
+/** Reads a regular file of at most maxBytes as UTF-8; anything else is a failure with a reason, never a throw or a hang. */
+export async function readMountFile(path: string, o: MountReadOptions): Promise<MountRead> {
+  // O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting for one.
+  // O_NOFOLLOW: a symlink fails with ELOOP instead of leading anywhere on the host.
+  const flags = constants.O_RDONLY | constants.O_NONBLOCK | (o.followSymlinks ? 0 : constants.O_NOFOLLOW);
+  let handle;
+  try {
+    handle = await open(path, flags);
+  } catch (err) {
+    const code = errorCode(err);
+    if (code === 'ENOENT' || code === 'ESTALE' || code === 'ENOTDIR') return { ok: false, why: 'missing', detail: `${path} does not exist` };
+    if (code === 'ELOOP') return { ok: false, why: 'not_a_file', detail: `${path} is a symlink, not a regular file` };
+    if (code === 'ENXIO') return { ok: false, why: 'not_a_file', detail: `${path} is a socket or a device, not a regular file` };
+    return { ok: false, why: 'unreadable', detail: `${path} cannot be opened (${code ?? errorMessage(err)})` };
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) return { ok: false, why: 'not_a_file', detail: `${path} is ${kindOf(st.mode)}, not a regular file` };
+    if (st.size > o.maxBytes) return { ok: false, why: 'too_big', detail: `${path} is ${st.size} bytes, over the limit of ${o.maxBytes}` };
+    // Read one byte past the limit: a file that grew after the stat is still caught.
+    const buf = Buffer.alloc(Math.min(o.maxBytes + 1, Math.max(st.size, 0) + 1));
+    let got = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, got, buf.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+      if (got === buf.length) break;
+    }
+    if (got > o.maxBytes) return { ok: false, why: 'too_big', detail: `${path} grew past the limit of ${o.maxBytes} bytes while being read` };
+    return { ok: true, text: buf.subarray(0, got).toString('utf8'), size: got };
+  } catch (err) {
+    const code = errorCode(err);
+    if (code === 'ESTALE') return { ok: false, why: 'missing', detail: `${path} was removed while being read` };
+    if (code === 'EISDIR') return { ok: false, why: 'not_a_file', detail: `${path} is a directory, not a regular file` };
+    return { ok: false, why: 'unreadable', detail: `${path} cannot be read (${code ?? errorMessage(err)})` };
+  } finally {
+    await handle.close().catch(() => {});
+  }
+}
