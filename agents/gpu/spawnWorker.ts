@@ -4,9 +4,8 @@ import { execa, type ResultPromise } from 'execa';
 import { nodeArgsFor } from '../core/entry.ts';
 
 export interface SpawnOptions {
-  /** The task file; or, better, taskJson: the task exactly as claimed (processing/ may hold a later claim by then). */
-  taskFile?: string;
-  taskJson?: string;
+  /** The task exactly as claimed (processing/ may hold a later claim by then), written to the worker's stdin. */
+  taskJson: string;
   configFile: string;
   ollamaUrl: string;
   gpuId: number;
@@ -14,14 +13,16 @@ export interface SpawnOptions {
   extraEnv: Record<string, string>;
 }
 
-export function spawnWorker(o: SpawnOptions): ResultPromise<{ reject: false; detached: true; stdin: 'ignore'; stderr: 'pipe' }> {
+export function spawnWorker(o: SpawnOptions): ResultPromise<{ reject: false; detached: true; input: string; stderr: 'pipe' }> {
   // The worker's bundle from `npm run build` while fresh, else its TypeScript through tsx.
   const args = nodeArgsFor('worker/main');
-  return execa(process.execPath, [...args, ...(o.taskJson !== undefined ? ['--task', o.taskJson] : ['--task-file', o.taskFile ?? '']), '--config', o.configFile, '--ollama-url', o.ollamaUrl], {
+  // The task goes on stdin, not the command line: an argument over 128 KiB (a long command,
+  // a long prompt) would make the spawn fail with E2BIG.
+  return execa(process.execPath, [...args, '--task-stdin', '--config', o.configFile, '--ollama-url', o.ollamaUrl], {
     reject: false,
     // Its own process group: kill(-pid) reaches the worker and everything it started.
     detached: true,
-    stdin: 'ignore',
+    input: o.taskJson,
     stderr: 'pipe',
     env: { ...o.extraEnv, CUDA_VISIBLE_DEVICES: String(o.gpuId), FORGE_AGENT_MODEL: o.model },
     cleanup: false,

@@ -1,6 +1,8 @@
 // The worker: one short-lived process per task, started by the GPU agent as
-//   node --import tsx agents/worker/main.ts --task-file PATH --config PATH [--ollama-url URL] [--shared DIR]
-// (or --task JSON instead of --task-file). It checks the executor policy, runs the task and
+//   node --import tsx agents/worker/main.ts --task-stdin --config PATH [--ollama-url URL] [--shared DIR]
+// with the task's JSON written to its stdin (or --task-file PATH, or --task JSON for a small
+// task by hand). The agent uses stdin: a task has no size limit there, while a command line
+// is capped by the kernel (E2BIG past 128 KiB for one argument). It checks the executor policy, runs the task and
 // prints EXACTLY ONE line on stdout, a WorkerResult, then exits 0, whatever happened to the
 // task. Diagnostics go to stderr. It exits non-zero only when it cannot produce a result.
 //
@@ -16,19 +18,22 @@
 // KILL) and the worker still prints its result (outcome 'killed'). The task runs in its own
 // process group, so SIGKILL to the worker alone leaves the task running: send SIGTERM first.
 import { statSync } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../core/config.ts';
 import { errorMessage } from '../core/errors.ts';
+import { readMountFile } from '../core/mountRead.ts';
 import { childPath, isSafeName, mountPaths } from '../core/paths.ts';
 import { Task, WorkerResult } from '../core/task.ts';
 import { checkPolicy, GPU_SELECTION_VARS } from './policy.ts';
 import { makeResult, printResult, type ResultFields, type ResultTask } from './result.ts';
 import { DEFAULT_KILL_GRACE_MS, runShell, type ShellRun } from './runShell.ts';
 
-const USAGE = 'usage: node --import tsx agents/worker/main.ts (--task-file PATH | --task JSON) --config PATH [--ollama-url URL] [--shared DIR]';
+const USAGE = 'usage: node --import tsx agents/worker/main.ts (--task-stdin | --task-file PATH | --task JSON) --config PATH [--ollama-url URL] [--shared DIR]';
+/** The largest task a worker reads (stdin or file): far above any real task, a bound on a hostile one. */
+const MAX_TASK_BYTES = 16 * 1024 * 1024;
 
 /** Texts that mean the task ran out of GPU memory: an infra failure, retried with a raised estimate. */
 export const OOM_SIGNATURE =
@@ -37,10 +42,14 @@ export const OOM_SIGNATURE =
 const EXTERNAL_SIGNALS = new Set(['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGHUP']);
 const STDERR_TAIL_LINES = 20;
 const TAIL_BYTES = 64 * 1024;
+/** Bounds on the stderr tail a reason carries: it is copied into every attempt record of the task. */
+const TAIL_LINE_CHARS = 300;
+const TAIL_TOTAL_CHARS = 4000;
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} worker[${process.pid}]: ${line}\n`);
 
 interface WorkerArgs {
+  taskStdin: boolean;
   taskFile?: string;
   taskJson?: string;
   configPath?: string;
@@ -102,6 +111,7 @@ function readArgs(argv: string[]): WorkerArgs {
   const { values } = parseArgs({
     args: argv,
     options: {
+      'task-stdin': { type: 'boolean' },
       'task-file': { type: 'string' },
       task: { type: 'string' },
       config: { type: 'string' },
@@ -111,10 +121,10 @@ function readArgs(argv: string[]): WorkerArgs {
     strict: true,
     allowPositionals: false,
   });
-  if ((values['task-file'] === undefined) === (values.task === undefined)) {
-    throw new Error('give exactly one of --task-file PATH and --task JSON');
-  }
+  const given = [values['task-stdin'] === true, values['task-file'] !== undefined, values.task !== undefined].filter(Boolean).length;
+  if (given !== 1) throw new Error('give exactly one of --task-stdin, --task-file PATH and --task JSON');
   return {
+    taskStdin: values['task-stdin'] === true,
     taskFile: values['task-file'],
     taskJson: values.task,
     configPath: values.config,
@@ -128,18 +138,30 @@ class TaskInputError extends Error {}
 async function readTaskInput(args: WorkerArgs): Promise<unknown> {
   let text: string;
   if (args.taskJson !== undefined) text = args.taskJson;
+  else if (args.taskStdin) text = await readStdin(MAX_TASK_BYTES);
   else {
-    try {
-      text = await readFile(args.taskFile!, 'utf8');
-    } catch (err) {
-      throw new TaskInputError(`cannot read the task file ${args.taskFile}: ${errorMessage(err)}`);
-    }
+    const r = await readMountFile(args.taskFile!, { maxBytes: MAX_TASK_BYTES, followSymlinks: true });
+    if (!r.ok) throw new TaskInputError(`cannot read the task file: ${r.detail}`);
+    text = r.text;
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new TaskInputError(`the task is not valid JSON (${args.taskFile ?? '--task'}): ${errorMessage(err)}`);
+    const from = args.taskStdin ? 'stdin' : (args.taskFile ?? '--task');
+    throw new TaskInputError(`the task is not valid JSON (${from}, ${text.length} characters): ${errorMessage(err)}`);
   }
+}
+
+/** All of stdin, refused past max bytes. */
+async function readStdin(max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) throw new TaskInputError(`the task on stdin is over ${max} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The task id and attempt to report, read leniently so even an invalid task gets a matching result. */
@@ -242,7 +264,8 @@ async function classify(run: ShellRun, task: Task, command: string, stderrPath: 
   if (run.spawnError) {
     if (run.spawnError.code === 'ENOENT') return { outcome: 'failed', failure_kind: 'app', reason: `command not found: ${command}` };
     if (run.spawnError.code === 'EACCES') return { outcome: 'failed', failure_kind: 'app', reason: `permission denied: ${command} is not executable` };
-    return { outcome: 'error', failure_kind: 'infra', reason: `could not start ${command}: ${run.spawnError.message}` };
+    if (run.spawnError.code === 'E2BIG') return { outcome: 'failed', failure_kind: 'app', reason: `could not start ${command}: its arguments are over the kernel's limit (E2BIG: 128 KiB for one argument, about 2 MiB for all); pass large data in a file` };
+    return { outcome: 'error', failure_kind: 'infra', reason: `could not start ${command}: ${run.spawnError.message.slice(0, 500)}` };
   }
   if (run.aborted) {
     return { outcome: 'killed', failure_kind: 'infra', reason: `the worker was told to stop (${stopSignal}); the task's process group was ended` };
@@ -268,6 +291,14 @@ async function classify(run: ShellRun, task: Task, command: string, stderrPath: 
   return { outcome: 'failed', failure_kind: 'app', reason: `${how}${tailText}` };
 }
 
+/** Each line cut to TAIL_LINE_CHARS, and the oldest lines dropped until the whole fits TAIL_TOTAL_CHARS. */
+export function boundTail(lines: string[]): string[] {
+  const cut = lines.map((l) => (l.length > TAIL_LINE_CHARS ? `${l.slice(0, TAIL_LINE_CHARS)}… (${l.length - TAIL_LINE_CHARS} more characters)` : l));
+  let total = cut.reduce((n, l) => n + l.length + 1, 0);
+  while (cut.length > 1 && total > TAIL_TOTAL_CHARS) total -= cut.shift()!.length + 1;
+  return cut;
+}
+
 /** The last non-empty lines of a log file, read from its end only. */
 async function readTail(path: string): Promise<string[]> {
   try {
@@ -278,7 +309,7 @@ async function readTail(path: string): Promise<string[]> {
       const buf = Buffer.alloc(length);
       await handle.read(buf, 0, length, size - length);
       const lines = buf.toString('utf8').split('\n').filter((l) => l.trim() !== '');
-      return lines.slice(-STDERR_TAIL_LINES);
+      return boundTail(lines.slice(-STDERR_TAIL_LINES));
     } finally {
       await handle.close();
     }
