@@ -11,7 +11,7 @@ import { type Config, loadConfig, writeConfig, defaultGpus } from './core/config
 import { DecisionLog } from './core/decisionLog.ts';
 import { type Entry, nodeArgsFor } from './core/entry.ts';
 import { UserInputError, errorMessage } from './core/errors.ts';
-import { startDaemon } from './core/lifecycle.ts';
+import { EXIT_REFUSED, startDaemon } from './core/lifecycle.ts';
 import { ensureMount, mountPaths } from './core/paths.ts';
 import { initSimState } from './sim/simState.ts';
 import { decideRestart } from './rig/restartPolicy.ts';
@@ -119,6 +119,14 @@ function launch(c: Child): void {
       return;
     }
     const how = res.signal ? `signal ${res.signal}` : `exit ${res.exitCode}`;
+    if (res.exitCode === EXIT_REFUSED) {
+      // Another process holds its place (a brain on this mount, an agent of this name): a restart would be refused again.
+      c.down = true;
+      const msg = `${c.name} refused to start (another ${c.name} holds its place; its own output above says which); not restarted`;
+      process.stderr.write(`\n!!! ${msg}\n\n`);
+      await decisions.write({ who: 'rig', what: 'GAVE_UP', reason: msg }).catch(() => {});
+      return;
+    }
     const verdict = decideRestart(c.restarts, Date.now());
     if (!verdict.restart) {
       c.down = true;

@@ -67,7 +67,7 @@ export interface SpawnTiming {
 export async function runWorkerOnce(d: NoopDir, t: { task: Task; file: string }, entry: 'in-use' | 'tsx' = 'in-use'): Promise<SpawnTiming> {
   const t0 = Date.now();
   const proc = entry === 'in-use'
-    ? spawnWorker({ taskJson: JSON.stringify(t.task), configFile: d.configFile, ollamaUrl: 'http://127.0.0.1:9', gpuId: 0, model: 'none', extraEnv: {} })
+    ? spawnWorker({ taskJson: JSON.stringify(t.task), agent: 'bench', taskId: t.task.id, attempt: t.task.attempt, configFile: d.configFile, ollamaUrl: 'http://127.0.0.1:9', gpuId: 0, model: 'none', extraEnv: {} })
     : execa(process.execPath, ['--import', 'tsx', workerTs, '--task-file', t.file, '--config', d.configFile, '--ollama-url', 'http://127.0.0.1:9'], {
       reject: false, detached: true, stdin: 'ignore', stderr: 'pipe', env: { CUDA_VISIBLE_DEVICES: '0' }, cleanup: false,
     });

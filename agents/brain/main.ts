@@ -4,7 +4,7 @@ import { parseCommand } from '../core/args.ts';
 import { systemClock } from '../core/clock.ts';
 import { loadConfigOrExit } from '../core/config.ts';
 import { errorMessage } from '../core/errors.ts';
-import { startDaemon } from '../core/lifecycle.ts';
+import { EXIT_REFUSED, startDaemon } from '../core/lifecycle.ts';
 import { Ticker } from '../core/loop.ts';
 import { ensureMount, mountPaths } from '../core/paths.ts';
 import { Brain } from './brain.ts';
@@ -21,7 +21,7 @@ try {
   lock = await acquireBrainLock(paths, (err) => void daemon.stop(`lost the brain lock: ${err.message}`));
 } catch (err) {
   process.stderr.write(`brain: ${errorMessage(err)}\n`);
-  process.exit(err instanceof BrainLockedError ? 3 : 1);
+  process.exit(err instanceof BrainLockedError ? EXIT_REFUSED : 1);
 }
 daemon.onStop(() => lock.release());
 const brain = new Brain({ paths, config, clock: systemClock, say: daemon.log });

@@ -62,6 +62,8 @@ export const Heartbeat = z.object({
     .default(null),
   /** Agent stopping or stopped. */
   stopping: z.boolean().default(false),
+  /** The host the agent runs on (os.hostname()): pids mean something only there. */
+  hostname: z.string().nullable().default(null),
 });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 export type HeartbeatInput = z.input<typeof Heartbeat>;

@@ -1,6 +1,12 @@
 // One daemon lifecycle for brain, agents and launcher: cleanup registered up front,
 // graceful stop on the first SIGINT/SIGTERM, forceful exit on the second, and a line saying why.
 
+/**
+ * Exit code of a daemon that refused to start because another one holds its place (a second
+ * brain on the mount, a second agent of the same name): restarting it cannot help.
+ */
+export const EXIT_REFUSED = 3;
+
 export interface Daemon {
   /** Aborted when the daemon should stop. */
   signal: AbortSignal;

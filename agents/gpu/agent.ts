@@ -11,7 +11,7 @@ import { DecisionLog } from '../core/decisionLog.ts';
 import { errorMessage } from '../core/errors.ts';
 import { type ActiveTask, readHeartbeat, readHeartbeats, writeHeartbeat } from '../core/heartbeat.ts';
 import { Ticker } from '../core/loop.ts';
-import type { MountPaths } from '../core/paths.ts';
+import { type MountPaths, heartbeatPath } from '../core/paths.ts';
 import { readSignals, removeSignal } from '../core/signals.ts';
 import { TaskStore } from '../core/store.ts';
 import { TaskCache } from '../core/taskCache.ts';
@@ -28,6 +28,7 @@ import { formatThrottleStatus } from './telemetry.ts';
 import { type Health, acceptedClasses, budgetAvailable, canClaim, evaluateHealth, recordClaim, taskCost } from './claimPolicy.ts';
 import { isAlive, killGroup, spawnWorker } from './spawnWorker.ts';
 import { processGroupOf, processesOfAttempt, processesOfAttempts } from './procGroup.ts';
+import { AgentNameTaken, isAgentProcess, judgePreviousLife, thisHost, waitForSilence } from './previousLife.ts';
 
 export interface AgentOptions {
   paths: MountPaths;
@@ -382,6 +383,9 @@ export class GpuAgent {
     const t = entry.task;
     const proc = spawnWorker({
       taskJson: JSON.stringify(t),
+      agent: this.name,
+      taskId: t.id,
+      attempt: t.attempt,
       configFile: this.o.configFile,
       ollamaUrl: this.o.runtime.url,
       gpuId: this.o.gpu.id,
@@ -410,7 +414,7 @@ export class GpuAgent {
       // run beside the retry: end it now.
       if (entry.taskPgid !== null && isAlive(entry.taskPgid)) killGroup(entry.taskPgid, 'SIGKILL');
       // It may have died after starting its task but before reporting the task's pid.
-      for (const pid of await processesOfAttempt(t.id, t.attempt)) killGroup(pid, 'SIGKILL');
+      for (const pid of await processesOfAttempt(this.name, t.id, t.attempt)) killGroup(pid, 'SIGKILL');
     }
     if (entry.stoppedBy && result.outcome !== 'success') {
       result = { ...result, outcome: 'killed', failure_kind: 'infra', reason: `${entry.stoppedBy}: ${result.reason ?? ''}`.trim() };
@@ -569,30 +573,37 @@ export class GpuAgent {
 
   /**
    * A restarted agent cleans up after its previous life: kills that life's workers (freeing
-   * GPU memory) and returns their tasks at once instead of after the stale timeout.
+   * GPU memory) and returns their tasks at once instead of after the stale timeout. The
+   * heartbeat it reads is only a hint (anyone can write the mount): a process is killed only
+   * when its environment proves it ran one of this agent's attempts on this host. A heartbeat
+   * whose agent still runs here means a second agent of the same name: refused.
    */
   private async reclaimOrphans(): Promise<void> {
     const prev = await readHeartbeat(this.o.paths, this.o.gpu.id);
-    const pids = new Map<string, number[]>();
-    if (prev && prev.pid !== process.pid) {
-      for (const a of prev.active_tasks) pids.set(a.task_id, [a.task_pgid, a.pid].filter((p): p is number => typeof p === 'number'));
+    const life = judgePreviousLife(prev, { myPid: process.pid, myHost: thisHost(), prevIsLiveAgent: prev ? await isAgentProcess(prev.pid) : false });
+    if (life.kind === 'alive_here') {
+      throw new AgentNameTaken(`agent ${this.name} already runs on this host (pid ${life.pid}, heartbeat ${heartbeatPath(this.o.paths, this.o.gpu.id)}); stop it first, or give this GPU another name in config.json`);
+    }
+    if (life.kind === 'elsewhere' && prev && !prev.stopping) {
+      // Written on another host: alive there if its seq still moves. Watched on our own clock
+      // for three external cycles (it writes once per cycle); a moving seq is a live namesake.
+      const seq = await waitForSilence(() => readHeartbeat(this.o.paths, this.o.gpu.id), prev, this.config.cycles.external_s * 3000);
+      if (seq !== null) throw new AgentNameTaken(`agent ${this.name} is alive on ${prev.hostname ?? 'another host'} (its heartbeat seq moved to ${seq}); stop it first, or give this GPU another name in config.json`);
     }
     this.seq = prev ? prev.seq + 1 : 0;
+    if (life.kind === 'none' || !prev) return;
+    const ended = life.kind === 'ended' ? life : { pid: prev.pid, attempts: [] };
     // Task moves the previous life left half done (killed between a take and its publish).
-    if (prev && prev.pid !== process.pid) await this.store.recoverInterrupted(prev.pid);
+    await this.store.recoverInterrupted(ended.pid);
     // Every process of the previous life is an orphan whose result nobody will read, whether
     // or not the brain has already returned its task: end them all.
-    for (const groups of pids.values()) for (const g of groups) if (isAlive(g)) killGroup(g, 'SIGKILL');
-    // A task its worker started after that life's last heartbeat (or never reported) is found by its environment.
-    const lastAttempts = (prev && prev.pid !== process.pid ? prev.active_tasks : []).flatMap((a) => (a.attempt === undefined ? [] : [{ taskId: a.task_id, attempt: a.attempt }]));
-    for (const pid of await processesOfAttempts(lastAttempts)) killGroup(pid, 'SIGKILL');
+    const orphans = await processesOfAttempts(this.name, ended.attempts);
+    for (const pid of orphans) killGroup(pid, 'SIGKILL');
     for (const id of await this.store.list('processing')) {
-      const groups = pids.get(id) ?? [];
-      const pid = groups.at(-1);
       const r = await this.store.replace('processing', id, (t) => {
         // Another agent's claim between its rename and its write still names us: not ours.
         if (t.claimed_by !== this.name || !holdsOpenClaim(t)) return null;
-        const result = this.synthResult(t, 'lost', 'infra', `agent ${this.name} restarted; its previous life's worker${pid ? ` (pid ${pid})` : ''} was killed`, null, null);
+        const result = this.synthResult(t, 'lost', 'infra', `agent ${this.name} restarted; its previous life (pid ${ended.pid}${life.kind === 'elsewhere' ? ` on ${prev.hostname ?? 'another host'}` : ''}) ended with the task running${orphans.length ? `; killed its processes ${orphans.join(', ')}` : ''}`, null, null);
         const record: AttemptRecord = {
           attempt: t.attempt, agent: this.name, claimed_at: t.claimed_at ?? result.started_at, finished_at: result.finished_at,
           outcome: 'lost', failure_kind: 'infra', reason: result.reason, exit_code: null, peak_vram_mb: null,
@@ -650,6 +661,7 @@ export class GpuAgent {
       llm_reason: this.circuit.reason,
       host: this.host,
       stopping: this.stopping,
+      hostname: thisHost(),
     });
   }
 

@@ -2,11 +2,12 @@
 import { parseCommand } from '../core/args.ts';
 import { systemClock } from '../core/clock.ts';
 import { loadConfigOrExit } from '../core/config.ts';
-import { startDaemon } from '../core/lifecycle.ts';
+import { EXIT_REFUSED, startDaemon } from '../core/lifecycle.ts';
 import { mountPaths, ensureMount } from '../core/paths.ts';
 import { LoadGate } from '../llm/loadGate.ts';
 import { OllamaRuntime, ollamaUrl } from '../llm/ollamaRuntime.ts';
 import { GpuAgent } from './agent.ts';
+import { AgentNameTaken } from './previousLife.ts';
 
 const { values, shared } = parseCommand('usage: gpu agent --gpu ID [--shared DIR] [--config FILE]', { gpu: { type: 'string' }, config: { type: 'string' } });
 const paths = mountPaths(shared);
@@ -31,7 +32,13 @@ const agent = new GpuAgent({
 });
 // SIGINT/SIGTERM: the rig is going down; running workers are stopped and their tasks retried later.
 daemon.onStop(() => agent.shutdown(true));
-await agent.start();
+try {
+  await agent.start();
+} catch (err) {
+  if (!(err instanceof AgentNameTaken)) throw err;
+  daemon.log(`refused to start: ${err.message}`);
+  process.exit(EXIT_REFUSED);
+}
 // A stop signal file: finish current work, flush, exit 0 (the launcher does not restart it).
 void agent.finished.then(async () => {
   await agent.shutdown(false);

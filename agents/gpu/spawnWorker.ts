@@ -2,10 +2,15 @@
 // the GPU chosen by the agent in CUDA_VISIBLE_DEVICES (never by the plan).
 import { execa, type ResultPromise } from 'execa';
 import { nodeArgsFor } from '../core/entry.ts';
+import { AGENT_ENV, ATTEMPT_ENV, TASK_ENV } from './procGroup.ts';
 
 export interface SpawnOptions {
   /** The task exactly as claimed (processing/ may hold a later claim by then), written to the worker's stdin. */
   taskJson: string;
+  /** Who starts it and for which attempt: put in its environment, the proof that its processes are ours. */
+  agent: string;
+  taskId: string;
+  attempt: number;
   configFile: string;
   ollamaUrl: string;
   gpuId: number;
@@ -24,7 +29,14 @@ export function spawnWorker(o: SpawnOptions): ResultPromise<{ reject: false; det
     detached: true,
     input: o.taskJson,
     stderr: 'pipe',
-    env: { ...o.extraEnv, CUDA_VISIBLE_DEVICES: String(o.gpuId), FORGE_AGENT_MODEL: o.model },
+    env: {
+      ...o.extraEnv,
+      CUDA_VISIBLE_DEVICES: String(o.gpuId),
+      FORGE_AGENT_MODEL: o.model,
+      [AGENT_ENV]: o.agent,
+      [TASK_ENV]: o.taskId,
+      [ATTEMPT_ENV]: String(o.attempt),
+    },
     cleanup: false,
   });
 }

@@ -30,7 +30,7 @@ test('a 900 KB task (eight 100 KB arguments, a 100 KB command text) runs through
   try {
     const big = 'x'.repeat(100_000);
     const t = { ...task('big', ['sh', '-c', 'test "$#" -eq 8 && test "${#8}" -eq 100000', 'sh', ...Array(8).fill(big)]), command: big };
-    const r = await spawnWorker({ taskJson: JSON.stringify(t), configFile, ollamaUrl: 'http://127.0.0.1:9', gpuId: 0, model: 'm', extraEnv: {} });
+    const r = await spawnWorker({ taskJson: JSON.stringify(t), agent: 'gpu-0', taskId: t.id, attempt: 1, configFile, ollamaUrl: 'http://127.0.0.1:9', gpuId: 0, model: 'm', extraEnv: {} });
     const parsed = parseWorkerStdout(String(r.stdout), t.id, 1);
     assert.ok(parsed.ok, `a result: ${parsed.ok ? '' : parsed.reason}; stderr: ${String(r.stderr).slice(-500)}`);
     assert.equal(parsed.result.outcome, 'success', parsed.result.reason ?? '');
@@ -43,7 +43,7 @@ test('a failure\'s stderr tail is bounded: long lines cut, at most about 4000 ch
   const { tmp, configFile, task } = await setup();
   try {
     const t = task('noisy', ['sh', '-c', 'i=0; while [ $i -lt 30 ]; do printf "%05000d\\n" $i >&2; i=$((i+1)); done; exit 3']);
-    const r = await spawnWorker({ taskJson: JSON.stringify(t), configFile, ollamaUrl: 'http://127.0.0.1:9', gpuId: 0, model: 'm', extraEnv: {} });
+    const r = await spawnWorker({ taskJson: JSON.stringify(t), agent: 'gpu-0', taskId: t.id, attempt: 1, configFile, ollamaUrl: 'http://127.0.0.1:9', gpuId: 0, model: 'm', extraEnv: {} });
     const parsed = parseWorkerStdout(String(r.stdout), t.id, 1);
     assert.ok(parsed.ok);
     assert.equal(parsed.result.outcome, 'failed');
