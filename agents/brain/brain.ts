@@ -11,7 +11,8 @@ import { listInbox, newBatchId, readSubmission } from '../core/inbox.ts';
 import { writeJsonAtomic } from '../core/atomic.ts';
 import { type MountPaths, TASK_FOLDERS, type TaskFolder, batchDir, planDir, childPath } from '../core/paths.ts';
 import { TaskStore } from '../core/store.ts';
-import type { Task, WorkerResult } from '../core/task.ts';
+import { type SealRecord, addToSeal, readSeal, writeSeal } from '../core/seal.ts';
+import type { Task, TaskInput, WorkerResult } from '../core/task.ts';
 import {
   type BatchRecord, batchOfTaskId, readBatchRecord, readBrainState, writeBatchRecord, writeBrainState, listBatchIds,
 } from '../core/batch.ts';
@@ -50,6 +51,8 @@ export class Brain {
   private readonly watcher: AgentWatcher;
   private lastWatch = 0;
   private readonly rigTasks = new Map<string, TaskFolder>();
+  /** Each active batch's seal as last written. */
+  private readonly seals = new Map<string, SealRecord>();
   private estimates: Estimates = {};
   private readonly heat: HeatManager;
   private readonly evaluator: Evaluator;
@@ -111,6 +114,7 @@ export class Brain {
         await this.decide({ what: 'ARCHIVE', batch: batch.id, reason: `${batch.state} batch archived after a restart interrupted its archiving` });
         continue;
       }
+      await this.ensureSealed(batch);
       const actions = decideBatch(batch, this.tasks, approvals, this.config, this.watcher.maxBudgetMb());
       for (const action of actions) {
         try {
@@ -187,6 +191,8 @@ export class Brain {
     await mkdir(batchPath, { recursive: true });
     const tasks = buildBatchTasks(plan, { batchId, batchPath, values, config: this.config, now: this.clock.now() });
     const learnedNote = applyEstimates(this.estimates, tasks);
+    // The seal first: no task of the batch can be released before the agents can check it.
+    await this.seal(batchId, batchPath, tasks);
     const existing = await this.allTaskIds();
     for (const t of tasks) {
       if (!existing.has(t.id)) await this.store.write('private', t);
@@ -441,6 +447,7 @@ export class Brain {
     if (!items.ok) return fail(`foreach could not expand: ${items.error}`);
     const { tasks: children, problems } = expandForeach(template, items.items, this.clock.now());
     if (problems.length) return fail(`foreach could not expand: ${problems.join('; ')}`);
+    await this.seal(batchId, template.batch_path, children);
     const existing = await this.allTaskIds();
     for (const c of children) {
       if (existing.has(c.id)) continue;
@@ -453,6 +460,33 @@ export class Brain {
     const t = await this.store.write('private', { ...template, expanded_into: ids });
     this.tasks.set(id, { folder: 'private', task: t });
     await this.decide({ what: 'EXPAND', task: id, reason: `${ids.length} items from ${spec.path}${spec.key ? ':' + spec.key : ''}` });
+  }
+
+  /** Adds tasks to their batch's seal (brain/seals/<batch>.json), written whole before they can be released. */
+  private async seal(batchId: string, batchPath: string, tasks: readonly TaskInput[]): Promise<void> {
+    const cur = this.seals.get(batchId) ?? (await readSeal(this.paths, batchId));
+    const next = addToSeal(cur, batchId, batchPath, tasks);
+    await writeSeal(this.paths, next);
+    this.seals.set(batchId, next);
+  }
+
+  /**
+   * A batch made before seals existed (or whose seal was lost) is sealed from the tasks the
+   * brain holds for it, once; from then on its queued files are checked like any other.
+   */
+  private async ensureSealed(batch: BatchRecord): Promise<void> {
+    if (this.seals.has(batch.id)) return;
+    const found = await readSeal(this.paths, batch.id);
+    if (found) {
+      this.seals.set(batch.id, found);
+      return;
+    }
+    const mine = batch.task_ids.flatMap((id) => {
+      const v = this.tasks.get(id);
+      return v ? [v.task] : [];
+    });
+    await this.seal(batch.id, batch.batch_path, mine);
+    await this.decide({ what: 'SEAL', batch: batch.id, reason: `batch had no seal: sealed the ${mine.length} task(s) found for it` });
   }
 
   /** Moves a finished batch's task files out of the live folders, so scans stay small. */

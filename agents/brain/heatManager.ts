@@ -9,7 +9,8 @@ import type { Config } from '../core/config.ts';
 import type { DecisionLog } from '../core/decisionLog.ts';
 import type { MountPaths, TaskFolder } from '../core/paths.ts';
 import type { TaskStore } from '../core/store.ts';
-import { taskId } from '../core/task.ts';
+import { type TaskInput, taskId } from '../core/task.ts';
+import { type SealRecord, addToSeal, readSeal, writeSeal } from '../core/seal.ts';
 import type { TaskView } from './decide.ts';
 import { decideHeat } from './heat.ts';
 import type { AgentWatcher } from './watchAgents.ts';
@@ -25,6 +26,7 @@ export function parseRigTaskId(id: string): { type: 'load_llm' | 'unload_llm'; a
 export class HeatManager {
   private readonly o: { paths: MountPaths; config: Config; clock: Clock; store: TaskStore; log: DecisionLog };
   private readonly lastChange = new Map<string, number>();
+  private rigSeal: SealRecord | null = null;
   private lastRun = 0;
 
   constructor(o: { paths: MountPaths; config: Config; clock: Clock; store: TaskStore; log: DecisionLog }) {
@@ -59,14 +61,25 @@ export class HeatManager {
       const type = a.kind === 'heat' ? 'load_llm' : 'unload_llm';
       const gpu = this.o.config.gpus.find((g) => g.name === a.agent);
       const name = `${type}.${a.agent}.${now}`;
-      await this.o.store.write('queue', {
+      const meta: TaskInput = {
         id: taskId(RIG_BATCH, name), batch: RIG_BATCH, plan: RIG_BATCH, name, type, task_class: 'meta', executor: 'agent',
         target: a.agent, model: gpu?.model ?? null, command: null, argv: null, cwd: this.o.paths.root, batch_path: this.o.paths.root,
         vram_estimate_mb: 0, timeout_s: this.o.config.timeouts.model_load_s, max_attempts: 1, created_at: isoTime(now),
-      });
+      };
+      await this.sealMeta(meta);
+      await this.o.store.write('queue', meta);
       this.lastChange.set(a.agent, now);
       await this.o.log.write({ who: 'brain', what: a.kind === 'heat' ? 'HEAT' : 'COOL', task: taskId(RIG_BATCH, name), reason: `${a.agent}: ${a.reason}` });
     }
+  }
+
+  /** The rig's own tasks are sealed like a batch's (brain/seals/rig.json), keeping the newest few hundred. */
+  private async sealMeta(t: TaskInput): Promise<void> {
+    const seal = addToSeal(this.rigSeal ?? (await readSeal(this.o.paths, RIG_BATCH)), RIG_BATCH, this.o.paths.root, [t]);
+    const ids = Object.keys(seal.tasks);
+    for (const old of ids.slice(0, Math.max(0, ids.length - 500))) delete seal.tasks[old];
+    await writeSeal(this.o.paths, seal);
+    this.rigSeal = seal;
   }
 
   /** Finished meta tasks of the rig are logged and moved out of the live folders. */

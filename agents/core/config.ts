@@ -6,6 +6,21 @@ import { errorCode } from './errors.ts';
 import { UserInputError } from './errors.ts';
 import { formatZodIssues } from './task.ts';
 
+/**
+ * A number within [lo, hi], the range and the value found in the message. Every number in the
+ * config is bounded: a cycle of 3e6 s overflows Node's timer into a 1 ms busy loop, a negative
+ * or zero count makes no sense, and the message tells the allowed range.
+ */
+function between(lo: number, hi: number, unit: string, opts: { int?: boolean } = {}) {
+  const msg = (iss: { input?: unknown }) => `must be ${opts.int ? 'a whole number ' : ''}between ${lo} and ${hi}${unit ? ` ${unit}` : ''}; found ${JSON.stringify(iss.input)}`;
+  let n = z.number({ error: msg });
+  if (opts.int) n = n.int({ error: msg });
+  return n.min(lo, { error: msg }).max(hi, { error: msg });
+}
+
+/** 30 days: the longest time any timeout or cycle may name (Node's timers stop at 24.8 days; longer ones are clamped). */
+const MONTH_S = 30 * 24 * 3600;
+
 export const GpuConfig = z.object({
   /** Physical GPU index: the agent sets CUDA_VISIBLE_DEVICES to it. */
   id: z.number().int().min(0),
@@ -40,52 +55,52 @@ export const Config = z.object({
   resource_limits: z
     .object({
       /** Celsius; at or above it the agent takes only meta and cpu tasks. */
-      max_temp_c: z.number().positive().default(85),
+      max_temp_c: between(1, 150, '°C').default(85),
       /** Percent of total VRAM in use; at or above it the agent is constrained. */
-      max_vram_percent: z.number().positive().max(100).default(95),
+      max_vram_percent: between(1, 100, '%').default(95),
       /** Watts of power draw; at or above it the agent is constrained. */
-      max_power_w: z.number().positive().default(140),
+      max_power_w: between(1, 5000, 'W').default(140),
       /** Percent of total VRAM the agent may reserve for tasks (its budget). */
-      vram_budget_percent: z.number().positive().max(100).default(80),
+      vram_budget_percent: between(1, 100, '%').default(80),
       /** Virtual VRAM cost of a cpu task in MB: limits how many run at once. */
-      cpu_task_cost_mb: z.number().int().min(0).default(1024),
+      cpu_task_cost_mb: between(0, 10_000_000, 'MB', { int: true }).default(1024),
       /** Default estimate in MB of a script task that states none. */
-      default_script_vram_mb: z.number().int().min(0).default(1024),
+      default_script_vram_mb: between(0, 10_000_000, 'MB', { int: true }).default(1024),
       /**
        * Workers one agent runs at once, whatever the budget says: a script task estimated at
        * 0 MB costs nothing against it, and a large card's budget holds dozens of cpu tasks.
        */
-      max_workers: z.number().int().positive().default(16),
+      max_workers: between(1, 1024, 'workers', { int: true }).default(16),
     })
     .prefault({}),
   cycles: z
     .object({
       /** Seconds between internal cycles: signals, finished workers, telemetry. */
-      internal_s: z.number().positive().default(5),
+      internal_s: between(0.05, 3600, 's').default(5),
       /** Seconds between external cycles: heartbeat, claiming (events make both faster). */
-      external_s: z.number().positive().default(30),
+      external_s: between(0.1, 3600, 's').default(30),
     })
     .prefault({}),
   timeouts: z
     .object({
       /** Seconds without a heartbeat sequence advance before an agent counts as dead. */
-      heartbeat_stale_s: z.number().positive().default(120),
+      heartbeat_stale_s: between(1, 86_400, 's').default(120),
       /** Seconds in processing/ before a task counts as stuck (abort, then kill). */
-      stuck_task_s: z.number().positive().default(1200),
+      stuck_task_s: between(1, MONTH_S, 's').default(1200),
       /** Seconds between the abort signal and the kill signal. */
-      abort_grace_s: z.number().positive().default(120),
+      abort_grace_s: between(1, 86_400, 's').default(120),
       /** Default per-task timeout in seconds when the plan gives none. */
-      task_default_s: z.number().positive().default(3600),
+      task_default_s: between(1, MONTH_S, 's').default(3600),
       /** Seconds a load_llm meta task may take (cold loads on old cards take minutes). */
-      model_load_s: z.number().positive().default(300),
+      model_load_s: between(1, 86_400, 's').default(300),
     })
     .prefault({}),
   retries: z
     .object({
       /** Attempts a task gets for failures of its own (app). */
-      max_attempts: z.number().int().min(1).default(3),
+      max_attempts: between(1, 100, 'attempts', { int: true }).default(3),
       /** Extra attempts for failures of the rig (infra: agent lost, killed, OOM). */
-      max_infra_attempts: z.number().int().min(0).default(5),
+      max_infra_attempts: between(0, 100, 'attempts', { int: true }).default(5),
     })
     .prefault({}),
   /** The nvidia-smi executable the agents run (a path, or a name looked up on PATH). */
@@ -110,7 +125,7 @@ export const Config = z.object({
    */
   cold_agents_take_llm: z.boolean().default(false),
   /** Seconds an agent stays hot or cold at least after the brain changed it (no flapping). */
-  heat_dwell_s: z.number().min(0).default(60),
+  heat_dwell_s: between(0, 86_400, 's').default(60),
   /** Extra environment for workers (e.g. a simulator's state folder). Never from a plan. */
   worker_env: z.record(z.string(), z.string()).default({}),
 });
@@ -132,6 +147,13 @@ export function parseConfig(raw: unknown, where: string): Config {
     if (names.has(g.name)) problems.push(`${where}: gpus.${i}.name: agent name "${g.name}" appears twice`);
     ids.add(g.id);
     names.add(g.name);
+  }
+  // An agent writes its heartbeat once per external cycle: a stale limit under two cycles
+  // would have the brain presume live agents dead, and return their tasks, over and over.
+  const { heartbeat_stale_s: stale } = parsed.data.timeouts;
+  const { external_s: ext } = parsed.data.cycles;
+  if (stale < 2 * ext) {
+    problems.push(`${where}: timeouts.heartbeat_stale_s: must be at least 2 × cycles.external_s (${2 * ext} s), or live agents are presumed dead between two heartbeats; found ${stale}`);
   }
   if (problems.length) throw new UserInputError(problems);
   return parsed.data;

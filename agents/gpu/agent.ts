@@ -15,6 +15,7 @@ import { type MountPaths, heartbeatPath } from '../core/paths.ts';
 import { readSignals, removeSignal } from '../core/signals.ts';
 import { TaskStore } from '../core/store.ts';
 import { TaskCache } from '../core/taskCache.ts';
+import { SealCache } from '../core/seal.ts';
 import { type AttemptRecord, type Task, type TaskClass, type WorkerResult, holdsOpenClaim, sameClaim } from '../core/task.ts';
 import { isTempName, writeJsonAtomic } from '../core/atomic.ts';
 import { type ModelRuntime, RuntimeError, isRuntimeDown } from '../llm/runtime.ts';
@@ -72,6 +73,14 @@ export class GpuAgent {
   private gpuReading: Promise<void> | null = null;
   /** queue/'s tasks as last parsed: a claim pass re-reads only the files that changed. */
   private readonly queued: TaskCache;
+  /** The brain's seals: a queued file runs only when it is what the brain released. */
+  private readonly seals: SealCache;
+  /**
+   * Queued files refused for their seal: when first refused, and whether logged. Logged once,
+   * and only when still refused seconds later, so a task that reached the queue just before
+   * this agent re-read its seal is never reported as a forgery.
+   */
+  private readonly refused = new Map<string, { since: number; logged: boolean }>();
   private seq = 0;
   private readonly startedAt: number;
   private stats = { tasks_completed: 0, tasks_failed: 0 };
@@ -97,6 +106,7 @@ export class GpuAgent {
     this.name = o.gpu.name;
     this.store = new TaskStore(o.paths);
     this.queued = new TaskCache(this.store, 'queue');
+    this.seals = new SealCache(o.paths, () => o.clock.now());
     this.log = new DecisionLog(o.paths.decisionLog, () => o.clock.now());
     this.say = o.say ?? ((l) => process.stderr.write(`${this.name}: ${l}\n`));
     this.startedAt = o.clock.now();
@@ -323,6 +333,11 @@ export class GpuAgent {
       const task = await this.queued.read(id);
       if (!task) continue;
       if (task.target && task.target !== this.name) continue;
+      const sealed = await this.seals.verdict(task);
+      if (!sealed.ok) {
+        await this.refuseOnce(task.id, sealed.reason);
+        continue;
+      }
       // An llm task goes to an agent that already holds its model, so a mixed queue does not swap models.
       if (task.task_class === 'llm' && !this.hot && (this.othersHot || !this.config.cold_agents_take_llm)) continue;
       const verdict = canClaim(
@@ -344,6 +359,19 @@ export class GpuAgent {
       await this.begin(task, verdict.cost);
       load = this.load();
     }
+  }
+
+  private async refuseOnce(id: string, reason: string): Promise<void> {
+    const now = this.o.clock.now();
+    const seen = this.refused.get(id);
+    if (!seen) {
+      if (this.refused.size > 10_000) this.refused.clear();
+      this.refused.set(id, { since: now, logged: false });
+      return;
+    }
+    if (seen.logged || now - seen.since < 2000) return;
+    seen.logged = true;
+    await this.agentLog('REFUSED', id, `${reason}; not claimed`);
   }
 
   /** llm tasks and workers running now (meta tasks run inside the agent: no worker). */
@@ -368,6 +396,13 @@ export class GpuAgent {
       return;
     }
     const task = r.task;
+    // Checked again on the file as claimed: it may have been swapped between the read and the rename.
+    const sealed = await this.seals.verdict(task);
+    if (!sealed.ok) {
+      await this.store.quarantineFile('processing', `${task.id}.json`, `claimed by ${this.name} but refused: ${sealed.reason}`);
+      await this.agentLog('REFUSED', task.id, `${sealed.reason}; quarantined, not run`);
+      return;
+    }
     const entry: Running = {
       task, kind: task.executor === 'agent' || task.task_class === 'meta' ? 'meta' : 'worker',
       pid: null, taskPgid: null, startedAt: now, cost, peakMb: null, nowMb: 0, stoppedBy: null, done: Promise.resolve(),

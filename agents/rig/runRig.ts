@@ -1,6 +1,7 @@
 // Starting a rig as a child process and waiting on the mount: used by the demo, the chaos
 // run, the benchmark and the end-to-end tests, which all drive the real commands.
 import { fileURLToPath } from 'node:url';
+import { readdir } from 'node:fs/promises';
 import { execa, type ResultPromise } from 'execa';
 import { readBatchRecord, type BatchRecord } from '../core/batch.ts';
 import { readHeartbeats } from '../core/heartbeat.ts';
@@ -44,10 +45,20 @@ export function waitForAgents(paths: MountPaths, ids: number[], timeoutMs: numbe
   return waitFor('agent heartbeats', async () => (await readHeartbeats(paths, ids)).length === ids.length, timeoutMs);
 }
 
+/**
+ * The batch's final record, once the brain has also archived its task files (it writes the
+ * final state first, then moves the files out of complete/ and failed/ into
+ * tasks/archive/<batch>/ in the same pass): a caller that reads the archive next finds them.
+ */
 export async function waitForBatchEnd(paths: MountPaths, batchId: string, timeoutMs: number, onTick?: (rec: BatchRecord | null) => void): Promise<BatchRecord> {
-  return waitFor(`batch ${batchId} to finish`, async () => {
+  return waitFor(`batch ${batchId} to finish and be archived`, async () => {
     const rec = await readBatchRecord(paths, batchId);
     onTick?.(rec);
-    return rec && ['complete', 'failed', 'cancelled'].includes(rec.state) ? rec : null;
+    if (!rec || !['complete', 'failed', 'cancelled'].includes(rec.state)) return null;
+    for (const folder of [paths.folders.complete, paths.folders.failed]) {
+      const left = await readdir(folder).catch(() => [] as string[]);
+      if (left.some((n) => n.startsWith(`${batchId}__`))) return null;
+    }
+    return rec;
   }, timeoutMs, 200);
 }
