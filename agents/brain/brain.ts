@@ -12,7 +12,7 @@ import { writeJsonAtomic } from '../core/atomic.ts';
 import { type MountPaths, TASK_FOLDERS, type TaskFolder, batchDir, planDir, childPath } from '../core/paths.ts';
 import { TaskStore } from '../core/store.ts';
 import { type SealRecord, addToSeal, readSeal, writeSeal } from '../core/seal.ts';
-import type { Task, TaskInput, WorkerResult } from '../core/task.ts';
+import type { AttemptRecord, Task, TaskInput, WorkerResult } from '../core/task.ts';
 import {
   type BatchRecord, batchOfTaskId, readBatchRecord, readBrainState, writeBatchRecord, writeBrainState, listBatchIds,
 } from '../core/batch.ts';
@@ -27,6 +27,7 @@ import { HeatManager, RIG_BATCH } from './heatManager.ts';
 import { Evaluator } from './evaluate.ts';
 import { type Estimates, applyEstimates, learnFrom, readEstimates, writeEstimates } from './learn.ts';
 import { inferTaskClass } from '../plan/infer.ts';
+import { MISSING_AFTER_MS, decideTakeBack, overdueMissing } from './missing.ts';
 import { cleanMountTempFiles } from '../core/leftovers.ts';
 
 export interface BrainOptions {
@@ -51,6 +52,10 @@ export class Brain {
   private readonly watcher: AgentWatcher;
   private lastWatch = 0;
   private readonly rigTasks = new Map<string, TaskFolder>();
+  /** When each missing task of an active batch was first found in no folder (brain clock). */
+  private readonly missingSince = new Map<string, number>();
+  /** Missing tasks that could not be rebuilt, reported once. */
+  private readonly missingReported = new Set<string>();
   /** Each active batch's seal as last written. */
   private readonly seals = new Map<string, SealRecord>();
   private estimates: Estimates = {};
@@ -252,6 +257,49 @@ export class Brain {
       this.tasks.set(id, { folder, task: r.task });
       if (folder === 'complete') await this.onComplete(r.task);
     }
+    const expected = [...this.batches.values()].filter((b) => !FINAL.has(b.state)).flatMap((b) => b.task_ids);
+    for (const id of overdueMissing({ expected, seen, since: this.missingSince, now: this.clock.now() })) await this.takeBack(id);
+  }
+
+  /** A task of an active batch found in no folder for a minute: taken back from the brain's last view of it. */
+  private async takeBack(id: string): Promise<void> {
+    const aside = await this.foundAside(id);
+    const last = this.tasks.get(id);
+    const d = decideTakeBack(last);
+    if (d.kind === 'unknown') {
+      if (this.missingReported.has(id)) return;
+      this.missingReported.add(id);
+      await this.decide({ what: 'MISSING', task: id, reason: `found in no folder for ${MISSING_AFTER_MS / 1000} s and never read by this brain${aside}: it cannot be rebuilt, so its batch cannot finish; cancel or resubmit the batch` });
+      return;
+    }
+    let into: TaskFolder;
+    let t: Task;
+    if (d.kind === 'restore') {
+      into = d.folder;
+      t = await this.store.write(into, d.task);
+    } else {
+      into = 'failed';
+      const attempt = Math.max(1, d.task.attempt);
+      const result = { ...this.brainResult(d.task, 'lost', `the task file vanished from ${last!.folder}/ (found in no folder for ${MISSING_AFTER_MS / 1000} s)`), attempt, failure_kind: 'infra' as const };
+      const record: AttemptRecord = {
+        attempt, agent: d.task.claimed_by ?? 'none', claimed_at: d.task.claimed_at ?? result.started_at, finished_at: result.finished_at,
+        outcome: 'lost', failure_kind: 'infra', reason: result.reason, exit_code: null, peak_vram_mb: null,
+      };
+      t = await this.store.write('failed', { ...d.task, attempt, result, attempts: [...d.task.attempts.filter((a) => a.attempt !== attempt), record] });
+    }
+    this.tasks.set(id, { folder: into, task: t });
+    this.missingSince.delete(id);
+    await this.decide({ what: 'MISSING', task: id, reason: `found in no folder for ${MISSING_AFTER_MS / 1000} s (last seen in ${last!.folder}/)${aside}; taken back into ${into}/${d.kind === 'lost' ? ' as a lost attempt (infra)' : ''}` });
+  }
+
+  /** Where else a missing task's file may be: quarantine/ and tasks/late_results/, for the log. */
+  private async foundAside(id: string): Promise<string> {
+    const places: string[] = [];
+    for (const [dir, label] of [[this.paths.quarantine, 'quarantine'], [join(this.paths.tasks, 'late_results'), 'tasks/late_results']] as const) {
+      const hit = await findFileNamed(dir, id);
+      if (hit) places.push(`${label}/${hit}`);
+    }
+    return places.length ? `; a copy is in ${places.join(' and ')}` : '';
   }
 
   /** A task newly seen complete: learn its measured VRAM, and let the brain model judge generated text. */
@@ -502,4 +550,18 @@ export class Brain {
       this.tasks.delete(id);
     }
   }
+}
+
+/** The first file under dir (one level of subfolders) whose name contains the task id, or null. */
+async function findFileNamed(dir: string, id: string): Promise<string | null> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    if (e.isFile() && e.name.includes(id) && !e.name.endsWith('.why.txt')) return e.name;
+    if (e.isDirectory()) {
+      const inner = await readdir(join(dir, e.name)).catch(() => [] as string[]);
+      const hit = inner.find((n) => n.includes(id) && !n.endsWith('.why.txt'));
+      if (hit) return `${e.name}/${hit}`;
+    }
+  }
+  return null;
 }

@@ -14,6 +14,7 @@ import { listInbox, readSubmission } from '../core/inbox.ts';
 import { listTempFiles, rigFolders } from '../core/leftovers.ts';
 import { type MountPaths, TASK_FOLDERS, type TaskFolder, heartbeatPath, isSafeName } from '../core/paths.ts';
 import { Task } from '../core/task.ts';
+import { isAgentProcess } from '../gpu/previousLife.ts';
 import {
   type AgentView, type BatchRecordView, type Finding, type LockView, type MountFile, type MountSnapshot, type TaskFileView,
   findProblems,
@@ -160,14 +161,27 @@ async function readPendingSubmissions(paths: MountPaths): Promise<string[]> {
   return ids;
 }
 
+/**
+ * The agents as their heartbeats show them: every configured GPU, and every heartbeat under
+ * gpus/ (a rig started with another config still has live agents). A pid is judged only on the
+ * host that wrote the heartbeat, and only a running GPU agent counts as alive.
+ */
 async function readAgents(paths: MountPaths, config: Config | null): Promise<AgentView[]> {
   if (!config) return [];
+  const ids = new Set(config.gpus.map((g) => g.id));
+  for (const e of await entries(paths.gpus)) {
+    const m = /^gpu_(\d+)$/.exec(e.name);
+    if (m && e.isDirectory()) ids.add(Number(m[1]));
+  }
+  const me = hostname();
   return Promise.all(
-    config.gpus.map(async (gpu) => {
-      const heartbeat = await readHeartbeat(paths, gpu.id);
+    [...ids].map(async (id) => {
+      const heartbeat = await readHeartbeat(paths, id);
+      const gpu = config.gpus.find((g) => g.id === id) ?? { id, name: heartbeat?.name ?? `gpu-${id}`, model: '?', port: 1 };
+      const elsewhere = heartbeat?.hostname != null && heartbeat.hostname !== me;
       return {
-        gpu, heartbeat, heartbeatRel: relative(paths.root, heartbeatPath(paths, gpu.id)),
-        pidAlive: heartbeat ? isAlive(heartbeat.pid) : null,
+        gpu, heartbeat, heartbeatRel: relative(paths.root, heartbeatPath(paths, id)),
+        pidAlive: !heartbeat || elsewhere ? null : isAlive(heartbeat.pid) && (await isAgentProcess(heartbeat.pid)),
       };
     }),
   );
@@ -291,6 +305,11 @@ export async function examineMount(paths: MountPaths, clock: () => number = Date
   if (lost.length === 0) return { snapshot, findings };
 
   const suspects = new Set(lost.map((f) => f.subject));
+  // A claim is judged lost only on heartbeats newer than this look: the agent may have written
+  // one between its claim and adding the task to its list. Wait (bounded) for two more beats
+  // of every agent that may be alive (a dead pid on this host needs no wait); one that stays
+  // still that long is not writing.
+  await waitForBeats(paths, snapshot.agents.filter((a) => a.pidAlive !== false), 2, Math.min(65_000, (snapshot.config?.cycles.external_s ?? 30) * 2000 + 2000));
   const taskFiles: TaskFileView[] = [];
   for (const f of snapshot.taskFiles) {
     if (!suspects.has(f.rel)) taskFiles.push(f);
@@ -310,4 +329,17 @@ export async function examineMount(paths: MountPaths, clock: () => number = Date
     }
   }
   return { snapshot: second, findings: out };
+}
+
+/** Waits until every agent's heartbeat seq has moved by `beats`, or `ms` passed. */
+async function waitForBeats(paths: MountPaths, agents: readonly AgentView[], beats: number, ms: number): Promise<void> {
+  const want = new Map(agents.flatMap((a) => (a.heartbeat && !a.heartbeat.stopping ? [[a.gpu.id, a.heartbeat.seq + beats] as const] : [])));
+  const end = Date.now() + ms;
+  while (want.size && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 200));
+    for (const [id, seq] of want) {
+      const hb = await readHeartbeat(paths, id).catch(() => null);
+      if (hb && hb.seq >= seq) want.delete(id);
+    }
+  }
 }

@@ -29,8 +29,9 @@ export function startBrain(paths: MountPaths): ResultPromise {
   });
 }
 
-export function startAgent(paths: MountPaths, gpu: number): ResultPromise {
-  return execa(process.execPath, [...nodeArgsFor('gpu/main'), '--shared', paths.root, '--gpu', String(gpu)], {
+/** An agent for one GPU; `configFile` in place of the mount's config.json (the agent's --config). */
+export function startAgent(paths: MountPaths, gpu: number, configFile?: string): ResultPromise {
+  return execa(process.execPath, [...nodeArgsFor('gpu/main'), '--shared', paths.root, '--gpu', String(gpu), ...(configFile ? ['--config', configFile] : [])], {
     reject: false, stdin: 'ignore', cleanup: true, cwd: root,
   });
 }
