@@ -1,7 +1,8 @@
-// npm run rig -- [--simulate N] [--base-port P] [--shared DIR]
+// npm run rig -- [--simulate N] [--role all|brain|agents] [--gpus 0,1] [--base-port P] [--shared DIR]
 // Starts the brain and one agent per configured GPU (and, simulated, the simulator's Ollama
 // servers), restarts what dies (at most 3 times in 10 minutes, with backoff), and stops
-// everything, running workers included, on SIGINT/SIGTERM.
+// everything, running workers included, on SIGINT/SIGTERM. `--role brain` runs only the
+// brain, `--role agents [--gpus 0,1]` only those agents (agents/rig/roles.ts).
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,9 +17,17 @@ import { ensureMount, mountPaths } from './core/paths.ts';
 import { initSimState } from './sim/simState.ts';
 import { decideRestart } from './rig/restartPolicy.ts';
 import { simulatedConfig } from './rig/simulate.ts';
+import { planRole } from './rig/roles.ts';
 
-const usage = 'usage: npm run rig -- [--simulate N] [--base-port P] [--shared DIR]';
-const { values, shared } = parseCommand(usage, { simulate: { type: 'string' }, 'base-port': { type: 'string' } });
+const usage = `usage: npm run rig -- [--simulate N] [--role all|brain|agents] [--gpus 0,1] [--base-port P] [--shared DIR]
+  --simulate N   N simulated GPUs (ids 0..N-1), for a machine without one
+  --role R       all (default): the brain and the agents; brain: only the brain; agents: only the agents
+  --gpus IDS     with --role agents (or all): only these GPUs' agents, e.g. --gpus 0,1`;
+const { values, positionals, shared } = parseCommand(usage, { simulate: { type: 'string' }, 'base-port': { type: 'string' }, role: { type: 'string' }, gpus: { type: 'string' } });
+if (positionals.length) {
+  process.stderr.write(`unexpected argument '${positionals[0]}': the rig takes only options (did you write \`npm run rig --simulate 3\` without the \`--\`? npm keeps options before \`--\` for itself)\n${usage}\n`);
+  process.exit(2);
+}
 const paths = mountPaths(shared);
 await ensureMount(paths);
 const daemon = startDaemon('rig');
@@ -80,19 +89,10 @@ interface Child {
 }
 
 const { config, file: configFile } = await prepareConfig();
-const children: Child[] = [];
+const roles = planRole({ role: values.role, gpus: values.gpus, simulated: values.simulate !== undefined, config, configFile, shared: paths.root, simDir: paths.sim });
+if (typeof roles === 'string') fail(roles);
 let stopping = false;
-const child = (name: string, entry: Entry, args: string[]): Child => ({ name, entry, args, proc: null, restarts: [], down: false });
-
-if (values.simulate !== undefined) {
-  for (const g of config.gpus) {
-    children.push(child(`ollama-${g.id}`, 'sim/ollama-main', ['--port', String(g.port), '--gpu', String(g.id), '--sim-dir', paths.sim]));
-  }
-}
-children.push(child('brain', 'brain/main', ['--shared', paths.root, '--config', configFile]));
-for (const g of config.gpus) {
-  children.push(child(g.name, 'gpu/main', ['--shared', paths.root, '--config', configFile, '--gpu', String(g.id)]));
-}
+const children: Child[] = roles.children.map((c) => ({ ...c, proc: null, restarts: [], down: false }));
 
 function prefixLines(name: string, stream: NodeJS.ReadableStream | null | undefined, out: NodeJS.WriteStream): void {
   let buf = '';
