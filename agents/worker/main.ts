@@ -12,6 +12,10 @@
 // the policy blocks a command that sets, unsets or clears them (`env CUDA_VISIBLE_DEVICES=1`,
 // `export ...`, `env -i`). A program that changes them in its own code is not detectable here.
 //
+// Containment: a shell task runs inside bubblewrap (sandbox.ts) when config.sandbox allows:
+// it can write only its batch folder and its own /tmp, sees no process and no network of the
+// host. The executor policy is checked first, as an early, friendly refusal only.
+//
 // Signals: SIGTERM, SIGINT or SIGHUP to the worker end the task's process group (TERM, 2 s,
 // KILL) and the worker still prints its result (outcome 'killed'). The task runs in its own
 // process group, so SIGKILL to the worker alone leaves the task running: send SIGTERM first.
@@ -27,6 +31,7 @@ import { Task, WorkerResult } from '../core/task.ts';
 import { checkPolicy, GPU_SELECTION_VARS } from './policy.ts';
 import { makeResult, printResult, type ResultFields, type ResultTask } from './result.ts';
 import { DEFAULT_KILL_GRACE_MS, runShell, type ShellRun } from './runShell.ts';
+import { prepareSandbox } from './sandbox.ts';
 
 const USAGE = 'usage: node --import tsx agents/worker/main.ts (--task-file PATH | --task JSON) --config PATH [--ollama-url URL] [--shared DIR]';
 
@@ -168,13 +173,13 @@ async function runTaskInput(raw: unknown, who: ResultTask, args: WorkerArgs, sig
   }
   if (signal.aborted) return makeResult(who, { outcome: 'killed', reason: `the worker received ${String(signal.reason)} before the task started` });
 
-  if (task.type === 'shell') return runShellTask(task, config, who, signal);
+  const shared = args.shared ?? dirname(args.configPath);
+  if (task.type === 'shell') return runShellTask(task, config, shared, who, signal);
   if (task.type === 'generate' || task.type === 'parse') {
     const ollamaUrl = pickOllamaUrl(args, config);
     if (ollamaUrl === null) {
       return makeResult(who, { outcome: 'error', reason: 'no LLM runtime address: pass --ollama-url URL (or set FORGE_OLLAMA_URL)' });
     }
-    const shared = args.shared ?? dirname(args.configPath);
     const { runLlmTask } = await import('./llmTask.ts');
     return runLlmTask(task, { ollamaUrl, trainingSamplesFile: mountPaths(shared).trainingSamples, startedAt: who.startedAt, signal });
   }
@@ -192,7 +197,7 @@ function pickOllamaUrl(args: WorkerArgs, config: Config): string | null {
   return gpu ? `http://${config.ollama_host}:${gpu.port}` : null;
 }
 
-async function runShellTask(task: Task, config: Config, who: ResultTask, signal: AbortSignal): Promise<WorkerResult> {
+async function runShellTask(task: Task, config: Config, shared: string, who: ResultTask, signal: AbortSignal): Promise<WorkerResult> {
   const argv = task.argv;
   if (!argv || argv.length === 0) return makeResult(who, { outcome: 'error', reason: 'a shell task needs an argv; this one has none' });
 
@@ -212,6 +217,9 @@ async function runShellTask(task: Task, config: Config, who: ResultTask, signal:
   if (!isDirectory(task.cwd)) {
     return makeResult(who, { outcome: 'error', reason: `the task's working directory ${task.cwd} does not exist (is the shared mount up?)` });
   }
+  const sandbox = await prepareSandbox(task, config.sandbox, shared);
+  if (sandbox.kind === 'refused') return makeResult(who, { outcome: sandbox.outcome, failure_kind: sandbox.failureKind, reason: sandbox.reason });
+  if (sandbox.kind === 'uncontained') log(`${sandbox.why}: the task runs UNCONTAINED`);
 
   const env: Record<string, string> = { ...config.worker_env };
   // The agent chose the GPU when it started us; the config cannot move the task to another one.
@@ -223,7 +231,9 @@ async function runShellTask(task: Task, config: Config, who: ResultTask, signal:
     FORGE_ATTEMPT: String(who.attempt),
   });
 
-  log(`running ${task.id} attempt ${who.attempt}: ${JSON.stringify(argv)} in ${task.cwd} (timeout ${task.timeout_s} s)`);
+  const where = sandbox.kind === 'sandboxed' ? `in the ${sandbox.launch.bwrapPath} sandbox` : 'uncontained';
+  const as = sandbox.runAs ? ` as uid ${sandbox.runAs.uid}` : '';
+  log(`running ${task.id} attempt ${who.attempt}: ${JSON.stringify(argv)} in ${task.cwd}, ${where}${as} (timeout ${task.timeout_s} s)`);
   const run = await runShell(task, {
     env,
     stdoutPath,
@@ -231,6 +241,8 @@ async function runShellTask(task: Task, config: Config, who: ResultTask, signal:
     timeoutMs: task.timeout_s * 1000,
     signal,
     onSpawn: (pid) => log(`task pid ${pid} (its own process group)`),
+    sandbox: sandbox.kind === 'sandboxed' ? sandbox.launch : undefined,
+    runAs: sandbox.runAs,
   });
   log(`task ended: ${JSON.stringify(run)}`);
   const fields = await classify(run, task, argv[0]!, stderrPath, String(signal.reason ?? 'SIGTERM'));
@@ -242,6 +254,7 @@ async function classify(run: ShellRun, task: Task, command: string, stderrPath: 
   if (run.spawnError) {
     if (run.spawnError.code === 'ENOENT') return { outcome: 'failed', failure_kind: 'app', reason: `command not found: ${command}` };
     if (run.spawnError.code === 'EACCES') return { outcome: 'failed', failure_kind: 'app', reason: `permission denied: ${command} is not executable` };
+    if (run.spawnError.code === 'SANDBOX') return { outcome: 'error', failure_kind: 'infra', reason: `the sandbox could not start ${command}: ${run.spawnError.message}` };
     return { outcome: 'error', failure_kind: 'infra', reason: `could not start ${command}: ${run.spawnError.message}` };
   }
   if (run.aborted) {

@@ -3,11 +3,19 @@
 // end the WHOLE group: SIGTERM, a grace period, then SIGKILL (Slurm's habit). Whatever the
 // task left running in its group when it exited is ended the same way, so nothing it
 // started outlives the worker's result.
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+//
+// In a sandbox (sandbox.ts) the group is bwrap's. SIGTERM to bwrap would end it, and with it
+// every process inside at once, with no grace: so the TERM goes to the processes inside its
+// pid namespace instead, and the KILL after the grace period to bwrap's group as before.
+// When the task ends, bwrap's init ends and the kernel kills whatever the task left inside.
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import type { Task } from '../core/task.ts';
+import type { RunAs, SandboxLaunch } from './sandbox.ts';
+import { bwrapStartFailure, fromBwrapExit, parseBwrapStatus, readSince, terminateInside } from './sandboxRun.ts';
 
 export interface RunShellOptions {
   /** Merged over process.env. */
@@ -22,6 +30,10 @@ export interface RunShellOptions {
   killGraceMs?: number;
   /** Called with the task's pid (also its process group id) once it is spawned. */
   onSpawn?: (pid: number) => void;
+  /** Run the argv inside this bwrap sandbox; absent: run it as it is. */
+  sandbox?: SandboxLaunch;
+  /** Run as this user (the worker must be root); absent: as the worker's user. */
+  runAs?: RunAs | null;
 }
 
 export interface ShellRun {
@@ -34,7 +46,7 @@ export interface ShellRun {
   durationMs: number;
   /** The task's pid and process group id; null when it never started. */
   pid: number | null;
-  /** Why it never started: ENOENT (no such command), EACCES (not executable), ...; null when it started. */
+  /** Why it never started: ENOENT (no such command), EACCES (not executable), SANDBOX (bwrap's own failure), ...; null when it started. */
   spawnError: { code: string; message: string } | null;
 }
 
@@ -42,6 +54,8 @@ export const DEFAULT_KILL_GRACE_MS = 2000;
 /** setTimeout's ceiling (about 24.8 days); longer limits are clamped to it. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 type FdNumber = 3;
+/** bwrap's status descriptor in the child (see sandboxRun.ts). */
+const STATUS_FD = 3;
 
 export async function runShell(task: Task, opts: RunShellOptions): Promise<ShellRun> {
   const argv = task.argv;
@@ -53,6 +67,9 @@ export async function runShell(task: Task, opts: RunShellOptions): Promise<Shell
   // worker dies, and a background grandchild holding the output cannot hold up our wait.
   const outFd = openSync(opts.stdoutPath, 'a');
   const errFd = openSync(opts.stderrPath, 'a');
+  const errStart = fstatSync(errFd).size;
+  const box = opts.sandbox;
+  const [file, args] = box ? [box.bwrapPath, [...box.args, '--json-status-fd', String(STATUS_FD), '--', ...argv]] : [argv[0]!, argv.slice(1)];
   const started = Date.now();
   let timedOut = false;
   let aborted = false;
@@ -60,25 +77,25 @@ export async function runShell(task: Task, opts: RunShellOptions): Promise<Shell
   let limitTimer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   try {
-    const subprocess = execa(argv[0]!, argv.slice(1), {
+    const subprocess = execa(file, args, {
       cwd: task.cwd,
       env: opts.env,
       extendEnv: true,
-      stdin: 'ignore',
       // execa's types list only the descriptors 1-9; at run time any number goes to spawn as is.
-      stdout: outFd as FdNumber,
-      stderr: errFd as FdNumber,
+      stdio: box ? ['ignore', outFd as FdNumber, errFd as FdNumber, 'pipe'] : ['ignore', outFd as FdNumber, errFd as FdNumber],
       detached: true, // its own process group: -pid reaches everything it starts
       cleanup: false,
       reject: false,
       buffer: false,
+      ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
     });
+    const status = box ? collect(subprocess.stdio[STATUS_FD] as Readable | undefined) : null;
     const pid = subprocess.pid ?? null;
     let ending = false;
     const endGroup = () => {
       if (pid === null || ending) return;
       ending = true;
-      signalGroup(pid, 'SIGTERM');
+      if (!status || !terminateInside(parseBwrapStatus(status.text()))) signalGroup(pid, 'SIGTERM');
       killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), grace);
     };
     if (pid !== null) {
@@ -97,16 +114,21 @@ export async function runShell(task: Task, opts: RunShellOptions): Promise<Shell
     const result = await subprocess;
     clearTimeout(limitTimer);
     if (pid !== null) await endLeftovers(pid, grace);
-    const code = result.code ?? null;
-    return {
+    const run: ShellRun = {
       exitCode: result.exitCode ?? null,
       signal: result.signal ?? null,
       timedOut,
       aborted,
       durationMs: Date.now() - started,
       pid,
-      spawnError: pid === null ? { code: code ?? 'UNKNOWN', message: result.shortMessage ?? String(code) } : null,
+      spawnError: pid === null ? { code: result.code ?? 'UNKNOWN', message: result.shortMessage ?? String(result.code) } : null,
     };
+    if (!box) return run;
+    if (pid === null) return { ...run, spawnError: { code: 'SANDBOX', message: `cannot start ${box.bwrapPath}: ${run.spawnError?.message ?? ''}` } };
+    if (run.signal !== null) return run; // bwrap itself was killed: our own SIGKILL, or someone's
+    const bwrap = parseBwrapStatus(await status!.done);
+    if (bwrap.exitCode !== null) return { ...run, ...fromBwrapExit(bwrap.exitCode) };
+    return { ...run, exitCode: null, spawnError: bwrapStartFailure(readSince(opts.stderrPath, errStart), argv[0]!) };
   } finally {
     clearTimeout(limitTimer);
     clearTimeout(killTimer);
@@ -114,6 +136,23 @@ export async function runShell(task: Task, opts: RunShellOptions): Promise<Shell
     closeSync(outFd);
     closeSync(errFd);
   }
+}
+
+/**
+ * Reads a stream to its end: text() is what came so far, done resolves to all of it. The
+ * status pipe ends when bwrap exits (nothing inside holds it); the time limit is a guard only.
+ */
+function collect(stream: Readable | undefined): { text: () => string; done: Promise<string> } {
+  let text = '';
+  const done = new Promise<string>((finish) => {
+    if (!stream) return finish('');
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => (text += chunk));
+    stream.on('end', () => finish(text));
+    stream.on('error', () => finish(text));
+    setTimeout(() => finish(text), 5000).unref();
+  });
+  return { text: () => text, done };
 }
 
 function signalGroup(pgid: number, sig: NodeJS.Signals): void {
