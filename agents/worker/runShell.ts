@@ -4,10 +4,12 @@
 // task left running in its group when it exited is ended the same way, so nothing it
 // started outlives the worker's result.
 //
-// In a sandbox (sandbox.ts) the group is bwrap's. SIGTERM to bwrap would end it, and with it
-// every process inside at once, with no grace: so the TERM goes to the processes inside its
-// pid namespace instead, and the KILL after the grace period to bwrap's group as before.
-// When the task ends, bwrap's init ends and the kernel kills whatever the task left inside.
+// In a sandbox (sandbox.ts) the task's own process group is that of bwrap's init, the pid 1
+// of its pid namespace: onSpawn gets that pid once bwrap reports it. SIGTERM to bwrap would
+// end it, and with it every process inside at once, with no grace: so the TERM goes to the
+// processes inside the namespace, and the KILL after the grace period to bwrap's group as
+// without a sandbox (bwrap's death takes the namespace with it: --die-with-parent). When the
+// task ends, bwrap's init ends and the kernel kills whatever the task left inside.
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -28,7 +30,10 @@ export interface RunShellOptions {
   signal?: AbortSignal;
   /** Between SIGTERM and SIGKILL, ms (default 2000). */
   killGraceMs?: number;
-  /** Called with the task's pid (also its process group id) once it is spawned. */
+  /**
+   * Called with the task's pid, also its process group id, once it is spawned; in a sandbox,
+   * with the pid of the sandbox's init (host pid), whose group the task's processes are in.
+   */
   onSpawn?: (pid: number) => void;
   /** Run the argv inside this bwrap sandbox; absent: run it as it is. */
   sandbox?: SandboxLaunch;
@@ -44,7 +49,7 @@ export interface ShellRun {
   timedOut: boolean;
   aborted: boolean;
   durationMs: number;
-  /** The task's pid and process group id; null when it never started. */
+  /** The task's pid and process group id (in a sandbox: bwrap's); null when it never started. */
   pid: number | null;
   /** Why it never started: ENOENT (no such command), EACCES (not executable), SANDBOX (bwrap's own failure), ...; null when it started. */
   spawnError: { code: string; message: string } | null;
@@ -89,7 +94,7 @@ export async function runShell(task: Task, opts: RunShellOptions): Promise<Shell
       buffer: false,
       ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
     });
-    const status = box ? collect(subprocess.stdio[STATUS_FD] as Readable | undefined) : null;
+    const status = box ? collect(subprocess.stdio[STATUS_FD] as Readable | undefined, opts.onSpawn) : null;
     const pid = subprocess.pid ?? null;
     let ending = false;
     const endGroup = () => {
@@ -99,7 +104,7 @@ export async function runShell(task: Task, opts: RunShellOptions): Promise<Shell
       killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), grace);
     };
     if (pid !== null) {
-      opts.onSpawn?.(pid);
+      if (!box) opts.onSpawn?.(pid);
       limitTimer = setTimeout(() => {
         timedOut = true;
         endGroup();
@@ -123,12 +128,7 @@ export async function runShell(task: Task, opts: RunShellOptions): Promise<Shell
       pid,
       spawnError: pid === null ? { code: result.code ?? 'UNKNOWN', message: result.shortMessage ?? String(result.code) } : null,
     };
-    if (!box) return run;
-    if (pid === null) return { ...run, spawnError: { code: 'SANDBOX', message: `cannot start ${box.bwrapPath}: ${run.spawnError?.message ?? ''}` } };
-    if (run.signal !== null) return run; // bwrap itself was killed: our own SIGKILL, or someone's
-    const bwrap = parseBwrapStatus(await status!.done);
-    if (bwrap.exitCode !== null) return { ...run, ...fromBwrapExit(bwrap.exitCode) };
-    return { ...run, exitCode: null, spawnError: bwrapStartFailure(readSince(opts.stderrPath, errStart), argv[0]!) };
+    return box ? sandboxedEnd(run, box, await (status?.done ?? ''), () => readSince(opts.stderrPath, errStart), argv[0]!) : run;
   } finally {
     clearTimeout(limitTimer);
     clearTimeout(killTimer);
@@ -138,16 +138,34 @@ export async function runShell(task: Task, opts: RunShellOptions): Promise<Shell
   }
 }
 
+/** How a sandboxed task ended, from bwrap's own end, its status and (when it never started) its stderr. */
+function sandboxedEnd(run: ShellRun, box: SandboxLaunch, statusText: string, stderr: () => string, command: string): ShellRun {
+  if (run.pid === null) return { ...run, spawnError: { code: 'SANDBOX', message: `cannot start ${box.bwrapPath}: ${run.spawnError?.message ?? ''}` } };
+  if (run.signal !== null) return run; // bwrap itself was killed: our own SIGKILL, or someone's
+  const status = parseBwrapStatus(statusText);
+  if (status.exitCode !== null) return { ...run, ...fromBwrapExit(status.exitCode) };
+  return { ...run, exitCode: null, spawnError: bwrapStartFailure(stderr(), command) };
+}
+
 /**
- * Reads a stream to its end: text() is what came so far, done resolves to all of it. The
- * status pipe ends when bwrap exits (nothing inside holds it); the time limit is a guard only.
+ * Reads bwrap's status pipe to its end: text() is what came so far, done resolves to all of
+ * it; onInit gets the sandbox's init pid as soon as bwrap reports it. The pipe ends when bwrap
+ * exits (nothing inside holds it); the time limit is a guard only.
  */
-function collect(stream: Readable | undefined): { text: () => string; done: Promise<string> } {
+function collect(stream: Readable | undefined, onInit?: (pid: number) => void): { text: () => string; done: Promise<string> } {
   let text = '';
+  let reported = false;
   const done = new Promise<string>((finish) => {
     if (!stream) return finish('');
     stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => (text += chunk));
+    stream.on('data', (chunk: string) => {
+      text += chunk;
+      const init = reported ? null : parseBwrapStatus(text).childPid;
+      if (init !== null) {
+        reported = true;
+        onInit?.(init);
+      }
+    });
     stream.on('end', () => finish(text));
     stream.on('error', () => finish(text));
     setTimeout(() => finish(text), 5000).unref();

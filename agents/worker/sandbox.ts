@@ -7,10 +7,10 @@
 //   pid 1; when it exits the kernel kills the rest);
 // - its own network (a loopback with nothing listening), IPC and UTS namespaces.
 //
-// No --new-session: the worker starts bwrap detached, so it already leads a session of its
-// own with no controlling terminal (nothing to inject keystrokes into), and without a second
-// setsid the task's processes stay in bwrap's process group, the group the agent reports and
-// measures GPU memory by.
+// --new-session puts the task in a session and process group of its own, led by bwrap's init
+// (the namespace's pid 1, a host pid outside): a kill(0) from inside reaches only the sandbox,
+// never bwrap, and that group is the one the worker reports as the task's (runShell.ts), so
+// the agent measures its GPU memory and kills it by group as before.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -44,7 +44,7 @@ export interface SandboxPaths {
   devices: string[];
 }
 
-const NAMESPACES = ['--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--die-with-parent'];
+const NAMESPACES = ['--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--new-session', '--die-with-parent'];
 
 /** bwrap's options for one task: the order matters, a later mount covers an earlier one. */
 export function bwrapArgs(p: SandboxPaths): string[] {
