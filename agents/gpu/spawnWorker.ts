@@ -8,6 +8,8 @@ export interface SpawnOptions {
   taskFile?: string;
   taskJson?: string;
   configFile: string;
+  /** The mount's root: the worker's sandbox checks a task's batch folder against it (default: the config file's folder). */
+  shared?: string;
   ollamaUrl: string;
   gpuId: number;
   model: string;
@@ -17,7 +19,7 @@ export interface SpawnOptions {
 export function spawnWorker(o: SpawnOptions): ResultPromise<{ reject: false; detached: true; stdin: 'ignore'; stderr: 'pipe' }> {
   // The worker's bundle from `npm run build` while fresh, else its TypeScript through tsx.
   const args = nodeArgsFor('worker/main');
-  return execa(process.execPath, [...args, ...(o.taskJson !== undefined ? ['--task', o.taskJson] : ['--task-file', o.taskFile ?? '']), '--config', o.configFile, '--ollama-url', o.ollamaUrl], {
+  return execa(process.execPath, [...args, ...(o.taskJson !== undefined ? ['--task', o.taskJson] : ['--task-file', o.taskFile ?? '']), '--config', o.configFile, '--ollama-url', o.ollamaUrl, ...(o.shared ? ['--shared', o.shared] : [])], {
     reject: false,
     // Its own process group: kill(-pid) reaches the worker and everything it started.
     detached: true,

@@ -17,6 +17,7 @@ import { ensureMount, mountPaths, type MountPaths } from '../../agents/core/path
 import type { TaskInput, WorkerResult } from '../../agents/core/task.ts';
 import { processesOfAttempt } from '../../agents/gpu/procGroup.ts';
 import { parseWorkerStdout } from '../../agents/worker/result.ts';
+import { processesWithEnv } from '../helpers/procs.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const WORKER = join(ROOT, 'agents', 'worker', 'main.ts');
@@ -61,9 +62,9 @@ function writeConfig(path: string, sandbox: Record<string, unknown>): Promise<vo
   return writeFile(path, JSON.stringify({ gpus: [{ id: 0, name: 'gpu-0', model: 'm', port: 11435 }], executor: { system_paths: [] }, sandbox }));
 }
 
-/** A fresh batch folder of plan p, and a task in it. */
+/** A fresh batch folder of plan p, and a task in it (its id unique on this machine: the leftovers checks look at every process). */
 async function newTask(argv: (batch: string) => string[], extra: Partial<TaskInput> = {}) {
-  const batch = `b${++seq}`;
+  const batch = `b${process.pid}x${++seq}`;
   const batchPath = join(plan, 'batches', batch);
   await mkdir(batchPath, { recursive: true });
   const task = {
@@ -72,6 +73,11 @@ async function newTask(argv: (batch: string) => string[], extra: Partial<TaskInp
     created_at: new Date().toISOString(), attempt: 1, ...extra,
   };
   return { task, batchPath };
+}
+
+/** Processes of the task still running anywhere on the host, found by their environment. */
+function leftovers(task: { id: string; batch_path: string }): Promise<number[]> {
+  return processesWithEnv({ FORGE_TASK_ID: task.id, FORGE_BATCH_PATH: task.batch_path });
 }
 
 function startWorker(task: TaskInput & { id: string }, config = configPath): ResultPromise<{ reject: false }> {
@@ -202,10 +208,10 @@ describe('sandboxed shell tasks (sandbox.mode "require")', { skip: NO_BWRAP, con
       const { result } = await runTask(task);
       assert.equal(result.outcome, 'success', `${result.reason}`);
       assert.ok(existsSync(join(batchPath, 'daemon-up')), 'the daemon started');
-      assert.deepEqual(await processesOfAttempt(task.id, 1), [], 'nothing with its FORGE_TASK_ID is left');
+      assert.deepEqual(await leftovers(task), [], 'nothing with its environment is left');
       assert.ok(alive(foreign.pid), 'the foreign process is still alive');
     } finally {
-      for (const pid of await processesOfAttempt(task.id, 1)) process.kill(pid, 'SIGKILL');
+      for (const pid of await leftovers(task)) process.kill(pid, 'SIGKILL');
     }
   });
 
@@ -239,7 +245,7 @@ describe('sandboxed shell tasks (sandbox.mode "require")', { skip: NO_BWRAP, con
     const { result } = await runTask(task);
     assert.equal(result.outcome, 'timeout', `${result.reason}`);
     assert.ok(existsSync(join(batchPath, 'got-term')), 'the task caught SIGTERM');
-    assert.deepEqual(await processesOfAttempt(task.id, 1), []);
+    assert.deepEqual(await leftovers(task), []);
   });
 
   it('a running sandboxed task is found by its environment from the host, and SIGTERM to the worker ends it', CASE, async () => {
@@ -255,9 +261,10 @@ describe('sandboxed shell tasks (sandbox.mode "require")', { skip: NO_BWRAP, con
       const r = await worker;
       const parsed = parseWorkerStdout(String(r.stdout), task.id, 1);
       assert.ok(parsed.ok && parsed.result.outcome === 'killed', String(r.stdout));
-      assert.deepEqual(await processesOfAttempt(task.id, 1), []);
+      assert.deepEqual(await leftovers(task), []);
     } finally {
       worker.kill('SIGKILL');
+      for (const pid of await leftovers(task)) process.kill(pid, 'SIGKILL');
     }
   });
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import type { TaskInput, WorkerResult } from '../../agents/core/task.ts';
 import { parseWorkerStdout } from '../../agents/worker/result.ts';
-import { processesOfAttempt } from '../../agents/gpu/procGroup.ts';
+import { processesWithEnv } from '../helpers/procs.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WORKER = join(ROOT, 'agents', 'worker', 'main.ts');
@@ -98,12 +98,13 @@ function resultOf(run: WorkerRun, task: { id: string; attempt: number }): Worker
 
 /**
  * The task started (its pid file is there) and nothing of it runs any more: no process left
- * with its FORGE_TASK_ID and FORGE_ATTEMPT, the way the agent finds a task's processes. (The
- * pids in the file are the task's own view: inside a sandbox they are its pid namespace's.)
+ * with its environment, the way the agent finds a task's processes. (The pids in the file are
+ * the task's own view: inside a sandbox they are its pid namespace's.)
  */
 async function assertAllEnded(task: { id: string; attempt: number }, pidFile: string): Promise<void> {
   assert.equal(readFileSync(pidFile, 'utf8').trim().split(/\s+/).length, 2, 'the task and its child started');
-  assert.deepEqual(await processesOfAttempt(task.id, task.attempt), [], 'no process of the task is left');
+  const env = { FORGE_TASK_ID: task.id, FORGE_ATTEMPT: String(task.attempt), FORGE_BATCH_PATH: batchPath };
+  assert.deepEqual(await processesWithEnv(env), [], 'no process of the task is left');
 }
 
 async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
