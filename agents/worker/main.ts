@@ -20,7 +20,7 @@
 // KILL) and the worker still prints its result (outcome 'killed'). The task runs in its own
 // process group, so SIGKILL to the worker alone leaves the task running: send SIGTERM first.
 import { statSync } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -30,6 +30,7 @@ import { childPath, isSafeName, mountPaths } from '../core/paths.ts';
 import { Task, WorkerResult } from '../core/task.ts';
 import { checkPolicy, GPU_SELECTION_VARS } from './policy.ts';
 import { makeResult, printResult, type ResultFields, type ResultTask } from './result.ts';
+import { LogFileError } from './logFiles.ts';
 import { DEFAULT_KILL_GRACE_MS, runShell, type ShellRun } from './runShell.ts';
 import { prepareSandbox } from './sandbox.ts';
 
@@ -41,7 +42,6 @@ export const OOM_SIGNATURE =
 /** Signals that mean someone outside ended the task (agent, person, kernel): infra, not the task's fault. */
 const EXTERNAL_SIGNALS = new Set(['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGHUP']);
 const STDERR_TAIL_LINES = 20;
-const TAIL_BYTES = 64 * 1024;
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} worker[${process.pid}]: ${line}\n`);
 
@@ -234,23 +234,29 @@ async function runShellTask(task: Task, config: Config, shared: string, who: Res
   const where = sandbox.kind === 'sandboxed' ? `in the ${sandbox.launch.bwrapPath} sandbox` : 'uncontained';
   const as = sandbox.runAs ? ` as uid ${sandbox.runAs.uid}` : '';
   log(`running ${task.id} attempt ${who.attempt}: ${JSON.stringify(argv)} in ${task.cwd}, ${where}${as} (timeout ${task.timeout_s} s)`);
-  const run = await runShell(task, {
-    env,
-    stdoutPath,
-    stderrPath,
-    timeoutMs: task.timeout_s * 1000,
-    signal,
-    onSpawn: (pid) => log(`task pid ${pid} (its own process group)`),
-    sandbox: sandbox.kind === 'sandboxed' ? sandbox.launch : undefined,
-    runAs: sandbox.runAs,
-  });
-  log(`task ended: ${JSON.stringify(run)}`);
-  const fields = await classify(run, task, argv[0]!, stderrPath, String(signal.reason ?? 'SIGTERM'));
+  let run: ShellRun;
+  try {
+    run = await runShell(task, {
+      env,
+      stdoutPath,
+      stderrPath,
+      timeoutMs: task.timeout_s * 1000,
+      signal,
+      onSpawn: (pid) => log(`task pid ${pid} (its own process group)`),
+      sandbox: sandbox.kind === 'sandboxed' ? sandbox.launch : undefined,
+      runAs: sandbox.runAs,
+    });
+  } catch (err) {
+    if (!(err instanceof LogFileError)) throw err;
+    return makeResult(who, { outcome: 'blocked', failure_kind: 'app', reason: `blocked: the task's log file cannot be used: ${err.message}; nothing ran` });
+  }
+  log(`task ended: ${JSON.stringify({ ...run, stderrTail: undefined })}`);
+  const fields = classify(run, task, argv[0]!, String(signal.reason ?? 'SIGTERM'));
   return makeResult(who, { ...fields, exit_code: run.exitCode, signal: run.signal, stdout_path: stdoutPath, stderr_path: stderrPath });
 }
 
 /** What happened to the task, from the run and its stderr. Order matters: our own kills first. */
-async function classify(run: ShellRun, task: Task, command: string, stderrPath: string, stopSignal: string): Promise<ResultFields> {
+function classify(run: ShellRun, task: Task, command: string, stopSignal: string): ResultFields {
   if (run.spawnError) {
     if (run.spawnError.code === 'ENOENT') return { outcome: 'failed', failure_kind: 'app', reason: `command not found: ${command}` };
     if (run.spawnError.code === 'EACCES') return { outcome: 'failed', failure_kind: 'app', reason: `permission denied: ${command} is not executable` };
@@ -270,7 +276,7 @@ async function classify(run: ShellRun, task: Task, command: string, stderrPath: 
   }
   if (run.exitCode === 0) return { outcome: 'success', failure_kind: null, reason: null };
 
-  const tail = await readTail(stderrPath);
+  const tail = run.stderrTail.split('\n').filter((l) => l.trim() !== '').slice(-STDERR_TAIL_LINES);
   const tailText = tail.length ? `; last lines of stderr:\n${tail.join('\n')}` : ' (stderr was empty)';
   const how = run.signal ? `killed by ${run.signal}` : `exit code ${run.exitCode}`;
   const oom = tail.find((l) => OOM_SIGNATURE.test(l));
@@ -279,25 +285,6 @@ async function classify(run: ShellRun, task: Task, command: string, stderrPath: 
     return { outcome: 'killed', failure_kind: 'infra', reason: `killed by ${run.signal} from outside the worker (the agent, a person or the kernel)${tailText}` };
   }
   return { outcome: 'failed', failure_kind: 'app', reason: `${how}${tailText}` };
-}
-
-/** The last non-empty lines of a log file, read from its end only. */
-async function readTail(path: string): Promise<string[]> {
-  try {
-    const handle = await open(path, 'r');
-    try {
-      const { size } = await handle.stat();
-      const length = Math.min(size, TAIL_BYTES);
-      const buf = Buffer.alloc(length);
-      await handle.read(buf, 0, length, size - length);
-      const lines = buf.toString('utf8').split('\n').filter((l) => l.trim() !== '');
-      return lines.slice(-STDERR_TAIL_LINES);
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return [];
-  }
 }
 
 function isDirectory(path: string): boolean {

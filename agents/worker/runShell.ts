@@ -10,14 +10,15 @@
 // processes inside the namespace, and the KILL after the grace period to bwrap's group as
 // without a sandbox (bwrap's death takes the namespace with it: --die-with-parent). When the
 // task ends, bwrap's init ends and the kernel kills whatever the task left inside.
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import type { Task } from '../core/task.ts';
 import type { RunAs, SandboxLaunch } from './sandbox.ts';
-import { bwrapStartFailure, fromBwrapExit, parseBwrapStatus, readSince, terminateInside } from './sandboxRun.ts';
+import { openLogFile, readFrom } from './logFiles.ts';
+import { bwrapStartFailure, fromBwrapExit, parseBwrapStatus, terminateInside } from './sandboxRun.ts';
 
 export interface RunShellOptions {
   /** Merged over process.env. */
@@ -53,6 +54,8 @@ export interface ShellRun {
   pid: number | null;
   /** Why it never started: ENOENT (no such command), EACCES (not executable), SANDBOX (bwrap's own failure), ...; null when it started. */
   spawnError: { code: string; message: string } | null;
+  /** What this run wrote to stderr, its last 64 KiB (read from the worker's own descriptor). */
+  stderrTail: string;
 }
 
 export const DEFAULT_KILL_GRACE_MS = 2000;
@@ -70,8 +73,15 @@ export async function runShell(task: Task, opts: RunShellOptions): Promise<Shell
   await mkdir(dirname(opts.stderrPath), { recursive: true });
   // The child writes straight into the files (no pipe through us): nothing is lost if the
   // worker dies, and a background grandchild holding the output cannot hold up our wait.
-  const outFd = openSync(opts.stdoutPath, 'a');
-  const errFd = openSync(opts.stderrPath, 'a');
+  // Only regular files at exactly these paths (logFiles.ts): throws LogFileError otherwise.
+  const outFd = openLogFile(opts.stdoutPath);
+  let errFd: number;
+  try {
+    errFd = openLogFile(opts.stderrPath);
+  } catch (err) {
+    closeSync(outFd);
+    throw err;
+  }
   const errStart = fstatSync(errFd).size;
   const box = opts.sandbox;
   const [file, args] = box ? [box.bwrapPath, [...box.args, '--json-status-fd', String(STATUS_FD), '--', ...argv]] : [argv[0]!, argv.slice(1)];
@@ -127,8 +137,9 @@ export async function runShell(task: Task, opts: RunShellOptions): Promise<Shell
       durationMs: Date.now() - started,
       pid,
       spawnError: pid === null ? { code: result.code ?? 'UNKNOWN', message: result.shortMessage ?? String(result.code) } : null,
+      stderrTail: readFrom(errFd, errStart),
     };
-    return box ? sandboxedEnd(run, box, await (status?.done ?? ''), () => readSince(opts.stderrPath, errStart), argv[0]!) : run;
+    return box ? sandboxedEnd(run, box, await (status?.done ?? ''), argv[0]!) : run;
   } finally {
     clearTimeout(limitTimer);
     clearTimeout(killTimer);
@@ -139,12 +150,13 @@ export async function runShell(task: Task, opts: RunShellOptions): Promise<Shell
 }
 
 /** How a sandboxed task ended, from bwrap's own end, its status and (when it never started) its stderr. */
-function sandboxedEnd(run: ShellRun, box: SandboxLaunch, statusText: string, stderr: () => string, command: string): ShellRun {
+function sandboxedEnd(run: ShellRun, box: SandboxLaunch, statusText: string, command: string): ShellRun {
   if (run.pid === null) return { ...run, spawnError: { code: 'SANDBOX', message: `cannot start ${box.bwrapPath}: ${run.spawnError?.message ?? ''}` } };
   if (run.signal !== null) return run; // bwrap itself was killed: our own SIGKILL, or someone's
   const status = parseBwrapStatus(statusText);
   if (status.exitCode !== null) return { ...run, ...fromBwrapExit(status.exitCode) };
-  return { ...run, exitCode: null, spawnError: bwrapStartFailure(stderr(), command) };
+  // Nothing of the task ran, so all that is on its stderr is bwrap's own word.
+  return { ...run, exitCode: null, spawnError: bwrapStartFailure(run.stderrTail, command) };
 }
 
 /**

@@ -7,7 +7,7 @@
 // executed: a run with no exit-code line never started, and what bwrap printed on stderr
 // says why (nothing else wrote there). It reports a task killed by signal n as 128 + n
 // (bash's convention), so such an exit is read back as the signal.
-import { closeSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { constants } from 'node:os';
 
 export interface BwrapStatus {
@@ -92,19 +92,4 @@ export function terminateInside(status: BwrapStatus): boolean {
     }
   }
   return reached;
-}
-
-/** Up to `max` bytes a file gained after offset `from` (what this run wrote to its log). */
-export function readSince(path: string, from: number, max = 64 * 1024): string {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'r');
-    const buf = Buffer.alloc(max);
-    const n = readSync(fd, buf, 0, max, from);
-    return buf.toString('utf8', 0, n);
-  } catch {
-    return '';
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }

@@ -90,21 +90,21 @@ function startWorker(task: TaskInput & { id: string }, config = configPath): Res
   });
 }
 
-async function runTask(task: TaskInput & { id: string }, config?: string): Promise<{ result: WorkerResult; stderr: string }> {
+async function runTask(task: TaskInput & { id: string; attempt: number }, config?: string): Promise<{ result: WorkerResult; stderr: string }> {
   const r = await startWorker(task, config);
   assert.equal(r.exitCode, 0, `the worker answered; stderr:\n${String(r.stderr)}`);
-  const parsed = parseWorkerStdout(String(r.stdout), task.id, 1);
+  const parsed = parseWorkerStdout(String(r.stdout), task.id, task.attempt);
   assert.ok(parsed.ok, parsed.ok ? '' : `${parsed.reason}\nstderr:\n${String(r.stderr)}`);
   return { result: parsed.result, stderr: String(r.stderr) };
 }
 
-/** Every entry under dir but `except`: kind, mode, size, mtime and content (or link target). */
+/** Every entry under dir but `except`: kind, mode, size, mtime and content (or link target; a FIFO is never read). */
 function snapshot(dir: string, except: string, into = new Map<string, string>()): Map<string, string> {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     if (p === except) continue;
     const st = lstatSync(p);
-    const what = st.isSymbolicLink() ? `link ${readlinkSync(p)}` : st.isDirectory() ? 'dir' : `file ${readFileSync(p, 'base64')}`;
+    const what = st.isSymbolicLink() ? `link ${readlinkSync(p)}` : st.isDirectory() ? 'dir' : st.isFile() ? `file ${readFileSync(p, 'base64')}` : 'special';
     into.set(p, `${what} mode ${st.mode} size ${st.size} mtime ${st.mtimeMs}`);
     if (st.isDirectory()) snapshot(p, except, into);
   }
@@ -122,7 +122,7 @@ function alive(pid: number | undefined): boolean {
 }
 
 /** Runs an attack and checks the common promises; returns its result for the case's own checks. */
-async function attack(argv: (batch: string) => string[], extra: Partial<TaskInput> = {}): Promise<{ result: WorkerResult; batchPath: string; stderr: string }> {
+async function attack(argv: (batch: string) => string[], extra: Partial<TaskInput> = {}) {
   const { task, batchPath } = await newTask(argv, extra);
   const before = snapshot(paths.root, batchPath);
   const { result, stderr } = await runTask(task);
@@ -131,7 +131,7 @@ async function attack(argv: (batch: string) => string[], extra: Partial<TaskInpu
   assert.deepEqual(snapshot(paths.root, batchPath), before, 'nothing outside the batch folder changed');
   assert.equal(existsSync(hostMarker), false, "nothing was written into the host's /tmp");
   assert.ok(alive(foreign.pid), 'the foreign process is still alive');
-  return { result, batchPath, stderr };
+  return { result, batchPath, stderr, task };
 }
 
 /** A script file in the plan folder: the policy does not look into script files. */
@@ -246,6 +246,37 @@ describe('sandboxed shell tasks (sandbox.mode "require")', { skip: NO_BWRAP, con
     assert.equal(result.outcome, 'timeout', `${result.reason}`);
     assert.ok(existsSync(join(batchPath, 'got-term')), 'the task caught SIGTERM');
     assert.deepEqual(await leftovers(task), []);
+  });
+
+  it("what it plants where a later attempt's log files go (symlinks out, a FIFO, the logs folder itself) is refused, never followed", CASE, async () => {
+    const secret = join(root, 'secret.txt');
+    await writeFile(secret, 'top secret\n');
+    const out = join(root, 'planted-logs');
+    await mkdir(out);
+    const file = await script('plant.sh', [
+      'B=$1 SECRET=$2 VICTIM=$3',
+      'touch "$B/ran"',
+      'ln -s "$SECRET" "$B/logs/t.attempt2.err"',
+      'ln -s "$VICTIM" "$B/logs/t.attempt2.out"',
+      'mkfifo "$B/logs/t.attempt3.out"',
+      'exit 0',
+    ].join('\n'));
+    const { task, batchPath } = await attack((b) => ['sh', file, b, secret, join(paths.folders.private, 'b0__other.json')]);
+    const before = snapshot(paths.root, batchPath);
+    for (const [attempt, why] of [[2, /is a symlink, not a log file/], [3, /is not a regular file/]] as const) {
+      const { result } = await runTask({ ...task, attempt, argv: ['sh', '-c', 'echo pwned; echo pwned >&2'] });
+      assert.equal(result.outcome, 'blocked', `attempt ${attempt}: ${result.reason}`);
+      assert.match(result.reason ?? '', why);
+      assert.doesNotMatch(result.reason ?? '', /top secret/);
+    }
+    assert.equal(readFileSync(secret, 'utf8'), 'top secret\n');
+    assert.deepEqual(snapshot(paths.root, batchPath), before, 'nothing outside the batch folder changed');
+    // Its logs folder swapped for a symlink out of the batch folder: refused as well.
+    const swap = await attack((b) => ['sh', '-c', 'touch "$1/ran"; mv "$1/logs" "$1/old-logs" && ln -s "$2" "$1/logs"', 'sh', b, out]);
+    const { result } = await runTask({ ...swap.task, attempt: 2, argv: ['sh', '-c', 'echo pwned'] });
+    assert.equal(result.outcome, 'blocked', `${result.reason}`);
+    assert.match(result.reason ?? '', /logs is not a folder/);
+    assert.deepEqual(readdirSync(out), [], 'no log file was created through the symlink');
   });
 
   it('a running sandboxed task is found by its environment from the host, and SIGTERM to the worker ends it', CASE, async () => {
