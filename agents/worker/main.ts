@@ -18,7 +18,8 @@
 //
 // Signals: SIGTERM, SIGINT or SIGHUP to the worker end the task's process group (TERM, 2 s,
 // KILL) and the worker still prints its result (outcome 'killed'). The task runs in its own
-// process group, so SIGKILL to the worker alone leaves the task running: send SIGTERM first.
+// process group, so SIGKILL to the worker alone leaves an uncontained task running: send
+// SIGTERM first. (A sandboxed task dies with its worker: bwrap --die-with-parent.)
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

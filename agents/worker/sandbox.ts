@@ -4,7 +4,7 @@
 //   private /tmp; a minimal /dev plus the NVIDIA device nodes, so a GPU task sees its GPU;
 // - its own pid namespace with a fresh /proc: nothing outside is visible or killable, and
 //   everything the task started dies when the task ends (bwrap's init is the namespace's
-//   pid 1; when it exits the kernel kills the rest);
+//   pid 1; when it exits the kernel kills the rest), and with bwrap, which dies with the worker;
 // - its own network (a loopback with nothing listening), IPC and UTS namespaces.
 //
 // --new-session puts the task in a session and process group of its own, led by bwrap's init
@@ -170,7 +170,7 @@ export async function prepareSandbox(task: Task, cfg: SandboxConfig, mountRoot: 
  */
 export async function sandboxPaths(task: Task, mountRoot: string): Promise<{ ok: true; paths: SandboxPaths } | { ok: false; infra: boolean; reason: string }> {
   const plans = mountPaths(mountRoot).plans;
-  const form = `${join(plans, '<plan>', 'batches', '<batch>')}`;
+  const form = join(plans, '<plan>', 'batches', '<batch>');
   const refuse = (what: string) => ({
     ok: false as const,
     infra: false,

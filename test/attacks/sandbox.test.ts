@@ -299,6 +299,23 @@ describe('sandboxed shell tasks (sandbox.mode "require")', { skip: NO_BWRAP, con
     }
   });
 
+  it('SIGKILL to its worker ends a sandboxed task too (bwrap dies with its parent, the namespace with bwrap)', CASE, async () => {
+    const { task, batchPath } = await newTask((b) => ['sh', '-c', 'touch "$1/ran"; sleep 30', 'sh', b]);
+    const worker = startWorker(task);
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!existsSync(join(batchPath, 'ran')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      assert.notDeepEqual(await leftovers(task), [], 'the task runs');
+      worker.kill('SIGKILL');
+      await worker;
+      const gone = Date.now() + 10_000;
+      while ((await leftovers(task)).length && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(await leftovers(task), [], 'nothing of the task is left');
+    } finally {
+      for (const pid of await leftovers(task)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
   it('refuses a batch_path that is not a batch folder of the mount, or a symlink out of it', CASE, async () => {
     const outside = join(root, 'outside');
     await mkdir(outside);
