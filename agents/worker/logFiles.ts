@@ -5,11 +5,23 @@
 // target back into the result's reason; a FIFO would hang it. So a log file is opened only as
 // a regular file at exactly its path (no symlink, in a logs folder that is not one either),
 // and its tail is read from the worker's own descriptor, never by path again.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, realpathSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** A log file the worker will not open, and why; the task does not run. */
 export class LogFileError extends Error {}
+
+/** Creates the logs folder if it is missing; LogFileError when something else has its name (a symlink, a file). */
+export function makeLogFolder(dir: string): void {
+  try {
+    if (lstatSync(dir).isDirectory()) return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(dir, { recursive: true });
+    return;
+  }
+  throw new LogFileError(`${dir} is not a folder (a symlink or a file where the logs folder should be)`);
+}
 
 /** Opens (creating it) a log file for appending and reading: a descriptor, or LogFileError. */
 export function openLogFile(path: string): number {

@@ -21,12 +21,12 @@
 // process group, so SIGKILL to the worker alone leaves an uncontained task running: send
 // SIGTERM first. (A sandboxed task dies with its worker: bwrap --die-with-parent.)
 import { statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../core/config.ts';
 import { errorMessage } from '../core/errors.ts';
+import { MAX_RECORD_BYTES, readMountFile } from '../core/mountRead.ts';
 import { childPath, isSafeName, mountPaths } from '../core/paths.ts';
 import { Task, WorkerResult } from '../core/task.ts';
 import { checkPolicy, GPU_SELECTION_VARS } from './policy.ts';
@@ -135,11 +135,10 @@ async function readTaskInput(args: WorkerArgs): Promise<unknown> {
   let text: string;
   if (args.taskJson !== undefined) text = args.taskJson;
   else {
-    try {
-      text = await readFile(args.taskFile!, 'utf8');
-    } catch (err) {
-      throw new TaskInputError(`cannot read the task file ${args.taskFile}: ${errorMessage(err)}`);
-    }
+    // A task file may sit on the mount: a FIFO or a symlink there must not hang or mislead us.
+    const read = await readMountFile(args.taskFile!, { maxBytes: MAX_RECORD_BYTES });
+    if (!read.ok) throw new TaskInputError(`cannot read the task file: ${read.detail}`);
+    text = read.text;
   }
   try {
     return JSON.parse(text) as unknown;

@@ -275,6 +275,15 @@ describe('worker', { concurrency: 4 }, () => {
     assert.match(result.reason!, /^invalid task: /);
   });
 
+  it('answers a task file that is a FIFO with an error result instead of waiting for a writer', { timeout: 30_000 }, async () => {
+    const fifo = join(tmp, 'task-fifo.json');
+    await execa('mkfifo', [fifo]);
+    const r = await execa('node', ['--import', 'tsx', WORKER, '--task-file', fifo, '--config', configPath], { cwd: ROOT, reject: false, timeout: 25_000 });
+    const result = resultOf({ stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode, ms: 0 }, { id: 'unknown', attempt: 1 });
+    assert.equal(result.outcome, 'error');
+    assert.match(result.reason!, /cannot read the task file: .*task-fifo\.json is a FIFO, not a regular file/);
+  });
+
   it('answers a config it cannot read with an error result (infra)', async () => {
     const task = makeTask(['true']);
     const result = resultOf(await runWorker(task, { config: join(tmp, 'missing.json') }), task);
