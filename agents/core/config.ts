@@ -45,7 +45,7 @@ export const SandboxConfig = z.object({
   mode: z.enum(['auto', 'require', 'off']).default('auto'),
   /** The bwrap executable (Debian package bubblewrap). */
   bwrap_path: z.string().min(1).default('/usr/bin/bwrap'),
-  /** Run tasks as this user (a name or a uid; the worker must be root). null: the worker's own user. */
+  /** Run shell tasks as this user, contained or not (a name or a uid; the worker must be root). null: the worker's own user. */
   user: z.union([z.string().min(1), z.number().int().min(0)]).nullable().default(null),
 });
 export type SandboxConfig = z.infer<typeof SandboxConfig>;
