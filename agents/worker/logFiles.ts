@@ -50,6 +50,19 @@ export function openLogFile(path: string): number {
   return fd;
 }
 
+/** A task's stdout and stderr log, their folder made if missing: two descriptors, or LogFileError. */
+export function openLogFiles(stdoutPath: string, stderrPath: string): [number, number] {
+  makeLogFolder(dirname(stdoutPath));
+  makeLogFolder(dirname(stderrPath));
+  const out = openLogFile(stdoutPath);
+  try {
+    return [out, openLogFile(stderrPath)];
+  } catch (err) {
+    closeSync(out);
+    throw err;
+  }
+}
+
 /** What a descriptor's file holds from byte `from` on, at most `max` bytes (the end when there is more). */
 export function readFrom(fd: number, from: number, max = 64 * 1024): string {
   try {

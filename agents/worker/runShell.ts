@@ -11,12 +11,11 @@
 // without a sandbox (bwrap's death takes the namespace with it: --die-with-parent). When the
 // task ends, bwrap's init ends and the kernel kills whatever the task left inside.
 import { closeSync, fstatSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import type { Task } from '../core/task.ts';
 import type { RunAs, SandboxLaunch } from './sandbox.ts';
-import { makeLogFolder, openLogFile, readFrom } from './logFiles.ts';
+import { openLogFiles, readFrom } from './logFiles.ts';
 import { bwrapStartFailure, fromBwrapExit, parseBwrapStatus, terminateInside } from './sandboxRun.ts';
 
 export interface RunShellOptions {
@@ -68,19 +67,10 @@ export async function runShell(task: Task, opts: RunShellOptions): Promise<Shell
   const argv = task.argv;
   if (!argv || argv.length === 0) throw new Error(`task ${task.id}: a shell task needs a non-empty argv`);
   const grace = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
-  makeLogFolder(dirname(opts.stdoutPath));
-  makeLogFolder(dirname(opts.stderrPath));
   // The child writes straight into the files (no pipe through us): nothing is lost if the
   // worker dies, and a background grandchild holding the output cannot hold up our wait.
   // Only regular files at exactly these paths (logFiles.ts): throws LogFileError otherwise.
-  const outFd = openLogFile(opts.stdoutPath);
-  let errFd: number;
-  try {
-    errFd = openLogFile(opts.stderrPath);
-  } catch (err) {
-    closeSync(outFd);
-    throw err;
-  }
+  const [outFd, errFd] = openLogFiles(opts.stdoutPath, opts.stderrPath);
   const errStart = fstatSync(errFd).size;
   const box = opts.sandbox;
   const [file, args] = box ? [box.bwrapPath, [...box.args, '--json-status-fd', String(STATUS_FD), '--', ...argv]] : [argv[0]!, argv.slice(1)];
