@@ -11,7 +11,7 @@ import { errorMessage } from '../core/errors.ts';
 import { newBatchId, writeSubmission } from '../core/inbox.ts';
 import { type MountPaths, batchDir, ensureMount, mountPaths } from '../core/paths.ts';
 import { waitForAgents } from '../rig/runRig.ts';
-import { initSimState, simNvidiaSmiPath } from '../sim/simState.ts';
+import { initSimState, SIM_SANDBOX, simNvidiaSmiPath } from '../sim/simState.ts';
 import { type ExpectedBatch, type TrialVerdict, checkTrial, garbageFate } from './check.ts';
 import type { ChaosEvent, GarbageEvent } from './events.ts';
 import { Injector, makeSchedule } from './inject.ts';
@@ -68,6 +68,7 @@ async function writeChaosConfig(paths: MountPaths, gpus: number): Promise<void> 
     gpus: defaultGpus(gpus, 1), // no Ollama on these ports: the LLM circuit opens, cpu work goes on
     nvidia_smi: simNvidiaSmiPath(),
     worker_env: { FORGE_SIM_DIR: paths.sim },
+    sandbox: SIM_SANDBOX,
     cycles: { internal_s: 0.25, external_s: 1 },
     timeouts: { heartbeat_stale_s: 2 },
     retries: { max_infra_attempts: CHAOS_MAX_INFRA },

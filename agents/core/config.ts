@@ -50,6 +50,21 @@ export const ExecutorPolicy = z.object({
 });
 export type ExecutorPolicy = z.infer<typeof ExecutorPolicy>;
 
+/**
+ * The shell task sandbox (bubblewrap). The executor policy above is only a first warning;
+ * this is the boundary: a read-only file system but for the batch folder, no network, a
+ * private pid namespace.
+ */
+export const SandboxConfig = z.object({
+  /** auto: bwrap when it works here, else uncontained (said in the logs); require: else the task fails (infra); off: never. */
+  mode: z.enum(['auto', 'require', 'off']).default('auto'),
+  /** The bwrap executable (Debian package bubblewrap). */
+  bwrap_path: z.string().min(1).default('/usr/bin/bwrap'),
+  /** Run shell tasks as this user, contained or not (a name or a uid; the worker must be root). null: the worker's own user. */
+  user: z.union([z.string().min(1), z.number().int().min(0)]).nullable().default(null),
+});
+export type SandboxConfig = z.infer<typeof SandboxConfig>;
+
 export const Config = z.object({
   gpus: z.array(GpuConfig).min(1, 'configure at least one GPU'),
   resource_limits: z
@@ -108,6 +123,7 @@ export const Config = z.object({
   /** Host of the agents' Ollama servers. */
   ollama_host: z.string().default('127.0.0.1'),
   executor: ExecutorPolicy.prefault({}),
+  sandbox: SandboxConfig.prefault({}),
   /** The brain's own model, asked only where rules cannot decide (output quality). null: rules only. */
   brain_llm: z
     .object({

@@ -23,6 +23,7 @@ import { CircuitBreaker } from '../llm/circuit.ts';
 import type { LoadGate } from '../llm/loadGate.ts';
 import { sameModel } from '../llm/ollamaRuntime.ts';
 import { parseWorkerStdout } from '../worker/result.ts';
+import { describeSandbox } from '../worker/sandbox.ts';
 import { readGpuTelemetry } from './readTelemetry.ts';
 import { readHostStats } from './hostStats.ts';
 import { formatThrottleStatus } from './telemetry.ts';
@@ -137,7 +138,9 @@ export class GpuAgent {
       if (name === null || !isTempName(String(name))) this.claimer?.poke();
     });
     this.watcher.on('error', () => {});
-    await this.agentLog('START', null, `pid ${process.pid}, GPU ${this.o.gpu.id}, model ${this.o.gpu.model}, port ${this.o.gpu.port}`);
+    // Whether its shell tasks will be contained, said once where an operator looks (each worker checks again for itself).
+    const sandbox = await describeSandbox(this.config.sandbox);
+    await this.agentLog('START', null, `pid ${process.pid}, GPU ${this.o.gpu.id}, model ${this.o.gpu.model}, port ${this.o.gpu.port}; ${sandbox}`);
   }
 
   // ---- observation ----
@@ -422,6 +425,7 @@ export class GpuAgent {
       taskId: t.id,
       attempt: t.attempt,
       configFile: this.o.configFile,
+      shared: this.o.paths.root,
       ollamaUrl: this.o.runtime.url,
       gpuId: this.o.gpu.id,
       model: this.o.gpu.model,

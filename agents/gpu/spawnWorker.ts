@@ -12,6 +12,8 @@ export interface SpawnOptions {
   taskId: string;
   attempt: number;
   configFile: string;
+  /** The mount's root: the worker's sandbox checks a task's batch folder against it (default: the config file's folder). */
+  shared?: string;
   ollamaUrl: string;
   gpuId: number;
   model: string;
@@ -23,7 +25,7 @@ export function spawnWorker(o: SpawnOptions): ResultPromise<{ reject: false; det
   const args = nodeArgsFor('worker/main');
   // The task goes on stdin, not the command line: an argument over 128 KiB (a long command,
   // a long prompt) would make the spawn fail with E2BIG.
-  return execa(process.execPath, [...args, '--task-stdin', '--config', o.configFile, '--ollama-url', o.ollamaUrl], {
+  return execa(process.execPath, [...args, '--task-stdin', '--config', o.configFile, '--ollama-url', o.ollamaUrl, ...(o.shared ? ['--shared', o.shared] : [])], {
     reject: false,
     // Its own process group: kill(-pid) reaches the worker and everything it started.
     detached: true,

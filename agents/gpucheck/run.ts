@@ -17,7 +17,7 @@ import { TaskStore } from '../core/store.ts';
 import { Task } from '../core/task.ts';
 import { freePortRange } from '../rig/ports.ts';
 import { submitPlan } from '../rig/runRig.ts';
-import { initSimState, simNvidiaSmiPath } from '../sim/simState.ts';
+import { initSimState, SIM_SANDBOX, simNvidiaSmiPath } from '../sim/simState.ts';
 import type { GpuCheckOptions } from './options.ts';
 import { REAL_OVERHEAD_MB, SIM_OVERHEAD_MB, buildCheckPlan, realRunner, simRunner, taskName } from './planText.ts';
 import { type PythonInfo, findGpu, findNvidiaSmi, probePython, readSmiGpus } from './preflight.ts';
@@ -129,6 +129,7 @@ async function check(
     gpus: [{ id: opts.gpu, name: agentName, model: 'none', port }],
     nvidia_smi: nvidiaSmi,
     worker_env: opts.simulate ? { FORGE_SIM_DIR: paths.sim } : {},
+    ...(opts.simulate ? { sandbox: SIM_SANDBOX } : {}),
     cycles: { internal_s: 1, external_s: 2 },
     resource_limits: { max_temp_c: limits.max_temp_c, max_vram_percent: limits.max_vram_percent, max_power_w: limits.max_power_w },
   });

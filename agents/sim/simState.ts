@@ -16,6 +16,14 @@ import { errorCode } from '../core/errors.ts';
 
 export const SIM_DIR_ENV = 'FORGE_SIM_DIR';
 
+/**
+ * The sandbox setting of every simulated rig: off. A simulated GPU process registers itself
+ * as <dir>/procs/<pid>.json by its pid, outside any batch folder; inside the sandbox that
+ * folder is read-only and the pid is its pid namespace's, not the host's the agent matches.
+ * Simulated rigs therefore run shell tasks uncontained (the worker says so on stderr).
+ */
+export const SIM_SANDBOX = { mode: 'off' } as const;
+
 export const SimOverrides = z.object({
   temperature_c: z.number().optional(),
   power_draw_w: z.number().optional(),

@@ -14,11 +14,15 @@
 // the policy blocks a command that sets, unsets or clears them (`env CUDA_VISIBLE_DEVICES=1`,
 // `export ...`, `env -i`). A program that changes them in its own code is not detectable here.
 //
+// Containment: a shell task runs inside bubblewrap (sandbox.ts) when config.sandbox allows:
+// it can write only its batch folder and its own /tmp, sees no process and no network of the
+// host. The executor policy is checked first, as an early, friendly refusal only.
+//
 // Signals: SIGTERM, SIGINT or SIGHUP to the worker end the task's process group (TERM, 2 s,
 // KILL) and the worker still prints its result (outcome 'killed'). The task runs in its own
-// process group, so SIGKILL to the worker alone leaves the task running: send SIGTERM first.
+// process group, so SIGKILL to the worker alone leaves an uncontained task running: send
+// SIGTERM first. (A sandboxed task dies with its worker: bwrap --die-with-parent.)
 import { statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,7 +33,9 @@ import { childPath, isSafeName, mountPaths } from '../core/paths.ts';
 import { Task, WorkerResult } from '../core/task.ts';
 import { checkPolicy, GPU_SELECTION_VARS } from './policy.ts';
 import { makeResult, printResult, type ResultFields, type ResultTask } from './result.ts';
+import { LogFileError } from './logFiles.ts';
 import { DEFAULT_KILL_GRACE_MS, runShell, type ShellRun } from './runShell.ts';
+import { prepareSandbox } from './sandbox.ts';
 
 const USAGE = 'usage: node --import tsx agents/worker/main.ts (--task-stdin | --task-file PATH | --task JSON) --config PATH [--ollama-url URL] [--shared DIR]';
 /** The largest task a worker reads (stdin or file): far above any real task, a bound on a hostile one. */
@@ -41,7 +47,6 @@ export const OOM_SIGNATURE =
 /** Signals that mean someone outside ended the task (agent, person, kernel): infra, not the task's fault. */
 const EXTERNAL_SIGNALS = new Set(['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGHUP']);
 const STDERR_TAIL_LINES = 20;
-const TAIL_BYTES = 64 * 1024;
 /** Bounds on the stderr tail a reason carries: it is copied into every attempt record of the task. */
 const TAIL_LINE_CHARS = 300;
 const TAIL_TOTAL_CHARS = 4000;
@@ -140,9 +145,10 @@ async function readTaskInput(args: WorkerArgs): Promise<unknown> {
   if (args.taskJson !== undefined) text = args.taskJson;
   else if (args.taskStdin) text = await readStdin(MAX_TASK_BYTES);
   else {
-    const r = await readMountFile(args.taskFile!, { maxBytes: MAX_TASK_BYTES, followSymlinks: true });
-    if (!r.ok) throw new TaskInputError(`cannot read the task file: ${r.detail}`);
-    text = r.text;
+    // A task file may sit on the mount: a FIFO or a symlink there must not hang or mislead us.
+    const read = await readMountFile(args.taskFile!, { maxBytes: MAX_TASK_BYTES });
+    if (!read.ok) throw new TaskInputError(`cannot read the task file: ${read.detail}`);
+    text = read.text;
   }
   try {
     return JSON.parse(text) as unknown;
@@ -190,13 +196,13 @@ async function runTaskInput(raw: unknown, who: ResultTask, args: WorkerArgs, sig
   }
   if (signal.aborted) return makeResult(who, { outcome: 'killed', reason: `the worker received ${String(signal.reason)} before the task started` });
 
-  if (task.type === 'shell') return runShellTask(task, config, who, signal);
+  const shared = args.shared ?? dirname(args.configPath);
+  if (task.type === 'shell') return runShellTask(task, config, shared, who, signal);
   if (task.type === 'generate' || task.type === 'parse') {
     const ollamaUrl = pickOllamaUrl(args, config);
     if (ollamaUrl === null) {
       return makeResult(who, { outcome: 'error', reason: 'no LLM runtime address: pass --ollama-url URL (or set FORGE_OLLAMA_URL)' });
     }
-    const shared = args.shared ?? dirname(args.configPath);
     const { runLlmTask } = await import('./llmTask.ts');
     return runLlmTask(task, { ollamaUrl, trainingSamplesFile: mountPaths(shared).trainingSamples, startedAt: who.startedAt, signal });
   }
@@ -214,7 +220,7 @@ function pickOllamaUrl(args: WorkerArgs, config: Config): string | null {
   return gpu ? `http://${config.ollama_host}:${gpu.port}` : null;
 }
 
-async function runShellTask(task: Task, config: Config, who: ResultTask, signal: AbortSignal): Promise<WorkerResult> {
+async function runShellTask(task: Task, config: Config, shared: string, who: ResultTask, signal: AbortSignal): Promise<WorkerResult> {
   const argv = task.argv;
   if (!argv || argv.length === 0) return makeResult(who, { outcome: 'error', reason: 'a shell task needs an argv; this one has none' });
 
@@ -234,6 +240,9 @@ async function runShellTask(task: Task, config: Config, who: ResultTask, signal:
   if (!isDirectory(task.cwd)) {
     return makeResult(who, { outcome: 'error', reason: `the task's working directory ${task.cwd} does not exist (is the shared mount up?)` });
   }
+  const sandbox = await prepareSandbox(task, config.sandbox, shared);
+  if (sandbox.kind === 'refused') return makeResult(who, { outcome: sandbox.outcome, failure_kind: sandbox.failureKind, reason: sandbox.reason });
+  if (sandbox.kind === 'uncontained') log(`${sandbox.why}: the task runs UNCONTAINED`);
 
   const env: Record<string, string> = { ...config.worker_env };
   // The agent chose the GPU when it started us; the config cannot move the task to another one.
@@ -245,26 +254,37 @@ async function runShellTask(task: Task, config: Config, who: ResultTask, signal:
     FORGE_ATTEMPT: String(who.attempt),
   });
 
-  log(`running ${task.id} attempt ${who.attempt}: ${JSON.stringify(argv)} in ${task.cwd} (timeout ${task.timeout_s} s)`);
-  const run = await runShell(task, {
-    env,
-    stdoutPath,
-    stderrPath,
-    timeoutMs: task.timeout_s * 1000,
-    signal,
-    onSpawn: (pid) => log(`task pid ${pid} (its own process group)`),
-  });
-  log(`task ended: ${JSON.stringify(run)}`);
-  const fields = await classify(run, task, argv[0]!, stderrPath, String(signal.reason ?? 'SIGTERM'));
+  const where = sandbox.kind === 'sandboxed' ? `in the ${sandbox.launch.bwrapPath} sandbox` : 'uncontained';
+  const as = sandbox.runAs ? ` as uid ${sandbox.runAs.uid}` : '';
+  log(`running ${task.id} attempt ${who.attempt}: ${JSON.stringify(argv)} in ${task.cwd}, ${where}${as} (timeout ${task.timeout_s} s)`);
+  let run: ShellRun;
+  try {
+    run = await runShell(task, {
+      env,
+      stdoutPath,
+      stderrPath,
+      timeoutMs: task.timeout_s * 1000,
+      signal,
+      onSpawn: (pid) => log(`task pid ${pid} (its own process group)`),
+      sandbox: sandbox.kind === 'sandboxed' ? sandbox.launch : undefined,
+      runAs: sandbox.runAs,
+    });
+  } catch (err) {
+    if (!(err instanceof LogFileError)) throw err;
+    return makeResult(who, { outcome: 'blocked', failure_kind: 'app', reason: `blocked: the task's log file cannot be used: ${err.message}; nothing ran` });
+  }
+  log(`task ended: ${JSON.stringify({ ...run, stderrTail: undefined })}`);
+  const fields = classify(run, task, argv[0]!, String(signal.reason ?? 'SIGTERM'));
   return makeResult(who, { ...fields, exit_code: run.exitCode, signal: run.signal, stdout_path: stdoutPath, stderr_path: stderrPath });
 }
 
 /** What happened to the task, from the run and its stderr. Order matters: our own kills first. */
-async function classify(run: ShellRun, task: Task, command: string, stderrPath: string, stopSignal: string): Promise<ResultFields> {
+function classify(run: ShellRun, task: Task, command: string, stopSignal: string): ResultFields {
   if (run.spawnError) {
     if (run.spawnError.code === 'ENOENT') return { outcome: 'failed', failure_kind: 'app', reason: `command not found: ${command}` };
     if (run.spawnError.code === 'EACCES') return { outcome: 'failed', failure_kind: 'app', reason: `permission denied: ${command} is not executable` };
     if (run.spawnError.code === 'E2BIG') return { outcome: 'failed', failure_kind: 'app', reason: `could not start ${command}: its arguments are over the kernel's limit (E2BIG: 128 KiB for one argument, about 2 MiB for all); pass large data in a file` };
+    if (run.spawnError.code === 'SANDBOX') return { outcome: 'error', failure_kind: 'infra', reason: `the sandbox could not start ${command}: ${run.spawnError.message.slice(0, 500)}` };
     return { outcome: 'error', failure_kind: 'infra', reason: `could not start ${command}: ${run.spawnError.message.slice(0, 500)}` };
   }
   if (run.aborted) {
@@ -280,7 +300,7 @@ async function classify(run: ShellRun, task: Task, command: string, stderrPath: 
   }
   if (run.exitCode === 0) return { outcome: 'success', failure_kind: null, reason: null };
 
-  const tail = await readTail(stderrPath);
+  const tail = boundTail(run.stderrTail.split('\n').filter((l) => l.trim() !== '').slice(-STDERR_TAIL_LINES));
   const tailText = tail.length ? `; last lines of stderr:\n${tail.join('\n')}` : ' (stderr was empty)';
   const how = run.signal ? `killed by ${run.signal}` : `exit code ${run.exitCode}`;
   const oom = tail.find((l) => OOM_SIGNATURE.test(l));
@@ -297,25 +317,6 @@ export function boundTail(lines: string[]): string[] {
   let total = cut.reduce((n, l) => n + l.length + 1, 0);
   while (cut.length > 1 && total > TAIL_TOTAL_CHARS) total -= cut.shift()!.length + 1;
   return cut;
-}
-
-/** The last non-empty lines of a log file, read from its end only. */
-async function readTail(path: string): Promise<string[]> {
-  try {
-    const handle = await open(path, 'r');
-    try {
-      const { size } = await handle.stat();
-      const length = Math.min(size, TAIL_BYTES);
-      const buf = Buffer.alloc(length);
-      await handle.read(buf, 0, length, size - length);
-      const lines = buf.toString('utf8').split('\n').filter((l) => l.trim() !== '');
-      return boundTail(lines.slice(-STDERR_TAIL_LINES));
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return [];
-  }
 }
 
 function isDirectory(path: string): boolean {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { type ConfigInput, writeConfig, defaultGpus } from '../../agents/core/config.ts';
 import type { MountPaths } from '../../agents/core/paths.ts';
-import { initSimState, simNvidiaSmiPath } from '../../agents/sim/simState.ts';
+import { initSimState, SIM_SANDBOX, simNvidiaSmiPath } from '../../agents/sim/simState.ts';
 import { nodeArgsFor } from '../../agents/core/entry.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -16,6 +16,7 @@ export async function writeTestConfig(paths: MountPaths, gpus: number, over: Par
     gpus: defaultGpus(gpus, 1),
     nvidia_smi: simNvidiaSmiPath(),
     worker_env: { FORGE_SIM_DIR: paths.sim },
+    sandbox: SIM_SANDBOX,
     cycles: { internal_s: 0.25, external_s: 1 },
     ...over,
   });

@@ -240,7 +240,7 @@ describe('readGpuTelemetry when the executable misbehaves', () => {
     const started = Date.now();
     const reason = notOk(await readGpuTelemetry(hang, 0, { timeoutMs: 300 }));
     assert.match(reason, /no answer within 300 ms/);
-    assert.ok(Date.now() - started < 5000);
+    assert.ok(Date.now() - started < 25_000, 'ended by the 300 ms limit, not by the script\'s own 30 s');
   });
 
   it('a non-zero exit with unknown text', async () => {
