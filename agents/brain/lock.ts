@@ -2,9 +2,11 @@
 // a restarted brain on the same host take over at once from a predecessor that was SIGKILLed,
 // instead of waiting for the lock to go stale.
 import lockfile from 'proper-lockfile';
-import { readFile, writeFile, mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { readMountFile } from '../core/mountRead.ts';
 import type { MountPaths } from '../core/paths.ts';
+import { writeOwnJson } from '../core/quarantine.ts';
 
 export interface BrainLock {
   release(): Promise<void>;
@@ -23,10 +25,22 @@ function isAlive(pid: number): boolean {
 
 export class BrainLockedError extends Error {}
 
+/** brain/brain.owner: who holds the lock; null when absent or not a small JSON file of that shape (never a hang on a FIFO). */
+export async function readLockOwner(paths: MountPaths): Promise<{ pid: number; host: string } | null> {
+  const r = await readMountFile(`${paths.brainLock}.owner`, { maxBytes: 4096 });
+  if (!r.ok) return null;
+  try {
+    const raw = JSON.parse(r.text) as { pid?: unknown; host?: unknown } | null;
+    return raw && typeof raw.pid === 'number' && typeof raw.host === 'string' ? { pid: raw.pid, host: raw.host } : null;
+  } catch {
+    return null;
+  }
+}
+
 export async function acquireBrainLock(paths: MountPaths, onCompromised: (err: Error) => void): Promise<BrainLock> {
   await mkdir(paths.brain, { recursive: true });
   // The previous brain on this host, whatever became of it: its half-done task moves are finished at start.
-  const before = await readFile(`${paths.brainLock}.owner`, 'utf8').then((t) => JSON.parse(t) as { pid: number; host: string }).catch(() => null);
+  const before = await readLockOwner(paths);
   const previousPid = before && before.host === hostname() && before.pid !== process.pid && !isAlive(before.pid) ? before.pid : null;
   const target = paths.brain;
   const lockfilePath = `${paths.brainLock}.lock`;
@@ -37,7 +51,7 @@ export async function acquireBrainLock(paths: MountPaths, onCompromised: (err: E
     release = await lockfile.lock(target, opts);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
-    const owner = await readFile(ownerFile, 'utf8').then((t) => JSON.parse(t) as { pid: number; host: string }).catch(() => null);
+    const owner = await readLockOwner(paths);
     if (owner && owner.host === hostname() && !isAlive(owner.pid)) {
       // proper-lockfile only unlocks its own locks: the dead owner's lock folder is removed by hand.
       await rm(lockfilePath, { recursive: true, force: true });
@@ -49,6 +63,7 @@ export async function acquireBrainLock(paths: MountPaths, onCompromised: (err: E
       );
     }
   }
-  await writeFile(ownerFile, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
+  // Renamed into place: a FIFO there would block a plain write for ever, a directory is moved aside.
+  await writeOwnJson(paths, 'brain', ownerFile, { pid: process.pid, host: hostname(), since: new Date().toISOString() });
   return { release: () => release(), previousPid };
 }

@@ -1,7 +1,7 @@
 // One GPU agent: owns one physical GPU. A fast internal cycle (signals, telemetry, health,
 // hot/cold) and a slower external one (heartbeat, claiming). Events make both prompt: a
 // worker's exit flushes its result at once, and new files in queue/ trigger a claim.
-import { readFile, readdir, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { watch, type FSWatcher } from 'node:fs';
 import type { Clock } from '../core/clock.ts';
@@ -94,7 +94,7 @@ export class GpuAgent {
   constructor(o: AgentOptions) {
     this.o = o;
     this.name = o.gpu.name;
-    this.store = new TaskStore(o.paths);
+    this.store = new TaskStore(o.paths, { unreadableGraceMs: o.config.timeouts.unreadable_grace_s * 1000 });
     this.queued = new TaskCache(this.store, 'queue');
     this.log = new DecisionLog(o.paths.decisionLog, () => o.clock.now());
     this.say = o.say ?? ((l) => process.stderr.write(`${this.name}: ${l}\n`));
@@ -339,7 +339,9 @@ export class GpuAgent {
         this.config,
       );
       if (!verdict.ok) continue;
-      if (!(await this.store.claim(id))) continue; // another agent won the rename
+      // Lost to another agent (false), or blocked by something in processing/ (the next listing quarantines it): the other tasks go on.
+      const won = await this.store.claim(id).catch((err: unknown) => (this.say(`claim of ${id} failed: ${errorMessage(err)}`), false));
+      if (!won) continue;
       await this.begin(task, verdict.cost);
       load = this.load();
     }
@@ -515,7 +517,9 @@ export class GpuAgent {
 
   private async handleSignals(): Promise<void> {
     for (const sig of await readSignals(this.o.paths, this.name)) {
-      if (sig.kind === 'stop') {
+      if (sig.refused) {
+        await this.agentLog(`${sig.kind.toUpperCase()}_REFUSED`, null, `${sig.refused}; moved to quarantine/signals/`);
+      } else if (sig.kind === 'stop') {
         if (!this.stopping) await this.agentLog('STOP', null, `stop signal: finishing ${this.running.size} task(s), then exiting`);
         this.stopping = true;
       } else if (sig.taskId) {
@@ -529,7 +533,7 @@ export class GpuAgent {
           await this.agentLog(`${sig.kind.toUpperCase()}_IGNORED`, sig.taskId, 'no such task running here');
         }
       }
-      await removeSignal(sig);
+      await removeSignal(this.o.paths, sig).catch((err) => this.say(`signal ${sig.file} could not be removed: ${errorMessage(err)}`));
     }
   }
 
@@ -621,7 +625,7 @@ export class GpuAgent {
     }));
     const total = g?.memory_total_mb ?? null;
     const used = g?.memory_used_mb ?? null;
-    await writeHeartbeat(this.o.paths, {
+    const movedAside = await writeHeartbeat(this.o.paths, {
       gpu_id: this.o.gpu.id,
       name: this.name,
       state: state ?? (this.stopping ? 'stopping' : this.loading ? 'loading' : this.hot ? 'hot' : 'cold'),
@@ -651,6 +655,7 @@ export class GpuAgent {
       host: this.host,
       stopping: this.stopping,
     });
+    if (movedAside) await this.agentLog('BAD_FILE', null, movedAside);
   }
 
   private agentLog(what: string, task: string | null, reason: string, _t?: Task): Promise<string> {
