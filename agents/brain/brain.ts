@@ -13,7 +13,7 @@ import { type MountPaths, TASK_FOLDERS, type TaskFolder, batchDir, planDir, chil
 import { TaskStore } from '../core/store.ts';
 import type { Task, WorkerResult } from '../core/task.ts';
 import {
-  type BatchRecord, batchOfTaskId, readBatchRecord, readBatchRecordFile, readBrainStateFile, writeBatchRecord, writeBrainState, listBatchIds,
+  type BatchRecord, type BrainState, batchOfTaskId, readBatchRecord, readBatchRecordFile, readBrainStateFile, writeBatchRecord, writeBrainState, listBatchIds,
 } from '../core/batch.ts';
 import { BadFileNotes } from '../core/badFiles.ts';
 import { UnreadableWatch, fileVersion } from '../core/unreadable.ts';
@@ -87,9 +87,6 @@ export class Brain {
     this.estimates = await readEstimates(this.paths);
     const stateRead = await readBrainStateFile(this.paths);
     const state = stateRead.ok ? stateRead.value : null;
-    if (!stateRead.ok && !stateRead.missing) {
-      await this.badFile('brain/state.json', stateRead.problem, 'the active batches are rebuilt from brain/batches/ and the task folders, and the file written again');
-    }
     const ids = new Set(state?.active_batches ?? []);
     for (const id of await listBatchIds(this.paths)) ids.add(id);
     // A finished batch with task files still in complete/ or failed/ was interrupted while
@@ -106,7 +103,11 @@ export class Brain {
       if (FINAL.has(rec.state) && !state?.active_batches.includes(id) && !unarchived.has(id)) continue;
       this.batches.set(id, rec);
     }
-    if (!stateRead.ok && !stateRead.missing) await this.saveState();
+    if (!stateRead.ok && !stateRead.missing) {
+      // Rebuilt from what the folders say; written at once, so the next reader finds a good file.
+      const moved = await writeBrainState(this.paths, this.stateNow());
+      await this.badFile('brain/state.json', stateRead.problem, `the active batches were rebuilt from brain/batches/ and the task folders and the file written again${moved ? ' (the old one is in quarantine/brain/)' : ''}`);
+    }
     if (this.batches.size) {
       await this.decide({ what: 'RECOVER', reason: `${this.batches.size} active batch(es) from the mount: ${[...this.batches.keys()].join(', ')}` });
     }
@@ -258,8 +259,12 @@ export class Brain {
     return ids;
   }
 
+  private stateNow(): BrainState {
+    return { active_batches: [...this.batches.keys()], updated_at: this.now(), brain_pid: process.pid };
+  }
+
   private async saveState(): Promise<void> {
-    await writeBrainState(this.paths, { active_batches: [...this.batches.keys()], updated_at: this.now(), brain_pid: process.pid }, this.movedAside);
+    await writeBrainState(this.paths, this.stateNow(), this.movedAside);
   }
 
   // ---- scanning ----

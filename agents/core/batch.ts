@@ -104,10 +104,14 @@ export async function readBrainState(paths: MountPaths): Promise<BrainState | nu
   return r.ok ? r.value : null;
 }
 
-/** Written by the brain only (and the doctor while no brain runs); see writeBatchRecord for `aside`. */
-export async function writeBrainState(paths: MountPaths, state: BrainState, aside?: (why: string) => void): Promise<void> {
+/**
+ * Written by the brain only (and the doctor while no brain runs). Returns what was in its place
+ * and had to be moved away (see writeOwnJson), which `aside` hears too; null when nothing was.
+ */
+export async function writeBrainState(paths: MountPaths, state: BrainState, aside?: (why: string) => void): Promise<string | null> {
   const moved = await writeOwnJson(paths, 'brain', paths.brainState, BrainState.parse(state));
   if (moved) aside?.(moved);
+  return moved;
 }
 
 /** The batch a task id belongs to: ids are <batch>__<name>. */

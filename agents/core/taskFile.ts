@@ -6,6 +6,7 @@ import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { isTempName } from './atomic.ts';
 import { errorCode, errorMessage } from './errors.ts';
+import { readProblem } from './mountJson.ts';
 import { MAX_RECORD_BYTES, readMountFile } from './mountRead.ts';
 import { isSafeName } from './paths.ts';
 import { Task } from './task.ts';
@@ -41,13 +42,14 @@ export function parseTaskText(text: string, id: string): TaskFileRead {
   return { ok: true, task: parsed.data };
 }
 
-/** Reads and judges one task file; never throws, never hangs, never reads more than MAX_TASK_BYTES. */
+/** Reads and judges one task file; never throws, never hangs, never reads more than MAX_TASK_BYTES. Problems leave out the path. */
 export async function readTaskFile(file: string, id: string): Promise<TaskFileRead> {
   const r = await readMountFile(file, { maxBytes: MAX_TASK_BYTES });
   if (r.ok) return parseTaskText(r.text, id);
-  if (r.why === 'missing') return { ok: false, why: 'missing', problem: r.detail };
-  if (r.why === 'unreadable') return { ok: false, why: 'not_ready', problem: r.detail };
-  return { ok: false, why: 'garbage', problem: r.detail };
+  const problem = readProblem(r, file);
+  if (r.why === 'missing') return { ok: false, why: 'missing', problem };
+  if (r.why === 'unreadable') return { ok: false, why: 'not_ready', problem };
+  return { ok: false, why: 'garbage', problem };
 }
 
 /** What a folder entry is by its type, for one that is not a regular file; null for a regular file. */
