@@ -65,8 +65,9 @@ export class Brain {
     this.config = opts.config;
     this.clock = opts.clock;
     // private/ is the brain's own: what it cannot read there was never half-written by another process.
-    this.store = new TaskStore(opts.paths, { unreadableGraceMs: opts.config.timeouts.unreadable_grace_s * 1000, ownFolders: ['private'] });
-    this.tornInbox = new UnreadableWatch(opts.config.timeouts.unreadable_grace_s * 1000, () => performance.now());
+    const graceMs = opts.config.timeouts.unreadable_grace_s * 1000;
+    this.store = new TaskStore(opts.paths, { unreadableGraceMs: graceMs, now: () => this.clock.now(), ownFolders: ['private'] });
+    this.tornInbox = new UnreadableWatch(graceMs, () => this.clock.now());
     this.log = new DecisionLog(opts.paths.decisionLog, () => this.clock.now());
     this.say = opts.say ?? ((l) => process.stderr.write(l + '\n'));
     this.watcher = new AgentWatcher({ paths: this.paths, config: this.config, clock: this.clock, store: this.store, log: this.log });

@@ -94,7 +94,7 @@ export class GpuAgent {
   constructor(o: AgentOptions) {
     this.o = o;
     this.name = o.gpu.name;
-    this.store = new TaskStore(o.paths, { unreadableGraceMs: o.config.timeouts.unreadable_grace_s * 1000 });
+    this.store = new TaskStore(o.paths, { unreadableGraceMs: o.config.timeouts.unreadable_grace_s * 1000, now: () => o.clock.now() });
     this.queued = new TaskCache(this.store, 'queue');
     this.log = new DecisionLog(o.paths.decisionLog, () => o.clock.now());
     this.say = o.say ?? ((l) => process.stderr.write(`${this.name}: ${l}\n`));
