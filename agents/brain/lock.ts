@@ -2,11 +2,12 @@
 // a restarted brain on the same host take over at once from a predecessor that was SIGKILLed,
 // instead of waiting for the lock to go stale.
 import lockfile from 'proper-lockfile';
-import { mkdir, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { readMountFile } from '../core/mountRead.ts';
 import type { MountPaths } from '../core/paths.ts';
-import { writeOwnJson } from '../core/quarantine.ts';
+import { quarantine } from '../core/quarantine.ts';
 
 export interface BrainLock {
   release(): Promise<void>;
@@ -24,6 +25,32 @@ function isAlive(pid: number): boolean {
 }
 
 export class BrainLockedError extends Error {}
+
+// Written in place (no rename: the brain holds the lock already, and a new brain reads the file
+// only when the lock is held). O_NONBLOCK and O_NOFOLLOW: a FIFO in its place fails the open
+// instead of blocking the brain for ever, a symlink is not followed; either (or a directory)
+// is moved to quarantine/brain/ and the file written again.
+const OWNER_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NONBLOCK | constants.O_NOFOLLOW;
+
+async function writeOwner(paths: MountPaths, text: string, retry = true): Promise<void> {
+  const file = `${paths.brainLock}.owner`;
+  let handle;
+  try {
+    handle = await open(file, OWNER_FLAGS, 0o644);
+    if ((await handle.stat()).isFile()) {
+      await handle.writeFile(text);
+      return;
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!retry || (code !== 'ENXIO' && code !== 'ELOOP' && code !== 'EISDIR')) throw err;
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+  if (!retry) throw new Error(`${file} is not a regular file`);
+  await quarantine(paths, 'brain', file, 'brain.owner', `${file} was not a regular file: moved aside and written again`);
+  await writeOwner(paths, text, false);
+}
 
 /** brain/brain.owner: who holds the lock; null when absent or not a small JSON file of that shape (never a hang on a FIFO). */
 export async function readLockOwner(paths: MountPaths): Promise<{ pid: number; host: string } | null> {
@@ -63,7 +90,6 @@ export async function acquireBrainLock(paths: MountPaths, onCompromised: (err: E
       );
     }
   }
-  // Renamed into place: a FIFO there would block a plain write for ever, a directory is moved aside.
-  await writeOwnJson(paths, 'brain', ownerFile, { pid: process.pid, host: hostname(), since: new Date().toISOString() });
+  await writeOwner(paths, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
   return { release: () => release(), previousPid };
 }

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Brain } from '../../agents/brain/brain.ts';
+import { acquireBrainLock, readLockOwner } from '../../agents/brain/lock.ts';
 import { readBatchRecord, readBrainState, writeBrainState } from '../../agents/core/batch.ts';
 import { ManualClock } from '../../agents/core/clock.ts';
 import { Config, loadConfig } from '../../agents/core/config.ts';
@@ -118,6 +119,23 @@ test('the decision log: a FIFO or a directory in its place is moved aside and th
     await log.write({ who: 'brain', what: 'TWO' });
     assert.equal(await readFile(paths.decisionLog, 'utf8'), '1970-01-01T00:00:00.000Z brain  ONE\n1970-01-01T00:00:00.000Z brain  TWO\n');
     assert.match((await notes(paths, 'logs')).join(''), /was a FIFO, not a regular file: moved aside/);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the brain lock: a FIFO where the owner file goes neither blocks the start nor is trusted', { timeout: 10_000 }, async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    fifo(`${paths.brainLock}.owner`);
+    assert.equal(await readLockOwner(paths), null);
+    const lock = await acquireBrainLock(paths, () => {});
+    try {
+      assert.equal((await readLockOwner(paths))?.pid, process.pid);
+      assert.match((await notes(paths, 'brain')).join(''), /brain\.owner was not a regular file: moved aside/);
+    } finally {
+      await lock.release();
+    }
   } finally {
     await cleanup();
   }
