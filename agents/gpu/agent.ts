@@ -13,7 +13,7 @@ import { type ActiveTask, readHeartbeat, readHeartbeats, writeHeartbeat } from '
 import { Ticker } from '../core/loop.ts';
 import type { MountPaths } from '../core/paths.ts';
 import { readSignals, removeSignal } from '../core/signals.ts';
-import { TaskStore } from '../core/store.ts';
+import { type ReplaceOutcome, TaskStore } from '../core/store.ts';
 import { TaskCache } from '../core/taskCache.ts';
 import { type AttemptRecord, type Task, type TaskClass, type WorkerResult, holdsOpenClaim, sameClaim } from '../core/task.ts';
 import { isTempName, writeJsonAtomic } from '../core/atomic.ts';
@@ -363,7 +363,7 @@ export class GpuAgent {
     const now = this.o.clock.now();
     // Only the claim this agent saw: if it was undone meanwhile (the brain released it as
     // unclaimed) and another agent claimed it, the file now carries that agent's token.
-    const r = await this.store.replace('processing', queued.id, (cur) => recordClaim(cur, queued, this.name, isoTime(now)));
+    const r = await this.replaceOwn(queued.id, (cur) => recordClaim(cur, queued, this.name, isoTime(now)));
     if (!r.ok) {
       await this.agentLog('CLAIM_LOST', queued.id, r.reason === 'declined' ? 'another claim of this task was recorded first; not run' : `the task left processing/ before the claim was recorded (${r.reason}); not run`);
       return;
@@ -473,7 +473,7 @@ export class GpuAgent {
         peak_vram_mb: result.peak_vram_mb ?? null,
       };
       const ok = result.outcome === 'success';
-      const r = await this.store.replace('processing', t.id, (cur) =>
+      const r = await this.replaceOwn(t.id, (cur) =>
         sameClaim(cur, t)
           ? { ...cur, result, finished_at: result.finished_at, attempts: [...cur.attempts.filter((a) => a.attempt !== t.attempt), record] }
           : null,
@@ -492,6 +492,21 @@ export class GpuAgent {
       await this.writeBeat().catch(() => {});
       this.claimer?.poke();
       this.maybeFinishStop();
+    }
+  }
+
+  /**
+   * replace() of this agent's own claim in processing/. A file that reads torn for longer than
+   * the store's own retries (an NFS client's stale view of a file just replaced) is tried again
+   * once a second, until it reads or the store gives up on it after unreadable_grace_s: a
+   * result is never set aside, nor a claim dropped, for a read that would have worked later.
+   */
+  private async replaceOwn(id: string, change: Parameters<TaskStore['replace']>[2], to?: 'complete' | 'failed'): Promise<ReplaceOutcome> {
+    const tries = Math.ceil(this.config.timeouts.unreadable_grace_s) + 5;
+    for (let i = 0; ; i++) {
+      const r = await this.store.replace('processing', id, change, to);
+      if (r.ok || r.reason !== 'unreadable' || i >= tries) return r;
+      await new Promise((done) => setTimeout(done, 1000));
     }
   }
 

@@ -281,6 +281,37 @@ test('a signal file with a forged newline makes no extra decision line; a direct
   }
 });
 
+test('a live claim that reads torn for seconds (an NFS client\'s stale view): not quarantined, the agent\'s result is applied, the batch completes', { timeout: 120_000 }, async () => {
+  const { paths, cleanup } = await tempMount();
+  const procs = [];
+  try {
+    await writeTestConfig(paths, 1);
+    await writePlan(paths, 'one', PLAN(1, 2500), { 'step.mjs': STEP });
+    procs.push(startBrain(paths), startAgent(paths, 0));
+    await waitForAgents(paths, [0], 30_000);
+    const batch = await submitPlan(paths.root, 'one');
+    const file = join(paths.folders.processing, `${batch}__t0.json`);
+    const whole = await waitFor('the claim recorded', async () => {
+      const text = await readFile(file, 'utf8').catch(() => '');
+      return text.includes('"claimed_by": "gpu-0"') ? text : null;
+    }, 30_000);
+    // Every reader sees the first 40 bytes until well after the task has finished.
+    await writeFile(file, whole.slice(0, 40));
+    await new Promise((r) => setTimeout(r, 5000));
+    const fresh = join(paths.folders.processing, `.${batch}__t0.json.restore.tmp`);
+    await writeFile(fresh, whole);
+    await rename(fresh, file);
+    const rec = await waitForBatchEnd(paths, batch, 60_000);
+    assert.equal(rec.state, 'complete');
+    assert.deepEqual(await runsOf(paths, batch), ['t0']);
+    assert.deepEqual(await quarantined(paths, 'processing'), []);
+    assert.deepEqual(await readdir(join(paths.tasks, 'late_results')).catch(() => []), [], 'no result set aside');
+  } finally {
+    await stopAll(procs);
+    await cleanup();
+  }
+});
+
 test('a task file in processing/ read torn once, then whole: not quarantined, read on the next look; given up on only when unchanged and unreadable for the grace', { timeout: 10_000 }, async () => {
   const { paths, cleanup } = await tempMount();
   try {
