@@ -13,6 +13,7 @@ import { ManualClock } from '../../agents/core/clock.ts';
 import { Config, loadConfig } from '../../agents/core/config.ts';
 import { DecisionLog, MAX_FIELD_CHARS, formatDecision, parseDecisionLine } from '../../agents/core/decisionLog.ts';
 import { readHeartbeat } from '../../agents/core/heartbeat.ts';
+import { readMountFile } from '../../agents/core/mountRead.ts';
 import { heartbeatPath, type MountPaths } from '../../agents/core/paths.ts';
 import { readSignals } from '../../agents/core/signals.ts';
 import { TaskStore } from '../../agents/core/store.ts';
@@ -43,6 +44,15 @@ test('formatDecision: newlines, control characters and huge values from files ne
   assert.match(d?.task ?? '', /^b1__x⏎/);
   const long = formatDecision({ who: 'brain', what: 'X', task: 'a'.repeat(1000) }, 0);
   assert.equal(/task=(\S+)/.exec(long)?.[1]?.length, MAX_FIELD_CHARS);
+});
+
+test('readMountFile reads to the end of a file whose stat size is wrong (as an NFS client\'s stale cached size), never a torn text of its own', { timeout: 10_000 }, async () => {
+  // /proc files stat as 0 bytes and hold more: the stand-in for a size that lags the content.
+  const r = await readMountFile(`/proc/${process.pid}/status`, { maxBytes: 1024 * 1024 });
+  assert.ok(r.ok);
+  assert.match(r.text, /^Name:.*\n[\s\S]*VmRSS:[\s\S]*\n$/);
+  const small = await readMountFile(`/proc/${process.pid}/status`, { maxBytes: 100 });
+  assert.equal(!small.ok && small.why, 'too_big');
 });
 
 test('the task store quarantines FIFOs, directories and symlinks at the first listing, without opening them; other tasks are listed and read', { timeout: 10_000 }, async () => {
