@@ -3,6 +3,8 @@
 // Exit 0 when no problem is left, 1 when problems remain, 2 when there is no mount.
 import { stat } from 'node:fs/promises';
 import { parseCommand } from '../agents/core/args.ts';
+import { printable } from '../agents/core/decisionLog.ts';
+import { errorMessage } from '../agents/core/errors.ts';
 import { mountPaths } from '../agents/core/paths.ts';
 import { countFindings, formatCount, formatFinding } from '../agents/doctor/findings.ts';
 import { examineMount } from '../agents/doctor/inspect.ts';
@@ -26,7 +28,12 @@ if (!(await stat(paths.root).then((s) => s.isDirectory(), () => false))) {
   process.exit(2);
 }
 
-const { snapshot, findings } = await examineMount(paths);
+// Every file is read defensively (a bad one is a finding); this is the last guard: one line, not a stack.
+const examined = await examineMount(paths).catch((err: unknown) => {
+  process.stderr.write(`doctor: could not inspect ${paths.root}: ${errorMessage(err)}\n`);
+  return process.exit(1);
+});
+const { snapshot, findings } = examined;
 const counts = countFindings(findings);
 const outcomes = values.repair ? await applyRepairs(paths, findings) : [];
 
@@ -60,6 +67,7 @@ if (values.json) {
     const fixed = outcomes.filter((o) => o.status !== 'failed').length;
     lines.push(`doctor: repaired ${fixed} of ${counts.problems} problems${unfixed ? `; ${unfixed} left` : ''}`);
   }
-  process.stdout.write(lines.join('\n') + '\n');
+  // File names and problems come from the mount: no control character reaches the terminal.
+  process.stdout.write(lines.map((l) => printable(l, Infinity)).join('\n') + '\n');
 }
 process.exit(unfixed > 0 ? 1 : 0);

@@ -7,6 +7,7 @@ import { errorMessage, UserInputError } from '../agents/core/errors.ts';
 import { isSafeName, mountPaths } from '../agents/core/paths.ts';
 import { SIGNAL_KINDS, writeSignal, type SignalKind } from '../agents/core/signals.ts';
 import { TaskStore } from '../agents/core/store.ts';
+import { readTaskFile } from '../agents/core/taskFile.ts';
 
 const USAGE = `usage: npm run signal -- TARGET stop|abort|kill [TASK_ID] [--shared DIR]
   TARGET   an agent name from config.json, e.g. gpu-1
@@ -50,7 +51,8 @@ if (taskId !== undefined) {
   if (folder === null) process.stderr.write(`warning: no task ${taskId} in any task folder\n`);
   else if (folder !== 'processing') process.stderr.write(`warning: task ${taskId} is in ${folder}/, not processing/\n`);
   else {
-    const r = await store.read('processing', taskId).catch(() => null);
+    // Only a look: a command a person runs moves nothing aside.
+    const r = await readTaskFile(store.fileOf('processing', taskId), taskId).catch(() => null);
     if (r?.ok && r.task.claimed_by && r.task.claimed_by !== target) {
       process.stderr.write(`warning: task ${taskId} is claimed by ${r.task.claimed_by}, not ${target}\n`);
     }

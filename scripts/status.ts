@@ -1,5 +1,6 @@
 // npm run status -- [--json] [--shared DIR]: one look at the rig.
 import { parseCommand } from '../agents/core/args.ts';
+import { errorMessage } from '../agents/core/errors.ts';
 import { readSnapshot } from '../agents/status/snapshot.ts';
 import { renderStatus, summarize, toStatusJson } from '../agents/status/render.ts';
 
@@ -13,6 +14,12 @@ if (positionals.length > 0) {
   process.exit(1);
 }
 
-const snap = await readSnapshot(shared, Date.now());
-const view = summarize(snap);
-process.stdout.write(values.json ? JSON.stringify(toStatusJson(snap, view), null, 2) + '\n' : renderStatus(snap, view));
+try {
+  const snap = await readSnapshot(shared, Date.now());
+  const view = summarize(snap);
+  process.stdout.write(values.json ? JSON.stringify(toStatusJson(snap, view), null, 2) + '\n' : renderStatus(snap, view));
+} catch (err) {
+  // Every file is read defensively (bad ones are listed, not thrown); this is the last guard: one line, not a stack.
+  process.stderr.write(`status: could not read the rig at ${shared}: ${errorMessage(err)}\n`);
+  process.exit(1);
+}

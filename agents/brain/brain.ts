@@ -14,8 +14,10 @@ import { TaskStore } from '../core/store.ts';
 import { type SealRecord, addToSeal, readSeal, writeSeal } from '../core/seal.ts';
 import type { AttemptRecord, Task, TaskInput, WorkerResult } from '../core/task.ts';
 import {
-  type BatchRecord, batchOfTaskId, readBatchRecord, readBrainState, writeBatchRecord, writeBrainState, listBatchIds,
+  type BatchRecord, type BrainState, batchOfTaskId, readBatchRecord, readBatchRecordFile, readBrainStateFile, writeBatchRecord, writeBrainState, listBatchIds,
 } from '../core/batch.ts';
+import { BadFileNotes } from '../core/badFiles.ts';
+import { UnreadableWatch, fileVersion } from '../core/unreadable.ts';
 import { loadPlan } from '../plan/load.ts';
 import { validatePlan } from '../plan/validate.ts';
 import { buildBatchTasks } from '../plan/build.ts';
@@ -62,12 +64,18 @@ export class Brain {
   private readonly heat: HeatManager;
   private readonly evaluator: Evaluator;
   private lastClean = 0;
+  private readonly badFiles = new BadFileNotes();
+  /** Submissions that did not parse: a person may still be writing one by hand. */
+  private readonly tornInbox: UnreadableWatch;
 
   constructor(opts: BrainOptions) {
     this.paths = opts.paths;
     this.config = opts.config;
     this.clock = opts.clock;
-    this.store = new TaskStore(opts.paths);
+    // private/ is the brain's own: what it cannot read there was never half-written by another process.
+    const graceMs = opts.config.timeouts.unreadable_grace_s * 1000;
+    this.store = new TaskStore(opts.paths, { unreadableGraceMs: graceMs, now: () => this.clock.now(), ownFolders: ['private'] });
+    this.tornInbox = new UnreadableWatch(graceMs, () => this.clock.now());
     this.log = new DecisionLog(opts.paths.decisionLog, () => this.clock.now());
     this.say = opts.say ?? ((l) => process.stderr.write(l + '\n'));
     this.watcher = new AgentWatcher({ paths: this.paths, config: this.config, clock: this.clock, store: this.store, log: this.log });
@@ -86,7 +94,8 @@ export class Brain {
   /** Loads the active batches from the mount (state.json, plus any unfinished batch record). */
   async recover(): Promise<void> {
     this.estimates = await readEstimates(this.paths);
-    const state = await readBrainState(this.paths);
+    const stateRead = await readBrainStateFile(this.paths);
+    const state = stateRead.ok ? stateRead.value : null;
     const ids = new Set(state?.active_batches ?? []);
     for (const id of await listBatchIds(this.paths)) ids.add(id);
     // A finished batch with task files still in complete/ or failed/ was interrupted while
@@ -94,15 +103,34 @@ export class Brain {
     const unarchived = new Set<string>();
     for (const f of ['complete', 'failed'] as const) for (const id of await this.store.list(f)) unarchived.add(batchOfTaskId(id));
     for (const id of ids) {
-      const rec = await readBatchRecord(this.paths, id);
-      if (!rec) continue;
+      const read = await readBatchRecordFile(this.paths, id);
+      if (!read.ok) {
+        if (!read.missing) await this.badFile(`brain/batches/${id}.json`, read.problem, 'skipped: that batch is not run until a person fixes or removes the file (npm run doctor)');
+        continue;
+      }
+      const rec = read.value;
       if (FINAL.has(rec.state) && !state?.active_batches.includes(id) && !unarchived.has(id)) continue;
       this.batches.set(id, rec);
+    }
+    if (!stateRead.ok && !stateRead.missing) {
+      // Rebuilt from what the folders say; written at once, so the next reader finds a good file.
+      const moved = await writeBrainState(this.paths, this.stateNow());
+      await this.badFile('brain/state.json', stateRead.problem, `the active batches were rebuilt from brain/batches/ and the task folders and the file written again${moved ? ' (the old one is in quarantine/brain/)' : ''}`);
     }
     if (this.batches.size) {
       await this.decide({ what: 'RECOVER', reason: `${this.batches.size} active batch(es) from the mount: ${[...this.batches.keys()].join(', ')}` });
     }
   }
+
+  /** Says once in the decision log that a file the brain reads is bad, and what it does about it. */
+  private async badFile(rel: string, problem: string, consequence: string): Promise<void> {
+    if (this.badFiles.first(rel, problem)) await this.decide({ what: 'BAD_FILE', reason: `${rel}: ${problem}; ${consequence}` });
+  }
+
+  /** What the brain moved out of the way of its own writes (a directory where state.json or a batch record goes). */
+  private readonly movedAside = (why: string): void => {
+    void this.decide({ what: 'BAD_FILE', reason: why }).catch(() => {});
+  };
 
   /** One pass: submissions, a scan of the folders, decisions and actions for every active batch. */
   async pass(): Promise<void> {
@@ -137,7 +165,8 @@ export class Brain {
     const now = this.clock.now();
     if (now - this.lastWatch >= 1000) {
       this.lastWatch = now;
-      await this.watcher.check();
+      // Watching agents must not stop the batches: whatever it meets, the pass goes on.
+      await this.watcher.check().catch((err: unknown) => this.say(`brain: watching agents failed: ${errorMessage(err)}`));
     }
     if (now - this.lastClean >= 5 * 60_000) {
       this.lastClean = now;
@@ -150,7 +179,9 @@ export class Brain {
   // ---- submissions ----
 
   private async ingestInbox(): Promise<void> {
-    for (const file of await listInbox(this.paths)) {
+    const files = await listInbox(this.paths);
+    this.tornInbox.keepOnly('', new Set(files));
+    for (const file of files) {
       try {
         await this.ingest(file);
       } catch (err) {
@@ -169,7 +200,15 @@ export class Brain {
 
   private async ingest(file: string): Promise<void> {
     const read = await readSubmission(file);
-    if (!read.ok) return this.reject(file, [read.error]);
+    if (!read.ok) {
+      if (read.missing) return;
+      // One that does not parse may be half-written: rejected once it has stayed so for the grace.
+      const version = read.torn ? await fileVersion(file) : null;
+      if (version !== null && !this.tornInbox.note(file, version).due) return;
+      this.tornInbox.forget(file);
+      return this.reject(file, [read.error]);
+    }
+    this.tornInbox.forget(file);
     let sub = read.sub;
     if (!sub.batch_id) {
       // A hand-written submission gets its id written back first, so a crash cannot make two batches of it.
@@ -213,7 +252,7 @@ export class Brain {
       started_at: null,
       finished_at: null,
       task_ids: tasks.map((t) => t.id),
-    });
+    }, this.movedAside);
     this.batches.set(batchId, rec);
     await this.saveState();
     await unlink(file).catch(() => {});
@@ -232,8 +271,12 @@ export class Brain {
     return ids;
   }
 
+  private stateNow(): BrainState {
+    return { active_batches: [...this.batches.keys()], updated_at: this.now(), brain_pid: process.pid };
+  }
+
   private async saveState(): Promise<void> {
-    await writeBrainState(this.paths, { active_batches: [...this.batches.keys()], updated_at: this.now(), brain_pid: process.pid });
+    await writeBrainState(this.paths, this.stateNow(), this.movedAside);
   }
 
   // ---- scanning ----
@@ -329,6 +372,7 @@ export class Brain {
     }
   }
 
+  /** Names only: an approval is a file a person touches; nothing in approvals/ is ever opened. */
   private async listApprovals(): Promise<Set<string>> {
     try {
       return new Set(await readdir(this.paths.approvals));
@@ -367,7 +411,7 @@ export class Brain {
   }
 
   private async updateBatch(id: string, patch: Partial<BatchRecord>): Promise<BatchRecord> {
-    const rec = await writeBatchRecord(this.paths, { ...this.batchOf(id), ...patch });
+    const rec = await writeBatchRecord(this.paths, { ...this.batchOf(id), ...patch }, this.movedAside);
     this.batches.set(id, rec);
     return rec;
   }

@@ -1,10 +1,10 @@
 // The brain's own model behind a deterministic gate: rules decide everything they can; the
 // model is asked only what rules cannot judge, the quality of generated text (1-5). With no
 // brain model configured, or the model unreachable, the rules' verdict (accept) stands.
-import { readFile } from 'node:fs/promises';
 import type { Config } from '../core/config.ts';
 import type { DecisionLog } from '../core/decisionLog.ts';
 import { errorMessage } from '../core/errors.ts';
+import { MAX_RECORD_BYTES, readMountFile } from '../core/mountRead.ts';
 import type { Task } from '../core/task.ts';
 import { OllamaRuntime, ollamaUrl } from '../llm/ollamaRuntime.ts';
 import type { ModelRuntime } from '../llm/runtime.ts';
@@ -51,7 +51,8 @@ export class Evaluator {
     if (!b || !this.runtime || t.type !== 'generate' || t.evaluation !== null || t.result?.outcome !== 'success') return null;
     const output = typeof (t.result.output as { text?: unknown } | undefined)?.text === 'string'
       ? (t.result.output as { text: string }).text
-      : await readFile(t.result.stdout_path ?? '', 'utf8').catch(() => '');
+      // The path comes from a task file: read bounded, and only a regular file (never /dev/zero or a FIFO).
+      : await readMountFile(t.result.stdout_path ?? '', { maxBytes: MAX_RECORD_BYTES }).then((r) => (r.ok ? r.text : ''));
     try {
       const res = await this.runtime.generate({
         model: b.model,

@@ -87,6 +87,7 @@ export class HeatManager {
     for (const [id, folder] of rigTasks) {
       if (folder !== 'complete' && folder !== 'failed') continue;
       const r = await this.o.store.read(folder, id);
+      if (!r.ok && r.reason === 'not_ready') continue; // torn or unreadable for now: the next pass looks again
       const dest = join(this.o.paths.tasks, 'archive', RIG_BATCH);
       await mkdir(dest, { recursive: true });
       await rename(this.o.store.fileOf(folder, id), join(dest, `${id}.json`)).catch(() => {});

@@ -1,9 +1,9 @@
 // VRAM estimates learned from measured peaks, per (plan, task template): brain/vram_estimates.json.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeJsonAtomic } from '../core/atomic.ts';
+import { readJsonFile } from '../core/mountJson.ts';
 import type { MountPaths } from '../core/paths.ts';
+import { writeOwnJson } from '../core/quarantine.ts';
 import type { Task, TaskInput } from '../core/task.ts';
 
 const Estimates = z.record(z.string(), z.object({ peak_mb: z.number().min(0), batch: z.string(), at: z.string() }));
@@ -18,17 +18,15 @@ export function estimateKey(t: Pick<Task, 'plan' | 'name' | 'template'>): string
   return `${t.plan}/${t.template ?? t.name}`;
 }
 
+/** The learned estimates; none when the file is absent or unreadable (they are learned again). */
 export async function readEstimates(paths: MountPaths): Promise<Estimates> {
-  try {
-    const parsed = Estimates.safeParse(JSON.parse(await readFile(estimatesPath(paths), 'utf8')));
-    return parsed.success ? parsed.data : {};
-  } catch {
-    return {};
-  }
+  const r = await readJsonFile(estimatesPath(paths), Estimates, 'the learned VRAM estimates');
+  return r.ok ? r.value : {};
 }
 
-export function writeEstimates(paths: MountPaths, e: Estimates): Promise<void> {
-  return writeJsonAtomic(estimatesPath(paths), e);
+/** Written by the brain only; something else in the file's place is moved aside (see writeOwnJson). */
+export async function writeEstimates(paths: MountPaths, e: Estimates): Promise<void> {
+  await writeOwnJson(paths, 'brain', estimatesPath(paths), e);
 }
 
 /**

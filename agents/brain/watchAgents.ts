@@ -1,28 +1,25 @@
 // The I/O around monitor.ts: reads heartbeats and processing/, keeps the brain's memory of
 // them, and carries out the actions (return a dead agent's tasks, abort/kill signals,
 // manual-intervention records).
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, unlink } from 'node:fs/promises';
+import { relative } from 'node:path';
+import { BadFileNotes } from '../core/badFiles.ts';
 import type { Clock } from '../core/clock.ts';
 import { isoTime } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import type { DecisionLog } from '../core/decisionLog.ts';
-import { type Heartbeat, readHeartbeats } from '../core/heartbeat.ts';
-import { childPath, type MountPaths } from '../core/paths.ts';
+import { errorMessage } from '../core/errors.ts';
+import { type Heartbeat, readHeartbeatFile } from '../core/heartbeat.ts';
+import { childPath, heartbeatPath, type MountPaths } from '../core/paths.ts';
+import { writeOwnJson } from '../core/quarantine.ts';
 import { signalPath, writeSignal } from '../core/signals.ts';
 import type { TaskStore } from '../core/store.ts';
+import { escalationsDir, interventionsDir, readEscalations } from '../core/stuckRecords.ts';
 import { type AttemptRecord, type Task, holdsOpenClaim, sameClaim } from '../core/task.ts';
-import { writeJsonAtomic } from '../core/atomic.ts';
 import { existsSync } from 'node:fs';
-import { type AgentWatch, type Escalation, decideMonitor, observeHeartbeats } from './monitor.ts';
+import { type AgentWatch, type Escalation, type MonitorAction, decideMonitor, observeHeartbeats } from './monitor.ts';
 
-export function escalationsDir(paths: MountPaths): string {
-  return join(paths.brain, 'escalations');
-}
-
-export function interventionsDir(paths: MountPaths): string {
-  return join(paths.brain, 'interventions');
-}
+export { escalationsDir, interventionsDir } from '../core/stuckRecords.ts';
 
 export class AgentWatcher {
   private watches = new Map<string, AgentWatch>();
@@ -35,13 +32,16 @@ export class AgentWatcher {
   private readonly clock: Clock;
   private readonly store: TaskStore;
   private readonly log: DecisionLog;
+  private readonly sayLine: (line: string) => void;
+  private readonly badFiles = new BadFileNotes();
 
-  constructor(o: { paths: MountPaths; config: Config; clock: Clock; store: TaskStore; log: DecisionLog }) {
+  constructor(o: { paths: MountPaths; config: Config; clock: Clock; store: TaskStore; log: DecisionLog; say?: (line: string) => void }) {
     this.paths = o.paths;
     this.config = o.config;
     this.clock = o.clock;
     this.store = o.store;
     this.log = o.log;
+    this.sayLine = o.say ?? ((l) => process.stderr.write(l + '\n'));
   }
 
   private beats: Heartbeat[] = [];
@@ -64,7 +64,7 @@ export class AgentWatcher {
 
   async check(): Promise<void> {
     const now = this.clock.now();
-    const beats = await readHeartbeats(this.paths, this.config.gpus.map((g) => g.id));
+    const beats = await this.readBeats();
     this.watches = observeHeartbeats(this.watches, beats, now);
     this.beats = beats;
     for (const b of beats) {
@@ -72,14 +72,16 @@ export class AgentWatcher {
       const budget = Math.floor((b.vram_total_mb * this.config.resource_limits.vram_budget_percent) / 100);
       this.maxBudget = Math.max(this.maxBudget ?? 0, budget);
     }
-    const processing = await this.store.readAll('processing');
+    const { processing, notReady } = await this.readProcessing();
     const keys = new Set<string>();
     for (const t of processing) {
       const key = `${t.id}#${t.attempt}`;
       keys.add(key);
       if (!this.firstSeen.has(key)) this.firstSeen.set(key, now);
     }
-    for (const k of this.firstSeen.keys()) if (!keys.has(k)) this.firstSeen.delete(k);
+    // A file that read torn this time is still there: its timings are kept for the next look.
+    const kept = (k: string) => keys.has(k) || notReady.has(k.slice(0, k.lastIndexOf('#')));
+    for (const k of this.firstSeen.keys()) if (!kept(k)) this.firstSeen.delete(k);
     // A claim is one rename into processing/ and then a write of the new token. A file still
     // without its token (attempt 0, or an attempt already recorded as over) after
     // heartbeat_stale_s lost its claimer between the two: nothing ran; release it again.
@@ -99,7 +101,7 @@ export class AgentWatcher {
       const r = await this.store.replace('processing', t.id, (cur) => (sameClaim(cur, t) ? cur : null), 'queue');
       if (r.ok) await this.say('UNCLAIMED', t.id, `in processing/ for ${Math.round((now - since) / 1000)} s without a claim of its own: its claimer died between the claim's rename and its write; back to queue/`);
     }
-    for (const k of this.unclaimedSince.keys()) if (!unclaimedNow.has(k)) this.unclaimedSince.delete(k);
+    for (const k of this.unclaimedSince.keys()) if (!unclaimedNow.has(k) && !notReady.has(k.slice(0, k.lastIndexOf('#')))) this.unclaimedSince.delete(k);
     const escalations = await this.readEscalations();
     const actions = decideMonitor(
       { watches: this.watches, dead: this.dead, beats, processing, firstSeen: this.firstSeen, escalations, agentNames: this.config.gpus.map((g) => g.name), now },
@@ -107,49 +109,59 @@ export class AgentWatcher {
     );
     const byId = new Map(processing.map((t) => [t.id, t]));
     for (const a of actions) {
-      switch (a.kind) {
-        case 'agent_dead': {
-          if (!this.dead.has(a.agent)) {
-            this.dead.add(a.agent);
-            await this.say('AGENT_DEAD', null, `${a.agent}: ${a.reason}; returning ${a.tasks.length} task(s)`);
-          }
-          for (const id of a.tasks) await this.returnTask(byId.get(id)!, a.agent, `agent ${a.agent} presumed dead (${a.reason})`);
-          break;
-        }
-        case 'agent_back':
-          this.dead.delete(a.agent);
-          await this.say('AGENT_BACK', null, `${a.agent}: heartbeat advancing again`);
-          break;
-        case 'abort':
-        case 'kill': {
-          // One abort/kill file per agent at a time: wait while an earlier one is unread.
-          if (existsSync(signalPath(this.paths, a.agent, a.kind))) break;
-          await writeSignal(this.paths, a.agent, a.kind, a.task);
-          const t = byId.get(a.task)!;
-          const prev = escalations.get(a.task);
-          const e: Escalation = prev && prev.attempt === t.attempt ? { ...prev } : { task_id: a.task, attempt: t.attempt, agent: a.agent, abort_at: null, kill_at: null, manual_at: null };
-          if (a.kind === 'abort') e.abort_at = now;
-          else e.kill_at = now;
-          await mkdir(escalationsDir(this.paths), { recursive: true });
-          await writeJsonAtomic(childPath(escalationsDir(this.paths), `${a.task}.json`, 'task id'), e);
-          await this.say(a.kind === 'abort' ? 'STUCK_ABORT' : 'STUCK_KILL', a.task, `${a.reason}; ${a.kind} signal to ${a.agent}`);
-          break;
-        }
-        case 'manual': {
-          const prev = escalations.get(a.task)!;
-          await writeJsonAtomic(childPath(escalationsDir(this.paths), `${a.task}.json`, 'task id'), { ...prev, manual_at: now });
-          await mkdir(interventionsDir(this.paths), { recursive: true });
-          await writeJsonAtomic(childPath(interventionsDir(this.paths), `${a.task}.json`, 'task id'), {
-            task_id: a.task, agent: a.agent, since: isoTime(now), reason: a.reason,
-          });
-          await this.say('MANUAL', a.task, a.reason);
-          break;
-        }
-        case 'clear_escalation':
-          await unlink(childPath(escalationsDir(this.paths), `${a.task}.json`, 'task id')).catch(() => {});
-          await unlink(childPath(interventionsDir(this.paths), `${a.task}.json`, 'task id')).catch(() => {});
-          break;
+      // One action that fails (a file in the way, a full disk) must not stop the others.
+      try {
+        await this.apply(a, byId, escalations, now);
+      } catch (err) {
+        this.sayLine(`brain: ${a.kind}${'task' in a ? ` of ${a.task}` : ''} failed: ${errorMessage(err)}`);
       }
+    }
+  }
+
+  /** Carries out one of the monitor's actions. */
+  private async apply(a: MonitorAction, byId: Map<string, Task>, escalations: Map<string, Escalation>, now: number): Promise<void> {
+    switch (a.kind) {
+      case 'agent_dead': {
+        if (!this.dead.has(a.agent)) {
+          this.dead.add(a.agent);
+          await this.say('AGENT_DEAD', null, `${a.agent}: ${a.reason}; returning ${a.tasks.length} task(s)`);
+        }
+        for (const id of a.tasks) await this.returnTask(byId.get(id)!, a.agent, `agent ${a.agent} presumed dead (${a.reason})`);
+        break;
+      }
+      case 'agent_back':
+        this.dead.delete(a.agent);
+        await this.say('AGENT_BACK', null, `${a.agent}: heartbeat advancing again`);
+        break;
+      case 'abort':
+      case 'kill': {
+        // One abort/kill file per agent at a time: wait while an earlier one is unread.
+        if (existsSync(signalPath(this.paths, a.agent, a.kind))) break;
+        await writeSignal(this.paths, a.agent, a.kind, a.task);
+        const t = byId.get(a.task)!;
+        const prev = escalations.get(a.task);
+        const e: Escalation = prev && prev.attempt === t.attempt ? { ...prev } : { task_id: a.task, attempt: t.attempt, agent: a.agent, abort_at: null, kill_at: null, manual_at: null };
+        if (a.kind === 'abort') e.abort_at = now;
+        else e.kill_at = now;
+        await mkdir(escalationsDir(this.paths), { recursive: true });
+        await this.writeOwn('escalations', childPath(escalationsDir(this.paths), `${a.task}.json`, 'task id'), e);
+        await this.say(a.kind === 'abort' ? 'STUCK_ABORT' : 'STUCK_KILL', a.task, `${a.reason}; ${a.kind} signal to ${a.agent}`);
+        break;
+      }
+      case 'manual': {
+        const prev = escalations.get(a.task)!;
+        await this.writeOwn('escalations', childPath(escalationsDir(this.paths), `${a.task}.json`, 'task id'), { ...prev, manual_at: now });
+        await mkdir(interventionsDir(this.paths), { recursive: true });
+        await this.writeOwn('interventions', childPath(interventionsDir(this.paths), `${a.task}.json`, 'task id'), {
+          task_id: a.task, agent: a.agent, since: isoTime(now), reason: a.reason,
+        });
+        await this.say('MANUAL', a.task, a.reason);
+        break;
+      }
+      case 'clear_escalation':
+        await unlink(childPath(escalationsDir(this.paths), `${a.task}.json`, 'task id')).catch(() => {});
+        await unlink(childPath(interventionsDir(this.paths), `${a.task}.json`, 'task id')).catch(() => {});
+        break;
     }
   }
 
@@ -172,24 +184,51 @@ export class AgentWatcher {
     if (r.ok) await this.say('LOST', t.id, reason);
   }
 
+  /**
+   * The configured agents' heartbeats that read well. One that is garbage (a directory, a
+   * FIFO, not a heartbeat) counts as absent and is reported once in the decision log.
+   */
+  private async readBeats(): Promise<Heartbeat[]> {
+    const beats: Heartbeat[] = [];
+    for (const g of this.config.gpus) {
+      const rel = relative(this.paths.root, heartbeatPath(this.paths, g.id));
+      const r = await readHeartbeatFile(this.paths, g.id);
+      if (r.ok) beats.push(r.value);
+      if (r.ok || r.missing) this.badFiles.clear(rel);
+      else await this.reportBad(rel, r.problem, `treated as no heartbeat; ${g.name} moves it aside on its next write`);
+    }
+    return beats;
+  }
+
+  /** The tasks in processing/ that read well, and the ids of those that did not this time (torn, not yet given up on). */
+  private async readProcessing(): Promise<{ processing: Task[]; notReady: Set<string> }> {
+    const processing: Task[] = [];
+    const notReady = new Set<string>();
+    for (const id of await this.store.list('processing')) {
+      const r = await this.store.read('processing', id);
+      if (r.ok) processing.push(r.task);
+      else if (r.reason === 'not_ready') notReady.add(id);
+    }
+    return { processing, notReady };
+  }
+
+  /** The brain's escalation records; one it cannot read is skipped, reported once, and left to the doctor. */
   private async readEscalations(): Promise<Map<string, Escalation>> {
     const out = new Map<string, Escalation>();
-    let names: string[] = [];
-    try {
-      names = await readdir(escalationsDir(this.paths));
-    } catch {
-      return out;
-    }
-    for (const n of names) {
-      if (!n.endsWith('.json') || n.startsWith('.')) continue;
-      try {
-        const e = JSON.parse(await readFile(join(escalationsDir(this.paths), n), 'utf8')) as Escalation;
-        out.set(e.task_id, e);
-      } catch {
-        /* a torn or foreign file: doctor reports it */
-      }
-    }
+    const { records, bad } = await readEscalations(this.paths);
+    for (const e of records) out.set(e.task_id, e);
+    for (const b of bad) await this.reportBad(b.rel, b.problem, 'skipped (npm run doctor moves it to quarantine/)');
     return out;
+  }
+
+  private async reportBad(rel: string, problem: string, consequence: string): Promise<void> {
+    if (this.badFiles.first(rel, problem)) await this.say('BAD_FILE', null, `${rel}: ${problem}; ${consequence}`);
+  }
+
+  /** Writes one of the brain's own records; something in its place that blocks the write is moved aside and said so. */
+  private async writeOwn(where: string, file: string, value: unknown): Promise<void> {
+    const moved = await writeOwnJson(this.paths, where, file, value);
+    if (moved) await this.say('BAD_FILE', null, moved);
   }
 
   private say(what: string, task: string | null, reason: string): Promise<string> {

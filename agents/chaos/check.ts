@@ -82,8 +82,13 @@ export function garbageFate(g: Pick<GarbageEvent, 'folder' | 'garbage' | 'name'>
 
 /** A brain or agent scans these folders only while a batch is active (brain.ts: scan). */
 const SCANNED_WHILE_ACTIVE = new Set(['private', 'complete', 'failed']);
-/** How long after a drop the brain surely scanned once more (it passes every 0.25 s). */
-const SCAN_SLACK_MS = 1000;
+/**
+ * timeouts.unreadable_grace_s of a chaos rig: a half-written task file is quarantined only once
+ * it has stayed unreadable this long (a torn read of a live file must not be), so short here.
+ */
+export const CHAOS_UNREADABLE_GRACE_S = 0.5;
+/** How long after a drop the brain surely scanned once more (it passes every 0.25 s) and gave a half-written file its grace. */
+const SCAN_SLACK_MS = 1000 + CHAOS_UNREADABLE_GRACE_S * 1000;
 
 export function checkTrial(input: TrialInput): TrialVerdict {
   const { snapshot: snap, events } = input;

@@ -12,7 +12,7 @@ import { newBatchId, writeSubmission } from '../core/inbox.ts';
 import { type MountPaths, batchDir, ensureMount, mountPaths } from '../core/paths.ts';
 import { waitForAgents } from '../rig/runRig.ts';
 import { initSimState, SIM_SANDBOX, simNvidiaSmiPath } from '../sim/simState.ts';
-import { type ExpectedBatch, type TrialVerdict, checkTrial, garbageFate } from './check.ts';
+import { CHAOS_UNREADABLE_GRACE_S, type ExpectedBatch, type TrialVerdict, checkTrial, garbageFate } from './check.ts';
 import type { ChaosEvent, GarbageEvent } from './events.ts';
 import { Injector, makeSchedule } from './inject.ts';
 import { expectedTaskNames, makePlanSpec, writeChaosPlan } from './plan.ts';
@@ -70,7 +70,7 @@ async function writeChaosConfig(paths: MountPaths, gpus: number): Promise<void> 
     worker_env: { FORGE_SIM_DIR: paths.sim },
     sandbox: SIM_SANDBOX,
     cycles: { internal_s: 0.25, external_s: 1 },
-    timeouts: { heartbeat_stale_s: 2 },
+    timeouts: { heartbeat_stale_s: 2, unreadable_grace_s: CHAOS_UNREADABLE_GRACE_S },
     retries: { max_infra_attempts: CHAOS_MAX_INFRA },
   };
   await writeConfig(paths.config, config);
@@ -188,16 +188,20 @@ export async function runTrial(o: TrialOptions): Promise<TrialResult> {
 
 /**
  * After the batches end: wait (a few seconds at most) until every process is up again and
- * the garbage in queue/ and processing/ (scanned at any time, not only while a batch runs)
- * has been dealt with, so the checker judges a rig at rest.
+ * the garbage in queue/, processing/ and the inbox (scanned at any time, not only while a
+ * batch runs) has been dealt with, so the checker judges a rig at rest.
  */
 async function settle(paths: MountPaths, sup: Supervisor, events: ChaosEvent[], batches: readonly string[]): Promise<void> {
-  const pending = events.filter((e): e is GarbageEvent => e.kind === 'garbage' && (e.folder === 'queue' || e.folder === 'processing') && garbageFate(e) === 'quarantine');
+  const pending = events.filter((e): e is GarbageEvent => e.kind === 'garbage' && (
+    ((e.folder === 'queue' || e.folder === 'processing') && garbageFate(e) === 'quarantine') ||
+    // A half-written submission is rejected once it has stayed so for the grace.
+    (e.folder === 'inbox' && garbageFate(e) === 'reject')));
   const until = Date.now() + 8000;
   while (Date.now() < until) {
     let left = 0;
     for (const g of pending) {
-      if (await access(join(paths.folders[g.folder as 'queue' | 'processing'], g.name)).then(() => true, () => false)) left += 1;
+      const dir = g.folder === 'inbox' ? paths.inbox : paths.folders[g.folder as 'queue' | 'processing'];
+      if (await access(join(dir, g.name)).then(() => true, () => false)) left += 1;
     }
     // A brain killed while archiving a finished batch: its next life finishes the archiving.
     for (const folder of ['complete', 'failed'] as const) {

@@ -1,10 +1,12 @@
 // brain/batches/<batch_id>.json: one record per batch, written only by the brain.
 // brain/state.json: the index of active batches (the seed's state.json).
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { z } from 'zod';
-import { writeJsonAtomic, isTempName } from './atomic.ts';
+import { isTempName } from './atomic.ts';
 import { errorCode } from './errors.ts';
-import { type MountPaths, childPath } from './paths.ts';
+import { type JsonFileRead, readJsonFile } from './mountJson.ts';
+import { type MountPaths, childPath, isSafeName } from './paths.ts';
+import { writeOwnJson } from './quarantine.ts';
 import { SafeId } from './task.ts';
 
 export const BATCH_STATES = ['pending', 'running', 'complete', 'failed', 'cancelled'] as const;
@@ -58,22 +60,27 @@ export function batchRecordPath(paths: MountPaths, id: string): string {
   return childPath(batchesDir(paths), `${id}.json`, 'batch id');
 }
 
-export async function writeBatchRecord(paths: MountPaths, rec: BatchRecordInput): Promise<BatchRecord> {
+/** Written by the brain only. `aside` hears of anything that was in the record's place and had to be moved away. */
+export async function writeBatchRecord(paths: MountPaths, rec: BatchRecordInput, aside?: (why: string) => void): Promise<BatchRecord> {
   const valid = BatchRecord.parse(rec);
-  await writeJsonAtomic(batchRecordPath(paths, valid.id), valid);
+  const moved = await writeOwnJson(paths, 'batches', batchRecordPath(paths, valid.id), valid);
+  if (moved) aside?.(moved);
   return valid;
 }
 
-export async function readBatchRecord(paths: MountPaths, id: string): Promise<BatchRecord | null> {
-  try {
-    const parsed = BatchRecord.safeParse(JSON.parse(await readFile(batchRecordPath(paths, id), 'utf8')));
-    return parsed.success ? parsed.data : null;
-  } catch (err) {
-    if (errorCode(err) === 'ENOENT' || err instanceof SyntaxError) return null;
-    throw err;
-  }
+/** One batch record, or what is wrong with it (a directory, garbage, a name that is no batch id). */
+export async function readBatchRecordFile(paths: MountPaths, id: string): Promise<JsonFileRead<BatchRecord>> {
+  if (!isSafeName(id)) return { ok: false, missing: false, problem: 'the file name is not a safe batch id' };
+  return readJsonFile(batchRecordPath(paths, id), BatchRecord, 'a batch record (JSON with a state and task_ids)');
 }
 
+/** The record, or null when it is absent or unreadable; never throws. */
+export async function readBatchRecord(paths: MountPaths, id: string): Promise<BatchRecord | null> {
+  const r = await readBatchRecordFile(paths, id);
+  return r.ok ? r.value : null;
+}
+
+/** Ids of the entries named <id>.json in brain/batches/, whatever they are: a reader judges each. */
 export async function listBatchIds(paths: MountPaths): Promise<string[]> {
   try {
     return (await readdir(batchesDir(paths)))
@@ -81,23 +88,30 @@ export async function listBatchIds(paths: MountPaths): Promise<string[]> {
       .map((n) => n.slice(0, -5))
       .sort();
   } catch (err) {
-    if (errorCode(err) === 'ENOENT') return [];
+    const code = errorCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
     throw err;
   }
 }
 
+export function readBrainStateFile(paths: MountPaths): Promise<JsonFileRead<BrainState>> {
+  return readJsonFile(paths.brainState, BrainState, 'the brain state ({"active_batches": [...], ...})');
+}
+
+/** brain/state.json, or null when it is absent or unreadable (the brain rebuilds it); never throws. */
 export async function readBrainState(paths: MountPaths): Promise<BrainState | null> {
-  try {
-    const parsed = BrainState.safeParse(JSON.parse(await readFile(paths.brainState, 'utf8')));
-    return parsed.success ? parsed.data : null;
-  } catch (err) {
-    if (errorCode(err) === 'ENOENT' || err instanceof SyntaxError) return null;
-    throw err;
-  }
+  const r = await readBrainStateFile(paths);
+  return r.ok ? r.value : null;
 }
 
-export async function writeBrainState(paths: MountPaths, state: BrainState): Promise<void> {
-  await writeJsonAtomic(paths.brainState, BrainState.parse(state));
+/**
+ * Written by the brain only (and the doctor while no brain runs). Returns what was in its place
+ * and had to be moved away (see writeOwnJson), which `aside` hears too; null when nothing was.
+ */
+export async function writeBrainState(paths: MountPaths, state: BrainState, aside?: (why: string) => void): Promise<string | null> {
+  const moved = await writeOwnJson(paths, 'brain', paths.brainState, BrainState.parse(state));
+  if (moved) aside?.(moved);
+  return moved;
 }
 
 /** The batch a task id belongs to: ids are <batch>__<name>. */

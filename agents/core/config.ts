@@ -1,9 +1,8 @@
 // <shared>/config.json: validated at start; a bad file is refused with the field and the reason.
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { writeJsonAtomic } from './atomic.ts';
-import { errorCode } from './errors.ts';
 import { UserInputError } from './errors.ts';
+import { MAX_RECORD_BYTES, readMountFile } from './mountRead.ts';
 import { formatZodIssues } from './task.ts';
 
 /**
@@ -108,6 +107,8 @@ export const Config = z.object({
       task_default_s: between(1, MONTH_S, 's').default(3600),
       /** Seconds a load_llm meta task may take (cold loads on old cards take minutes). */
       model_load_s: between(1, 86_400, 's').default(300),
+      /** Seconds a task file another process may be writing must stay unchanged and unreadable before a reader quarantines it. */
+      unreadable_grace_s: between(0, 3600, 's').default(30),
     })
     .prefault({}),
   retries: z
@@ -176,18 +177,16 @@ export function parseConfig(raw: unknown, where: string): Config {
 }
 
 export async function loadConfig(path: string): Promise<Config> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if (errorCode(err) === 'ENOENT') {
-      throw new UserInputError([`${path}: no config file; start the rig once (npm run rig) to write a default one`]);
-    }
-    throw err;
+  // Bounded and non-blocking: a FIFO, a device or a huge file in its place is refused, never
+  // waited on. A symlink is followed (a person may link a config in), to a regular file only.
+  const read = await readMountFile(path, { maxBytes: MAX_RECORD_BYTES, followSymlinks: true });
+  if (!read.ok && read.why === 'missing') {
+    throw new UserInputError([`${path}: no config file; start the rig once (npm run rig) to write a default one`]);
   }
+  if (!read.ok) throw new UserInputError([`${read.detail}; expected the rig's JSON config file`]);
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(read.text);
   } catch (err) {
     throw new UserInputError([`${path}: not valid JSON (${(err as Error).message})`]);
   }

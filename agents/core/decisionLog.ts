@@ -1,6 +1,13 @@
 // logs/brain_decisions.log: one human-readable line per decision, made for tail -f.
-import { appendFile } from 'node:fs/promises';
+// Fields often come from files on the mount (a signal's task id, a reason quoting a file):
+// formatDecision makes each one printable, so one line is always exactly one decision.
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { isoTime } from './clock.ts';
+import { kindOf } from './mountRead.ts';
+import { mountPaths } from './paths.ts';
+import { quarantine } from './quarantine.ts';
 
 export interface Decision {
   /** Who decided: brain, gpu-1, rig. */
@@ -13,13 +20,44 @@ export interface Decision {
   reason?: string | null;
 }
 
+/** Longest who, what, batch or task in a line (characters): safe names are at most 200. */
+export const MAX_FIELD_CHARS = 200;
+/** Longest reason in a line (characters): a worker's stderr tail or a list of problems fits. */
+export const MAX_REASON_CHARS = 2000;
+
+// Characters that end a line or change how the rest of it looks: C0 and C1 controls, the
+// Unicode line and paragraph separators, and the bidirectional overrides.
+const LINE_BREAK = /\r\n|[\r\n\u2028\u2029\u0085]/g;
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeChar(c: string): string {
+  const n = c.codePointAt(0)!;
+  return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+}
+
+/**
+ * Text made safe to print on one line: line breaks shown as ⏎, tabs as spaces, every other
+ * control character escaped (\x1b), and cut to `max` characters with an ellipsis.
+ */
+export function printable(text: string, max = MAX_REASON_CHARS): string {
+  const flat = text.replace(LINE_BREAK, '⏎').replace(/\t/g, ' ').replace(CONTROL, escapeChar);
+  const chars = [...flat];
+  return chars.length <= max ? flat : chars.slice(0, max - 1).join('') + '…';
+}
+
+/** One field of the line's head (who, what, batch, task): printable, and without spaces, which separate the fields. */
+function token(text: string): string {
+  return printable(text, MAX_FIELD_CHARS).replace(/\s/g, '␠');
+}
+
 export function formatDecision(d: Decision, nowMs: number): string {
-  const parts = [isoTime(nowMs), d.who.padEnd(6), d.what];
-  if (d.batch) parts.push(`batch=${d.batch}`);
-  if (d.task) parts.push(`task=${d.task}`);
+  const parts = [isoTime(nowMs), token(d.who).padEnd(6), token(d.what)];
+  if (d.batch) parts.push(`batch=${token(d.batch)}`);
+  if (d.task) parts.push(`task=${token(d.task)}`);
   if (d.attempt) parts.push(`attempt ${d.attempt.n} of ${d.attempt.of}`);
   let line = parts.join(' ');
-  if (d.reason) line += ` — ${d.reason.replace(/\s*\n\s*/g, ' ')}`;
+  // A multi-line reason (a stderr tail) reads as one line with its breaks marked.
+  if (d.reason) line += ` — ${printable(d.reason.trim().replace(/[ \t]*(\r\n|[\r\n])[ \t]*/g, '\n'))}`;
   return line;
 }
 
@@ -42,6 +80,10 @@ export function parseDecisionLine(line: string): DecisionLine | null {
   return { t, who: m[2]!, what: m[3]!, task, text: line };
 }
 
+// O_NONBLOCK: a FIFO in the log's place fails the open (no reader) instead of blocking the
+// writer for ever; O_NOFOLLOW: a symlink there is not followed to some other file.
+const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK | constants.O_NOFOLLOW;
+
 export class DecisionLog {
   private readonly file: string;
   private readonly now: () => number;
@@ -52,7 +94,34 @@ export class DecisionLog {
   /** One append per line: O_APPEND writes of one short line do not interleave on a local disk. */
   async write(d: Decision): Promise<string> {
     const line = formatDecision(d, this.now());
-    await appendFile(this.file, line + '\n');
+    await this.append(line + '\n', true);
     return line;
+  }
+
+  /**
+   * Appends to the log if it is a regular file. Anything else in its place (a FIFO, a
+   * directory, a symlink) is moved to quarantine/logs/ once, and the log started again.
+   */
+  private async append(text: string, retry: boolean): Promise<void> {
+    let handle;
+    let kind: string | null = null;
+    try {
+      handle = await open(this.file, APPEND, 0o644);
+      const st = await handle.stat();
+      if (!st.isFile()) kind = kindOf(st.mode);
+      else await handle.appendFile(text);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (!retry || (code !== 'ENXIO' && code !== 'EISDIR' && code !== 'ELOOP')) throw err;
+      kind = code === 'ENXIO' ? 'a FIFO' : code === 'EISDIR' ? 'a directory' : 'a symlink';
+    } finally {
+      await handle?.close().catch(() => {});
+    }
+    if (kind === null) return;
+    if (!retry) throw new Error(`${this.file} is ${kind}, not a regular file: decisions cannot be logged`);
+    // The log sits at <shared>/logs/brain_decisions.log (paths.ts).
+    const paths = mountPaths(dirname(dirname(this.file)));
+    await quarantine(paths, 'logs', this.file, basename(this.file), `${this.file} was ${kind}, not a regular file: moved aside and the log started again`);
+    await this.append(text, false);
   }
 }

@@ -1,11 +1,12 @@
 // gpus/gpu_<id>/heartbeat.json: the seed's format plus a sequence number that grows with
 // every write, so liveness never depends on file times (NFS attribute caching, clock skew).
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { writeJsonAtomic } from './atomic.ts';
 import { errorCode } from './errors.ts';
+import { type JsonFileRead, readJsonFile } from './mountJson.ts';
 import { type MountPaths, heartbeatPath } from './paths.ts';
+import { writeOwnJson } from './quarantine.ts';
 
 export const ActiveTask = z.object({
   worker_id: z.string(),
@@ -68,27 +69,31 @@ export const Heartbeat = z.object({
 export type Heartbeat = z.infer<typeof Heartbeat>;
 export type HeartbeatInput = z.input<typeof Heartbeat>;
 
-export async function writeHeartbeat(paths: MountPaths, hb: HeartbeatInput): Promise<void> {
+/**
+ * Written by its agent only. Returns what was in the heartbeat's place and had to be moved
+ * away (a directory there would fail every write and make the agent look dead), or null.
+ */
+export async function writeHeartbeat(paths: MountPaths, hb: HeartbeatInput): Promise<string | null> {
   const file = heartbeatPath(paths, hb.gpu_id);
   const valid = Heartbeat.parse(hb);
   try {
-    await writeJsonAtomic(file, valid);
+    return await writeOwnJson(paths, 'gpus', file, valid);
   } catch (err) {
     if (errorCode(err) !== 'ENOENT') throw err;
     await mkdir(dirname(file), { recursive: true });
-    await writeJsonAtomic(file, valid);
+    return writeOwnJson(paths, 'gpus', file, valid);
   }
 }
 
-/** Reads one heartbeat; null when absent or unreadable (an agent that never started, or a torn NFS read). */
+/** One heartbeat, or what is wrong with it. */
+export function readHeartbeatFile(paths: MountPaths, gpuId: number): Promise<JsonFileRead<Heartbeat>> {
+  return readJsonFile(heartbeatPath(paths, gpuId), Heartbeat, 'a heartbeat');
+}
+
+/** Reads one heartbeat; null when absent or unreadable (an agent that never started, a torn NFS read, garbage). Never throws. */
 export async function readHeartbeat(paths: MountPaths, gpuId: number): Promise<Heartbeat | null> {
-  try {
-    const parsed = Heartbeat.safeParse(JSON.parse(await readFile(heartbeatPath(paths, gpuId), 'utf8')));
-    return parsed.success ? parsed.data : null;
-  } catch (err) {
-    if (errorCode(err) === 'ENOENT' || err instanceof SyntaxError) return null;
-    throw err;
-  }
+  const r = await readHeartbeatFile(paths, gpuId);
+  return r.ok ? r.value : null;
 }
 
 export async function readHeartbeats(paths: MountPaths, gpuIds: number[]): Promise<Heartbeat[]> {

@@ -1,10 +1,12 @@
 // brain/inbox/*.json: a submission. `submit` writes one; the RPi, with no Node, may write
 // {"plan": "NAME", "config": {...}} by hand. The brain gives a hand-written one its batch id.
 import { z } from 'zod';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { writeJsonAtomic, isTempName } from './atomic.ts';
+import { errorMessage } from './errors.ts';
+import { MAX_RECORD_BYTES, readMountFile } from './mountRead.ts';
 import { type MountPaths, childPath, isSafeName } from './paths.ts';
 
 export const Submission = z.object({
@@ -30,10 +32,16 @@ export async function writeSubmission(paths: MountPaths, sub: Submission & { bat
   return file;
 }
 
+/**
+ * Submissions waiting in the inbox: every entry named *.json that is not a temporary, whatever
+ * it is. One that is not a regular file (a FIFO, a directory, a symlink) is listed too, so the
+ * brain rejects it with the reason instead of leaving it there unexplained; only its type is
+ * looked at here, it is never opened.
+ */
 export async function listInbox(paths: MountPaths): Promise<string[]> {
   try {
     return (await readdir(paths.inbox, { withFileTypes: true }))
-      .filter((e) => e.isFile() && !isTempName(e.name) && e.name.endsWith('.json'))
+      .filter((e) => !isTempName(e.name) && e.name.endsWith('.json'))
       .map((e) => join(paths.inbox, e.name))
       .sort();
   } catch {
@@ -41,18 +49,31 @@ export async function listInbox(paths: MountPaths): Promise<string[]> {
   }
 }
 
-export async function readSubmission(file: string): Promise<{ ok: true; sub: Submission } | { ok: false; error: string }> {
+/**
+ * The problem with a submission, or the submission. `torn` says the file may still be being
+ * written (a person writing it by hand, a half-copied file): it did not parse, or could not be
+ * opened. A file that is not a regular file, is too big, or is JSON of the wrong shape will
+ * never be right.
+ */
+export type SubmissionRead = { ok: true; sub: Submission } | { ok: false; error: string; torn: boolean; missing?: boolean };
+
+export async function readSubmission(file: string): Promise<SubmissionRead> {
+  const r = await readMountFile(file, { maxBytes: MAX_RECORD_BYTES });
+  if (!r.ok) {
+    return { ok: false, error: `${r.detail}; expected a file {"plan": "NAME", "config": {...}}`, torn: r.why === 'unreadable', missing: r.why === 'missing' };
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
+    raw = JSON.parse(r.text);
   } catch (err) {
-    return { ok: false, error: `${file}: not valid JSON (${(err as Error).message}); expected {"plan": "NAME", "config": {...}}` };
+    return { ok: false, error: `${file}: not valid JSON (${errorMessage(err)}); expected {"plan": "NAME", "config": {...}}`, torn: true };
   }
   const parsed = Submission.safeParse(raw);
   if (!parsed.success) {
     return {
       ok: false,
       error: parsed.error.issues.map((i) => `${file}: ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n'),
+      torn: false,
     };
   }
   return { ok: true, sub: parsed.data };

@@ -29,7 +29,8 @@ export interface MountReadOptions {
 /** 1 MiB: far above any task, heartbeat, signal or record the rig writes itself. */
 export const MAX_RECORD_BYTES = 1024 * 1024;
 
-function kindOf(mode: number): string {
+/** What a file of this mode is, in words: 'a directory', 'a FIFO', ... */
+export function kindOf(mode: number): string {
   const t = mode & constants.S_IFMT;
   if (t === constants.S_IFDIR) return 'a directory';
   if (t === constants.S_IFIFO) return 'a FIFO';
@@ -59,14 +60,21 @@ export async function readMountFile(path: string, o: MountReadOptions): Promise<
     const st = await handle.stat();
     if (!st.isFile()) return { ok: false, why: 'not_a_file', detail: `${path} is ${kindOf(st.mode)}, not a regular file` };
     if (st.size > o.maxBytes) return { ok: false, why: 'too_big', detail: `${path} is ${st.size} bytes, over the limit of ${o.maxBytes}` };
-    // Read one byte past the limit: a file that grew after the stat is still caught.
-    const buf = Buffer.alloc(Math.min(o.maxBytes + 1, Math.max(st.size, 0) + 1));
+    // Read to the end of the file, not to the size the stat gave: an NFS client's cached size
+    // may be stale, and a file that grew since is read whole (the text would otherwise be cut
+    // at the old size, a torn read made here). One byte past the limit catches a file over it.
+    const cap = o.maxBytes + 1;
+    let buf = Buffer.alloc(Math.min(cap, Math.max(st.size, 0) + 1));
     let got = 0;
     for (;;) {
       const { bytesRead } = await handle.read(buf, got, buf.length - got, got);
       if (bytesRead === 0) break;
       got += bytesRead;
-      if (got === buf.length) break;
+      if (got < buf.length) continue;
+      if (buf.length >= cap) break;
+      const bigger = Buffer.alloc(Math.min(cap, buf.length * 2));
+      buf.copy(bigger, 0, 0, got);
+      buf = bigger;
     }
     if (got > o.maxBytes) return { ok: false, why: 'too_big', detail: `${path} grew past the limit of ${o.maxBytes} bytes while being read` };
     return { ok: true, text: buf.subarray(0, got).toString('utf8'), size: got };

@@ -1,19 +1,49 @@
 // The file store: the only code that touches the task folders. A task moves between
 // folders only by rename; losing a rename race is a normal outcome, returned as false.
-import type { Dirent } from 'node:fs';
-import { link, readdir, readFile, rename, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, readdir, rename, stat, lstat, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { writeFileSynced, writeJsonAtomic, isTempName } from './atomic.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { writeFileSynced, writeJsonAtomic } from './atomic.ts';
 import { batchOfTaskId } from './batch.ts';
 import { errorCode, errorMessage } from './errors.ts';
+import { readMountFile } from './mountRead.ts';
 import { type MountPaths, type TaskFolder, TASK_FOLDERS, childPath, isSafeName } from './paths.ts';
+import { quarantine } from './quarantine.ts';
+import { MAX_TASK_BYTES, parseTaskText, readTaskFile, surveyFolder } from './taskFile.ts';
 import { Task, type TaskInput } from './task.ts';
+import { UNREADABLE_GRACE_MS, UnreadableWatch, fileVersion } from './unreadable.ts';
 
-export type ReadOutcome = { ok: true; task: Task } | { ok: false; reason: 'missing' | 'quarantined' };
+export { quarantine } from './quarantine.ts';
 
-/** gone: another process moved the file first; declined: `change` returned null; quarantined: it was not a task. */
-export type ReplaceOutcome = { ok: true; task: Task } | { ok: false; reason: 'gone' | 'declined' | 'quarantined' };
+/**
+ * missing: no such file (moved on). quarantined: it was not a task, and is in quarantine/ now.
+ * not_ready: it cannot be read as a task now (torn, unreadable) but has not stayed so for
+ * long enough to be given up on: look again later.
+ */
+export type ReadOutcome = { ok: true; task: Task } | { ok: false; reason: 'missing' | 'quarantined' | 'not_ready'; problem?: string };
+
+/**
+ * gone: another process moved the file first; declined: `change` returned null; quarantined: it
+ * was not a task; unreadable: it could not be read as a task for now (try again later).
+ */
+export type ReplaceOutcome = { ok: true; task: Task } | { ok: false; reason: 'gone' | 'declined' | 'quarantined' | 'unreadable' };
+
+export interface StoreOptions {
+  /** See TAKEN_STALE_MS. */
+  takenStaleMs?: number;
+  /** How long (ms) a task file must stay unchanged and unreadable before it is quarantined; default 30 s. */
+  unreadableGraceMs?: number;
+  /** The clock that grace is judged on: this process's own (default: monotonic), never file times. */
+  now?: () => number;
+  /** Folders only this process writes (the brain's private/): what it cannot read there is quarantined at once. */
+  ownFolders?: readonly TaskFolder[];
+}
+
+/** How often replace() reads a file again that read torn, before it leaves the verdict to read(). */
+const TORN_RETRIES = 5;
+/** Pause before the n-th of those reads, times n (ms). */
+const TORN_PAUSE_MS = 20;
 
 /** How often replace() starts again when the file changed between its read and its take. */
 const REPLACE_TRIES = 5;
@@ -37,70 +67,73 @@ export const TAKEN_STALE_MS = 30_000;
 export class TaskStore {
   readonly paths: MountPaths;
   private readonly takenStaleMs: number;
-  constructor(paths: MountPaths, opts: { takenStaleMs?: number } = {}) {
+  private readonly unreadable: UnreadableWatch;
+  private readonly own: ReadonlySet<TaskFolder>;
+  constructor(paths: MountPaths, opts: StoreOptions = {}) {
     this.paths = paths;
     this.takenStaleMs = opts.takenStaleMs ?? TAKEN_STALE_MS;
+    this.unreadable = new UnreadableWatch(opts.unreadableGraceMs ?? UNREADABLE_GRACE_MS, opts.now ?? (() => performance.now()));
+    this.own = new Set(opts.ownFolders ?? []);
   }
 
   fileOf(folder: TaskFolder, id: string): string {
     return childPath(this.paths.folders[folder], `${id}.json`, 'task id');
   }
 
-  /** Ids of the task files in a folder. Temporary files are skipped; foreign files are quarantined. */
+  /**
+   * Ids of the task files in a folder. Temporary files are skipped; foreign names and entries
+   * that are not regular files (FIFOs, directories, symlinks, devices: judged from the listing,
+   * never opened) are quarantined with the reason. One entry that cannot be handled is left
+   * for the next listing; it never stops the others.
+   */
   async list(folder: TaskFolder): Promise<string[]> {
-    let entries: Dirent[];
-    try {
-      entries = await readdir(this.paths.folders[folder], { withFileTypes: true });
-    } catch (err) {
-      if (isGone(err)) return [];
-      throw err;
-    }
-    const ids: string[] = [];
-    for (const entry of entries) {
-      const name = entry.name;
+    const survey = await surveyFolder(this.paths.folders[folder]);
+    const ids = [...survey.ids];
+    for (const name of survey.temps) {
       const taken = REPLACE_TEMP.exec(name);
-      if (taken?.[4] === 'taken' && entry.isFile()) {
-        if ((await this.recoverTaken(folder, name, taken[1]!, taken[2]!, taken[3]!)) === folder) ids.push(taken[1]!);
-        continue;
-      }
-      // Temporary files belong to a writer mid-rename; folders are archives or foreign and are left alone.
-      if (isTempName(name) || entry.isDirectory()) continue;
-      const id = name.endsWith('.json') ? name.slice(0, -5) : null;
-      if (id && isSafeName(id)) ids.push(id);
-      else if (!name.includes('/')) await this.quarantineFile(folder, name, 'not a task file (expected <task id>.json)');
+      if (taken?.[4] !== 'taken') continue;
+      const back = await this.recoverTaken(folder, name, taken[1]!, taken[2]!, taken[3]!).catch(() => null);
+      if (back === folder) ids.push(taken[1]!);
     }
+    for (const bad of survey.bad) await this.quarantineFile(folder, bad.name, bad.problem).catch(() => {});
+    this.unreadable.keepOnly(`${folder}/`, new Set(ids.map((id) => `${folder}/${id}`)));
     return ids;
   }
 
-  /** Reads a task. A file that vanished is 'missing'; an unreadable one is quarantined, never thrown. */
+  /**
+   * Reads a task; never throws for what the file holds. A file that vanished is 'missing'. One
+   * that is not a task (not a regular file, too big, valid JSON of something else) is
+   * quarantined at once. One that does not parse or cannot be opened may be a torn read of a
+   * file another process is replacing: it is 'not_ready' until the same version of it has
+   * failed every look for unreadableGraceMs on this process's clock, and only then quarantined.
+   */
   async read(folder: TaskFolder, id: string): Promise<ReadOutcome> {
     const file = this.fileOf(folder, id);
-    let text: string;
+    const key = `${folder}/${id}`;
+    const r = await readTaskFile(file, id);
+    if (r.ok) {
+      this.unreadable.forget(key);
+      return r;
+    }
+    let reason = r.problem;
+    if (r.why === 'not_ready' && !this.own.has(folder)) {
+      const version = await fileVersion(file);
+      if (version === null) {
+        this.unreadable.forget(key);
+        return { ok: false, reason: 'missing' };
+      }
+      const { due, forMs } = this.unreadable.note(key, version);
+      if (!due) return { ok: false, reason: 'not_ready', problem: r.problem };
+      if (forMs > 0) reason += `; unchanged and unreadable for ${Math.round(forMs / 1000)} s`;
+    }
+    this.unreadable.forget(key);
+    if (r.why === 'missing') return { ok: false, reason: 'missing' };
     try {
-      text = await readFile(file, 'utf8');
+      await this.quarantineFile(folder, `${id}.json`, reason);
     } catch (err) {
-      if (isGone(err)) return { ok: false, reason: 'missing' };
-      if (errorCode(err) === 'EISDIR') return { ok: false, reason: 'missing' };
-      throw err;
+      return { ok: false, reason: 'not_ready', problem: `${reason}; could not be moved to quarantine/: ${errorMessage(err)}` };
     }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch (err) {
-      await this.quarantineFile(folder, `${id}.json`, `not valid JSON: ${errorMessage(err)}`);
-      return { ok: false, reason: 'quarantined' };
-    }
-    const parsed = Task.safeParse(raw);
-    if (!parsed.success) {
-      const why = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-      await this.quarantineFile(folder, `${id}.json`, `not a valid task: ${why}`);
-      return { ok: false, reason: 'quarantined' };
-    }
-    if (parsed.data.id !== id) {
-      await this.quarantineFile(folder, `${id}.json`, `file name says ${id} but the task id is ${parsed.data.id}`);
-      return { ok: false, reason: 'quarantined' };
-    }
-    return { ok: true, task: parsed.data };
+    return { ok: false, reason: 'quarantined', problem: reason };
   }
 
   /** Reads all tasks of a folder that can be read. */
@@ -145,18 +178,27 @@ export class TaskStore {
   async replace(from: TaskFolder, id: string, change: (cur: Task) => TaskInput | null, to: TaskFolder = from): Promise<ReplaceOutcome> {
     const src = this.fileOf(from, id);
     const dest = this.fileOf(to, id);
-    for (let attempt = 1; ; attempt++) {
-      let text: string;
-      try {
-        text = await readFile(src, 'utf8');
-      } catch (err) {
-        if (isGone(err) || errorCode(err) === 'EISDIR') return { ok: false, reason: 'gone' };
-        throw err;
-      }
-      const cur = this.parse(text);
-      if (!cur.ok || cur.task.id !== id) {
-        const r = await this.read(from, id); // quarantines it, with the reason
-        return { ok: false, reason: r.ok ? 'declined' : r.reason === 'missing' ? 'gone' : 'quarantined' };
+    let torn = 0;
+    let changed = 0;
+    for (;;) {
+      const got = await readMountFile(src, { maxBytes: MAX_TASK_BYTES });
+      if (!got.ok && got.why === 'missing') return { ok: false, reason: 'gone' };
+      const text = got.ok ? got.text : null;
+      const cur = text === null ? null : parseTaskText(text, id);
+      if (!cur?.ok) {
+        // A torn read of a file another process is replacing reads whole a moment later.
+        const mayBeTorn = !got.ok ? got.why === 'unreadable' : cur?.why === 'not_ready';
+        if (mayBeTorn && torn < TORN_RETRIES) {
+          torn += 1;
+          await sleep(TORN_PAUSE_MS * torn);
+          continue;
+        }
+        const r = await this.read(from, id); // quarantines it with the reason, once it is garbage for sure
+        if (r.ok && torn <= TORN_RETRIES) {
+          torn = TORN_RETRIES + 1; // whole now: one more go
+          continue;
+        }
+        return { ok: false, reason: r.ok || r.reason === 'not_ready' ? 'unreadable' : r.reason === 'missing' ? 'gone' : 'quarantined' };
       }
       const input = change(cur.task);
       if (input === null) return { ok: false, reason: 'declined' };
@@ -173,13 +215,14 @@ export class TaskStore {
         if (isGone(err)) return { ok: false, reason: 'gone' };
         throw err;
       }
-      const now = await readFile(taken, 'utf8').catch(() => null);
-      if (now !== text) {
+      const again = await readMountFile(taken, { maxBytes: MAX_TASK_BYTES });
+      if (!again.ok || again.text !== text) {
         // Rewritten between our read and our take (by a writer that does not take first): put
         // it back as it is now and decide again on what it holds.
         await rename(taken, src);
         await unlink(fresh).catch(() => {});
-        if (attempt >= REPLACE_TRIES) throw new Error(`task ${id}: ${from}/ kept changing under replace(); gave up after ${attempt} tries`);
+        changed += 1;
+        if (changed >= REPLACE_TRIES) throw new Error(`task ${id}: ${from}/ kept changing under replace(); gave up after ${changed} tries`);
         continue;
       }
       await rename(fresh, dest);
@@ -270,15 +313,6 @@ export class TaskStore {
     return false;
   }
 
-  private parse(text: string): { ok: true; task: Task } | { ok: false } {
-    try {
-      const parsed = Task.safeParse(JSON.parse(text));
-      return parsed.success ? { ok: true, task: parsed.data } : { ok: false };
-    } catch {
-      return { ok: false };
-    }
-  }
-
   /** Moves a task by one rename. False when another process moved it first. */
   async move(id: string, from: TaskFolder, to: TaskFolder): Promise<boolean> {
     try {
@@ -297,7 +331,7 @@ export class TaskStore {
 
   async exists(folder: TaskFolder, id: string): Promise<boolean> {
     try {
-      await stat(this.fileOf(folder, id));
+      await lstat(this.fileOf(folder, id));
       return true;
     } catch (err) {
       if (isGone(err)) return false;
@@ -321,25 +355,5 @@ export class TaskStore {
   async quarantineFile(folder: TaskFolder | string, name: string, reason: string): Promise<void> {
     const src = join(folder in this.paths.folders ? this.paths.folders[folder as TaskFolder] : folder, name);
     await quarantine(this.paths, String(folder), src, name, reason);
-  }
-}
-
-/** Moves any file into <shared>/quarantine/<where>/ with <name>.why.txt beside it. */
-export async function quarantine(paths: MountPaths, where: string, src: string, name: string, reason: string): Promise<void> {
-  const dir = join(paths.quarantine, where.replace(/[^A-Za-z0-9_-]/g, '_'));
-  await mkdir(dir, { recursive: true });
-  // Unique per call: two racers of one process must not share (and unlink) one reason note.
-  const stamp = `${Date.now()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const safe = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
-  const dest = join(dir, `${stamp}-${safe}`);
-  // The reason first: a process killed between the two leaves a reason without its file (the
-  // file stays where it was, to be quarantined again), never a quarantined file without one.
-  await writeFile(`${dest}.why.txt`, `${new Date().toISOString()} ${src}\n${reason}\n`).catch(() => {});
-  try {
-    await rename(src, dest);
-  } catch (err) {
-    await unlink(`${dest}.why.txt`).catch(() => {});
-    if (isGone(err)) return; // someone else moved or quarantined it first
-    throw err;
   }
 }

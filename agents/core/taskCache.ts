@@ -2,7 +2,7 @@
 // at every queued task on every pass; most are the same files as last time, and a stat costs a
 // fraction of an open, read, JSON parse and schema check. Files change only by rename (a new
 // inode), so inode, size and times name one version of a file.
-import { stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import type { TaskFolder } from './paths.ts';
 import type { TaskStore } from './store.ts';
 import type { Task } from './task.ts';
@@ -20,7 +20,8 @@ export class TaskCache {
   async read(id: string): Promise<Task | null> {
     let key: string;
     try {
-      const s = await stat(this.store.fileOf(this.folder, id));
+      // lstat: a symlink is judged (and quarantined) by the store, never followed here.
+      const s = await lstat(this.store.fileOf(this.folder, id));
       key = `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
     } catch {
       this.entries.delete(id);

@@ -99,6 +99,8 @@ export interface AgentView {
   heartbeat: Heartbeat | null;
   /** Whether the heartbeat's pid runs on the doctor's host; null without a heartbeat. */
   pidAlive: boolean | null;
+  /** Why the heartbeat file could not be used (a directory, garbage); null or absent when it reads well or is missing. */
+  heartbeatProblem?: string | null;
 }
 
 export interface MountFile {
@@ -143,6 +145,8 @@ export interface MountSnapshot {
   locks: LockView[];
   /** The brain's escalation records (brain/escalations/*.json); problem set when one cannot be read. */
   escalations: Array<{ rel: string; name: string; problem: string | null }>;
+  /** Other files the rig reads that cannot be used (brain/state.json), with the quarantine folder they would go to. */
+  unreadable?: Array<{ rel: string; where: string; problem: string }>;
 }
 
 // ---- helpers ----
@@ -290,7 +294,7 @@ export function findProblems(snap: MountSnapshot): Finding[] {
   // Unreadable and foreign files in the task folders.
   for (const f of snap.taskFiles) {
     if (f.id === null) {
-      const reason = `not a task file (expected <task id>.json)`;
+      const reason = f.problem ?? `not a task file (expected <task id>.json)`;
       out.push({
         kind: 'FOREIGN_FILE', subject: f.rel, problem: reason, action: 'move it to quarantine/',
         severity: 'repair', repair: { kind: 'quarantine_file', folder: f.folder, name: f.name, reason },
@@ -440,6 +444,18 @@ export function findProblems(snap: MountSnapshot): Finding[] {
       action: brainRunning ? whileBrainRuns : 'remove it from active_batches',
       severity: brainRunning ? 'manual' : 'repair',
       repair: brainRunning ? null : { kind: 'drop_active', batch: id },
+    });
+  }
+
+  // Files the rig owns and rewrites (brain/state.json, heartbeats): out of the way, their owner writes a fresh one.
+  const owned = [
+    ...(snap.unreadable ?? []).map((u) => ({ ...u, owner: 'the brain writes it again from brain/batches/' })),
+    ...snap.agents.flatMap((a) => (a.heartbeatProblem ? [{ rel: a.heartbeatRel, where: 'gpus', problem: a.heartbeatProblem, owner: `${a.gpu.name} writes a new one` }] : [])),
+  ];
+  for (const u of owned) {
+    out.push({
+      kind: 'UNREADABLE_FILE', subject: u.rel, problem: u.problem, action: `move it to quarantine/ with the reason (${u.owner})`,
+      severity: 'repair', repair: { kind: 'quarantine_other', rel: u.rel, where: u.where, reason: u.problem },
     });
   }
 

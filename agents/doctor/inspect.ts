@@ -1,19 +1,24 @@
 // The doctor's eyes: reads the mount into a MountSnapshot for findings.ts. Reads only:
 // nothing here writes, renames or quarantines (TaskStore.list and .read quarantine what
-// they cannot read, so task files are listed and parsed here instead).
+// they cannot read, so task files are listed and parsed here instead). Every file is read
+// through readMountFile: a FIFO, a directory, /dev/zero or a huge file where a record should
+// be becomes a finding, never a hang or a stack trace.
 import type { Dirent } from 'node:fs';
-import { access, lstat, readdir, readFile } from 'node:fs/promises';
+import { access, lstat, readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { isTempName } from '../core/atomic.ts';
-import { BATCH_STATES, listBatchIds, readBatchRecord, readBrainState } from '../core/batch.ts';
+import { listBatchIds, readBatchRecordFile, readBrainStateFile } from '../core/batch.ts';
 import { type Config, loadConfig } from '../core/config.ts';
 import { errorCode, errorMessage } from '../core/errors.ts';
-import { readHeartbeat } from '../core/heartbeat.ts';
+import { readHeartbeat, readHeartbeatFile } from '../core/heartbeat.ts';
 import { listInbox, readSubmission } from '../core/inbox.ts';
 import { listTempFiles, rigFolders } from '../core/leftovers.ts';
 import { type MountPaths, TASK_FOLDERS, type TaskFolder, heartbeatPath, isSafeName } from '../core/paths.ts';
-import { Task } from '../core/task.ts';
+import { readEscalations as readEscalationFiles } from '../core/stuckRecords.ts';
+import { readTaskFile as readTaskFileAt, surveyFolder, taskIdOf } from '../core/taskFile.ts';
+import type { Task } from '../core/task.ts';
+import { readLockOwner } from '../brain/lock.ts';
 import { isAgentProcess } from '../gpu/previousLife.ts';
 import {
   type AgentView, type BatchRecordView, type Finding, type LockView, type MountFile, type MountSnapshot, type TaskFileView,
@@ -37,13 +42,9 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** A folder's entries; one that is gone, or cannot be listed this time, has none. */
 async function entries(dir: string): Promise<Dirent[]> {
-  try {
-    return await readdir(dir, { withFileTypes: true });
-  } catch (err) {
-    if (isGone(err)) return [];
-    throw err;
-  }
+  return readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[]);
 }
 
 async function ageOf(path: string, now: number): Promise<number | null> {
@@ -55,48 +56,28 @@ async function ageOf(path: string, now: number): Promise<number | null> {
   }
 }
 
-/**
- * A task file's verdict without side effects: the same checks, in the same words, as
- * TaskStore.read, which would quarantine the file.
- */
-export function parseTaskText(text: string, id: string): { task: Task; problem: null } | { task: null; problem: string } {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    return { task: null, problem: `not valid JSON: ${errorMessage(err)}` };
-  }
-  const parsed = Task.safeParse(raw);
-  if (!parsed.success) {
-    const why = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    return { task: null, problem: `not a valid task: ${why}` };
-  }
-  if (parsed.data.id !== id) return { task: null, problem: `file name says ${id} but the task id is ${parsed.data.id}` };
-  return { task: parsed.data, problem: null };
-}
-
+/** One task file judged without side effects; null when it is gone (moved on meanwhile). */
 async function readTaskFile(paths: MountPaths, folder: TaskFolder, name: string): Promise<TaskFileView | null> {
   const file = join(paths.folders[folder], name);
   const rel = relative(paths.root, file);
-  const id = name.endsWith('.json') && isSafeName(name.slice(0, -5)) ? name.slice(0, -5) : null;
+  const id = taskIdOf(name);
   if (id === null) return { folder, name, rel, id, task: null, problem: null };
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if (isGone(err) || errorCode(err) === 'EISDIR') return null; // moved on meanwhile
-    throw err;
-  }
-  return { folder, name, rel, id, ...parseTaskText(text, id) };
+  const r = await readTaskFileAt(file, id);
+  if (r.ok) return { folder, name, rel, id, task: r.task, problem: null };
+  return r.why === 'missing' ? null : { folder, name, rel, id, task: null, problem: r.problem };
 }
 
+/** Every entry of the task folders but temporaries: task files, foreign names, and what is not a regular file (FIFOs, directories, symlinks: never opened). */
 async function readTaskFiles(paths: MountPaths): Promise<TaskFileView[]> {
   const out: TaskFileView[] = [];
   for (const folder of TASK_FOLDERS) {
-    for (const e of await entries(paths.folders[folder])) {
-      // Temporary files are a writer's (leftovers are judged apart); folders are archives or foreign.
-      if (isTempName(e.name) || e.isDirectory()) continue;
-      const view = await readTaskFile(paths, folder, e.name);
+    const survey = await surveyFolder(paths.folders[folder]).catch(() => null);
+    if (!survey) continue;
+    for (const b of survey.bad) {
+      out.push({ folder, name: b.name, rel: relative(paths.root, join(paths.folders[folder], b.name)), id: taskIdOf(b.name), task: null, problem: b.problem });
+    }
+    for (const id of survey.ids) {
+      const view = await readTaskFile(paths, folder, `${id}.json`);
       if (view) out.push(view);
     }
   }
@@ -116,21 +97,14 @@ async function readConfigIfAny(paths: MountPaths): Promise<{ config: Config | nu
   }
 }
 
-async function readBatches(paths: MountPaths, now: number): Promise<BatchRecordView[]> {
+async function readBatches(paths: MountPaths): Promise<BatchRecordView[]> {
   const out: BatchRecordView[] = [];
-  for (const id of await listBatchIds(paths)) {
-    const file = join(paths.batches, `${id}.json`);
-    const rel = relative(paths.root, file);
-    if (!isSafeName(id)) {
-      out.push({ id, rel, record: null, problem: 'the file name is not a safe batch id' });
-      continue;
-    }
-    const record = await readBatchRecord(paths, id);
-    if (record) out.push({ id, rel, record, problem: null });
-    else if ((await ageOf(file, now)) !== null) {
-      // Still there but unreadable: broken. (One gone since the listing was removed, not broken.)
-      out.push({ id, rel, record: null, problem: `not a valid batch record (expected JSON with ${BATCH_STATES.join('|')} state and task_ids)` });
-    }
+  for (const id of await listBatchIds(paths).catch(() => [] as string[])) {
+    const rel = relative(paths.root, join(paths.batches, `${id}.json`));
+    const r = await readBatchRecordFile(paths, id);
+    if (r.ok) out.push({ id, rel, record: r.value, problem: null });
+    // Gone since the listing: removed, not broken.
+    else if (!r.missing) out.push({ id, rel, record: null, problem: r.problem });
   }
   return out;
 }
@@ -142,10 +116,10 @@ async function readArchived(paths: MountPaths, batches: BatchRecordView[]): Prom
     const dir = join(paths.tasks, 'archive', b.id);
     const tasks: Task[] = [];
     for (const e of await entries(dir)) {
-      if (isTempName(e.name) || !e.isFile() || !e.name.endsWith('.json')) continue;
-      const text = await readFile(join(dir, e.name), 'utf8').catch(() => null);
-      const parsed = text === null ? null : parseTaskText(text, e.name.slice(0, -5));
-      if (parsed?.task) tasks.push(parsed.task);
+      const id = taskIdOf(e.name);
+      if (isTempName(e.name) || !e.isFile() || id === null) continue;
+      const r = await readTaskFileAt(join(dir, e.name), id);
+      if (r.ok) tasks.push(r.task);
     }
     out[b.id] = tasks;
   }
@@ -176,12 +150,14 @@ async function readAgents(paths: MountPaths, config: Config | null): Promise<Age
   const me = hostname();
   return Promise.all(
     [...ids].map(async (id) => {
-      const heartbeat = await readHeartbeat(paths, id);
+      const r = await readHeartbeatFile(paths, id);
+      const heartbeat = r.ok ? r.value : null;
       const gpu = config.gpus.find((g) => g.id === id) ?? { id, name: heartbeat?.name ?? `gpu-${id}`, model: '?', port: 1 };
       const elsewhere = heartbeat?.hostname != null && heartbeat.hostname !== me;
       return {
         gpu, heartbeat, heartbeatRel: relative(paths.root, heartbeatPath(paths, id)),
         pidAlive: !heartbeat || elsewhere ? null : isAlive(heartbeat.pid) && (await isAgentProcess(heartbeat.pid)),
+        heartbeatProblem: r.ok || r.missing ? null : r.problem,
       };
     }),
   );
@@ -199,46 +175,15 @@ async function readFiles(paths: MountPaths, dir: string, now: number): Promise<M
   return out;
 }
 
-/** brain/escalations/*.json (brain/monitor.ts Escalation): only whether each can be read. */
+/** brain/escalations/*.json (core/stuckRecords.ts): only whether each can be read. */
 async function readEscalations(paths: MountPaths): Promise<MountSnapshot['escalations']> {
-  const dir = join(paths.brain, 'escalations');
-  const out: MountSnapshot['escalations'] = [];
-  for (const e of await entries(dir)) {
-    if (isTempName(e.name) || !e.isFile()) continue;
-    const file = join(dir, e.name);
-    const text = await readFile(file, 'utf8').catch((err: unknown) => (isGone(err) ? null : Promise.reject(err)));
-    if (text === null) continue;
-    let problem: string | null = null;
-    try {
-      const raw = JSON.parse(text) as { task_id?: unknown; attempt?: unknown } | null;
-      if (!raw || typeof raw.task_id !== 'string' || typeof raw.attempt !== 'number') {
-        problem = 'not an escalation record (expected {"task_id": "...", "attempt": N, "agent": "...", ...})';
-      }
-    } catch (err) {
-      problem = `not valid JSON: ${errorMessage(err)}`;
-    }
-    out.push({ rel: relative(paths.root, file), name: e.name, problem });
-  }
-  return out;
-}
-
-interface LockOwner {
-  pid: number;
-  host: string;
-}
-
-async function readBrainOwner(paths: MountPaths): Promise<LockOwner | null> {
-  try {
-    const raw = JSON.parse(await readFile(`${paths.brainLock}.owner`, 'utf8')) as Partial<LockOwner>;
-    return typeof raw.pid === 'number' && typeof raw.host === 'string' ? { pid: raw.pid, host: raw.host } : null;
-  } catch {
-    return null;
-  }
+  const { bad } = await readEscalationFiles(paths);
+  return bad.map((b) => ({ rel: b.rel, name: b.name, problem: b.problem }));
 }
 
 async function readLocks(paths: MountPaths, dirs: string[], now: number): Promise<LockView[]> {
   const brainLock = `${paths.brainLock}.lock`;
-  const owner = await readBrainOwner(paths);
+  const owner = await readLockOwner(paths);
   const out: LockView[] = [];
   for (const dir of dirs) {
     for (const e of await entries(dir)) {
@@ -256,7 +201,7 @@ async function readLocks(paths: MountPaths, dirs: string[], now: number): Promis
 async function brainStatus(paths: MountPaths, now: number): Promise<{ running: boolean; why: string }> {
   const age = await ageOf(`${paths.brainLock}.lock`, now);
   if (age === null) return { running: false, why: 'no brain holds brain/brain.lock' };
-  const owner = await readBrainOwner(paths);
+  const owner = await readLockOwner(paths);
   if (owner && owner.host === hostname()) {
     return isAlive(owner.pid)
       ? { running: true, why: `brain pid ${owner.pid} is running` }
@@ -272,8 +217,11 @@ async function brainStatus(paths: MountPaths, now: number): Promise<{ running: b
 export async function inspectMount(paths: MountPaths, now: number): Promise<MountSnapshot> {
   const { config, problem } = await readConfigIfAny(paths);
   const brain = await brainStatus(paths, now);
-  const state = await readBrainState(paths);
-  const batches = await readBatches(paths, now);
+  const stateRead = await readBrainStateFile(paths);
+  const state = stateRead.ok ? stateRead.value : null;
+  const unreadable: MountSnapshot['unreadable'] = [];
+  if (!stateRead.ok && !stateRead.missing) unreadable.push({ rel: relative(paths.root, paths.brainState), where: 'brain', problem: stateRead.problem });
+  const batches = await readBatches(paths);
   const pendingSubmissions = await readPendingSubmissions(paths);
   const taskFiles = await readTaskFiles(paths);
   const archived = await readArchived(paths, batches);
@@ -290,6 +238,7 @@ export async function inspectMount(paths: MountPaths, now: number): Promise<Moun
     lateResults: await readFiles(paths, join(paths.tasks, 'late_results'), now),
     locks: await readLocks(paths, dirs, now),
     escalations: await readEscalations(paths),
+    unreadable,
   };
 }
 

@@ -12,6 +12,7 @@ import { errorCode, errorMessage } from '../core/errors.ts';
 import { removeTempFile } from '../core/leftovers.ts';
 import { type MountPaths, childPath } from '../core/paths.ts';
 import { TaskStore, quarantine } from '../core/store.ts';
+import { readTaskFile } from '../core/taskFile.ts';
 import {
   type Finding, type Repair, LEFTOVER_AGE_MS, LOCK_STALE_MS, folderRel, formatFinding, returnLostTask,
 } from './findings.ts';
@@ -96,8 +97,9 @@ async function applyOne(paths: MountPaths, store: TaskStore, r: Repair, now: num
       return out.length ? done(...out) : nothing('the other copies are gone');
     }
     case 'return_lost': {
-      const cur = await store.read('processing', r.id);
-      if (!cur.ok) return nothing(`tasks/processing/${r.id}.json is gone`);
+      // Read without side effects: a torn read of a live claim must not be quarantined here.
+      const cur = await readTaskFile(store.fileOf('processing', r.id), r.id);
+      if (!cur.ok) return nothing(cur.why === 'missing' ? `tasks/processing/${r.id}.json is gone` : `tasks/processing/${r.id}.json cannot be read now (${cur.problem}); run the doctor again`);
       if (cur.task.attempt !== r.expectAttempt || cur.task.claimed_by !== r.expectClaimedBy) {
         return nothing(`tasks/processing/${r.id}.json was claimed again meanwhile (attempt ${cur.task.attempt} by ${cur.task.claimed_by ?? 'nobody'})`);
       }
@@ -175,7 +177,8 @@ async function dropActive(paths: MountPaths, batch: string, now: number): Promis
 
 /** Applies the repair of every 'repair' finding, in a safe order; never throws for one finding's failure. */
 export async function applyRepairs(paths: MountPaths, findings: readonly Finding[], clock: () => number = Date.now): Promise<RepairOutcome[]> {
-  const store = new TaskStore(paths);
+  // A person asked for the repair after the doctor judged the file unreadable: no grace here.
+  const store = new TaskStore(paths, { unreadableGraceMs: 0 });
   const log = new DecisionLog(paths.decisionLog, clock);
   const todo = findings
     .filter((f): f is Finding & { repair: Repair } => f.severity === 'repair' && f.repair !== null)

@@ -1,7 +1,7 @@
 // One GPU agent: owns one physical GPU. A fast internal cycle (signals, telemetry, health,
 // hot/cold) and a slower external one (heartbeat, claiming). Events make both prompt: a
 // worker's exit flushes its result at once, and new files in queue/ trigger a claim.
-import { readFile, readdir, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { watch, type FSWatcher } from 'node:fs';
 import type { Clock } from '../core/clock.ts';
@@ -13,7 +13,7 @@ import { type ActiveTask, readHeartbeat, readHeartbeats, writeHeartbeat } from '
 import { Ticker } from '../core/loop.ts';
 import { type MountPaths, heartbeatPath } from '../core/paths.ts';
 import { readSignals, removeSignal } from '../core/signals.ts';
-import { TaskStore } from '../core/store.ts';
+import { type ReplaceOutcome, TaskStore } from '../core/store.ts';
 import { TaskCache } from '../core/taskCache.ts';
 import { SealCache } from '../core/seal.ts';
 import { type AttemptRecord, type Task, type TaskClass, type WorkerResult, holdsOpenClaim, sameClaim } from '../core/task.ts';
@@ -105,7 +105,7 @@ export class GpuAgent {
   constructor(o: AgentOptions) {
     this.o = o;
     this.name = o.gpu.name;
-    this.store = new TaskStore(o.paths);
+    this.store = new TaskStore(o.paths, { unreadableGraceMs: o.config.timeouts.unreadable_grace_s * 1000, now: () => o.clock.now() });
     this.queued = new TaskCache(this.store, 'queue');
     this.seals = new SealCache(o.paths, () => o.clock.now());
     this.log = new DecisionLog(o.paths.decisionLog, () => o.clock.now());
@@ -358,7 +358,9 @@ export class GpuAgent {
         this.config,
       );
       if (!verdict.ok) continue;
-      if (!(await this.store.claim(id))) continue; // another agent won the rename
+      // Lost to another agent (false), or blocked by something in processing/ (the next listing quarantines it): the other tasks go on.
+      const won = await this.store.claim(id).catch((err: unknown) => (this.say(`claim of ${id} failed: ${errorMessage(err)}`), false));
+      if (!won) continue;
       await this.begin(task, verdict.cost);
       load = this.load();
     }
@@ -393,7 +395,7 @@ export class GpuAgent {
     const now = this.o.clock.now();
     // Only the claim this agent saw: if it was undone meanwhile (the brain released it as
     // unclaimed) and another agent claimed it, the file now carries that agent's token.
-    const r = await this.store.replace('processing', queued.id, (cur) => recordClaim(cur, queued, this.name, isoTime(now)));
+    const r = await this.replaceOwn(queued.id, (cur) => recordClaim(cur, queued, this.name, isoTime(now)));
     if (!r.ok) {
       await this.agentLog('CLAIM_LOST', queued.id, r.reason === 'declined' ? 'another claim of this task was recorded first; not run' : `the task left processing/ before the claim was recorded (${r.reason}); not run`);
       return;
@@ -514,7 +516,7 @@ export class GpuAgent {
         peak_vram_mb: result.peak_vram_mb ?? null,
       };
       const ok = result.outcome === 'success';
-      const r = await this.store.replace('processing', t.id, (cur) =>
+      const r = await this.replaceOwn(t.id, (cur) =>
         sameClaim(cur, t)
           ? { ...cur, result, finished_at: result.finished_at, attempts: [...cur.attempts.filter((a) => a.attempt !== t.attempt), record] }
           : null,
@@ -533,6 +535,21 @@ export class GpuAgent {
       await this.writeBeat().catch(() => {});
       this.claimer?.poke();
       this.maybeFinishStop();
+    }
+  }
+
+  /**
+   * replace() of this agent's own claim in processing/. A file that reads torn for longer than
+   * the store's own retries (an NFS client's stale view of a file just replaced) is tried again
+   * once a second, until it reads or the store gives up on it after unreadable_grace_s: a
+   * result is never set aside, nor a claim dropped, for a read that would have worked later.
+   */
+  private async replaceOwn(id: string, change: Parameters<TaskStore['replace']>[2], to?: 'complete' | 'failed'): Promise<ReplaceOutcome> {
+    const tries = Math.ceil(this.config.timeouts.unreadable_grace_s) + 5;
+    for (let i = 0; ; i++) {
+      const r = await this.store.replace('processing', id, change, to);
+      if (r.ok || r.reason !== 'unreadable' || i >= tries) return r;
+      await new Promise((done) => setTimeout(done, 1000));
     }
   }
 
@@ -558,7 +575,9 @@ export class GpuAgent {
 
   private async handleSignals(): Promise<void> {
     for (const sig of await readSignals(this.o.paths, this.name)) {
-      if (sig.kind === 'stop') {
+      if (sig.refused) {
+        await this.agentLog(`${sig.kind.toUpperCase()}_REFUSED`, null, `${sig.refused}; moved to quarantine/signals/`);
+      } else if (sig.kind === 'stop') {
         if (!this.stopping) await this.agentLog('STOP', null, `stop signal: finishing ${this.running.size} task(s), then exiting`);
         this.stopping = true;
       } else if (sig.taskId) {
@@ -572,7 +591,7 @@ export class GpuAgent {
           await this.agentLog(`${sig.kind.toUpperCase()}_IGNORED`, sig.taskId, 'no such task running here');
         }
       }
-      await removeSignal(sig);
+      await removeSignal(this.o.paths, sig).catch((err) => this.say(`signal ${sig.file} could not be removed: ${errorMessage(err)}`));
     }
   }
 
@@ -671,7 +690,7 @@ export class GpuAgent {
     }));
     const total = g?.memory_total_mb ?? null;
     const used = g?.memory_used_mb ?? null;
-    await writeHeartbeat(this.o.paths, {
+    const movedAside = await writeHeartbeat(this.o.paths, {
       gpu_id: this.o.gpu.id,
       name: this.name,
       state: state ?? (this.stopping ? 'stopping' : this.loading ? 'loading' : this.hot ? 'hot' : 'cold'),
@@ -702,6 +721,7 @@ export class GpuAgent {
       stopping: this.stopping,
       hostname: thisHost(),
     });
+    if (movedAside) await this.agentLog('BAD_FILE', null, movedAside);
   }
 
   private agentLog(what: string, task: string | null, reason: string, _t?: Task): Promise<string> {

@@ -1,6 +1,7 @@
 // Pure views of a RigSnapshot: the status --json object, the status text, and the watch
 // screen for a given width. Nothing here reads files or the clock: snapshot.now is "now".
 import { batchOfTaskId, type BatchState, type TaskCounts } from '../core/batch.ts';
+import { printable } from '../core/decisionLog.ts';
 import type { ActiveTask, Heartbeat } from '../core/heartbeat.ts';
 import type { Task } from '../core/task.ts';
 import type { GpuView, RigSnapshot } from './snapshot.ts';
@@ -197,6 +198,8 @@ export interface StatusJson {
   waiting: Array<{ task_id: string; where: WaitItem['where']; reason: string }>;
   failed_for_good: Array<{ task_id: string; reason: string }>;
   interventions: RigSnapshot['interventions'];
+  /** Files on the mount that could not be used, with why: one entry per bad file, never a crash. */
+  bad_files: RigSnapshot['bad_files'];
   brain: { active_batches: string[]; updated_at: string; brain_pid: number | null; inbox_pending: number } | null;
   config_problem: string | null;
   generated_at: string;
@@ -213,6 +216,7 @@ export function toStatusJson(snap: RigSnapshot, view: StatusView = summarize(sna
     waiting: view.waiting.map((w) => ({ task_id: w.task_id, where: w.where, reason: w.reason })),
     failed_for_good: view.failed_for_good.map((f) => ({ task_id: f.task_id, reason: f.reason })),
     interventions: snap.interventions,
+    bad_files: snap.bad_files,
     brain: snap.brain ? { ...snap.brain, inbox_pending: snap.inbox_pending } : null,
     config_problem: snap.config_problem,
     generated_at: new Date(snap.now).toISOString(),
@@ -287,6 +291,17 @@ function runningText(r: RunningItem): string {
 export const STATUS_LIST_CAP = 50;
 /** Finished batches shown besides the active ones. */
 const FINISHED_BATCHES_SHOWN = 5;
+
+/** Most bad files a screen names before "... and N more". */
+const BAD_FILES_SHOWN = 20;
+
+/** Files the look could not use (a FIFO in queue/, a directory for a heartbeat, garbage): one line each. */
+function badFileLines(snap: RigSnapshot, cap: number): string[] {
+  if (!snap.bad_files.length) return [];
+  const shown = snap.bad_files.slice(0, cap).map((b) => `  ? ${b.path}: ${b.problem}`);
+  const more = snap.bad_files.length > cap ? [`  ... and ${snap.bad_files.length - cap} more (status --json lists them all)`] : [];
+  return [`Unreadable files (${snap.bad_files.length}): npm run doctor says what to do`, ...shown, ...more];
+}
 
 /** Stuck tasks that need a person, first on every screen. */
 function interventionLines(snap: RigSnapshot): string[] {
@@ -364,7 +379,10 @@ export function renderStatus(snap: RigSnapshot, view: StatusView = summarize(sna
     for (const f of view.failed_for_good.slice(0, STATUS_LIST_CAP)) out.push(`  ${f.task_id}  ${f.reason}`);
     if (view.failed_for_good.length > STATUS_LIST_CAP) out.push(`  ... and ${view.failed_for_good.length - STATUS_LIST_CAP} more`);
   }
-  return out.join('\n') + '\n';
+  const bad = badFileLines(snap, BAD_FILES_SHOWN);
+  if (bad.length) out.push('', ...bad);
+  // Names, reasons and paths come from files on the mount: no control character reaches the terminal.
+  return out.map((l) => printable(l, Infinity)).join('\n') + '\n';
 }
 
 // ---------------------------------------------------------------- watch (screen)
@@ -388,6 +406,7 @@ export function renderWatch(snap: RigSnapshot, opts: WatchOptions, view: StatusV
   body.push(`Forge — ${snap.shared}`);
   if (snap.config_problem) body.push(`config: ${snap.config_problem}`);
   body.push(...interventionLines(snap));
+  if (snap.bad_files.length) body.push(`${snap.bad_files.length} unreadable file(s) on the mount: npm run status lists them`);
 
   body.push('GPUs');
   if (snap.gpus.length === 0) body.push('  (none known: no config)');
@@ -446,5 +465,5 @@ export function renderWatch(snap: RigSnapshot, opts: WatchOptions, view: StatusV
   const footer = `${clock.slice(0, 19).replace('T', ' ')}Z${refresh} · q or Ctrl-C to quit`;
   const room = opts.height ? Math.max(0, Math.floor(opts.height) - 1) : body.length;
   const shown = body.length > room ? [...body.slice(0, Math.max(0, room - 1)), `… ${body.length - room + 1} more lines`].slice(0, room) : body;
-  return [...shown, footer].map((l) => fit(l, width)).join('\n');
+  return [...shown, footer].map((l) => fit(printable(l, Infinity), width)).join('\n');
 }

@@ -1,16 +1,22 @@
 // One look at the mount: reads config, batch records, tasks, heartbeats and the decision
 // log's tail into a RigSnapshot. I/O only; every judgement is made by the pure modules
-// (waitReason.ts, render.ts) from the snapshot.
-import { access, open, readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// (waitReason.ts, render.ts) from the snapshot. Reads only, and survives anything: every file
+// is read through readMountFile (a FIFO, a directory, /dev/zero or a huge file costs a few
+// system calls), nothing is moved or quarantined, and each file that cannot be used becomes
+// an entry of bad_files instead of an exception.
+import { constants } from 'node:fs';
+import { access, open, readdir } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { isTempName } from '../core/atomic.ts';
-import { readBatchRecord, listBatchIds, readBrainState, type BatchRecord, type BrainState } from '../core/batch.ts';
+import { readBatchRecordFile, listBatchIds, readBrainStateFile, type BatchRecord, type BrainState } from '../core/batch.ts';
 import { loadConfig, type Config } from '../core/config.ts';
 import { errorMessage, UserInputError } from '../core/errors.ts';
-import { readHeartbeat, type Heartbeat } from '../core/heartbeat.ts';
+import { readHeartbeatFile, type Heartbeat } from '../core/heartbeat.ts';
 import { listInbox } from '../core/inbox.ts';
-import { mountPaths, TASK_FOLDERS, type MountPaths, type TaskFolder } from '../core/paths.ts';
-import { TaskStore } from '../core/store.ts';
+import { kindOf } from '../core/mountRead.ts';
+import { heartbeatPath, mountPaths, TASK_FOLDERS, type MountPaths, type TaskFolder } from '../core/paths.ts';
+import { type Intervention, readInterventions } from '../core/stuckRecords.ts';
+import { readTaskFile, surveyFolder } from '../core/taskFile.ts';
 import type { Task } from '../core/task.ts';
 
 /** Decision log lines kept in a snapshot. */
@@ -51,7 +57,14 @@ export interface RigSnapshot {
   /** Task ids with an approval file in <shared>/approvals/. */
   approvals: string[];
   /** Stuck tasks the brain could not end (abort and kill did not help): a person must look. */
-  interventions: Array<{ task_id: string; agent: string; since: string; reason: string }>;
+  interventions: Intervention[];
+  /** Files on the mount this look could not use, each with why (path relative to the mount). */
+  bad_files: BadFile[];
+}
+
+export interface BadFile {
+  path: string;
+  problem: string;
 }
 
 export interface SnapshotOptions {
@@ -60,17 +73,23 @@ export interface SnapshotOptions {
 
 export async function readSnapshot(shared: string, now: number, opts: SnapshotOptions = {}): Promise<RigSnapshot> {
   const paths = mountPaths(shared);
+  const bad: BadFile[] = [];
+  const note = (file: string, problem: string) => bad.push({ path: relative(paths.root, file) || '.', problem });
   const { config, problem } = await readConfigIfAny(paths);
   const [brain, batches, tasks, decisions, inbox, approvals] = await Promise.all([
-    readBrainState(paths).catch(() => null),
-    readBatches(paths),
-    readAllTasks(new TaskStore(paths)),
-    readTailLines(paths.decisionLog, opts.decisionLines ?? DECISION_TAIL_LINES),
+    readBrainStateFile(paths).then((r) => {
+      if (!r.ok && !r.missing) note(paths.brainState, r.problem);
+      return r.ok ? r.value : null;
+    }),
+    readBatches(paths, note),
+    readAllTasks(paths, note),
+    readTailLines(paths.decisionLog, opts.decisionLines ?? DECISION_TAIL_LINES, (p) => note(paths.decisionLog, p)),
     listInbox(paths),
     readdir(paths.approvals).then((names) => names.filter((n) => !isTempName(n)), () => [] as string[]),
   ]);
-  const gpus = await readGpuViews(paths, config, now);
-  const interventions = await readInterventions(join(paths.brain, 'interventions'));
+  const gpus = await readGpuViews(paths, config, now, note);
+  const interventions = await readInterventions(paths);
+  for (const b of interventions.bad) note(join(paths.root, b.rel), b.problem);
   return {
     shared: paths.root,
     now,
@@ -83,22 +102,12 @@ export async function readSnapshot(shared: string, now: number, opts: SnapshotOp
     decisions,
     inbox_pending: inbox.length,
     approvals,
-    interventions,
+    interventions: interventions.records,
+    bad_files: bad.sort((a, b) => a.path.localeCompare(b.path)),
   };
 }
 
-async function readInterventions(dir: string): Promise<RigSnapshot['interventions']> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  const out: RigSnapshot['interventions'] = [];
-  for (const n of names.filter((x) => x.endsWith('.json') && !isTempName(x))) {
-    try {
-      out.push(JSON.parse(await readFile(join(dir, n), 'utf8')));
-    } catch {
-      /* vanished or torn: the next look shows it */
-    }
-  }
-  return out;
-}
+type Note = (file: string, problem: string) => void;
 
 async function readConfigIfAny(paths: MountPaths): Promise<{ config: Config | null; problem: string | null }> {
   try {
@@ -114,9 +123,13 @@ async function readConfigIfAny(paths: MountPaths): Promise<{ config: Config | nu
   }
 }
 
-async function readBatches(paths: MountPaths): Promise<BatchRecord[]> {
+async function readBatches(paths: MountPaths, note: Note): Promise<BatchRecord[]> {
   const ids = await listBatchIds(paths).catch(() => [] as string[]);
-  const recs = await Promise.all(ids.map((id) => readBatchRecord(paths, id).catch(() => null)));
+  const recs = await Promise.all(ids.map(async (id) => {
+    const r = await readBatchRecordFile(paths, id);
+    if (!r.ok && !r.missing) note(join(paths.batches, `${id}.json`), r.problem);
+    return r.ok ? r.value : null;
+  }));
   return recs.filter((r): r is BatchRecord => r !== null);
 }
 
@@ -126,23 +139,25 @@ async function readBatches(paths: MountPaths): Promise<BatchRecord[]> {
  * forward during the scan is seen again in a later folder, and the later sighting is the
  * newer one: it wins. A file that vanishes between listing and reading is skipped. A task
  * moving backwards mid-scan (a retry from failed/) can be missed for this one look.
+ * Nothing is quarantined here: status only looks.
  */
-async function readAllTasks(store: TaskStore): Promise<Record<TaskFolder, Task[]>> {
+async function readAllTasks(paths: MountPaths, note: Note): Promise<Record<TaskFolder, Task[]>> {
   const where = new Map<string, { folder: TaskFolder; task: Task }>();
   for (const folder of TASK_FOLDERS) {
-    let ids: string[];
+    const dir = paths.folders[folder];
+    let survey;
     try {
-      ids = await store.list(folder);
-    } catch {
+      survey = await surveyFolder(dir);
+    } catch (err) {
+      note(dir, `cannot be listed (${errorMessage(err)})`);
       continue; // an unreadable folder shows as empty for this look
     }
-    const tasks = await mapLimit(ids, 16, async (id) => {
-      try {
-        const r = await store.read(folder, id);
-        return r.ok ? r.task : null;
-      } catch {
-        return null; // ESTALE, EACCES, ... : the next look will see it
-      }
+    for (const b of survey.bad) note(join(dir, b.name), b.problem);
+    const tasks = await mapLimit(survey.ids, 16, async (id) => {
+      const file = join(dir, `${id}.json`);
+      const r = await readTaskFile(file, id);
+      if (!r.ok && r.why !== 'missing') note(file, r.problem);
+      return r.ok ? r.task : null;
     });
     for (const task of tasks) if (task) where.set(task.id, { folder, task });
   }
@@ -158,12 +173,14 @@ async function readAllTasks(store: TaskStore): Promise<Record<TaskFolder, Task[]
  * single look with nothing to compare seq against, so it uses last_updated; a skewed
  * clock can make a live agent look stale here (the age shown lets a person notice).
  */
-async function readGpuViews(paths: MountPaths, config: Config | null, now: number): Promise<GpuView[]> {
+async function readGpuViews(paths: MountPaths, config: Config | null, now: number, note: Note): Promise<GpuView[]> {
   if (!config) return [];
   const staleS = config.timeouts.heartbeat_stale_s ?? DEFAULT_HEARTBEAT_STALE_S;
   return Promise.all(
     config.gpus.map(async (g): Promise<GpuView> => {
-      const heartbeat = await readHeartbeat(paths, g.id).catch(() => null);
+      const r = await readHeartbeatFile(paths, g.id);
+      if (!r.ok && !r.missing) note(heartbeatPath(paths, g.id), r.problem);
+      const heartbeat = r.ok ? r.value : null;
       const t = heartbeat ? Date.parse(heartbeat.last_updated) : Number.NaN;
       const age_s = Number.isFinite(t) ? Math.max(0, (now - t) / 1000) : null;
       return { id: g.id, name: g.name, heartbeat, age_s, alive: age_s !== null && age_s <= staleS };
@@ -173,18 +190,28 @@ async function readGpuViews(paths: MountPaths, config: Config | null, now: numbe
 
 /**
  * The last `maxLines` lines of a text file, reading only its end: a chunk from the end,
- * doubled until it holds enough lines (or 1 MiB, or the whole file).
+ * doubled until it holds enough lines (or 1 MiB, or the whole file). Opened without blocking
+ * and without following a symlink; anything but a regular file shows no lines, and `bad`
+ * hears why.
  */
-export async function readTailLines(file: string, maxLines: number): Promise<string[]> {
+export async function readTailLines(file: string, maxLines: number, bad?: (problem: string) => void): Promise<string[]> {
   if (maxLines <= 0) return [];
   let handle;
   try {
-    handle = await open(file, 'r');
-  } catch {
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') bad?.('is a symlink, not a regular file');
+    else if (code !== 'ENOENT') bad?.(`cannot be opened (${code ?? errorMessage(err)})`);
     return []; // no log yet (or unreadable this time): nothing to show
   }
   try {
-    const size = (await handle.stat()).size;
+    const st = await handle.stat();
+    if (!st.isFile()) {
+      bad?.(`is ${kindOf(st.mode)}, not a regular file`);
+      return [];
+    }
+    const size = st.size;
     let chunk = 16 * 1024;
     for (;;) {
       const start = Math.max(0, size - chunk);

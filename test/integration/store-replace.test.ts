@@ -154,7 +154,7 @@ test('the leftover cleaner never deletes a taken file (it may be a task\'s only 
 test('a quarantine that loses its file to another process leaves no reason note behind', async () => {
   const { paths, cleanup } = await tempMount();
   try {
-    const store = new TaskStore(paths);
+    const store = new TaskStore(paths, { unreadableGraceMs: 0 });
     await writeFile(join(paths.folders.queue, 'b1__junk.json'), '{"id": "b1__ju');
     // Two readers race to quarantine the same broken file: one moves it, one finds it gone.
     await Promise.all([store.read('queue', 'b1__junk'), store.read('queue', 'b1__junk')]);

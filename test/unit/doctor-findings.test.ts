@@ -247,6 +247,24 @@ test('unreadable and foreign files in the task folders, unreadable escalation re
   assert.deepEqual(fs.map((f) => f.repair?.kind), ['quarantine_unreadable', 'quarantine_file', 'quarantine_other']);
 });
 
+test('special files: a FIFO in a task folder, a directory as brain/state.json or a heartbeat: each a finding with its repair', () => {
+  const fs = findProblems(snapshot({
+    taskFiles: [
+      { folder: 'queue', name: 'b1__f.json', rel: 'tasks/queue/b1__f.json', id: 'b1__f', task: null, problem: 'is a FIFO, not a regular file (a task is a file <task id>.json)' },
+      { folder: 'queue', name: 'junk', rel: 'tasks/queue/junk', id: null, task: null, problem: 'is a directory, not a regular file (a task is a file <task id>.json)' },
+    ],
+    unreadable: [{ rel: 'brain/state.json', where: 'brain', problem: 'is a directory, not a regular file' }],
+    agents: [{ ...agent(0, null), heartbeatProblem: 'is a directory, not a regular file' }, agent(1, heartbeat(1))],
+  }));
+  assert.deepEqual(lines(fs), [
+    'UNREADABLE_TASK tasks/queue/b1__f.json: is a FIFO, not a regular file (a task is a file <task id>.json) → move it to quarantine/ with the reason',
+    'FOREIGN_FILE tasks/queue/junk: is a directory, not a regular file (a task is a file <task id>.json) → move it to quarantine/',
+    'UNREADABLE_FILE brain/state.json: is a directory, not a regular file → move it to quarantine/ with the reason (the brain writes it again from brain/batches/)',
+    'UNREADABLE_FILE gpus/gpu_0/heartbeat.json: is a directory, not a regular file → move it to quarantine/ with the reason (gpu-0 writes a new one)',
+  ]);
+  assert.deepEqual(fs.map((f) => f.repair?.kind), ['quarantine_unreadable', 'quarantine_file', 'quarantine_other', 'quarantine_other']);
+});
+
 test('leftovers: old temporaries, stray signals, stale approvals and locks; late results are informational', () => {
   const t = makeTask({ ...old, name: 'a' });
   const fs = findProblems(snapshot({

@@ -59,6 +59,7 @@ function snapshot(): RigSnapshot {
     inbox_pending: 0,
     approvals: [],
     interventions: [],
+    bad_files: [],
   };
 }
 

@@ -1,0 +1,60 @@
+// How long a file has stayed unreadable, on the reader's own clock. A file another process
+// replaces (an agent's take-and-replace in processing/, an NFS client's stale cached size)
+// can read torn once and whole a moment later; it is garbage only when the same version of it
+// (inode, size and times unchanged) has failed every look for a while. File times are the
+// writer's clock and say nothing here: only this reader's observations count.
+import { lstat } from 'node:fs/promises';
+
+/** How long a file must stay unchanged and unreadable before a reader gives up on it (ms): 30 s. */
+export const UNREADABLE_GRACE_MS = 30_000;
+
+/** The version of a file: a rename puts a new inode in place, a write changes size and times. Null when gone. */
+export async function fileVersion(path: string): Promise<string | null> {
+  try {
+    const s = await lstat(path);
+    return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+  } catch {
+    return null;
+  }
+}
+
+/** Pure: whether a file unreadable since `since` (reader's clock) is given up on at `now`. */
+export function isDue(since: number, now: number, graceMs: number): boolean {
+  return now - since >= graceMs;
+}
+
+export class UnreadableWatch {
+  private readonly seen = new Map<string, { version: string; since: number }>();
+  private readonly graceMs: number;
+  private readonly now: () => number;
+  constructor(graceMs: number, now: () => number) {
+    this.graceMs = graceMs;
+    this.now = now;
+  }
+
+  /**
+   * Notes one failed look at `key`, whose file is now `version`. A new version starts the
+   * count again. Returns how long this version has failed, and whether that is long enough.
+   */
+  note(key: string, version: string): { due: boolean; forMs: number } {
+    const now = this.now();
+    const prev = this.seen.get(key);
+    const since = prev && prev.version === version ? prev.since : now;
+    if (!prev || prev.version !== version) this.seen.set(key, { version, since });
+    return { due: isDue(since, now, this.graceMs), forMs: now - since };
+  }
+
+  /** The file read well, was moved on, or was quarantined. */
+  forget(key: string): void {
+    this.seen.delete(key);
+  }
+
+  /** Forgets every key under `prefix` not in `live` (a folder's listing): the map never outgrows the folders. */
+  keepOnly(prefix: string, live: ReadonlySet<string>): void {
+    for (const key of this.seen.keys()) if (key.startsWith(prefix) && !live.has(key)) this.seen.delete(key);
+  }
+
+  get size(): number {
+    return this.seen.size;
+  }
+}
