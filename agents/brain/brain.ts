@@ -11,8 +11,8 @@ import { listInbox, newBatchId, readSubmission } from '../core/inbox.ts';
 import { writeJsonAtomic } from '../core/atomic.ts';
 import { type MountPaths, TASK_FOLDERS, type TaskFolder, batchDir, planDir, childPath } from '../core/paths.ts';
 import { TaskStore } from '../core/store.ts';
-import { type SealRecord, addToSeal, readSeal, writeSeal } from '../core/seal.ts';
-import type { AttemptRecord, Task, TaskInput, WorkerResult } from '../core/task.ts';
+import { type SealRecord, addToSeal, readSeal, taskDigest, writeSeal } from '../core/seal.ts';
+import { type AttemptRecord, Task, type TaskInput, type WorkerResult } from '../core/task.ts';
 import {
   type BatchRecord, type BrainState, batchOfTaskId, readBatchRecord, readBatchRecordFile, readBrainStateFile, writeBatchRecord, writeBrainState, listBatchIds,
 } from '../core/batch.ts';
@@ -310,9 +310,19 @@ export class Brain {
     const last = this.tasks.get(id);
     const d = decideTakeBack(last);
     if (d.kind === 'unknown') {
+      // Never read by this brain (deleted before it started): made again from its plan, when
+      // what the plan makes now is exactly what the batch's seal says was made then.
+      const rebuilt = await this.rebuildFromPlan(id);
+      if (rebuilt) {
+        const t = await this.store.write('private', rebuilt);
+        this.tasks.set(id, { folder: 'private', task: t });
+        this.missingSince.delete(id);
+        await this.decide({ what: 'MISSING', task: id, reason: `found in no folder for ${MISSING_AFTER_MS / 1000} s and never read by this brain${aside}; made again from its plan (it matches the batch's seal) into private/` });
+        return;
+      }
       if (this.missingReported.has(id)) return;
       this.missingReported.add(id);
-      await this.decide({ what: 'MISSING', task: id, reason: `found in no folder for ${MISSING_AFTER_MS / 1000} s and never read by this brain${aside}: it cannot be rebuilt, so its batch cannot finish; cancel or resubmit the batch` });
+      await this.decide({ what: 'MISSING', task: id, reason: `found in no folder for ${MISSING_AFTER_MS / 1000} s and never read by this brain${aside}: it cannot be rebuilt (not in its plan as sealed), so its batch cannot finish; cancel or resubmit the batch` });
       return;
     }
     let into: TaskFolder;
@@ -333,6 +343,24 @@ export class Brain {
     this.tasks.set(id, { folder: into, task: t });
     this.missingSince.delete(id);
     await this.decide({ what: 'MISSING', task: id, reason: `found in no folder for ${MISSING_AFTER_MS / 1000} s (last seen in ${last!.folder}/)${aside}; taken back into ${into}/${d.kind === 'lost' ? ' as a lost attempt (infra)' : ''}` });
+  }
+
+  /** The task as its batch's plan makes it, if that matches the batch's seal (a foreach child never does: it comes from a manifest). */
+  private async rebuildFromPlan(id: string): Promise<Task | null> {
+    const rec = this.batches.get(batchOfTaskId(id));
+    const seal = rec ? (this.seals.get(rec.id) ?? (await readSeal(this.paths, rec.id))) : null;
+    if (!rec || !seal?.tasks[id]) return null;
+    try {
+      const { plan } = await loadPlan(rec.plan_dir);
+      if (!plan) return null;
+      const made = buildBatchTasks(plan, { batchId: rec.id, batchPath: rec.batch_path, values: rec.values, config: this.config, now: Date.parse(rec.submitted_at) });
+      const input = made.find((t) => t.id === id);
+      if (!input) return null;
+      const t = Task.parse(input);
+      return taskDigest(t) === seal.tasks[id] ? t : null;
+    } catch {
+      return null;
+    }
   }
 
   /** Where else a missing task's file may be: quarantine/ and tasks/late_results/, for the log. */

@@ -3,11 +3,12 @@
 // MISSING decision naming where its copy went, instead of leaving the batch `running` for ever.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ManualClock, isoTime } from '../../agents/core/clock.ts';
 import { Config } from '../../agents/core/config.ts';
 import { writeBatchRecord } from '../../agents/core/batch.ts';
+import { writeSubmission } from '../../agents/core/inbox.ts';
 import { TaskStore } from '../../agents/core/store.ts';
 import { Brain } from '../../agents/brain/brain.ts';
 import { overdueMissing } from '../../agents/brain/missing.ts';
@@ -66,6 +67,43 @@ test('a released task deleted from queue/ and a running one quarantined out of p
     await brain.pass();
     assert.ok((await store.list('queue')).includes(`${B}__b`), 'b is released again');
     assert.match(await readFile(paths.decisionLog, 'utf8'), new RegExp(`RETRY task=${B}__b`));
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a private task deleted while no brain ran is made again from its plan, checked against the batch\'s seal', { timeout: 30_000 }, async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    const clock = new ManualClock(Date.parse('2026-01-01T00:00:10.000Z'));
+    const store = new TaskStore(paths);
+    const plan = join(paths.plans, 'two');
+    await mkdir(plan, { recursive: true });
+    await writeFile(join(plan, 'plan.md'), '# Two\n\n## Goal\nTwo steps.\n\n## Tasks\n\n### first\n- **task_class**: cpu\n- **command**: `true`\n\n### second\n- **task_class**: cpu\n- **command**: `true`\n- **depends_on**: first\n');
+    await writeSubmission(paths, { plan: 'two', config: {}, batch_id: B, submitted_at: isoTime(clock.now()) });
+    const first = new Brain({ paths, config, clock, say: () => {} });
+    await first.recover();
+    await first.pass(); // ingests: seal, private tasks; releases `first`
+    assert.ok((await store.list('private')).includes(`${B}__second`));
+    // The brain stops; someone deletes a waiting task; a new brain starts and has never read it.
+    await unlink(store.fileOf('private', `${B}__second`));
+    const next = new Brain({ paths, config, clock, say: () => {} });
+    await next.recover();
+    await next.pass();
+    clock.advance(61_000);
+    await next.pass();
+    assert.match(await readFile(paths.decisionLog, 'utf8'), new RegExp(`MISSING task=${B}__second — found in no folder for 60 s and never read by this brain; made again from its plan \\(it matches the batch's seal\\) into private/`));
+    assert.ok((await store.list('private')).includes(`${B}__second`));
+    // A plan changed since the batch was sealed is not trusted to remake its tasks.
+    await unlink(store.fileOf('private', `${B}__second`));
+    await writeFile(join(plan, 'plan.md'), (await readFile(join(plan, 'plan.md'), 'utf8')).replace('`true`\n- **depends_on**', '`rm -rf /`\n- **depends_on**'));
+    const third = new Brain({ paths, config, clock, say: () => {} });
+    await third.recover();
+    await third.pass();
+    clock.advance(61_000);
+    await third.pass();
+    assert.match(await readFile(paths.decisionLog, 'utf8'), new RegExp(`MISSING task=${B}__second — .*it cannot be rebuilt \\(not in its plan as sealed\\)`));
+    assert.equal((await store.list('private')).includes(`${B}__second`), false);
   } finally {
     await cleanup();
   }
