@@ -437,7 +437,7 @@ export class Brain {
         await this.decide({ what: 'FOREACH_FAILED', task: id, reason });
       }
     };
-    const items = await readManifestItems(spec.path, spec.key);
+    const items = await readManifestItems(spec.path, spec.key, template.batch_path);
     if (!items.ok) return fail(`foreach could not expand: ${items.error}`);
     const { tasks: children, problems } = expandForeach(template, items.items, this.clock.now());
     if (problems.length) return fail(`foreach could not expand: ${problems.join('; ')}`);
