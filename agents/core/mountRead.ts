@@ -94,13 +94,13 @@ export function isInside(path: string, folder: string): boolean {
 }
 
 /**
- * Reads a file that belongs to `folder` (plan.md to its plan folder, a foreach manifest to its
- * batch folder): symlinks, in the name or on the way to it, are followed only while where they
- * lead stays inside the folder (both resolved), and it must be a regular file. A link to
- * /dev/zero, a FIFO, or a secret elsewhere on the host is refused with a reason, so nothing
- * outside the folder is ever read, and no part of it quoted in an error message.
+ * Where path leads when it belongs to `folder` (plan.md to its plan folder, a foreach manifest
+ * to its batch folder): every symlink, in the name or on the way to it, is resolved, and the
+ * result must stay inside the folder (itself resolved). A link to /dev/zero or to a secret
+ * elsewhere on the host is refused with a reason, so nothing outside the folder is ever read
+ * (and no part of it quoted in an error message).
  */
-export async function readMountFileInside(path: string, folder: string, o: { maxBytes: number }): Promise<MountRead> {
+export async function resolveInside(path: string, folder: string): Promise<{ ok: true; target: string } | { ok: false; why: MountReadFailure; detail: string }> {
   let target: string;
   let root: string;
   try {
@@ -114,7 +114,14 @@ export async function readMountFileInside(path: string, folder: string, o: { max
   if (!isInside(target, root)) {
     return { ok: false, why: 'not_a_file', detail: `${path} leads outside ${folder} (to ${target}) through a symlink; only links to files inside ${folder} are followed` };
   }
-  const r = await readMountFile(target, { maxBytes: o.maxBytes, followSymlinks: false });
+  return { ok: true, target };
+}
+
+/** readMountFile of a file that belongs to `folder` (see resolveInside): a regular file inside it, or a reason. */
+export async function readMountFileInside(path: string, folder: string, o: { maxBytes: number }): Promise<MountRead> {
+  const inside = await resolveInside(path, folder);
+  if (!inside.ok) return inside;
+  const r = await readMountFile(inside.target, { maxBytes: o.maxBytes, followSymlinks: false });
   // Reported under the name the caller knows, not the resolved one.
-  return r.ok || target === path ? r : { ...r, detail: r.detail.split(target).join(path) };
+  return r.ok || inside.target === path ? r : { ...r, detail: r.detail.split(inside.target).join(path) };
 }
