@@ -45,6 +45,7 @@ export function closestNames(written: string, allowed: readonly string[], max: n
   const limit = Math.min(reach(written), written.length - 1);
   const found: Array<{ name: string; d: number; i: number }> = [];
   for (let i = 0; i < allowed.length && budget.used < budget.cells; i++) {
+    budget.used += 1; // a comparison costs at least a cell, even one its length rules out
     const d = editDistance(w, allowed[i]!.toLowerCase(), limit, budget);
     if (d <= limit) found.push({ name: allowed[i]!, d, i });
   }
