@@ -1,25 +1,25 @@
 // The brain's loop: take submissions, scan the task folders, decide per batch, act.
 // All state is on the mount; the in-memory index is a cache rebuilt from the folders.
-import { mkdir, rename, unlink, readdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, rename, unlink, readdir, writeFile } from 'node:fs/promises';
 import { join, basename } from 'node:path';
 import type { Clock } from '../core/clock.ts';
 import { isoTime } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { DecisionLog, type Decision } from '../core/decisionLog.ts';
 import { errorMessage } from '../core/errors.ts';
-import { listInbox, newBatchId, readSubmission } from '../core/inbox.ts';
+import { listInbox, newBatchId, readSubmission, type Submission } from '../core/inbox.ts';
 import { writeJsonAtomic } from '../core/atomic.ts';
 import { type MountPaths, TASK_FOLDERS, type TaskFolder, batchDir, planDir, childPath } from '../core/paths.ts';
 import { TaskStore } from '../core/store.ts';
 import { type SealRecord, addToSeal, readSeal, taskDigest, writeSeal } from '../core/seal.ts';
 import { type AttemptRecord, Task, type TaskInput, type WorkerResult } from '../core/task.ts';
 import {
-  type BatchRecord, type BrainState, batchOfTaskId, readBatchRecord, readBatchRecordFile, readBrainStateFile, writeBatchRecord, writeBrainState, listBatchIds,
+  type BatchRecord, type BrainState, batchOfTaskId, batchRecordPath, readBatchRecord, readBatchRecordFile, readBrainStateFile, writeBatchRecord, writeBrainState, listBatchIds,
 } from '../core/batch.ts';
 import { BadFileNotes } from '../core/badFiles.ts';
 import { UnreadableWatch, fileVersion } from '../core/unreadable.ts';
 import { loadPlan } from '../plan/load.ts';
-import { validatePlan } from '../plan/validate.ts';
+import type { ParseBudget } from '../plan/limits.ts';
 import { buildBatchTasks } from '../plan/build.ts';
 import { expandForeach, readManifestItems } from '../plan/expand.ts';
 import { type BrainAction, type TaskView, decideBatch } from './decide.ts';
@@ -31,6 +31,7 @@ import { type Estimates, applyEstimates, learnFrom, readEstimates, writeEstimate
 import { inferTaskClass } from '../plan/infer.ts';
 import { MISSING_AFTER_MS, decideTakeBack, overdueMissing } from './missing.ts';
 import { cleanMountTempFiles } from '../core/leftovers.ts';
+import { PlanChecks } from './planChecks.ts';
 
 export interface BrainOptions {
   paths: MountPaths;
@@ -38,6 +39,10 @@ export interface BrainOptions {
   clock: Clock;
   /** Diagnostics (not decisions) go here; default stderr. */
   say?: (line: string) => void;
+  /** Called when a submitted plan's check (in a worker thread) ends, to run a pass soon. */
+  wake?: () => void;
+  /** Limits of that check; default DEFAULT_PARSE_BUDGET (agents/plan/limits.ts). */
+  parseBudget?: ParseBudget;
 }
 
 const FINAL = new Set(['complete', 'failed', 'cancelled']);
@@ -67,6 +72,7 @@ export class Brain {
   private readonly badFiles = new BadFileNotes();
   /** Submissions that did not parse: a person may still be writing one by hand. */
   private readonly tornInbox: UnreadableWatch;
+  private readonly planChecks: PlanChecks;
 
   constructor(opts: BrainOptions) {
     this.paths = opts.paths;
@@ -81,6 +87,7 @@ export class Brain {
     this.watcher = new AgentWatcher({ paths: this.paths, config: this.config, clock: this.clock, store: this.store, log: this.log });
     this.heat = new HeatManager({ paths: this.paths, config: this.config, clock: this.clock, store: this.store, log: this.log });
     this.evaluator = new Evaluator(this.config, this.log);
+    this.planChecks = new PlanChecks(opts.parseBudget, opts.wake ?? (() => {}));
   }
 
   private now(): string {
@@ -181,6 +188,7 @@ export class Brain {
   private async ingestInbox(): Promise<void> {
     const files = await listInbox(this.paths);
     this.tornInbox.keepOnly('', new Set(files));
+    this.planChecks.keepOnly(files);
     for (const file of files) {
       try {
         await this.ingest(file);
@@ -195,7 +203,9 @@ export class Brain {
     await mkdir(this.paths.inboxRejected, { recursive: true });
     await rename(file, dest).catch(() => {});
     await writeFile(`${dest}.errors.txt`, problems.join('\n') + '\n').catch(() => {});
-    await this.decide({ what: 'REJECT', reason: `submission ${basename(file)}: ${problems.join('; ')}` });
+    // The log line names the first problems; the file beside the submission has them all.
+    const more = problems.length > 3 ? `; ... ${problems.length - 3} more in ${basename(dest)}.errors.txt` : '';
+    await this.decide({ what: 'REJECT', reason: `submission ${basename(file)}: ${problems.slice(0, 3).join('; ')}${more}` });
   }
 
   private async ingest(file: string): Promise<void> {
@@ -216,20 +226,24 @@ export class Brain {
       await writeJsonAtomic(file, sub);
     }
     const batchId = sub.batch_id!;
-    if (this.batches.has(batchId) || (await readBatchRecord(this.paths, batchId))) {
+    const values = Object.fromEntries(Object.entries(sub.config).map(([k, v]) => [k, String(v)]));
+    const taken = await this.batchIdTaken(batchId, sub, values);
+    if (taken === 'already_ingested') {
       await unlink(file).catch(() => {});
       return;
     }
+    if (taken) return this.reject(file, [`${file}: ${taken}`]);
     let dir: string;
     try {
       dir = planDir(this.paths, sub.plan);
     } catch (err) {
       return this.reject(file, [errorMessage(err)]);
     }
-    const values = Object.fromEntries(Object.entries(sub.config).map(([k, v]) => [k, String(v)]));
-    const { plan, problems } = await loadPlan(dir);
-    const all = plan ? [...problems, ...validatePlan(plan, values)] : problems;
-    if (!plan || all.length) return this.reject(file, all.length ? all : [`${dir}: no plan`]);
+    // Read, parsed and validated in a worker thread; until it ends, later passes come back here.
+    const checked = this.planChecks.poll(file, { dir, values, key: JSON.stringify([sub.plan, batchId, values]) });
+    if (!checked) return;
+    const { plan, problems } = checked;
+    if (!plan || problems.length) return this.reject(file, problems.length ? problems : [`${dir}: no plan`]);
 
     const batchPath = batchDir(this.paths, plan.name, batchId);
     await mkdir(batchPath, { recursive: true });
@@ -257,12 +271,29 @@ export class Brain {
     await this.saveState();
     await unlink(file).catch(() => {});
     await this.decide({ what: 'SUBMIT', batch: batchId, reason: `plan ${plan.name}: ${tasks.length} tasks (batch_summary included)${learnedNote.length ? `; learned VRAM estimates: ${learnedNote.join(', ')}` : ''}` });
+    const specs = new Map(plan.tasks.map((p) => [p.name, p]));
     for (const t of tasks) {
-      const spec = plan.tasks.find((p) => p.name === t.name);
+      const spec = specs.get(t.name);
       if (spec && spec.task_class === null) {
         await this.decide({ what: 'INFER', task: t.id, reason: `task_class ${t.task_class}: ${inferTaskClass(spec).rule}` });
       }
     }
+  }
+
+  /**
+   * Why a submission may not use this batch id: it is a batch already (a record in
+   * brain/batches/, an active batch, or one in state.json), which a second submission would
+   * silently break. 'already_ingested' when it is this very submission's batch: the brain made
+   * it and stopped before removing the inbox file.
+   */
+  private async batchIdTaken(id: string, sub: Submission, values: Record<string, string>): Promise<string | 'already_ingested' | null> {
+    const rec = this.batches.get(id) ?? (await readBatchRecord(this.paths, id));
+    if (rec && rec.plan === sub.plan && rec.submitted_at === sub.submitted_at && JSON.stringify(rec.values) === JSON.stringify(values)) return 'already_ingested';
+    const recordFile = batchRecordPath(this.paths, id);
+    const state = await readBrainStateFile(this.paths);
+    const exists = rec !== null || (await lstat(recordFile).then(() => true, () => false)) || (state.ok && state.value.active_batches.includes(id));
+    if (!exists) return null;
+    return `batch_id '${id}' is already a batch (${recordFile}); a submission makes a new batch: leave batch_id out and the brain gives it a new one, or choose an id no batch has`;
   }
 
   private async allTaskIds(): Promise<Set<string>> {
@@ -563,7 +594,7 @@ export class Brain {
         await this.decide({ what: 'FOREACH_FAILED', task: id, reason });
       }
     };
-    const items = await readManifestItems(spec.path, spec.key);
+    const items = await readManifestItems(spec.path, spec.key, template.batch_path);
     if (!items.ok) return fail(`foreach could not expand: ${items.error}`);
     const { tasks: children, problems } = expandForeach(template, items.items, this.clock.now());
     if (problems.length) return fail(`foreach could not expand: ${problems.join('; ')}`);

@@ -24,14 +24,16 @@ try {
   process.exit(err instanceof BrainLockedError ? EXIT_REFUSED : 1);
 }
 daemon.onStop(() => lock.release());
-const brain = new Brain({ paths, config, clock: systemClock, say: daemon.log });
+// A submitted plan is checked in a worker thread; when the check ends, a pass takes its result.
+let ticker: Ticker | null = null;
+const brain = new Brain({ paths, config, clock: systemClock, say: daemon.log, wake: () => ticker?.poke() });
 if (lock.previousPid !== null) await brain.store.recoverInterrupted(lock.previousPid);
 await brain.recover();
-const ticker = new Ticker(() => brain.pass(), {
+ticker = new Ticker(() => brain.pass(), {
   intervalMs: config.cycles.internal_s * 1000,
   onError: (err) => daemon.log(`pass failed: ${err instanceof Error ? err.stack : String(err)}`),
 });
-daemon.onStop(() => ticker.stop());
+daemon.onStop(() => ticker?.stop());
 // Events only make the reaction faster; the periodic pass is the source of truth (NFS sends no events).
 // fs.watch on each folder itself: chokidar keeps a watcher per file and re-reads the whole
 // folder on every event, which cost seconds per event with 10^5 files in complete/.

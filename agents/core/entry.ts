@@ -5,8 +5,9 @@
 // only while it is newer than every source it was built from, so a stale one never runs old
 // code; otherwise the TypeScript runs through tsx.
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 function findRoot(from: string): string | null {
   for (let dir = from; ; dir = dirname(dir)) {
@@ -30,8 +31,8 @@ export const projectRoot: string = (() => {
   return root;
 })();
 
-/** The entry points `npm run build` bundles, by their path under agents/ without extension. */
-export const BUNDLED_ENTRIES = ['worker/main', 'brain/main', 'gpu/main', 'sim/ollama-main'] as const;
+/** The entry points `npm run build` bundles, by their path under agents/ without extension (plan/parseWorker is a worker thread's). */
+export const BUNDLED_ENTRIES = ['worker/main', 'brain/main', 'gpu/main', 'sim/ollama-main', 'plan/parseWorker'] as const;
 export type Entry = (typeof BUNDLED_ENTRIES)[number];
 
 /** Where the bundles are: dist/ in the project, or FORGE_DIST_DIR (inherited by every process the rig starts). */
@@ -71,4 +72,25 @@ export function nodeArgsFor(entry: Entry): string[] {
   const args = bundleIsFresh(entry) ? [bundlePath(entry)] : ['--import', 'tsx', join(projectRoot, 'agents', `${entry}.ts`)];
   chosen.set(entry, { at: now, args });
   return args;
+}
+
+/** tsx's ESM API (tsImport), found from the project's own package.json whatever file this code was bundled into. */
+function tsxApiUrl(): string {
+  const pkgFile = createRequire(join(projectRoot, 'package.json')).resolve('tsx/package.json');
+  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports?: Record<string, { import?: { default?: string } }> };
+  const rel = pkg.exports?.['./esm/api']?.import?.default;
+  if (!rel) throw new Error(`${pkgFile}: no exports['./esm/api'].import; cannot start a TypeScript worker thread without tsx's API`);
+  return pathToFileURL(join(dirname(pkgFile), rel)).href;
+}
+
+/**
+ * How to start an entry as a worker thread (new Worker(source, { eval })): its bundle while it
+ * is fresh, else its TypeScript loaded through tsx's API, since a worker thread does not
+ * inherit the parent's --import tsx.
+ */
+export function threadSourceFor(entry: Entry): { source: string; eval: boolean } {
+  if (bundleIsFresh(entry)) return { source: bundlePath(entry), eval: false };
+  const file = pathToFileURL(join(projectRoot, 'agents', `${entry}.ts`)).href;
+  const code = `import(${JSON.stringify(tsxApiUrl())}).then((api) => api.tsImport(${JSON.stringify(file)}, ${JSON.stringify(file)}))`;
+  return { source: code, eval: true };
 }

@@ -9,13 +9,30 @@ import { errorMessage } from './errors.ts';
 import { MAX_RECORD_BYTES, readMountFile } from './mountRead.ts';
 import { type MountPaths, childPath, isSafeName } from './paths.ts';
 
+/** Characters of a batch id: task file names are <batch_id>__<task>.<n>.json and must fit in 255 bytes. */
+export const BATCH_ID_MAX = 64;
+
+/** Why a batch id cannot be used, or null. newBatchId's ids (20261126-081500-3fa9c1) always can. */
+export function batchIdProblem(id: string): string | null {
+  if (!isSafeName(id)) return `'${id.slice(0, 80)}' is not a safe name: use letters, digits, '.', '_' and '-', starting with a letter or digit`;
+  if (id.includes('__')) return `'${id}' contains '__', which separates the batch from the task in task ids (<batch_id>__<task>): a task of this batch would be taken for one of batch '${id.slice(0, id.indexOf('__'))}'; use single '_' or '-'`;
+  if (id.length > BATCH_ID_MAX) return `'${id.slice(0, 80)}' is ${id.length} characters, over the limit of ${BATCH_ID_MAX} (task file names must fit); use a shorter id, or leave batch_id out`;
+  return null;
+}
+
 export const Submission = z.object({
   /** Name of the plan folder under <shared>/plans/. */
   plan: z.string().refine(isSafeName, { message: 'must be the name of a folder under <shared>/plans/' }),
   /** Input values overriding the plan's defaults; each arrives as one literal argument. */
   config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
   /** Set by submit, or by the brain for a hand-written submission. */
-  batch_id: z.string().refine(isSafeName, { message: 'must be a safe name' }).optional(),
+  batch_id: z
+    .string()
+    .superRefine((id, ctx) => {
+      const problem = batchIdProblem(id);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
   submitted_at: z.string().optional(),
 });
 export type Submission = z.infer<typeof Submission>;

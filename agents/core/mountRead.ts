@@ -4,7 +4,8 @@
 // checks what it opened (a regular file of a sane size), and reads at most that many bytes,
 // so one bad file costs its reader a few system calls and a clear reason, never a hang.
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, realpath } from 'node:fs/promises';
+import { sep } from 'node:path';
 import { errorCode, errorMessage } from './errors.ts';
 
 export type MountReadFailure =
@@ -18,6 +19,7 @@ export type MountReadFailure =
   | 'unreadable';
 
 export type MountRead = { ok: true; text: string; size: number } | { ok: false; why: MountReadFailure; detail: string };
+export type MountBytes = { ok: true; bytes: Buffer } | { ok: false; why: MountReadFailure; detail: string };
 
 export interface MountReadOptions {
   /** Bytes; a larger file is refused as too_big. */
@@ -43,6 +45,12 @@ export function kindOf(mode: number): string {
 
 /** Reads a regular file of at most maxBytes as UTF-8; anything else is a failure with a reason, never a throw or a hang. */
 export async function readMountFile(path: string, o: MountReadOptions): Promise<MountRead> {
+  const r = await readMountBytes(path, o);
+  return r.ok ? { ok: true, text: r.bytes.toString('utf8'), size: r.bytes.length } : r;
+}
+
+/** readMountFile's bytes, for files that need not be text (comparing a plan's files). */
+export async function readMountBytes(path: string, o: MountReadOptions): Promise<MountBytes> {
   // O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting for one.
   // O_NOFOLLOW: a symlink fails with ELOOP instead of leading anywhere on the host.
   const flags = constants.O_RDONLY | constants.O_NONBLOCK | (o.followSymlinks ? 0 : constants.O_NOFOLLOW);
@@ -77,7 +85,7 @@ export async function readMountFile(path: string, o: MountReadOptions): Promise<
       buf = bigger;
     }
     if (got > o.maxBytes) return { ok: false, why: 'too_big', detail: `${path} grew past the limit of ${o.maxBytes} bytes while being read` };
-    return { ok: true, text: buf.subarray(0, got).toString('utf8'), size: got };
+    return { ok: true, bytes: buf.subarray(0, got) };
   } catch (err) {
     const code = errorCode(err);
     if (code === 'ESTALE') return { ok: false, why: 'missing', detail: `${path} was removed while being read` };
@@ -86,4 +94,42 @@ export async function readMountFile(path: string, o: MountReadOptions): Promise<
   } finally {
     await handle.close().catch(() => {});
   }
+}
+
+/** Whether path is folder itself or inside it (both absolute and resolved). */
+export function isInside(path: string, folder: string): boolean {
+  return path === folder || path.startsWith(folder.endsWith(sep) ? folder : folder + sep);
+}
+
+/**
+ * Where path leads when it belongs to `folder` (plan.md to its plan folder, a foreach manifest
+ * to its batch folder): every symlink, in the name or on the way to it, is resolved, and the
+ * result must stay inside the folder (itself resolved). A link to /dev/zero or to a secret
+ * elsewhere on the host is refused with a reason, so nothing outside the folder is ever read
+ * (and no part of it quoted in an error message).
+ */
+export async function resolveInside(path: string, folder: string): Promise<{ ok: true; target: string } | { ok: false; why: MountReadFailure; detail: string }> {
+  let target: string;
+  let root: string;
+  try {
+    [target, root] = await Promise.all([realpath(path), realpath(folder)]);
+  } catch (err) {
+    const code = errorCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ESTALE') return { ok: false, why: 'missing', detail: `${path} does not exist (or is a symlink to nothing)` };
+    if (code === 'ELOOP') return { ok: false, why: 'not_a_file', detail: `${path} is a loop of symlinks` };
+    return { ok: false, why: 'unreadable', detail: `${path} cannot be resolved (${code ?? errorMessage(err)})` };
+  }
+  if (!isInside(target, root)) {
+    return { ok: false, why: 'not_a_file', detail: `${path} leads outside ${folder} (to ${target}) through a symlink; only links to files inside ${folder} are followed` };
+  }
+  return { ok: true, target };
+}
+
+/** readMountFile of a file that belongs to `folder` (see resolveInside): a regular file inside it, or a reason. */
+export async function readMountFileInside(path: string, folder: string, o: { maxBytes: number }): Promise<MountRead> {
+  const inside = await resolveInside(path, folder);
+  if (!inside.ok) return inside;
+  const r = await readMountFile(inside.target, { maxBytes: o.maxBytes, followSymlinks: false });
+  // Reported under the name the caller knows, not the resolved one.
+  return r.ok || inside.target === path ? r : { ...r, detail: r.detail.split(inside.target).join(path) };
 }

@@ -2,11 +2,13 @@
 // item, named <template>.<n>. The template's argv and prompt are in template encoding
 // (see substitute.ts): decoding them with the item's fields is the only substitution left,
 // and it happens once, so an item value is one literal argument whatever it holds.
-import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { isoTime } from '../core/clock.ts';
-import { errorCode } from '../core/errors.ts';
+import { readMountFileInside } from '../core/mountRead.ts';
 import { childName, taskId, type Task, type TaskInput } from '../core/task.ts';
+import { PLAN_LIMITS } from './limits.ts';
 import { fillTemplate, itemField } from './substitute.ts';
+import { figure } from './textLimits.ts';
 
 export interface Expansion {
   /** The children, in item order; empty whenever there is any problem (never a partial expansion). */
@@ -79,23 +81,31 @@ export function expandForeach(template: Task, items: unknown[], now: number): Ex
 
 export type ManifestRead = { ok: true; items: unknown[] } | { ok: false; error: string };
 
-/** The array at a dotted key of a JSON manifest ('' for a manifest that is itself the array). */
-export async function readManifestItems(file: string, key: string): Promise<ManifestRead> {
+/**
+ * The array at a dotted key of a JSON manifest ('' for a manifest that is itself the array).
+ * The manifest is read only inside `folder` (the batch's folder; by default the manifest's
+ * own): a symlink is followed to a regular file inside it and nowhere else, so a FIFO, a link
+ * to /dev/zero or to a file elsewhere on the host is refused with a reason, never a hang; and
+ * at most PLAN_LIMITS.manifestBytes are read and manifestItems items taken.
+ */
+export async function readManifestItems(file: string, key: string, folder = dirname(file)): Promise<ManifestRead> {
   const where = `${file}${key ? `:${key}` : ''}`;
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if (errorCode(err) === 'ENOENT') {
+  const read = await readMountFileInside(file, folder, { maxBytes: PLAN_LIMITS.manifestBytes });
+  if (!read.ok) {
+    if (read.why === 'missing') {
       return { ok: false, error: `foreach manifest ${file} does not exist: the task it depends on should have written it; check that task's command and output path` };
     }
-    return { ok: false, error: `foreach manifest ${file} cannot be read (${errorCode(err) ?? (err as Error).message})` };
+    if (read.why === 'too_big') {
+      return { ok: false, error: `foreach manifest ${read.detail} (${figure(PLAN_LIMITS.manifestBytes)} bytes, 16 MiB, is the most a manifest may be); split the items over several manifests and foreach tasks` };
+    }
+    return { ok: false, error: `foreach manifest cannot be read: ${read.detail}; it must be a regular file the task before wrote inside the batch folder` };
   }
+  const text = read.text;
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return { ok: false, error: `foreach manifest ${file} is not valid JSON (${(err as Error).message}); expected e.g. {"videos": [{"id": "v1", "path": "..."}]}` };
+    return { ok: false, error: `foreach manifest ${file} is not valid JSON (${clip((err as Error).message, 200)}); expected e.g. {"videos": [{"id": "v1", "path": "..."}]}` };
   }
   const walked: string[] = [];
   for (const part of key ? key.split('.') : []) {
@@ -106,7 +116,7 @@ export async function readManifestItems(file: string, key: string): Promise<Mani
       const keys = Object.keys(value as object);
       return {
         ok: false,
-        error: `foreach manifest ${where}: no key '${[...walked, part].join('.')}'; found keys: ${keys.length ? keys.slice(0, 20).join(', ') : '(none)'}`,
+        error: `foreach manifest ${where}: no key '${[...walked, part].join('.')}'; found keys: ${keys.length ? keys.slice(0, 20).map((k) => clip(k, 40)).join(', ') + (keys.length > 20 ? `, ... (${figure(keys.length)} in all)` : '') : '(none)'}`,
       };
     }
     value = (value as Record<string, unknown>)[part];
@@ -115,7 +125,14 @@ export async function readManifestItems(file: string, key: string): Promise<Mani
   if (!Array.isArray(value)) {
     return { ok: false, error: `foreach manifest ${where}: '${key || '(top level)'}' is ${describe(value)}, expected an array of items` };
   }
+  if (value.length > PLAN_LIMITS.manifestItems) {
+    return { ok: false, error: `foreach manifest ${where} has ${figure(value.length)} items, over the limit of ${figure(PLAN_LIMITS.manifestItems)} items per foreach (one task file each); split them over several manifests and foreach tasks` };
+  }
   return { ok: true, items: value };
+}
+
+function clip(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
 }
 
 function describe(v: unknown): string {

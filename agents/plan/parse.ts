@@ -4,11 +4,16 @@
 // (markdown never eats an '_' or a '*' of a command). This layer reports only the shape of
 // the document (sections, field items, field names); validatePlan judges the values.
 import matter from 'gray-matter';
-import { remark } from 'remark';
 import type { Code, Heading, List, ListItem, Nodes, RootContent } from 'mdast';
 import { basename } from 'node:path';
 import { EXECUTORS, TASK_CLASSES, type Executor, type TaskClass, type TaskType } from '../core/task.ts';
 import type { Plan, PlanInput, PlanScript, PlanSection, PlanTaskSpec } from './types.ts';
+import { PLAN_LIMITS } from './limits.ts';
+import { parseMarkdown } from './markdown.ts';
+import { figure, textLimitProblems } from './textLimits.ts';
+import { suggest } from './suggest.ts';
+
+export { suggest };
 
 /** Fields a task may have, in the order PLAN_FORMAT.md documents them. */
 export const TASK_FIELDS = [
@@ -47,6 +52,8 @@ const REQUIRED_MARKERS = new Set(['', '(required)', 'required']);
 export interface ParseResult {
   plan: Plan;
   problems: string[];
+  /** Set when the text was refused before being parsed (a limit, code in the front matter): the plan is empty. */
+  stopped?: true;
 }
 
 interface FieldItem {
@@ -79,32 +86,6 @@ function textOf(node: Nodes): string {
   if ('value' in node && typeof node.value === 'string') return node.value;
   if ('children' in node) return (node.children as Nodes[]).map(textOf).join('');
   return '';
-}
-
-/** Edits (insert, delete, substitute, swap two neighbours) that turn a into b. */
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
-/** " (did you mean 'x'?)" when one allowed name is a typo away from what was written. */
-export function suggest(written: string, allowed: readonly string[]): string {
-  let best: string | null = null;
-  let bestD = Infinity;
-  for (const a of allowed) {
-    const dist = editDistance(written.toLowerCase(), a.toLowerCase());
-    if (dist < bestD) [best, bestD] = [a, dist];
-  }
-  const limit = Math.max(1, Math.floor(written.length / 3));
-  return best !== null && bestD <= limit && bestD < written.length ? ` (did you mean '${best}'?)` : '';
 }
 
 function normalizeFieldName(name: string): string {
@@ -144,6 +125,10 @@ export function parsePlan(text: string, file: string, dir: string): ParseResult 
   const problems: string[] = [];
   const report = (line: number, message: string) => problems.push(`${file}:${line}: ${message}`);
 
+  // Size, headings and nesting are checked on the text first: over any limit, nothing parses it.
+  const overLimits = textLimitProblems(text, file);
+  if (overLimits.length) return { plan: emptyPlan(file, dir), problems: overLimits, stopped: true };
+
   // Front matter: gray-matter hands back the body as a suffix of the text, so the lines
   // before it are the offset that turns body line numbers into plan.md line numbers.
   let body = text;
@@ -155,7 +140,7 @@ export function parsePlan(text: string, file: string, dir: string): ParseResult 
   const language = /^---[ \t]*([^\s-][^\n]*?)[ \t]*\r?\n/.exec(text)?.[1];
   if (language !== undefined && !/^ya?ml$/i.test(language)) {
     report(1, `front matter must be YAML (lines of 'key: value' between two '---' lines); this one opens with '---${language.slice(0, 40)}', which is not read: nothing in it was run`);
-    return { plan: emptyPlan(file, dir), problems };
+    return { plan: emptyPlan(file, dir), problems, stopped: true };
   }
   try {
     // An options object keeps gray-matter from caching (and sharing) results by text.
@@ -193,7 +178,7 @@ export function parsePlan(text: string, file: string, dir: string): ParseResult 
   };
 
   // Split the document into its ## sections.
-  const tree = remark().parse(body);
+  const tree = parseMarkdown(body);
   let title: string | null = typeof frontMatter.title === 'string' ? frontMatter.title : null;
   const sections: Array<{ kind: PlanSection | null; line: number; nodes: RootContent[] }> = [];
   for (const node of tree.children) {
@@ -353,6 +338,10 @@ export function parsePlan(text: string, file: string, dir: string): ParseResult 
       }
     }
     return typedTask(name, line, raw, fieldLines, description.join('\n\n') || null);
+  }
+
+  if (tasks.length > PLAN_LIMITS.tasks) {
+    report(sectionLines.tasks ?? 1, `the plan has ${figure(tasks.length)} tasks, over the limit of ${figure(PLAN_LIMITS.tasks)} tasks per plan; split the work into several plans, or write one task with a foreach over a manifest of items`);
   }
 
   const plan: Plan = {

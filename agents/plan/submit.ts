@@ -1,13 +1,16 @@
 // The submit command's logic: find the plan, check everything (config JSON, plan, name on
 // the mount) before writing anything, then place the plan on the mount and write the
 // submission into brain/inbox. A refused submission leaves no file anywhere.
-import { copyFile, mkdir, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { newBatchId, writeSubmission } from '../core/inbox.ts';
 import { ensureMount, isSafeName, mountPaths, type MountPaths } from '../core/paths.ts';
-import { PLAN_FILE, checkPlan } from './load.ts';
+import { checkPlanBounded } from './boundedCheck.ts';
+import { PLAN_FILE } from './load.ts';
+import { type Placement, listPlanFiles, placePlan, sameContent, samePath } from './placePlan.ts';
 import { inputValuesFromConfig } from './validate.ts';
+
+export type { Placement };
 
 export interface SubmitOptions {
   /** A plan folder (absolute or relative to cwd), a path to its plan.md, or a plan name on the mount. */
@@ -20,7 +23,6 @@ export interface SubmitOptions {
   now?: number;
 }
 
-export type Placement = 'in-place' | 'copied' | 'updated' | 'unchanged';
 
 export type SubmitOutcome =
   | {
@@ -100,92 +102,6 @@ export async function resolvePlanDir(arg: string, paths: MountPaths, cwd: string
   };
 }
 
-/** Files of a plan folder that travel to the mount: not batches/ (outputs), node_modules or dotfiles. */
-export async function listPlanFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (rel: string) => {
-    const entries = await readdir(join(dir, rel), { withFileTypes: true });
-    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if (e.name.startsWith('.') || e.name === 'node_modules' || (rel === '' && e.name === 'batches')) continue;
-      const relPath = rel ? join(rel, e.name) : e.name;
-      if (e.isDirectory()) await walk(relPath);
-      else if (e.isFile()) out.push(relPath);
-      else if (e.isSymbolicLink()) {
-        // A link to a file travels as the file; a link to a folder is left out (no loops).
-        const target = await stat(join(dir, relPath)).catch(() => null);
-        if (target?.isFile()) out.push(relPath);
-      }
-    }
-  };
-  await walk('');
-  return out;
-}
-
-async function sameContent(a: string, b: string): Promise<boolean> {
-  try {
-    const [x, y] = await Promise.all([readFile(a), readFile(b)]);
-    return x.equals(y);
-  } catch {
-    return false;
-  }
-}
-
-async function samePath(a: string, b: string): Promise<boolean> {
-  try {
-    return (await realpath(a)) === (await realpath(b));
-  } catch {
-    return false;
-  }
-}
-
-function tempName(folder: string, name: string): string {
-  return join(folder, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-}
-
-/** Copies one file next to its target, then renames it in: a reader sees the old file or the new one. */
-async function copyFileAtomic(src: string, dest: string): Promise<void> {
-  await mkdir(dirname(dest), { recursive: true });
-  const tmp = tempName(dirname(dest), basename(dest));
-  try {
-    await copyFile(src, tmp); // keeps the mode, so executable scripts stay executable
-    await rename(tmp, dest);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
-
-/**
- * Puts the plan folder at dest. A new plan is copied into a temporary folder and renamed in
- * whole, so the brain never sees half a plan. The same plan (same plan.md) gets its changed
- * files updated one by one; a different plan of the same name is refused before this runs.
- */
-async function placePlan(src: string, dest: string, plansDir: string): Promise<{ placement: Placement; updated: string[] }> {
-  if (await samePath(src, dest)) return { placement: 'in-place', updated: [] };
-  const files = await listPlanFiles(src);
-  if (!(await isDir(dest))) {
-    const tmp = tempName(plansDir, basename(dest));
-    try {
-      for (const f of files) {
-        await mkdir(dirname(join(tmp, f)), { recursive: true });
-        await copyFile(join(src, f), join(tmp, f));
-      }
-      await rename(tmp, dest);
-    } catch (err) {
-      await rm(tmp, { recursive: true, force: true });
-      throw err;
-    }
-    return { placement: 'copied', updated: files };
-  }
-  const updated: string[] = [];
-  for (const f of files) {
-    if (await sameContent(join(src, f), join(dest, f))) continue;
-    await copyFileAtomic(join(src, f), join(dest, f));
-    updated.push(f);
-  }
-  return { placement: updated.length ? 'updated' : 'unchanged', updated };
-}
-
 export async function submitPlan(opts: SubmitOptions): Promise<SubmitOutcome> {
   const cwd = opts.cwd ?? process.cwd();
   const paths = mountPaths(opts.shared);
@@ -202,10 +118,14 @@ export async function submitPlan(opts: SubmitOptions): Promise<SubmitOutcome> {
     problems.push(`${src}: the folder name '${name}' cannot be a plan name on the mount; rename the folder using letters, digits, '.', '_' and '-' (starting with a letter or digit)`);
   }
   const values = config.ok ? inputValuesFromConfig(config.config) : {};
-  const checked = await checkPlan(src, values);
+  // In a worker thread within the parse budget: no plan.md can hang or exhaust submit.
+  const checked = await checkPlanBounded(src, values);
   problems.push(...checked.problems);
   const dest = join(paths.plans, name);
-  if (isSafeName(name) && !(await samePath(src, dest)) && (await isDir(dest))) {
+  const inPlace = await samePath(src, dest);
+  const listed = inPlace ? { files: [], problems: [] } : await listPlanFiles(src);
+  problems.push(...listed.problems);
+  if (isSafeName(name) && !inPlace && (await isDir(dest))) {
     if (!(await sameContent(join(src, PLAN_FILE), join(dest, PLAN_FILE)))) {
       problems.push(
         `${join(dest, PLAN_FILE)}:1: a different plan named '${name}' is already on the mount (its plan.md differs from ${join(src, PLAN_FILE)}); rename your plan folder, or remove ${dest} if it is no longer used`,
@@ -215,7 +135,7 @@ export async function submitPlan(opts: SubmitOptions): Promise<SubmitOutcome> {
   if (problems.length || !checked.plan) return { ok: false, problems };
 
   await ensureMount(paths);
-  const { placement, updated } = await placePlan(src, dest, paths.plans);
+  const { placement, updated } = await placePlan(listed.files, src, dest, paths.plans);
   const batchId = newBatchId(opts.now ?? Date.now());
   const inboxFile = await writeSubmission(paths, {
     plan: name,

@@ -3,6 +3,12 @@
 // to do. Pure: the plan and the input values in, problems out.
 import { EXECUTORS, TASK_CLASSES, TASK_NAME } from '../core/task.ts';
 import { PLAN_TASK_TYPES, suggest } from './parse.ts';
+import { PLAN_LIMITS } from './limits.ts';
+import { closestNames, didYouMean, listNames } from './suggest.ts';
+import { findCycles, longestChain } from './graph.ts';
+
+export { findCycles };
+import { figure } from './textLimits.ts';
 import { BATCH_PATH, ITEM, findPlaceholders, isItemPlaceholder } from './substitute.ts';
 import { tokenizeCommand } from './tokenize.ts';
 import type { Plan, PlanTaskSpec } from './types.ts';
@@ -129,9 +135,17 @@ function positionalHint(interpreter: string, placeholder: string): string {
   return `${interpreter} -e '... process.argv[1] ...' ${ph}`;
 }
 
+/**
+ * DP cells of edit distance spent on "did you mean" for one plan (a few tens of milliseconds):
+ * past it, unknown names are still reported, only without suggestions.
+ */
+const SUGGESTION_CELLS = 2_000_000;
+
 export function validatePlan(plan: Plan, values: Record<string, string>): string[] {
   const found: Problem[] = [];
   const at = (line: number, message: string) => found.push({ line, message });
+  const budget = { used: 0, cells: SUGGESTION_CELLS };
+  const meant = (written: string, names: readonly string[]) => didYouMean(closestNames(written, names, PLAN_LIMITS.suggestions, budget));
   const inputsLine = plan.sectionLines.inputs ?? 1;
 
   // Inputs and the values given for them.
@@ -154,12 +168,14 @@ export function validatePlan(plan: Plan, values: Record<string, string>): string
       at(input.line, `input '${input.name}' has no default and no value was given: pass it with --config '{"${input.name}": "..."}' (or in the submission's config), or give it a default ('- **${input.name}**: value')`);
     }
   }
-  const inputList = inputNames.size ? [...inputNames].join(', ') : '(none)';
+  const inputArray = [...inputNames];
+  const placeholderNames = [...inputArray, BATCH_PATH];
+  const inputList = listNames('inputs', inputArray);
   for (const [key, value] of Object.entries(values)) {
     if ((RESERVED_INPUTS as readonly string[]).includes(key)) {
       at(inputsLine, `config gives '${key}', which the rig sets itself; remove it from the config`);
     } else if (!inputNames.has(key)) {
-      at(inputsLine, `config gives '${key}', but the plan has no input ${key}${suggest(key, [...inputNames])}; inputs: ${inputList}; declare it in '## Inputs' as '- **${key}**: default' or remove it from the config`);
+      at(inputsLine, `config gives '${key}', but the plan has no input ${key}${meant(key, inputArray)}; ${inputList}; declare it in '## Inputs' as '- **${key}**: default' or remove it from the config`);
     }
     if (value.includes('\0')) at(inputsLine, `config value of '${key}' contains a NUL character, which no program argument can hold; remove it`);
   }
@@ -182,6 +198,7 @@ export function validatePlan(plan: Plan, values: Record<string, string>): string
     else byName.set(task.name, task);
   }
   const taskNames = [...byName.keys()].filter((n) => n !== SUMMARY_TASK);
+  const taskList = listNames('tasks', taskNames);
 
   for (const task of plan.tasks) checkTask(task);
 
@@ -269,7 +286,7 @@ export function validatePlan(plan: Plan, values: Record<string, string>): string
             at(line, `${t}: {${p.name}} is only filled in a task with a foreach; add '- **foreach**: {BATCH_PATH}/manifest.json:items' or remove the placeholder`);
           }
         } else if (p.name !== BATCH_PATH && !inputNames.has(p.name)) {
-          at(line, `${t}: placeholder {${p.name}} in ${field} names no input${suggest(p.name, [...inputNames, BATCH_PATH])}; inputs: ${inputList}; declare it in '## Inputs' as '- **${p.name}**: default', or fix the name`);
+          at(line, `${t}: placeholder {${p.name}} in ${field} names no input${meant(p.name, placeholderNames)}; ${inputList}; declare it in '## Inputs' as '- **${p.name}**: default', or fix the name`);
         }
       }
       // Lower-case look-alikes of real placeholders are not placeholders and would stay as text.
@@ -334,91 +351,22 @@ export function validatePlan(plan: Plan, values: Record<string, string>): string
       if (dep === SUMMARY_TASK) {
         at(lineOf('depends_on'), `${t}: cannot depend on ${SUMMARY_TASK}: the rig adds it and it runs after every other task`);
       } else if (!byName.has(dep)) {
-        at(lineOf('depends_on'), `${t}: depends_on names '${dep}', which is not a task of this plan${suggest(dep, taskNames)}; tasks: ${taskNames.join(', ')}`);
+        at(lineOf('depends_on'), `${t}: depends_on names '${dep}', which is not a task of this plan${meant(dep, taskNames)}; ${taskList}`);
       }
     }
   }
 
-  for (const cycle of findCycles(plan.tasks, byName)) {
+  for (const cycle of findCycles(byName)) {
     const start = byName.get(cycle[0]!)!;
     at(start.fieldLines.depends_on ?? start.line, `dependency cycle: ${cycle.join(' -> ')} (each task waits for the next, so none of them can start); remove one of these dependencies`);
+  }
+  const chain = longestChain(byName);
+  if (chain.length > PLAN_LIMITS.dependencyDepth) {
+    const last = byName.get(chain[0]!)!;
+    const shown = chain.length > 6 ? [...chain.slice(0, 3), '...', ...chain.slice(-3)] : chain;
+    at(last.fieldLines.depends_on ?? last.line, `task '${last.name}' ends a chain of ${figure(chain.length)} tasks each waiting for the one before (${shown.join(' <- ')}), over the limit of ${figure(PLAN_LIMITS.dependencyDepth)} for the longest dependency chain; tasks in a chain run one at a time, each a brain cycle after the last: let independent tasks depend on a common task instead, or split the plan`);
   }
 
   const file = plan.file;
   return sortProblems(found.map((p) => `${file}:${p.line}: ${p.message}`));
-}
-
-/**
- * Every strongly connected group of tasks that waits on itself, as one loop starting at the
- * group's task that comes first in the plan: [a, b, c, a] means a waits for b, b for c, c for a.
- */
-export function findCycles(tasks: PlanTaskSpec[], byName: Map<string, PlanTaskSpec>): string[][] {
-  const order = new Map<string, number>();
-  tasks.forEach((t, i) => {
-    if (!order.has(t.name)) order.set(t.name, i);
-  });
-  const deps = (name: string) => [...new Set(byName.get(name)?.depends_on ?? [])].filter((d) => byName.has(d));
-  // Tarjan's algorithm; recursion depth is the longest dependency chain, small for any plan.
-  let index = 0;
-  const idx = new Map<string, number>();
-  const low = new Map<string, number>();
-  const stack: string[] = [];
-  const onStack = new Set<string>();
-  const groups: string[][] = [];
-  const visit = (v: string) => {
-    idx.set(v, index);
-    low.set(v, index);
-    index++;
-    stack.push(v);
-    onStack.add(v);
-    for (const w of deps(v)) {
-      if (!idx.has(w)) {
-        visit(w);
-        low.set(v, Math.min(low.get(v)!, low.get(w)!));
-      } else if (onStack.has(w)) {
-        low.set(v, Math.min(low.get(v)!, idx.get(w)!));
-      }
-    }
-    if (low.get(v) === idx.get(v)) {
-      const group: string[] = [];
-      let w: string;
-      do {
-        w = stack.pop()!;
-        onStack.delete(w);
-        group.push(w);
-      } while (w !== v);
-      groups.push(group);
-    }
-  };
-  for (const name of byName.keys()) if (!idx.has(name)) visit(name);
-
-  const cycles: string[][] = [];
-  for (const group of groups) {
-    const members = new Set(group);
-    const start = group.reduce((a, b) => (order.get(a)! <= order.get(b)! ? a : b));
-    if (group.length === 1 && !deps(start).includes(start)) continue;
-    // Shortest loop from start back to start inside the group (breadth first, plan order).
-    const prev = new Map<string, string>();
-    const queue = [start];
-    let closing: string | null = null;
-    while (queue.length && closing === null) {
-      const v = queue.shift()!;
-      for (const w of deps(v).sort((a, b) => order.get(a)! - order.get(b)!)) {
-        if (!members.has(w)) continue;
-        if (w === start) {
-          closing = v;
-          break;
-        }
-        if (!prev.has(w)) {
-          prev.set(w, v);
-          queue.push(w);
-        }
-      }
-    }
-    const path = [start];
-    for (let v = closing!; v !== start; v = prev.get(v)!) path.splice(1, 0, v);
-    path.push(start);
-    cycles.push(path);
-  }
-  return cycles.sort((a, b) => order.get(a[0]!)! - order.get(b[0]!)!);
 }
