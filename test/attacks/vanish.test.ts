@@ -83,7 +83,11 @@ test('a private task deleted while no brain ran is made again from its plan, che
     await writeSubmission(paths, { plan: 'two', config: {}, batch_id: B, submitted_at: isoTime(clock.now()) });
     const first = new Brain({ paths, config, clock, say: () => {} });
     await first.recover();
-    await first.pass(); // ingests: seal, private tasks; releases `first`
+    // The plan is checked in a worker thread: passes go on until the brain has ingested it.
+    for (let i = 0; i < 500 && !(await store.list('private')).includes(`${B}__second`); i++) {
+      await first.pass();
+      await new Promise((r) => setTimeout(r, 10));
+    }
     assert.ok((await store.list('private')).includes(`${B}__second`));
     // The brain stops; someone deletes a waiting task; a new brain starts and has never read it.
     await unlink(store.fileOf('private', `${B}__second`));
