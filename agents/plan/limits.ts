@@ -44,6 +44,12 @@ export const PLAN_LIMITS = {
   problemChars: 600,
   /** Names offered after "did you mean" for an unknown name. */
   suggestions: 3,
+  /**
+   * Work (edit-distance cells, one at least per comparison) spent on "did you mean" for one
+   * plan, some tens of milliseconds: past it, unknown names are still reported, without
+   * suggestions. 10,000 unknown names against 10,000 tasks would otherwise cost minutes.
+   */
+  suggestionCells: 2_000_000,
 } as const;
 
 /**

@@ -38,8 +38,8 @@ async function followLink(abs: string, root: string): Promise<{ source: string }
   if (!isInside(target, root)) {
     return { problem: `${abs}: a symlink to ${target}, outside the plan folder; submit copies only what is inside the plan folder onto the mount, so copy the file into the folder or remove the link` };
   }
-  const st = await stat(target);
-  if (st.isDirectory()) return null; // a link to a folder is left out (no loops)
+  const st = await stat(target).catch(() => null);
+  if (st === null || st.isDirectory()) return null; // gone meanwhile; or a folder, left out (no loops)
   if (!st.isFile()) return { problem: `${abs}: a symlink to ${kindOf(st)} (${target}); a plan folder holds only files and folders, so remove it` };
   return { source: target };
 }

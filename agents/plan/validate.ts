@@ -2,16 +2,16 @@
 // `file:line: message`, sorted by line, and each message says what was expected and what
 // to do. Pure: the plan and the input values in, problems out.
 import { EXECUTORS, TASK_CLASSES, TASK_NAME } from '../core/task.ts';
-import { PLAN_TASK_TYPES, suggest } from './parse.ts';
-import { PLAN_LIMITS } from './limits.ts';
-import { closestNames, didYouMean, listNames } from './suggest.ts';
 import { findCycles, longestChain } from './graph.ts';
-
-export { findCycles };
-import { figure } from './textLimits.ts';
+import { PLAN_LIMITS } from './limits.ts';
+import { PLAN_TASK_TYPES, suggest } from './parse.ts';
 import { BATCH_PATH, ITEM, findPlaceholders, isItemPlaceholder } from './substitute.ts';
+import { closestNames, didYouMean, listNames } from './suggest.ts';
+import { figure } from './textLimits.ts';
 import { tokenizeCommand } from './tokenize.ts';
 import type { Plan, PlanTaskSpec } from './types.ts';
+
+export { findCycles };
 
 /** Input names: how they are written in {NAME}. */
 export const INPUT_NAME = /^[A-Z_][A-Z0-9_]*$/;
@@ -135,16 +135,10 @@ function positionalHint(interpreter: string, placeholder: string): string {
   return `${interpreter} -e '... process.argv[1] ...' ${ph}`;
 }
 
-/**
- * DP cells of edit distance spent on "did you mean" for one plan (a few tens of milliseconds):
- * past it, unknown names are still reported, only without suggestions.
- */
-const SUGGESTION_CELLS = 2_000_000;
-
 export function validatePlan(plan: Plan, values: Record<string, string>): string[] {
   const found: Problem[] = [];
   const at = (line: number, message: string) => found.push({ line, message });
-  const budget = { used: 0, cells: SUGGESTION_CELLS };
+  const budget = { used: 0, cells: PLAN_LIMITS.suggestionCells };
   const meant = (written: string, names: readonly string[]) => didYouMean(closestNames(written, names, PLAN_LIMITS.suggestions, budget));
   const inputsLine = plan.sectionLines.inputs ?? 1;
 

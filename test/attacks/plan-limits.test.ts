@@ -191,6 +191,15 @@ test('inbox: a batch_id with __, or one an existing batch has, is rejected with 
     assert.equal(JSON.stringify(await readBatchRecord(paths, B)), before, 'the existing batch record is unchanged');
     assert.deepEqual((await readdir(paths.folders.private)).concat(await readdir(paths.folders.queue)).sort(), tasksBefore);
     assert.equal(await readBatchRecord(paths, 'x__y'), null);
+
+    // The very submission that made the batch, left behind by a brain stopped before removing
+    // it, is removed quietly on the next pass: that is a restart, not a second submission.
+    await writeSubmission(paths, { plan: 'small', config: {}, batch_id: B, submitted_at: '2026-01-01T00:00:00.000Z' });
+    await rm(join(paths.inboxRejected, `${B}.json.errors.txt`));
+    await brain.pass();
+    assert.deepEqual((await readdir(paths.inbox)).filter((f) => f.endsWith('.json')), []);
+    assert.equal(await rejected(paths, `${B}.json`), null);
+    assert.equal(JSON.stringify(await readBatchRecord(paths, B)), before);
   } finally {
     await cleanup();
   }
