@@ -4,6 +4,7 @@ import { writeJsonAtomic } from './atomic.ts';
 import { UserInputError } from './errors.ts';
 import { MAX_RECORD_BYTES, readMountFile } from './mountRead.ts';
 import { formatZodIssues } from './task.ts';
+import { suggest } from '../plan/suggest.ts';
 
 /**
  * A number within [lo, hi], the range and the value found in the message. Every number in the
@@ -20,7 +21,7 @@ function between(lo: number, hi: number, unit: string, opts: { int?: boolean } =
 /** 30 days: the longest time any timeout or cycle may name (Node's timers stop at 24.8 days; longer ones are clamped). */
 const MONTH_S = 30 * 24 * 3600;
 
-export const GpuConfig = z.object({
+export const GpuConfig = z.strictObject({
   /** Physical GPU index: the agent sets CUDA_VISIBLE_DEVICES to it. */
   id: z.number().int().min(0),
   /** Agent name for logs and signal files, e.g. gpu-1. */
@@ -33,7 +34,7 @@ export const GpuConfig = z.object({
 export type GpuConfig = z.infer<typeof GpuConfig>;
 
 /** Executor policy. Lives only here: a plan can never loosen it. */
-export const ExecutorPolicy = z.object({
+export const ExecutorPolicy = z.strictObject({
   /** Commands refused outright (basename of argv[0], or of a command inside sh -c). */
   blocked_commands: z.array(z.string()).default(['sudo', 'su', 'doas', 'pkexec', 'shutdown', 'reboot', 'mkfs', 'dd']),
   /** Network tools: the rig is air-gapped and tasks must not reach out. */
@@ -54,7 +55,7 @@ export type ExecutorPolicy = z.infer<typeof ExecutorPolicy>;
  * this is the boundary: a read-only file system but for the batch folder, no network, a
  * private pid namespace.
  */
-export const SandboxConfig = z.object({
+export const SandboxConfig = z.strictObject({
   /** auto: bwrap when it works here, else uncontained (said in the logs); require: else the task fails (infra); off: never. */
   mode: z.enum(['auto', 'require', 'off']).default('auto'),
   /** The bwrap executable (Debian package bubblewrap). */
@@ -64,10 +65,14 @@ export const SandboxConfig = z.object({
 });
 export type SandboxConfig = z.infer<typeof SandboxConfig>;
 
-export const Config = z.object({
-  gpus: z.array(GpuConfig).min(1, 'configure at least one GPU'),
+export const Config = z.strictObject({
+  gpus: z
+    .array(GpuConfig, {
+      error: (iss) => `${iss.input === undefined ? 'missing' : 'must be a list'}: one entry per GPU, e.g. [{"id": 0, "name": "gpu-0", "model": "qwen2.5:7b", "port": 11435}] (npm run rig writes a default config when there is none)`,
+    })
+    .min(1, 'configure at least one GPU'),
   resource_limits: z
-    .object({
+    .strictObject({
       /** Celsius; at or above it the agent takes only meta and cpu tasks. */
       max_temp_c: between(1, 150, '°C').default(85),
       /** Percent of total VRAM in use; at or above it the agent is constrained. */
@@ -88,7 +93,7 @@ export const Config = z.object({
     })
     .prefault({}),
   cycles: z
-    .object({
+    .strictObject({
       /** Seconds between internal cycles: signals, finished workers, telemetry. */
       internal_s: between(0.05, 3600, 's').default(5),
       /** Seconds between external cycles: heartbeat, claiming (events make both faster). */
@@ -96,7 +101,7 @@ export const Config = z.object({
     })
     .prefault({}),
   timeouts: z
-    .object({
+    .strictObject({
       /** Seconds without a heartbeat sequence advance before an agent counts as dead. */
       heartbeat_stale_s: between(1, 86_400, 's').default(120),
       /** Seconds in processing/ before a task counts as stuck (abort, then kill). */
@@ -112,7 +117,7 @@ export const Config = z.object({
     })
     .prefault({}),
   retries: z
-    .object({
+    .strictObject({
       /** Attempts a task gets for failures of its own (app). */
       max_attempts: between(1, 100, 'attempts', { int: true }).default(3),
       /** Extra attempts for failures of the rig (infra: agent lost, killed, OOM). */
@@ -127,7 +132,7 @@ export const Config = z.object({
   sandbox: SandboxConfig.prefault({}),
   /** The brain's own model, asked only where rules cannot decide (output quality). null: rules only. */
   brain_llm: z
-    .object({
+    .strictObject({
       model: z.string().min(1),
       port: z.number().int().min(1).max(65535),
       /** Scores below this (1-5) send a generate task back for another attempt. */
@@ -153,9 +158,45 @@ export function defaultGpus(count: number, basePort = 11435): GpuConfig[] {
   return Array.from({ length: count }, (_, id) => ({ id, name: `gpu-${id}`, model: 'qwen2.5:7b', port: basePort + id }));
 }
 
+/** The keys a config object at `path` allows (its schema's shape), unwrapping defaults, nullables and arrays. */
+function allowedKeysAt(path: readonly PropertyKey[]): string[] {
+  // zod 4 keeps a schema's parts in `def`: innerType (default, prefault, nullable), element (array), shape (object).
+  type Def = { innerType?: unknown; element?: unknown; shape?: Record<string, unknown> };
+  const defOf = (x: unknown): Def => ((x as { def?: Def }).def ?? {});
+  const unwrap = (x: unknown): unknown => {
+    let cur = x;
+    while (defOf(cur).innerType) cur = defOf(cur).innerType;
+    return cur;
+  };
+  let cur: unknown = unwrap(Config);
+  for (const key of path) {
+    const d = defOf(cur);
+    cur = unwrap(typeof key === 'number' ? d.element : d.shape?.[String(key)]);
+  }
+  return Object.keys(defOf(cur).shape ?? {});
+}
+
+/** "unknown key 'cycle' (did you mean 'cycles'?); allowed: ..." for each key the schema does not know. */
+function unknownKeyProblems(err: z.ZodError, where: string): string[] | null {
+  const out: string[] = [];
+  for (const issue of err.issues) {
+    if (issue.code !== 'unrecognized_keys') return null;
+    const allowed = allowedKeysAt(issue.path);
+    const at = issue.path.length ? `${issue.path.join('.')}.` : '';
+    for (const key of issue.keys) out.push(`${where}: ${at}${key}: unknown key${suggest(key, allowed)}; allowed here: ${allowed.join(', ')}`);
+  }
+  return out;
+}
+
 export function parseConfig(raw: unknown, where: string): Config {
   const parsed = Config.safeParse(raw);
-  if (!parsed.success) throw new UserInputError(formatZodIssues(parsed.error, where));
+  if (!parsed.success) {
+    // Unknown keys get their own words: a misspelled key would otherwise be dropped, and its default used.
+    const unknown = parsed.error.issues.filter((i) => i.code === 'unrecognized_keys');
+    const rest = parsed.error.issues.filter((i) => i.code !== 'unrecognized_keys');
+    const keys = unknownKeyProblems(new z.ZodError(unknown), where) ?? [];
+    throw new UserInputError([...keys, ...formatZodIssues(new z.ZodError(rest), where)]);
+  }
   const ids = new Set<number>();
   const names = new Set<string>();
   const problems: string[] = [];

@@ -53,3 +53,21 @@ test('the brain and an agent refuse a config out of range: exit 1 with the field
     await cleanup();
   }
 });
+
+test('a misspelled config key is refused by rig and doctor, and shown by status, with the key, the closest match and the allowed keys', { timeout: 120_000 }, async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    // `cycles.internl_s` would otherwise be dropped and the 5 s default used without a word.
+    await writeFile(paths.config, JSON.stringify({ gpus: defaultGpus(1), cycles: { internl_s: 1 } }));
+    const want = /config\.json: cycles\.internl_s: unknown key \(did you mean 'internal_s'\?\); allowed here: internal_s, external_s/;
+    for (const script of ['agents/rig.ts', 'scripts/status.ts', 'scripts/doctor.ts']) {
+      const r = await execa(process.execPath, ['--import', 'tsx', join(ROOT, script), '--shared', paths.root], { cwd: ROOT, reject: false, timeout: 60_000 });
+      // status is one look at the rig: it shows the config's problem on its second line and the rest of what it sees.
+      if (script === 'scripts/status.ts') assert.equal(r.exitCode, 0);
+      else assert.notEqual(r.exitCode, 0, `${script} refused the config`);
+      assert.match(`${String(r.stdout)}\n${String(r.stderr)}`, want, script);
+    }
+  } finally {
+    await cleanup();
+  }
+});

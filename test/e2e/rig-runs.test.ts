@@ -157,7 +157,9 @@ test('killing the brain with SIGKILL mid-batch and starting it again finishes th
     assert.match(log, /RECOVER/);
     for (let i = 0; i < 8; i++) {
       const releases = log.split('\n').filter((l) => l.includes(`RELEASE task=${batch}__s${i} `));
-      assert.equal(releases.length, 1, `s${i} released once`);
+      // At most once: a brain killed between a release's rename and its log line leaves the
+      // task released (runs.log shows it ran once) with no RELEASE line of its own.
+      assert.ok(releases.length <= 1, `s${i} released ${releases.length} times`);
     }
   } finally {
     await stopAll(procs);
