@@ -1,7 +1,7 @@
 // The real worker entry point, spawned as the GPU agent spawns it, on temporary folders.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -21,6 +21,7 @@ let plan: string;
 let batchPath: string;
 let configPath: string;
 let seq = 0;
+let taskFixtures: string;
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'forge-worker-'));
@@ -29,7 +30,12 @@ before(async () => {
   await mkdir(batchPath, { recursive: true });
   configPath = join(tmp, 'config.json');
   await writeConfig(configPath, {});
-  chmodSync(join(FIXTURES, 'bin', 'pip'), 0o755);
+  // Tasks use the fixtures from inside their plan folder, as a plan uses its scripts: a task in
+  // the sandbox sees its plan folder, not this checkout (which may live under the host's /tmp,
+  // hidden behind the task's private one).
+  taskFixtures = join(plan, 'fixtures');
+  cpSync(FIXTURES, taskFixtures, { recursive: true });
+  chmodSync(join(taskFixtures, 'bin', 'pip'), 0o755);
 });
 
 after(async () => {
@@ -71,7 +77,7 @@ interface WorkerRun {
 function startWorker(task: TaskInput, opts: { env?: Record<string, string | undefined>; config?: string } = {}): ResultPromise<{ reject: false }> {
   const taskFile = join(tmp, `${String(task.id)}.json`);
   writeFileSync(taskFile, JSON.stringify(task));
-  const env = opts.env ?? { ...process.env, PATH: `${join(FIXTURES, 'bin')}${delimiter}${process.env.PATH ?? ''}` };
+  const env = opts.env ?? { ...process.env, PATH: `${join(taskFixtures, 'bin')}${delimiter}${process.env.PATH ?? ''}` };
   return execa('node', ['--import', 'tsx', WORKER, '--task-file', taskFile, '--config', opts.config ?? configPath], {
     cwd: ROOT,
     env,
@@ -139,7 +145,7 @@ describe('worker', { concurrency: 4 }, () => {
   });
 
   it('reports a non-zero exit as failed (app) with the tail of stderr', async () => {
-    const task = makeTask(['sh', join(FIXTURES, 'fail.sh')]);
+    const task = makeTask(['sh', join(taskFixtures, 'fail.sh')]);
     const result = resultOf(await runWorker(task), task);
     assert.equal(result.outcome, 'failed');
     assert.equal(result.failure_kind, 'app');
@@ -152,7 +158,7 @@ describe('worker', { concurrency: 4 }, () => {
 
   it('ends a task past its timeout, with its whole process group', async () => {
     const pidFile = join(batchPath, `sleeper-${seq}.pids`);
-    const task = makeTask(['sh', join(FIXTURES, 'sleeper.sh'), pidFile, '30'], { timeout_s: 1 });
+    const task = makeTask(['sh', join(taskFixtures, 'sleeper.sh'), pidFile, '30'], { timeout_s: 1 });
     const run = await runWorker(task);
     const result = resultOf(run, task);
     assert.equal(result.outcome, 'timeout');
@@ -165,7 +171,7 @@ describe('worker', { concurrency: 4 }, () => {
 
   it('kills a task that ignores SIGTERM with SIGKILL after the grace period', async () => {
     const pidFile = join(batchPath, `stubborn-${seq}.pids`);
-    const task = makeTask(['sh', join(FIXTURES, 'sleeper.sh'), pidFile, '30', 'ignore-term'], { timeout_s: 1 });
+    const task = makeTask(['sh', join(taskFixtures, 'sleeper.sh'), pidFile, '30', 'ignore-term'], { timeout_s: 1 });
     const run = await runWorker(task);
     const result = resultOf(run, task);
     assert.equal(result.outcome, 'timeout');
@@ -176,7 +182,7 @@ describe('worker', { concurrency: 4 }, () => {
 
   it('on SIGTERM kills its task group and still prints one result: killed (infra)', async () => {
     const pidFile = join(batchPath, `term-${seq}.pids`);
-    const task = makeTask(['sh', join(FIXTURES, 'sleeper.sh'), pidFile, '30'], { timeout_s: 60 });
+    const task = makeTask(['sh', join(taskFixtures, 'sleeper.sh'), pidFile, '30'], { timeout_s: 60 });
     const worker = startWorker(task);
     assert.ok(await waitFor(() => existsSync(pidFile), 10_000), 'the task started');
     worker.kill('SIGTERM');
@@ -197,7 +203,7 @@ describe('worker', { concurrency: 4 }, () => {
   });
 
   it('reports CUDA out of memory as oom (infra)', async () => {
-    const task = makeTask(['sh', join(FIXTURES, 'oom.sh')]);
+    const task = makeTask(['sh', join(taskFixtures, 'oom.sh')]);
     const result = resultOf(await runWorker(task), task);
     assert.equal(result.outcome, 'oom');
     assert.equal(result.failure_kind, 'infra');
