@@ -83,6 +83,8 @@ export class GpuAgent {
    */
   private readonly refused = new Map<string, { since: number; logged: boolean }>();
   private seq = 0;
+  /** The heartbeat write in progress, if any (writeBeat). */
+  private beats: Promise<void> = Promise.resolve();
   private readonly startedAt: number;
   private stats = { tasks_completed: 0, tasks_failed: 0 };
   private telemetry: Awaited<ReturnType<typeof readGpuTelemetry>> | null = null;
@@ -674,7 +676,17 @@ export class GpuAgent {
 
   // ---- heartbeat and log ----
 
-  private async writeBeat(state?: 'stopping'): Promise<void> {
+  /**
+   * Heartbeat writes one at a time, in order: a claim, a finished worker and the cycle each
+   * write one, and two at once would both find (and report) a bad file in its place.
+   */
+  private writeBeat(state?: 'stopping'): Promise<void> {
+    const next = this.beats.then(() => this.writeBeatNow(state));
+    this.beats = next.catch(() => {});
+    return next;
+  }
+
+  private async writeBeatNow(state?: 'stopping'): Promise<void> {
     const g = this.telemetry?.ok ? this.telemetry.gpu : null;
     const active: ActiveTask[] = [...this.running.values()].map((r, i) => ({
       worker_id: `${this.name}-w${i}-${r.task.id.slice(-8)}`,
