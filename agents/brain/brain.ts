@@ -18,7 +18,7 @@ import {
 } from '../core/batch.ts';
 import { BadFileNotes } from '../core/badFiles.ts';
 import { UnreadableWatch, fileVersion } from '../core/unreadable.ts';
-import { loadPlan } from '../plan/load.ts';
+import { checkPlanBounded } from '../plan/boundedCheck.ts';
 import type { ParseBudget } from '../plan/limits.ts';
 import { buildBatchTasks } from '../plan/build.ts';
 import { expandForeach, readManifestItems } from '../plan/expand.ts';
@@ -382,7 +382,8 @@ export class Brain {
     const seal = rec ? (this.seals.get(rec.id) ?? (await readSeal(this.paths, rec.id))) : null;
     if (!rec || !seal?.tasks[id]) return null;
     try {
-      const { plan } = await loadPlan(rec.plan_dir);
+      // Read and parsed in a worker thread within the parse budget, as a submission is: the plan may have changed since.
+      const { plan } = await checkPlanBounded(rec.plan_dir, rec.values);
       if (!plan) return null;
       const made = buildBatchTasks(plan, { batchId: rec.id, batchPath: rec.batch_path, values: rec.values, config: this.config, now: Date.parse(rec.submitted_at) });
       const input = made.find((t) => t.id === id);

@@ -100,3 +100,25 @@ export async function readHeartbeats(paths: MountPaths, gpuIds: number[]): Promi
   const all = await Promise.all(gpuIds.map((id) => readHeartbeat(paths, id)));
   return all.filter((h): h is Heartbeat => h !== null);
 }
+
+/**
+ * Watches heartbeats for up to ms, every 200 ms: the ids whose heartbeat `moved` says has moved
+ * (seq advanced, a new pid). Liveness judged between two observations on the reader's own
+ * clock, never by a file's time or another host's clock.
+ */
+export async function waitForHeartbeats(paths: MountPaths, ids: Iterable<number>, ms: number, moved: (hb: Heartbeat, id: number) => boolean): Promise<Set<number>> {
+  const waiting = new Set(ids);
+  const out = new Set<number>();
+  const end = Date.now() + ms;
+  while (waiting.size && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, Math.min(200, Math.max(1, end - Date.now()))));
+    for (const id of waiting) {
+      const hb = await readHeartbeat(paths, id);
+      if (hb && moved(hb, id)) {
+        waiting.delete(id);
+        out.add(id);
+      }
+    }
+  }
+  return out;
+}

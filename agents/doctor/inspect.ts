@@ -11,7 +11,7 @@ import { isTempName } from '../core/atomic.ts';
 import { listBatchIds, readBatchRecordFile, readBrainStateFile } from '../core/batch.ts';
 import { type Config, loadConfig } from '../core/config.ts';
 import { errorCode, errorMessage } from '../core/errors.ts';
-import { readHeartbeat, readHeartbeatFile } from '../core/heartbeat.ts';
+import { readHeartbeatFile, waitForHeartbeats } from '../core/heartbeat.ts';
 import { listInbox, readSubmission } from '../core/inbox.ts';
 import { listTempFiles, rigFolders } from '../core/leftovers.ts';
 import { type MountPaths, TASK_FOLDERS, type TaskFolder, heartbeatPath, isSafeName } from '../core/paths.ts';
@@ -156,7 +156,7 @@ async function readAgents(paths: MountPaths, config: Config | null): Promise<Age
       const elsewhere = heartbeat?.hostname != null && heartbeat.hostname !== me;
       return {
         gpu, heartbeat, heartbeatRel: relative(paths.root, heartbeatPath(paths, id)),
-        pidAlive: !heartbeat || elsewhere ? null : isAlive(heartbeat.pid) && (await isAgentProcess(heartbeat.pid)),
+        pidAlive: !heartbeat || elsewhere ? null : await isAgentProcess(heartbeat.pid),
         heartbeatProblem: r.ok || r.missing ? null : r.problem,
       };
     }),
@@ -283,12 +283,5 @@ export async function examineMount(paths: MountPaths, clock: () => number = Date
 /** Waits until every agent's heartbeat seq has moved by `beats`, or `ms` passed. */
 async function waitForBeats(paths: MountPaths, agents: readonly AgentView[], beats: number, ms: number): Promise<void> {
   const want = new Map(agents.flatMap((a) => (a.heartbeat && !a.heartbeat.stopping ? [[a.gpu.id, a.heartbeat.seq + beats] as const] : [])));
-  const end = Date.now() + ms;
-  while (want.size && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 200));
-    for (const [id, seq] of want) {
-      const hb = await readHeartbeat(paths, id).catch(() => null);
-      if (hb && hb.seq >= seq) want.delete(id);
-    }
-  }
+  await waitForHeartbeats(paths, want.keys(), ms, (hb, id) => hb.seq >= want.get(id)!);
 }

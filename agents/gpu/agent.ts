@@ -9,7 +9,7 @@ import { isoTime } from '../core/clock.ts';
 import type { Config, GpuConfig } from '../core/config.ts';
 import { DecisionLog } from '../core/decisionLog.ts';
 import { errorMessage } from '../core/errors.ts';
-import { type ActiveTask, readHeartbeat, readHeartbeats, writeHeartbeat } from '../core/heartbeat.ts';
+import { type ActiveTask, readHeartbeat, readHeartbeats, waitForHeartbeats, writeHeartbeat } from '../core/heartbeat.ts';
 import { Ticker } from '../core/loop.ts';
 import { type MountPaths, heartbeatPath } from '../core/paths.ts';
 import { readSignals, removeSignal } from '../core/signals.ts';
@@ -30,7 +30,7 @@ import { formatThrottleStatus } from './telemetry.ts';
 import { type Health, acceptedClasses, budgetAvailable, canClaim, evaluateHealth, recordClaim, taskCost } from './claimPolicy.ts';
 import { isAlive, killGroup, spawnWorker } from './spawnWorker.ts';
 import { processGroupOf, processesOfAttempt, processesOfAttempts } from './procGroup.ts';
-import { AgentNameTaken, isAgentProcess, judgePreviousLife, thisHost, waitForSilence } from './previousLife.ts';
+import { AgentNameTaken, isAgentProcess, judgePreviousLife, thisHost } from './previousLife.ts';
 
 export interface AgentOptions {
   paths: MountPaths;
@@ -647,8 +647,9 @@ export class GpuAgent {
     if (life.kind === 'elsewhere' && prev && !prev.stopping) {
       // Written on another host: alive there if its seq still moves. Watched on our own clock
       // for three external cycles (it writes once per cycle); a moving seq is a live namesake.
-      const seq = await waitForSilence(() => readHeartbeat(this.o.paths, this.o.gpu.id), prev, this.config.cycles.external_s * 3000);
-      if (seq !== null) throw new AgentNameTaken(`agent ${this.name} is alive on ${prev.hostname ?? 'another host'} (its heartbeat seq moved to ${seq}); stop it first, or give this GPU another name in config.json`);
+      const id = this.o.gpu.id;
+      const moved = await waitForHeartbeats(this.o.paths, [id], this.config.cycles.external_s * 3000, (hb) => hb.seq !== prev.seq || hb.pid !== prev.pid);
+      if (moved.has(id)) throw new AgentNameTaken(`agent ${this.name} is alive on ${prev.hostname ?? 'another host'} (its heartbeat seq moved past ${prev.seq}); stop it first, or give this GPU another name in config.json`);
     }
     this.seq = prev ? prev.seq + 1 : 0;
     if (life.kind === 'none' || !prev) return;

@@ -49,18 +49,3 @@ export async function isAgentProcess(pid: number): Promise<boolean> {
 export class AgentNameTaken extends Error {
   override name = 'AgentNameTaken';
 }
-
-/**
- * Watches a heartbeat for up to ms: the seq it moved to, or null when it stayed still (its
- * writer is gone). Judged between two observations, never by the file's time or another
- * host's clock.
- */
-export async function waitForSilence(read: () => Promise<Heartbeat | null>, first: Heartbeat, ms: number): Promise<number | null> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    await new Promise((r) => setTimeout(r, Math.min(250, Math.max(1, end - Date.now()))));
-    const now = await read().catch(() => null);
-    if (now && (now.seq !== first.seq || now.pid !== first.pid)) return now.seq;
-  }
-  return null;
-}
