@@ -7,6 +7,7 @@ import { errorMessage } from '../core/errors.ts';
 import { EXIT_REFUSED, startDaemon } from '../core/lifecycle.ts';
 import { Ticker } from '../core/loop.ts';
 import { ensureMount, mountPaths } from '../core/paths.ts';
+import { BellReader, Doorbell, startBellWatch } from '../core/doorbell.ts';
 import { Brain } from './brain.ts';
 import { BrainLockedError, acquireBrainLock } from './lock.ts';
 
@@ -26,7 +27,8 @@ try {
 daemon.onStop(() => lock.release());
 // A submitted plan is checked in a worker thread; when the check ends, a pass takes its result.
 let ticker: Ticker | null = null;
-const brain = new Brain({ paths, config, clock: systemClock, say: daemon.log, wake: () => ticker?.poke() });
+const bell = new Doorbell(paths.doorbells, 'brain', (err) => daemon.log(`doorbell not rung: ${errorMessage(err)}`));
+const brain = new Brain({ paths, config, clock: systemClock, say: daemon.log, wake: () => ticker?.poke(), bell });
 if (lock.previousPid !== null) await brain.store.recoverInterrupted(lock.previousPid);
 await brain.recover();
 ticker = new Ticker(() => brain.pass(), {
@@ -45,5 +47,15 @@ const watchers = [paths.folders.complete, paths.folders.failed, paths.inbox, pat
 daemon.onStop(() => {
   for (const w of watchers) w.close();
 });
+// The agents' doorbells: a task finished on another host is seen within doorbell_s. Claims
+// (moves into processing/) are noted but wake nothing: no decision waits on them.
+const bells = startBellWatch(new BellReader({ dir: paths.doorbells, self: 'brain', now: () => performance.now() }), brain.store, {
+  intervalMs: config.cycles.doorbell_s * 1000,
+  wake: (news) => {
+    if (news.rescan || news.moved.some((e) => e.to === 'complete' || e.to === 'failed')) ticker.poke();
+  },
+  onError: (err) => daemon.log(`doorbells: ${errorMessage(err)}`),
+});
+daemon.onStop(() => bells.stop());
 ticker.start();
 daemon.log(`running on ${paths.root} (pid ${process.pid})`);

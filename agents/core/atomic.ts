@@ -13,13 +13,22 @@ export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
-/** Creates `path` (it must not exist) with `data`, synced to disk; on failure nothing is left. */
-export async function writeFileSynced(path: string, data: string | Uint8Array): Promise<void> {
+export interface WriteOptions {
+  /**
+   * fsync before the rename (default true): the new file survives a crash of the machine that
+   * holds it. On a network mount it is a round trip to the server; a file that only its own
+   * writer reads (the brain's private tasks, rebuilt from the plan's seal if lost) skips it.
+   */
+  sync?: boolean;
+}
+
+/** Creates `path` (it must not exist) with `data`, synced to disk unless told not to; on failure nothing is left. */
+export async function writeFileSynced(path: string, data: string | Uint8Array, o: WriteOptions = {}): Promise<void> {
   let handle;
   try {
     handle = await open(path, 'wx', 0o644);
     await handle.writeFile(data);
-    await handle.sync();
+    if (o.sync !== false) await handle.sync();
     await handle.close();
   } catch (err) {
     // A failed write (ENOSPC, EIO) leaves no temporary behind.
@@ -29,9 +38,9 @@ export async function writeFileSynced(path: string, data: string | Uint8Array): 
   }
 }
 
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(target: string, data: string | Uint8Array, o: WriteOptions = {}): Promise<void> {
   const tmp = tempPathFor(target);
-  await writeFileSynced(tmp, data);
+  await writeFileSynced(tmp, data, o);
   try {
     await rename(tmp, target);
   } catch (err) {
@@ -41,6 +50,6 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
   }
 }
 
-export async function writeJsonAtomic(target: string, value: unknown): Promise<void> {
-  await writeFileAtomic(target, JSON.stringify(value, null, 2) + '\n');
+export async function writeJsonAtomic(target: string, value: unknown, o: WriteOptions = {}): Promise<void> {
+  await writeFileAtomic(target, JSON.stringify(value, null, 2) + '\n', o);
 }

@@ -98,6 +98,8 @@ export const Config = z.strictObject({
       internal_s: between(0.05, 3600, 's').default(5),
       /** Seconds between external cycles: heartbeat, claiming (events make both faster). */
       external_s: between(0.1, 3600, 's').default(30),
+      /** Seconds between looks at the other processes' doorbells (core/doorbell.ts): how soon a move made on another host is seen. */
+      doorbell_s: between(0.02, 60, 's').default(0.25),
     })
     .prefault({}),
   timeouts: z

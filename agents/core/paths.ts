@@ -26,6 +26,8 @@ export interface MountPaths {
   trainingSamples: string;
   quarantine: string;
   sim: string;
+  /** One small file per writer naming its last task moves (core/doorbell.ts). */
+  doorbells: string;
 }
 
 /** Names that may be used as one path segment: no separators, no dot-dot, no leading dash or dot. */
@@ -88,6 +90,7 @@ export function mountPaths(rootDir: string): MountPaths {
     trainingSamples: join(logs, 'training_samples.jsonl'),
     quarantine: join(root, 'quarantine'),
     sim: join(root, 'sim'),
+    doorbells: join(root, 'doorbells'),
   };
 }
 
@@ -111,7 +114,7 @@ export function batchDir(paths: MountPaths, plan: string, batchId: string): stri
 export async function ensureMount(paths: MountPaths): Promise<void> {
   const dirs = [
     paths.plans, ...Object.values(paths.folders), paths.batches, paths.inbox, paths.inboxRejected,
-    paths.gpus, paths.signals, paths.approvals, paths.logs, paths.quarantine,
+    paths.gpus, paths.signals, paths.approvals, paths.logs, paths.quarantine, paths.doorbells,
   ];
   await Promise.all(dirs.map((d) => mkdir(d, { recursive: true })));
 }

@@ -13,6 +13,7 @@ import { quarantine } from './quarantine.ts';
 import { MAX_TASK_BYTES, parseTaskText, readTaskFile, surveyFolder } from './taskFile.ts';
 import { Task, type TaskInput } from './task.ts';
 import { UNREADABLE_GRACE_MS, UnreadableWatch, fileVersion } from './unreadable.ts';
+import { BELL_FOLDERS, type BellFolder, type Doorbell } from './doorbell.ts';
 
 export { quarantine } from './quarantine.ts';
 
@@ -38,7 +39,17 @@ export interface StoreOptions {
   now?: () => number;
   /** Folders only this process writes (the brain's private/): what it cannot read there is quarantined at once. */
   ownFolders?: readonly TaskFolder[];
+  /** This process's doorbell: every move it makes into queue/, processing/, complete/ or failed/ is rung there. */
+  bell?: Doorbell;
 }
+
+/**
+ * How long a doorbell's word that a task moved into a folder is acted on when the folder's
+ * listing does not show it yet (ms): longer than any client's cache of a listing.
+ */
+export const HINT_MS = 15_000;
+/** Most hints held at once: a flood of bells cannot grow the map without end. */
+const MAX_HINTS = 20_000;
 
 /** How often replace() reads a file again that read torn, before it leaves the verdict to read(). */
 const TORN_RETRIES = 5;
@@ -69,11 +80,55 @@ export class TaskStore {
   private readonly takenStaleMs: number;
   private readonly unreadable: UnreadableWatch;
   private readonly own: ReadonlySet<TaskFolder>;
+  private readonly bell: Doorbell | null;
+  private readonly now: () => number;
+  /** `<folder>/<id>` → until when (this process's clock) a doorbell's word that it moved there is acted on. */
+  private readonly hints = new Map<string, number>();
   constructor(paths: MountPaths, opts: StoreOptions = {}) {
     this.paths = paths;
     this.takenStaleMs = opts.takenStaleMs ?? TAKEN_STALE_MS;
-    this.unreadable = new UnreadableWatch(opts.unreadableGraceMs ?? UNREADABLE_GRACE_MS, opts.now ?? (() => performance.now()));
+    this.now = opts.now ?? (() => performance.now());
+    this.unreadable = new UnreadableWatch(opts.unreadableGraceMs ?? UNREADABLE_GRACE_MS, this.now);
     this.own = new Set(opts.ownFolders ?? []);
+    this.bell = opts.bell ?? null;
+  }
+
+  /**
+   * Notes another process's word (its doorbell) that task `id` moved into `folder`: listHinted()
+   * looks for it there by name until its listing shows it, or for HINT_MS. A word that is not
+   * true costs one failed lookup; nothing is believed without reading the file.
+   */
+  hint(folder: TaskFolder, id: string): void {
+    if (!isSafeName(id)) return;
+    const key = `${folder}/${id}`;
+    this.hints.delete(key); // re-inserted last: the oldest hints are the first dropped
+    this.hints.set(key, this.now() + HINT_MS);
+    if (this.hints.size > MAX_HINTS) this.hints.delete(this.hints.keys().next().value!);
+  }
+
+  /**
+   * list(), plus the tasks that other processes' doorbells say moved into this folder and that
+   * the listing does not show yet: another client's listing can be seconds old, a lookup by name
+   * is not. Only for readers that read each id they get (a hinted id may be wrong or moved on).
+   */
+  async listHinted(folder: TaskFolder): Promise<string[]> {
+    const ids = await this.list(folder);
+    if (this.hints.size === 0) return ids;
+    const listed = new Set(ids);
+    const now = this.now();
+    const prefix = `${folder}/`;
+    for (const [key, until] of this.hints) {
+      if (!key.startsWith(prefix)) continue;
+      const id = key.slice(prefix.length);
+      if (until < now || listed.has(id)) this.hints.delete(key);
+      else ids.push(id);
+    }
+    return ids;
+  }
+
+  /** Rings this process's doorbell for a move into `to`. */
+  private rang(to: TaskFolder, id: string): void {
+    if (this.bell && (BELL_FOLDERS as readonly string[]).includes(to)) this.bell.ring(to as BellFolder, id);
   }
 
   fileOf(folder: TaskFolder, id: string): string {
@@ -154,7 +209,9 @@ export class TaskStore {
    */
   async write(folder: TaskFolder, task: TaskInput): Promise<Task> {
     const valid = Task.parse(task);
-    await writeJsonAtomic(this.fileOf(folder, valid.id), valid);
+    const own = this.own.has(folder);
+    await writeJsonAtomic(this.fileOf(folder, valid.id), valid, { sync: !own });
+    if (!own) this.rang(folder, valid.id);
     return valid;
   }
 
@@ -227,6 +284,7 @@ export class TaskStore {
       }
       await rename(fresh, dest);
       await unlink(taken).catch(() => {});
+      if (to !== from) this.rang(to, id);
       return { ok: true, task: next };
     }
   }
@@ -317,6 +375,7 @@ export class TaskStore {
   async move(id: string, from: TaskFolder, to: TaskFolder): Promise<boolean> {
     try {
       await rename(this.fileOf(from, id), this.fileOf(to, id));
+      this.rang(to, id);
       return true;
     } catch (err) {
       if (isGone(err)) return false;

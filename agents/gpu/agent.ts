@@ -15,6 +15,7 @@ import { type MountPaths, heartbeatPath } from '../core/paths.ts';
 import { readSignals, removeSignal } from '../core/signals.ts';
 import { type ReplaceOutcome, TaskStore } from '../core/store.ts';
 import { TaskCache } from '../core/taskCache.ts';
+import { BellReader, Doorbell, startBellWatch } from '../core/doorbell.ts';
 import { SealCache } from '../core/seal.ts';
 import { type AttemptRecord, type Task, type TaskClass, type WorkerResult, holdsOpenClaim, sameClaim } from '../core/task.ts';
 import { isTempName, writeJsonAtomic } from '../core/atomic.ts';
@@ -100,6 +101,7 @@ export class GpuAgent {
   private external: Ticker | null = null;
   private claimer: Ticker | null = null;
   private watcher: FSWatcher | null = null;
+  private bells: Ticker | null = null;
   private stopped!: () => void;
   /** Resolves when a stop signal's work is done and the agent may exit. */
   readonly finished: Promise<void>;
@@ -107,7 +109,9 @@ export class GpuAgent {
   constructor(o: AgentOptions) {
     this.o = o;
     this.name = o.gpu.name;
-    this.store = new TaskStore(o.paths, { unreadableGraceMs: o.config.timeouts.unreadable_grace_s * 1000, now: () => o.clock.now() });
+    // Its moves (a task finished, returned) are rung on its doorbell, for a brain on another host.
+    const bell = new Doorbell(o.paths.doorbells, this.name, (err) => this.say(`doorbell not rung: ${errorMessage(err)}`));
+    this.store = new TaskStore(o.paths, { unreadableGraceMs: o.config.timeouts.unreadable_grace_s * 1000, now: () => o.clock.now(), bell });
     this.queued = new TaskCache(this.store, 'queue');
     this.seals = new SealCache(o.paths, () => o.clock.now());
     this.log = new DecisionLog(o.paths.decisionLog, () => o.clock.now());
@@ -140,6 +144,15 @@ export class GpuAgent {
       if (name === null || !isTempName(String(name))) this.claimer?.poke();
     });
     this.watcher.on('error', () => {});
+    // The brain's doorbell: a release made on another host (no file event crosses the mount, and
+    // this host's listing of queue/ may be seconds old) is claimed within doorbell_s.
+    this.bells = startBellWatch(new BellReader({ dir: this.o.paths.doorbells, sources: ['brain'], now: () => performance.now() }), this.store, {
+      intervalMs: this.config.cycles.doorbell_s * 1000,
+      wake: (news) => {
+        if (news.rescan || news.moved.some((e) => e.to === 'queue')) this.claimer?.poke();
+      },
+      onError,
+    });
     // Whether its shell tasks will be contained, said once where an operator looks (each worker checks again for itself).
     const sandbox = await describeSandbox(this.config.sandbox);
     await this.agentLog('START', null, `pid ${process.pid}, GPU ${this.o.gpu.id}, model ${this.o.gpu.model}, port ${this.o.gpu.port}; ${sandbox}`);
@@ -321,7 +334,7 @@ export class GpuAgent {
     if (this.stopping) return;
     let accepts = this.acceptsNow();
     if (!accepts.length) return;
-    const ids = (await this.store.list('queue')).sort();
+    const ids = (await this.store.listHinted('queue')).sort();
     this.queued.keepOnly(ids);
     this.queueSeen = ids.length;
     // Work after an idle spell: decide on a fresh reading, not one up to an external cycle old.
@@ -611,6 +624,7 @@ export class GpuAgent {
   async shutdown(killWorkers: boolean): Promise<void> {
     this.stopping = true;
     this.watcher?.close();
+    await this.bells?.stop();
     await this.claimer?.stop();
     if (killWorkers) {
       for (const r of this.running.values()) {

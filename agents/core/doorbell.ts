@@ -1,0 +1,232 @@
+// Cross-client wake-up. File events do not cross a network mount, and another client's view
+// of a folder (its listing, a file's attributes) can be seconds old, so a process that waited
+// for its own listing to show a released or finished task would wait for the cache to lapse.
+// What does reach another client at once is a file's content read by open: NFS revalidates
+// on open (close-to-open), sshfs reads through. So each writer keeps one small file of fixed
+// size, rewritten in place, that names its last moves; readers open and read it every few
+// hundred ms and look at exactly the files it names, by name, which is never cached as
+// absent. The doorbell only makes things faster: a lost ring (two readers, a torn read, an
+// overfull ring) costs the wait for the next periodic listing, never a task.
+import { constants } from 'node:fs';
+import { open, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Ticker } from './loop.ts';
+import { readMountFile } from './mountRead.ts';
+import { type TaskFolder, childPath, isSafeName } from './paths.ts';
+
+/** Size of every doorbell file: constant, so a reader's cached size never cuts a read short. */
+export const BELL_BYTES = 16 * 1024;
+
+/** The moves a bell names: where a task went. */
+export const BELL_FOLDERS = ['queue', 'processing', 'complete', 'failed'] as const satisfies readonly TaskFolder[];
+export type BellFolder = (typeof BELL_FOLDERS)[number];
+
+export interface BellEvent {
+  /** The writer's sequence number of this move. */
+  n: number;
+  to: BellFolder;
+  id: string;
+}
+
+/** What one bell file holds. */
+export interface BellRecord {
+  writer: string;
+  /** The sequence number of the last move (0: none yet). */
+  n: number;
+  /** The last moves, oldest first, as many as fit. */
+  events: BellEvent[];
+}
+
+/** Pure: the bell's bytes: JSON, padded with newlines to BELL_BYTES; the oldest moves are left out until it fits. */
+export function encodeBell(rec: BellRecord): Buffer {
+  let events = rec.events;
+  for (;;) {
+    const text = JSON.stringify({ w: rec.writer, n: rec.n, e: events.map((e) => [e.n, e.to, e.id]) });
+    const bytes = Buffer.byteLength(text);
+    if (bytes <= BELL_BYTES) return Buffer.concat([Buffer.from(text), Buffer.alloc(BELL_BYTES - bytes, 0x0a)]);
+    events = events.slice(Math.max(1, Math.ceil(events.length / 4)));
+  }
+}
+
+/** Pure: a bell's content read back, or null when it is not one (torn, foreign, garbage). Only safe task ids survive. */
+export function decodeBell(text: string): BellRecord | null {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!raw || typeof raw !== 'object') return null;
+  const { w, n, e } = raw as { w?: unknown; n?: unknown; e?: unknown };
+  if (typeof w !== 'string' || !Number.isSafeInteger(n) || (n as number) < 0 || !Array.isArray(e)) return null;
+  const events: BellEvent[] = [];
+  for (const item of e) {
+    if (!Array.isArray(item) || item.length !== 3) return null;
+    const [en, to, id] = item as unknown[];
+    if (!Number.isSafeInteger(en) || typeof to !== 'string' || typeof id !== 'string') return null;
+    if (!(BELL_FOLDERS as readonly string[]).includes(to) || !isSafeName(id)) continue;
+    events.push({ n: en as number, to: to as BellFolder, id });
+  }
+  return { writer: w, n: n as number, events };
+}
+
+/**
+ * Pure: what a reader learns from a bell it last saw at `lastN` (null: never). `fresh` are the
+ * moves after lastN; `gap` is true when some were pushed out of the ring (or the writer started
+ * again from 0): the reader should look at its folders in full.
+ */
+export function newEvents(rec: BellRecord, lastN: number | null): { fresh: BellEvent[]; gap: boolean; changed: boolean } {
+  if (lastN === null) return { fresh: [], gap: false, changed: true };
+  if (rec.n === lastN) return { fresh: [], gap: false, changed: false };
+  if (rec.n < lastN) return { fresh: rec.events, gap: true, changed: true };
+  const fresh = rec.events.filter((e) => e.n > lastN);
+  const oldest = rec.events[0]?.n ?? rec.n + 1;
+  return { fresh, gap: oldest > lastN + 1, changed: true };
+}
+
+// In place, never by rename: a rename gives the file a new identity, which a client that
+// cached the old name may not see for seconds. O_NONBLOCK|O_NOFOLLOW: a FIFO or symlink put
+// in its place fails the write instead of hanging it or writing elsewhere.
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_NONBLOCK | constants.O_NOFOLLOW;
+
+/** How many moves a bell remembers (a ring; what fits in BELL_BYTES of them is written). */
+const RING = 400;
+
+/** One writer's bell: `ring()` notes a move and rewrites the file; rings during a write coalesce into one more write. */
+export class Doorbell {
+  readonly file: string;
+  private readonly writer: string;
+  private n = 0;
+  private events: BellEvent[] = [];
+  private writing: Promise<void> | null = null;
+  private dirty = false;
+  private readonly onError: (err: unknown) => void;
+
+  constructor(dir: string, writer: string, onError: (err: unknown) => void = () => {}) {
+    this.writer = writer;
+    this.file = childPath(dir, `${writer}.bell`, 'doorbell writer');
+    this.onError = onError;
+    // Sequence numbers start from the clock, so a writer's next life never repeats its last numbers
+    // (a reader that saw n=5 before a restart would otherwise ignore the new n=1..5).
+    this.n = Date.now();
+  }
+
+  /** Notes that task `id` moved into `to`, and rings. Never throws: a failed ring only loses speed. */
+  ring(to: BellFolder, id: string): void {
+    this.n += 1;
+    this.events.push({ n: this.n, to, id });
+    if (this.events.length > RING) this.events.splice(0, this.events.length - RING);
+    this.dirty = true;
+    this.writing ??= this.flush();
+  }
+
+  /** Resolves when every ring so far is in the file. */
+  async settled(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.dirty) {
+        this.dirty = false;
+        const bytes = encodeBell({ writer: this.writer, n: this.n, events: this.events });
+        const handle = await open(this.file, WRITE_FLAGS, 0o644);
+        try {
+          await handle.write(bytes, 0, bytes.length, 0);
+        } finally {
+          await handle.close();
+        }
+      }
+    } catch (err) {
+      this.onError(err);
+    } finally {
+      this.writing = null;
+    }
+  }
+}
+
+export interface BellNews {
+  /** Moves named by the bells since the last look, per folder. */
+  moved: BellEvent[];
+  /** Something changed that the moves do not say in full: look at the folders. */
+  rescan: boolean;
+}
+
+/**
+ * Reads other writers' bells. `sources` names the writers to read (the agents read only the
+ * brain's); without it every bell in the folder but `self`'s, the folder listed again every
+ * `relistMs` to find new writers (a listing may be seconds old; a writer lives far longer).
+ */
+export class BellReader {
+  private readonly dir: string;
+  private readonly self: string | null;
+  private readonly sources: readonly string[] | null;
+  private readonly relistMs: number;
+  private readonly now: () => number;
+  private readonly seen = new Map<string, number>();
+  private writers: string[] = [];
+  private listedAt = -Infinity;
+
+  constructor(o: { dir: string; self?: string | null; sources?: readonly string[]; relistMs?: number; now: () => number }) {
+    this.dir = o.dir;
+    this.self = o.self ?? null;
+    this.sources = o.sources ?? null;
+    this.relistMs = o.relistMs ?? 5000;
+    this.now = o.now;
+  }
+
+  private async listWriters(): Promise<string[]> {
+    if (this.sources) return [...this.sources];
+    if (this.now() - this.listedAt < this.relistMs) return this.writers;
+    this.listedAt = this.now();
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    this.writers = names.flatMap((n) => {
+      const w = n.endsWith('.bell') ? n.slice(0, -'.bell'.length) : '';
+      return w && w !== this.self && isSafeName(w) ? [w] : [];
+    });
+    return this.writers;
+  }
+
+  /** One look at every bell: the moves since the last look. */
+  async look(): Promise<BellNews> {
+    const news: BellNews = { moved: [], rescan: false };
+    for (const w of await this.listWriters()) {
+      const r = await readMountFile(join(this.dir, `${w}.bell`), { maxBytes: BELL_BYTES * 2 });
+      if (!r.ok) continue;
+      const rec = decodeBell(r.text);
+      if (!rec) {
+        // Torn by a write in progress, or not a bell: read again next time; meanwhile look.
+        news.rescan = true;
+        continue;
+      }
+      const last = this.seen.get(w) ?? null;
+      const d = newEvents(rec, last);
+      this.seen.set(w, rec.n);
+      if (!d.changed) continue;
+      news.moved.push(...d.fresh);
+      if (d.gap || last === null) news.rescan = true;
+    }
+    return news;
+  }
+}
+
+/**
+ * Looks at the bells every `intervalMs`: each move they name becomes a hint in `store` (looked
+ * for by name at the next listing) and `wake` is called with the news when there is any.
+ */
+export function startBellWatch(
+  reader: BellReader,
+  store: { hint(folder: TaskFolder, id: string): void },
+  o: { intervalMs: number; wake: (news: BellNews) => void; onError: (err: unknown) => void; signal?: AbortSignal },
+): Ticker {
+  const ticker = new Ticker(
+    async () => {
+      const news = await reader.look();
+      for (const e of news.moved) store.hint(e.to, e.id);
+      if (news.moved.length || news.rescan) o.wake(news);
+    },
+    { intervalMs: o.intervalMs, onError: o.onError, signal: o.signal },
+  );
+  ticker.start();
+  return ticker;
+}

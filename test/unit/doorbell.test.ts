@@ -1,0 +1,105 @@
+// The doorbell: a fixed-size file per writer naming its last task moves, read by content.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BELL_BYTES, BellReader, Doorbell, decodeBell, encodeBell, newEvents } from '../../agents/core/doorbell.ts';
+import { TaskStore } from '../../agents/core/store.ts';
+import { makeTask, tempMount } from '../helpers/mount.ts';
+
+test('a bell is always BELL_BYTES long and reads back; the oldest moves give way when it is full', () => {
+  const few = encodeBell({ writer: 'gpu-0', n: 7, events: [{ n: 7, to: 'complete', id: 'b1__t1' }] });
+  assert.equal(few.length, BELL_BYTES);
+  assert.deepEqual(decodeBell(few.toString()), { writer: 'gpu-0', n: 7, events: [{ n: 7, to: 'complete', id: 'b1__t1' }] });
+  const many = Array.from({ length: 400 }, (_, i) => ({ n: i + 1, to: 'queue' as const, id: `batch-20261201-aaaa__item_${String(i).padStart(4, '0')}` }));
+  const full = encodeBell({ writer: 'brain', n: 400, events: many });
+  assert.equal(full.length, BELL_BYTES);
+  const back = decodeBell(full.toString())!;
+  assert.ok(back.events.length > 50 && back.events.length < 400, `${back.events.length} moves kept`);
+  assert.equal(back.events.at(-1)!.n, 400, 'the newest move is kept');
+});
+
+test('decodeBell refuses what is not a bell, and drops ids that are not safe names', () => {
+  assert.equal(decodeBell('{"w":"brain","n":3,"e":[[3,"queue","b__'), null, 'torn');
+  assert.equal(decodeBell('[]'), null);
+  assert.equal(decodeBell('{"w":1,"n":3,"e":[]}'), null);
+  const r = decodeBell(JSON.stringify({ w: 'brain', n: 3, e: [[1, 'queue', '../../etc/passwd'], [2, 'elsewhere', 'b__x'], [3, 'queue', 'b__ok']] }));
+  assert.deepEqual(r?.events, [{ n: 3, to: 'queue', id: 'b__ok' }]);
+});
+
+test('newEvents: the moves after the last look, and a gap when some were pushed out or the writer began again', () => {
+  const rec = { writer: 'brain', n: 12, events: [10, 11, 12].map((n) => ({ n, to: 'queue' as const, id: `b__t${n}` })) };
+  assert.deepEqual(newEvents(rec, null), { fresh: [], gap: false, changed: true });
+  assert.deepEqual(newEvents(rec, 12), { fresh: [], gap: false, changed: false });
+  assert.deepEqual(newEvents(rec, 10).fresh.map((e) => e.n), [11, 12]);
+  assert.equal(newEvents(rec, 10).gap, false);
+  assert.equal(newEvents(rec, 5).gap, true, 'moves 6..9 are no longer in the ring');
+  assert.equal(newEvents(rec, 99).gap, true, 'a writer that began again');
+});
+
+test('a writer rewrites its bell in place (same inode, same size); a reader sees each move once', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    const bell = new Doorbell(paths.doorbells, 'gpu-0');
+    const reader = new BellReader({ dir: paths.doorbells, self: 'brain', now: () => performance.now(), relistMs: 0 });
+    bell.ring('complete', 'b1__a');
+    await bell.settled();
+    const first = await stat(bell.file);
+    assert.equal(first.size, BELL_BYTES);
+    assert.deepEqual(await reader.look(), { moved: [], rescan: true }, 'the first look only learns where the bell stands');
+    bell.ring('failed', 'b1__b');
+    bell.ring('complete', 'b1__c');
+    await bell.settled();
+    const second = await stat(bell.file);
+    assert.equal(second.ino, first.ino, 'rewritten in place, not replaced');
+    assert.equal(second.size, BELL_BYTES);
+    const news = await reader.look();
+    assert.deepEqual(news.moved.map((e) => `${e.to}/${e.id}`), ['failed/b1__b', 'complete/b1__c']);
+    assert.equal(news.rescan, false);
+    assert.deepEqual((await reader.look()).moved, [], 'nothing twice');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a torn or foreign bell asks for a rescan; a FIFO in a bell\'s place is skipped without hanging', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    await writeFile(join(paths.doorbells, 'gpu-1.bell'), '{"w":"gpu-1","n":4,"e":[[4,"compl');
+    execFileSync('mkfifo', [join(paths.doorbells, 'gpu-2.bell')]);
+    const reader = new BellReader({ dir: paths.doorbells, now: () => performance.now() });
+    const news = await reader.look();
+    assert.deepEqual(news.moved, []);
+    assert.equal(news.rescan, true);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the store rings its moves, and listHinted finds a task by name before the listing shows it', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    const bell = new Doorbell(paths.doorbells, 'brain');
+    let now = 0;
+    const brainStore = new TaskStore(paths, { bell, ownFolders: ['private'], now: () => now });
+    await brainStore.write('private', makeTask({ name: 'a' }));
+    await brainStore.move('b1__a', 'private', 'queue');
+    await bell.settled();
+    const rec = decodeBell(await readFile(bell.file, 'utf8'))!;
+    assert.deepEqual(rec.events.map((e) => `${e.to}/${e.id}`), ['queue/b1__a'], 'the private write is not rung, the release is');
+
+    // A reader whose listing lags (another client's cache): the hint makes it look by name.
+    const agentStore = new TaskStore(paths, { now: () => now });
+    agentStore.hint('queue', 'b1__a');
+    agentStore.hint('queue', 'b1__ghost');
+    agentStore.hint('queue', '../escape');
+    const ids = await agentStore.listHinted('queue');
+    assert.deepEqual(ids.sort(), ['b1__a', 'b1__ghost'], 'a listed id once, an unlisted hint, no unsafe name');
+    assert.deepEqual(await agentStore.list('queue'), ['b1__a'], 'list() itself never holds hints');
+    now += 16_000;
+    assert.deepEqual(await agentStore.listHinted('queue'), ['b1__a'], 'a hint the listing never confirms lapses');
+  } finally {
+    await cleanup();
+  }
+});
