@@ -128,6 +128,9 @@ export class Brain {
       // Rebuilt from what the folders say; written at once, so the next reader finds a good file.
       const moved = await writeBrainState(this.paths, this.stateNow());
       await this.badFile('brain/state.json', stateRead.problem, `the active batches were rebuilt from brain/batches/ and the task folders and the file written again${moved ? ' (the old one is in quarantine/brain/)' : ''}`);
+    } else if (state?.shared_root !== this.paths.root) {
+      // Says at once where this brain has the mount, for agents on other hosts to check theirs against.
+      await this.saveState();
     }
     if (this.batches.size) {
       await this.decide({ what: 'RECOVER', reason: `${this.batches.size} active batch(es) from the mount: ${[...this.batches.keys()].join(', ')}` });
@@ -308,7 +311,7 @@ export class Brain {
   }
 
   private stateNow(): BrainState {
-    return { active_batches: [...this.batches.keys()], updated_at: this.now(), brain_pid: process.pid };
+    return { active_batches: [...this.batches.keys()], updated_at: this.now(), brain_pid: process.pid, shared_root: this.paths.root };
   }
 
   private async saveState(): Promise<void> {

@@ -49,8 +49,22 @@ export const BrainState = z.object({
   active_batches: z.array(SafeId),
   updated_at: z.string(),
   brain_pid: z.number().int().nullable(),
+  /** The mount's path on the brain's host: task files hold absolute paths under it, so every host must mount it there. */
+  shared_root: z.string().optional(),
 });
 export type BrainState = z.infer<typeof BrainState>;
+
+/**
+ * Why this process may not work on this mount: the brain names the mount by another path
+ * (its host mounts the share elsewhere), so the absolute paths in its task files lead
+ * nowhere here. Null when they agree, or when no brain has said yet.
+ */
+export async function mountPathMismatch(paths: MountPaths): Promise<string | null> {
+  const state = await readBrainState(paths);
+  const theirs = state?.shared_root;
+  if (!theirs || theirs === paths.root) return null;
+  return `the brain uses this mount as ${theirs}, this process as ${paths.root}: task files name absolute paths under the brain's, so mount the share at the same path on every host (docs/DEPLOY.md), or start this process with --shared ${theirs}`;
+}
 
 export function batchesDir(paths: MountPaths): string {
   return paths.batches;

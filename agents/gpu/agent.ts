@@ -17,6 +17,7 @@ import { type ReplaceOutcome, TaskStore } from '../core/store.ts';
 import { TaskCache } from '../core/taskCache.ts';
 import { BellReader, Doorbell, startBellWatch } from '../core/doorbell.ts';
 import { SealCache } from '../core/seal.ts';
+import { mountPathMismatch } from '../core/batch.ts';
 import { type AttemptRecord, type Task, type TaskClass, type WorkerResult, holdsOpenClaim, sameClaim } from '../core/task.ts';
 import { isTempName, writeJsonAtomic } from '../core/atomic.ts';
 import { type ModelRuntime, RuntimeError, isRuntimeDown } from '../llm/runtime.ts';
@@ -31,7 +32,7 @@ import { formatThrottleStatus } from './telemetry.ts';
 import { type Health, acceptedClasses, budgetAvailable, canClaim, evaluateHealth, recordClaim, taskCost } from './claimPolicy.ts';
 import { isAlive, killGroup, spawnWorker } from './spawnWorker.ts';
 import { processGroupOf, processesOfAttempt, processesOfAttempts } from './procGroup.ts';
-import { AgentNameTaken, isAgentProcess, judgePreviousLife, thisHost } from './previousLife.ts';
+import { AgentNameTaken, StartRefused, isAgentProcess, judgePreviousLife, thisHost } from './previousLife.ts';
 
 export interface AgentOptions {
   paths: MountPaths;
@@ -126,6 +127,8 @@ export class GpuAgent {
 
   async start(): Promise<void> {
     await mkdir(join(this.o.paths.gpus, `gpu_${this.o.gpu.id}`), { recursive: true });
+    const elsewhere = await mountPathMismatch(this.o.paths);
+    if (elsewhere) throw new StartRefused(`agent ${this.name}: ${elsewhere}`);
     await this.reclaimOrphans();
     await this.observe();
     await this.writeBeat();

@@ -7,7 +7,7 @@ import { mountPaths, ensureMount } from '../core/paths.ts';
 import { LoadGate } from '../llm/loadGate.ts';
 import { OllamaRuntime, ollamaUrl } from '../llm/ollamaRuntime.ts';
 import { GpuAgent } from './agent.ts';
-import { AgentNameTaken } from './previousLife.ts';
+import { StartRefused } from './previousLife.ts';
 
 const { values, shared } = parseCommand('usage: gpu agent --gpu ID [--shared DIR] [--config FILE]', { gpu: { type: 'string' }, config: { type: 'string' } });
 const paths = mountPaths(shared);
@@ -35,7 +35,7 @@ daemon.onStop(() => agent.shutdown(true));
 try {
   await agent.start();
 } catch (err) {
-  if (!(err instanceof AgentNameTaken)) throw err;
+  if (!(err instanceof StartRefused)) throw err;
   daemon.log(`refused to start: ${err.message}`);
   process.exit(EXIT_REFUSED);
 }

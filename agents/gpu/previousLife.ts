@@ -46,6 +46,11 @@ export async function isAgentProcess(pid: number): Promise<boolean> {
 }
 
 /** A second agent of the same name is alive: this one must not start. */
-export class AgentNameTaken extends Error {
+/** The agent must not start (the launcher does not restart it: EXIT_REFUSED). */
+export class StartRefused extends Error {
+  override name = 'StartRefused';
+}
+
+export class AgentNameTaken extends StartRefused {
   override name = 'AgentNameTaken';
 }
