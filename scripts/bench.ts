@@ -1,4 +1,5 @@
 // npm run bench -- [--quick] [--json] [--json-out FILE] [--only PART,PART]
+// npm run bench -- --netfs [--profiles none,nfs,default] [--quick] [--json]
 // Measures the rig's speed on this machine (docs/PERFORMANCE.md says what and why) and prints
 // a table, or with --json one object. Progress goes to stderr. Parts: limits, hop, idle_gap,
 // throughput, scale, idle, bullmq.
@@ -6,11 +7,14 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { PARTS, type Part, runBench } from '../agents/bench/runBench.ts';
 import { renderTable, toJson } from '../agents/bench/report.ts';
+import { PROFILES, renderNetfsTable, runNetfsBench } from '../agents/bench/netfs.ts';
 
-const usage = `usage: npm run bench -- [--quick] [--json] [--json-out FILE] [--only ${PARTS.join(',')}]`;
+const usage = `usage: npm run bench -- [--quick] [--json] [--json-out FILE] [--only ${PARTS.join(',')}]
+       npm run bench -- --netfs [--profiles ${PROFILES.join(',')}] [--quick] [--json] [--json-out FILE]
+  --netfs   brain and agents on different sshfs clients of one folder, per cache profile (needs root, sshd, sshfs, fuse3)`;
 let values;
 try {
-  ({ values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, 'json-out': { type: 'string' }, only: { type: 'string' }, help: { type: 'boolean', default: false } } }));
+  ({ values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, 'json-out': { type: 'string' }, only: { type: 'string' }, netfs: { type: 'boolean', default: false }, profiles: { type: 'string' }, help: { type: 'boolean', default: false } } }));
 } catch (err) {
   process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n${usage}\n`);
   process.exit(2);
@@ -18,6 +22,28 @@ try {
 if (values.help) {
   process.stdout.write(usage + '\n');
   process.exit(0);
+}
+if (values.netfs) {
+  const profiles = values.profiles?.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = profiles?.filter((p) => !(PROFILES as readonly string[]).includes(p)) ?? [];
+  if (bad.length || values.only) {
+    process.stderr.write(`${bad.length ? `--profiles ${values.profiles}: unknown profile(s) ${bad.join(', ')}; profiles: ${PROFILES.join(', ')}` : '--only does not apply to --netfs'}\n${usage}\n`);
+    process.exit(2);
+  }
+  try {
+    const r = await runNetfsBench({ quick: values.quick, profiles: profiles as (typeof PROFILES)[number][] | undefined, say: (l) => process.stderr.write(l + '\n') });
+    const json = JSON.stringify(r, null, 2) + '\n';
+    if (values['json-out']) await writeFile(values['json-out'], json);
+    process.stdout.write(values.json ? json : renderNetfsTable(r) + '\n');
+    process.exit(0);
+  } catch (err) {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+}
+if (values.profiles) {
+  process.stderr.write(`--profiles applies only to --netfs\n${usage}\n`);
+  process.exit(2);
 }
 const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
 const unknown = only?.filter((p) => !(PARTS as readonly string[]).includes(p)) ?? [];

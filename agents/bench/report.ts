@@ -145,7 +145,7 @@ interface Row {
   met: string;
 }
 
-const num = (v: number | null | undefined, unit = '', digits = 0): string =>
+export const num = (v: number | null | undefined, unit = '', digits = 0): string =>
   v === null || v === undefined || !Number.isFinite(v) ? '-' : `${v.toFixed(digits)}${unit}`;
 const times = (v: number | null): string => (v === null ? '-' : `${v.toFixed(2)}x`);
 const metText = (m: boolean | null | undefined): string => (m === null || m === undefined ? '' : m ? 'met' : 'MISSED');

@@ -86,7 +86,7 @@ async function stopRig(rig: ResultPromise, paths: MountPaths, remove: boolean): 
   if (remove) await rm(paths.root, { recursive: true, force: true });
 }
 
-async function runPlan(paths: MountPaths, planDir: string, timeoutMs: number): Promise<BatchRun> {
+export async function runPlan(paths: MountPaths, planDir: string, timeoutMs: number): Promise<BatchRun> {
   const submittedAtMs = Date.now();
   const batchId = await submitPlan(paths.root, planDir);
   const record = await waitForBatchEnd(paths, batchId, timeoutMs);

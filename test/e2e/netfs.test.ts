@@ -1,0 +1,197 @@
+// Across machines: the brain on host A, agents on hosts B and C, each host its own sshfs client
+// of one exported folder with NFS-like caches (names and attributes 3 s), so no file event
+// crosses hosts and every host's listings lag. A 100-item fan-out must complete with every item
+// run, and run once: plainly, with an agent killed mid-batch, and with the brain's host lost
+// mid-batch and a brain started on B. Every run leaves one ledger file; the test reads the
+// server's own folder, which no client cache sits in front of.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeConfig, defaultGpus } from '../../agents/core/config.ts';
+import { mountPaths, ensureMount, type MountPaths } from '../../agents/core/paths.ts';
+import { readBrainState } from '../../agents/core/batch.ts';
+import { readHeartbeat } from '../../agents/core/heartbeat.ts';
+import { initSimState, SIM_SANDBOX, simNvidiaSmiPath } from '../../agents/sim/simState.ts';
+import { submitPlan, waitFor, waitForBatchEnd } from '../../agents/rig/runRig.ts';
+import { netfsMissing, startTestBed, type TestBed } from '../helpers/netfs.ts';
+
+const root = new URL('../../', import.meta.url).pathname;
+const missing = netfsMissing();
+const ITEMS = 100;
+
+const PLAN = `# Netfs fan-out
+
+## Goal
+A hundred items, each one run recorded in the batch's ledger folder.
+
+## Tasks
+
+### scan
+- **task_class**: cpu
+- **command**: \`node scripts/scan.mjs {BATCH_PATH} ${ITEMS}\`
+- **timeout_s**: 60
+
+### item
+- **task_class**: cpu
+- **command**: \`node scripts/item.mjs {BATCH_PATH} {ITEM.id} {ITEM.ms}\`
+- **depends_on**: scan
+- **foreach**: {BATCH_PATH}/manifest.json:items
+- **timeout_s**: 60
+`;
+
+const SCAN = `import { writeFileSync, renameSync } from 'node:fs';
+const [dir, n] = process.argv.slice(2);
+const items = Array.from({ length: Number(n) }, (_, i) => ({ id: 'i' + String(i + 1).padStart(3, '0'), ms: 100 + ((i * 37) % 200) }));
+writeFileSync(dir + '/.manifest.tmp', JSON.stringify({ items }));
+renameSync(dir + '/.manifest.tmp', dir + '/manifest.json');
+`;
+
+// One file per run, created when the run starts; "end" is added when it ends well.
+const ITEM = `import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+const [dir, id, ms] = process.argv.slice(2);
+mkdirSync(dir + '/ledger', { recursive: true });
+const file = dir + '/ledger/' + id + '.' + process.pid + '.' + hostname();
+writeFileSync(file, 'start ' + Date.now() + ' ' + process.env.FORGE_TASK_ID + ' attempt ' + process.env.FORGE_ATTEMPT + '\\n');
+await new Promise((r) => setTimeout(r, Number(ms)));
+appendFileSync(file, 'end ' + Date.now() + '\\n');
+`;
+
+let bed: TestBed;
+let server: MountPaths;
+const daemons: ChildProcess[] = [];
+
+function rig(host: string, args: string[]): ChildProcess {
+  const p = bed.spawn(host, process.execPath, ['--import', 'tsx', join(root, 'agents/rig.ts'), '--shared', bed.mount, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  p.stderr?.on('data', (d: Buffer) => {
+    err = (err + d.toString()).slice(-4000);
+  });
+  p.on('exit', (code, sig) => {
+    if (code !== 0 && sig !== 'SIGTERM') process.stderr.write(`rig ${args.join(' ')} on ${host} ended (${code ?? sig}):\n${err}\n`);
+  });
+  daemons.push(p);
+  return p;
+}
+
+/** The ledger of a batch: item -> its runs, each with whether it ended. */
+async function ledger(batchId: string): Promise<Map<string, { ended: boolean; host: string }[]>> {
+  const dir = join(server.plans, 'netfs-fan', 'batches', batchId, 'ledger');
+  const runs = new Map<string, { ended: boolean; host: string }[]>();
+  for (const name of await readdir(dir)) {
+    const [item, , host] = name.split('.');
+    const text = await readFile(join(dir, name), 'utf8');
+    runs.set(item!, [...(runs.get(item!) ?? []), { ended: /\nend \d+/.test(text), host: host! }]);
+  }
+  return runs;
+}
+
+async function runBatch(during?: (batchId: string) => Promise<void>): Promise<{ batchId: string; runs: Map<string, { ended: boolean; host: string }[]> }> {
+  const batchId = await submitPlan(server.root, 'netfs-fan');
+  if (during) await during(batchId);
+  const rec = await waitForBatchEnd(server, batchId, 240_000);
+  assert.equal(rec.state, 'complete', `batch ${batchId}: ${JSON.stringify(rec.final_counts)}`);
+  const runs = await ledger(batchId);
+  assert.equal(runs.size, ITEMS, 'every item ran');
+  for (const [item, r] of runs) assert.ok(r.some((x) => x.ended), `item ${item} finished a run`);
+  return { batchId, runs };
+}
+
+/** Waits until `n` items of the batch have started, so that what follows happens mid-batch. */
+async function itemsStarted(batchId: string, n: number): Promise<void> {
+  await waitFor(`${n} items of ${batchId} to start`, async () => {
+    const names = await readdir(join(server.plans, 'netfs-fan', 'batches', batchId, 'ledger')).catch(() => []);
+    return names.length >= n;
+  }, 120_000, 100);
+}
+
+before(async () => {
+  if (missing) return;
+  bed = await startTestBed({ hosts: ['A', 'B', 'C'], profile: 'nfs' });
+  server = mountPaths(bed.exportDir);
+  await ensureMount(server);
+  // Paths inside the config are the hosts' view of the mount (bed.mount), as on a real rig.
+  await initSimState(server.sim, 4);
+  await writeConfig(server.config, {
+    gpus: defaultGpus(4, 11435),
+    nvidia_smi: simNvidiaSmiPath(),
+    worker_env: { FORGE_SIM_DIR: join(bed.mount, 'sim') },
+    sandbox: SIM_SANDBOX,
+    resource_limits: { max_workers: 4 },
+    cycles: { internal_s: 1, external_s: 1 },
+    timeouts: { heartbeat_stale_s: 3 },
+  });
+  const plan = join(server.plans, 'netfs-fan');
+  await mkdir(join(plan, 'scripts'), { recursive: true });
+  await writeFile(join(plan, 'plan.md'), PLAN);
+  await writeFile(join(plan, 'scripts', 'scan.mjs'), SCAN);
+  await writeFile(join(plan, 'scripts', 'item.mjs'), ITEM);
+  rig('A', ['--role', 'brain']);
+  rig('B', ['--role', 'agents', '--gpus', '0,1']);
+  rig('C', ['--role', 'agents', '--gpus', '2,3']);
+  await waitFor('four agents and a brain', async () => {
+    const beats = await Promise.all([0, 1, 2, 3].map((i) => readHeartbeat(server, i)));
+    return beats.every((b) => b !== null) && (await readBrainState(server))?.shared_root === bed.mount;
+  }, 90_000, 200);
+});
+
+after(async () => {
+  if (missing) return;
+  for (const p of daemons) p.kill('SIGTERM');
+  await bed.stop();
+});
+
+test('a 100-item fan-out across three hosts: every item run exactly once', { skip: missing ?? false }, async () => {
+  const { runs } = await runBatch();
+  const twice = [...runs].filter(([, r]) => r.length !== 1).map(([i]) => i);
+  assert.deepEqual(twice, [], 'no item ran twice');
+  const hosts = new Set([...runs.values()].flat().map((r) => r.host));
+  assert.deepEqual([...hosts].sort(), ['B', 'C'], 'both agent hosts did work');
+});
+
+test('an agent killed mid-batch: the batch completes; only what it was running runs again', { skip: missing ?? false }, async () => {
+  let killedPid = 0;
+  const { runs } = await runBatch(async (batchId) => {
+    await itemsStarted(batchId, 20);
+    const beat = await readHeartbeat(server, 3);
+    assert.ok(beat, 'gpu-3 has a heartbeat');
+    killedPid = beat.pid;
+    process.kill(killedPid, 'SIGKILL');
+  });
+  assert.ok(killedPid > 0);
+  const again = [...runs].filter(([, r]) => r.length > 1);
+  // The agent ran at most max_workers tasks when it died; each of those may have run again.
+  assert.ok(again.length <= 4, `items run more than once: ${again.map(([i]) => i).join(', ')}`);
+  for (const [item, r] of again) assert.ok(r.some((x) => x.host === 'C'), `${item} ran again only because its run on C was killed`);
+});
+
+test('the brain\'s host lost mid-batch, a brain started on B takes over: the batch completes, every item once', { skip: missing ?? false }, async () => {
+  const { runs } = await runBatch(async (batchId) => {
+    await itemsStarted(batchId, 10);
+    // Host A goes away: its launcher first (it would restart the brain), then the brain.
+    const state = await readBrainState(server);
+    daemons[0]!.kill('SIGKILL');
+    if (state?.brain_pid) process.kill(state.brain_pid, 'SIGKILL');
+    rig('B', ['--role', 'brain']);
+  });
+  const twice = [...runs].filter(([, r]) => r.length !== 1).map(([i]) => i);
+  assert.deepEqual(twice, [], 'no item ran twice');
+  assert.match(await readFile(server.decisionLog, 'utf8'), /took over|TAKEOVER|lease/i, 'the new brain said it took over');
+});
+
+test('the decision log read on A holds every line the agents on B and C wrote, none cut', { skip: missing ?? false }, async () => {
+  const spool = join(server.logs, 'spool', 'decisions');
+  const written: string[] = [];
+  for (const name of await readdir(spool)) {
+    if (!/\.(B|C)\.\d+\.log$/.test(name)) continue;
+    written.push(...(await readFile(join(spool, name), 'utf8')).split('\n').filter(Boolean));
+  }
+  assert.ok(written.length >= 8, `agents on B and C wrote ${written.length} lines`);
+  await waitFor('every line of B and C in the log as A reads it', async () => {
+    const r = await bed.exec('A', 'cat', [join(bed.mount, 'logs', 'brain_decisions.log')]);
+    const lines = new Set(r.stdout.split('\n'));
+    return written.every((l) => lines.has(l));
+  }, 20_000, 500);
+});
