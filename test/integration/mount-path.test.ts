@@ -18,8 +18,8 @@ test('the brain says where it has the mount; an agent that has it elsewhere refu
 
     await writeBrainState(paths, { active_batches: [], updated_at: new Date().toISOString(), brain_pid: 1, shared_root: '/mnt/forge' });
     const agent = await startAgent(paths, 0);
-    assert.equal(agent.exitCode, 3, agent.stderr);
-    assert.match(agent.stderr, /the brain uses this mount as \/mnt\/forge, this process as .*mount the share at the same path on every host/);
+    assert.equal(agent.exitCode, 3, String(agent.stderr));
+    assert.match(String(agent.stderr), /the brain uses this mount as \/mnt\/forge, this process as .*mount the share at the same path on every host/);
   } finally {
     await cleanup();
   }
