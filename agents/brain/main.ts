@@ -28,6 +28,7 @@ daemon.onStop(() => lock.release());
 // A submitted plan is checked in a worker thread; when the check ends, a pass takes its result.
 let ticker: Ticker | null = null;
 const bell = new Doorbell(paths.doorbells, 'brain', (err) => daemon.log(`doorbell not rung: ${errorMessage(err)}`));
+await bell.announce();
 const brain = new Brain({ paths, config, clock: systemClock, say: daemon.log, wake: () => ticker?.poke(), bell });
 if (lock.previousPid !== null) await brain.store.recoverInterrupted(lock.previousPid);
 await brain.recover();

@@ -76,7 +76,9 @@ export function decodeBell(text: string): BellRecord | null {
  * again from 0): the reader should look at its folders in full.
  */
 export function newEvents(rec: BellRecord, lastN: number | null): { fresh: BellEvent[]; gap: boolean; changed: boolean } {
-  if (lastN === null) return { fresh: [], gap: false, changed: true };
+  // A writer seen for the first time: its ring may name moves this reader has not acted on
+  // yet (it started after the writer, or found its bell late); looking again costs lookups only.
+  if (lastN === null) return { fresh: rec.events, gap: true, changed: true };
   if (rec.n === lastN) return { fresh: [], gap: false, changed: false };
   if (rec.n < lastN) return { fresh: rec.events, gap: true, changed: true };
   const fresh = rec.events.filter((e) => e.n > lastN);
@@ -118,6 +120,13 @@ export class Doorbell {
     if (this.events.length > RING) this.events.splice(0, this.events.length - RING);
     this.dirty = true;
     this.writing ??= this.flush();
+  }
+
+  /** Writes the bell with no moves, so that readers find this writer before its first move. */
+  announce(): Promise<void> {
+    this.dirty = true;
+    this.writing ??= this.flush();
+    return this.settled();
   }
 
   /** Resolves when every ring so far is in the file. */

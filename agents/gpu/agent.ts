@@ -103,6 +103,7 @@ export class GpuAgent {
   private claimer: Ticker | null = null;
   private watcher: FSWatcher | null = null;
   private bells: Ticker | null = null;
+  private readonly bell: Doorbell;
   private stopped!: () => void;
   /** Resolves when a stop signal's work is done and the agent may exit. */
   readonly finished: Promise<void>;
@@ -111,8 +112,8 @@ export class GpuAgent {
     this.o = o;
     this.name = o.gpu.name;
     // Its moves (a task finished, returned) are rung on its doorbell, for a brain on another host.
-    const bell = new Doorbell(o.paths.doorbells, this.name, (err) => this.say(`doorbell not rung: ${errorMessage(err)}`));
-    this.store = new TaskStore(o.paths, { unreadableGraceMs: o.config.timeouts.unreadable_grace_s * 1000, now: () => o.clock.now(), bell });
+    this.bell = new Doorbell(o.paths.doorbells, this.name, (err) => this.say(`doorbell not rung: ${errorMessage(err)}`));
+    this.store = new TaskStore(o.paths, { unreadableGraceMs: o.config.timeouts.unreadable_grace_s * 1000, now: () => o.clock.now(), bell: this.bell });
     this.queued = new TaskCache(this.store, 'queue');
     this.seals = new SealCache(o.paths, () => o.clock.now());
     this.log = new DecisionLog(o.paths.decisionLog, () => o.clock.now());
@@ -149,6 +150,7 @@ export class GpuAgent {
     this.watcher.on('error', () => {});
     // The brain's doorbell: a release made on another host (no file event crosses the mount, and
     // this host's listing of queue/ may be seconds old) is claimed within doorbell_s.
+    await this.bell.announce();
     this.bells = startBellWatch(new BellReader({ dir: this.o.paths.doorbells, sources: ['brain'], now: () => performance.now() }), this.store, {
       intervalMs: this.config.cycles.doorbell_s * 1000,
       wake: (news) => {

@@ -43,7 +43,7 @@ A hundred items, each one run recorded in the batch's ledger folder.
 
 const SCAN = `import { writeFileSync, renameSync } from 'node:fs';
 const [dir, n] = process.argv.slice(2);
-const items = Array.from({ length: Number(n) }, (_, i) => ({ id: 'i' + String(i + 1).padStart(3, '0'), ms: 100 + ((i * 37) % 200) }));
+const items = Array.from({ length: Number(n) }, (_, i) => ({ id: 'i' + String(i + 1).padStart(3, '0'), ms: 50 + ((i * 37) % 100) }));
 writeFileSync(dir + '/.manifest.tmp', JSON.stringify({ items }));
 renameSync(dir + '/.manifest.tmp', dir + '/manifest.json');
 `;
@@ -62,6 +62,7 @@ appendFileSync(file, 'end ' + Date.now() + '\\n');
 let bed: TestBed;
 let server: MountPaths;
 const daemons: ChildProcess[] = [];
+let stopping = false;
 
 function rig(host: string, args: string[]): ChildProcess {
   const p = bed.spawn(host, process.execPath, ['--import', 'tsx', join(root, 'agents/rig.ts'), '--shared', bed.mount, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -70,7 +71,7 @@ function rig(host: string, args: string[]): ChildProcess {
     err = (err + d.toString()).slice(-4000);
   });
   p.on('exit', (code, sig) => {
-    if (code !== 0 && sig !== 'SIGTERM') process.stderr.write(`rig ${args.join(' ')} on ${host} ended (${code ?? sig}):\n${err}\n`);
+    if (!stopping && sig !== 'SIGKILL') process.stderr.write(`rig ${args.join(' ')} on ${host} ended (${code ?? sig}):\n${err}\n`);
   });
   daemons.push(p);
   return p;
@@ -139,7 +140,11 @@ before(async () => {
 
 after(async () => {
   if (missing) return;
-  for (const p of daemons) p.kill('SIGTERM');
+  stopping = true;
+  const live = daemons.filter((p) => p.exitCode === null && p.signalCode === null);
+  for (const p of live) p.kill('SIGTERM');
+  // The launchers stop their children and exit; the bed kills whatever is left after that.
+  await Promise.race([Promise.all(live.map((p) => new Promise((r) => p.once('exit', r)))), new Promise((r) => setTimeout(r, 15_000))]);
   await bed.stop();
 });
 

@@ -30,12 +30,25 @@ test('decodeBell refuses what is not a bell, and drops ids that are not safe nam
 
 test('newEvents: the moves after the last look, and a gap when some were pushed out or the writer began again', () => {
   const rec = { writer: 'brain', n: 12, events: [10, 11, 12].map((n) => ({ n, to: 'queue' as const, id: `b__t${n}` })) };
-  assert.deepEqual(newEvents(rec, null), { fresh: [], gap: false, changed: true });
+  assert.deepEqual(newEvents(rec, null), { fresh: rec.events, gap: true, changed: true }, 'a writer seen first: all it names, and a look at the folders');
   assert.deepEqual(newEvents(rec, 12), { fresh: [], gap: false, changed: false });
   assert.deepEqual(newEvents(rec, 10).fresh.map((e) => e.n), [11, 12]);
   assert.equal(newEvents(rec, 10).gap, false);
   assert.equal(newEvents(rec, 5).gap, true, 'moves 6..9 are no longer in the ring');
   assert.equal(newEvents(rec, 99).gap, true, 'a writer that began again');
+});
+
+test('announce() writes a bell with no moves, so readers know the writer before its first move', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    const bell = new Doorbell(paths.doorbells, 'gpu-3');
+    await bell.announce();
+    const rec = decodeBell(await readFile(bell.file, 'utf8'))!;
+    assert.equal(rec.writer, 'gpu-3');
+    assert.deepEqual(rec.events, []);
+  } finally {
+    await cleanup();
+  }
 });
 
 test('a writer rewrites its bell in place (same inode, same size); a reader sees each move once', async () => {
@@ -47,7 +60,8 @@ test('a writer rewrites its bell in place (same inode, same size); a reader sees
     await bell.settled();
     const first = await stat(bell.file);
     assert.equal(first.size, BELL_BYTES);
-    assert.deepEqual(await reader.look(), { moved: [], rescan: true }, 'the first look only learns where the bell stands');
+    const n = decodeBell(await readFile(bell.file, 'utf8'))!.n;
+    assert.deepEqual(await reader.look(), { moved: [{ n, to: 'complete', id: 'b1__a' }], rescan: true }, 'a writer seen first: what its ring names, and a look at the folders');
     bell.ring('failed', 'b1__b');
     bell.ring('complete', 'b1__c');
     await bell.settled();
