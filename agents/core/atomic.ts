@@ -13,13 +13,13 @@ export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
-/** Creates `path` (it must not exist) with `data`, synced to disk; on failure nothing is left. */
-export async function writeFileSynced(path: string, data: string | Uint8Array): Promise<void> {
+/** Creates `path` (it must not exist) with `data`, synced to disk (unless `sync` is false); on failure nothing is left. */
+export async function writeFileSynced(path: string, data: string | Uint8Array, sync = true): Promise<void> {
   let handle;
   try {
     handle = await open(path, 'wx', 0o644);
     await handle.writeFile(data);
-    await handle.sync();
+    if (sync) await handle.sync();
     await handle.close();
   } catch (err) {
     // A failed write (ENOSPC, EIO) leaves no temporary behind.
@@ -29,9 +29,19 @@ export async function writeFileSynced(path: string, data: string | Uint8Array): 
   }
 }
 
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
+export interface AtomicWriteOptions {
+  /**
+   * fsync before the rename (default true). Without it a reader still never sees half a file
+   * (close() sends an NFS client's data to the server before the rename is sent), but a
+   * power cut on a local disk may leave the renamed file empty or short: only for files
+   * whose loss is cheap and whose reader checks them (training samples).
+   */
+  sync?: boolean;
+}
+
+export async function writeFileAtomic(target: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
   const tmp = tempPathFor(target);
-  await writeFileSynced(tmp, data);
+  await writeFileSynced(tmp, data, opts.sync ?? true);
   try {
     await rename(tmp, target);
   } catch (err) {
