@@ -31,7 +31,7 @@ if (positionals.length) {
 const paths = mountPaths(shared);
 await ensureMount(paths);
 const daemon = startDaemon('rig');
-const decisions = new DecisionLog(paths.decisionLog);
+const decisions = DecisionLog.spool(paths, 'rig');
 
 function fail(msg: string): never {
   process.stderr.write(msg + '\n');

@@ -33,6 +33,7 @@ import { inferTaskClass } from '../plan/infer.ts';
 import { MISSING_AFTER_MS, decideTakeBack, overdueMissing } from './missing.ts';
 import { cleanMountTempFiles } from '../core/leftovers.ts';
 import { PlanChecks } from './planChecks.ts';
+import { LogMerger } from './logMerge.ts';
 
 export interface BrainOptions {
   paths: MountPaths;
@@ -78,6 +79,7 @@ export class Brain {
   /** Submissions that did not parse: a person may still be writing one by hand. */
   private readonly tornInbox: UnreadableWatch;
   private readonly planChecks: PlanChecks;
+  private readonly spool: LogMerger;
 
   constructor(opts: BrainOptions) {
     this.paths = opts.paths;
@@ -93,6 +95,7 @@ export class Brain {
     this.heat = new HeatManager({ paths: this.paths, config: this.config, clock: this.clock, store: this.store, log: this.log });
     this.evaluator = new Evaluator(this.config, this.log);
     this.planChecks = new PlanChecks(opts.parseBudget, opts.wake ?? (() => {}));
+    this.spool = new LogMerger({ paths: this.paths, log: this.log, now: () => this.clock.now(), say: this.say });
   }
 
   private now(): string {
@@ -149,6 +152,7 @@ export class Brain {
 
   /** One pass: submissions, a scan of the folders, decisions and actions for every active batch. */
   async pass(): Promise<void> {
+    await this.spool.maybeMerge();
     await this.ingestInbox();
     await this.housekeeping();
     await this.scan();

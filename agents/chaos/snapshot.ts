@@ -1,12 +1,14 @@
 // Reads what a trial left on the mount into one plain object, for the pure checker: batch
 // records, archived tasks, what is still in each folder, quarantine, the inbox, late
-// results, every batch's runs.log, the decision log and leftover temporary files.
+// results, every batch's runs.log, the decision lines (merged or still in the spool) and
+// leftover temporary files.
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { type BatchRecord, readBatchRecord } from '../core/batch.ts';
 import { type DecisionLine, parseDecisionLine } from '../core/decisionLog.ts';
 import { listTempFiles, rigFolders } from '../core/leftovers.ts';
 import { type MountPaths, type TaskFolder, TASK_FOLDERS, batchDir } from '../core/paths.ts';
+import { readDecisionLines } from '../core/spool.ts';
 import { Task } from '../core/task.ts';
 
 /** One line of runs.log: `<ms> <task id> <attempt> <pid> START` or `... END ok|fail`. */
@@ -125,9 +127,10 @@ export async function readMountSnapshot(paths: MountPaths, batches: Array<{ id: 
     }
   }
   snap.lateResults = await names(join(paths.tasks, 'late_results'));
-  const log = await readFile(paths.decisionLog, 'utf8').catch(() => '');
-  for (const line of log.split('\n')) {
-    const d = line ? parseDecisionLine(line) : null;
+  // The merged log and what the spool holds beyond it: the agents' and the launcher's last
+  // lines may not be merged yet (the brain stopped first).
+  for (const line of await readDecisionLines(paths)) {
+    const d = parseDecisionLine(line);
     if (d) snap.decisions.push(d);
   }
   snap.tempFiles = (await listTempFiles(await rigFolders(paths), Date.now())).map((f) => relative(paths.root, f.path)).sort();

@@ -17,7 +17,10 @@ export interface WriteOptions {
   /**
    * fsync before the rename (default true): the new file survives a crash of the machine that
    * holds it. On a network mount it is a round trip to the server; a file that only its own
-   * writer reads (the brain's private tasks, rebuilt from the plan's seal if lost) skips it.
+   * writer reads (the brain's private tasks, rebuilt from the plan's seal if lost) skips it,
+   * and so does a file whose loss is cheap and whose reader checks it (a training sample):
+   * without it a reader still never sees half a file (close() sends an NFS client's data to
+   * the server before the rename), but a power cut may leave the renamed file empty or short.
    */
   sync?: boolean;
 }

@@ -1,13 +1,19 @@
 // logs/brain_decisions.log: one human-readable line per decision, made for tail -f.
 // Fields often come from files on the mount (a signal's task id, a reason quoting a file):
 // formatDecision makes each one printable, so one line is always exactly one decision.
+// The brain is the log's one writer: every other process (the launcher, an agent, doctor),
+// possibly on another host, writes its lines into a spool file of its own, which the brain
+// appends to the log (core/spool.ts, brain/logMerge.ts). Appends from several NFS clients to
+// one file lose or cut lines.
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { isoTime } from './clock.ts';
+import { errorCode } from './errors.ts';
 import { kindOf } from './mountRead.ts';
-import { mountPaths } from './paths.ts';
+import { type MountPaths, mountPaths } from './paths.ts';
 import { quarantine } from './quarantine.ts';
+import { decisionSpoolFile } from './spool.ts';
 
 export interface Decision {
   /** Who decided: brain, gpu-1, rig. */
@@ -84,44 +90,85 @@ export function parseDecisionLine(line: string): DecisionLine | null {
 // writer for ever; O_NOFOLLOW: a symlink there is not followed to some other file.
 const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK | constants.O_NOFOLLOW;
 
+/** The append in progress per file, in this process: the next one starts when it ends. */
+const appending = new Map<string, Promise<void>>();
+
+/**
+ * Appends `text` (whole lines) to a log that only this process writes: the brain's
+ * logs/brain_decisions.log and logs/training_samples.jsonl, or a writer's own spool file.
+ * Appends to one file from this process run one after another, so a long text that takes
+ * several write calls is never interleaved with another line. Anything but a regular file in
+ * the log's place (a FIFO, a directory, a symlink) is moved to quarantine/logs/ once and the
+ * log started again; a missing folder (a mount made before it existed) is made.
+ */
+export function appendToOwnLog(paths: MountPaths, file: string, text: string): Promise<void> {
+  const previous = appending.get(file) ?? Promise.resolve();
+  const mine = previous.then(() => appendOnce(paths, file, text, { quarantined: false, madeDir: false, reopened: false }));
+  const settled = mine.catch(() => {});
+  appending.set(file, settled);
+  void settled.then(() => {
+    if (appending.get(file) === settled) appending.delete(file);
+  });
+  return mine;
+}
+
+async function appendOnce(paths: MountPaths, file: string, text: string, tried: { quarantined: boolean; madeDir: boolean; reopened: boolean }): Promise<void> {
+  let handle;
+  let kind: string | null = null;
+  try {
+    handle = await open(file, APPEND, 0o644);
+    const st = await handle.stat();
+    if (!st.isFile()) kind = kindOf(st.mode);
+    else await handle.appendFile(text);
+  } catch (err) {
+    const code = errorCode(err);
+    if (code === 'ENOENT' && !handle && !tried.madeDir) {
+      await mkdir(dirname(file), { recursive: true });
+      return appendOnce(paths, file, text, { ...tried, madeDir: true });
+    }
+    // ESTALE: another NFS client removed the file after the open (the brain retires an idle
+    // spool file): the open creates it again.
+    if (code === 'ESTALE' && !tried.reopened) return appendOnce(paths, file, text, { ...tried, reopened: true });
+    if (tried.quarantined || (code !== 'ENXIO' && code !== 'EISDIR' && code !== 'ELOOP')) throw err;
+    kind = code === 'ENXIO' ? 'a FIFO' : code === 'EISDIR' ? 'a directory' : 'a symlink';
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+  if (kind === null) return;
+  if (tried.quarantined) throw new Error(`${file} is ${kind}, not a regular file: decisions cannot be logged`);
+  await quarantine(paths, 'logs', file, basename(file), `${file} was ${kind}, not a regular file: moved aside and the log started again`);
+  await appendOnce(paths, file, text, { ...tried, quarantined: true });
+}
+
 export class DecisionLog {
-  private readonly file: string;
+  /** Where this log's lines go: logs/brain_decisions.log, or the writer's spool file. */
+  readonly file: string;
   private readonly now: () => number;
-  constructor(file: string, now: () => number = Date.now) {
+  private readonly paths: MountPaths;
+
+  /**
+   * Writes straight into `file` (<shared>/logs/brain_decisions.log): the brain's mode, as the
+   * log's one writer. Every other process uses DecisionLog.spool.
+   */
+  constructor(file: string, now: () => number = Date.now, paths: MountPaths = mountPaths(dirname(dirname(file)))) {
     this.file = file;
     this.now = now;
-  }
-  /** One append per line: O_APPEND writes of one short line do not interleave on a local disk. */
-  async write(d: Decision): Promise<string> {
-    const line = formatDecision(d, this.now());
-    await this.append(line + '\n', true);
-    return line;
+    this.paths = paths;
   }
 
   /**
-   * Appends to the log if it is a regular file. Anything else in its place (a FIFO, a
-   * directory, a symlink) is moved to quarantine/logs/ once, and the log started again.
+   * A writer other than the brain (the launcher, an agent, doctor): its lines go to its own
+   * file, logs/spool/decisions/<who>.<host>.<pid>.log, and reach logs/brain_decisions.log
+   * when the brain merges them.
    */
-  private async append(text: string, retry: boolean): Promise<void> {
-    let handle;
-    let kind: string | null = null;
-    try {
-      handle = await open(this.file, APPEND, 0o644);
-      const st = await handle.stat();
-      if (!st.isFile()) kind = kindOf(st.mode);
-      else await handle.appendFile(text);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (!retry || (code !== 'ENXIO' && code !== 'EISDIR' && code !== 'ELOOP')) throw err;
-      kind = code === 'ENXIO' ? 'a FIFO' : code === 'EISDIR' ? 'a directory' : 'a symlink';
-    } finally {
-      await handle?.close().catch(() => {});
-    }
-    if (kind === null) return;
-    if (!retry) throw new Error(`${this.file} is ${kind}, not a regular file: decisions cannot be logged`);
-    // The log sits at <shared>/logs/brain_decisions.log (paths.ts).
-    const paths = mountPaths(dirname(dirname(this.file)));
-    await quarantine(paths, 'logs', this.file, basename(this.file), `${this.file} was ${kind}, not a regular file: moved aside and the log started again`);
-    await this.append(text, false);
+  static spool(paths: MountPaths, who: string, now: () => number = Date.now): DecisionLog {
+    return new DecisionLog(decisionSpoolFile(paths, who), now, paths);
+  }
+
+  /** One append per line, after this process's previous one to the same file. */
+  async write(d: Decision): Promise<string> {
+    const line = formatDecision(d, this.now());
+    await appendToOwnLog(this.paths, this.file, line + '\n');
+    return line;
   }
 }

@@ -115,7 +115,7 @@ export async function cleanTempFiles(dirs: string[], olderThanMs: number, now: n
  * The rig's own folders, where every dot-name or .tmp file is a writer's temporary:
  * the mount root, the task folders and their late_results/ and archive/<batch>/, brain/ and
  * its folders (private_tasks/, batches/, inbox/, ...), every gpus/gpu_<id>/, signals/, approvals/,
- * logs/ and quarantine/.
+ * logs/ and its spool folders, and quarantine/.
  * plans/ is left out on purpose: it holds people's files, where a dot-file is theirs.
  */
 export async function rigFolders(paths: MountPaths): Promise<string[]> {
@@ -138,6 +138,9 @@ export async function rigFolders(paths: MountPaths): Promise<string[]> {
     paths.signals,
     paths.approvals,
     paths.logs,
+    paths.spool,
+    paths.spoolDecisions,
+    paths.spoolSamples,
     paths.quarantine,
     ...(await subdirs(paths.quarantine)),
   ];

@@ -24,6 +24,14 @@ export interface MountPaths {
   logs: string;
   decisionLog: string;
   trainingSamples: string;
+  /** logs/spool/: one file per writer, merged into the logs by the brain (core/spool.ts). */
+  spool: string;
+  /** logs/spool/decisions/<who>.<host>.<pid>.log: decision lines of the launcher, the agents and doctor. */
+  spoolDecisions: string;
+  /** logs/spool/samples/<task>.<pid>.<hex>.jsonl: one training sample per file, written whole by rename. */
+  spoolSamples: string;
+  /** brain/spool_offsets.json: how far the brain has merged each spool file. */
+  spoolOffsets: string;
   quarantine: string;
   sim: string;
   /** One small file per writer naming its last task moves (core/doorbell.ts). */
@@ -88,6 +96,10 @@ export function mountPaths(rootDir: string): MountPaths {
     logs,
     decisionLog: join(logs, 'brain_decisions.log'),
     trainingSamples: join(logs, 'training_samples.jsonl'),
+    spool: join(logs, 'spool'),
+    spoolDecisions: join(logs, 'spool', 'decisions'),
+    spoolSamples: join(logs, 'spool', 'samples'),
+    spoolOffsets: join(brain, 'spool_offsets.json'),
     quarantine: join(root, 'quarantine'),
     sim: join(root, 'sim'),
     doorbells: join(root, 'doorbells'),
@@ -114,7 +126,7 @@ export function batchDir(paths: MountPaths, plan: string, batchId: string): stri
 export async function ensureMount(paths: MountPaths): Promise<void> {
   const dirs = [
     paths.plans, ...Object.values(paths.folders), paths.batches, paths.inbox, paths.inboxRejected,
-    paths.gpus, paths.signals, paths.approvals, paths.logs, paths.quarantine, paths.doorbells,
+    paths.gpus, paths.signals, paths.approvals, paths.logs, paths.spoolDecisions, paths.spoolSamples, paths.quarantine, paths.doorbells,
   ];
   await Promise.all(dirs.map((d) => mkdir(d, { recursive: true })));
 }

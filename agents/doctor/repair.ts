@@ -2,7 +2,8 @@
 // before it acts and does nothing when the mount changed since the inspection (the rig may
 // be running): a task moves only by rename, files are written whole (core/atomic.ts), and
 // brain/state.json and batch records are only written when findings.ts allowed it (no
-// running brain for state.json). Each change is logged to logs/brain_decisions.log as 'doctor'.
+// running brain for state.json). Each change is logged as 'doctor', into doctor's own spool
+// file, which the brain merges into logs/brain_decisions.log (core/spool.ts).
 import { lstat, mkdir, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readBatchRecord, readBrainState, writeBatchRecord, writeBrainState } from '../core/batch.ts';
@@ -179,7 +180,7 @@ async function dropActive(paths: MountPaths, batch: string, now: number): Promis
 export async function applyRepairs(paths: MountPaths, findings: readonly Finding[], clock: () => number = Date.now): Promise<RepairOutcome[]> {
   // A person asked for the repair after the doctor judged the file unreadable: no grace here.
   const store = new TaskStore(paths, { unreadableGraceMs: 0 });
-  const log = new DecisionLog(paths.decisionLog, clock);
+  const log = DecisionLog.spool(paths, 'doctor', clock);
   const todo = findings
     .filter((f): f is Finding & { repair: Repair } => f.severity === 'repair' && f.repair !== null)
     .sort((a, b) => ORDER[a.repair.kind] - ORDER[b.repair.kind]);

@@ -116,7 +116,7 @@ export class GpuAgent {
     this.store = new TaskStore(o.paths, { unreadableGraceMs: o.config.timeouts.unreadable_grace_s * 1000, now: () => o.clock.now(), bell: this.bell });
     this.queued = new TaskCache(this.store, 'queue');
     this.seals = new SealCache(o.paths, () => o.clock.now());
-    this.log = new DecisionLog(o.paths.decisionLog, () => o.clock.now());
+    this.log = DecisionLog.spool(o.paths, o.gpu.name, () => o.clock.now());
     this.say = o.say ?? ((l) => process.stderr.write(`${this.name}: ${l}\n`));
     this.startedAt = o.clock.now();
     this.finished = new Promise((r) => (this.stopped = r));

@@ -13,6 +13,7 @@ import { writeConfig } from '../core/config.ts';
 import { errorMessage } from '../core/errors.ts';
 import { readHeartbeat } from '../core/heartbeat.ts';
 import { type MountPaths, ensureMount, mountPaths } from '../core/paths.ts';
+import { readDecisionLines } from '../core/spool.ts';
 import { TaskStore } from '../core/store.ts';
 import { Task } from '../core/task.ts';
 import { freePortRange } from '../rig/ports.ts';
@@ -210,7 +211,8 @@ async function check(
     );
   }
 
-  const logText = await readFile(paths.decisionLog, 'utf8').catch(() => '');
+  // The rig is stopped: the agent's last lines may still be in its spool file, not yet merged.
+  const logText = (await readDecisionLines(paths).catch(() => [] as string[])).map((l) => l + '\n').join('');
   const tasks = batch.id ? await collectTasks(paths, batch.id) : [];
   const report = buildReport({
     mode: opts.simulate ? 'simulated' : 'real',

@@ -10,13 +10,13 @@ import { childPath } from '../core/paths.ts';
 import type { FailureKind, Outcome, Task, WorkerResult } from '../core/task.ts';
 import { OllamaRuntime } from '../llm/ollamaRuntime.ts';
 import { type ModelRuntime, RuntimeError } from '../llm/runtime.ts';
-import { appendTrainingSample } from '../llm/trainingSamples.ts';
+import { writeTrainingSample } from '../llm/trainingSamples.ts';
 
 export interface LlmTaskContext {
   /** The agent's own runtime, e.g. http://127.0.0.1:11435. */
   ollamaUrl: string;
-  /** <shared>/logs/training_samples.jsonl (mountPaths().trainingSamples). */
-  trainingSamplesFile: string;
+  /** <shared>/logs/spool/samples (mountPaths().spoolSamples): where the sample is left for the brain to merge. */
+  trainingSamplesDir: string;
   /** When the worker started (ms since the epoch). */
   startedAt: number;
   /** Another runtime (tests, llama-server); default: OllamaRuntime on ollamaUrl. */
@@ -147,7 +147,7 @@ function runtimeFailure(err: unknown, taskNamedModel: boolean): Ending {
 
 async function recordSample(ctx: LlmTaskContext, task: Task, model: string, response: string, ok: boolean, now: () => number) {
   try {
-    await appendTrainingSample(ctx.trainingSamplesFile, {
+    await writeTrainingSample(ctx.trainingSamplesDir, {
       ts: isoTime(now()),
       task_id: task.id,
       batch: task.batch,

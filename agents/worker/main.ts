@@ -204,7 +204,7 @@ async function runTaskInput(raw: unknown, who: ResultTask, args: WorkerArgs, sig
       return makeResult(who, { outcome: 'error', reason: 'no LLM runtime address: pass --ollama-url URL (or set FORGE_OLLAMA_URL)' });
     }
     const { runLlmTask } = await import('./llmTask.ts');
-    return runLlmTask(task, { ollamaUrl, trainingSamplesFile: mountPaths(shared).trainingSamples, startedAt: who.startedAt, signal });
+    return runLlmTask(task, { ollamaUrl, trainingSamplesDir: mountPaths(shared).spoolSamples, startedAt: who.startedAt, signal });
   }
   return makeResult(who, {
     outcome: 'error',

@@ -4,12 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { writeJsonAtomic } from '../../agents/core/atomic.ts';
 import { join } from 'node:path';
 import { addToSeal, checkSeal } from '../../agents/core/seal.ts';
 import { submitPlan, waitFor, waitForAgents, waitForBatchEnd } from '../../agents/rig/runRig.ts';
-import { makeTask, tempMount } from '../helpers/mount.ts';
+import { decisionText, makeTask, tempMount } from '../helpers/mount.ts';
 import { startAgent, startBrain, stopAll, writePlan, writeTestConfig } from '../helpers/rig.ts';
 
 test('checkSeal: only the task the brain sealed, in its batch folder, approved only with a file', () => {
@@ -51,11 +50,11 @@ test('task files written straight into queue/ never run; a real batch beside the
     const rec = await waitForBatchEnd(paths, batch, 60_000);
     assert.equal(rec.state, 'complete');
     const log = await waitFor('both forgeries refused', async () => {
-      const log = await readFile(paths.decisionLog, 'utf8');
+      const log = await decisionText(paths);
       return /REFUSED task=nobatch__evil — not released by the brain: batch nobatch has no seal/.test(log)
         && new RegExp(`REFUSED task=${batch}__extra — not released by the brain: task ${batch}__extra is not in its batch's seal`).test(log) ? log : null;
     }, 20_000).catch(async (err: Error) => {
-      throw new Error(`${err.message}\n${await readFile(paths.decisionLog, 'utf8')}`);
+      throw new Error(`${err.message}\n${await decisionText(paths)}`);
     });
     assert.doesNotMatch(log, new RegExp(`REFUSED task=${batch}__a `), 'the real task was never refused');
     assert.equal(existsSync(marker('evil')), false, 'the forged task of no batch never ran');

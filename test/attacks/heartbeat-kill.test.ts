@@ -7,11 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
-import { readFile } from 'node:fs/promises';
 import { readHeartbeat, writeHeartbeat } from '../../agents/core/heartbeat.ts';
 import { waitFor, waitForAgents } from '../../agents/rig/runRig.ts';
 import { judgePreviousLife } from '../../agents/gpu/previousLife.ts';
-import { tempMount } from '../helpers/mount.ts';
+import { decisionText, tempMount } from '../helpers/mount.ts';
 import { startAgent, stopAll, writeTestConfig } from '../helpers/rig.ts';
 
 const alive = (pid: number) => {
@@ -87,7 +86,7 @@ test('a second agent of a live agent\'s name on this host is refused with exit 3
     }, 20_000);
     assert.equal(later.pid, first.pid, 'the heartbeat is still the first agent\'s');
     assert.ok(alive(first.pid));
-    assert.doesNotMatch(await readFile(paths.decisionLog, 'utf8'), /ORPHAN/);
+    assert.doesNotMatch(await decisionText(paths), /ORPHAN/);
   } finally {
     await stopAll(procs);
     await cleanup();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { readHeartbeat } from '../../agents/core/heartbeat.ts';
 import { isTempName } from '../../agents/core/atomic.ts';
 import { submitPlan, waitFor, waitForAgents, waitForBatchEnd } from '../../agents/rig/runRig.ts';
-import { tempMount } from '../helpers/mount.ts';
+import { decisionText, tempMount } from '../helpers/mount.ts';
 import { startAgent, startBrain, stopAll, writePlan, writeTestConfig } from '../helpers/rig.ts';
 
 const PLAN = `# Slow first\n\n## Goal\nThe first attempt is slow.\n\n## Tasks\n\n### only\n- **task_class**: cpu\n- **command**: \`node scripts/slow.mjs {BATCH_PATH}\`\n`;
@@ -61,7 +61,7 @@ test('a frozen agent is presumed dead: its task is retried elsewhere, and its la
     const t = JSON.parse(await readFile(join(paths.tasks, 'archive', batch, `${id}.json`), 'utf8'));
     assert.deepEqual(t.attempts.map((a: { outcome: string }) => a.outcome), ['lost', 'success']);
     assert.equal(t.result.outcome, 'success');
-    const log = await readFile(paths.decisionLog, 'utf8');
+    const log = await decisionText(paths);
     assert.match(log, new RegExp(`AGENT_DEAD — ${holder.name}: heartbeat seq \\d+ has not advanced`));
     assert.match(log, /LATE_RESULT task=\S+ — attempt 1 finished \(success\) after the claim passed on/);
   } finally {
@@ -96,7 +96,7 @@ test('an agent killed and restarted kills its orphaned worker and returns the ta
     assert.equal(rec.state, 'complete');
     assert.ok(Date.now() - started < 60_000, 'returned long before the 600 s stale timeout');
     assert.equal(alive(rec0.pid), false, 'the orphan was killed (its GPU memory freed)');
-    assert.match(await readFile(paths.decisionLog, 'utf8'), /gpu-0 +ORPHAN task=\S+ — returned: agent gpu-0 restarted/);
+    assert.match(await decisionText(paths), /gpu-0 +ORPHAN task=\S+ — returned: agent gpu-0 restarted/);
   } finally {
     await stopAll(procs);
     await cleanup();

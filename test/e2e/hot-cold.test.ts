@@ -12,7 +12,7 @@ import { freePortRange } from '../../agents/rig/ports.ts';
 import { submitPlan, waitFor, waitForAgents, waitForBatchEnd } from '../../agents/rig/runRig.ts';
 import { startSimOllama } from '../../agents/sim/ollamaServer.ts';
 import { setGpuOverrides } from '../../agents/sim/simState.ts';
-import { tempMount } from '../helpers/mount.ts';
+import { decisionText, tempMount } from '../helpers/mount.ts';
 import { startAgent, startBrain, stopAll, writePlan, writeTestConfig } from '../helpers/rig.ts';
 
 const SCRIPT = `import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
@@ -55,13 +55,13 @@ test('mixed plan: cold agents run scripts, the brain heats one agent for llm wor
     assert.deepEqual(hot.health_reasons, ['temperature 91C >= 85C']);
 
     const batch = await submitPlan(paths.root, 'mixed');
-    await waitFor('some prep work done on gpu-0', async () => (await readFile(paths.decisionLog, 'utf8')).includes('HEAT'), 60_000);
+    await waitFor('some prep work done on gpu-0', async () => (await decisionText(paths)).includes('HEAT'), 60_000);
     await setGpuOverrides(paths.sim, 1, { temperature_c: null });
     await waitFor('gpu-1 healthy again', async () => (await readHeartbeat(paths, 1))?.health === 'healthy', 20_000);
 
     const rec = await waitForBatchEnd(paths, batch, 120_000);
     assert.equal(rec.state, 'complete');
-    const log = await readFile(paths.decisionLog, 'utf8');
+    const log = await decisionText(paths);
     if (process.env.SHOW_LOG) process.stderr.write(log);
     const lines = log.split('\n');
     const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
@@ -81,8 +81,12 @@ test('mixed plan: cold agents run scripts, the brain heats one agent for llm wor
     assert.equal(by.get('write')!.claimed_by, heated);
     assert.equal(by.get('extract')!.claimed_by, heated);
     assert.equal(by.get('prep1')!.claimed_by, 'gpu-0', 'gpu-1 was constrained: script work went to gpu-0');
-    // Each llm output was written, and prompts/responses logged as training samples.
-    const samples = (await readFile(paths.trainingSamples, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    // Each llm output was written, and prompts/responses logged as training samples: each
+    // worker left one in logs/spool/samples/, appended by the brain within a second or so.
+    const samples = await waitFor('both training samples merged', async () => {
+      const got = (await readFile(paths.trainingSamples, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+      return got.length >= 2 && (await readdir(paths.spoolSamples)).length === 0 ? got.map((l) => JSON.parse(l)) : null;
+    }, 10_000);
     assert.equal(samples.length, 2);
   } finally {
     await stopAll(procs);
@@ -111,7 +115,7 @@ test('a crashed Ollama on an agent\'s port is detected: the agent goes cold, ope
     }, 30_000, 1000);
     assert.match(hb.llm_reason ?? '', /unreachable|ECONNREFUSED/);
     assert.ok(!hb.accepts.includes('llm'), 'no llm work while the runtime is down');
-    const log = await readFile(paths.decisionLog, 'utf8');
+    const log = await decisionText(paths);
     assert.match(log, /gpu-0 +COLD — qwen2.5:7b not loaded/);
     assert.match(log, /gpu-0 +LLM_OPEN — /);
   } finally {

@@ -8,7 +8,7 @@ import { readHeartbeat } from '../../agents/core/heartbeat.ts';
 import { TaskStore } from '../../agents/core/store.ts';
 import { freePortRange } from '../../agents/rig/ports.ts';
 import { startRig, submitPlan, waitFor, waitForAgents, waitForBatchEnd } from '../../agents/rig/runRig.ts';
-import { tempMount } from '../helpers/mount.ts';
+import { decisionText, tempMount } from '../helpers/mount.ts';
 import { startAgent, startBrain, stopAll, writePlan, writeTestConfig } from '../helpers/rig.ts';
 
 const ONE = (cmd: string) => `# One\n\n## Goal\nOne task.\n\n## Tasks\n\n### only\n- **task_class**: cpu\n- **command**: \`${cmd}\`\n`;
@@ -51,7 +51,7 @@ test('abort signal: the worker is stopped, the task is recorded as an infra fail
     assert.equal(t.attempts[0].failure_kind, 'infra');
     assert.equal(t.attempts[1].outcome, 'success');
     assert.deepEqual(await readdir(paths.signals), []);
-    assert.match(await readFile(paths.decisionLog, 'utf8'), /gpu-0 +ABORT task=\S+__only/);
+    assert.match(await decisionText(paths), /gpu-0 +ABORT task=\S+__only/);
   } finally {
     await stopAll(procs);
     await cleanup();
@@ -95,7 +95,7 @@ test('NEEDS_APPROVAL parks the task until a person approves it with a file', asy
     await writeFile(join(paths.approvals, id), '');
     const rec = await waitForBatchEnd(paths, batch, 30_000);
     assert.equal(rec.state, 'complete');
-    assert.match(await readFile(paths.decisionLog, 'utf8'), /APPROVED task=\S+__only/);
+    assert.match(await decisionText(paths), /APPROVED task=\S+__only/);
   } finally {
     await stopAll(procs);
     await cleanup();
@@ -114,12 +114,12 @@ test('the launcher restarts a process that dies and stops everything on SIGTERM'
       const hb = await readHeartbeat(paths, 0);
       return hb && hb.pid !== first ? hb.pid : null;
     }, 30_000);
-    assert.match(await readFile(paths.decisionLog, 'utf8'), /rig +RESTART — gpu-0 died \(signal SIGKILL\); restart 1 of 3/);
+    assert.match(await decisionText(paths), /rig +RESTART — gpu-0 died \(signal SIGKILL\); restart 1 of 3/);
     rig.kill('SIGTERM');
     const r = await rig;
     assert.equal(r.exitCode, 0);
     assert.throws(() => process.kill(second, 0), 'the agent is gone after the launcher stopped');
-    assert.match(await readFile(paths.decisionLog, 'utf8'), /rig +STOPPED/);
+    assert.match(await decisionText(paths), /rig +STOPPED/);
   } finally {
     rig.kill('SIGKILL');
     await cleanup();

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { readBatchRecord } from '../../agents/core/batch.ts';
 import { Task } from '../../agents/core/task.ts';
 import { submitPlan, waitForAgents, waitForBatchEnd, waitFor } from '../../agents/rig/runRig.ts';
-import { tempMount } from '../helpers/mount.ts';
+import { decisionText, tempMount } from '../helpers/mount.ts';
 import { startAgent, startBrain, stopAll, writePlan, writeTestConfig } from '../helpers/rig.ts';
 
 async function archivedTasks(root: string, batchId: string): Promise<Task[]> {
@@ -103,7 +103,7 @@ test('retries: fails twice then succeeds; always-fails is tried max_attempts tim
     await assert.rejects(readFile(join(dir, 'ran-after-doomed')));
     assert.deepEqual(rec.failed_tasks, [`${batch}__doomed`]);
     assert.deepEqual(rec.not_run, [`${batch}__after_doomed`]);
-    const log = await readFile(paths.decisionLog, 'utf8');
+    const log = await decisionText(paths);
     assert.match(log, /RETRY task=\S+__flaky attempt 2 of 3/);
     assert.match(log, /RETRY task=\S+__flaky attempt 3 of 3/);
     assert.match(log, /GIVE_UP task=\S+__doomed attempt 3 of 3 — failed 3 of 3 attempts/);
@@ -153,7 +153,7 @@ test('killing the brain with SIGKILL mid-batch and starting it again finishes th
     assert.equal(done.state, 'complete');
     const runs = (await readFile(join(rec!.batch_path, 'runs.log'), 'utf8')).split('\n').filter(Boolean);
     assert.deepEqual(runs, Array.from({ length: 8 }, (_, i) => `s${i}`), 'each step ran exactly once, in order');
-    const log = await readFile(paths.decisionLog, 'utf8');
+    const log = await decisionText(paths);
     assert.match(log, /RECOVER/);
     for (let i = 0; i < 8; i++) {
       const releases = log.split('\n').filter((l) => l.includes(`RELEASE task=${batch}__s${i} `));

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type MountPaths, ensureMount, mountPaths } from '../../agents/core/paths.ts';
+import { readDecisionLines } from '../../agents/core/spool.ts';
 import { Task, type TaskInput } from '../../agents/core/task.ts';
 
 export async function tempMount(prefix = 'forge-test-'): Promise<{ paths: MountPaths; cleanup: () => Promise<void> }> {
@@ -10,6 +11,15 @@ export async function tempMount(prefix = 'forge-test-'): Promise<{ paths: MountP
   const paths = mountPaths(root);
   await ensureMount(paths);
   return { paths, cleanup: () => rm(root, { recursive: true, force: true }) };
+}
+
+/**
+ * Every decision line as one text: logs/brain_decisions.log and what the writers' spool files
+ * hold beyond it (an agent's, the launcher's or doctor's lines reach the log only when a brain
+ * merges them).
+ */
+export async function decisionText(paths: MountPaths): Promise<string> {
+  return (await readDecisionLines(paths)).map((l) => l + '\n').join('');
 }
 
 /** A valid task with overridable fields. */

@@ -14,7 +14,7 @@ import { writeJsonAtomic } from '../../agents/core/atomic.ts';
 import type { MountPaths } from '../../agents/core/paths.ts';
 import { TaskStore } from '../../agents/core/store.ts';
 import type { Task, WorkerResult } from '../../agents/core/task.ts';
-import { makeTask, tempMount } from '../helpers/mount.ts';
+import { decisionText, makeTask, tempMount } from '../helpers/mount.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HOUR_AGO = new Date(Date.now() - 60 * 60 * 1000);
@@ -197,7 +197,7 @@ test('doctor: report-only lists every problem and changes nothing; --repair fixe
     assert.deepEqual(await readdir(paths.folders.failed), [`.b1__c.json.${process.pid}.0badf00d.tmp`, 'b1__b.json'].sort(), 'the fresh temporary stays');
     const quarantined = (await readdir(join(paths.quarantine, 'queue'))).filter((n) => !n.endsWith('.why.txt')).map((n) => n.replace(/^\d+-\d+-[0-9a-f]+-/, ''));
     assert.deepEqual(quarantined.sort(), ['b1__a.json', 'b1__broken.json', 'b9__x.json']);
-    const log = await readFile(paths.decisionLog, 'utf8');
+    const log = await decisionText(paths);
     assert.equal(log.trim().split('\n').filter((l) => / doctor REPAIR /.test(l)).length, 14);
 
     const clean = await doctor(paths);

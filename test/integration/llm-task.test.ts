@@ -1,8 +1,8 @@
-// generate and parse tasks against the simulated Ollama, and the training samples file
-// under many concurrent writer processes.
+// generate and parse tasks against the simulated Ollama, and the training samples of many
+// concurrent writer processes, each left as a file of its own and merged by the brain.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -11,6 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { Task, WorkerResult, type TaskInput } from '../../agents/core/task.ts';
 import { startSimOllama, type SimOllama } from '../../agents/sim/ollamaServer.ts';
 import { runLlmTask, findSchemaMismatch, checkAnswer } from '../../agents/worker/llmTask.ts';
+import { DecisionLog } from '../../agents/core/decisionLog.ts';
+import { ensureMount, mountPaths } from '../../agents/core/paths.ts';
+import { LogMerger } from '../../agents/brain/logMerge.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MODEL = 'qwen2.5:7b';
@@ -50,23 +53,30 @@ function makeTask(batchPath: string, over: Partial<TaskInput>): Task {
   });
 }
 
-async function samples(file: string): Promise<Array<Record<string, unknown>>> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+/** Every sample the workers left in the spool folder: one file each, one whole line each. */
+async function samples(dir: string): Promise<Array<Record<string, unknown>>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const name of (await readdir(dir).catch(() => [])).sort()) {
+    assert.ok(name.endsWith('.jsonl') && !name.startsWith('.'), `only sample files in the spool: ${name}`);
+    const text = await readFile(join(dir, name), 'utf8');
+    assert.equal(text.split('\n').length, 2, `${name}: one line`);
+    out.push(JSON.parse(text) as Record<string, unknown>);
+  }
+  return out;
 }
 
 describe('runLlmTask', () => {
   let dir: string;
   let sim: SimOllama;
   let batch: string;
-  let samplesFile: string;
-  const ctx = () => ({ ollamaUrl: sim.url, trainingSamplesFile: samplesFile, startedAt: Date.now(), env: {} });
+  let samplesDir: string;
+  const ctx = () => ({ ollamaUrl: sim.url, trainingSamplesDir: samplesDir, startedAt: Date.now(), env: {} });
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'forge-llm-task-'));
     sim = await startSimOllama({ port: 0, models: [MODEL] });
     batch = join(dir, 'plans', 'demo', 'batches', 'b1');
-    samplesFile = join(dir, 'logs', 'training_samples.jsonl');
+    samplesDir = join(dir, 'logs', 'spool', 'samples');
   });
   after(async () => {
     await sim.close();
@@ -84,7 +94,7 @@ describe('runLlmTask', () => {
     const text = (r.output as { text: string }).text;
     assert.match(text, /^sim\(qwen2\.5:7b\): Write one line about GPUs\./);
     assert.equal(await readFile(join(batch, 'outputs', 'gen1.txt'), 'utf8'), text);
-    const [s] = (await samples(samplesFile)).filter((x) => x.task_id === 'b1__gen1');
+    const [s] = (await samples(samplesDir)).filter((x) => x.task_id === 'b1__gen1');
     assert.deepEqual({ ...s, ts: 'x' }, {
       ts: 'x', task_id: 'b1__gen1', batch: 'b1', model: MODEL, type: 'generate', prompt: 'Write one line about GPUs.', response: text, ok: true,
     });
@@ -118,7 +128,7 @@ describe('runLlmTask', () => {
     assert.equal(typeof out.rating, 'number');
     assert.ok(Array.isArray(out.tags));
     assert.deepEqual(JSON.parse(await readFile(join(batch, 'outputs', 'parse1.json'), 'utf8')), out);
-    const [s] = (await samples(samplesFile)).filter((x) => x.task_id === 'b1__parse1');
+    const [s] = (await samples(samplesDir)).filter((x) => x.task_id === 'b1__parse1');
     assert.equal(s?.ok, true);
     assert.equal(s?.type, 'parse');
   });
@@ -138,7 +148,7 @@ describe('runLlmTask', () => {
     assert.equal(r.failure_kind, 'app');
     assert.equal(r.reason, 'answer does not match output_schema: $.title: expected string, found integer 12345');
     assert.equal(await stat(join(batch, 'outputs', 'parse3.json')).catch(() => null), null, 'no output file for a failed parse');
-    const [s] = (await samples(samplesFile)).filter((x) => x.task_id === 'b1__parse3');
+    const [s] = (await samples(samplesDir)).filter((x) => x.task_id === 'b1__parse3');
     assert.equal(s?.ok, false);
   });
 
@@ -153,13 +163,13 @@ describe('runLlmTask', () => {
   test('runtime down: error (infra) naming the URL, and no training sample', async () => {
     const gone = await startSimOllama({ port: 0 });
     await gone.close();
-    const before = (await samples(samplesFile)).length;
+    const before = (await samples(samplesDir)).length;
     const r = await runLlmTask(makeTask(batch, { name: 'down1' }), { ...ctx(), ollamaUrl: gone.url });
     WorkerResult.parse(r);
     assert.equal(r.outcome, 'error');
     assert.equal(r.failure_kind, 'infra');
     assert.match(r.reason ?? '', new RegExp(`LLM runtime unavailable: Ollama at ${gone.url} is unreachable \\(ECONNREFUSED`));
-    assert.equal((await samples(samplesFile)).length, before);
+    assert.equal((await samples(samplesDir)).length, before);
   });
 
   test('out of memory while loading: outcome oom (infra)', async () => {
@@ -203,13 +213,14 @@ describe('the output schema check', () => {
   });
 });
 
-test('training samples: 20 processes appending 20 long samples each at once leave 400 whole lines', async () => {
+test('training samples: 20 processes writing 20 long samples each at once leave 400 files, merged into 400 whole lines', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'forge-samples-'));
-  const file = join(dir, 'logs', 'training_samples.jsonl');
+  const paths = mountPaths(dir);
+  await ensureMount(paths);
   const code = `
-    import { appendTrainingSample } from './agents/llm/trainingSamples.ts';
+    import { writeTrainingSample } from './agents/llm/trainingSamples.ts';
     const w = process.env.WRITER;
-    await Promise.all(Array.from({ length: 20 }, (_, i) => appendTrainingSample(process.env.SAMPLES, {
+    await Promise.all(Array.from({ length: 20 }, (_, i) => writeTrainingSample(process.env.SPOOL, {
       ts: new Date().toISOString(), task_id: 'w' + w + '_' + i, batch: 'b', model: 'm', type: 'generate',
       prompt: ('w' + w + 'i' + i + ' line\\n').repeat(1000), response: 'r'.repeat(500), ok: true,
     })));`;
@@ -217,13 +228,19 @@ test('training samples: 20 processes appending 20 long samples each at once leav
     const children = Array.from({ length: 20 }, (_, w) =>
       spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
         cwd: ROOT,
-        env: { ...process.env, WRITER: String(w), SAMPLES: file },
+        env: { ...process.env, WRITER: String(w), SPOOL: paths.spoolSamples },
         stdio: ['ignore', 'inherit', 'inherit'],
       }),
     );
     const codes = await Promise.all(children.map(async (c) => (await once(c, 'exit'))[0]));
     assert.deepEqual(codes, Array(20).fill(0));
-    const lines = (await readFile(file, 'utf8')).split('\n');
+    assert.equal((await samples(paths.spoolSamples)).length, 400, 'one whole file per sample, no temporary left');
+    assert.equal(await stat(paths.trainingSamples).catch(() => null), null, 'no worker touches training_samples.jsonl');
+
+    const merger = new LogMerger({ paths, log: new DecisionLog(paths.decisionLog), now: Date.now });
+    // A round takes at most 256 files: two rounds for 400.
+    assert.deepEqual([(await merger.mergeOnce()).samples, (await merger.mergeOnce()).samples, (await merger.mergeOnce()).samples], [256, 144, 0]);
+    const lines = (await readFile(paths.trainingSamples, 'utf8')).split('\n');
     assert.equal(lines.pop(), '', 'the file ends with a newline');
     assert.equal(lines.length, 400);
     const seen = new Set<string>();
@@ -237,7 +254,8 @@ test('training samples: 20 processes appending 20 long samples each at once leav
       seen.add(s.task_id);
     }
     assert.equal(seen.size, 400, 'every sample exactly once');
-    assert.equal(await stat(`${file}.lock`).catch(() => null), null, 'the lock is released');
+    assert.deepEqual(await readdir(paths.spoolSamples), [], 'merged files are removed');
+    assert.equal(await stat(`${paths.trainingSamples}.lock`).catch(() => null), null, 'no lock');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
