@@ -150,6 +150,11 @@ export class Brain {
     void this.decide({ what: 'BAD_FILE', reason: why }).catch(() => {});
   };
 
+  /** Merges the other writers' spool files into the logs, at most once a second (logMerge.ts). */
+  mergeLogs(): Promise<unknown> {
+    return this.spool.maybeMerge();
+  }
+
   /** One pass: submissions, a scan of the folders, decisions and actions for every active batch. */
   async pass(): Promise<void> {
     await this.spool.maybeMerge();

@@ -145,6 +145,7 @@ export class LogMerger {
   /** The offsets record as last written (JSON), to write it only when it changes. */
   private saved = '';
   private last: number | null = null;
+  private running = false;
   private cursor = 0;
   private readonly quiet = new QuietTimes();
   private readonly notes = new BadFileNotes();
@@ -167,14 +168,20 @@ export class LogMerger {
 
   /** A round, unless one ran less than intervalMs ago (brain clock). Never throws: a failure is said and retried next time. */
   async maybeMerge(): Promise<MergeRound | null> {
+    // One round at a time: the brain's pass and its own timer both call this, and two rounds at
+    // once would append the same lines twice.
+    if (this.running) return null;
     const now = this.o.now();
     if (this.last !== null && now >= this.last && now - this.last < this.o.intervalMs) return null;
     this.last = now;
+    this.running = true;
     try {
       return await this.mergeOnce();
     } catch (err) {
       this.o.say(`brain: merging logs/spool/ failed (tried again in a second): ${errorMessage(err)}`);
       return null;
+    } finally {
+      this.running = false;
     }
   }
 

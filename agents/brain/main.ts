@@ -58,5 +58,9 @@ const bells = startBellWatch(new BellReader({ dir: paths.doorbells, self: 'brain
   onError: (err) => daemon.log(`doorbells: ${errorMessage(err)}`),
 });
 daemon.onStop(() => bells.stop());
+// Lines the launchers, agents and doctor wrote on any host reach brain_decisions.log within about a second.
+const merges = new Ticker(() => brain.mergeLogs().then(() => {}), { intervalMs: 1000, onError: (err) => daemon.log(`merging logs: ${errorMessage(err)}`) });
+merges.start();
+daemon.onStop(() => merges.stop());
 ticker.start();
 daemon.log(`running on ${paths.root} (pid ${process.pid})`);
