@@ -17,8 +17,9 @@ import { isTempName } from './atomic.ts';
 import { errorCode } from './errors.ts';
 import { ObservedAge } from './observedAge.ts';
 import { type MountPaths, TASK_FOLDERS } from './paths.ts';
+import { statsVersion } from './unreadable.ts';
 
-/** Temporary files older than this are leftovers (ms): ten minutes, far above any write. */
+/** Temporary files this old (ms; see the top of this file for how age is judged) are leftovers: ten minutes, far above any write. */
 export const TEMP_MAX_AGE_MS = 10 * 60 * 1000;
 
 /** How many files are stat'ed at once: keeps a folder of 10^5 leftovers from opening 10^5 handles. */
@@ -55,13 +56,8 @@ export interface TempFile {
  */
 export type TempAgeJudge = ObservedAge | number;
 
-/** ino:size:mtime:ctime, as unreadable.ts fileVersion: a rename or a write changes it. */
-function versionOf(st: Stats): string {
-  return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-}
-
 function ageOf(path: string, st: Stats, judge: TempAgeJudge): number {
-  return typeof judge === 'number' ? judge - st.mtimeMs : judge.observe(path, versionOf(st));
+  return typeof judge === 'number' ? judge - st.mtimeMs : judge.observe(path, statsVersion(st));
 }
 
 function isGone(err: unknown): boolean {

@@ -3,17 +3,22 @@
 // can read torn once and whole a moment later; it is garbage only when the same version of it
 // (inode, size and times unchanged) has failed every look for a while. File times are the
 // writer's clock and say nothing here: only this reader's observations count.
+import type { Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { ObservedAge } from './observedAge.ts';
 
 /** How long a file must stay unchanged and unreadable before a reader gives up on it (ms): 30 s. */
 export const UNREADABLE_GRACE_MS = 30_000;
 
-/** The version of a file: a rename puts a new inode in place, a write changes size and times. Null when gone. */
+/** The version of a file from its lstat: a rename puts a new inode in place, a write changes size and times. */
+export function statsVersion(s: Stats): string {
+  return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+}
+
+/** The version of a file (statsVersion); null when gone. */
 export async function fileVersion(path: string): Promise<string | null> {
   try {
-    const s = await lstat(path);
-    return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+    return statsVersion(await lstat(path));
   } catch {
     return null;
   }
