@@ -145,14 +145,14 @@ function seconds(ms: number): string {
   return String(Math.round(ms / 100) / 10);
 }
 
+/** Whether the lock folder is still there; a look that fails otherwise (EIO) says it is. */
 async function exists(path: string): Promise<boolean> {
   try {
     await lstat(path);
     return true;
   } catch (err) {
     const code = errorCode(err);
-    if (code === 'ENOENT' || code === 'ESTALE') return false;
-    throw err;
+    return code !== 'ENOENT' && code !== 'ESTALE';
   }
 }
 
@@ -218,14 +218,15 @@ export async function acquireBrainLock(paths: MountPaths, onCompromised: (err: E
     release = await lockfile.lock(target, opts);
   } catch (err) {
     if (errorCode(err) !== 'ELOCKED') throw err;
-    const owner = await readLockOwner(paths);
+    const read = await readOwnerFile(paths);
+    const owner = read.ok ? read.owner : null;
     if (owner && owner.host === me && owner.pid !== process.pid && !isAlive(owner.pid)) {
       // proper-lockfile only unlocks its own locks: the dead owner's lock folder is removed by hand.
       await rm(lockfilePath, { recursive: true, force: true });
       release = await lockAgain(describe(owner));
       say(`took over ${lockfilePath} from ${describe(owner)}, which is not running`);
     } else {
-      const lapse = await waitForLapse(owner);
+      const lapse = await waitForLapse(read.ok ? owner : undefined);
       if (lapse === 'released') release = await lockAgain(describe(owner));
       else {
         await rm(lockfilePath, { recursive: true, force: true });
@@ -236,25 +237,32 @@ export async function acquireBrainLock(paths: MountPaths, onCompromised: (err: E
   }
 
   /**
-   * Watches the owner's lease on this process's clock: 'released' when the lock folder went
-   * away, the time it stayed unchanged once that reaches staleMs; throws BrainLockedError when
-   * it moves (a live brain renews it), or when the owner file cannot be read to judge.
+   * Watches the owner's lease on this process's clock (`owner` undefined: its file could not
+   * be read yet): 'released' when the lock folder went away, the time it stayed unchanged once
+   * that reaches staleMs; throws BrainLockedError when it moves (a live brain renews it), or
+   * when the owner file cannot be read to judge for that long.
    */
-  async function waitForLapse(owner: LockOwner | null): Promise<number | 'released'> {
-    const who = describe(owner);
+  async function waitForLapse(owner: LockOwner | null | undefined): Promise<number | 'released'> {
+    const who = owner === undefined ? 'a holder whose brain/brain.owner cannot be read now' : describe(owner);
     if (owner && owner.seq === null) {
       throw refused(`${who}, a brain from before the lease: it cannot be watched. Stop it first, or remove the lock if that process is gone`);
     }
     say(`${lockfilePath} is held: waiting up to ${seconds(staleMs)} s for the lease of ${who} to lapse`);
-    const first = leaseKey(owner);
-    const since = now();
+    // The count starts at the first look that read the owner file, and ends on a fresh one.
+    let first = owner === undefined ? null : leaseKey(owner);
+    let since = now();
+    const start = since;
     for (;;) {
       await sleep(pollMs);
       if (!(await exists(lockfilePath))) return 'released';
       const cur = await readOwnerFile(paths);
       if (!cur.ok) {
-        // No verdict from a read that failed; but a lease is only taken over on a fresh look.
-        if (now() - since >= staleMs) throw refused(`${who}; its owner file cannot be read to judge its lease: ${cur.problem}`);
+        if (now() - start >= 2 * staleMs) throw refused(`${who}; its owner file cannot be read to judge its lease: ${cur.problem}`);
+        continue;
+      }
+      if (first === null) {
+        first = leaseKey(cur.owner);
+        since = now();
         continue;
       }
       if (leaseKey(cur.owner) !== first) {
