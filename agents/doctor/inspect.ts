@@ -65,14 +65,13 @@ async function ageOf(path: string, fileNow: number): Promise<number | null> {
 /**
  * How long ago a lock's holder last showed life, in ms on the mount's clock; null when the
  * lock is gone. A lock folder's mtime is set by its holder's own clock (proper-lockfile), so
- * for the brain's lock the lease counts first: brain/brain.owner is written whole at every
- * renewal, and its mtime is the file server's.
+ * the brain's lock is judged by its lease instead when there is one: brain/brain.owner is
+ * written whole at every renewal, so its mtime is the file server's.
  */
 export async function lockAge(paths: MountPaths, lock: string, fileNow: number): Promise<number | null> {
   const age = await ageOf(lock, fileNow);
   if (age === null || lock !== `${paths.brainLock}.lock`) return age;
-  const lease = await ageOf(`${paths.brainLock}.owner`, fileNow);
-  return lease === null ? age : Math.min(age, lease);
+  return (await ageOf(`${paths.brainLock}.owner`, fileNow)) ?? age;
 }
 
 /** One task file judged without side effects; null when it is gone (moved on meanwhile). */

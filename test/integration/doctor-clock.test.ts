@@ -61,7 +61,9 @@ test('doctor: with this host\'s clock an hour behind, an hour-old temporary and 
     await mkdir(`${paths.brainLock}.lock`);
     await writeJsonAtomic(`${paths.brainLock}.owner`, { pid: 1, host: 'elsewhere', since: '2026-01-01T00:00:00.000Z', seq: 42, token: 'feedfacecafebeef' });
     await utimes(`${paths.brainLock}.owner`, hourAgo, hourAgo);
-    await utimes(`${paths.brainLock}.lock`, hourAgo, hourAgo);
+    // Its holder's clock was a year ahead when it last touched the lock folder: the lease decides.
+    const yearAhead = new Date(Date.now() + 365 * 24 * HOUR);
+    await utimes(`${paths.brainLock}.lock`, yearAhead, yearAhead);
     const behind = () => Date.now() - HOUR;
     const { snapshot, findings } = await examineMount(paths, behind);
     assert.equal(snapshot.brain.running, false);
