@@ -34,6 +34,8 @@ const examined = await examineMount(paths).catch((err: unknown) => {
   return process.exit(1);
 });
 const { snapshot, findings } = examined;
+// File ages are judged on the mount's own clock (a probe file's time); without one, on this host's.
+if (snapshot.clockProblem) process.stderr.write(`doctor: ${printable(snapshot.clockProblem, 500)}; file ages are judged on this host's clock instead\n`);
 const counts = countFindings(findings);
 const outcomes = values.repair ? await applyRepairs(paths, findings) : [];
 

@@ -32,6 +32,7 @@ import { type Estimates, applyEstimates, learnFrom, readEstimates, writeEstimate
 import { inferTaskClass } from '../plan/infer.ts';
 import { MISSING_AFTER_MS, decideTakeBack, overdueMissing } from './missing.ts';
 import { cleanMountTempFiles } from '../core/leftovers.ts';
+import { ObservedAge } from '../core/observedAge.ts';
 import { PlanChecks } from './planChecks.ts';
 import { LogMerger } from './logMerge.ts';
 
@@ -75,6 +76,8 @@ export class Brain {
   private readonly heat: HeatManager;
   private readonly evaluator: Evaluator;
   private lastClean = 0;
+  /** How long each temporary file on the mount has been seen unchanged, on the brain's clock. */
+  private readonly tempAges = new ObservedAge(() => this.clock.now());
   private readonly badFiles = new BadFileNotes();
   /** Submissions that did not parse: a person may still be writing one by hand. */
   private readonly tornInbox: UnreadableWatch;
@@ -194,8 +197,8 @@ export class Brain {
     }
     if (now - this.lastClean >= 5 * 60_000) {
       this.lastClean = now;
-      // Power loss leaves temporary files behind; a writer mid-write is never older than this.
-      const { removed } = await cleanMountTempFiles(this.paths, Date.now());
+      // Power loss leaves temporary files behind; one seen unchanged for ten minutes (brain clock) has no live writer.
+      const { removed } = await cleanMountTempFiles(this.paths, this.tempAges);
       if (removed.length) await this.decide({ what: 'CLEANUP', reason: `removed ${removed.length} stale temporary file(s) left by an interrupted write` });
     }
   }

@@ -1,19 +1,78 @@
-// One brain per mount. proper-lockfile gives the mkdir-based lock; a pid file beside it lets
-// a restarted brain on the same host take over at once from a predecessor that was SIGKILLed,
-// instead of waiting for the lock to go stale.
-import lockfile from 'proper-lockfile';
-import { constants } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+// One brain per mount, held as a lease.
+//
+// brain/brain.lock is a proper-lockfile lock: its atomic mkdir decides which of several brains
+// starting at once gets it, and proper-lockfile tells its holder when the folder is removed or
+// replaced under it (onCompromised). Who holds it is in brain/brain.owner,
+// {pid, host, since, seq, token}: the holder rewrites it whole (written aside and renamed into
+// place, so a reader never sees half of it) every few seconds, with seq one higher.
+//
+// A brain that finds the lock held:
+// - its owner ran on this host and that pid is gone (a SIGKILLed predecessor): takes over at once;
+// - otherwise it watches the owner's seq on its own clock. If seq moves, a live brain holds the
+//   lease: refused (BrainLockedError). If it stays unchanged for timeouts.heartbeat_stale_s, the
+//   holder is dead, frozen or cut off from the mount: the lock folder is removed and locked
+//   again (mkdir decides among brains racing for it), and the owner file written anew.
+// A file's time is never compared with this host's clock: the hosts sharing the mount have
+// clocks that differ, and their NFS clients cache file attributes for seconds.
+//
+// The holder checks at each renewal that the owner file still carries its token. When another
+// brain took the lease over (this one was frozen past the stale period), or proper-lockfile
+// reports the lock folder compromised, it stops, and never removes the lock folder, which is
+// the new holder's now.
+import fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { readMountFile } from '../core/mountRead.ts';
+import lockfile from 'proper-lockfile';
+import { writeJsonAtomic } from '../core/atomic.ts';
+import { errorCode, errorMessage } from '../core/errors.ts';
+import { isTransientFailure, kindOf, readMountFile } from '../core/mountRead.ts';
 import type { MountPaths } from '../core/paths.ts';
 import { quarantine } from '../core/quarantine.ts';
+
+export interface LockOwner {
+  pid: number;
+  host: string;
+  since: string | null;
+  /** One higher at every renewal; null in the owner file of a brain from before the lease. */
+  seq: number | null;
+  /** Random, one per holding: whether the lease is still the holder's own. */
+  token: string | null;
+}
 
 export interface BrainLock {
   release(): Promise<void>;
   /** A dead previous brain of this host, when there was one. */
   previousPid: number | null;
 }
+
+export interface LeaseOptions {
+  /** How long the owner's seq must stay unchanged, on this brain's clock, before it takes the lease over (ms): timeouts.heartbeat_stale_s. Default 120 s. */
+  staleMs?: number;
+  /** How often the holder renews the lease (ms). Default: 5 s, at most a quarter of staleMs. */
+  renewMs?: number;
+  /** How often a waiting brain reads the owner's seq (ms). Default: half of renewMs, at most 1 s. */
+  pollMs?: number;
+  /** This process's clock (ms) for the wait and the renewals; default monotonic. Never a file time. */
+  now?: () => number;
+  /** Where the waiting and a takeover are told. */
+  say?: (line: string) => void;
+}
+
+/** The config's default timeouts.heartbeat_stale_s, in ms. */
+const DEFAULT_STALE_MS = 120_000;
+
+/**
+ * proper-lockfile calls a lock stale when its folder's mtime is older than `stale` by THIS
+ * host's clock, while the holder's clock set that mtime: across hosts a few minutes of skew
+ * make a live brain's lock look stale, or a dead one's fresh for ever. The lease decides
+ * (seq, watched on the reader's clock); proper-lockfile's stale is set far beyond any real
+ * pause, a century, longer than any mtime a lock folder can have, so its mtime check never
+ * fires. It still refreshes the folder's mtime and reports the folder removed or replaced.
+ */
+const PROPER_LOCKFILE_STALE_MS = 100 * 365 * 24 * 3600 * 1000;
+
+export class BrainLockedError extends Error {}
 
 function isAlive(pid: number): boolean {
   try {
@@ -24,72 +83,244 @@ function isAlive(pid: number): boolean {
   }
 }
 
-export class BrainLockedError extends Error {}
-
-// Written in place (no rename: the brain holds the lock already, and a new brain reads the file
-// only when the lock is held). O_NONBLOCK and O_NOFOLLOW: a FIFO in its place fails the open
-// instead of blocking the brain for ever, a symlink is not followed; either (or a directory)
-// is moved to quarantine/brain/ and the file written again.
-const OWNER_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NONBLOCK | constants.O_NOFOLLOW;
-
-async function writeOwner(paths: MountPaths, text: string, retry = true): Promise<void> {
-  const file = `${paths.brainLock}.owner`;
-  let handle;
-  try {
-    handle = await open(file, OWNER_FLAGS, 0o644);
-    if ((await handle.stat()).isFile()) {
-      await handle.writeFile(text);
-      return;
-    }
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (!retry || (code !== 'ENXIO' && code !== 'ELOOP' && code !== 'EISDIR')) throw err;
-  } finally {
-    await handle?.close().catch(() => {});
-  }
-  if (!retry) throw new Error(`${file} is not a regular file`);
-  await quarantine(paths, 'brain', file, 'brain.owner', `${file} was not a regular file: moved aside and written again`);
-  await writeOwner(paths, text, false);
+function ownerPath(paths: MountPaths): string {
+  return `${paths.brainLock}.owner`;
 }
 
-/** brain/brain.owner: who holds the lock; null when absent or not a small JSON file of that shape (never a hang on a FIFO). */
-export async function readLockOwner(paths: MountPaths): Promise<{ pid: number; host: string } | null> {
-  const r = await readMountFile(`${paths.brainLock}.owner`, { maxBytes: 4096 });
-  if (!r.ok) return null;
+/**
+ * Writes the owner file whole (core/atomic.ts: a reader sees the old one or the new one). A
+ * FIFO, symlink or directory in its place is moved to quarantine/brain/ first, with a note.
+ */
+async function writeOwner(paths: MountPaths, owner: LockOwner): Promise<void> {
+  const file = ownerPath(paths);
+  const st = await lstat(file).catch(() => null);
+  if (st && !st.isFile()) {
+    await quarantine(paths, 'brain', file, 'brain.owner', `${file} was not a regular file: moved aside and written again (it was ${kindOf(st.mode)})`);
+  }
+  await writeJsonAtomic(file, owner);
+}
+
+function parseOwner(text: string): LockOwner | null {
   try {
-    const raw = JSON.parse(r.text) as { pid?: unknown; host?: unknown } | null;
-    return raw && typeof raw.pid === 'number' && typeof raw.host === 'string' ? { pid: raw.pid, host: raw.host } : null;
+    const raw = JSON.parse(text) as Record<string, unknown> | null;
+    if (!raw || typeof raw.pid !== 'number' || typeof raw.host !== 'string') return null;
+    return {
+      pid: raw.pid,
+      host: raw.host,
+      since: typeof raw.since === 'string' ? raw.since : null,
+      seq: typeof raw.seq === 'number' ? raw.seq : null,
+      token: typeof raw.token === 'string' ? raw.token : null,
+    };
   } catch {
     return null;
   }
 }
 
-export async function acquireBrainLock(paths: MountPaths, onCompromised: (err: Error) => void): Promise<BrainLock> {
+/**
+ * The owner file: ok with the owner, or with null when it is absent or not an owner (garbage,
+ * a FIFO: never a hang); not ok when it could not be read for now (ESTALE, EIO after retries).
+ */
+async function readOwnerFile(paths: MountPaths): Promise<{ ok: true; owner: LockOwner | null } | { ok: false; problem: string }> {
+  const r = await readMountFile(ownerPath(paths), { maxBytes: 4096, retry: {} });
+  if (r.ok) return { ok: true, owner: parseOwner(r.text) };
+  return isTransientFailure(r) || r.why === 'unreadable' ? { ok: false, problem: r.detail } : { ok: true, owner: null };
+}
+
+/** brain/brain.owner: who holds the lock; null when absent, unreadable or not a small JSON file of that shape (never a hang on a FIFO). */
+export async function readLockOwner(paths: MountPaths): Promise<LockOwner | null> {
+  const r = await readOwnerFile(paths);
+  return r.ok ? r.owner : null;
+}
+
+function describe(owner: LockOwner | null): string {
+  return owner ? `pid ${owner.pid} on ${owner.host}` : 'an unknown holder (no readable brain/brain.owner)';
+}
+
+/** What moves when the holder renews: its token and seq. */
+function leaseKey(owner: LockOwner | null): string {
+  return owner ? `${owner.token}:${owner.seq}` : '-';
+}
+
+function seconds(ms: number): string {
+  return String(Math.round(ms / 100) / 10);
+}
+
+/** Whether the lock folder is still there; a look that fails otherwise (EIO) says it is. */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (err) {
+    const code = errorCode(err);
+    return code !== 'ENOENT' && code !== 'ESTALE';
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function acquireBrainLock(paths: MountPaths, onCompromised: (err: Error) => void, o: LeaseOptions = {}): Promise<BrainLock> {
+  const staleMs = o.staleMs ?? DEFAULT_STALE_MS;
+  const renewMs = o.renewMs ?? Math.min(5000, staleMs / 4);
+  const pollMs = o.pollMs ?? Math.min(1000, renewMs / 2);
+  const now = o.now ?? (() => performance.now());
+  const say = o.say ?? ((line: string) => process.stderr.write(`brain: ${line}\n`));
+  const me = hostname();
   await mkdir(paths.brain, { recursive: true });
   // The previous brain on this host, whatever became of it: its half-done task moves are finished at start.
   const before = await readLockOwner(paths);
-  const previousPid = before && before.host === hostname() && before.pid !== process.pid && !isAlive(before.pid) ? before.pid : null;
+  const previousPid = before && before.host === me && before.pid !== process.pid && !isAlive(before.pid) ? before.pid : null;
   const target = paths.brain;
   const lockfilePath = `${paths.brainLock}.lock`;
-  const ownerFile = `${paths.brainLock}.owner`;
-  const opts = { lockfilePath, realpath: false, stale: 30_000, update: 5_000, onCompromised };
-  let release: () => Promise<void>;
+  const token = randomBytes(8).toString('hex');
+
+  // Set once the lock folder may be another brain's (taken over, compromised): from then on
+  // proper-lockfile's removal of it (on release, or at exit) does nothing.
+  let foreign = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | null = null;
+  let release: (() => Promise<void>) | null = null;
+  const stopRenewing = () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  };
+  /** The lease is no longer this brain's: stop renewing, leave the folder alone, tell the caller. */
+  const lost = (err: Error): void => {
+    if (foreign) return;
+    foreign = true;
+    stopRenewing();
+    // proper-lockfile forgets the lock; its removal of the folder is a no-op now (guardedFs).
+    void release?.().catch(() => {});
+    onCompromised(err);
+  };
+  const guardedFs = {
+    ...fs,
+    rmdir: (path: string, cb: (err: NodeJS.ErrnoException | null) => void) => (foreign ? cb(null) : fs.rmdir(path, cb)),
+    rmdirSync: (path: string) => {
+      if (!foreign) fs.rmdirSync(path);
+    },
+  };
+  const opts = {
+    lockfilePath, realpath: false, stale: PROPER_LOCKFILE_STALE_MS, update: Math.max(1000, renewMs), fs: guardedFs,
+    onCompromised: (err: Error) => lost(err),
+  };
+  const refused = (why: string) =>
+    new BrainLockedError(`another brain holds ${lockfilePath} (${why}); only one brain may run per mount.`);
+  const lockAgain = async (who: string): Promise<() => Promise<void>> => {
+    try {
+      return await lockfile.lock(target, opts);
+    } catch (err) {
+      if (errorCode(err) === 'ELOCKED') throw refused(`another brain took it over from ${who} first`);
+      throw err;
+    }
+  };
+
   try {
     release = await lockfile.lock(target, opts);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
-    const owner = await readLockOwner(paths);
-    if (owner && owner.host === hostname() && !isAlive(owner.pid)) {
+    if (errorCode(err) !== 'ELOCKED') throw err;
+    const read = await readOwnerFile(paths);
+    const owner = read.ok ? read.owner : null;
+    if (owner && owner.host === me && owner.pid !== process.pid && !isAlive(owner.pid)) {
       // proper-lockfile only unlocks its own locks: the dead owner's lock folder is removed by hand.
       await rm(lockfilePath, { recursive: true, force: true });
-      release = await lockfile.lock(target, opts);
+      release = await lockAgain(describe(owner));
+      say(`took over ${lockfilePath} from ${describe(owner)}, which is not running`);
     } else {
-      const who = owner ? `pid ${owner.pid} on ${owner.host}` : 'another process';
-      throw new BrainLockedError(
-        `another brain holds ${lockfilePath} (${who}); only one brain may run per mount. Stop it first, or remove the lock if that process is gone on another host.`,
-      );
+      const lapse = await waitForLapse(read.ok ? owner : undefined);
+      if (lapse === 'released') release = await lockAgain(describe(owner));
+      else {
+        await rm(lockfilePath, { recursive: true, force: true });
+        release = await lockAgain(describe(owner));
+        say(`took over ${lockfilePath} from ${describe(owner)}, whose lease was unchanged for ${seconds(lapse)} s`);
+      }
     }
   }
-  await writeOwner(paths, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
-  return { release: () => release(), previousPid };
+
+  /**
+   * Watches the owner's lease on this process's clock (`owner` undefined: its file could not
+   * be read yet): 'released' when the lock folder went away, the time it stayed unchanged once
+   * that reaches staleMs; throws BrainLockedError when it moves (a live brain renews it), or
+   * when the owner file cannot be read to judge for that long.
+   */
+  async function waitForLapse(owner: LockOwner | null | undefined): Promise<number | 'released'> {
+    const who = owner === undefined ? 'a holder whose brain/brain.owner cannot be read now' : describe(owner);
+    if (owner && owner.seq === null) {
+      throw refused(`${who}, a brain from before the lease: it cannot be watched. Stop it first, or remove the lock if that process is gone`);
+    }
+    say(`${lockfilePath} is held: waiting up to ${seconds(staleMs)} s for the lease of ${who} to lapse`);
+    // The count starts at the first look that read the owner file, and ends on a fresh one.
+    let first = owner === undefined ? null : leaseKey(owner);
+    let since = now();
+    const start = since;
+    for (;;) {
+      await sleep(pollMs);
+      if (!(await exists(lockfilePath))) return 'released';
+      const cur = await readOwnerFile(paths);
+      if (!cur.ok) {
+        if (now() - start >= 2 * staleMs) throw refused(`${who}; its owner file cannot be read to judge its lease: ${cur.problem}`);
+        continue;
+      }
+      if (first === null) {
+        first = leaseKey(cur.owner);
+        since = now();
+        continue;
+      }
+      if (leaseKey(cur.owner) !== first) {
+        const seq = owner?.seq != null && cur.owner?.seq != null ? ` (seq ${owner.seq} → ${cur.owner.seq})` : '';
+        throw new BrainLockedError(
+          `another brain holds ${lockfilePath} (${describe(cur.owner)}); only one brain may run per mount. Its lease was renewed while this one waited${seq}: stop it first.`,
+        );
+      }
+      const unchanged = now() - since;
+      if (unchanged >= staleMs) return unchanged;
+    }
+  }
+
+  // The lease: renewed every renewMs while the owner file carries this brain's token.
+  const since = new Date().toISOString();
+  let seq = 0;
+  let renewed = now();
+  const renew = async (): Promise<void> => {
+    if (stopped) return;
+    try {
+      const cur = await readOwnerFile(paths);
+      if (stopped) return;
+      if (cur.ok && cur.owner && cur.owner.token !== token) {
+        lost(new Error(`${describe(cur.owner)} took the brain lease over (its owner file no longer carries this brain's token)`));
+        return;
+      }
+      if (cur.ok) {
+        await writeOwner(paths, { pid: process.pid, host: me, since, seq: ++seq, token });
+        renewed = now();
+      }
+    } catch {
+      // A write that failed: tried again at the next renewal.
+    }
+    if (stopped) return;
+    const silent = now() - renewed;
+    if (silent >= staleMs / 2) {
+      lost(new Error(`could not renew the brain lease for ${seconds(silent)} s; another brain may take it over after ${seconds(staleMs)} s`));
+      return;
+    }
+    timer = setTimeout(() => void renew(), renewMs);
+    timer.unref();
+  };
+  await writeOwner(paths, { pid: process.pid, host: me, since, seq: ++seq, token });
+  renewed = now();
+  timer = setTimeout(() => void renew(), renewMs);
+  timer.unref();
+
+  return {
+    previousPid,
+    release: async () => {
+      if (stopped) return;
+      stopRenewing();
+      // Still ours? A brain that took the lease over while this one was frozen holds the folder now.
+      const cur = await readOwnerFile(paths);
+      if (cur.ok && cur.owner && cur.owner.token !== token) foreign = true;
+      await release?.().catch((err: unknown) => {
+        if (!foreign) throw new Error(`could not release ${lockfilePath}: ${errorMessage(err)}`);
+      });
+    },
+  };
 }

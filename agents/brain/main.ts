@@ -19,7 +19,12 @@ await ensureMount(paths);
 const daemon = startDaemon('brain');
 let lock;
 try {
-  lock = await acquireBrainLock(paths, (err) => void daemon.stop(`lost the brain lock: ${err.message}`));
+  // A lease held by a brain on another host (or a frozen one here) is taken over once its seq
+  // has not moved for heartbeat_stale_s on this brain's clock; until then this start waits.
+  lock = await acquireBrainLock(paths, (err) => void daemon.stop(`lost the brain lock: ${err.message}`), {
+    staleMs: config.timeouts.heartbeat_stale_s * 1000,
+    say: daemon.log,
+  });
 } catch (err) {
   process.stderr.write(`brain: ${errorMessage(err)}\n`);
   process.exit(err instanceof BrainLockedError ? EXIT_REFUSED : 1);

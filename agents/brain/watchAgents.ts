@@ -34,14 +34,24 @@ export class AgentWatcher {
   private readonly log: DecisionLog;
   private readonly sayLine: (line: string) => void;
   private readonly badFiles = new BadFileNotes();
+  /** Each agent's last heartbeat that read well, and when (brain clock), by GPU id. */
+  private readonly lastGood = new Map<number, { beat: Heartbeat; at: number }>();
+  /** GPU ids whose heartbeat could not be read for now at the last pass: read once, not again and again, until it reads. */
+  private readonly failingBeats = new Set<number>();
+  private readonly readBeat: typeof readHeartbeatFile;
 
-  constructor(o: { paths: MountPaths; config: Config; clock: Clock; store: TaskStore; log: DecisionLog; say?: (line: string) => void }) {
+  constructor(o: {
+    paths: MountPaths; config: Config; clock: Clock; store: TaskStore; log: DecisionLog; say?: (line: string) => void;
+    /** How a heartbeat is read (tests inject failures). */
+    readHeartbeat?: typeof readHeartbeatFile;
+  }) {
     this.paths = o.paths;
     this.config = o.config;
     this.clock = o.clock;
     this.store = o.store;
     this.log = o.log;
     this.sayLine = o.say ?? ((l) => process.stderr.write(l + '\n'));
+    this.readBeat = o.readHeartbeat ?? readHeartbeatFile;
   }
 
   private beats: Heartbeat[] = [];
@@ -64,7 +74,7 @@ export class AgentWatcher {
 
   async check(): Promise<void> {
     const now = this.clock.now();
-    const beats = await this.readBeats();
+    const beats = await this.readBeats(now);
     this.watches = observeHeartbeats(this.watches, beats, now);
     this.beats = beats;
     for (const b of beats) {
@@ -187,15 +197,41 @@ export class AgentWatcher {
   /**
    * The configured agents' heartbeats that read well. One that is garbage (a directory, a
    * FIFO, not a heartbeat) counts as absent and is reported once in the decision log.
+   *
+   * One that cannot be read for now (ESTALE, EIO, or gone from view after it was seen: the
+   * mount's blips, each read again a few times first) is no verdict: the agent's last good
+   * heartbeat stands in until a pass reads it again. Its seq does not move, so an agent whose
+   * heartbeat stays unreadable is judged dead after heartbeat_stale_s like any silent one,
+   * and the stand-in is dropped then.
    */
-  private async readBeats(): Promise<Heartbeat[]> {
+  private async readBeats(now: number): Promise<Heartbeat[]> {
+    const staleMs = this.config.timeouts.heartbeat_stale_s * 1000;
+    // Read at once, so the retries of one failing file do not add up over the agents; one that
+    // already failed at the last pass is read once, so a lasting failure does not slow every pass.
+    const reads = await Promise.all(
+      this.config.gpus.map((g) => this.readBeat(this.paths, g.id, this.failingBeats.has(g.id) ? { giveUpMs: 0 } : { missingToo: this.lastGood.has(g.id) })),
+    );
     const beats: Heartbeat[] = [];
-    for (const g of this.config.gpus) {
+    for (const [i, g] of this.config.gpus.entries()) {
       const rel = relative(this.paths.root, heartbeatPath(this.paths, g.id));
-      const r = await readHeartbeatFile(this.paths, g.id);
-      if (r.ok) beats.push(r.value);
-      if (r.ok || r.missing) this.badFiles.clear(rel);
-      else await this.reportBad(rel, r.problem, `treated as no heartbeat; ${g.name} moves it aside on its next write`);
+      const r = reads[i]!;
+      this.failingBeats.delete(g.id);
+      if (r.ok) {
+        beats.push(r.value);
+        this.lastGood.set(g.id, { beat: r.value, at: now });
+        this.badFiles.clear(rel);
+        continue;
+      }
+      if (r.missing || r.transient) {
+        const last = this.lastGood.get(g.id);
+        if (last && now - last.at < staleMs) beats.push(last.beat);
+        else this.lastGood.delete(g.id);
+        if (r.transient || last) this.failingBeats.add(g.id);
+        if (r.missing) this.badFiles.clear(rel);
+        continue;
+      }
+      this.lastGood.delete(g.id);
+      await this.reportBad(rel, r.problem, `treated as no heartbeat; ${g.name} moves it aside on its next write`);
     }
     return beats;
   }

@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { errorCode } from './errors.ts';
 import { type JsonFileRead, readJsonFile } from './mountJson.ts';
+import { MAX_RECORD_BYTES, type RetryOptions } from './mountRead.ts';
 import { type MountPaths, heartbeatPath } from './paths.ts';
 import { writeOwnJson } from './quarantine.ts';
 
@@ -85,9 +86,15 @@ export async function writeHeartbeat(paths: MountPaths, hb: HeartbeatInput): Pro
   }
 }
 
-/** One heartbeat, or what is wrong with it. */
-export function readHeartbeatFile(paths: MountPaths, gpuId: number): Promise<JsonFileRead<Heartbeat>> {
-  return readJsonFile(heartbeatPath(paths, gpuId), Heartbeat, 'a heartbeat');
+/**
+ * One heartbeat, or what is wrong with it. A read that fails for a reason that passes on a
+ * shared mount (ESTALE: the agent's rename replaced it under this client; EIO) is read again
+ * for a few tries over up to READ_GIVE_UP_MS, then reported `transient`: not readable yet.
+ * A heartbeat that is not there is read again only with retry.missingToo (an agent seen
+ * before): most missing heartbeats are agents that never started.
+ */
+export function readHeartbeatFile(paths: MountPaths, gpuId: number, retry: RetryOptions = {}): Promise<JsonFileRead<Heartbeat>> {
+  return readJsonFile(heartbeatPath(paths, gpuId), Heartbeat, 'a heartbeat', MAX_RECORD_BYTES, retry);
 }
 
 /** Reads one heartbeat; null when absent or unreadable (an agent that never started, a torn NFS read, garbage). Never throws. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { writeJsonAtomic, isTempName } from './atomic.ts';
 import { errorMessage } from './errors.ts';
-import { MAX_RECORD_BYTES, readMountFile } from './mountRead.ts';
+import { MAX_RECORD_BYTES, type RetryOptions, readMountFile } from './mountRead.ts';
 import { type MountPaths, childPath, isSafeName } from './paths.ts';
 
 /** Characters of a batch id: task file names are <batch_id>__<task>.<n>.json and must fit in 255 bytes. */
@@ -74,8 +74,14 @@ export async function listInbox(paths: MountPaths): Promise<string[]> {
  */
 export type SubmissionRead = { ok: true; sub: Submission } | { ok: false; error: string; torn: boolean; missing?: boolean };
 
-export async function readSubmission(file: string): Promise<SubmissionRead> {
-  const r = await readMountFile(file, { maxBytes: MAX_RECORD_BYTES });
+/**
+ * Reads a submission listed a moment ago. A read that fails for a reason that passes on a
+ * shared mount (ESTALE, EIO, or not visible through this client's cache although listed) is
+ * read again for a few tries (retry; default up to READ_GIVE_UP_MS); still failing, it is
+ * `missing` (look again next pass) or `torn` (rejected only once it has stayed so for the grace).
+ */
+export async function readSubmission(file: string, retry: RetryOptions = { missingToo: true }): Promise<SubmissionRead> {
+  const r = await readMountFile(file, { maxBytes: MAX_RECORD_BYTES, retry });
   if (!r.ok) {
     return { ok: false, error: `${r.detail}; expected a file {"plan": "NAME", "config": {...}}`, torn: r.why === 'unreadable', missing: r.why === 'missing' };
   }

@@ -1,16 +1,25 @@
 // Leftovers of writers that died mid-write. writeFileAtomic writes `.<name>.<pid>.<hex>.tmp`
 // and renames it; power loss between the two leaves the temporary behind. Every lister
 // skips temporary names, so they are harmless to readers; this module removes them once
-// they are old enough that no live writer can still own them (a write takes milliseconds,
-// and a writer's own file has a fresh modification time).
-import type { Dirent } from 'node:fs';
+// they are old enough that no live writer can still own them (a write takes milliseconds).
+//
+// How old is judged one of two ways, never by comparing a file's time with this host's
+// Date.now() (the mount is shared by hosts whose clocks differ):
+// - a daemon passes an ObservedAge: a file is as old as this process has seen it unchanged
+//   (inode, size, times), on its own clock, over its passes;
+// - the doctor, a one-shot command that cannot watch for ten minutes, passes a time read from
+//   the mount's own clock (doctor/mountClock.ts): the file's mtime and that time were both
+//   stamped by the file server.
+import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isTempName } from './atomic.ts';
 import { errorCode } from './errors.ts';
+import { ObservedAge } from './observedAge.ts';
 import { type MountPaths, TASK_FOLDERS } from './paths.ts';
+import { statsVersion } from './unreadable.ts';
 
-/** Temporary files older than this are leftovers (ms): ten minutes, far above any write. */
+/** Temporary files this old (ms; see the top of this file for how age is judged) are leftovers: ten minutes, far above any write. */
 export const TEMP_MAX_AGE_MS = 10 * 60 * 1000;
 
 /** How many files are stat'ed at once: keeps a folder of 10^5 leftovers from opening 10^5 handles. */
@@ -34,8 +43,21 @@ export function isLeftoverTempName(name: string): boolean {
 
 export interface TempFile {
   path: string;
-  /** now minus the file's modification time, in ms (negative when the file is from the future: clock skew). */
+  /**
+   * How old the file is, in ms: with an ObservedAge, how long this process has seen it
+   * unchanged; with a time on the mount's clock, that time minus the file's modification time.
+   */
   ageMs: number;
+}
+
+/**
+ * What a file's age is judged by: an ObservedAge (daemons: this process's own observations),
+ * or a time in ms on the mount's own clock (the doctor: see the top of this file).
+ */
+export type TempAgeJudge = ObservedAge | number;
+
+function ageOf(path: string, st: Stats, judge: TempAgeJudge): number {
+  return typeof judge === 'number' ? judge - st.mtimeMs : judge.observe(path, statsVersion(st));
 }
 
 function isGone(err: unknown): boolean {
@@ -54,10 +76,11 @@ async function readEntries(dir: string): Promise<Dirent[]> {
 
 /**
  * Temporary files (plain files with a temporary name) directly inside each folder, with
- * their age. Folders are not descended into, and directories with a temporary name (the
- * load gate's `.model-load.lock`) are never listed: they are locks, not leftovers.
+ * their age (see TempAgeJudge). Folders are not descended into, and directories with a
+ * temporary name (the load gate's `.model-load.lock`) are never listed: they are locks, not
+ * leftovers. An ObservedAge forgets every file of these folders that this listing did not find.
  */
-export async function listTempFiles(dirs: string[], now: number): Promise<TempFile[]> {
+export async function listTempFiles(dirs: string[], judge: TempAgeJudge): Promise<TempFile[]> {
   const out: TempFile[] = [];
   for (const dir of dirs) {
     const names = (await readEntries(dir))
@@ -68,7 +91,7 @@ export async function listTempFiles(dirs: string[], now: number): Promise<TempFi
         names.slice(i, i + STAT_BATCH).map(async (path) => {
           try {
             const st = await lstat(path);
-            return st.isFile() ? { path, ageMs: now - st.mtimeMs } : null;
+            return st.isFile() ? { path, ageMs: ageOf(path, st, judge) } : null;
           } catch (err) {
             if (isGone(err)) return null; // renamed into place or removed meanwhile
             throw err;
@@ -78,19 +101,25 @@ export async function listTempFiles(dirs: string[], now: number): Promise<TempFi
       for (const s of stats) if (s) out.push(s);
     }
   }
+  if (typeof judge !== 'number') {
+    const live = new Set(out.map((f) => f.path));
+    for (const dir of dirs) judge.keepOnly(join(dir, '/'), live);
+  }
   return out;
 }
 
 /**
  * Removes one temporary file if it is still older than the limit. Checks again right before
- * unlinking, so a file that a writer touched since the listing survives. False when it was
- * too young or already gone (renamed into place, or removed by another cleaner).
+ * unlinking, so a file that a writer touched since the listing survives (with an ObservedAge,
+ * any change of its version starts its count again). False when it was too young or already
+ * gone (renamed into place, or removed by another cleaner).
  */
-export async function removeTempFile(path: string, olderThanMs: number, now: number): Promise<boolean> {
+export async function removeTempFile(path: string, olderThanMs: number, judge: TempAgeJudge): Promise<boolean> {
   try {
     const st = await lstat(path);
-    if (!st.isFile() || now - st.mtimeMs < olderThanMs) return false;
+    if (!st.isFile() || ageOf(path, st, judge) < olderThanMs) return false;
     await unlink(path);
+    if (typeof judge !== 'number') judge.forget(path);
     return true;
   } catch (err) {
     if (isGone(err)) return false;
@@ -99,11 +128,11 @@ export async function removeTempFile(path: string, olderThanMs: number, now: num
 }
 
 /** Removes the temporary files older than olderThanMs in the given folders. Tolerates every ENOENT race. */
-export async function cleanTempFiles(dirs: string[], olderThanMs: number, now: number): Promise<{ removed: string[] }> {
+export async function cleanTempFiles(dirs: string[], olderThanMs: number, judge: TempAgeJudge): Promise<{ removed: string[] }> {
   const removed: string[] = [];
-  const old = (await listTempFiles(dirs, now)).filter((f) => f.ageMs >= olderThanMs);
+  const old = (await listTempFiles(dirs, judge)).filter((f) => f.ageMs >= olderThanMs);
   for (let i = 0; i < old.length; i += STAT_BATCH) {
-    const done = await Promise.all(old.slice(i, i + STAT_BATCH).map((f) => removeTempFile(f.path, olderThanMs, now)));
+    const done = await Promise.all(old.slice(i, i + STAT_BATCH).map((f) => removeTempFile(f.path, olderThanMs, judge)));
     done.forEach((ok, j) => {
       if (ok) removed.push(old[i + j]!.path);
     });
@@ -147,7 +176,11 @@ export async function rigFolders(paths: MountPaths): Promise<string[]> {
   return [...new Set(dirs)]; // private_tasks/ is both a task folder and a brain folder
 }
 
-/** What the brain and agents call at start and every few minutes: removes old temporaries in the rig's folders. */
-export async function cleanMountTempFiles(paths: MountPaths, now: number, olderThanMs = TEMP_MAX_AGE_MS): Promise<{ removed: string[] }> {
-  return cleanTempFiles(await rigFolders(paths), olderThanMs, now);
+/**
+ * What the brain calls every few minutes, with the ObservedAge it keeps: removes the
+ * temporaries in the rig's folders that it has seen unchanged for olderThanMs (so nothing at
+ * its first call: a file is judged over two passes at least, on the brain's own clock).
+ */
+export async function cleanMountTempFiles(paths: MountPaths, judge: TempAgeJudge, olderThanMs = TEMP_MAX_AGE_MS): Promise<{ removed: string[] }> {
+  return cleanTempFiles(await rigFolders(paths), olderThanMs, judge);
 }

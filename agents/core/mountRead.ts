@@ -18,14 +18,78 @@ export type MountReadFailure =
   /** There, but it cannot be opened or read: permissions (EACCES), I/O errors (EIO). */
   | 'unreadable';
 
-export type MountRead = { ok: true; text: string; size: number } | { ok: false; why: MountReadFailure; detail: string };
-export type MountBytes = { ok: true; bytes: Buffer } | { ok: false; why: MountReadFailure; detail: string };
+export interface MountFail {
+  ok: false;
+  why: MountReadFailure;
+  detail: string;
+  /** The error code behind it (ENOENT, ESTALE, EIO, ...), when there was one. */
+  code?: string;
+  /** Set when it was read more than once (see RetryOptions): how often, and over how long. */
+  retried?: { tries: number; forMs: number };
+}
+export type MountRead = { ok: true; text: string; size: number } | MountFail;
+export type MountBytes = { ok: true; bytes: Buffer } | MountFail;
 
 export interface MountReadOptions {
   /** Bytes; a larger file is refused as too_big. */
   maxBytes: number;
   /** Follow a symlink to a regular file (plans and manifests a person links in); default false. */
   followSymlinks?: boolean;
+  /** Read again, for a while, what failed for a reason that passes on a shared mount (see RetryOptions). Default: one read. */
+  retry?: RetryOptions;
+}
+
+/**
+ * Errors of a network mount that pass: the file was replaced through another client and this
+ * client's handle went stale (ESTALE), the server or the network failed one request (EIO).
+ * A file that is not there (ENOENT) may only not be visible yet through this client's cache:
+ * retried too when the caller knows it should be there (missingToo).
+ */
+const TRANSIENT_CODES: ReadonlySet<string> = new Set(['ESTALE', 'EIO']);
+
+/** Single reads give up after this long (ms): a blip of the mount is over by then, and the reader is not held up for long. */
+export const READ_GIVE_UP_MS = 2000;
+
+export interface RetryOptions {
+  /** Stop reading again after this long, in ms on this process's clock (default READ_GIVE_UP_MS). */
+  giveUpMs?: number;
+  /** Pause before the first read again, doubled before each next one up to 500 ms (default 50 ms). */
+  pauseMs?: number;
+  /** Read again a file that is missing too: for a file that should be there (listed a moment ago, written by a finished task). */
+  missingToo?: boolean;
+  /** This process's clock (default: monotonic) and sleep: tests inject their own. */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Whether a failed read may read well in a moment (see TRANSIENT_CODES). */
+export function isTransientFailure(r: MountFail, missingToo = false): boolean {
+  return (r.code !== undefined && TRANSIENT_CODES.has(r.code)) || (missingToo && r.why === 'missing');
+}
+
+/**
+ * Calls read until it succeeds, fails for a lasting reason, or o.giveUpMs has passed on this
+ * process's clock; a few tries, with growing pauses. The last failure says how often and how
+ * long it was tried (detail and `retried`), so a caller's message can say it gave up.
+ */
+export async function retryTransient<R extends { ok: true } | MountFail>(read: () => Promise<R>, o: RetryOptions = {}): Promise<R> {
+  const now = o.now ?? (() => performance.now());
+  const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const giveUpMs = o.giveUpMs ?? READ_GIVE_UP_MS;
+  const start = now();
+  let pause = o.pauseMs ?? 50;
+  for (let tries = 1; ; tries++) {
+    const r = await read();
+    if (r.ok || !isTransientFailure(r as MountFail, o.missingToo)) return r;
+    const forMs = now() - start;
+    if (forMs >= giveUpMs) {
+      if (tries === 1) return r;
+      const f = r as MountFail;
+      return { ...f, detail: `${f.detail} (failed ${tries} reads over ${(forMs / 1000).toFixed(1)} s; gave up)`, retried: { tries, forMs } } as R;
+    }
+    await sleep(Math.max(0, Math.min(pause, giveUpMs - forMs)));
+    pause = Math.min(pause * 2, 500);
+  }
 }
 
 /** 1 MiB: far above any task, heartbeat, signal or record the rig writes itself. */
@@ -51,6 +115,10 @@ export async function readMountFile(path: string, o: MountReadOptions): Promise<
 
 /** readMountFile's bytes, for files that need not be text (comparing a plan's files). */
 export async function readMountBytes(path: string, o: MountReadOptions): Promise<MountBytes> {
+  return o.retry ? retryTransient(() => readMountBytesOnce(path, o), o.retry) : readMountBytesOnce(path, o);
+}
+
+async function readMountBytesOnce(path: string, o: MountReadOptions): Promise<MountBytes> {
   // O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting for one.
   // O_NOFOLLOW: a symlink fails with ELOOP instead of leading anywhere on the host.
   const flags = constants.O_RDONLY | constants.O_NONBLOCK | (o.followSymlinks ? 0 : constants.O_NOFOLLOW);
@@ -59,10 +127,10 @@ export async function readMountBytes(path: string, o: MountReadOptions): Promise
     handle = await open(path, flags);
   } catch (err) {
     const code = errorCode(err);
-    if (code === 'ENOENT' || code === 'ESTALE' || code === 'ENOTDIR') return { ok: false, why: 'missing', detail: `${path} does not exist` };
-    if (code === 'ELOOP') return { ok: false, why: 'not_a_file', detail: `${path} is a symlink, not a regular file` };
-    if (code === 'ENXIO') return { ok: false, why: 'not_a_file', detail: `${path} is a socket or a device, not a regular file` };
-    return { ok: false, why: 'unreadable', detail: `${path} cannot be opened (${code ?? errorMessage(err)})` };
+    if (code === 'ENOENT' || code === 'ESTALE' || code === 'ENOTDIR') return { ok: false, why: 'missing', detail: `${path} does not exist`, code };
+    if (code === 'ELOOP') return { ok: false, why: 'not_a_file', detail: `${path} is a symlink, not a regular file`, code };
+    if (code === 'ENXIO') return { ok: false, why: 'not_a_file', detail: `${path} is a socket or a device, not a regular file`, code };
+    return { ok: false, why: 'unreadable', detail: `${path} cannot be opened (${code ?? errorMessage(err)})`, code };
   }
   try {
     const st = await handle.stat();
@@ -88,9 +156,9 @@ export async function readMountBytes(path: string, o: MountReadOptions): Promise
     return { ok: true, bytes: buf.subarray(0, got) };
   } catch (err) {
     const code = errorCode(err);
-    if (code === 'ESTALE') return { ok: false, why: 'missing', detail: `${path} was removed while being read` };
-    if (code === 'EISDIR') return { ok: false, why: 'not_a_file', detail: `${path} is a directory, not a regular file` };
-    return { ok: false, why: 'unreadable', detail: `${path} cannot be read (${code ?? errorMessage(err)})` };
+    if (code === 'ESTALE') return { ok: false, why: 'missing', detail: `${path} was removed while being read`, code };
+    if (code === 'EISDIR') return { ok: false, why: 'not_a_file', detail: `${path} is a directory, not a regular file`, code };
+    return { ok: false, why: 'unreadable', detail: `${path} cannot be read (${code ?? errorMessage(err)})`, code };
   } finally {
     await handle.close().catch(() => {});
   }
@@ -108,16 +176,16 @@ export function isInside(path: string, folder: string): boolean {
  * elsewhere on the host is refused with a reason, so nothing outside the folder is ever read
  * (and no part of it quoted in an error message).
  */
-export async function resolveInside(path: string, folder: string): Promise<{ ok: true; target: string } | { ok: false; why: MountReadFailure; detail: string }> {
+export async function resolveInside(path: string, folder: string): Promise<{ ok: true; target: string } | MountFail> {
   let target: string;
   let root: string;
   try {
     [target, root] = await Promise.all([realpath(path), realpath(folder)]);
   } catch (err) {
     const code = errorCode(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ESTALE') return { ok: false, why: 'missing', detail: `${path} does not exist (or is a symlink to nothing)` };
-    if (code === 'ELOOP') return { ok: false, why: 'not_a_file', detail: `${path} is a loop of symlinks` };
-    return { ok: false, why: 'unreadable', detail: `${path} cannot be resolved (${code ?? errorMessage(err)})` };
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ESTALE') return { ok: false, why: 'missing', detail: `${path} does not exist (or is a symlink to nothing)`, code };
+    if (code === 'ELOOP') return { ok: false, why: 'not_a_file', detail: `${path} is a loop of symlinks`, code };
+    return { ok: false, why: 'unreadable', detail: `${path} cannot be resolved (${code ?? errorMessage(err)})`, code };
   }
   if (!isInside(target, root)) {
     return { ok: false, why: 'not_a_file', detail: `${path} leads outside ${folder} (to ${target}) through a symlink; only links to files inside ${folder} are followed` };

@@ -12,6 +12,7 @@ import { type MountPaths, type TaskFolder, TASK_FOLDERS, childPath, isSafeName }
 import { quarantine } from './quarantine.ts';
 import { MAX_TASK_BYTES, parseTaskText, readTaskFile, surveyFolder } from './taskFile.ts';
 import { Task, type TaskInput } from './task.ts';
+import { ObservedAge } from './observedAge.ts';
 import { UNREADABLE_GRACE_MS, UnreadableWatch, fileVersion } from './unreadable.ts';
 import { BELL_FOLDERS, type BellFolder, type Doorbell } from './doorbell.ts';
 
@@ -69,9 +70,9 @@ function isGone(err: unknown): boolean {
 const REPLACE_TEMP = /^\.(.+)\.json\.(\d+)\.([0-9a-f]+)\.(fresh|taken)\.tmp$/;
 
 /**
- * A taken file this old (ms, by its ctime: the take is a rename, which sets it) belongs to a
- * replace() whose process died between its take and its publish. Far above the milliseconds
- * a replace takes, far below the 10 minutes after which leftovers.ts deletes temporaries.
+ * A taken file seen unchanged this long (ms, on this process's own clock: core/observedAge.ts,
+ * never its ctime, which another host's clock may have stamped) belongs to a replace() whose
+ * process died between its take and its publish. Far above the milliseconds a replace takes.
  */
 export const TAKEN_STALE_MS = 30_000;
 
@@ -79,6 +80,8 @@ export class TaskStore {
   readonly paths: MountPaths;
   private readonly takenStaleMs: number;
   private readonly unreadable: UnreadableWatch;
+  /** How long each taken file (folder/name) has been seen unchanged by this process. */
+  private readonly takenAges: ObservedAge;
   private readonly own: ReadonlySet<TaskFolder>;
   private readonly bell: Doorbell | null;
   private readonly now: () => number;
@@ -89,6 +92,7 @@ export class TaskStore {
     this.takenStaleMs = opts.takenStaleMs ?? TAKEN_STALE_MS;
     this.now = opts.now ?? (() => performance.now());
     this.unreadable = new UnreadableWatch(opts.unreadableGraceMs ?? UNREADABLE_GRACE_MS, this.now);
+    this.takenAges = new ObservedAge(this.now);
     this.own = new Set(opts.ownFolders ?? []);
     this.bell = opts.bell ?? null;
   }
@@ -144,14 +148,17 @@ export class TaskStore {
   async list(folder: TaskFolder): Promise<string[]> {
     const survey = await surveyFolder(this.paths.folders[folder]);
     const ids = [...survey.ids];
+    const takenNow = new Set<string>();
     for (const name of survey.temps) {
       const taken = REPLACE_TEMP.exec(name);
       if (taken?.[4] !== 'taken') continue;
+      takenNow.add(`${folder}/${name}`);
       const back = await this.recoverTaken(folder, name, taken[1]!, taken[2]!, taken[3]!).catch(() => null);
       if (back === folder) ids.push(taken[1]!);
     }
     for (const bad of survey.bad) await this.quarantineFile(folder, bad.name, bad.problem).catch(() => {});
     this.unreadable.keepOnly(`${folder}/`, new Set(ids.map((id) => `${folder}/${id}`)));
+    this.takenAges.keepOnly(`${folder}/`, takenNow);
     return ids;
   }
 
@@ -230,7 +237,7 @@ export class TaskStore {
    * Between the take and the last rename (one read of a small file) the task is in no folder:
    * a process killed exactly then leaves it as `.<id>.json.<pid>.<hex>.taken.tmp` in `from`,
    * with its new version as `.<id>.json.<pid>.<hex>.fresh.tmp` in `to`; list() finishes such a
-   * replace once the taken file is older than takenStaleMs (see recoverTaken).
+   * replace once a lister has seen the taken file unchanged for takenStaleMs (see recoverTaken).
    */
   async replace(from: TaskFolder, id: string, change: (cur: Task) => TaskInput | null, to: TaskFolder = from): Promise<ReplaceOutcome> {
     const src = this.fileOf(from, id);
@@ -291,7 +298,7 @@ export class TaskStore {
 
   /**
    * Finishes a replace() whose process died between its take and its publish (the task is in
-   * no folder then, only in its taken file), once the taken file is older than takenStaleMs.
+   * no folder then, only in its taken file), once this process has seen the taken file unchanged for takenStaleMs.
    * The new version, written and synced before the take, goes into place, as the replace would
    * have done. With no new version left: if the task is in a folder, the replace had published
    * and only the removal of the taken file was missing; if it is nowhere, the taken file is its
@@ -302,12 +309,17 @@ export class TaskStore {
   private async recoverTaken(folder: TaskFolder, name: string, id: string, pid: string, hex: string, anyAge = false): Promise<TaskFolder | null> {
     if (!isSafeName(id)) return null;
     const taken = join(this.paths.folders[folder], name);
-    try {
-      if (!anyAge && Date.now() - (await stat(taken)).ctimeMs < this.takenStaleMs) return null;
-    } catch (err) {
-      if (isGone(err)) return null;
-      throw err;
+    if (!anyAge) {
+      // Judged on this process's clock: the first listing that sees it starts the count, and a
+      // live replace (which renames it away in milliseconds) is never given the time to look stale.
+      const version = await fileVersion(taken);
+      if (version === null) {
+        this.takenAges.forget(`${folder}/${name}`);
+        return null;
+      }
+      if (this.takenAges.observe(`${folder}/${name}`, version) < this.takenStaleMs) return null;
     }
+    this.takenAges.forget(`${folder}/${name}`);
     const fresh = `.${id}.json.${pid}.${hex}.fresh.tmp`;
     for (const f of TASK_FOLDERS) {
       const placed = await this.place(join(this.paths.folders[f], fresh), f, id);
@@ -325,7 +337,7 @@ export class TaskStore {
   /**
    * Finishes at once every replace() that the process `pid` left half done: for a daemon
    * starting after its own previous life (its last heartbeat or lock file names the pid), which
-   * is dead for sure. list() finishes the others once they are older than takenStaleMs.
+   * is dead for sure. list() finishes the others once it has seen them unchanged for takenStaleMs.
    * Returns the ids put back into a folder.
    */
   async recoverInterrupted(pid: number): Promise<string[]> {

@@ -3,16 +3,22 @@
 // can read torn once and whole a moment later; it is garbage only when the same version of it
 // (inode, size and times unchanged) has failed every look for a while. File times are the
 // writer's clock and say nothing here: only this reader's observations count.
+import type { Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
+import { ObservedAge } from './observedAge.ts';
 
 /** How long a file must stay unchanged and unreadable before a reader gives up on it (ms): 30 s. */
 export const UNREADABLE_GRACE_MS = 30_000;
 
-/** The version of a file: a rename puts a new inode in place, a write changes size and times. Null when gone. */
+/** The version of a file from its lstat: a rename puts a new inode in place, a write changes size and times. */
+export function statsVersion(s: Stats): string {
+  return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+}
+
+/** The version of a file (statsVersion); null when gone. */
 export async function fileVersion(path: string): Promise<string | null> {
   try {
-    const s = await lstat(path);
-    return `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+    return statsVersion(await lstat(path));
   } catch {
     return null;
   }
@@ -24,12 +30,11 @@ export function isDue(since: number, now: number, graceMs: number): boolean {
 }
 
 export class UnreadableWatch {
-  private readonly seen = new Map<string, { version: string; since: number }>();
+  private readonly ages: ObservedAge;
   private readonly graceMs: number;
-  private readonly now: () => number;
   constructor(graceMs: number, now: () => number) {
     this.graceMs = graceMs;
-    this.now = now;
+    this.ages = new ObservedAge(now);
   }
 
   /**
@@ -37,24 +42,21 @@ export class UnreadableWatch {
    * count again. Returns how long this version has failed, and whether that is long enough.
    */
   note(key: string, version: string): { due: boolean; forMs: number } {
-    const now = this.now();
-    const prev = this.seen.get(key);
-    const since = prev && prev.version === version ? prev.since : now;
-    if (!prev || prev.version !== version) this.seen.set(key, { version, since });
-    return { due: isDue(since, now, this.graceMs), forMs: now - since };
+    const forMs = this.ages.observe(key, version);
+    return { due: isDue(0, forMs, this.graceMs), forMs };
   }
 
   /** The file read well, was moved on, or was quarantined. */
   forget(key: string): void {
-    this.seen.delete(key);
+    this.ages.forget(key);
   }
 
   /** Forgets every key under `prefix` not in `live` (a folder's listing): the map never outgrows the folders. */
   keepOnly(prefix: string, live: ReadonlySet<string>): void {
-    for (const key of this.seen.keys()) if (key.startsWith(prefix) && !live.has(key)) this.seen.delete(key);
+    this.ages.keepOnly(prefix, live);
   }
 
   get size(): number {
-    return this.seen.size;
+    return this.ages.size;
   }
 }

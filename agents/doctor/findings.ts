@@ -107,13 +107,13 @@ export interface MountFile {
   /** Relative to the mount root. */
   rel: string;
   name: string;
-  /** now minus the modification time, ms. */
+  /** How long ago it was last modified, ms, on the mount's own clock (doctor/mountClock.ts). */
   ageMs: number;
 }
 
 export interface LockView {
   rel: string;
-  /** now minus the lock's modification time (holders refresh it), ms. */
+  /** How long ago its holder last refreshed it (for the brain's lock: renewed its lease), ms, on the mount's own clock. */
   ageMs: number;
   /** For the brain lock: whether its owner pid runs on this host; null when unknown (another host, no owner file). */
   ownerAlive: boolean | null;
@@ -147,6 +147,8 @@ export interface MountSnapshot {
   escalations: Array<{ rel: string; name: string; problem: string | null }>;
   /** Other files the rig reads that cannot be used (brain/state.json), with the quarantine folder they would go to. */
   unreadable?: Array<{ rel: string; where: string; problem: string }>;
+  /** Why file ages could not be judged on the mount's own clock (no probe file could be written), so were judged on this host's. */
+  clockProblem?: string | null;
 }
 
 // ---- helpers ----

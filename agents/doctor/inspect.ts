@@ -1,4 +1,5 @@
-// The doctor's eyes: reads the mount into a MountSnapshot for findings.ts. Reads only:
+// The doctor's eyes: reads the mount into a MountSnapshot for findings.ts. Reads only (but
+// for the clock probe of mountClock.ts, a file created and removed in the mount's root):
 // nothing here writes, renames or quarantines (TaskStore.list and .read quarantine what
 // they cannot read, so task files are listed and parsed here instead). Every file is read
 // through readMountFile: a FIFO, a directory, /dev/zero or a huge file where a record should
@@ -19,13 +20,14 @@ import { readEscalations as readEscalationFiles } from '../core/stuckRecords.ts'
 import { readTaskFile as readTaskFileAt, surveyFolder, taskIdOf } from '../core/taskFile.ts';
 import type { Task } from '../core/task.ts';
 import { readLockOwner } from '../brain/lock.ts';
+import { readMountClock } from './mountClock.ts';
 import { isAgentProcess } from '../gpu/previousLife.ts';
 import {
   type AgentView, type BatchRecordView, type Finding, type LockView, type MountFile, type MountSnapshot, type TaskFileView,
   findProblems,
 } from './findings.ts';
 
-/** A brain lock refreshed within this long (ms) belongs to a running brain: proper-lockfile refreshes every 5 s, stale after 30 s. */
+/** A brain lease renewed within this long (ms) belongs to a running brain: its holder renews it every 5 s or more often. */
 const BRAIN_LOCK_FRESH_MS = 60_000;
 
 function isGone(err: unknown): boolean {
@@ -47,13 +49,29 @@ async function entries(dir: string): Promise<Dirent[]> {
   return readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[]);
 }
 
-async function ageOf(path: string, now: number): Promise<number | null> {
+/**
+ * How long ago `path` was last modified, in ms: `fileNow` is the mount's own clock (see
+ * mountClock.ts), never this host's, so both times come from the file server. Null when gone.
+ */
+async function ageOf(path: string, fileNow: number): Promise<number | null> {
   try {
-    return now - (await lstat(path)).mtimeMs;
+    return fileNow - (await lstat(path)).mtimeMs;
   } catch (err) {
     if (isGone(err)) return null;
     throw err;
   }
+}
+
+/**
+ * How long ago a lock's holder last showed life, in ms on the mount's clock; null when the
+ * lock is gone. A lock folder's mtime is set by its holder's own clock (proper-lockfile), so
+ * the brain's lock is judged by its lease instead when there is one: brain/brain.owner is
+ * written whole at every renewal, so its mtime is the file server's.
+ */
+export async function lockAge(paths: MountPaths, lock: string, fileNow: number): Promise<number | null> {
+  const age = await ageOf(lock, fileNow);
+  if (age === null || lock !== `${paths.brainLock}.lock`) return age;
+  return (await ageOf(`${paths.brainLock}.owner`, fileNow)) ?? age;
 }
 
 /** One task file judged without side effects; null when it is gone (moved on meanwhile). */
@@ -163,13 +181,13 @@ async function readAgents(paths: MountPaths, config: Config | null): Promise<Age
   );
 }
 
-/** Plain files of a folder that are not temporaries, with their age. */
-async function readFiles(paths: MountPaths, dir: string, now: number): Promise<MountFile[]> {
+/** Plain files of a folder that are not temporaries, with their age (on the mount's clock). */
+async function readFiles(paths: MountPaths, dir: string, fileNow: number): Promise<MountFile[]> {
   const out: MountFile[] = [];
   for (const e of await entries(dir)) {
     if (isTempName(e.name) || !e.isFile()) continue;
     const file = join(dir, e.name);
-    const age = await ageOf(file, now);
+    const age = await ageOf(file, fileNow);
     if (age !== null) out.push({ rel: relative(paths.root, file), name: e.name, ageMs: age });
   }
   return out;
@@ -181,7 +199,7 @@ async function readEscalations(paths: MountPaths): Promise<MountSnapshot['escala
   return bad.map((b) => ({ rel: b.rel, name: b.name, problem: b.problem }));
 }
 
-async function readLocks(paths: MountPaths, dirs: string[], now: number): Promise<LockView[]> {
+async function readLocks(paths: MountPaths, dirs: string[], fileNow: number): Promise<LockView[]> {
   const brainLock = `${paths.brainLock}.lock`;
   const owner = await readLockOwner(paths);
   const out: LockView[] = [];
@@ -189,7 +207,7 @@ async function readLocks(paths: MountPaths, dirs: string[], now: number): Promis
     for (const e of await entries(dir)) {
       if (!e.name.endsWith('.lock')) continue;
       const file = join(dir, e.name);
-      const age = await ageOf(file, now);
+      const age = await lockAge(paths, file, fileNow);
       if (age === null) continue;
       const ownerAlive = file === brainLock && owner && owner.host === hostname() ? isAlive(owner.pid) : null;
       out.push({ rel: relative(paths.root, file), ageMs: age, ownerAlive });
@@ -198,8 +216,8 @@ async function readLocks(paths: MountPaths, dirs: string[], now: number): Promis
   return out;
 }
 
-async function brainStatus(paths: MountPaths, now: number): Promise<{ running: boolean; why: string }> {
-  const age = await ageOf(`${paths.brainLock}.lock`, now);
+async function brainStatus(paths: MountPaths, fileNow: number): Promise<{ running: boolean; why: string }> {
+  const age = await lockAge(paths, `${paths.brainLock}.lock`, fileNow);
   if (age === null) return { running: false, why: 'no brain holds brain/brain.lock' };
   const owner = await readLockOwner(paths);
   if (owner && owner.host === hostname()) {
@@ -210,13 +228,20 @@ async function brainStatus(paths: MountPaths, now: number): Promise<{ running: b
   const who = owner ? `pid ${owner.pid} on ${owner.host}` : 'an unknown process';
   return age < BRAIN_LOCK_FRESH_MS
     ? { running: true, why: `brain/brain.lock held by ${who}` }
-    : { running: false, why: `brain/brain.lock of ${who} not refreshed for ${Math.round(age / 1000)} s` };
+    : { running: false, why: `brain/brain.lock of ${who}: its lease not renewed for ${Math.round(age / 1000)} s` };
 }
 
-/** One look at the whole mount. Reads tasks before heartbeats, so a heartbeat is never older than the claim it should list. */
+/**
+ * One look at the whole mount. Reads tasks before heartbeats, so a heartbeat is never older
+ * than the claim it should list. `now` is this host's clock (for the times written inside
+ * records); file ages are judged on the mount's own clock (mountClock.ts), or on `now` with
+ * clockProblem set when no probe file could be written there.
+ */
 export async function inspectMount(paths: MountPaths, now: number): Promise<MountSnapshot> {
+  const mountClock = await readMountClock(paths);
+  const fileNow = mountClock.ok ? mountClock.now : now;
   const { config, problem } = await readConfigIfAny(paths);
-  const brain = await brainStatus(paths, now);
+  const brain = await brainStatus(paths, fileNow);
   const stateRead = await readBrainStateFile(paths);
   const state = stateRead.ok ? stateRead.value : null;
   const unreadable: MountSnapshot['unreadable'] = [];
@@ -227,18 +252,19 @@ export async function inspectMount(paths: MountPaths, now: number): Promise<Moun
   const archived = await readArchived(paths, batches);
   const agents = await readAgents(paths, config);
   const dirs = await rigFolders(paths);
-  const tempFiles = (await listTempFiles(dirs, now)).map((t) => {
+  const tempFiles = (await listTempFiles(dirs, fileNow)).map((t) => {
     const rel = relative(paths.root, t.path);
     return { rel, name: rel.split('/').pop() ?? rel, ageMs: t.ageMs };
   });
   return {
     now, config, configProblem: problem, brain, state, batches, taskFiles, archived, pendingSubmissions, agents, tempFiles,
-    signals: await readFiles(paths, paths.signals, now),
-    approvals: await readFiles(paths, paths.approvals, now),
-    lateResults: await readFiles(paths, join(paths.tasks, 'late_results'), now),
-    locks: await readLocks(paths, dirs, now),
+    signals: await readFiles(paths, paths.signals, fileNow),
+    approvals: await readFiles(paths, paths.approvals, fileNow),
+    lateResults: await readFiles(paths, join(paths.tasks, 'late_results'), fileNow),
+    locks: await readLocks(paths, dirs, fileNow),
     escalations: await readEscalations(paths),
     unreadable,
+    clockProblem: mountClock.ok ? null : mountClock.problem,
   };
 }
 

@@ -17,6 +17,8 @@ import { readTaskFile } from '../core/taskFile.ts';
 import {
   type Finding, type Repair, LEFTOVER_AGE_MS, LOCK_STALE_MS, folderRel, formatFinding, returnLostTask,
 } from './findings.ts';
+import { lockAge } from './inspect.ts';
+import { readMountClock } from './mountClock.ts';
 
 export type RepairStatus = 'repaired' | 'resolved' | 'failed';
 
@@ -64,6 +66,16 @@ function onMount(paths: MountPaths, rel: string): string {
   const last = parts[parts.length - 1] ?? '';
   if (!last || last === '.' || last === '..' || last.includes('\\')) throw new Error(`bad path ${rel}`);
   return join(dir, last);
+}
+
+/**
+ * The mount's own clock now (mountClock.ts), read once per repair that judges a file's age:
+ * the age is judged again right before the file goes, on the same clock as the inspection.
+ */
+async function mountNow(paths: MountPaths): Promise<number> {
+  const clock = await readMountClock(paths);
+  if (!clock.ok) throw new Error(`${clock.problem}: the file's age cannot be judged, so it is left alone`);
+  return clock.now;
 }
 
 async function applyOne(paths: MountPaths, store: TaskStore, r: Repair, now: number): Promise<Step> {
@@ -141,7 +153,7 @@ async function applyOne(paths: MountPaths, store: TaskStore, r: Repair, now: num
       return drop ? done(drop) : nothing(`batch ${r.batch} is no longer listed as active`);
     }
     case 'delete_temp': {
-      const ok = await removeTempFile(onMount(paths, r.rel), LEFTOVER_AGE_MS, now);
+      const ok = await removeTempFile(onMount(paths, r.rel), LEFTOVER_AGE_MS, await mountNow(paths));
       return ok ? done(`deleted ${r.rel}`) : nothing(`${r.rel} is gone or was written again`);
     }
     case 'delete_file': {
@@ -155,13 +167,8 @@ async function applyOne(paths: MountPaths, store: TaskStore, r: Repair, now: num
     }
     case 'remove_lock': {
       const file = onMount(paths, r.rel);
-      let age: number;
-      try {
-        age = now - (await lstat(file)).mtimeMs;
-      } catch (err) {
-        if (isGone(err)) return nothing(`${r.rel} is gone`);
-        throw err;
-      }
+      const age = await lockAge(paths, file, await mountNow(paths));
+      if (age === null) return nothing(`${r.rel} is gone`);
       if (age < LOCK_STALE_MS) return nothing(`${r.rel} was refreshed meanwhile: its holder is alive`);
       await rm(file, { recursive: true, force: true });
       return done(`removed ${r.rel}`);

@@ -4,7 +4,7 @@
 // and it happens once, so an item value is one literal argument whatever it holds.
 import { dirname } from 'node:path';
 import { isoTime } from '../core/clock.ts';
-import { readMountFileInside } from '../core/mountRead.ts';
+import { type MountRead, type RetryOptions, readMountFileInside, retryTransient } from '../core/mountRead.ts';
 import { childName, taskId, type Task, type TaskInput } from '../core/task.ts';
 import { PLAN_LIMITS } from './limits.ts';
 import { fillTemplate, itemField } from './substitute.ts';
@@ -81,6 +81,17 @@ export function expandForeach(template: Task, items: unknown[], now: number): Ex
 
 export type ManifestRead = { ok: true; items: unknown[] } | { ok: false; error: string };
 
+export interface ManifestReadOptions {
+  /**
+   * How a read that fails for a reason that passes on a shared mount is tried again: ESTALE
+   * and EIO, and a manifest not there (yet: written on another host, not visible through this
+   * client's cache). Default: a few reads over READ_GIVE_UP_MS, then the error says it gave up.
+   */
+  retry?: RetryOptions;
+  /** One read of the manifest (tests inject failures). */
+  read?: (path: string, folder: string, o: { maxBytes: number }) => Promise<MountRead>;
+}
+
 /**
  * The array at a dotted key of a JSON manifest ('' for a manifest that is itself the array).
  * The manifest is read only inside `folder` (the batch's folder; by default the manifest's
@@ -88,12 +99,14 @@ export type ManifestRead = { ok: true; items: unknown[] } | { ok: false; error: 
  * to /dev/zero or to a file elsewhere on the host is refused with a reason, never a hang; and
  * at most PLAN_LIMITS.manifestBytes are read and manifestItems items taken.
  */
-export async function readManifestItems(file: string, key: string, folder = dirname(file)): Promise<ManifestRead> {
+export async function readManifestItems(file: string, key: string, folder = dirname(file), o: ManifestReadOptions = {}): Promise<ManifestRead> {
   const where = `${file}${key ? `:${key}` : ''}`;
-  const read = await readMountFileInside(file, folder, { maxBytes: PLAN_LIMITS.manifestBytes });
+  const readOnce = o.read ?? readMountFileInside;
+  const read = await retryTransient(() => readOnce(file, folder, { maxBytes: PLAN_LIMITS.manifestBytes }), o.retry ?? { missingToo: true });
   if (!read.ok) {
     if (read.why === 'missing') {
-      return { ok: false, error: `foreach manifest ${file} does not exist: the task it depends on should have written it; check that task's command and output path` };
+      const looked = read.retried ? ` (looked ${read.retried.tries} times over ${(read.retried.forMs / 1000).toFixed(1)} s)` : '';
+      return { ok: false, error: `foreach manifest ${file} does not exist${looked}: the task it depends on should have written it; check that task's command and output path` };
     }
     if (read.why === 'too_big') {
       return { ok: false, error: `foreach manifest ${read.detail} (${figure(PLAN_LIMITS.manifestBytes)} bytes, 16 MiB, is the most a manifest may be); split the items over several manifests and foreach tasks` };

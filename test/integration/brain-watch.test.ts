@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ManualClock, isoTime } from '../../agents/core/clock.ts';
 import { Config } from '../../agents/core/config.ts';
 import { DecisionLog } from '../../agents/core/decisionLog.ts';
-import { writeHeartbeat, type HeartbeatInput } from '../../agents/core/heartbeat.ts';
+import { readHeartbeatFile, writeHeartbeat, type HeartbeatInput } from '../../agents/core/heartbeat.ts';
 import { TaskStore } from '../../agents/core/store.ts';
 import type { MountPaths } from '../../agents/core/paths.ts';
 import { AgentWatcher } from '../../agents/brain/watchAgents.ts';
@@ -153,6 +153,57 @@ test('a task renamed into processing/ without a claim of its own goes back to qu
     await store.write('processing', { ...claimed, attempt: 1, claimed_by: 'gpu-1', claimed_at: isoTime(clock.now()) });
     await tick(300_000);
     assert.equal(await store.locate(claimed.id), 'processing');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a heartbeat that cannot be read for now (ESTALE, EIO, gone from view) is no verdict: the last beat stands in; one unreadable for heartbeat_stale_s is dead', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    const clock = new ManualClock();
+    const store = new TaskStore(paths);
+    // gpu-0's reads fail with EIO (after their retries) while `failing` is set; gpu-1 reads well.
+    let failing = false;
+    const asked: Array<{ id: number; giveUpMs?: number; missingToo?: boolean }> = [];
+    const watcher = new AgentWatcher({
+      paths, config, clock, store, log: new DecisionLog(paths.decisionLog, () => clock.now()),
+      readHeartbeat: async (p, id, retry = {}) => {
+        if (id === 0) asked.push({ id, giveUpMs: retry.giveUpMs, missingToo: retry.missingToo });
+        return id === 0 && failing ? { ok: false, missing: false, transient: true, problem: 'cannot be read (EIO) (failed 6 reads over 2.0 s; gave up)' } : readHeartbeatFile(p, id, retry);
+      },
+    });
+    const t = makeTask({ name: 'a', attempt: 1, claimed_by: 'gpu-0', claimed_at: isoTime(clock.now()) });
+    await store.write('processing', t);
+    let seq = 0;
+    const tick = async (ms: number) => {
+      clock.advance(ms);
+      await writeHeartbeat(paths, beat(0, seq, clock));
+      await writeHeartbeat(paths, beat(1, seq++, clock));
+      await watcher.check();
+    };
+    await tick(0);
+    await tick(10_000);
+    assert.deepEqual(watcher.aliveBeats().map((b) => b.name), ['gpu-0', 'gpu-1']);
+    failing = true;
+    asked.length = 0;
+    await tick(10_000);
+    await tick(10_000);
+    assert.deepEqual(watcher.aliveBeats().map((b) => b.name), ['gpu-0', 'gpu-1'], 'gpu-0 is still there, with its last beat');
+    assert.deepEqual(asked, [{ id: 0, giveUpMs: undefined, missingToo: true }, { id: 0, giveUpMs: 0, missingToo: undefined }], 'read again for a while at the first failure, once at the next pass');
+    assert.doesNotMatch(await readFile(paths.decisionLog, 'utf8').catch(() => ''), /BAD_FILE|AGENT_DEAD/);
+    assert.equal(await store.locate(t.id), 'processing');
+    // It reads again: nothing happened.
+    failing = false;
+    await tick(10_000);
+    assert.deepEqual([...watcher.deadAgents()], []);
+    // Unreadable for heartbeat_stale_s: as silent as a frozen agent, and judged so.
+    failing = true;
+    for (let i = 0; i < 13; i++) await tick(10_000);
+    assert.deepEqual([...watcher.deadAgents()], ['gpu-0']);
+    assert.deepEqual(watcher.aliveBeats().map((b) => b.name), ['gpu-1']);
+    assert.match(await readFile(paths.decisionLog, 'utf8'), /AGENT_DEAD — gpu-0: heartbeat seq \d+ has not advanced for 1[23]0 s/);
+    assert.equal(await store.locate(t.id), 'failed');
   } finally {
     await cleanup();
   }

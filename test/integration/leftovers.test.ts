@@ -2,10 +2,11 @@
 // does not hide the real tasks, and the cleaner removes only the old ones.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { cleanTempFiles, cleanMountTempFiles, listTempFiles, TEMP_MAX_AGE_MS } from '../../agents/core/leftovers.ts';
+import { ObservedAge } from '../../agents/core/observedAge.ts';
 import { TaskStore } from '../../agents/core/store.ts';
 import { makeTask, tempMount } from '../helpers/mount.ts';
 
@@ -104,9 +105,47 @@ test('cleanMountTempFiles covers the rig folders and leaves plans/ alone', async
     }
     const listed = await listTempFiles([paths.root], Date.now());
     assert.deepEqual(listed.map((t) => t.path), [files[0]]);
-    const { removed } = await cleanMountTempFiles(paths, Date.now());
+    // As the brain calls it: with what it has seen, on its own clock. First sight removes nothing.
+    let t = 0;
+    const ages = new ObservedAge(() => t);
+    assert.deepEqual((await cleanMountTempFiles(paths, ages)).removed, []);
+    t += TEMP_MAX_AGE_MS;
+    const { removed } = await cleanMountTempFiles(paths, ages);
     assert.deepEqual(removed.sort(), [...files].sort());
     assert.deepEqual(await readdir(plan), ['.env']);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('with an ObservedAge, a temporary is as old as this process has seen it unchanged: file times, past or future, do not count', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    const dir = paths.folders.queue;
+    const name = (n: string) => join(dir, `.b1__${n}.json.1.aa.tmp`);
+    const hourAgo = new Date(Date.now() - 60 * 60 * 1000);
+    const yearAhead = new Date(Date.now() + 365 * 24 * 60 * 60 * 1000);
+    // Stamped by hosts whose clocks are far behind, far ahead, and right.
+    for (const [n, when] of [['past', hourAgo], ['future', yearAhead], ['now', null], ['busy', null], ['gone', null]] as const) {
+      await writeFile(name(n), 'x');
+      if (when) await utimes(name(n), when, when);
+    }
+    let t = 1_000_000;
+    const ages = new ObservedAge(() => t);
+    const clean = async () => (await cleanTempFiles([dir], TEMP_MAX_AGE_MS, ages)).removed.map((p) => p.slice(dir.length + 1)).sort();
+    assert.deepEqual(await clean(), [], 'first sight: nothing is old, whatever its mtime says');
+    assert.equal(ages.size, 5);
+    t += TEMP_MAX_AGE_MS / 2;
+    await appendFile(name('busy'), 'y'); // its writer is alive: a new version starts the count again
+    await unlink(name('gone'));
+    assert.deepEqual(await clean(), []);
+    assert.equal(ages.size, 4, 'a file no longer listed is forgotten');
+    t += TEMP_MAX_AGE_MS / 2;
+    assert.deepEqual(await clean(), [`.b1__future.json.1.aa.tmp`, `.b1__now.json.1.aa.tmp`, `.b1__past.json.1.aa.tmp`]);
+    assert.equal(ages.size, 1);
+    t += TEMP_MAX_AGE_MS / 2;
+    assert.deepEqual(await clean(), [`.b1__busy.json.1.aa.tmp`]);
+    assert.equal(ages.size, 0);
   } finally {
     await cleanup();
   }

@@ -104,6 +104,27 @@ test('a replace killed between its take and its publish is finished by the next 
   }
 });
 
+test('a taken file is stale once this process has seen it unchanged for takenStaleMs on its own clock, not by its ctime', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    let now = 0;
+    const store = new TaskStore(paths, { takenStaleMs: 30_000, now: () => now });
+    const t = makeTask({ attempt: 1, claimed_by: 'gpu-0' });
+    await store.write('processing', t);
+    await killedMidReplace(paths, t.id, 'processing', 'complete', 999_997, JSON.stringify(t));
+    assert.deepEqual(await store.list('processing'), [], 'first sight starts the count');
+    now += 29_000;
+    assert.deepEqual(await store.list('processing'), []);
+    assert.deepEqual(await whereIs(paths, t.id), []);
+    // 30 s on this process's clock, whatever the file's ctime says (it is milliseconds old here).
+    now += 1_000;
+    assert.deepEqual(await store.list('processing'), []);
+    assert.deepEqual(await whereIs(paths, t.id), ['complete']);
+  } finally {
+    await cleanup();
+  }
+});
+
 test('a taken file whose new version is lost goes back where it was taken from, unless the task is already in a folder', async () => {
   const { paths, cleanup } = await tempMount();
   try {
