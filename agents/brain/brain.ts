@@ -153,6 +153,11 @@ export class Brain {
     void this.decide({ what: 'BAD_FILE', reason: why }).catch(() => {});
   };
 
+  /** A decision made outside the pass (at start: the lock taken over from another brain). */
+  note(what: string, reason: string): Promise<string> {
+    return this.decide({ what, reason });
+  }
+
   /** Merges the other writers' spool files into the logs, at most once a second (logMerge.ts). */
   mergeLogs(): Promise<unknown> {
     return this.spool.maybeMerge();

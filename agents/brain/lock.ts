@@ -44,6 +44,8 @@ export interface BrainLock {
   release(): Promise<void>;
   /** A dead previous brain of this host, when there was one. */
   previousPid: number | null;
+  /** How this brain got the lock from another, in words, for the decision log; null when the lock was free. */
+  tookOver: string | null;
 }
 
 export interface LeaseOptions {
@@ -177,6 +179,7 @@ export async function acquireBrainLock(paths: MountPaths, onCompromised: (err: E
   // proper-lockfile's removal of it (on release, or at exit) does nothing.
   let foreign = false;
   let stopped = false;
+  let tookOver: string | null = null;
   let timer: NodeJS.Timeout | null = null;
   let release: (() => Promise<void>) | null = null;
   const stopRenewing = () => {
@@ -224,14 +227,16 @@ export async function acquireBrainLock(paths: MountPaths, onCompromised: (err: E
       // proper-lockfile only unlocks its own locks: the dead owner's lock folder is removed by hand.
       await rm(lockfilePath, { recursive: true, force: true });
       release = await lockAgain(describe(owner));
-      say(`took over ${lockfilePath} from ${describe(owner)}, which is not running`);
+      tookOver = `took over ${lockfilePath} from ${describe(owner)}, which is not running`;
+      say(tookOver);
     } else {
       const lapse = await waitForLapse(read.ok ? owner : undefined);
       if (lapse === 'released') release = await lockAgain(describe(owner));
       else {
         await rm(lockfilePath, { recursive: true, force: true });
         release = await lockAgain(describe(owner));
-        say(`took over ${lockfilePath} from ${describe(owner)}, whose lease was unchanged for ${seconds(lapse)} s`);
+        tookOver = `took over ${lockfilePath} from ${describe(owner)}, whose lease was unchanged for ${seconds(lapse)} s`;
+        say(tookOver);
       }
     }
   }
@@ -312,6 +317,7 @@ export async function acquireBrainLock(paths: MountPaths, onCompromised: (err: E
 
   return {
     previousPid,
+    tookOver,
     release: async () => {
       if (stopped) return;
       stopRenewing();

@@ -36,6 +36,7 @@ const bell = new Doorbell(paths.doorbells, 'brain', (err) => daemon.log(`doorbel
 await bell.announce();
 const brain = new Brain({ paths, config, clock: systemClock, say: daemon.log, wake: () => ticker?.poke(), bell });
 if (lock.previousPid !== null) await brain.store.recoverInterrupted(lock.previousPid);
+if (lock.tookOver) await brain.note('TAKEOVER', lock.tookOver);
 await brain.recover();
 ticker = new Ticker(() => brain.pass(), {
   intervalMs: config.cycles.internal_s * 1000,

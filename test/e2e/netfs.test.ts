@@ -183,7 +183,7 @@ test('the brain\'s host lost mid-batch, a brain started on B takes over: the bat
   });
   const twice = [...runs].filter(([, r]) => r.length !== 1).map(([i]) => i);
   assert.deepEqual(twice, [], 'no item ran twice');
-  assert.match(await readFile(server.decisionLog, 'utf8'), /took over|TAKEOVER|lease/i, 'the new brain said it took over');
+  assert.match(await readFile(server.decisionLog, 'utf8'), /brain\s+TAKEOVER — took over .* from pid \d+ on A, whose lease was unchanged for/, 'the new brain said whose lease it took over');
 });
 
 test('the decision log read on A holds every line the agents on B and C wrote, none cut', { skip: missing ?? false }, async () => {
