@@ -147,8 +147,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs a command here (not on a host) to its end, with its output. */
 function run(cmd: string, args: readonly string[], opts: SpawnOptions = {}): Promise<ExecResult> {
+  return collect(spawnChild(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** A child's exit code and whole output, once it has closed (its stdout and stderr piped). */
+function collect(child: ChildProcess): Promise<ExecResult> {
   return new Promise((done, reject) => {
-    const child = spawnChild(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -443,16 +447,8 @@ export async function startTestBed(options: TestBedOptions): Promise<TestBed> {
   };
 
   const exec = (host: string, cmd: string, args: readonly string[] = [], opts: HostSpawnOptions = {}): Promise<ExecResult> =>
-    new Promise((done, reject) => {
-      const child = spawn(host, cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      // The child stays tracked after it ends: anything it left running in its group dies with stop().
-      child.once('error', reject);
-      child.once('close', (code) => done({ code, stdout, stderr }));
-    });
+    // The child stays tracked after it ends: anything it left running in its group dies with stop().
+    collect(spawn(host, cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] }));
 
   return { root, exportDir, mount, hosts, profile: options.profile, spawn, exec, stop };
 }

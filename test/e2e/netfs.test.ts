@@ -89,7 +89,7 @@ async function ledger(batchId: string): Promise<Map<string, { ended: boolean; ho
   return runs;
 }
 
-async function runBatch(during?: (batchId: string) => Promise<void>): Promise<{ batchId: string; runs: Map<string, { ended: boolean; host: string }[]> }> {
+async function runBatch(during?: (batchId: string) => Promise<void>): Promise<{ batchId: string; runs: Map<string, { ended: boolean; host: string }[]>; twice: string[]; why: string }> {
   const batchId = await submitPlan(server.root, 'netfs-fan');
   if (during) await during(batchId);
   const rec = await waitForBatchEnd(server, batchId, 240_000);
@@ -97,7 +97,16 @@ async function runBatch(during?: (batchId: string) => Promise<void>): Promise<{ 
   const runs = await ledger(batchId);
   assert.equal(runs.size, ITEMS, 'every item ran');
   for (const [item, r] of runs) assert.ok(r.some((x) => x.ended), `item ${item} finished a run`);
-  return { batchId, runs };
+  const twice = [...runs].filter(([, r]) => r.length !== 1).map(([i]) => i);
+  return { batchId, runs, twice, why: await story(batchId, twice) };
+}
+
+/** What the decision log says of these items, for a failure's message. */
+async function story(batchId: string, items: string[]): Promise<string> {
+  if (!items.length) return '';
+  const log = await readFile(server.decisionLog, 'utf8').catch(() => '');
+  const ids = items.map((i) => `${batchId}__item.${i}`);
+  return '\n' + log.split('\n').filter((l) => ids.some((id) => l.includes(id)) || /TAKEOVER|RECOVER|MISSING|LOST/.test(l)).join('\n');
 }
 
 /** Waits until `n` items of the batch have started, so that what follows happens mid-batch. */
@@ -149,9 +158,8 @@ after(async () => {
 });
 
 test('a 100-item fan-out across three hosts: every item run exactly once', { skip: missing ?? false }, async () => {
-  const { runs } = await runBatch();
-  const twice = [...runs].filter(([, r]) => r.length !== 1).map(([i]) => i);
-  assert.deepEqual(twice, [], 'no item ran twice');
+  const { runs, twice, why } = await runBatch();
+  assert.deepEqual(twice, [], `no item ran twice${why}`);
   const hosts = new Set([...runs.values()].flat().map((r) => r.host));
   assert.deepEqual([...hosts].sort(), ['B', 'C'], 'both agent hosts did work');
 });
@@ -173,7 +181,7 @@ test('an agent killed mid-batch: the batch completes; only what it was running r
 });
 
 test('the brain\'s host lost mid-batch, a brain started on B takes over: the batch completes, every item once', { skip: missing ?? false }, async () => {
-  const { runs } = await runBatch(async (batchId) => {
+  const { twice, why } = await runBatch(async (batchId) => {
     await itemsStarted(batchId, 10);
     // Host A goes away: its launcher first (it would restart the brain), then the brain.
     const state = await readBrainState(server);
@@ -181,8 +189,7 @@ test('the brain\'s host lost mid-batch, a brain started on B takes over: the bat
     if (state?.brain_pid) process.kill(state.brain_pid, 'SIGKILL');
     rig('B', ['--role', 'brain']);
   });
-  const twice = [...runs].filter(([, r]) => r.length !== 1).map(([i]) => i);
-  assert.deepEqual(twice, [], 'no item ran twice');
+  assert.deepEqual(twice, [], `no item ran twice${why}`);
   assert.match(await readFile(server.decisionLog, 'utf8'), /brain\s+TAKEOVER — took over .* from pid \d+ on A, whose lease was unchanged for/, 'the new brain said whose lease it took over');
 });
 
