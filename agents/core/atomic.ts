@@ -23,6 +23,20 @@ export interface WriteOptions {
    * the server before the rename), but a power cut may leave the renamed file empty or short.
    */
   sync?: boolean;
+  /**
+   * JSON only: pad the file with spaces to a whole number of these bytes. A network client may
+   * keep a file's size cached for seconds and cut its reads at that size; a file that is
+   * rewritten often and grows and shrinks a little (a heartbeat) keeps one size this way, so a
+   * reader's cached size is still right. JSON.parse ignores the trailing white space.
+   */
+  padTo?: number;
+}
+
+/** Pure: `text` followed by spaces and a newline up to a whole number of `block` bytes. */
+export function padText(text: string, block: number): string {
+  const bytes = Buffer.byteLength(text) + 1;
+  const size = Math.ceil(bytes / block) * block;
+  return text + ' '.repeat(size - bytes) + '\n';
 }
 
 /** Creates `path` (it must not exist) with `data`, synced to disk unless told not to; on failure nothing is left. */
@@ -54,5 +68,6 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
 }
 
 export async function writeJsonAtomic(target: string, value: unknown, o: WriteOptions = {}): Promise<void> {
-  await writeFileAtomic(target, JSON.stringify(value, null, 2) + '\n', o);
+  const text = JSON.stringify(value, null, 2);
+  await writeFileAtomic(target, o.padTo ? padText(text, o.padTo) : text + '\n', o);
 }

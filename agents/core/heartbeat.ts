@@ -74,15 +74,21 @@ export type HeartbeatInput = z.input<typeof Heartbeat>;
  * Written by its agent only. Returns what was in the heartbeat's place and had to be moved
  * away (a directory there would fail every write and make the agent look dead), or null.
  */
+/** Heartbeats are padded to a whole number of these bytes. */
+export const HEARTBEAT_BLOCK = 8192;
+
 export async function writeHeartbeat(paths: MountPaths, hb: HeartbeatInput): Promise<string | null> {
   const file = heartbeatPath(paths, hb.gpu_id);
   const valid = Heartbeat.parse(hb);
+  // One size from beat to beat (see padTo): a reader on another NFS client whose cached size
+  // is a beat old still reads it whole, so its seq is seen to move.
+  const o = { padTo: HEARTBEAT_BLOCK };
   try {
-    return await writeOwnJson(paths, 'gpus', file, valid);
+    return await writeOwnJson(paths, 'gpus', file, valid, o);
   } catch (err) {
     if (errorCode(err) !== 'ENOENT') throw err;
     await mkdir(dirname(file), { recursive: true });
-    return writeOwnJson(paths, 'gpus', file, valid);
+    return writeOwnJson(paths, 'gpus', file, valid, o);
   }
 }
 

@@ -3,7 +3,7 @@
 import { lstat, mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, join, relative } from 'node:path';
-import { writeJsonAtomic } from './atomic.ts';
+import { type WriteOptions, writeJsonAtomic } from './atomic.ts';
 import { errorCode } from './errors.ts';
 import { kindOf } from './mountRead.ts';
 import type { MountPaths } from './paths.ts';
@@ -36,16 +36,16 @@ export async function quarantine(paths: MountPaths, where: string, src: string, 
  * quarantine/<where>/ and the file written again; a FIFO or symlink there is simply replaced
  * by the rename. Returns what was moved aside, in words, or null when nothing was.
  */
-export async function writeOwnJson(paths: MountPaths, where: string, target: string, value: unknown): Promise<string | null> {
+export async function writeOwnJson(paths: MountPaths, where: string, target: string, value: unknown, o: WriteOptions = {}): Promise<string | null> {
   try {
-    await writeJsonAtomic(target, value);
+    await writeJsonAtomic(target, value, o);
     return null;
   } catch (err) {
     const st = await lstat(target).catch(() => null);
     if (!st || st.isFile()) throw err;
     const why = `${relative(paths.root, target)} was ${kindOf(st.mode)}, not a regular file: moved to quarantine/${where}/ and written again`;
     await quarantine(paths, where, target, basename(target), why);
-    await writeJsonAtomic(target, value);
+    await writeJsonAtomic(target, value, o);
     return why;
   }
 }

@@ -542,7 +542,7 @@ export class GpuAgent {
           : null,
         ok ? 'complete' : 'failed');
       if (!r.ok) {
-        await this.keepLateResult(t, result);
+        await this.keepLateResult(t, result, r.reason);
         return;
       }
       const done = r.task;
@@ -584,11 +584,17 @@ export class GpuAgent {
   }
 
   /** A result for a claim that is no longer ours (the brain presumed us dead): kept aside, never applied. */
-  private async keepLateResult(t: Task, result: WorkerResult): Promise<void> {
+  private async keepLateResult(t: Task, result: WorkerResult, why: Exclude<ReplaceOutcome, { ok: true }>['reason']): Promise<void> {
     const dir = join(this.o.paths.tasks, 'late_results');
     await mkdir(dir, { recursive: true });
     await writeJsonAtomic(join(dir, `${t.id}.attempt${t.attempt}.${this.name}.json`), { task: t, result });
-    await this.agentLog('LATE_RESULT', t.id, `attempt ${t.attempt} finished (${result.outcome}) after the claim passed on; kept in tasks/late_results, not applied`);
+    const how = {
+      gone: 'the task left processing/ before the result was recorded',
+      declined: 'the task holds another claim now',
+      quarantined: 'the task file in processing/ was not a task and went to quarantine/',
+      unreadable: `the task file in processing/ could not be read for ${this.config.timeouts.unreadable_grace_s} s`,
+    }[why];
+    await this.agentLog('LATE_RESULT', t.id, `attempt ${t.attempt} finished (${result.outcome}), but ${how}; kept in tasks/late_results, not applied`);
   }
 
   // ---- signals, stopping, orphans ----

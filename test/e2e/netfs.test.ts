@@ -13,6 +13,7 @@ import { writeConfig, defaultGpus } from '../../agents/core/config.ts';
 import { mountPaths, ensureMount, type MountPaths } from '../../agents/core/paths.ts';
 import { readBrainState } from '../../agents/core/batch.ts';
 import { readHeartbeat } from '../../agents/core/heartbeat.ts';
+import { readDecisionLines } from '../../agents/core/spool.ts';
 import { initSimState, SIM_SANDBOX, simNvidiaSmiPath } from '../../agents/sim/simState.ts';
 import { submitPlan, waitFor, waitForBatchEnd } from '../../agents/rig/runRig.ts';
 import { netfsMissing, startTestBed, type TestBed } from '../helpers/netfs.ts';
@@ -101,12 +102,17 @@ async function runBatch(during?: (batchId: string) => Promise<void>): Promise<{ 
   return { batchId, runs, twice, why: await story(batchId, twice) };
 }
 
-/** What the decision log says of these items, for a failure's message. */
+/** What the decision log (and the spool not merged yet) says of these items, for a failure's message. */
 async function story(batchId: string, items: string[]): Promise<string> {
   if (!items.length) return '';
-  const log = await readFile(server.decisionLog, 'utf8').catch(() => '');
-  const ids = items.map((i) => `${batchId}__item.${i}`);
-  return '\n' + log.split('\n').filter((l) => ids.some((id) => l.includes(id)) || /TAKEOVER|RECOVER|MISSING|LOST/.test(l)).join('\n');
+  const ids = items.map((i) => `${batchId}__item.${Number(i.slice(1))}`);
+  const lines = await readDecisionLines(server);
+  // Where each task's files are on the server now, temporary ones included.
+  const where: string[] = [];
+  for (const dir of [...Object.values(server.folders), join(server.tasks, 'late_results'), join(server.tasks, 'archive', batchId)]) {
+    for (const name of await readdir(dir).catch(() => [] as string[])) if (ids.some((id) => name.includes(id + '.'))) where.push(`${dir.slice(server.root.length + 1)}/${name}`);
+  }
+  return '\n' + lines.filter((l) => ids.some((id) => l.includes(id + ' ') || l.endsWith(id)) || /TAKEOVER|RECOVER/.test(l)).join('\n') + '\nfiles: ' + where.join(', ');
 }
 
 /** Waits until `n` items of the batch have started, so that what follows happens mid-batch. */
@@ -131,7 +137,9 @@ before(async () => {
     sandbox: SIM_SANDBOX,
     resource_limits: { max_workers: 4 },
     cycles: { internal_s: 1, external_s: 1 },
-    timeouts: { heartbeat_stale_s: 3 },
+    // Well above the NFS-like profile's caches (3 s, up to 7 s stacked): less would presume agents
+    // dead whose heartbeats this host's cache keeps showing old (docs/DEPLOY.md).
+    timeouts: { heartbeat_stale_s: 10 },
   });
   const plan = join(server.plans, 'netfs-fan');
   await mkdir(join(plan, 'scripts'), { recursive: true });
