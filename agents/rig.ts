@@ -120,9 +120,9 @@ function launch(c: Child): void {
     }
     const how = res.signal ? `signal ${res.signal}` : `exit ${res.exitCode}`;
     if (res.exitCode === EXIT_REFUSED) {
-      // Another process holds its place (a brain on this mount, an agent of this name): a restart would be refused again.
+      // Another process holds its place (a brain on this mount, an agent of this name), or the mount is at another path than the brain's: a restart would be refused again.
       c.down = true;
-      const msg = `${c.name} refused to start (another ${c.name} holds its place; its own output above says which); not restarted`;
+      const msg = `${c.name} refused to start (its own output above says why: another ${c.name} holds its place, or the mount is at another path than the brain's); not restarted`;
       process.stderr.write(`\n!!! ${msg}\n\n`);
       await decisions.write({ who: 'rig', what: 'GAVE_UP', reason: msg }).catch(() => {});
       return;
