@@ -340,19 +340,37 @@ export class Brain {
   /** Updates the index from the folders; reads a task only when it is new or moved. */
   private async scan(): Promise<void> {
     const seen = new Map<string, TaskFolder>();
+    const listed = new Map<TaskFolder, Set<string>>();
     this.rigTasks.clear();
     for (const folder of TASK_FOLDERS) {
-      // With the moves other hosts' doorbells named: their own listing here may be seconds old.
-      for (const id of await this.store.listHinted(folder)) {
+      const ids = await this.store.list(folder);
+      listed.set(folder, new Set(ids));
+      for (const id of ids) {
         const batch = batchOfTaskId(id);
         if (this.batches.has(batch)) seen.set(id, folder);
         else if (batch === RIG_BATCH) this.rigTasks.set(id, folder);
       }
     }
+    // Moves other hosts' doorbells named that this host's listings do not show yet. A hint
+    // overrides a listing only once the file has been read where it says: a listing may be
+    // seconds old, a read by name is not, and a stale hint must never hide where a task is.
+    const fresh = new Map<string, Task>();
+    for (const folder of TASK_FOLDERS) {
+      for (const id of this.store.hinted(folder, listed.get(folder)!)) {
+        if (!this.batches.has(batchOfTaskId(id))) continue;
+        const r = await this.store.read(folder, id);
+        if (!r.ok) {
+          this.store.dropHint(folder, id);
+          continue;
+        }
+        seen.set(id, folder);
+        fresh.set(id, r.task);
+      }
+    }
     for (const [id, folder] of seen) {
       const prev = this.tasks.get(id);
       if (prev && prev.folder === folder) continue;
-      const r = await this.store.read(folder, id);
+      const r = fresh.has(id) ? { ok: true as const, task: fresh.get(id)! } : await this.store.read(folder, id);
       if (!r.ok) continue;
       this.tasks.set(id, { folder, task: r.task });
       if (folder === 'complete') await this.onComplete(r.task);
@@ -679,7 +697,13 @@ export class Brain {
       const v = this.tasks.get(id);
       const folder = v?.folder;
       if (folder !== 'complete' && folder !== 'failed') continue;
-      await rename(this.store.fileOf(folder, id), join(dest, `${id}.json`)).catch(() => {});
+      // From where the brain last saw it, else from wherever it is now among the final folders
+      // (a view a move ahead of this host's listing): a finished batch leaves no file behind.
+      const moved = await rename(this.store.fileOf(folder, id), join(dest, `${id}.json`)).then(() => true, () => false);
+      if (!moved) {
+        const other: TaskFolder = folder === 'complete' ? 'failed' : 'complete';
+        if (await this.store.exists(other, id)) await rename(this.store.fileOf(other, id), join(dest, `${id}.json`)).catch(() => {});
+      }
       this.tasks.delete(id);
     }
   }

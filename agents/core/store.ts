@@ -111,23 +111,34 @@ export class TaskStore {
   }
 
   /**
-   * list(), plus the tasks that other processes' doorbells say moved into this folder and that
-   * the listing does not show yet: another client's listing can be seconds old, a lookup by name
-   * is not. Only for readers that read each id they get (a hinted id may be wrong or moved on).
+   * The ids that doorbells say moved into `folder` and that `listed` (this folder's listing)
+   * does not show yet: another client's listing can be seconds old, a lookup by name is not.
+   * Hints the listing confirms, or that are older than HINT_MS, are dropped. A hint is only a
+   * place to look: the caller reads the file (or renames it) and drops the hint when it is not there.
    */
-  async listHinted(folder: TaskFolder): Promise<string[]> {
-    const ids = await this.list(folder);
-    if (this.hints.size === 0) return ids;
-    const listed = new Set(ids);
+  hinted(folder: TaskFolder, listed: ReadonlySet<string>): string[] {
+    const out: string[] = [];
+    if (this.hints.size === 0) return out;
     const now = this.now();
     const prefix = `${folder}/`;
     for (const [key, until] of this.hints) {
       if (!key.startsWith(prefix)) continue;
       const id = key.slice(prefix.length);
       if (until < now || listed.has(id)) this.hints.delete(key);
-      else ids.push(id);
+      else out.push(id);
     }
-    return ids;
+    return out;
+  }
+
+  /** Forgets a hint found not to hold (the file is not there). */
+  dropHint(folder: TaskFolder, id: string): void {
+    this.hints.delete(`${folder}/${id}`);
+  }
+
+  /** list(), plus hinted() ids: for a reader that acts on each id by reading or renaming it (the agent's claim pass). */
+  async listHinted(folder: TaskFolder): Promise<string[]> {
+    const ids = await this.list(folder);
+    return [...ids, ...this.hinted(folder, new Set(ids))];
   }
 
   /** Rings this process's doorbell for a move into `to`. */
