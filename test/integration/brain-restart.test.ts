@@ -44,3 +44,33 @@ for (const listed of [true, false]) {
     }
   });
 }
+
+test('a stale doorbell hint never hides where a task is: a task a hint puts in failed/ that is in complete/ is seen complete', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    const B = '20260101-000000-bbbbbb';
+    const store = new TaskStore(paths);
+    const names = ['a', 'batch_summary'];
+    await store.write('processing', makeTask({ batch: B, name: 'a', claimed_by: 'gpu-0', attempt: 2 }));
+    await store.write('private', makeTask({ batch: B, name: 'batch_summary', depends_on: ['a'] }));
+    await writeBatchRecord(paths, {
+      id: B, plan: 'p', plan_dir: '/p', batch_path: '/tmp/b', state: 'running', values: {}, submitted_at: '2026-01-01T00:00:00.000Z',
+      started_at: '2026-01-01T00:00:00.000Z', finished_at: null, task_ids: names.map((n) => `${B}__${n}`),
+    });
+    const brain = new Brain({ paths, config, clock: new ManualClock(Date.parse('2026-01-01T00:00:10.000Z')), say: () => {} });
+    await brain.recover();
+    await brain.pass();
+    // The task's first attempt failed long ago (a doorbell still names that move); its second finished now.
+    brain.store.hint('failed', `${B}__a`);
+    await store.move(`${B}__a`, 'processing', 'complete');
+    await brain.pass();
+    assert.equal(brain.tasks.get(`${B}__a`)?.folder, 'complete', 'seen where its file is, not where the old hint says');
+    // A hint that reads true is taken at once, before the listing shows it.
+    await store.move(`${B}__batch_summary`, 'private', 'queue');
+    brain.store.hint('queue', `${B}__batch_summary`);
+    assert.deepEqual(brain.store.hinted('queue', new Set()), [`${B}__batch_summary`]);
+    assert.deepEqual(brain.store.hinted('queue', new Set([`${B}__batch_summary`])), [], 'a hint the listing confirms is dropped');
+  } finally {
+    await cleanup();
+  }
+});
