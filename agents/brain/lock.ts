@@ -20,6 +20,7 @@
 // reports the lock folder compromised, it stops, and never removes the lock folder, which is
 // the new holder's now.
 import fs from 'node:fs';
+import { isAlive } from '../core/pids.ts';
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -76,14 +77,6 @@ const PROPER_LOCKFILE_STALE_MS = 100 * 365 * 24 * 3600 * 1000;
 
 export class BrainLockedError extends Error {}
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function ownerPath(paths: MountPaths): string {
   return `${paths.brainLock}.owner`;

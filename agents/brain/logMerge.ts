@@ -11,6 +11,7 @@
 // opens nothing but regular files (a FIFO or a link in a spool folder is reported once and
 // skipped), and moves a sample file over 8 MiB or not made of JSON lines to quarantine/spool/.
 import { rename, unlink } from 'node:fs/promises';
+import { isAlive } from '../core/pids.ts';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { tempPathFor } from '../core/atomic.ts';
@@ -127,14 +128,6 @@ export function rotate<T>(items: readonly T[], cursor: number): T[] {
   return [...items.slice(at), ...items.slice(0, at)];
 }
 
-function isAlivePid(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errorCode(err) === 'EPERM';
-  }
-}
 
 // ---- the merger ----
 
@@ -162,7 +155,7 @@ export class LogMerger {
       maxSampleBytes: o.maxSampleBytes ?? 8 * MiB,
       retireAfterMs: o.retireAfterMs ?? 60 * 60_000,
       host: o.host ?? hostname(),
-      isAlive: o.isAlive ?? isAlivePid,
+      isAlive: o.isAlive ?? isAlive,
     };
   }
 

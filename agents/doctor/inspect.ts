@@ -5,6 +5,7 @@
 // through readMountFile: a FIFO, a directory, /dev/zero or a huge file where a record should
 // be becomes a finding, never a hang or a stack trace.
 import type { Dirent } from 'node:fs';
+import { isAlive } from '../core/pids.ts';
 import { access, lstat, readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
@@ -35,14 +36,6 @@ function isGone(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ESTALE' || code === 'ENOTDIR';
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errorCode(err) === 'EPERM';
-  }
-}
 
 /** A folder's entries; one that is gone, or cannot be listed this time, has none. */
 async function entries(dir: string): Promise<Dirent[]> {

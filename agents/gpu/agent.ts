@@ -30,7 +30,8 @@ import { readGpuTelemetry } from './readTelemetry.ts';
 import { readHostStats } from './hostStats.ts';
 import { formatThrottleStatus } from './telemetry.ts';
 import { type Health, acceptedClasses, budgetAvailable, canClaim, evaluateHealth, recordClaim, taskCost } from './claimPolicy.ts';
-import { isAlive, killGroup, spawnWorker } from './spawnWorker.ts';
+import { killGroup, spawnWorker } from './spawnWorker.ts';
+import { isAlive } from '../core/pids.ts';
 import { processGroupOf, processesOfAttempt, processesOfAttempts } from './procGroup.ts';
 import { AgentNameTaken, StartRefused, isAgentProcess, judgePreviousLife, thisHost } from './previousLife.ts';
 

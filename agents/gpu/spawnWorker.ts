@@ -1,6 +1,7 @@
 // How the agent starts a worker: node with the worker entry point, an argument array, and
 // the GPU chosen by the agent in CUDA_VISIBLE_DEVICES (never by the plan).
 import { execa, type ResultPromise } from 'execa';
+import { isAlive } from '../core/pids.ts';
 import { nodeArgsFor } from '../core/entry.ts';
 import { AGENT_ENV, ATTEMPT_ENV, TASK_ENV } from './procGroup.ts';
 
@@ -58,11 +59,3 @@ export function killGroup(pid: number, sig: NodeJS.Signals): boolean {
   }
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -174,7 +174,7 @@ test('a 100-item fan-out across three hosts: every item run exactly once', { ski
 
 test('an agent killed mid-batch: the batch completes; only what it was running runs again', { skip: missing ?? false }, async () => {
   let killedPid = 0;
-  const { runs } = await runBatch(async (batchId) => {
+  const { runs, batchId } = await runBatch(async (batchId) => {
     await itemsStarted(batchId, 20);
     const beat = await readHeartbeat(server, 3);
     assert.ok(beat, 'gpu-3 has a heartbeat');
@@ -184,7 +184,7 @@ test('an agent killed mid-batch: the batch completes; only what it was running r
   assert.ok(killedPid > 0);
   const again = [...runs].filter(([, r]) => r.length > 1);
   // The agent ran at most max_workers tasks when it died; each of those may have run again.
-  assert.ok(again.length <= 4, `items run more than once: ${again.map(([i]) => i).join(', ')}`);
+  assert.ok(again.length <= 4, `items run more than once: ${again.map(([i]) => i).join(', ')}${await story(batchId, again.map(([i]) => i))}`);
   for (const [item, r] of again) assert.ok(r.some((x) => x.host === 'C'), `${item} ran again only because its run on C was killed`);
 });
 
