@@ -12,6 +12,7 @@
 // skipped), and moves a sample file over 8 MiB or not made of JSON lines to quarantine/spool/.
 import { rename, unlink } from 'node:fs/promises';
 import { isAlive } from '../core/pids.ts';
+import { ObservedAge } from '../core/observedAge.ts';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { tempPathFor } from '../core/atomic.ts';
@@ -66,34 +67,6 @@ const MiB = 1024 * 1024;
 // ---- pure parts ----
 
 /**
- * How long each spool file has been unchanged, judged on the reader's own clock between its
- * own observations (never by comparing a file's mtime, written by another host's clock, with
- * this one). Pure: the time is passed in.
- */
-export class QuietTimes {
-  private readonly seen = new Map<string, { version: string; since: number }>();
-
-  /** Records `version` (inode and size) of `name` at `now`; returns how long it has been the same (ms). */
-  see(name: string, version: string, now: number): number {
-    const prev = this.seen.get(name);
-    if (!prev || prev.version !== version || now < prev.since) {
-      this.seen.set(name, { version, since: now });
-      return 0;
-    }
-    return now - prev.since;
-  }
-
-  forget(name: string): void {
-    this.seen.delete(name);
-  }
-
-  /** Forgets every name not in `names`. */
-  keepOnly(names: ReadonlySet<string>): void {
-    for (const n of this.seen.keys()) if (!names.has(n)) this.seen.delete(n);
-  }
-}
-
-/**
  * Whether a decisions spool file may be removed: merged to its end, quiet for retireAfterMs,
  * and its writer gone. A pid is checked only on its own host (writerPid null: another host's
  * file, which an hour of quiet alone retires; should that writer still live, its next line
@@ -140,7 +113,7 @@ export class LogMerger {
   private last: number | null = null;
   private running = false;
   private cursor = 0;
-  private readonly quiet = new QuietTimes();
+  private readonly quiet: ObservedAge;
   private readonly notes = new BadFileNotes();
 
   constructor(o: LogMergerOptions) {
@@ -157,6 +130,8 @@ export class LogMerger {
       host: o.host ?? hostname(),
       isAlive: o.isAlive ?? isAlive,
     };
+    // How long each spool file has been unchanged, on the brain's own clock between its own looks.
+    this.quiet = new ObservedAge(o.now);
   }
 
   /** A round, unless one ran less than intervalMs ago (brain clock). Never throws: a failure is said and retried next time. */
@@ -238,8 +213,7 @@ export class LogMerger {
     await this.reportOdd(dir, listing.odd);
     const present = new Set(listing.files);
     for (const name of Object.keys(next.decisions)) if (!present.has(name)) delete next.decisions[name];
-    this.quiet.keepOnly(present);
-    const now = this.o.now();
+    this.quiet.keepOnly('', present);
     const lines: string[] = [];
     const marks: SpoolOffsets['decisions'] = {};
     const retire: string[] = [];
@@ -261,7 +235,7 @@ export class LogMerger {
       bytes += got.consumed;
       const end = r.start + got.consumed;
       marks[name] = markOf(r, end);
-      const quietMs = this.quiet.see(name, `${r.ino}:${r.size}`, now);
+      const quietMs = this.quiet.observe(name, `${r.ino}:${r.size}`);
       const mergedToEnd = got.consumed === r.bytes.length && end === r.size;
       if (shouldRetire({ mergedToEnd, quietMs, retireAfterMs: this.o.retireAfterMs, writerPid: spoolWriterPidOn(name, this.o.host), alive: this.o.isAlive })) retire.push(name);
     }

@@ -30,7 +30,8 @@ export class ObservedAge {
   observe(key: string, version: string): number {
     const now = this.now();
     const prev = this.seen.get(key);
-    if (prev && prev.version === version) return now - prev.since;
+    // A clock that went back (an injected wall clock) starts the count again rather than go negative.
+    if (prev && prev.version === version && now >= prev.since) return now - prev.since;
     this.seen.set(key, { version, since: now });
     return 0;
   }

@@ -12,7 +12,8 @@ import {
   MAX_SPOOL_LINE_BYTES, completeLines, decisionSpoolFile, decisionSpoolName, dropMerged, markOf, readDecisionLines, readSpoolFrom, readSpoolOffsets, sampleSpoolName,
   spoolPart, spoolWriterPidOn,
 } from '../../agents/core/spool.ts';
-import { LogMerger, QuietTimes, checkSampleText, rotate, shouldRetire } from '../../agents/brain/logMerge.ts';
+import { LogMerger, checkSampleText, rotate, shouldRetire } from '../../agents/brain/logMerge.ts';
+import { ObservedAge } from '../../agents/core/observedAge.ts';
 import { writeTrainingSample } from '../../agents/llm/trainingSamples.ts';
 import type { MountPaths } from '../../agents/core/paths.ts';
 import { tempMount } from '../helpers/mount.ts';
@@ -58,7 +59,7 @@ test('dropMerged: the first lines of a tail found at the end of the log are drop
   assert.deepEqual(dropMerged(['a'], []), []);
 });
 
-test('checkSampleText, shouldRetire, QuietTimes, rotate', () => {
+test('checkSampleText, shouldRetire, quiet times (ObservedAge), rotate', () => {
   assert.deepEqual(checkSampleText('{"a":1}\n{"b":2}\n'), { ok: true, text: '{"a":1}\n{"b":2}\n' });
   assert.deepEqual(checkSampleText(''), { ok: false, problem: 'empty (a write cut short)' });
   assert.deepEqual(checkSampleText('{"a":1}'), { ok: false, problem: 'does not end with a newline (a write cut short)' });
@@ -72,13 +73,16 @@ test('checkSampleText, shouldRetire, QuietTimes, rotate', () => {
   assert.equal(shouldRetire({ ...base, writerPid: 5 }), false, 'this host: the writer lives');
   assert.equal(shouldRetire({ ...base, writerPid: 5, alive: () => false }), true);
 
-  const q = new QuietTimes();
-  assert.equal(q.see('f', '1:10', 1000), 0);
-  assert.equal(q.see('f', '1:10', 5000), 4000);
-  assert.equal(q.see('f', '1:20', 6000), 0, 'a change starts the quiet again');
-  assert.equal(q.see('f', '1:20', 2000), 0, 'a clock that went back starts it again');
-  q.keepOnly(new Set());
-  assert.equal(q.see('f', '1:20', 9000), 0);
+  // The merger's quiet times are ObservedAge's, on the brain's clock.
+  let t = 0;
+  const q = new ObservedAge(() => t);
+  const see = (name: string, version: string, now: number) => ((t = now), q.observe(name, version));
+  assert.equal(see('f', '1:10', 1000), 0);
+  assert.equal(see('f', '1:10', 5000), 4000);
+  assert.equal(see('f', '1:20', 6000), 0, 'a change starts the quiet again');
+  assert.equal(see('f', '1:20', 2000), 0, 'a clock that went back starts it again');
+  q.keepOnly('', new Set());
+  assert.equal(see('f', '1:20', 9000), 0);
 
   assert.deepEqual(rotate([1, 2, 3], 4), [2, 3, 1]);
   assert.deepEqual(rotate([], 4), []);
