@@ -54,8 +54,7 @@ const watchers = [paths.folders.complete, paths.folders.failed, paths.inbox, pat
 daemon.onStop(() => {
   for (const w of watchers) w.close();
 });
-// The agents' doorbells: a task finished on another host is seen within doorbell_s. Claims
-// (moves into processing/) are noted but wake nothing: no decision waits on them.
+// The agents' doorbells: a task finished (or returned to queue/) on another host is seen within doorbell_s.
 const bells = startBellWatch(new BellReader({ dir: paths.doorbells, self: 'brain', now: () => performance.now() }), brain.store, {
   intervalMs: config.cycles.doorbell_s * 1000,
   wake: (news) => {

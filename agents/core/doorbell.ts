@@ -17,8 +17,11 @@ import { type TaskFolder, childPath, isSafeName } from './paths.ts';
 /** Size of every doorbell file: constant, so a reader's cached size never cuts a read short. */
 export const BELL_BYTES = 16 * 1024;
 
-/** The moves a bell names: where a task went. */
-export const BELL_FOLDERS = ['queue', 'processing', 'complete', 'failed'] as const satisfies readonly TaskFolder[];
+/**
+ * The moves a bell names: where a task went. Not claims (into processing/): nothing waits on
+ * them, and a claim is on the way from queue to worker, which should not pay for a write.
+ */
+export const BELL_FOLDERS = ['queue', 'complete', 'failed'] as const satisfies readonly TaskFolder[];
 export type BellFolder = (typeof BELL_FOLDERS)[number];
 
 export interface BellEvent {
