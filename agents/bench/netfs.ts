@@ -8,14 +8,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBrainState } from '../core/batch.ts';
-import { defaultGpus, writeConfig } from '../core/config.ts';
+import { type ConfigInput, defaultGpus, writeConfig } from '../core/config.ts';
 import { errorMessage } from '../core/errors.ts';
 import { readHeartbeat } from '../core/heartbeat.ts';
-import { ensureMount, mountPaths } from '../core/paths.ts';
+import { type MountPaths, ensureMount, mountPaths } from '../core/paths.ts';
 import { waitFor } from '../rig/runRig.ts';
 import { SIM_SANDBOX, initSimState, simNvidiaSmiPath } from '../sim/simState.ts';
 import { measureHop, type HopResult } from './hop.ts';
-import { type CacheProfile, PROFILE_OPTIONS, netfsMissing, startTestBed } from './netfsBed.ts';
+import { type CacheProfile, PROFILE_OPTIONS, type TestBed, netfsMissing, startTestBed } from './netfsBed.ts';
 import { type RigSession, makeMount, runPlan, startRigSession } from './rigSession.ts';
 import { measureThroughput, type ThroughputResult } from './throughput.ts';
 import { num } from './report.ts';
@@ -51,38 +51,76 @@ export interface NetfsResult {
   wall_s: number;
 }
 
-/** A rig across three hosts of one test bed: brain on A, agents on B and C. */
-async function startNetfsSession(profile: CacheProfile, gpus: number): Promise<RigSession> {
-  const bed = await startTestBed({ hosts: ['A', 'B', 'C'], profile, prefix: 'forge-bench-netfs-' });
-  const daemons: ChildProcess[] = [];
+export interface AcrossHosts {
+  /** The server's own view of the mount: no client cache in front of it. */
+  server: MountPaths;
+  /** Starts the launcher with these arguments on a host (the hosts see the mount at bed.mount). */
+  rig(host: string, args: string[]): ChildProcess;
+  /** Every launcher started, in order: the brain's on A first. */
+  launchers: ChildProcess[];
+  /** SIGTERM to every launcher still running, up to 15 s for them to stop, then the bed's own stop. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A rig across three hosts of a test bed: the brain on A, the agents of `gpus` simulated GPUs
+ * split between B and C, each through the real launcher. Waits until every agent beats and the
+ * brain has said where it has the mount. `config` goes into config.json beside the simulator's
+ * settings; `onExit` hears of a launcher that ended, with the tail of its stderr.
+ */
+export async function startAcrossHosts(
+  bed: TestBed,
+  o: { gpus: number; config?: Partial<ConfigInput>; onExit?: (host: string, args: string[], how: string, stderr: string) => void },
+): Promise<AcrossHosts> {
+  const launchers: ChildProcess[] = [];
+  let stopping = false;
+  const rig = (host: string, args: string[]): ChildProcess => {
+    const p = bed.spawn(host, process.execPath, ['--import', 'tsx', join(root, 'agents/rig.ts'), '--shared', bed.mount, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr?.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-4000);
+    });
+    p.on('exit', (code, sig) => {
+      if (!stopping) o.onExit?.(host, args, String(code ?? sig), err);
+    });
+    launchers.push(p);
+    return p;
+  };
   const stop = async () => {
-    for (const p of daemons) p.kill('SIGTERM');
-    await Promise.all(daemons.map((p) => (p.exitCode !== null || p.signalCode !== null ? null : new Promise((r) => p.once('exit', r)))));
+    stopping = true;
+    const live = launchers.filter((p) => p.exitCode === null && p.signalCode === null);
+    for (const p of live) p.kill('SIGTERM');
+    // The launchers stop their children and exit; the bed kills whatever is left after that.
+    await Promise.race([Promise.all(live.map((p) => new Promise((r) => p.once('exit', r)))), new Promise((r) => setTimeout(r, 15_000))]);
     await bed.stop();
   };
+  const server = mountPaths(bed.exportDir);
   try {
-    const server = mountPaths(bed.exportDir);
     await ensureMount(server);
-    await initSimState(server.sim, gpus);
-    // Paths in the config are the hosts' view of the mount; cycles are the defaults.
-    await writeConfig(server.config, { gpus: defaultGpus(gpus, 11435), nvidia_smi: simNvidiaSmiPath(), worker_env: { FORGE_SIM_DIR: join(bed.mount, 'sim') }, sandbox: SIM_SANDBOX });
-    const rig = (host: string, args: string[]) =>
-      daemons.push(bed.spawn(host, process.execPath, ['--import', 'tsx', join(root, 'agents/rig.ts'), '--shared', bed.mount, ...args], { cwd: root, stdio: 'ignore' }));
-    const ids = Array.from({ length: gpus }, (_, i) => i);
-    const half = Math.ceil(gpus / 2);
+    await initSimState(server.sim, o.gpus);
+    // Paths in the config are the hosts' view of the mount, as on a real rig.
+    await writeConfig(server.config, { gpus: defaultGpus(o.gpus, 11435), nvidia_smi: simNvidiaSmiPath(), worker_env: { FORGE_SIM_DIR: join(bed.mount, 'sim') }, sandbox: SIM_SANDBOX, ...o.config });
+    const ids = Array.from({ length: o.gpus }, (_, i) => i);
+    const half = Math.ceil(o.gpus / 2);
     rig('A', ['--role', 'brain']);
     rig('B', ['--role', 'agents', '--gpus', ids.slice(0, half).join(',')]);
-    if (gpus > half) rig('C', ['--role', 'agents', '--gpus', ids.slice(half).join(',')]);
+    if (o.gpus > half) rig('C', ['--role', 'agents', '--gpus', ids.slice(half).join(',')]);
     await waitFor('the brain and every agent across the hosts', async () => {
       const beats = await Promise.all(ids.map((i) => readHeartbeat(server, i)));
       return beats.every((b) => b !== null) && (await readBrainState(server))?.shared_root === bed.mount;
     }, 120_000, 200);
-    // Submissions and readings go through the server's own folder: no client cache in front.
-    return { shared: server.root, paths: server, launcherPid: -1, runPlan: (plan, ms) => runPlan(server, plan, ms), pidOf: async () => null, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+  return { server, rig, launchers, stop };
+}
+
+/** The bench's rig across hosts on a fresh bed, default cycles; submissions and readings go through the server's own folder. */
+async function startNetfsSession(profile: CacheProfile, gpus: number): Promise<RigSession> {
+  const bed = await startTestBed({ hosts: ['A', 'B', 'C'], profile, prefix: 'forge-bench-netfs-' });
+  const { server, stop } = await startAcrossHosts(bed, { gpus });
+  return { shared: server.root, paths: server, launcherPid: -1, runPlan: (plan, ms) => runPlan(server, plan, ms), pidOf: async () => null, stop };
 }
 
 async function measureRow(setup: NetfsRow['setup'], counts: NetfsCounts, tmp: string, say: (l: string) => void): Promise<NetfsRow> {

@@ -6,20 +6,17 @@
 // server's own folder, which no client cache sits in front of.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeConfig, defaultGpus } from '../../agents/core/config.ts';
-import { mountPaths, ensureMount, type MountPaths } from '../../agents/core/paths.ts';
+import type { MountPaths } from '../../agents/core/paths.ts';
+import { type AcrossHosts, startAcrossHosts } from '../../agents/bench/netfs.ts';
 import { readBrainState } from '../../agents/core/batch.ts';
 import { readHeartbeat } from '../../agents/core/heartbeat.ts';
 import { readDecisionLines } from '../../agents/core/spool.ts';
 import { Task } from '../../agents/core/task.ts';
-import { initSimState, SIM_SANDBOX, simNvidiaSmiPath } from '../../agents/sim/simState.ts';
 import { submitPlan, waitFor, waitForBatchEnd } from '../../agents/rig/runRig.ts';
 import { netfsMissing, startTestBed, type TestBed } from '../helpers/netfs.ts';
 
-const root = new URL('../../', import.meta.url).pathname;
 const missing = netfsMissing();
 const ITEMS = 100;
 
@@ -62,22 +59,8 @@ echo "end" >> "$file"
 `;
 
 let bed: TestBed;
+let rig: AcrossHosts;
 let server: MountPaths;
-const daemons: ChildProcess[] = [];
-let stopping = false;
-
-function rig(host: string, args: string[]): ChildProcess {
-  const p = bed.spawn(host, process.execPath, ['--import', 'tsx', join(root, 'agents/rig.ts'), '--shared', bed.mount, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  p.stderr?.on('data', (d: Buffer) => {
-    err = (err + d.toString()).slice(-4000);
-  });
-  p.on('exit', (code, sig) => {
-    if (!stopping && sig !== 'SIGKILL') process.stderr.write(`rig ${args.join(' ')} on ${host} ended (${code ?? sig}):\n${err}\n`);
-  });
-  daemons.push(p);
-  return p;
-}
 
 /** The ledger of a batch: item -> its runs, each with whether it ended. */
 async function ledger(batchId: string): Promise<Map<string, { ended: boolean; host: string }[]>> {
@@ -127,43 +110,29 @@ async function itemsStarted(batchId: string, n: number): Promise<void> {
 before(async () => {
   if (missing) return;
   bed = await startTestBed({ hosts: ['A', 'B', 'C'], profile: 'nfs' });
-  server = mountPaths(bed.exportDir);
-  await ensureMount(server);
-  // Paths inside the config are the hosts' view of the mount (bed.mount), as on a real rig.
-  await initSimState(server.sim, 4);
-  await writeConfig(server.config, {
-    gpus: defaultGpus(4, 11435),
-    nvidia_smi: simNvidiaSmiPath(),
-    worker_env: { FORGE_SIM_DIR: join(bed.mount, 'sim') },
-    sandbox: SIM_SANDBOX,
-    resource_limits: { max_workers: 4 },
-    cycles: { internal_s: 1, external_s: 1 },
-    // Well above the NFS-like profile's caches (3 s, up to 7 s stacked): less would presume agents
-    // dead whose heartbeats this host's cache keeps showing old (docs/DEPLOY.md).
-    timeouts: { heartbeat_stale_s: 10 },
+  rig = await startAcrossHosts(bed, {
+    gpus: 4,
+    config: {
+      resource_limits: { max_workers: 4 },
+      cycles: { internal_s: 1, external_s: 1 },
+      // Well above the NFS-like profile's caches (3 s, up to 7 s stacked): less would presume agents
+      // dead whose heartbeats this host's cache keeps showing old (docs/DEPLOY.md).
+      timeouts: { heartbeat_stale_s: 10 },
+    },
+    onExit: (host, args, how, stderr) => {
+      if (how !== 'SIGKILL') process.stderr.write(`rig ${args.join(' ')} on ${host} ended (${how}):\n${stderr}\n`);
+    },
   });
+  server = rig.server;
   const plan = join(server.plans, 'netfs-fan');
   await mkdir(join(plan, 'scripts'), { recursive: true });
   await writeFile(join(plan, 'plan.md'), PLAN);
   await writeFile(join(plan, 'scripts', 'scan.mjs'), SCAN);
   await writeFile(join(plan, 'scripts', 'item.sh'), ITEM);
-  rig('A', ['--role', 'brain']);
-  rig('B', ['--role', 'agents', '--gpus', '0,1']);
-  rig('C', ['--role', 'agents', '--gpus', '2,3']);
-  await waitFor('four agents and a brain', async () => {
-    const beats = await Promise.all([0, 1, 2, 3].map((i) => readHeartbeat(server, i)));
-    return beats.every((b) => b !== null) && (await readBrainState(server))?.shared_root === bed.mount;
-  }, 90_000, 200);
 });
 
 after(async () => {
-  if (missing) return;
-  stopping = true;
-  const live = daemons.filter((p) => p.exitCode === null && p.signalCode === null);
-  for (const p of live) p.kill('SIGTERM');
-  // The launchers stop their children and exit; the bed kills whatever is left after that.
-  await Promise.race([Promise.all(live.map((p) => new Promise((r) => p.once('exit', r)))), new Promise((r) => setTimeout(r, 15_000))]);
-  await bed.stop();
+  await rig?.stop();
 });
 
 test('a 100-item fan-out across three hosts: every item run exactly once', { skip: missing ?? false }, async () => {
@@ -201,9 +170,9 @@ test('the brain\'s host lost mid-batch, a brain started on B takes over: the bat
     await itemsStarted(batchId, 10);
     // Host A goes away: its launcher first (it would restart the brain), then the brain.
     const state = await readBrainState(server);
-    daemons[0]!.kill('SIGKILL');
+    rig.launchers[0]!.kill('SIGKILL');
     if (state?.brain_pid) process.kill(state.brain_pid, 'SIGKILL');
-    rig('B', ['--role', 'brain']);
+    rig.rig('B', ['--role', 'brain']);
   });
   assert.deepEqual(twice, [], `no item ran twice${why}`);
   assert.match(await readFile(server.decisionLog, 'utf8'), /brain\s+TAKEOVER — took over .* from pid \d+ on A, whose lease was unchanged for/, 'the new brain said whose lease it took over');
