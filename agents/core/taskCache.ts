@@ -6,6 +6,7 @@ import { lstat } from 'node:fs/promises';
 import type { TaskFolder } from './paths.ts';
 import type { TaskStore } from './store.ts';
 import type { Task } from './task.ts';
+import { statsVersion } from './unreadable.ts';
 
 export class TaskCache {
   private readonly entries = new Map<string, { key: string; task: Task }>();
@@ -21,8 +22,7 @@ export class TaskCache {
     let key: string;
     try {
       // lstat: a symlink is judged (and quarantined) by the store, never followed here.
-      const s = await lstat(this.store.fileOf(this.folder, id));
-      key = `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+      key = statsVersion(await lstat(this.store.fileOf(this.folder, id)));
     } catch {
       this.entries.delete(id);
       return null;
