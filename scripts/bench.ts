@@ -5,9 +5,9 @@
 // throughput, scale, idle, bullmq.
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { PARTS, type Part, runBench } from '../agents/bench/runBench.ts';
-import { renderTable, toJson } from '../agents/bench/report.ts';
-import { PROFILES, renderNetfsTable, runNetfsBench } from '../agents/bench/netfs.ts';
+import { PARTS, type Part, runBench } from '../tools/bench/runBench.ts';
+import { renderTable, toJson } from '../tools/bench/report.ts';
+import { PROFILES, renderNetfsTable, runNetfsBench } from '../tools/bench/netfs.ts';
 
 const usage = `usage: npm run bench -- [--quick] [--json] [--json-out FILE] [--only ${PARTS.join(',')}]
        npm run bench -- --netfs [--profiles ${PROFILES.join(',')}] [--quick] [--json] [--json-out FILE]

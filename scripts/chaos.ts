@@ -1,15 +1,15 @@
 // npm run chaos -- [--trials N] [--seed S] [--gpus N] [--keep] [--json] [--deadline-s S] [--brain-ops]
 // Fault injection: runs trials of real batches on a simulated rig while it SIGKILLs the
 // brain, agents, workers and tasks and drops garbage into the mount's folders, then checks
-// every batch and every task (agents/chaos/check.ts). Exits 0 when every trial passed.
+// every batch and every task (tools/chaos/check.ts). Exits 0 when every trial passed.
 // Trial i uses seed S+i; a failed one is replayed alone with --trials 1 --seed S+i.
 // --brain-ops kills the brain at file operations instead (each life just before its j-th
 // commit, j = 1, 2, ...), under strace's syscall injection.
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
-import { formatTotals, totalsOf } from '../agents/chaos/report.ts';
-import { trialSeed } from '../agents/chaos/prng.ts';
-import { type TrialResult, runTrial } from '../agents/chaos/trial.ts';
+import { formatTotals, totalsOf } from '../tools/chaos/report.ts';
+import { trialSeed } from '../tools/chaos/prng.ts';
+import { type TrialResult, runTrial } from '../tools/chaos/trial.ts';
 
 const usage = 'usage: npm run chaos -- [--trials N] [--seed S] [--gpus N] [--keep] [--json] [--deadline-s S] [--brain-ops]';
 

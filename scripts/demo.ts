@@ -8,8 +8,8 @@ import { parseArgs } from 'node:util';
 import { mountPaths } from '../agents/core/paths.ts';
 import { TaskStore } from '../agents/core/store.ts';
 import { batchOfTaskId } from '../agents/core/batch.ts';
-import { freePortRange } from '../agents/rig/ports.ts';
-import { startRig, submitPlan, waitForAgents, waitForBatchEnd } from '../agents/rig/runRig.ts';
+import { freePortRange } from '../tools/harness/ports.ts';
+import { startRig, submitPlan, waitForAgents, waitForBatchEnd } from '../tools/harness/runRig.ts';
 
 const { values } = parseArgs({ options: { plan: { type: 'string', default: 'video' }, gpus: { type: 'string', default: '3' }, keep: { type: 'boolean', default: false } } });
 const gpus = Number(values.gpus);

@@ -5,9 +5,9 @@
 // 2 when the check cannot run here. docs/GPU_CHECK.md explains it.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { GPU_CHECK_USAGE, parseGpuCheckArgs } from '../agents/gpucheck/options.ts';
-import { formatReport } from '../agents/gpucheck/reportText.ts';
-import { runGpuCheck } from '../agents/gpucheck/run.ts';
+import { GPU_CHECK_USAGE, parseGpuCheckArgs } from '../tools/gpucheck/options.ts';
+import { formatReport } from '../tools/gpucheck/reportText.ts';
+import { runGpuCheck } from '../tools/gpucheck/run.ts';
 
 const parsed = parseGpuCheckArgs(process.argv.slice(2));
 if (!parsed.ok) {

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { writeJsonAtomic } from '../../agents/core/atomic.ts';
 import { join } from 'node:path';
 import { addToSeal, checkSeal } from '../../agents/core/seal.ts';
-import { submitPlan, waitFor, waitForAgents, waitForBatchEnd } from '../../agents/rig/runRig.ts';
+import { submitPlan, waitFor, waitForAgents, waitForBatchEnd } from '../../tools/harness/runRig.ts';
 import { decisionText, makeTask, tempMount } from '../helpers/mount.ts';
 import { startAgent, startBrain, stopAll, writePlan, writeTestConfig } from '../helpers/rig.ts';
 

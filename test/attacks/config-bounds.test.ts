@@ -60,7 +60,7 @@ test('a misspelled config key is refused by rig and doctor, and shown by status,
     // `cycles.internl_s` would otherwise be dropped and the 5 s default used without a word.
     await writeFile(paths.config, JSON.stringify({ gpus: defaultGpus(1), cycles: { internl_s: 1 } }));
     const want = /config\.json: cycles\.internl_s: unknown key \(did you mean 'internal_s'\?\); allowed here: internal_s, external_s/;
-    for (const script of ['agents/rig.ts', 'scripts/status.ts', 'scripts/doctor.ts']) {
+    for (const script of ['agents/rig/main.ts', 'scripts/status.ts', 'scripts/doctor.ts']) {
       const r = await execa(process.execPath, ['--import', 'tsx', join(ROOT, script), '--shared', paths.root], { cwd: ROOT, reject: false, timeout: 60_000 });
       // status is one look at the rig: it shows the config's problem on its second line and the rest of what it sees.
       if (script === 'scripts/status.ts') assert.equal(r.exitCode, 0);

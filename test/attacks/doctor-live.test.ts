@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { submitPlan, waitFor, waitForAgents, waitForBatchEnd } from '../../agents/rig/runRig.ts';
+import { submitPlan, waitFor, waitForAgents, waitForBatchEnd } from '../../tools/harness/runRig.ts';
 import { readHeartbeat } from '../../agents/core/heartbeat.ts';
 import { tempMount } from '../helpers/mount.ts';
 import { startAgent, startBrain, stopAll, writePlan, writeTestConfig } from '../helpers/rig.ts';

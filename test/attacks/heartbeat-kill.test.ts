@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { readHeartbeat, writeHeartbeat } from '../../agents/core/heartbeat.ts';
-import { waitFor, waitForAgents } from '../../agents/rig/runRig.ts';
+import { waitFor, waitForAgents } from '../../tools/harness/runRig.ts';
 import { judgePreviousLife } from '../../agents/gpu/previousLife.ts';
 import { decisionText, tempMount } from '../helpers/mount.ts';
 import { startAgent, stopAll, writeTestConfig } from '../helpers/rig.ts';

@@ -14,7 +14,7 @@ import { parseDecisionLine } from '../../agents/core/decisionLog.ts';
 import { type MountPaths, heartbeatPath } from '../../agents/core/paths.ts';
 import { readDecisionLines } from '../../agents/core/spool.ts';
 import { TaskStore } from '../../agents/core/store.ts';
-import { submitPlan, waitFor, waitForAgents, waitForBatchEnd } from '../../agents/rig/runRig.ts';
+import { submitPlan, waitFor, waitForAgents, waitForBatchEnd } from '../../tools/harness/runRig.ts';
 import { makeTask, tempMount } from '../helpers/mount.ts';
 import { startAgent, startBrain, stopAll, writePlan, writeTestConfig } from '../helpers/rig.ts';
 

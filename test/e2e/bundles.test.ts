@@ -10,8 +10,8 @@ import { execa } from 'execa';
 import { bundleIsFresh, nodeArgsFor, projectRoot } from '../../agents/core/entry.ts';
 import { readHeartbeat } from '../../agents/core/heartbeat.ts';
 import { batchDir } from '../../agents/core/paths.ts';
-import { freePortRange } from '../../agents/rig/ports.ts';
-import { startRig, submitPlan, waitForAgents, waitForBatchEnd } from '../../agents/rig/runRig.ts';
+import { freePortRange } from '../../tools/harness/ports.ts';
+import { startRig, submitPlan, waitForAgents, waitForBatchEnd } from '../../tools/harness/runRig.ts';
 import { tempMount } from '../helpers/mount.ts';
 import { writePlan } from '../helpers/rig.ts';
 

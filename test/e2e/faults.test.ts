@@ -6,7 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readHeartbeat } from '../../agents/core/heartbeat.ts';
 import { isTempName } from '../../agents/core/atomic.ts';
-import { submitPlan, waitFor, waitForAgents, waitForBatchEnd } from '../../agents/rig/runRig.ts';
+import { submitPlan, waitFor, waitForAgents, waitForBatchEnd } from '../../tools/harness/runRig.ts';
 import { decisionText, tempMount } from '../helpers/mount.ts';
 import { startAgent, startBrain, stopAll, writePlan, writeTestConfig } from '../helpers/rig.ts';
 

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import type { GpuCheckReport } from '../../agents/gpucheck/report.ts';
+import type { GpuCheckReport } from '../../tools/gpucheck/report.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const gpuCheck = (args: string[]) =>
   execa(process.execPath, ['--import', 'tsx', join(root, 'scripts/gpu-check.ts'), ...args], { cwd: root, reject: false, timeout: 90_000 });
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { batchDir } from '../../agents/core/paths.ts';
-import { submitPlan, waitForAgents, waitForBatchEnd } from '../../agents/rig/runRig.ts';
+import { submitPlan, waitForAgents, waitForBatchEnd } from '../../tools/harness/runRig.ts';
 import { tempMount } from '../helpers/mount.ts';
 import { startAgent, startBrain, stopAll, writePlan, writeTestConfig } from '../helpers/rig.ts';
 

@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MountPaths } from '../../agents/core/paths.ts';
-import { type AcrossHosts, startAcrossHosts } from '../../agents/bench/netfs.ts';
+import { type AcrossHosts, startAcrossHosts } from '../../tools/bench/netfs.ts';
 import { readBrainState } from '../../agents/core/batch.ts';
 import { readHeartbeat } from '../../agents/core/heartbeat.ts';
 import { readDecisionLines } from '../../agents/core/spool.ts';
 import { Task } from '../../agents/core/task.ts';
-import { submitPlan, waitFor, waitForBatchEnd } from '../../agents/rig/runRig.ts';
+import { submitPlan, waitFor, waitForBatchEnd } from '../../tools/harness/runRig.ts';
 import { netfsMissing, startTestBed, type TestBed } from '../helpers/netfs.ts';
 
 const missing = netfsMissing();

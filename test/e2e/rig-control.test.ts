@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { readHeartbeat } from '../../agents/core/heartbeat.ts';
 import { TaskStore } from '../../agents/core/store.ts';
-import { freePortRange } from '../../agents/rig/ports.ts';
-import { startRig, submitPlan, waitFor, waitForAgents, waitForBatchEnd } from '../../agents/rig/runRig.ts';
+import { freePortRange } from '../../tools/harness/ports.ts';
+import { startRig, submitPlan, waitFor, waitForAgents, waitForBatchEnd } from '../../tools/harness/runRig.ts';
 import { decisionText, tempMount } from '../helpers/mount.ts';
 import { startAgent, startBrain, stopAll, writePlan, writeTestConfig } from '../helpers/rig.ts';
 

@@ -5,7 +5,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readBatchRecord } from '../../agents/core/batch.ts';
 import { Task } from '../../agents/core/task.ts';
-import { submitPlan, waitForAgents, waitForBatchEnd, waitFor } from '../../agents/rig/runRig.ts';
+import { submitPlan, waitForAgents, waitForBatchEnd, waitFor } from '../../tools/harness/runRig.ts';
 import { decisionText, tempMount } from '../helpers/mount.ts';
 import { startAgent, startBrain, stopAll, writePlan, writeTestConfig } from '../helpers/rig.ts';
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { Submission } from '../../agents/core/inbox.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BATCH_ID = /^\d{8}-\d{6}-[0-9a-f]{6}$/;
 
 function submit(args: string[], cwd = ROOT) {

@@ -7,7 +7,7 @@ import type { MountPaths } from '../../agents/core/paths.ts';
 import { initSimState, SIM_SANDBOX, simNvidiaSmiPath } from '../../agents/sim/simState.ts';
 import { nodeArgsFor } from '../../agents/core/entry.ts';
 
-const root = new URL('../../', import.meta.url).pathname;
+const root = new URL('../..', import.meta.url).pathname;
 
 /** A config with short cycles, simulated GPUs and no Ollama (the LLM circuit simply opens). */
 export async function writeTestConfig(paths: MountPaths, gpus: number, over: Partial<ConfigInput> = {}): Promise<void> {

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { roleOf } from '../../agents/bench/procStat.ts';
+import { roleOf } from '../../tools/bench/procStat.ts';
 
 test('the idle bench names each process by its role, whether it runs from TypeScript or from its bundle', () => {
   const cases: Array<[string, string]> = [
-    ['node --import tsx /r/agents/rig.ts --simulate 3', 'launcher'],
+    ['node --import tsx /r/agents/rig/main.ts --simulate 3', 'launcher'],
     ['node --import tsx /r/agents/brain/main.ts --shared /m', 'brain'],
     ['node /r/dist/agents/brain/main.js --shared /m', 'brain'],
     ['node --import tsx /r/agents/gpu/main.ts --shared /m --gpu 1', 'agent gpu-1'],

@@ -4,12 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BatchRecord } from '../../agents/core/batch.ts';
 import { Task, type AttemptRecord } from '../../agents/core/task.ts';
-import { type TrialInput, checkTrial } from '../../agents/chaos/check.ts';
-import type { ChaosEvent } from '../../agents/chaos/events.ts';
-import { Rng } from '../../agents/chaos/prng.ts';
-import type { MountSnapshot, RunLine } from '../../agents/chaos/snapshot.ts';
+import { type TrialInput, checkTrial } from '../../tools/chaos/check.ts';
+import type { ChaosEvent } from '../../tools/chaos/events.ts';
+import { Rng } from '../../tools/chaos/prng.ts';
+import type { MountSnapshot, RunLine } from '../../tools/chaos/snapshot.ts';
 import { parseDecisionLine } from '../../agents/core/decisionLog.ts';
-import { parseRunLog } from '../../agents/chaos/snapshot.ts';
+import { parseRunLog } from '../../tools/chaos/snapshot.ts';
 
 const B = '20260101-000000-aaaaaa';
 const T0 = Date.parse('2026-01-01T00:00:10.000Z');

@@ -4,13 +4,13 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
-import { type BatchRecord, readBrainState } from '../core/batch.ts';
-import { parseDecisionLine } from '../core/decisionLog.ts';
-import { readHeartbeat } from '../core/heartbeat.ts';
-import { type MountPaths, ensureMount, mountPaths } from '../core/paths.ts';
-import { Task } from '../core/task.ts';
-import { freePortRange } from '../rig/ports.ts';
-import { startRig, submitPlan, waitFor, waitForBatchEnd } from '../rig/runRig.ts';
+import { type BatchRecord, readBrainState } from '../../agents/core/batch.ts';
+import { parseDecisionLine } from '../../agents/core/decisionLog.ts';
+import { readHeartbeat } from '../../agents/core/heartbeat.ts';
+import { type MountPaths, ensureMount, mountPaths } from '../../agents/core/paths.ts';
+import { Task } from '../../agents/core/task.ts';
+import { freePortRange } from '../harness/ports.ts';
+import { startRig, submitPlan, waitFor, waitForBatchEnd } from '../harness/runRig.ts';
 import { readTree, roleOf } from './procStat.ts';
 
 export interface RigSession {

@@ -1,8 +1,8 @@
 // 2. Throughput: many independent no-op cpu tasks submitted as one plan, run by the rig on
 // its default settings. Rate over the busy window (first claim to last worker end), so the
 // plan's submission and the batch's summary are not counted; the end-to-end time is shown too.
-import { loadConfig } from '../core/config.ts';
-import { readHeartbeat } from '../core/heartbeat.ts';
+import { loadConfig } from '../../agents/core/config.ts';
+import { readHeartbeat } from '../../agents/core/heartbeat.ts';
 import { busyWindow } from './timeline.ts';
 import { independentTasks, writePlanFolder } from './plans.ts';
 import type { RigSession } from './rigSession.ts';

@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errorMessage } from '../core/errors.ts';
+import { errorMessage } from '../../agents/core/errors.ts';
 import { measureBullmq, type BullmqResult } from './bullmq.ts';
 import { type BenchCounts, FULL, QUICK } from './counts.ts';
 import { measureHop, type HopResult } from './hop.ts';

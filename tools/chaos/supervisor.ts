@@ -1,12 +1,12 @@
 // The chaos run's own launcher: starts the brain and one agent per GPU as separate processes,
 // restarts what dies after a delay (the chaos run picks it, seeded), and logs every life.
-// Unlike agents/rig.ts it never gives up: the rig's launcher stops restarting after 3 deaths
+// Unlike agents/rig/main.ts it never gives up: the rig's launcher stops restarting after 3 deaths
 // in 10 minutes, and a trial kills far more often than that on purpose.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { nodeArgsFor, projectRoot } from '../core/entry.ts';
-import type { MountPaths } from '../core/paths.ts';
+import { nodeArgsFor, projectRoot } from '../../agents/core/entry.ts';
+import type { MountPaths } from '../../agents/core/paths.ts';
 import type { ChaosEvent, Role } from './events.ts';
 
 

@@ -7,20 +7,20 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readBrainState } from '../core/batch.ts';
-import { type ConfigInput, defaultGpus, writeConfig } from '../core/config.ts';
-import { errorMessage } from '../core/errors.ts';
-import { readHeartbeat } from '../core/heartbeat.ts';
-import { type MountPaths, ensureMount, mountPaths } from '../core/paths.ts';
-import { waitFor } from '../rig/runRig.ts';
-import { SIM_SANDBOX, initSimState, simNvidiaSmiPath } from '../sim/simState.ts';
+import { readBrainState } from '../../agents/core/batch.ts';
+import { type ConfigInput, defaultGpus, writeConfig } from '../../agents/core/config.ts';
+import { errorMessage } from '../../agents/core/errors.ts';
+import { readHeartbeat } from '../../agents/core/heartbeat.ts';
+import { type MountPaths, ensureMount, mountPaths } from '../../agents/core/paths.ts';
+import { waitFor } from '../harness/runRig.ts';
+import { SIM_SANDBOX, initSimState, simNvidiaSmiPath } from '../../agents/sim/simState.ts';
 import { measureHop, type HopResult } from './hop.ts';
 import { type CacheProfile, PROFILE_OPTIONS, type TestBed, netfsMissing, startTestBed } from './netfsBed.ts';
 import { type RigSession, makeMount, runPlan, startRigSession } from './rigSession.ts';
 import { measureThroughput, type ThroughputResult } from './throughput.ts';
 import { num } from './report.ts';
 
-const root = new URL('../../', import.meta.url).pathname;
+const root = new URL('../..', import.meta.url).pathname;
 export const PROFILES = ['none', 'nfs', 'default'] as const satisfies readonly CacheProfile[];
 
 export interface NetfsCounts {
@@ -75,7 +75,7 @@ export async function startAcrossHosts(
   const launchers: ChildProcess[] = [];
   let stopping = false;
   const rig = (host: string, args: string[]): ChildProcess => {
-    const p = bed.spawn(host, process.execPath, ['--import', 'tsx', join(root, 'agents/rig.ts'), '--shared', bed.mount, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = bed.spawn(host, process.execPath, ['--import', 'tsx', join(root, 'agents/rig/main.ts'), '--shared', bed.mount, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr?.on('data', (d: Buffer) => {
       err = (err + d.toString()).slice(-4000);

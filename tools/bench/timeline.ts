@@ -1,7 +1,7 @@
 // Pure readings of a finished batch's timeline, from the times the files hold: the worker's
 // own started_at / finished_at (in its result), the agent's claimed_at, the brain's RELEASE
 // line and the time the agent wrote the result into the task file.
-import type { Task } from '../core/task.ts';
+import type { Task } from '../../agents/core/task.ts';
 import { median, p95 } from './stats.ts';
 
 export interface Spread {

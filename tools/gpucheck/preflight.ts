@@ -4,7 +4,7 @@
 import { access, constants } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { errorMessage } from '../core/errors.ts';
+import { errorMessage } from '../../agents/core/errors.ts';
 import { type SmiGpu, gpuQueryArgs, parseSmiGpus } from './smi.ts';
 import type { PreflightInfo } from './report.ts';
 

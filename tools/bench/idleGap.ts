@@ -1,7 +1,7 @@
 // 6. GPU idle gap: GPU tasks sized so one fits a card at a time, all released at once, so
 // every agent always has claimable work waiting. The gap is the time an agent has no worker
 // running: its previous task's end (finished_at) to its next claim; and to the next worker's start.
-import { readHeartbeat } from '../core/heartbeat.ts';
+import { readHeartbeat } from '../../agents/core/heartbeat.ts';
 import { agentGaps, spread, type Spread } from './timeline.ts';
 import { gpuTasks, writePlanFolder } from './plans.ts';
 import type { RigSession } from './rigSession.ts';

@@ -3,14 +3,14 @@
 import { fileURLToPath } from 'node:url';
 import { readdir } from 'node:fs/promises';
 import { execa, type ResultPromise } from 'execa';
-import { readBatchRecord, type BatchRecord } from '../core/batch.ts';
-import { readHeartbeats } from '../core/heartbeat.ts';
-import type { MountPaths } from '../core/paths.ts';
+import { readBatchRecord, type BatchRecord } from '../../agents/core/batch.ts';
+import { readHeartbeats } from '../../agents/core/heartbeat.ts';
+import type { MountPaths } from '../../agents/core/paths.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export function startRig(shared: string, simulate: number, basePort: number, opts: { quiet?: boolean } = {}): ResultPromise {
-  return execa(process.execPath, ['--import', 'tsx', `${root}agents/rig.ts`, '--simulate', String(simulate), '--shared', shared, '--base-port', String(basePort)], {
+  return execa(process.execPath, ['--import', 'tsx', `${root}agents/rig/main.ts`, '--simulate', String(simulate), '--shared', shared, '--base-port', String(basePort)], {
     reject: false,
     stdin: 'ignore',
     stdout: opts.quiet ? 'ignore' : 'pipe',

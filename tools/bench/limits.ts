@@ -5,7 +5,7 @@
 import { rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { TaskStore } from '../core/store.ts';
+import { TaskStore } from '../../agents/core/store.ts';
 import { makeMount } from './rigSession.ts';
 import { type NoopDir, type SpawnTiming, entryInUse, makeNoopDir, noopTask, runWorkerOnce, writeNoopTask } from './noopWorker.ts';
 import { loadNow } from './machine.ts';

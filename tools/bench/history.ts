@@ -4,9 +4,9 @@
 // still in tasks/complete/.
 import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeBatchRecord } from '../core/batch.ts';
-import type { MountPaths } from '../core/paths.ts';
-import { Task } from '../core/task.ts';
+import { writeBatchRecord } from '../../agents/core/batch.ts';
+import type { MountPaths } from '../../agents/core/paths.ts';
+import { Task } from '../../agents/core/task.ts';
 
 export interface History {
   batches: string[];

@@ -8,17 +8,17 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
-import { readBatchRecord } from '../core/batch.ts';
-import { writeConfig } from '../core/config.ts';
-import { errorMessage } from '../core/errors.ts';
-import { readHeartbeat } from '../core/heartbeat.ts';
-import { type MountPaths, ensureMount, mountPaths } from '../core/paths.ts';
-import { readDecisionLines } from '../core/spool.ts';
-import { TaskStore } from '../core/store.ts';
-import { Task } from '../core/task.ts';
-import { freePortRange } from '../rig/ports.ts';
-import { submitPlan } from '../rig/runRig.ts';
-import { initSimState, SIM_SANDBOX, simNvidiaSmiPath } from '../sim/simState.ts';
+import { readBatchRecord } from '../../agents/core/batch.ts';
+import { writeConfig } from '../../agents/core/config.ts';
+import { errorMessage } from '../../agents/core/errors.ts';
+import { readHeartbeat } from '../../agents/core/heartbeat.ts';
+import { type MountPaths, ensureMount, mountPaths } from '../../agents/core/paths.ts';
+import { readDecisionLines } from '../../agents/core/spool.ts';
+import { TaskStore } from '../../agents/core/store.ts';
+import { Task } from '../../agents/core/task.ts';
+import { freePortRange } from '../harness/ports.ts';
+import { submitPlan } from '../harness/runRig.ts';
+import { initSimState, SIM_SANDBOX, simNvidiaSmiPath } from '../../agents/sim/simState.ts';
 import type { GpuCheckOptions } from './options.ts';
 import { REAL_OVERHEAD_MB, SIM_OVERHEAD_MB, buildCheckPlan, realRunner, simRunner, taskName } from './planText.ts';
 import { type PythonInfo, findGpu, findNvidiaSmi, probePython, readSmiGpus } from './preflight.ts';
@@ -28,7 +28,7 @@ import type { SmiGpu } from './smi.ts';
 import { chooseThresholds } from './thresholds.ts';
 import { healthTransitions, sawConstrainedToHealthy } from './transitions.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const PLAN_NAME = 'gpu-check';
 const SAMPLE_MS = 500;
 /** After the batch ends, how long to wait for the agent to be seen healthy again. */
@@ -248,7 +248,7 @@ async function idleReading(nvidiaSmi: string, env: Record<string, string>, index
 /** The rig as a person starts it, without --simulate: it uses the config.json already on the mount. */
 function startRig(shared: string, logFile: string): ResultPromise {
   const fd = openSync(logFile, 'a');
-  const rig = execa(process.execPath, ['--import', 'tsx', join(root, 'agents/rig.ts'), '--shared', shared], {
+  const rig = execa(process.execPath, ['--import', 'tsx', join(root, 'agents/rig/main.ts'), '--shared', shared], {
     cwd: root,
     env: { ...process.env, RIG_SHARED: shared },
     stdin: 'ignore',

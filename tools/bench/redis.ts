@@ -2,7 +2,7 @@
 // no persistence, stopped after. Absent redis-server is a normal outcome with a hint.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
-import { freePortRange } from '../rig/ports.ts';
+import { freePortRange } from '../harness/ports.ts';
 
 export const REDIS_HINT = 'redis-server is not installed; on Debian/Ubuntu: apt-get update && apt-get install -y redis-server (the bench starts and stops its own server on loopback)';
 

@@ -20,8 +20,8 @@
 // - every garbage file was quarantined with a .why.txt, rejected (inbox) or, by design,
 //   ignored (temporary names; non-JSON names in the inbox), and nothing else was quarantined;
 // - no brain or agent exited by itself (a crash).
-import { isTempName } from '../core/atomic.ts';
-import type { AttemptRecord, Task } from '../core/task.ts';
+import { isTempName } from '../../agents/core/atomic.ts';
+import type { AttemptRecord, Task } from '../../agents/core/task.ts';
 import type { ChaosEvent, GarbageEvent, KillEvent, KillTarget } from './events.ts';
 import { type Recovery, recoveryOf } from './recovery.ts';
 import { type MountSnapshot, type Run, assembleRuns } from './snapshot.ts';

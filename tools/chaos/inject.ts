@@ -5,8 +5,8 @@
 // the folders the rig scans, the way a person or a broken tool would leave it.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readHeartbeat } from '../core/heartbeat.ts';
-import type { MountPaths } from '../core/paths.ts';
+import { readHeartbeat } from '../../agents/core/heartbeat.ts';
+import type { MountPaths } from '../../agents/core/paths.ts';
 import {
   type ChaosEvent, type GarbageFolder, type GarbageKind, type HitTask, type KillTarget,
   GARBAGE_FOLDERS, GARBAGE_KINDS,

@@ -11,8 +11,8 @@
 // every batch must complete.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkPlan } from '../plan/load.ts';
-import type { MountPaths } from '../core/paths.ts';
+import { checkPlan } from '../../agents/plan/load.ts';
+import type { MountPaths } from '../../agents/core/paths.ts';
 import type { Rng } from './prng.ts';
 
 export interface ChaosPlanSpec {
@@ -112,6 +112,6 @@ export async function writeChaosPlan(paths: MountPaths, spec: ChaosPlanSpec): Pr
   await writeFile(join(dir, 'plan.md'), planMarkdown(spec));
   await writeFile(join(dir, 'scripts', 'step.mjs'), STEP_SCRIPT);
   const { problems } = await checkPlan(dir, {});
-  if (problems.length) throw new Error(`the generated chaos plan ${spec.name} is invalid (a bug in agents/chaos/plan.ts):\n${problems.join('\n')}`);
+  if (problems.length) throw new Error(`the generated chaos plan ${spec.name} is invalid (a bug in tools/chaos/plan.ts):\n${problems.join('\n')}`);
   return dir;
 }

@@ -58,7 +58,7 @@ export function buildCheckPlan(spec: CheckPlanSpec): string {
   return [
     '# GPU check',
     '',
-    'Written by `npm run gpu-check` (agents/gpucheck/planText.ts): real GPU memory and load, so the',
+    'Written by `npm run gpu-check` (tools/gpucheck/planText.ts): real GPU memory and load, so the',
     "agent's measured memory can be compared with nvidia-smi's and its health transitions seen.",
     '',
     '## Goal',

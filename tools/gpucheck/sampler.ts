@@ -2,10 +2,10 @@
 // nvidia-smi queries and the host's process tree, turned into one Sample. Ticks never
 // overlap; stop() waits for the one in flight.
 import { execa } from 'execa';
-import { readHeartbeat } from '../core/heartbeat.ts';
-import type { MountPaths } from '../core/paths.ts';
-import { processGroupOf } from '../gpu/procGroup.ts';
-import { readProcessTree } from '../gpu/readTelemetry.ts';
+import { readHeartbeat } from '../../agents/core/heartbeat.ts';
+import type { MountPaths } from '../../agents/core/paths.ts';
+import { processGroupOf } from '../../agents/gpu/procGroup.ts';
+import { readProcessTree } from '../../agents/gpu/readTelemetry.ts';
 import { attributeApps } from './attribute.ts';
 import type { HeartbeatView, Sample } from './report.ts';
 import { type SmiApp, type SmiGpu, appQueryArgs, gpuQueryArgs, parseSmiApps, parseSmiGpus } from './smi.ts';

@@ -7,17 +7,17 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { parseCommand } from './core/args.ts';
-import { type Config, loadConfig, writeConfig, defaultGpus } from './core/config.ts';
-import { DecisionLog } from './core/decisionLog.ts';
-import { type Entry, nodeArgsFor } from './core/entry.ts';
-import { UserInputError, errorMessage } from './core/errors.ts';
-import { EXIT_REFUSED, startDaemon } from './core/lifecycle.ts';
-import { ensureMount, mountPaths } from './core/paths.ts';
-import { initSimState } from './sim/simState.ts';
-import { decideRestart } from './rig/restartPolicy.ts';
-import { simulatedConfig } from './rig/simulate.ts';
-import { planRole } from './rig/roles.ts';
+import { parseCommand } from '../core/args.ts';
+import { type Config, loadConfig, writeConfig, defaultGpus } from '../core/config.ts';
+import { DecisionLog } from '../core/decisionLog.ts';
+import { type Entry, nodeArgsFor } from '../core/entry.ts';
+import { UserInputError, errorMessage } from '../core/errors.ts';
+import { EXIT_REFUSED, startDaemon } from '../core/lifecycle.ts';
+import { ensureMount, mountPaths } from '../core/paths.ts';
+import { initSimState } from '../sim/simState.ts';
+import { decideRestart } from './restartPolicy.ts';
+import { simulatedConfig } from './simulate.ts';
+import { planRole } from './roles.ts';
 
 const usage = `usage: npm run rig -- [--simulate N] [--role all|brain|agents] [--gpus 0,1] [--base-port P] [--shared DIR]
   --simulate N   N simulated GPUs (ids 0..N-1), for a machine without one

@@ -5,14 +5,14 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { writeJsonAtomic } from '../core/atomic.ts';
-import { defaultGpus, writeConfig } from '../core/config.ts';
-import { Task, type WorkerResult } from '../core/task.ts';
-import { nodeArgsFor } from '../core/entry.ts';
-import { spawnWorker } from '../gpu/spawnWorker.ts';
-import { parseWorkerStdout } from '../worker/result.ts';
+import { writeJsonAtomic } from '../../agents/core/atomic.ts';
+import { defaultGpus, writeConfig } from '../../agents/core/config.ts';
+import { Task, type WorkerResult } from '../../agents/core/task.ts';
+import { nodeArgsFor } from '../../agents/core/entry.ts';
+import { spawnWorker } from '../../agents/gpu/spawnWorker.ts';
+import { parseWorkerStdout } from '../../agents/worker/result.ts';
 
-const workerTs = fileURLToPath(new URL('../worker/main.ts', import.meta.url));
+const workerTs = fileURLToPath(new URL('../../agents/worker/main.ts', import.meta.url));
 
 /** 'compiled' when the agents start workers from dist/ (npm run build), else 'tsx'. */
 export function entryInUse(): 'compiled' | 'tsx' {

@@ -4,12 +4,12 @@
 // leftover temporary files.
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { type BatchRecord, readBatchRecord } from '../core/batch.ts';
-import { type DecisionLine, parseDecisionLine } from '../core/decisionLog.ts';
-import { listTempFiles, rigFolders } from '../core/leftovers.ts';
-import { type MountPaths, type TaskFolder, TASK_FOLDERS, batchDir } from '../core/paths.ts';
-import { readDecisionLines } from '../core/spool.ts';
-import { Task } from '../core/task.ts';
+import { type BatchRecord, readBatchRecord } from '../../agents/core/batch.ts';
+import { type DecisionLine, parseDecisionLine } from '../../agents/core/decisionLog.ts';
+import { listTempFiles, rigFolders } from '../../agents/core/leftovers.ts';
+import { type MountPaths, type TaskFolder, TASK_FOLDERS, batchDir } from '../../agents/core/paths.ts';
+import { readDecisionLines } from '../../agents/core/spool.ts';
+import { Task } from '../../agents/core/task.ts';
 
 /** One line of runs.log: `<ms> <task id> <attempt> <pid> START` or `... END ok|fail`. */
 export interface RunLine {
