@@ -24,19 +24,28 @@ export interface NoopDir {
   configFile: string;
 }
 
-/** A folder with a config for the worker to load and room for task files and logs. */
+/**
+ * A folder laid out as a mount: a config for the worker to load, room for task files, and the
+ * batch folder the sandbox insists on (<mount>/plans/<plan>/batches/<batch>, the one place it
+ * makes writable), so the floor is measured with the sandbox the rig uses.
+ */
 export async function makeNoopDir(dir: string): Promise<NoopDir> {
   await mkdir(join(dir, 'tasks'), { recursive: true });
+  await mkdir(noopBatchPath(dir), { recursive: true });
   const configFile = join(dir, 'config.json');
   await writeConfig(configFile, { gpus: defaultGpus(1, 11435) });
   return { dir, configFile };
+}
+
+function noopBatchPath(dir: string): string {
+  return join(dir, 'plans', 'bench', 'batches', 'bench');
 }
 
 /** A claimed no-op shell task (argv `true`), as it sits in processing/ when its worker starts. */
 export function noopTask(dir: string, name: string): Task {
   return Task.parse({
     id: `bench__${name}`, batch: 'bench', plan: 'bench', name, task_class: 'cpu', command: 'true', argv: ['true'],
-    cwd: dir, batch_path: join(dir, 'batch'), vram_estimate_mb: 0, timeout_s: 60, max_attempts: 1,
+    cwd: noopBatchPath(dir), batch_path: noopBatchPath(dir), vram_estimate_mb: 0, timeout_s: 60, max_attempts: 1,
     attempt: 1, created_at: new Date().toISOString(),
   });
 }
