@@ -8,8 +8,9 @@ import type { TaskFolder } from '../../agents/core/paths.ts';
 import type { Task, WorkerResult } from '../../agents/core/task.ts';
 import {
   type AgentView, type Finding, type MountSnapshot, type TaskFileView,
-  findProblems, formatCount, formatFinding, judgeClaim, returnLostTask,
+  formatCount, formatFinding, judgeClaim, returnLostTask,
 } from '../../agents/doctor/findings.ts';
+import { findProblems } from '../../agents/doctor/findProblems.ts';
 import { makeTask } from '../helpers/mount.ts';
 
 const NOW = Date.parse('2026-01-01T12:00:00.000Z');
