@@ -2,7 +2,9 @@
 import { parseCommand } from '../agents/core/args.ts';
 import { errorMessage } from '../agents/core/errors.ts';
 import { readSnapshot } from '../agents/status/snapshot.ts';
-import { renderStatus, summarize, toStatusJson } from '../agents/status/render.ts';
+import { toStatusJson } from '../agents/status/json.ts';
+import { renderStatus } from '../agents/status/text.ts';
+import { summarize } from '../agents/status/view.ts';
 
 const USAGE = `usage: npm run status -- [--json] [--shared DIR]
   --json        print one JSON object: { batches, gpus, queue, ... }

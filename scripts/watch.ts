@@ -6,7 +6,7 @@ import { parseCommand } from '../agents/core/args.ts';
 import { Ticker } from '../agents/core/loop.ts';
 import { mountPaths } from '../agents/core/paths.ts';
 import { readSnapshot } from '../agents/status/snapshot.ts';
-import { renderWatch } from '../agents/status/render.ts';
+import { renderWatch } from '../agents/status/watch.ts';
 
 const USAGE = `usage: npm run watch -- [--shared DIR] [--interval-ms N] [--once]
   --interval-ms N  redraw at least every N ms (default 1000, at most 2000)

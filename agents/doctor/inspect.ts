@@ -1,4 +1,4 @@
-// The doctor's eyes: reads the mount into a MountSnapshot for findings.ts. Reads only (but
+// The doctor's eyes: reads the mount into a MountSnapshot for findProblems.ts. Reads only (but
 // for the clock probe of mountClock.ts, a file created and removed in the mount's root):
 // nothing here writes, renames or quarantines (TaskStore.list and .read quarantine what
 // they cannot read, so task files are listed and parsed here instead). Every file is read
@@ -23,10 +23,9 @@ import type { Task } from '../core/task.ts';
 import { readLockOwner } from '../brain/lock.ts';
 import { readMountClock } from './mountClock.ts';
 import { isAgentProcess } from '../gpu/previousLife.ts';
-import {
-  type AgentView, type BatchRecordView, type Finding, type LockView, type MountFile, type MountSnapshot, type TaskFileView,
-  findProblems,
-} from './findings.ts';
+import type { Finding } from './findings.ts';
+import { findProblems } from './findProblems.ts';
+import type { AgentView, BatchRecordView, LockView, MountFile, MountSnapshot, TaskFileView } from './snapshot.ts';
 
 /** A brain lease renewed within this long (ms) belongs to a running brain: its holder renews it every 5 s or more often. */
 const BRAIN_LOCK_FRESH_MS = 60_000;

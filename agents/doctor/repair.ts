@@ -78,76 +78,112 @@ async function mountNow(paths: MountPaths): Promise<number> {
   return clock.now;
 }
 
+/** The repair of one kind, with what it needs. */
+type RepairOf<K extends Repair['kind']> = Extract<Repair, { kind: K }>;
+
+async function quarantineUnreadable(store: TaskStore, r: RepairOf<'quarantine_unreadable'>): Promise<Step> {
+  const read = await store.read(r.folder, r.id);
+  if (read.ok) return nothing(`${folderRel(r.folder)}/${r.id}.json is readable now; left alone`);
+  if (read.reason === 'missing') return nothing(`${folderRel(r.folder)}/${r.id}.json is gone`);
+  return done(`moved ${folderRel(r.folder)}/${r.id}.json to quarantine/${r.folder}/ (unreadable)`);
+}
+
+async function quarantineOther(paths: MountPaths, r: RepairOf<'quarantine_other'>): Promise<Step> {
+  const file = onMount(paths, r.rel);
+  if (!(await exists(file))) return nothing(`${r.rel} is gone`);
+  await quarantine(paths, r.where, file, r.rel.split('/').pop() ?? r.rel, r.reason);
+  return done(`moved ${r.rel} to quarantine/${r.where}/ (${r.reason})`);
+}
+
+async function quarantineFile(paths: MountPaths, store: TaskStore, r: RepairOf<'quarantine_file'>): Promise<Step> {
+  const rel = `${folderRel(r.folder)}/${r.name}`;
+  if (!(await exists(join(paths.folders[r.folder], r.name)))) return nothing(`${rel} is gone`);
+  await store.quarantineFile(r.folder, r.name, r.reason);
+  return done(`moved ${rel} to quarantine/${r.folder}/ (${r.reason})`);
+}
+
+async function quarantineDuplicates(store: TaskStore, r: RepairOf<'quarantine_duplicates'>): Promise<Step> {
+  // Never drop a copy unless the one kept is still there.
+  if (!(await store.exists(r.keep, r.id))) return nothing(`${folderRel(r.keep)}/${r.id}.json moved meanwhile; run the doctor again`);
+  const out: string[] = [];
+  for (const d of r.drop) {
+    if (!(await store.exists(d, r.id))) continue;
+    await store.quarantineFile(d, `${r.id}.json`, `duplicate of ${folderRel(r.keep)}/${r.id}.json, the more advanced copy`);
+    out.push(`moved ${folderRel(d)}/${r.id}.json to quarantine/${d}/ (duplicate; kept ${folderRel(r.keep)}/${r.id}.json)`);
+  }
+  return out.length ? done(...out) : nothing('the other copies are gone');
+}
+
+async function returnLost(store: TaskStore, r: RepairOf<'return_lost'>, now: number): Promise<Step> {
+  // Read without side effects: a torn read of a live claim must not be quarantined here.
+  const cur = await readTaskFile(store.fileOf('processing', r.id), r.id);
+  if (!cur.ok) return nothing(cur.why === 'missing' ? `tasks/processing/${r.id}.json is gone` : `tasks/processing/${r.id}.json cannot be read now (${cur.problem}); run the doctor again`);
+  if (cur.task.attempt !== r.expectAttempt || cur.task.claimed_by !== r.expectClaimedBy) {
+    return nothing(`tasks/processing/${r.id}.json was claimed again meanwhile (attempt ${cur.task.attempt} by ${cur.task.claimed_by ?? 'nobody'})`);
+  }
+  const next = returnLostTask(cur.task, r.reason, now);
+  if (next.task !== cur.task) await store.write('processing', next.task);
+  if (!(await store.move(r.id, 'processing', next.to))) return nothing(`tasks/processing/${r.id}.json moved meanwhile`);
+  return done(
+    next.task === cur.task
+      ? `moved tasks/processing/${r.id}.json to ${folderRel(next.to)}/ (attempt ${cur.task.attempt} had finished: ${cur.task.result?.outcome})`
+      : `moved tasks/processing/${r.id}.json to ${folderRel(next.to)}/ with attempt ${next.task.attempt} recorded as lost (infra): ${r.reason}`,
+  );
+}
+
+async function setBatchFailed(paths: MountPaths, r: RepairOf<'set_batch_failed'>): Promise<Step> {
+  const rec = await readBatchRecord(paths, r.batch);
+  if (!rec || rec.state !== 'complete') return nothing(`batch ${r.batch} is no longer recorded as complete`);
+  await writeBatchRecord(paths, {
+    ...rec, state: 'failed', failed_tasks: [...new Set([...rec.failed_tasks, ...r.failed])], final_counts: r.counts,
+  });
+  return done(`brain/batches/${r.batch}.json: state complete → failed (${r.failed.length} failed)`);
+}
+
+async function archiveAndDrop(paths: MountPaths, store: TaskStore, r: RepairOf<'archive_and_drop'>, now: number): Promise<Step> {
+  const out: string[] = [];
+  const dest = childPath(join(paths.tasks, 'archive'), r.batch, 'batch id');
+  await mkdir(dest, { recursive: true });
+  for (const t of r.tasks) {
+    try {
+      await rename(store.fileOf(t.folder, t.id), join(dest, `${t.id}.json`));
+      out.push(`moved ${folderRel(t.folder)}/${t.id}.json to tasks/archive/${r.batch}/`);
+    } catch (err) {
+      if (!isGone(err)) throw err;
+    }
+  }
+  const drop = await dropActive(paths, r.batch, now);
+  return drop ? done(...out, drop) : out.length ? done(...out) : nothing(`batch ${r.batch} is no longer listed as active`);
+}
+
+async function deleteFile(paths: MountPaths, r: RepairOf<'delete_file'>): Promise<Step> {
+  try {
+    await unlink(onMount(paths, r.rel));
+    return done(`deleted ${r.rel}`);
+  } catch (err) {
+    if (isGone(err)) return nothing(`${r.rel} is gone`);
+    throw err;
+  }
+}
+
+async function removeLock(paths: MountPaths, r: RepairOf<'remove_lock'>): Promise<Step> {
+  const file = onMount(paths, r.rel);
+  const age = await lockAge(paths, file, await mountNow(paths));
+  if (age === null) return nothing(`${r.rel} is gone`);
+  if (age < LOCK_STALE_MS) return nothing(`${r.rel} was refreshed meanwhile: its holder is alive`);
+  await rm(file, { recursive: true, force: true });
+  return done(`removed ${r.rel}`);
+}
+
 async function applyOne(paths: MountPaths, store: TaskStore, r: Repair, now: number): Promise<Step> {
   switch (r.kind) {
-    case 'quarantine_unreadable': {
-      const read = await store.read(r.folder, r.id);
-      if (read.ok) return nothing(`${folderRel(r.folder)}/${r.id}.json is readable now; left alone`);
-      if (read.reason === 'missing') return nothing(`${folderRel(r.folder)}/${r.id}.json is gone`);
-      return done(`moved ${folderRel(r.folder)}/${r.id}.json to quarantine/${r.folder}/ (unreadable)`);
-    }
-    case 'quarantine_other': {
-      const file = onMount(paths, r.rel);
-      if (!(await exists(file))) return nothing(`${r.rel} is gone`);
-      await quarantine(paths, r.where, file, r.rel.split('/').pop() ?? r.rel, r.reason);
-      return done(`moved ${r.rel} to quarantine/${r.where}/ (${r.reason})`);
-    }
-    case 'quarantine_file': {
-      const rel = `${folderRel(r.folder)}/${r.name}`;
-      if (!(await exists(join(paths.folders[r.folder], r.name)))) return nothing(`${rel} is gone`);
-      await store.quarantineFile(r.folder, r.name, r.reason);
-      return done(`moved ${rel} to quarantine/${r.folder}/ (${r.reason})`);
-    }
-    case 'quarantine_duplicates': {
-      // Never drop a copy unless the one kept is still there.
-      if (!(await store.exists(r.keep, r.id))) return nothing(`${folderRel(r.keep)}/${r.id}.json moved meanwhile; run the doctor again`);
-      const out: string[] = [];
-      for (const d of r.drop) {
-        if (!(await store.exists(d, r.id))) continue;
-        await store.quarantineFile(d, `${r.id}.json`, `duplicate of ${folderRel(r.keep)}/${r.id}.json, the more advanced copy`);
-        out.push(`moved ${folderRel(d)}/${r.id}.json to quarantine/${d}/ (duplicate; kept ${folderRel(r.keep)}/${r.id}.json)`);
-      }
-      return out.length ? done(...out) : nothing('the other copies are gone');
-    }
-    case 'return_lost': {
-      // Read without side effects: a torn read of a live claim must not be quarantined here.
-      const cur = await readTaskFile(store.fileOf('processing', r.id), r.id);
-      if (!cur.ok) return nothing(cur.why === 'missing' ? `tasks/processing/${r.id}.json is gone` : `tasks/processing/${r.id}.json cannot be read now (${cur.problem}); run the doctor again`);
-      if (cur.task.attempt !== r.expectAttempt || cur.task.claimed_by !== r.expectClaimedBy) {
-        return nothing(`tasks/processing/${r.id}.json was claimed again meanwhile (attempt ${cur.task.attempt} by ${cur.task.claimed_by ?? 'nobody'})`);
-      }
-      const next = returnLostTask(cur.task, r.reason, now);
-      if (next.task !== cur.task) await store.write('processing', next.task);
-      if (!(await store.move(r.id, 'processing', next.to))) return nothing(`tasks/processing/${r.id}.json moved meanwhile`);
-      return done(
-        next.task === cur.task
-          ? `moved tasks/processing/${r.id}.json to ${folderRel(next.to)}/ (attempt ${cur.task.attempt} had finished: ${cur.task.result?.outcome})`
-          : `moved tasks/processing/${r.id}.json to ${folderRel(next.to)}/ with attempt ${next.task.attempt} recorded as lost (infra): ${r.reason}`,
-      );
-    }
-    case 'set_batch_failed': {
-      const rec = await readBatchRecord(paths, r.batch);
-      if (!rec || rec.state !== 'complete') return nothing(`batch ${r.batch} is no longer recorded as complete`);
-      await writeBatchRecord(paths, {
-        ...rec, state: 'failed', failed_tasks: [...new Set([...rec.failed_tasks, ...r.failed])], final_counts: r.counts,
-      });
-      return done(`brain/batches/${r.batch}.json: state complete → failed (${r.failed.length} failed)`);
-    }
-    case 'archive_and_drop': {
-      const out: string[] = [];
-      const dest = childPath(join(paths.tasks, 'archive'), r.batch, 'batch id');
-      await mkdir(dest, { recursive: true });
-      for (const t of r.tasks) {
-        try {
-          await rename(store.fileOf(t.folder, t.id), join(dest, `${t.id}.json`));
-          out.push(`moved ${folderRel(t.folder)}/${t.id}.json to tasks/archive/${r.batch}/`);
-        } catch (err) {
-          if (!isGone(err)) throw err;
-        }
-      }
-      const drop = await dropActive(paths, r.batch, now);
-      return drop ? done(...out, drop) : out.length ? done(...out) : nothing(`batch ${r.batch} is no longer listed as active`);
-    }
+    case 'quarantine_unreadable': return quarantineUnreadable(store, r);
+    case 'quarantine_other': return quarantineOther(paths, r);
+    case 'quarantine_file': return quarantineFile(paths, store, r);
+    case 'quarantine_duplicates': return quarantineDuplicates(store, r);
+    case 'return_lost': return returnLost(store, r, now);
+    case 'set_batch_failed': return setBatchFailed(paths, r);
+    case 'archive_and_drop': return archiveAndDrop(paths, store, r, now);
     case 'drop_active': {
       const drop = await dropActive(paths, r.batch, now);
       return drop ? done(drop) : nothing(`batch ${r.batch} is no longer listed as active`);
@@ -156,23 +192,8 @@ async function applyOne(paths: MountPaths, store: TaskStore, r: Repair, now: num
       const ok = await removeTempFile(onMount(paths, r.rel), LEFTOVER_AGE_MS, await mountNow(paths));
       return ok ? done(`deleted ${r.rel}`) : nothing(`${r.rel} is gone or was written again`);
     }
-    case 'delete_file': {
-      try {
-        await unlink(onMount(paths, r.rel));
-        return done(`deleted ${r.rel}`);
-      } catch (err) {
-        if (isGone(err)) return nothing(`${r.rel} is gone`);
-        throw err;
-      }
-    }
-    case 'remove_lock': {
-      const file = onMount(paths, r.rel);
-      const age = await lockAge(paths, file, await mountNow(paths));
-      if (age === null) return nothing(`${r.rel} is gone`);
-      if (age < LOCK_STALE_MS) return nothing(`${r.rel} was refreshed meanwhile: its holder is alive`);
-      await rm(file, { recursive: true, force: true });
-      return done(`removed ${r.rel}`);
-    }
+    case 'delete_file': return deleteFile(paths, r);
+    case 'remove_lock': return removeLock(paths, r);
   }
 }
 

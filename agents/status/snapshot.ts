@@ -1,6 +1,6 @@
 // One look at the mount: reads config, batch records, tasks, heartbeats and the decision
 // log's tail into a RigSnapshot. I/O only; every judgement is made by the pure modules
-// (waitReason.ts, render.ts) from the snapshot. Reads only, and survives anything: every file
+// (waitReason.ts, view.ts) from the snapshot. Reads only, and survives anything: every file
 // is read through readMountFile (a FIFO, a directory, /dev/zero or a huge file costs a few
 // system calls), nothing is moved or quarantined, and each file that cannot be used becomes
 // an entry of bad_files instead of an exception.

@@ -1,77 +1,18 @@
 // The doctor's rules, from constructed snapshots: exact lines, severities and repairs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BatchRecord, type BatchRecordInput } from '../../agents/core/batch.ts';
-import { Config, defaultGpus } from '../../agents/core/config.ts';
-import { Heartbeat, type HeartbeatInput } from '../../agents/core/heartbeat.ts';
 import type { TaskFolder } from '../../agents/core/paths.ts';
-import type { Task, WorkerResult } from '../../agents/core/task.ts';
+import type { Task } from '../../agents/core/task.ts';
 import {
-  type AgentView, type Finding, type MountSnapshot, type TaskFileView,
-  findProblems, formatCount, formatFinding, judgeClaim, returnLostTask,
+  type AgentView, type Finding,
+  formatCount, formatFinding, judgeClaim, returnLostTask,
 } from '../../agents/doctor/findings.ts';
+import { findProblems } from '../../agents/doctor/findProblems.ts';
 import { makeTask } from '../helpers/mount.ts';
-
-const NOW = Date.parse('2026-01-01T12:00:00.000Z');
-const iso = (msAgo: number) => new Date(NOW - msAgo).toISOString();
-const MIN = 60_000;
-const config = Config.parse({ gpus: defaultGpus(2) }); // gpu-0, gpu-1; heartbeat_stale_s 120
-
-const REL: Record<TaskFolder, string> = {
-  private: 'brain/private_tasks', queue: 'tasks/queue', processing: 'tasks/processing', complete: 'tasks/complete', failed: 'tasks/failed',
-};
-
-function file(folder: TaskFolder, task: Task): TaskFileView {
-  return { folder, name: `${task.id}.json`, rel: `${REL[folder]}/${task.id}.json`, id: task.id, task, problem: null };
-}
-
-function record(over: Partial<BatchRecordInput> & { id: string }) {
-  const rec = BatchRecord.parse({
-    plan: 'p', plan_dir: '/p', batch_path: '/p/b', state: 'running', values: {}, submitted_at: iso(60 * MIN),
-    started_at: iso(60 * MIN), finished_at: null, task_ids: [], ...over,
-  });
-  return { id: rec.id, rel: `brain/batches/${rec.id}.json`, record: rec, problem: null };
-}
-
-function heartbeat(gpu: number, over: Partial<HeartbeatInput> = {}): Heartbeat {
-  return Heartbeat.parse({
-    gpu_id: gpu, name: `gpu-${gpu}`, state: 'cold', model_loaded: false, last_updated: iso(1000),
-    temperature_c: 50, power_draw_w: 50, vram_used_mb: 0, vram_total_mb: 8000, vram_percent: 0, gpu_util_percent: 0,
-    clock_mhz: 1000, throttle_status: 'None', claimed_vram_mb: 0, budget_available_mb: 6000, active_workers: 0,
-    active_tasks: [], stats: { tasks_completed: 0, tasks_failed: 0 }, seq: 1, pid: 4242, started_at: iso(60 * MIN),
-    health: 'healthy', health_reasons: [], accepts: ['cpu'], ...over,
-  });
-}
-
-function agent(gpu: number, hb: Heartbeat | null, pidAlive: boolean | null = hb ? true : null): AgentView {
-  return { gpu: config.gpus[gpu]!, heartbeatRel: `gpus/gpu_${gpu}/heartbeat.json`, heartbeat: hb, pidAlive };
-}
-
-function active(task: Task) {
-  return {
-    worker_id: 'w', task_id: task.id, task_class: task.task_class, task_name: task.name, vram_estimate_mb: 0,
-    peak_vram_mb: null, pid: 99, started_at: iso(1000), attempt: task.attempt,
-  };
-}
-
-function snapshot(over: Partial<MountSnapshot> = {}): MountSnapshot {
-  return {
-    now: NOW, config, configProblem: null, brain: { running: false, why: 'no brain holds brain/brain.lock' },
-    state: { active_batches: [], updated_at: iso(MIN), brain_pid: null }, batches: [], taskFiles: [], archived: {},
-    pendingSubmissions: [], agents: [agent(0, heartbeat(0)), agent(1, heartbeat(1))], tempFiles: [], signals: [],
-    approvals: [], lateResults: [], locks: [], escalations: [], ...over,
-  };
-}
+import { MIN, NOW, active, agent, config, file, heartbeat, iso, record, result, snapshot } from '../helpers/doctorSnapshot.ts';
 
 const lines = (fs: Finding[]) => fs.map(formatFinding);
 const old = { created_at: iso(60 * MIN) };
-
-function result(t: Task, outcome: WorkerResult['outcome'], kind: WorkerResult['failure_kind'] = null): WorkerResult {
-  return {
-    task_id: t.id, attempt: t.attempt, outcome, failure_kind: kind, exit_code: outcome === 'success' ? 0 : 1, signal: null,
-    reason: outcome, started_at: iso(MIN), finished_at: iso(MIN), duration_ms: 1, stdout_path: null, stderr_path: null,
-  };
-}
 
 /** A task claimed by gpu-1 for its first attempt, a minute ago. */
 const claimed = makeTask({ ...old, name: 'run', attempt: 1, claimed_by: 'gpu-1', claimed_at: iso(MIN) });

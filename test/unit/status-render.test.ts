@@ -5,7 +5,10 @@ import { Config, defaultGpus } from '../../agents/core/config.ts';
 import { Heartbeat, type HeartbeatInput } from '../../agents/core/heartbeat.ts';
 import type { Task } from '../../agents/core/task.ts';
 import type { RigSnapshot } from '../../agents/status/snapshot.ts';
-import { bar, fit, formatDuration, renderStatus, renderWatch, toStatusJson } from '../../agents/status/render.ts';
+import { bar, fit, formatDuration } from '../../agents/status/format.ts';
+import { toStatusJson } from '../../agents/status/json.ts';
+import { renderStatus } from '../../agents/status/text.ts';
+import { renderWatch } from '../../agents/status/watch.ts';
 import { makeTask } from '../helpers/mount.ts';
 
 const NOW = Date.parse('2026-01-01T12:00:00.000Z');

@@ -1,0 +1,40 @@
+// status --json: the contract's fields (batches, gpus, queue) and the extras, from a
+// snapshot and its view.
+import type { BatchState, TaskCounts } from '../core/batch.ts';
+import type { Heartbeat } from '../core/heartbeat.ts';
+import type { RigSnapshot } from './snapshot.ts';
+import { type QueueCounts, type StatusView, type WaitItem, summarize } from './view.ts';
+
+export interface StatusJson {
+  batches: Array<{ id: string; plan: string; state: BatchState; tasks: TaskCounts }>;
+  gpus: Heartbeat[];
+  queue: QueueCounts;
+  // Extras beyond the contract:
+  agents: Array<{ name: string; gpu_id: number; alive: boolean; heartbeat_age_s: number | null }>;
+  waiting: Array<{ task_id: string; where: WaitItem['where']; reason: string }>;
+  failed_for_good: Array<{ task_id: string; reason: string }>;
+  interventions: RigSnapshot['interventions'];
+  /** Files on the mount that could not be used, with why: one entry per bad file, never a crash. */
+  bad_files: RigSnapshot['bad_files'];
+  brain: { active_batches: string[]; updated_at: string; brain_pid: number | null; inbox_pending: number } | null;
+  config_problem: string | null;
+  generated_at: string;
+}
+
+export function toStatusJson(snap: RigSnapshot, view: StatusView = summarize(snap)): StatusJson {
+  return {
+    batches: view.batches.map((b) => ({ id: b.id, plan: b.plan, state: b.state, tasks: { ...b.tasks } })),
+    gpus: snap.gpus.filter((g) => g.heartbeat).map((g) => g.heartbeat as Heartbeat),
+    queue: view.queue,
+    agents: snap.gpus.map((g) => ({
+      name: g.name, gpu_id: g.id, alive: g.alive, heartbeat_age_s: g.age_s === null ? null : Math.round(g.age_s),
+    })),
+    waiting: view.waiting.map((w) => ({ task_id: w.task_id, where: w.where, reason: w.reason })),
+    failed_for_good: view.failed_for_good.map((f) => ({ task_id: f.task_id, reason: f.reason })),
+    interventions: snap.interventions,
+    bad_files: snap.bad_files,
+    brain: snap.brain ? { ...snap.brain, inbox_pending: snap.inbox_pending } : null,
+    config_problem: snap.config_problem,
+    generated_at: new Date(snap.now).toISOString(),
+  };
+}
