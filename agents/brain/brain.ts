@@ -5,7 +5,7 @@ import { join, basename } from 'node:path';
 import type { Clock } from '../core/clock.ts';
 import { isoTime } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
-import { DecisionLog, type Decision } from '../core/decisionLog.ts';
+import { DecisionLog, type Decision, type DecisionVerb } from '../core/decisionLog.ts';
 import { errorMessage } from '../core/errors.ts';
 import { listInbox, newBatchId, readSubmission, type Submission } from '../core/inbox.ts';
 import { writeJsonAtomic } from '../core/atomic.ts';
@@ -154,7 +154,7 @@ export class Brain {
   };
 
   /** A decision made outside the pass (at start: the lock taken over from another brain). */
-  note(what: string, reason: string): Promise<string> {
+  note(what: DecisionVerb, reason: string): Promise<string> {
     return this.decide({ what, reason });
   }
 
