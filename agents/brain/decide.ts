@@ -61,6 +61,15 @@ export function countTasks(batch: BatchRecord, tasks: Map<string, TaskView>): Ta
   return c;
 }
 
+/** What decideBatch looks at besides the batch: every task's view, the approvals, the config, the GPUs' budget. */
+interface Seen {
+  tasks: Map<string, TaskView>;
+  approvals: ReadonlySet<string>;
+  config: Config;
+  /** The largest VRAM budget of any GPU seen (MB), or null while no agent has reported. */
+  maxBudgetMb: number | null;
+}
+
 export function decideBatch(
   batch: BatchRecord,
   tasks: Map<string, TaskView>,
@@ -73,6 +82,7 @@ export function decideBatch(
   if (batch.state === 'complete' || batch.state === 'failed' || batch.state === 'cancelled') return actions;
   if (batch.state === 'pending') actions.push({ kind: 'start_batch' });
 
+  const seen: Seen = { tasks, approvals, config, maxBudgetMb };
   const announced = new Set(batch.failed_tasks);
   let allTerminal = true;
   let summary: string | null = null;
@@ -83,66 +93,10 @@ export function decideBatch(
       allTerminal = false;
       continue;
     }
-    const t = view.task;
     if (!isTerminal(view, config)) allTerminal = false;
-
-    if (view.folder === 'failed') {
-      if (t.result?.outcome === 'needs_approval') {
-        actions.push({ kind: 'park', id, reason: t.result.reason ?? 'the executor asks for approval' });
-        continue;
-      }
-      const verdict = decideRetry(t, config);
-      if (verdict.retry) {
-        actions.push({ kind: 'retry', id, attempt: verdict.attempt, reason: verdict.reason, raiseVramTo: verdict.raiseVramTo });
-      } else if (!announced.has(id) && t.result?.outcome !== 'not_run') {
-        actions.push({ kind: 'give_up', id, attempt: verdict.attempt, reason: verdict.reason });
-      }
-      continue;
-    }
-    if (view.folder !== 'private') continue;
-
-    // A not_run record the brain wrote but did not move yet (crash in between).
-    if (t.result?.outcome === 'not_run') {
-      actions.push({ kind: 'not_run', id, reason: t.result.reason ?? 'a dependency failed' });
-      continue;
-    }
-    if (t.executor === 'brain' && t.type === 'batch_summary') {
-      summary = id;
-      continue;
-    }
-    if (t.parked === 'approval') {
-      if (approvals.has(id)) actions.push({ kind: 'unpark', id });
-      continue;
-    }
-
-    const states = t.depends_on.map((d) => [d, depState(d, tasks, config)] as const);
-    const failedDep = states.find(([, s]) => s === 'failed');
-    if (failedDep) {
-      actions.push({ kind: 'not_run', id, reason: `dependency ${tasks.get(failedDep[0])?.task.name ?? failedDep[0]} failed` });
-      continue;
-    }
-    if (states.some(([, s]) => s === 'pending')) continue;
-
-    if (t.foreach && t.expanded_into === null) {
-      actions.push({ kind: 'expand', id });
-      continue;
-    }
-    if (t.expanded_into !== null) {
-      const children = t.expanded_into.map((c) => tasks.get(c));
-      if (children.some((c) => !c || !isTerminal(c, config))) continue;
-      const bad = children.filter((c) => c && c.folder !== 'complete').length;
-      actions.push(
-        bad === 0
-          ? { kind: 'close_template', id, ok: true, reason: `all ${children.length} items complete` }
-          : { kind: 'close_template', id, ok: false, reason: `${bad} of ${children.length} items failed` },
-      );
-      continue;
-    }
-    if (t.task_class === 'script' && maxBudgetMb !== null && t.vram_estimate_mb > maxBudgetMb) {
-      actions.push({ kind: 'unschedulable', id, reason: `needs ${t.vram_estimate_mb} MB of VRAM but the largest GPU budget is ${maxBudgetMb} MB; it can never run here` });
-      continue;
-    }
-    actions.push({ kind: 'release', id, reason: t.depends_on.length ? 'dependencies complete' : 'no dependencies' });
+    const next = view.folder === 'failed' ? decideFailed(id, view.task, announced, config) : view.folder === 'private' ? decidePrivate(id, view.task, seen) : null;
+    if (next === 'summary') summary = id;
+    else if (next) actions.push(next);
   }
 
   // The summary runs once everything else is terminal, whether it succeeded or not.
@@ -158,4 +112,52 @@ export function decideBatch(
     actions.push({ kind: 'finish_batch', state: counts.failed > 0 ? 'failed' : 'complete', counts });
   }
   return actions;
+}
+
+/** A task in failed/: parked for approval, retried, or given up (announced once: `announced` holds the batch's failed_tasks). */
+function decideFailed(id: string, t: Task, announced: ReadonlySet<string>, config: Config): BrainAction | null {
+  if (t.result?.outcome === 'needs_approval') {
+    return { kind: 'park', id, reason: t.result.reason ?? 'the executor asks for approval' };
+  }
+  const verdict = decideRetry(t, config);
+  if (verdict.retry) {
+    return { kind: 'retry', id, attempt: verdict.attempt, reason: verdict.reason, raiseVramTo: verdict.raiseVramTo };
+  }
+  if (!announced.has(id) && t.result?.outcome !== 'not_run') {
+    return { kind: 'give_up', id, attempt: verdict.attempt, reason: verdict.reason };
+  }
+  return null;
+}
+
+/** A task in private/: what to do with it now, 'summary' for the batch's summary task (decided last), or null to wait. */
+function decidePrivate(id: string, t: Task, seen: Seen): BrainAction | 'summary' | null {
+  const { tasks, approvals, config, maxBudgetMb } = seen;
+  // A not_run record the brain wrote but did not move yet (crash in between).
+  if (t.result?.outcome === 'not_run') return { kind: 'not_run', id, reason: t.result.reason ?? 'a dependency failed' };
+  if (t.executor === 'brain' && t.type === 'batch_summary') return 'summary';
+  if (t.parked === 'approval') return approvals.has(id) ? { kind: 'unpark', id } : null;
+
+  const states = t.depends_on.map((d) => [d, depState(d, tasks, config)] as const);
+  const failedDep = states.find(([, s]) => s === 'failed');
+  if (failedDep) {
+    return { kind: 'not_run', id, reason: `dependency ${tasks.get(failedDep[0])?.task.name ?? failedDep[0]} failed` };
+  }
+  if (states.some(([, s]) => s === 'pending')) return null;
+
+  if (t.foreach && t.expanded_into === null) return { kind: 'expand', id };
+  if (t.expanded_into !== null) return decideTemplate(id, t.expanded_into, tasks, config);
+  if (t.task_class === 'script' && maxBudgetMb !== null && t.vram_estimate_mb > maxBudgetMb) {
+    return { kind: 'unschedulable', id, reason: `needs ${t.vram_estimate_mb} MB of VRAM but the largest GPU budget is ${maxBudgetMb} MB; it can never run here` };
+  }
+  return { kind: 'release', id, reason: t.depends_on.length ? 'dependencies complete' : 'no dependencies' };
+}
+
+/** An expanded foreach task: closed once every item is terminal, ok only when all completed. */
+function decideTemplate(id: string, items: readonly string[], tasks: Map<string, TaskView>, config: Config): BrainAction | null {
+  const children = items.map((c) => tasks.get(c));
+  if (children.some((c) => !c || !isTerminal(c, config))) return null;
+  const bad = children.filter((c) => c && c.folder !== 'complete').length;
+  return bad === 0
+    ? { kind: 'close_template', id, ok: true, reason: `all ${children.length} items complete` }
+    : { kind: 'close_template', id, ok: false, reason: `${bad} of ${children.length} items failed` };
 }

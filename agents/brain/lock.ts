@@ -154,83 +154,109 @@ async function exists(path: string): Promise<boolean> {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function acquireBrainLock(paths: MountPaths, onCompromised: (err: Error) => void, o: LeaseOptions = {}): Promise<BrainLock> {
-  const staleMs = o.staleMs ?? DEFAULT_STALE_MS;
-  const renewMs = o.renewMs ?? Math.min(5000, staleMs / 4);
-  const pollMs = o.pollMs ?? Math.min(1000, renewMs / 2);
-  const now = o.now ?? (() => performance.now());
-  const say = o.say ?? ((line: string) => process.stderr.write(`brain: ${line}\n`));
-  const me = hostname();
+  const lease = new Lease(paths, onCompromised, o);
   await mkdir(paths.brain, { recursive: true });
   // The previous brain on this host, whatever became of it: its half-done task moves are finished at start.
   const before = await readLockOwner(paths);
-  const previousPid = before && before.host === me && before.pid !== process.pid && !isAlive(before.pid) ? before.pid : null;
-  const target = paths.brain;
-  const lockfilePath = `${paths.brainLock}.lock`;
-  const token = randomBytes(8).toString('hex');
+  const previousPid = before && before.host === lease.me && before.pid !== process.pid && !isAlive(before.pid) ? before.pid : null;
+  const tookOver = await lease.take();
+  await lease.startRenewing();
+  return { previousPid, tookOver, release: () => lease.release() };
+}
 
-  // Set once the lock folder may be another brain's (taken over, compromised): from then on
-  // proper-lockfile's removal of it (on release, or at exit) does nothing.
-  let foreign = false;
-  let stopped = false;
-  let tookOver: string | null = null;
-  let timer: NodeJS.Timeout | null = null;
-  let release: (() => Promise<void>) | null = null;
-  const stopRenewing = () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-  };
-  /** The lease is no longer this brain's: stop renewing, leave the folder alone, tell the caller. */
-  const lost = (err: Error): void => {
-    if (foreign) return;
-    foreign = true;
-    stopRenewing();
-    // proper-lockfile forgets the lock; its removal of the folder is a no-op now (guardedFs).
-    void release?.().catch(() => {});
-    onCompromised(err);
-  };
-  const guardedFs = {
-    ...fs,
-    rmdir: (path: string, cb: (err: NodeJS.ErrnoException | null) => void) => (foreign ? cb(null) : fs.rmdir(path, cb)),
-    rmdirSync: (path: string) => {
-      if (!foreign) fs.rmdirSync(path);
-    },
-  };
-  const opts = {
-    lockfilePath, realpath: false, stale: PROPER_LOCKFILE_STALE_MS, update: Math.max(1000, renewMs), fs: guardedFs,
-    onCompromised: (err: Error) => lost(err),
-  };
-  const refused = (why: string) =>
-    new BrainLockedError(`another brain holds ${lockfilePath} (${why}); only one brain may run per mount.`);
-  const lockAgain = async (who: string): Promise<() => Promise<void>> => {
+/**
+ * One holding of the brain lock: taking it (at once, from a dead holder of this host, or once
+ * the holder's lease lapsed), renewing it, and letting it go. The lease semantics are those
+ * of the comment at the top of this file.
+ */
+class Lease {
+  readonly me = hostname();
+  private readonly paths: MountPaths;
+  private readonly onCompromised: (err: Error) => void;
+  private readonly staleMs: number;
+  private readonly renewMs: number;
+  private readonly pollMs: number;
+  private readonly now: () => number;
+  private readonly say: (line: string) => void;
+  private readonly lockfilePath: string;
+  private readonly token = randomBytes(8).toString('hex');
+  private readonly lockOptions: lockfile.LockOptions;
+  /**
+   * Set once the lock folder may be another brain's (taken over, compromised): from then on
+   * proper-lockfile's removal of it (on release, or at exit) does nothing.
+   */
+  private foreign = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+  /** proper-lockfile's release of the lock folder, once it is held. */
+  private unlock: (() => Promise<void>) | null = null;
+  /** The owner file's since, seq and the time of the last renewal written (this process's clock). */
+  private since = '';
+  private seq = 0;
+  private renewed = 0;
+
+  constructor(paths: MountPaths, onCompromised: (err: Error) => void, o: LeaseOptions) {
+    this.paths = paths;
+    this.onCompromised = onCompromised;
+    this.staleMs = o.staleMs ?? DEFAULT_STALE_MS;
+    this.renewMs = o.renewMs ?? Math.min(5000, this.staleMs / 4);
+    this.pollMs = o.pollMs ?? Math.min(1000, this.renewMs / 2);
+    this.now = o.now ?? (() => performance.now());
+    this.say = o.say ?? ((line: string) => process.stderr.write(`brain: ${line}\n`));
+    this.lockfilePath = `${paths.brainLock}.lock`;
+    const guardedFs = {
+      ...fs,
+      rmdir: (path: string, cb: (err: NodeJS.ErrnoException | null) => void) => (this.foreign ? cb(null) : fs.rmdir(path, cb)),
+      rmdirSync: (path: string) => {
+        if (!this.foreign) fs.rmdirSync(path);
+      },
+    };
+    this.lockOptions = {
+      lockfilePath: this.lockfilePath, realpath: false, stale: PROPER_LOCKFILE_STALE_MS, update: Math.max(1000, this.renewMs), fs: guardedFs,
+      onCompromised: (err: Error) => this.lost(err),
+    };
+  }
+
+  /** Takes the lock folder; how it was taken from another brain, in words, or null when it was free. */
+  async take(): Promise<string | null> {
     try {
-      return await lockfile.lock(target, opts);
+      this.unlock = await lockfile.lock(this.paths.brain, this.lockOptions);
+      return null;
     } catch (err) {
-      if (errorCode(err) === 'ELOCKED') throw refused(`another brain took it over from ${who} first`);
-      throw err;
+      if (errorCode(err) !== 'ELOCKED') throw err;
     }
-  };
-
-  try {
-    release = await lockfile.lock(target, opts);
-  } catch (err) {
-    if (errorCode(err) !== 'ELOCKED') throw err;
-    const read = await readOwnerFile(paths);
+    const read = await readOwnerFile(this.paths);
     const owner = read.ok ? read.owner : null;
-    if (owner && owner.host === me && owner.pid !== process.pid && !isAlive(owner.pid)) {
+    let tookOver: string;
+    if (owner && owner.host === this.me && owner.pid !== process.pid && !isAlive(owner.pid)) {
       // proper-lockfile only unlocks its own locks: the dead owner's lock folder is removed by hand.
-      await rm(lockfilePath, { recursive: true, force: true });
-      release = await lockAgain(describe(owner));
-      tookOver = `took over ${lockfilePath} from ${describe(owner)}, which is not running`;
-      say(tookOver);
+      await rm(this.lockfilePath, { recursive: true, force: true });
+      this.unlock = await this.lockAgain(describe(owner));
+      tookOver = `took over ${this.lockfilePath} from ${describe(owner)}, which is not running`;
     } else {
-      const lapse = await waitForLapse(read.ok ? owner : undefined);
-      if (lapse === 'released') release = await lockAgain(describe(owner));
-      else {
-        await rm(lockfilePath, { recursive: true, force: true });
-        release = await lockAgain(describe(owner));
-        tookOver = `took over ${lockfilePath} from ${describe(owner)}, whose lease was unchanged for ${seconds(lapse)} s`;
-        say(tookOver);
+      const lapse = await this.waitForLapse(read.ok ? owner : undefined);
+      if (lapse === 'released') {
+        this.unlock = await this.lockAgain(describe(owner));
+        return null;
       }
+      await rm(this.lockfilePath, { recursive: true, force: true });
+      this.unlock = await this.lockAgain(describe(owner));
+      tookOver = `took over ${this.lockfilePath} from ${describe(owner)}, whose lease was unchanged for ${seconds(lapse)} s`;
+    }
+    this.say(tookOver);
+    return tookOver;
+  }
+
+  private refused(why: string): BrainLockedError {
+    return new BrainLockedError(`another brain holds ${this.lockfilePath} (${why}); only one brain may run per mount.`);
+  }
+
+  private async lockAgain(who: string): Promise<() => Promise<void>> {
+    try {
+      return await lockfile.lock(this.paths.brain, this.lockOptions);
+    } catch (err) {
+      if (errorCode(err) === 'ELOCKED') throw this.refused(`another brain took it over from ${who} first`);
+      throw err;
     }
   }
 
@@ -240,86 +266,102 @@ export async function acquireBrainLock(paths: MountPaths, onCompromised: (err: E
    * that reaches staleMs; throws BrainLockedError when it moves (a live brain renews it), or
    * when the owner file cannot be read to judge for that long.
    */
-  async function waitForLapse(owner: LockOwner | null | undefined): Promise<number | 'released'> {
+  private async waitForLapse(owner: LockOwner | null | undefined): Promise<number | 'released'> {
     const who = owner === undefined ? 'a holder whose brain/brain.owner cannot be read now' : describe(owner);
     if (owner && owner.seq === null) {
-      throw refused(`${who}, a brain from before the lease: it cannot be watched. Stop it first, or remove the lock if that process is gone`);
+      throw this.refused(`${who}, a brain from before the lease: it cannot be watched. Stop it first, or remove the lock if that process is gone`);
     }
-    say(`${lockfilePath} is held: waiting up to ${seconds(staleMs)} s for the lease of ${who} to lapse`);
+    this.say(`${this.lockfilePath} is held: waiting up to ${seconds(this.staleMs)} s for the lease of ${who} to lapse`);
     // The count starts at the first look that read the owner file, and ends on a fresh one.
     let first = owner === undefined ? null : leaseKey(owner);
-    let since = now();
+    let since = this.now();
     const start = since;
     for (;;) {
-      await sleep(pollMs);
-      if (!(await exists(lockfilePath))) return 'released';
-      const cur = await readOwnerFile(paths);
+      await sleep(this.pollMs);
+      if (!(await exists(this.lockfilePath))) return 'released';
+      const cur = await readOwnerFile(this.paths);
       if (!cur.ok) {
-        if (now() - start >= 2 * staleMs) throw refused(`${who}; its owner file cannot be read to judge its lease: ${cur.problem}`);
+        if (this.now() - start >= 2 * this.staleMs) throw this.refused(`${who}; its owner file cannot be read to judge its lease: ${cur.problem}`);
         continue;
       }
       if (first === null) {
         first = leaseKey(cur.owner);
-        since = now();
+        since = this.now();
         continue;
       }
       if (leaseKey(cur.owner) !== first) {
         const seq = owner?.seq != null && cur.owner?.seq != null ? ` (seq ${owner.seq} → ${cur.owner.seq})` : '';
         throw new BrainLockedError(
-          `another brain holds ${lockfilePath} (${describe(cur.owner)}); only one brain may run per mount. Its lease was renewed while this one waited${seq}: stop it first.`,
+          `another brain holds ${this.lockfilePath} (${describe(cur.owner)}); only one brain may run per mount. Its lease was renewed while this one waited${seq}: stop it first.`,
         );
       }
-      const unchanged = now() - since;
-      if (unchanged >= staleMs) return unchanged;
+      const unchanged = this.now() - since;
+      if (unchanged >= this.staleMs) return unchanged;
     }
   }
 
-  // The lease: renewed every renewMs while the owner file carries this brain's token.
-  const since = new Date().toISOString();
-  let seq = 0;
-  let renewed = now();
-  const renew = async (): Promise<void> => {
-    if (stopped) return;
+  /** The lease: the owner file written now, then renewed every renewMs while it carries this brain's token. */
+  async startRenewing(): Promise<void> {
+    this.since = new Date().toISOString();
+    await this.writeOwnerNow();
+    this.schedule();
+  }
+
+  private async writeOwnerNow(): Promise<void> {
+    await writeOwner(this.paths, { pid: process.pid, host: this.me, since: this.since, seq: ++this.seq, token: this.token });
+    this.renewed = this.now();
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => void this.renew(), this.renewMs);
+    this.timer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    if (this.stopped) return;
     try {
-      const cur = await readOwnerFile(paths);
-      if (stopped) return;
-      if (cur.ok && cur.owner && cur.owner.token !== token) {
-        lost(new Error(`${describe(cur.owner)} took the brain lease over (its owner file no longer carries this brain's token)`));
+      const cur = await readOwnerFile(this.paths);
+      if (this.stopped) return;
+      if (cur.ok && cur.owner && cur.owner.token !== this.token) {
+        this.lost(new Error(`${describe(cur.owner)} took the brain lease over (its owner file no longer carries this brain's token)`));
         return;
       }
-      if (cur.ok) {
-        await writeOwner(paths, { pid: process.pid, host: me, since, seq: ++seq, token });
-        renewed = now();
-      }
+      if (cur.ok) await this.writeOwnerNow();
     } catch {
       // A write that failed: tried again at the next renewal.
     }
-    if (stopped) return;
-    const silent = now() - renewed;
-    if (silent >= staleMs / 2) {
-      lost(new Error(`could not renew the brain lease for ${seconds(silent)} s; another brain may take it over after ${seconds(staleMs)} s`));
+    if (this.stopped) return;
+    const silent = this.now() - this.renewed;
+    if (silent >= this.staleMs / 2) {
+      this.lost(new Error(`could not renew the brain lease for ${seconds(silent)} s; another brain may take it over after ${seconds(this.staleMs)} s`));
       return;
     }
-    timer = setTimeout(() => void renew(), renewMs);
-    timer.unref();
-  };
-  await writeOwner(paths, { pid: process.pid, host: me, since, seq: ++seq, token });
-  renewed = now();
-  timer = setTimeout(() => void renew(), renewMs);
-  timer.unref();
+    this.schedule();
+  }
 
-  return {
-    previousPid,
-    tookOver,
-    release: async () => {
-      if (stopped) return;
-      stopRenewing();
-      // Still ours? A brain that took the lease over while this one was frozen holds the folder now.
-      const cur = await readOwnerFile(paths);
-      if (cur.ok && cur.owner && cur.owner.token !== token) foreign = true;
-      await release?.().catch((err: unknown) => {
-        if (!foreign) throw new Error(`could not release ${lockfilePath}: ${errorMessage(err)}`);
-      });
-    },
-  };
+  private stopRenewing(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /** The lease is no longer this brain's: stop renewing, leave the folder alone, tell the caller. */
+  private lost(err: Error): void {
+    if (this.foreign) return;
+    this.foreign = true;
+    this.stopRenewing();
+    // proper-lockfile forgets the lock; its removal of the folder is a no-op now (guardedFs).
+    void this.unlock?.().catch(() => {});
+    this.onCompromised(err);
+  }
+
+  async release(): Promise<void> {
+    if (this.stopped) return;
+    this.stopRenewing();
+    // Still ours? A brain that took the lease over while this one was frozen holds the folder now.
+    const cur = await readOwnerFile(this.paths);
+    if (cur.ok && cur.owner && cur.owner.token !== this.token) this.foreign = true;
+    await this.unlock?.().catch((err: unknown) => {
+      if (!this.foreign) throw new Error(`could not release ${this.lockfilePath}: ${errorMessage(err)}`);
+    });
+  }
 }

@@ -7,7 +7,7 @@ import { BadFileNotes } from '../core/badFiles.ts';
 import type { Clock } from '../core/clock.ts';
 import { isoTime } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
-import type { DecisionLog } from '../core/decisionLog.ts';
+import type { DecisionLog, DecisionVerb } from '../core/decisionLog.ts';
 import { errorMessage } from '../core/errors.ts';
 import { type Heartbeat, readHeartbeatFile } from '../core/heartbeat.ts';
 import { childPath, heartbeatPath, type MountPaths } from '../core/paths.ts';
@@ -267,7 +267,7 @@ export class AgentWatcher {
     if (moved) await this.say('BAD_FILE', null, moved);
   }
 
-  private say(what: string, task: string | null, reason: string): Promise<string> {
+  private say(what: DecisionVerb, task: string | null, reason: string): Promise<string> {
     return this.log.write({ who: 'brain', what, task, reason });
   }
 }

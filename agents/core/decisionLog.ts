@@ -15,11 +15,98 @@ import { type MountPaths, mountPaths } from './paths.ts';
 import { quarantine } from './quarantine.ts';
 import { decisionSpoolFile } from './spool.ts';
 
+/**
+ * Every verb a process writes, one word per meaning. A verb names what happened, in the
+ * imperative (START, GIVE_UP), or the state reached (HEALTHY, APPROVED); the same verb means the
+ * same thing whoever writes it. Readers (chaos checks, gpu-check, the bench) match on these.
+ */
+export const DECISION_VERBS = [
+  // Any process.
+  'START', //            a batch started running (brain), or a process started (agent, rig); an agent's START names its pid and sandbox
+  'BAD_FILE', //         a file this process reads was bad or not a regular file; what was done about it
+  // The brain: submissions and batches.
+  'RECOVER', //          at start: the active batches read back from the mount
+  'TAKEOVER', //         at start: the brain lock taken over from another brain, and why
+  'SUBMIT', //           a submission accepted as a new batch
+  'REJECT', //           a submission refused (its problems; all of them in inbox/rejected/)
+  'INFER', //            a task's task_class inferred from its command, and by which rule
+  'SEAL', //             a batch with no seal sealed from the tasks found for it
+  'FINISH', //           a batch finished: complete or failed, with its counts
+  'ARCHIVE', //          a finished batch archived after a restart interrupted its archiving
+  'SUMMARY', //          the batch summary written
+  'CLEANUP', //          stale temporary files of interrupted writes removed
+  // The brain: tasks.
+  'RELEASE', //          a task moved from private/ to queue/ (dependencies complete)
+  'RETRY', //            a failed task back to queue/ for another attempt
+  'GIVE_UP', //          a task (or a daemon, for the launcher) not tried again: attempts used up or a failure not worth retrying
+  'PARK', //             a task held in private/ until a person approves it
+  'APPROVED', //         an approval file found: the parked task released
+  'NOT_RUN', //          a task that will not run (a dependency failed)
+  'UNSCHEDULABLE', //    a task that needs more VRAM than any GPU has
+  'EXPAND', //           a foreach task expanded into one task per item
+  'FOREACH_DONE', //     every item of a foreach task complete
+  'FOREACH_FAILED', //   a foreach task that could not expand, or some of whose items failed
+  'MISSING', //          a task found in no folder: taken back, rebuilt, or reported
+  'LEARN', //            a measured VRAM peak learned for the next batch
+  'EVALUATE', //         the brain model scored a task's output
+  'EVALUATE_SKIPPED', // the brain model was unavailable: the rules accept the output
+  'REQUEUE', //          a complete task back to queue/: its output scored below the bar
+  // The brain: agents and rig tasks.
+  'UNCLAIMED', //        a task in processing/ with no claim recorded, back to queue/
+  'AGENT_DEAD', //       an agent's heartbeat stopped: its tasks returned
+  'AGENT_BACK', //       a dead agent's heartbeat advancing again
+  'STUCK_ABORT', //      a task running too long: abort signal sent to its agent
+  'STUCK_KILL', //       a task still running after the abort's grace: kill signal sent
+  'MANUAL', //           a stuck task still running after abort and kill: a person must act
+  'LOST', //             a task's attempt lost (its agent or file gone): an infra failure
+  'HEAT', //             a model load task (load_llm) queued for an agent
+  'COOL', //             a model unload task (unload_llm) queued for an agent
+  'META_DONE', //        a rig task (model load or unload) complete, archived
+  'META_FAILED', //      a rig task failed, archived
+  // A GPU agent.
+  'HEALTHY', //          every figure of the GPU under its limit
+  'CONSTRAINED', //      a resource limit reached (temperature, VRAM, power)
+  'UNHEALTHY', //        no telemetry (the driver failed): nothing claimed
+  'HOT', //              the agent's model resident on the GPU
+  'COLD', //             the agent's model not loaded
+  'LLM_CLOSED', //       the LLM runtime answers again (circuit closed)
+  'LLM_OPEN', //         the LLM runtime failing: calls stopped for a cool-down (circuit open)
+  'LLM_HALF_OPEN', //    one probe call let through to the LLM runtime
+  'REFUSED', //          a queued task not claimed or not run (claim policy, seal)
+  'CLAIM_LOST', //       a claim won by rename but lost when it was recorded
+  'LOAD', //             a model being loaded for a task
+  'LOAD_WAIT', //        a model load waiting for another GPU's load
+  'TASK_FAILED', //      a task's attempt failed on this agent
+  'LATE_RESULT', //      a result that came after its task was taken away: kept aside, not applied
+  'ORPHAN', //           a task of a previous life of this agent returned
+  'STOP', //             stop signal: finish the running tasks, then exit
+  'ABORT', //            abort signal: SIGTERM to a task's worker
+  'KILL', //             kill signal: SIGKILL to a task's worker group
+  'STOP_REFUSED', //     a stop signal file that is not a signal, quarantined
+  'ABORT_REFUSED', //    an abort signal file that is not a signal, quarantined
+  'KILL_REFUSED', //     a kill signal file that is not a signal, quarantined
+  'ABORT_IGNORED', //    an abort signal for a task not running here
+  'KILL_IGNORED', //     a kill signal for a task not running here
+  'EXIT', //             the agent exits (after its work, or returning running tasks)
+  // The launcher and doctor.
+  'RESTART', //          a daemon died and is started again (restart N of 3)
+  'STOPPED', //          every process of the rig stopped
+  'REPAIR', //           a change doctor made on the mount
+] as const;
+
+/**
+ * Old spellings the launcher (agents/rig/main.ts) still writes, in the union only until it is
+ * changed: GAVE_UP means GIVE_UP, STARTED means START.
+ */
+export const DRIFTED_VERBS = ['GAVE_UP', 'STARTED'] as const;
+
+export type DecisionVerb = (typeof DECISION_VERBS)[number] | (typeof DRIFTED_VERBS)[number];
+
 export interface Decision {
   /** Who decided: brain, gpu-1, rig. */
   who: string;
-  /** What, as one upper-case verb: RELEASE, RETRY, GIVE_UP, EXPAND, ... */
-  what: string;
+  /** What, as one upper-case verb from DECISION_VERBS. */
+  what: DecisionVerb;
   task?: string | null;
   batch?: string | null;
   attempt?: { n: number; of: number } | null;
@@ -71,6 +158,7 @@ export function formatDecision(d: Decision, nowMs: number): string {
 export interface DecisionLine {
   t: number;
   who: string;
+  /** As written: a line from another version of Forge may carry a verb DecisionVerb lacks. */
   what: string;
   task: string | null;
   text: string;

@@ -7,7 +7,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import type { Clock } from '../core/clock.ts';
 import { isoTime } from '../core/clock.ts';
 import type { Config, GpuConfig } from '../core/config.ts';
-import { DecisionLog } from '../core/decisionLog.ts';
+import { DecisionLog, type DecisionVerb } from '../core/decisionLog.ts';
 import { errorMessage } from '../core/errors.ts';
 import { type ActiveTask, readHeartbeat, readHeartbeats, waitForHeartbeats, writeHeartbeat } from '../core/heartbeat.ts';
 import { Ticker } from '../core/loop.ts';
@@ -764,7 +764,7 @@ export class GpuAgent {
   }
 
   private agentLog(what: string, task: string | null, reason: string, _t?: Task): Promise<string> {
-    return this.log.write({ who: this.name, what, task, reason });
+    return this.log.write({ who: this.name, what: what as DecisionVerb, task, reason });
   }
 }
 

@@ -11,7 +11,7 @@ import { acquireBrainLock, readLockOwner } from '../../agents/brain/lock.ts';
 import { readBatchRecord, readBrainState, writeBrainState } from '../../agents/core/batch.ts';
 import { ManualClock } from '../../agents/core/clock.ts';
 import { Config, loadConfig } from '../../agents/core/config.ts';
-import { DecisionLog, MAX_FIELD_CHARS, formatDecision, parseDecisionLine } from '../../agents/core/decisionLog.ts';
+import { DecisionLog, type DecisionVerb, MAX_FIELD_CHARS, formatDecision, parseDecisionLine } from '../../agents/core/decisionLog.ts';
 import { readHeartbeat } from '../../agents/core/heartbeat.ts';
 import { readMountFile } from '../../agents/core/mountRead.ts';
 import { heartbeatPath, type MountPaths } from '../../agents/core/paths.ts';
@@ -42,7 +42,7 @@ test('formatDecision: newlines, control characters and huge values from files ne
   assert.equal(d?.who, 'gpu-0');
   assert.equal(d?.what, 'ABORT_IGNORED');
   assert.match(d?.task ?? '', /^b1__x⏎/);
-  const long = formatDecision({ who: 'brain', what: 'X', task: 'a'.repeat(1000) }, 0);
+  const long = formatDecision({ who: 'brain', what: 'X' as DecisionVerb, task: 'a'.repeat(1000) }, 0);
   assert.equal(/task=(\S+)/.exec(long)?.[1]?.length, MAX_FIELD_CHARS);
 });
 
@@ -125,8 +125,8 @@ test('the decision log: a FIFO or a directory in its place is moved aside and th
   try {
     const log = new DecisionLog(paths.decisionLog, () => 0);
     fifo(paths.decisionLog);
-    await log.write({ who: 'brain', what: 'ONE' });
-    await log.write({ who: 'brain', what: 'TWO' });
+    await log.write({ who: 'brain', what: 'ONE' as DecisionVerb });
+    await log.write({ who: 'brain', what: 'TWO' as DecisionVerb });
     assert.equal(await readFile(paths.decisionLog, 'utf8'), '1970-01-01T00:00:00.000Z brain  ONE\n1970-01-01T00:00:00.000Z brain  TWO\n');
     assert.match((await notes(paths, 'logs')).join(''), /was a FIFO, not a regular file: moved aside/);
   } finally {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { appendFile, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DecisionLog, formatDecision } from '../../agents/core/decisionLog.ts';
+import { DecisionLog, type DecisionVerb, formatDecision } from '../../agents/core/decisionLog.ts';
 import { writeJsonAtomic } from '../../agents/core/atomic.ts';
 import {
   MAX_SPOOL_LINE_BYTES, completeLines, decisionSpoolFile, decisionSpoolName, dropMerged, markOf, readDecisionLines, readSpoolFrom, readSpoolOffsets, sampleSpoolName,
@@ -134,13 +134,13 @@ test('DecisionLog.spool: a writer other than the brain appends to its own file i
     assert.equal(log.file, decisionSpoolFile(paths, 'gpu 0/x'));
     assert.match(log.file, /\/logs\/spool\/decisions\/gpu_0_x\.[A-Za-z0-9._-]+\.\d+\.log$/);
     const line = await log.write({ who: 'gpu-0', what: 'START', reason: 'hello' });
-    await Promise.all([log.write({ who: 'gpu-0', what: 'A' }), log.write({ who: 'gpu-0', what: 'B' }), log.write({ who: 'gpu-0', what: 'C' })]);
+    await Promise.all([log.write({ who: 'gpu-0', what: 'A' as DecisionVerb }), log.write({ who: 'gpu-0', what: 'B' as DecisionVerb }), log.write({ who: 'gpu-0', what: 'C' as DecisionVerb })]);
     assert.deepEqual(lines(await readFile(log.file, 'utf8')).map((l) => l.split(/\s+/)[2]), ['START', 'A', 'B', 'C'], 'one after another, in call order');
     assert.equal(line, formatDecision({ who: 'gpu-0', what: 'START', reason: 'hello' }, 0));
     assert.equal(await stat(paths.decisionLog).catch(() => null), null, 'the merged log is not touched');
     // A mount made before the spool existed: the folder is made.
     await rm(paths.spool, { recursive: true });
-    await log.write({ who: 'gpu-0', what: 'AGAIN' });
+    await log.write({ who: 'gpu-0', what: 'AGAIN' as DecisionVerb });
     assert.equal(lines(await readFile(log.file, 'utf8')).length, 1);
   } finally {
     await cleanup();

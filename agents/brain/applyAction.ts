@@ -1,0 +1,139 @@
+// The brain's hands: applies one action decideBatch (decide.ts) chose, by moving a task file,
+// writing the batch record, and logging the decision. A move lost to another process is a
+// normal outcome: nothing is logged then, and the next scan sees where the task went.
+import { join } from 'node:path';
+import type { TaskFolder } from '../core/paths.ts';
+import type { BrainIndex } from './brainIndex.ts';
+import type { BrainAction } from './decide.ts';
+import { expandTemplate } from './expand.ts';
+import { buildSummary, writeSummary } from './summary.ts';
+
+type Action<K extends BrainAction['kind']> = Extract<BrainAction, { kind: K }>;
+
+export async function applyAction(ix: BrainIndex, batchId: string, a: BrainAction): Promise<void> {
+  switch (a.kind) {
+    case 'start_batch':
+      return startBatch(ix, batchId);
+    case 'release':
+      return release(ix, a);
+    case 'retry':
+      return retry(ix, a);
+    case 'give_up':
+      return giveUp(ix, batchId, a);
+    case 'park':
+      return park(ix, a);
+    case 'unpark':
+      return unpark(ix, a);
+    case 'not_run':
+      return notRun(ix, batchId, a);
+    case 'unschedulable':
+      return unschedulable(ix, batchId, a);
+    case 'expand':
+      return expandTemplate(ix, batchId, a.id);
+    case 'close_template':
+      return closeTemplate(ix, a);
+    case 'summarize':
+      return summarize(ix, batchId, a);
+    case 'finish_batch':
+      return finishBatch(ix, batchId, a);
+  }
+}
+
+async function startBatch(ix: BrainIndex, batchId: string): Promise<void> {
+  await ix.updateBatch(batchId, { state: 'running', started_at: ix.now() });
+  await ix.decide({ what: 'START', batch: batchId, reason: `plan ${ix.batchOf(batchId).plan}` });
+}
+
+async function release(ix: BrainIndex, a: Action<'release'>): Promise<void> {
+  const t = ix.view(a.id).task;
+  if (await ix.moveTask(a.id, 'private', 'queue')) {
+    await ix.decide({ what: 'RELEASE', task: a.id, reason: `${t.task_class} task ${t.name}: ${a.reason}` });
+  }
+}
+
+async function retry(ix: BrainIndex, a: Action<'retry'>): Promise<void> {
+  let t = ix.view(a.id).task;
+  if (a.raiseVramTo !== null && a.raiseVramTo > t.vram_estimate_mb) {
+    t = await ix.store.write('failed', { ...t, vram_estimate_mb: a.raiseVramTo });
+  }
+  if (await ix.moveTask(a.id, 'failed', 'queue', t)) {
+    const raised = a.raiseVramTo !== null ? `; estimate raised to ${a.raiseVramTo} MB` : '';
+    await ix.decide({ what: 'RETRY', task: a.id, attempt: a.attempt, reason: a.reason + raised });
+  }
+}
+
+async function giveUp(ix: BrainIndex, batchId: string, a: Action<'give_up'>): Promise<void> {
+  const rec = ix.batchOf(batchId);
+  await ix.updateBatch(batchId, { failed_tasks: [...new Set([...rec.failed_tasks, a.id])] });
+  await ix.decide({ what: 'GIVE_UP', task: a.id, attempt: a.attempt, reason: a.reason });
+}
+
+async function park(ix: BrainIndex, a: Action<'park'>): Promise<void> {
+  const t = await ix.store.write('failed', { ...ix.view(a.id).task, parked: 'approval', parked_reason: a.reason });
+  if (await ix.moveTask(a.id, 'failed', 'private', t)) {
+    await ix.decide({ what: 'PARK', task: a.id, reason: `${a.reason}; approve with: touch ${join(ix.paths.approvals, a.id)}` });
+  }
+}
+
+async function unpark(ix: BrainIndex, a: Action<'unpark'>): Promise<void> {
+  const t = await ix.store.write('private', { ...ix.view(a.id).task, parked: null, approved: true, result: null });
+  ix.tasks.set(a.id, { folder: 'private', task: t });
+  if (await ix.moveTask(a.id, 'private', 'queue', t)) {
+    await ix.decide({ what: 'APPROVED', task: a.id, reason: 'approval file found; released' });
+  }
+}
+
+async function notRun(ix: BrainIndex, batchId: string, a: Action<'not_run'>): Promise<void> {
+  const cur = ix.view(a.id).task;
+  const t = await ix.store.write('private', { ...cur, result: ix.brainResult(cur, 'not_run', a.reason), finished_at: ix.now() });
+  if (await ix.moveTask(a.id, 'private', 'failed', t)) {
+    const rec = ix.batchOf(batchId);
+    await ix.updateBatch(batchId, { not_run: [...new Set([...rec.not_run, a.id])] });
+    await ix.decide({ what: 'NOT_RUN', task: a.id, reason: a.reason });
+  }
+}
+
+async function unschedulable(ix: BrainIndex, batchId: string, a: Action<'unschedulable'>): Promise<void> {
+  const cur = ix.view(a.id).task;
+  const t = await ix.store.write('private', { ...cur, result: { ...ix.brainResult(cur, 'unschedulable', a.reason), failure_kind: 'app' }, finished_at: ix.now() });
+  if (await ix.moveTask(a.id, 'private', 'failed', t)) {
+    const rec = ix.batchOf(batchId);
+    await ix.updateBatch(batchId, { failed_tasks: [...new Set([...rec.failed_tasks, a.id])] });
+    await ix.decide({ what: 'UNSCHEDULABLE', task: a.id, reason: a.reason });
+  }
+}
+
+async function closeTemplate(ix: BrainIndex, a: Action<'close_template'>): Promise<void> {
+  const cur = ix.view(a.id).task;
+  const to: TaskFolder = a.ok ? 'complete' : 'failed';
+  const t = await ix.store.write('private', {
+    ...cur, result: ix.brainResult(cur, a.ok ? 'success' : 'not_run', a.reason), finished_at: ix.now(),
+  });
+  if (await ix.moveTask(a.id, 'private', to, t)) {
+    await ix.decide({ what: a.ok ? 'FOREACH_DONE' : 'FOREACH_FAILED', task: a.id, reason: a.reason });
+  }
+}
+
+async function summarize(ix: BrainIndex, batchId: string, a: Action<'summarize'>): Promise<void> {
+  const rec = ix.batchOf(batchId);
+  const summary = buildSummary(rec, ix.tasks, a.id, ix.config);
+  const md = await writeSummary(rec.batch_path, summary);
+  const cur = ix.view(a.id).task;
+  const t = await ix.store.write('private', {
+    ...cur, result: { ...ix.brainResult(cur, 'success', null), stdout_path: md }, finished_at: ix.now(),
+  });
+  if (await ix.moveTask(a.id, 'private', 'complete', t)) {
+    await ix.updateBatch(batchId, { summary_path: md });
+    await ix.decide({ what: 'SUMMARY', batch: batchId, reason: `${summary.counts.complete}/${summary.counts.total} complete; written to ${md}` });
+  }
+}
+
+async function finishBatch(ix: BrainIndex, batchId: string, a: Action<'finish_batch'>): Promise<void> {
+  await ix.updateBatch(batchId, { state: a.state, finished_at: ix.now(), final_counts: a.counts });
+  const c = a.counts;
+  await ix.decide({
+    what: 'FINISH', batch: batchId,
+    reason: `${a.state}: ${c.complete} complete, ${c.failed} failed or not run, of ${c.total}`,
+  });
+  await ix.retire(batchId);
+}
