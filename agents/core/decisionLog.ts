@@ -94,13 +94,7 @@ export const DECISION_VERBS = [
   'REPAIR', //           a change doctor made on the mount
 ] as const;
 
-/**
- * Old spellings the launcher (agents/rig/main.ts) still writes, in the union only until it is
- * changed: GAVE_UP means GIVE_UP, STARTED means START.
- */
-export const DRIFTED_VERBS = ['GAVE_UP', 'STARTED'] as const;
-
-export type DecisionVerb = (typeof DECISION_VERBS)[number] | (typeof DRIFTED_VERBS)[number];
+export type DecisionVerb = (typeof DECISION_VERBS)[number];
 
 export interface Decision {
   /** Who decided: brain, gpu-1, rig. */

@@ -124,7 +124,7 @@ function launch(c: Child): void {
       c.down = true;
       const msg = `${c.name} refused to start (its own output above says why: another ${c.name} holds its place, or the mount is at another path than the brain's); not restarted`;
       process.stderr.write(`\n!!! ${msg}\n\n`);
-      await decisions.write({ who: 'rig', what: 'GAVE_UP', reason: msg }).catch(() => {});
+      await decisions.write({ who: 'rig', what: 'GIVE_UP', reason: msg }).catch(() => {});
       return;
     }
     const verdict = decideRestart(c.restarts, Date.now());
@@ -132,7 +132,7 @@ function launch(c: Child): void {
       c.down = true;
       const msg = `${c.name} DIED (${how}) and STAYS DOWN: ${verdict.reason}. Fix the cause, then restart the rig.`;
       process.stderr.write(`\n!!! ${msg}\n\n`);
-      await decisions.write({ who: 'rig', what: 'GAVE_UP', reason: msg }).catch(() => {});
+      await decisions.write({ who: 'rig', what: 'GIVE_UP', reason: msg }).catch(() => {});
       return;
     }
     c.restarts.push(Date.now());
@@ -162,6 +162,6 @@ for (const c of children) {
   launch(c);
   if (c.name.startsWith('ollama-')) await new Promise((r) => setTimeout(r, 50));
 }
-await decisions.write({ who: 'rig', what: 'STARTED', reason: `${children.map((c) => c.name).join(', ')} on ${paths.root}` });
+await decisions.write({ who: 'rig', what: 'START', reason: `${children.map((c) => c.name).join(', ')} on ${paths.root}` });
 daemon.log(`rig up: ${children.map((c) => c.name).join(', ')}; Ctrl-C stops everything`);
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DECISION_VERBS, DRIFTED_VERBS, type Decision, MAX_FIELD_CHARS, MAX_REASON_CHARS, formatDecision, parseDecisionLine, printable,
+  DECISION_VERBS, type Decision, MAX_FIELD_CHARS, MAX_REASON_CHARS, formatDecision, parseDecisionLine, printable,
 } from '../../agents/core/decisionLog.ts';
 
 const T = Date.parse('2026-01-01T00:00:00Z');
@@ -82,8 +82,8 @@ test('parseDecisionLine: lines formatDecision did not write are null', () => {
   }
 });
 
-test('decision verbs: one upper-case word each, listed once, no drifted spelling among the current ones', () => {
-  const all = [...DECISION_VERBS, ...DRIFTED_VERBS];
+test('decision verbs: one upper-case word each, listed once, one word per meaning (GIVE_UP, not GAVE_UP; START, not STARTED)', () => {
+  const all = [...DECISION_VERBS];
   assert.equal(new Set(all).size, all.length, 'no verb listed twice');
   for (const v of all) assert.match(v, /^[A-Z]+(_[A-Z]+)*$/, v);
   // The drifted pairs: one word per meaning.
