@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExecutorPolicy } from '../../agents/core/config.ts';
-import { checkPolicy, parseShellScript, type Verdict } from '../../agents/worker/policy.ts';
+import { checkPolicy, type Verdict } from '../../agents/worker/policy.ts';
+import { parseShellScript } from '../../agents/worker/shellRead.ts';
 
 const policy = ExecutorPolicy.parse({});
 const cwd = '/rig/plans/p';
