@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExecutorPolicy } from '../../agents/core/config.ts';
-import { checkPolicy, parseShellScript, type Verdict } from '../../agents/worker/policy.ts';
+import { checkPolicy, type Verdict } from '../../agents/worker/policy.ts';
 
 const policy = ExecutorPolicy.parse({});
 const cwd = '/rig/plans/p';
@@ -97,6 +97,36 @@ const cases: Array<{ argv: string[]; verdict: Verdict; reason: string; approved?
   { argv: ['sudo', 'pip', 'install', 'x'], approved: true, verdict: 'BLOCKED', reason: BLOCKED_CMD('sudo') },
   // degenerate
   { argv: [], verdict: 'BLOCKED', reason: 'blocked: the command is empty' },
+  { argv: [''], verdict: 'BLOCKED', reason: 'blocked: the command is empty' },
+  // shell keywords and statements around commands
+  { argv: ['sh', '-c', '! sudo id'], verdict: 'BLOCKED', reason: `${BLOCKED_CMD('sudo')}, inside "sh -c"` },
+  { argv: ['sh', '-c', 'while curl x; do :; done'], verdict: 'BLOCKED', reason: `${NET('curl')}, inside "sh -c"` },
+  { argv: ['sh', '-c', '{ wget x; }'], verdict: 'BLOCKED', reason: `${NET('wget')}, inside "sh -c"` },
+  { argv: ['sh', '-c', 'for curl in a b; do echo; done'], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['sh', '-c', 'case curl in x) echo;; esac'], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['sh', '-c', 'A=1 B=2'], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['sh', '-c', 'unset NVIDIA_VISIBLE_DEVICES'], verdict: 'BLOCKED', reason: 'blocked: "unset NVIDIA_VISIBLE_DEVICES" would change NVIDIA_VISIBLE_DEVICES; only the GPU agent chooses the GPU, inside "sh -c"' },
+  { argv: ['export', 'CUDA_VISIBLE_DEVICES=1'], verdict: 'ALLOWED', reason: ALLOWED }, // no shell runs it: not a declaration
+  { argv: ['FOO=1', 'curl'], verdict: 'ALLOWED', reason: ALLOWED }, // no shell: FOO=1 is the program's name
+  // nesting
+  { argv: ['eval', 'sudo', 'id'], verdict: 'BLOCKED', reason: `${BLOCKED_CMD('sudo')}, inside "eval"` },
+  { argv: ['bash', '-c', 'sh -c "eval curl"'], verdict: 'BLOCKED', reason: `${NET('curl')}, inside "eval"` },
+  { argv: ['xargs', 'sh', '-c', 'wget "$1"', 'sh'], verdict: 'BLOCKED', reason: `${NET('wget')}, inside "sh -c"` },
+  { argv: [...Array(9).fill('nice'), 'ls'], verdict: 'BLOCKED', reason: 'blocked: commands nested more than 8 levels deep cannot be checked' },
+  { argv: [...Array(8).fill('nice'), 'ls'], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['sh', '-c', '((((((((((curl x))))))))))'], verdict: 'BLOCKED', reason: `${NET('curl')}, inside "sh -c"` },
+  { argv: ['python3', '-m', 'http.server'], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['python3', '-m', 'sudo'], verdict: 'BLOCKED', reason: BLOCKED_CMD('sudo') },
+  // cd: followed after &&, both directories after ; , not at all in a pipe, undone after a subshell
+  { argv: ['sh', '-c', `pushd ${batch} && rm -rf tmp`], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['sh', '-c', `cd -P ${batch} && rm -rf tmp`], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['sh', '-c', `cd ${batch} | rm -rf tmp`], verdict: 'BLOCKED', reason: `blocked: "rm -rf" would delete "tmp" (/rig/plans/p/tmp), outside the batch folder ${batch} (recursive deletion is allowed only inside it), inside "sh -c"` },
+  { argv: ['sh', '-c', 'cd /etc | touch motd'], verdict: 'ALLOWED', reason: ALLOWED }, // a cd in a pipe runs in a subshell
+  { argv: ['sh', '-c', `echo $(cd /; true) && cd ${batch} && rm -rf tmp`], verdict: 'ALLOWED', reason: ALLOWED },
+  { argv: ['sh', '-c', 'cd "$D" && rm -rf tmp'], verdict: 'BLOCKED', reason: `blocked: "rm -rf" would delete "tmp", which depends on the shell or the directory and cannot be checked (recursive deletion is allowed only inside the batch folder ${batch}), inside "sh -c"` },
+  { argv: ['env', '-C', batch, 'rm', '-rf', 'tmp'], verdict: 'ALLOWED', reason: ALLOWED },
+  // redirections in scripts are checked where the command runs
+  { argv: ['sh', '-c', 'cd /etc && echo x > motd'], verdict: 'BLOCKED', reason: 'blocked: the redirection "> motd" would write inside the system folder /etc (executor.system_paths in config.json), inside "sh -c"' },
 ];
 
 describe('checkPolicy', () => {
@@ -113,49 +143,18 @@ describe('checkPolicy', () => {
     assert.equal(checkPolicy(['sudo', 'ls'], ctx).verdict, 'ALLOWED');
   });
 
+  it('reads the words of for, case, select and function as shell syntax, not commands', () => {
+    const listed = ExecutorPolicy.parse({ blocked_commands: ['for', 'case', 'select', 'function', 'in'] });
+    const ctx = { policy: listed, cwd, batchPath: batch, approved: false };
+    for (const script of ['for x in a; do :; done', 'case x in a) :;; esac', 'select x in a; do :; done', 'function f { :; }', 'for x\nin a; do :; done']) {
+      assert.deepEqual(checkPolicy(['sh', '-c', script], ctx), { verdict: 'ALLOWED', reason: ALLOWED }, script);
+    }
+    assert.equal(checkPolicy(['for'], ctx).verdict, 'BLOCKED'); // outside a shell it is a program's name
+  });
+
   it('stops reading scripts nested too deeply', () => {
     let script = 'true';
     for (let i = 0; i < 12; i++) script = `echo $(${script})`;
     assert.equal(check(['sh', '-c', script]).verdict, 'BLOCKED');
-  });
-});
-
-describe('parseShellScript', () => {
-  const commands = (src: string) =>
-    parseShellScript(src).flatMap((i) => (i.kind === 'cmd' ? [{ words: i.words, redirects: i.redirects, next: i.next }] : []));
-
-  it('splits on ; && || | & and newlines, and removes quotes', () => {
-    assert.deepEqual(commands(`a 'b c' "d\\"e";f&&g||h|i & j\nk`).map((c) => [c.words, c.next]), [
-      [['a', 'b c', 'd"e'], ';'],
-      [['f'], '&&'],
-      [['g'], '||'],
-      [['h'], '|'],
-      [['i'], '&'],
-      [['j'], '\n'],
-      [['k'], ''],
-    ]);
-  });
-
-  it('reads redirections with and without spaces', () => {
-    assert.deepEqual(commands('echo hi>/a 2>> /b &>/c <in >&2').map((c) => c.redirects), [
-      [
-        { op: '>', target: '/a' },
-        { op: '>>', target: '/b' },
-        { op: '&>', target: '/c' },
-        { op: '<', target: 'in' },
-        { op: '>&', target: '2' },
-      ],
-    ]);
-  });
-
-  it('reads command substitutions as commands of their own', () => {
-    assert.deepEqual(
-      commands('echo "$(a 1)" `b 2` <(c 3)').map((c) => c.words[0]),
-      ['a', 'b', 'c', 'echo'],
-    );
-  });
-
-  it('skips comments', () => {
-    assert.deepEqual(commands('# curl x\necho a # wget').map((c) => c.words), [['echo', 'a']]);
   });
 });
