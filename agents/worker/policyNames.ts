@@ -40,6 +40,9 @@ export function pythonModule(args: string[]): string | null {
     const a = args[i]!;
     if (a === '-m') return args[i + 1] ?? null;
     if (/^-[A-Za-z]*m./.test(a) && !a.startsWith('--')) return a.slice(a.indexOf('m') + 1);
+    // Grouped flags ending in m (`-Im pip`): the module is the next argument. -W and -X take
+    // the rest of their group as a value, so an m after them is that value.
+    if (/^-[A-VYZa-z]*m$/.test(a)) return args[i + 1] ?? null;
     if (a === '-c' || !a.startsWith('-')) return null;
   }
   return null;

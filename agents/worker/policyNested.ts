@@ -34,7 +34,7 @@ const WRAPPERS: Record<string, { valueOpts: string[]; positionals: number }> = {
 
 /** The command a wrapper runs (its words after options and fixed positionals); null when `name` is no wrapper. */
 export function wrappedCommand(name: string, args: string[]): string[] | null {
-  const wrapper = WRAPPERS[name];
+  const wrapper = Object.hasOwn(WRAPPERS, name) ? WRAPPERS[name] : undefined;
   if (!wrapper) return null;
   return skipOptions(args, wrapper.valueOpts).slice(wrapper.positionals);
 }

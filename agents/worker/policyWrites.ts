@@ -38,7 +38,7 @@ export function checkWrites(name: string, args: string[], cmd: Command, ctx: Pol
     for (const a of skipOptionsEverywhere(args, [])) checkWritePath(name, a, cmd, ctx, block);
     return;
   }
-  const valueOpts = WRITES_DESTINATION[name];
+  const valueOpts = Object.hasOwn(WRITES_DESTINATION, name) ? WRITES_DESTINATION[name] : undefined;
   if (valueOpts) checkDestination(name, args, valueOpts, cmd, ctx, block);
 }
 

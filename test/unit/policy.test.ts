@@ -158,3 +158,15 @@ describe('checkPolicy', () => {
     assert.equal(check(['sh', '-c', script]).verdict, 'BLOCKED');
   });
 });
+
+describe('command names that are also names of object properties', () => {
+  it('get a verdict like any other name, never a crash (a crashed worker reads as the rig failing)', () => {
+    for (const argv of [['constructor', '-x'], ['toString', '-x', 'y'], ['__proto__', 'a'], ['hasOwnProperty', '/etc/x']]) {
+      assert.equal(check(argv).verdict, 'ALLOWED', argv.join(' '));
+    }
+  });
+  it('python grouped flags ending in m still need approval for pip', () => {
+    assert.notEqual(check(['python3', '-Im', 'pip', 'install', 'x']).verdict, 'ALLOWED');
+  });
+});
+
