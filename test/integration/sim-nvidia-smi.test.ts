@@ -23,7 +23,7 @@ import {
   simNvidiaSmiPath,
 } from '../../agents/sim/simState.ts';
 
-const REAL = fileURLToPath(new URL('../fixtures/nvidia-smi/h100-80gb', import.meta.url));
+const REAL = fileURLToPath(new URL('../fixtures/nvidia-smi/h100-80gb/', import.meta.url));
 const SMI = simNvidiaSmiPath();
 const children: ChildProcess[] = [];
 /** Grandchildren (not ours to wait on) that must not outlive the tests. */

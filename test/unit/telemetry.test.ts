@@ -17,8 +17,8 @@ import {
 import { matchWorkerVram } from '../../agents/gpu/readTelemetry.ts';
 import { cpuLoadMeter, readHostStats } from '../../agents/gpu/hostStats.ts';
 
-const REAL = fileURLToPath(new URL('../fixtures/nvidia-smi/h100-80gb', import.meta.url));
-const SYNTH = fileURLToPath(new URL('../fixtures/nvidia-smi/synthetic', import.meta.url));
+const REAL = fileURLToPath(new URL('../fixtures/nvidia-smi/h100-80gb/', import.meta.url));
+const SYNTH = fileURLToPath(new URL('../fixtures/nvidia-smi/synthetic/', import.meta.url));
 const real = (name: string) => readFileSync(REAL + name, 'utf8');
 const synth = (name: string) => readFileSync(SYNTH + name, 'utf8');
 
