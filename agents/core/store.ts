@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileSynced, writeJsonAtomic } from './atomic.ts';
 import { batchOfTaskId } from './batch.ts';
-import { errorCode, errorMessage } from './errors.ts';
+import { errorCode, errorMessage, isGone } from './errors.ts';
 import { readMountFile } from './mountRead.ts';
 import { type MountPaths, type TaskFolder, TASK_FOLDERS, childPath, isSafeName } from './paths.ts';
 import { quarantine } from './quarantine.ts';
@@ -59,12 +59,6 @@ const TORN_PAUSE_MS = 20;
 
 /** How often replace() starts again when the file changed between its read and its take. */
 const REPLACE_TRIES = 5;
-
-/** Errors a scan meets when another process (or another NFS client) moved a file under it. */
-function isGone(err: unknown): boolean {
-  const code = errorCode(err);
-  return code === 'ENOENT' || code === 'ESTALE';
-}
 
 /** The two temporary files of a replace() in flight: the new version, and the file it took. */
 const REPLACE_TEMP = /^\.(.+)\.json\.(\d+)\.([0-9a-f]+)\.(fresh|taken)\.tmp$/;
@@ -387,7 +381,7 @@ export class TaskStore {
           await stat(join(dir, `${id}.json`));
           return true;
         } catch (err) {
-          if (!isGone(err) && errorCode(err) !== 'ENOTDIR') throw err;
+          if (!isGone(err)) throw err;
         }
       }
     }

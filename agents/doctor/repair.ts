@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { readBatchRecord, readBrainState, writeBatchRecord, writeBrainState } from '../core/batch.ts';
 import { isoTime } from '../core/clock.ts';
 import { DecisionLog } from '../core/decisionLog.ts';
-import { errorCode, errorMessage } from '../core/errors.ts';
+import { errorMessage, isGone } from '../core/errors.ts';
 import { removeTempFile } from '../core/leftovers.ts';
 import { type MountPaths, childPath } from '../core/paths.ts';
 import { TaskStore, quarantine } from '../core/store.ts';
@@ -41,11 +41,6 @@ const ORDER: Record<Repair['kind'], number> = {
 type Step = { changes: string[]; note: string | null };
 const done = (...changes: string[]): Step => ({ changes, note: null });
 const nothing = (note: string): Step => ({ changes: [], note });
-
-function isGone(err: unknown): boolean {
-  const code = errorCode(err);
-  return code === 'ENOENT' || code === 'ESTALE';
-}
 
 async function exists(path: string): Promise<boolean> {
   try {
