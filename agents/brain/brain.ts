@@ -9,7 +9,7 @@ import { DecisionLog, type Decision } from '../core/decisionLog.ts';
 import { errorMessage } from '../core/errors.ts';
 import { listInbox, newBatchId, readSubmission, type Submission } from '../core/inbox.ts';
 import { writeJsonAtomic } from '../core/atomic.ts';
-import { type MountPaths, TASK_FOLDERS, type TaskFolder, batchDir, planDir, childPath } from '../core/paths.ts';
+import { type MountPaths, TASK_FOLDERS, type TaskFolder, batchDir, planDir } from '../core/paths.ts';
 import { TaskStore } from '../core/store.ts';
 import type { Doorbell } from '../core/doorbell.ts';
 import { type SealRecord, addToSeal, readSeal, taskDigest, writeSeal } from '../core/seal.ts';
@@ -691,18 +691,16 @@ export class Brain {
   /** Moves a finished batch's task files out of the live folders, so scans stay small. */
   private async archive(batchId: string): Promise<void> {
     const rec = this.batchOf(batchId);
-    const dest = childPath(join(this.paths.tasks, 'archive'), batchId, 'batch id');
-    await mkdir(dest, { recursive: true });
     for (const id of rec.task_ids) {
       const v = this.tasks.get(id);
       const folder = v?.folder;
       if (folder !== 'complete' && folder !== 'failed') continue;
       // From where the brain last saw it, else from wherever it is now among the final folders
       // (a view a move ahead of this host's listing): a finished batch leaves no file behind.
-      const moved = await rename(this.store.fileOf(folder, id), join(dest, `${id}.json`)).then(() => true, () => false);
+      const moved = await this.store.archive(id, folder, batchId).catch(() => false);
       if (!moved) {
         const other: TaskFolder = folder === 'complete' ? 'failed' : 'complete';
-        if (await this.store.exists(other, id)) await rename(this.store.fileOf(other, id), join(dest, `${id}.json`)).catch(() => {});
+        if (await this.store.exists(other, id)) await this.store.archive(id, other, batchId).catch(() => false);
       }
       this.tasks.delete(id);
     }

@@ -4,7 +4,7 @@
 // brain/state.json and batch records are only written when findings.ts allowed it (no
 // running brain for state.json). Each change is logged as 'doctor', into doctor's own spool
 // file, which the brain merges into logs/brain_decisions.log (core/spool.ts).
-import { lstat, mkdir, rename, rm, unlink } from 'node:fs/promises';
+import { lstat, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readBatchRecord, readBrainState, writeBatchRecord, writeBrainState } from '../core/batch.ts';
 import { isoTime } from '../core/clock.ts';
@@ -130,15 +130,8 @@ async function applyOne(paths: MountPaths, store: TaskStore, r: Repair, now: num
     }
     case 'archive_and_drop': {
       const out: string[] = [];
-      const dest = childPath(join(paths.tasks, 'archive'), r.batch, 'batch id');
-      await mkdir(dest, { recursive: true });
       for (const t of r.tasks) {
-        try {
-          await rename(store.fileOf(t.folder, t.id), join(dest, `${t.id}.json`));
-          out.push(`moved ${folderRel(t.folder)}/${t.id}.json to tasks/archive/${r.batch}/`);
-        } catch (err) {
-          if (!isGone(err)) throw err;
-        }
+        if (await store.archive(t.id, t.folder, r.batch)) out.push(`moved ${folderRel(t.folder)}/${t.id}.json to tasks/archive/${r.batch}/`);
       }
       const drop = await dropActive(paths, r.batch, now);
       return drop ? done(...out, drop) : out.length ? done(...out) : nothing(`batch ${r.batch} is no longer listed as active`);
