@@ -1,5 +1,7 @@
 // npm run status -- [--json] [--shared DIR]: one look at the rig.
+import { access } from 'node:fs/promises';
 import { parseCommand } from '../agents/core/args.ts';
+import { mountPaths } from '../agents/core/paths.ts';
 import { errorMessage } from '../agents/core/errors.ts';
 import { readSnapshot } from '../agents/status/snapshot.ts';
 import { toStatusJson } from '../agents/status/json.ts';
@@ -20,6 +22,12 @@ try {
   const snap = await readSnapshot(shared, Date.now());
   const view = summarize(snap);
   process.stdout.write(values.json ? JSON.stringify(toStatusJson(snap, view), null, 2) + '\n' : renderStatus(snap, view));
+  // A config that is there but refused is the one thing status fails on: the rig will not
+  // start with it, and a script that checks the rig must hear so. No config yet is fine.
+  if (snap.config === null && (await access(mountPaths(shared).config).then(() => true, () => false))) {
+    process.stderr.write(`status: the config is refused (the rig will not start with it): ${snap.config_problem}\n`);
+    process.exitCode = 1;
+  }
 } catch (err) {
   // Every file is read defensively (bad ones are listed, not thrown); this is the last guard: one line, not a stack.
   process.stderr.write(`status: could not read the rig at ${shared}: ${errorMessage(err)}\n`);

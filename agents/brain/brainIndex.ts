@@ -2,13 +2,11 @@
 // each of their tasks was last seen, and the learned VRAM estimates; with the few writes that
 // keep it in step with the folders (a task's move, a batch record, state.json, a seal, the
 // archive). A cache: the folders are the truth, and a scan rebuilds it.
-import { mkdir, rename } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Clock } from '../core/clock.ts';
 import { isoTime } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import type { Decision, DecisionLog } from '../core/decisionLog.ts';
-import { type MountPaths, TASK_FOLDERS, type TaskFolder, childPath } from '../core/paths.ts';
+import { type MountPaths, TASK_FOLDERS, type TaskFolder } from '../core/paths.ts';
 import type { TaskStore } from '../core/store.ts';
 import { type SealRecord, addToSeal, readSeal, writeSeal } from '../core/seal.ts';
 import type { Task, TaskInput, WorkerResult } from '../core/task.ts';
@@ -138,18 +136,16 @@ export class BrainIndex {
   /** Moves a finished batch's task files out of the live folders, so scans stay small. */
   async archive(batchId: string): Promise<void> {
     const rec = this.batchOf(batchId);
-    const dest = childPath(join(this.paths.tasks, 'archive'), batchId, 'batch id');
-    await mkdir(dest, { recursive: true });
     for (const id of rec.task_ids) {
       const v = this.tasks.get(id);
       const folder = v?.folder;
       if (folder !== 'complete' && folder !== 'failed') continue;
       // From where the brain last saw it, else from wherever it is now among the final folders
       // (a view a move ahead of this host's listing): a finished batch leaves no file behind.
-      const moved = await rename(this.store.fileOf(folder, id), join(dest, `${id}.json`)).then(() => true, () => false);
+      const moved = await this.store.archive(id, folder, batchId).catch(() => false);
       if (!moved) {
         const other: TaskFolder = folder === 'complete' ? 'failed' : 'complete';
-        if (await this.store.exists(other, id)) await rename(this.store.fileOf(other, id), join(dest, `${id}.json`)).catch(() => {});
+        if (await this.store.exists(other, id)) await this.store.archive(id, other, batchId).catch(() => false);
       }
       this.tasks.delete(id);
     }

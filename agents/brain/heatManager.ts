@@ -1,8 +1,6 @@
 // The I/O around heat.ts: counts the queue by class, writes the brain's load_llm/unload_llm
 // meta tasks (persisted in queue/, so a restarted brain de-duplicates against them), and
 // archives them once done. Meta tasks of the rig belong to the pseudo-batch "rig".
-import { mkdir, rename } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Clock } from '../core/clock.ts';
 import { isoTime } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
@@ -88,9 +86,7 @@ export class HeatManager {
       if (folder !== 'complete' && folder !== 'failed') continue;
       const r = await this.o.store.read(folder, id);
       if (!r.ok && r.reason === 'not_ready') continue; // torn or unreadable for now: the next pass looks again
-      const dest = join(this.o.paths.tasks, 'archive', RIG_BATCH);
-      await mkdir(dest, { recursive: true });
-      await rename(this.o.store.fileOf(folder, id), join(dest, `${id}.json`)).catch(() => {});
+      await this.o.store.archive(id, folder, RIG_BATCH).catch(() => false);
       if (r.ok) {
         await this.o.log.write({
           who: 'brain', what: folder === 'complete' ? 'META_DONE' : 'META_FAILED', task: id,

@@ -3,7 +3,7 @@
 import { readdir } from 'node:fs/promises';
 import { z } from 'zod';
 import { isTempName } from './atomic.ts';
-import { errorCode } from './errors.ts';
+import { isGone } from './errors.ts';
 import { type JsonFileRead, readJsonFile } from './mountJson.ts';
 import { type MountPaths, childPath, isSafeName } from './paths.ts';
 import { writeOwnJson } from './quarantine.ts';
@@ -102,8 +102,7 @@ export async function listBatchIds(paths: MountPaths): Promise<string[]> {
       .map((n) => n.slice(0, -5))
       .sort();
   } catch (err) {
-    const code = errorCode(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    if (isGone(err)) return [];
     throw err;
   }
 }

@@ -2,9 +2,8 @@
 import { z } from 'zod';
 import { writeJsonAtomic } from './atomic.ts';
 import { UserInputError } from './errors.ts';
-import { MAX_RECORD_BYTES, readMountFile } from './mountRead.ts';
-import { formatZodIssues } from './task.ts';
-import { suggest } from '../plan/suggest.ts';
+import { readJsonFile } from './mountJson.ts';
+import { checkSchema, foundWords } from './zodIssues.ts';
 
 /**
  * A number within [lo, hi], the range and the value found in the message. Every number in the
@@ -68,7 +67,7 @@ export type SandboxConfig = z.infer<typeof SandboxConfig>;
 export const Config = z.strictObject({
   gpus: z
     .array(GpuConfig, {
-      error: (iss) => `${iss.input === undefined ? 'missing' : 'must be a list'}: one entry per GPU, e.g. [{"id": 0, "name": "gpu-0", "model": "qwen2.5:7b", "port": 11435}] (npm run rig writes a default config when there is none)`,
+      error: (iss) => `${iss.input === undefined ? 'missing; expected a list' : `expected a list, found ${foundWords(iss.input)}`} with one entry per GPU, e.g. [{"id": 0, "name": "gpu-0", "model": "qwen2.5:7b", "port": 11435}] (npm run rig writes a default config when there is none)`,
     })
     .min(1, 'configure at least one GPU'),
   resource_limits: z
@@ -160,49 +159,12 @@ export function defaultGpus(count: number, basePort = 11435): GpuConfig[] {
   return Array.from({ length: count }, (_, id) => ({ id, name: `gpu-${id}`, model: 'qwen2.5:7b', port: basePort + id }));
 }
 
-/** The keys a config object at `path` allows (its schema's shape), unwrapping defaults, nullables and arrays. */
-function allowedKeysAt(path: readonly PropertyKey[]): string[] {
-  // zod 4 keeps a schema's parts in `def`: innerType (default, prefault, nullable), element (array), shape (object).
-  type Def = { innerType?: unknown; element?: unknown; shape?: Record<string, unknown> };
-  const defOf = (x: unknown): Def => ((x as { def?: Def }).def ?? {});
-  const unwrap = (x: unknown): unknown => {
-    let cur = x;
-    while (defOf(cur).innerType) cur = defOf(cur).innerType;
-    return cur;
-  };
-  let cur: unknown = unwrap(Config);
-  for (const key of path) {
-    const d = defOf(cur);
-    cur = unwrap(typeof key === 'number' ? d.element : d.shape?.[String(key)]);
-  }
-  return Object.keys(defOf(cur).shape ?? {});
-}
-
-/** "unknown key 'cycle' (did you mean 'cycles'?); allowed: ..." for each key the schema does not know. */
-function unknownKeyProblems(err: z.ZodError, where: string): string[] | null {
-  const out: string[] = [];
-  for (const issue of err.issues) {
-    if (issue.code !== 'unrecognized_keys') return null;
-    const allowed = allowedKeysAt(issue.path);
-    const at = issue.path.length ? `${issue.path.join('.')}.` : '';
-    for (const key of issue.keys) out.push(`${where}: ${at}${key}: unknown key${suggest(key, allowed)}; allowed here: ${allowed.join(', ')}`);
-  }
-  return out;
-}
-
-export function parseConfig(raw: unknown, where: string): Config {
-  const parsed = Config.safeParse(raw);
-  if (!parsed.success) {
-    // Unknown keys get their own words: a misspelled key would otherwise be dropped, and its default used.
-    const unknown = parsed.error.issues.filter((i) => i.code === 'unrecognized_keys');
-    const rest = parsed.error.issues.filter((i) => i.code !== 'unrecognized_keys');
-    const keys = unknownKeyProblems(new z.ZodError(unknown), where) ?? [];
-    throw new UserInputError([...keys, ...formatZodIssues(new z.ZodError(rest), where)]);
-  }
+/** The rules across fields that the schema cannot state: unique GPU ids and names, a stale limit over two heartbeats. */
+function configRuleProblems(config: Config, where: string): string[] {
   const ids = new Set<number>();
   const names = new Set<string>();
   const problems: string[] = [];
-  for (const [i, g] of parsed.data.gpus.entries()) {
+  for (const [i, g] of config.gpus.entries()) {
     if (ids.has(g.id)) problems.push(`${where}: gpus.${i}.id: GPU id ${g.id} appears twice`);
     if (names.has(g.name)) problems.push(`${where}: gpus.${i}.name: agent name "${g.name}" appears twice`);
     ids.add(g.id);
@@ -210,30 +172,40 @@ export function parseConfig(raw: unknown, where: string): Config {
   }
   // An agent writes its heartbeat once per external cycle: a stale limit under two cycles
   // would have the brain presume live agents dead, and return their tasks, over and over.
-  const { heartbeat_stale_s: stale } = parsed.data.timeouts;
-  const { external_s: ext } = parsed.data.cycles;
+  const { heartbeat_stale_s: stale } = config.timeouts;
+  const { external_s: ext } = config.cycles;
   if (stale < 2 * ext) {
     problems.push(`${where}: timeouts.heartbeat_stale_s: must be at least 2 × cycles.external_s (${2 * ext} s), or live agents are presumed dead between two heartbeats; found ${stale}`);
   }
+  return problems;
+}
+
+/**
+ * A config object checked: the config, or a UserInputError with every problem. Unknown keys
+ * are refused with the closest allowed key (zodIssues.ts): a misspelled key would otherwise be
+ * dropped, and its default used without a word.
+ */
+export function parseConfig(raw: unknown, where: string): Config {
+  const checked = checkSchema(Config, raw, where);
+  if (!checked.ok) throw new UserInputError(checked.problems);
+  const problems = configRuleProblems(checked.value, where);
   if (problems.length) throw new UserInputError(problems);
-  return parsed.data;
+  return checked.value;
 }
 
 export async function loadConfig(path: string): Promise<Config> {
   // Bounded and non-blocking: a FIFO, a device or a huge file in its place is refused, never
   // waited on. A symlink is followed (a person may link a config in), to a regular file only.
-  const read = await readMountFile(path, { maxBytes: MAX_RECORD_BYTES, followSymlinks: true });
-  if (!read.ok && read.why === 'missing') {
-    throw new UserInputError([`${path}: no config file; start the rig once (npm run rig) to write a default one`]);
+  const read = await readJsonFile(path, Config, "the rig's JSON config file", { followSymlinks: true });
+  if (read.ok) {
+    const problems = configRuleProblems(read.value, path);
+    if (problems.length) throw new UserInputError(problems);
+    return read.value;
   }
-  if (!read.ok) throw new UserInputError([`${read.detail}; expected the rig's JSON config file`]);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(read.text);
-  } catch (err) {
-    throw new UserInputError([`${path}: not valid JSON (${(err as Error).message})`]);
-  }
-  return parseConfig(raw, path);
+  if (read.missing) throw new UserInputError([`${path}: no config file; start the rig once (npm run rig) to write a default one`]);
+  if (read.why === 'invalid') throw new UserInputError((read.problems ?? [read.problem]).map((p) => `${path}: ${p}`));
+  if (read.why === 'not_json') throw new UserInputError([`${path}: ${read.problem}`]);
+  throw new UserInputError([`${read.detail ?? `${path}: ${read.problem}`}; expected the rig's JSON config file`]);
 }
 
 export async function writeConfig(path: string, config: ConfigInput): Promise<Config> {

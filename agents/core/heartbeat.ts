@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { errorCode } from './errors.ts';
 import { type JsonFileRead, readJsonFile } from './mountJson.ts';
-import { MAX_RECORD_BYTES, type RetryOptions } from './mountRead.ts';
+import type { RetryOptions } from './mountRead.ts';
 import { type MountPaths, heartbeatPath } from './paths.ts';
 import { writeOwnJson } from './quarantine.ts';
 
@@ -100,7 +100,7 @@ export async function writeHeartbeat(paths: MountPaths, hb: HeartbeatInput): Pro
  * before): most missing heartbeats are agents that never started.
  */
 export function readHeartbeatFile(paths: MountPaths, gpuId: number, retry: RetryOptions = {}): Promise<JsonFileRead<Heartbeat>> {
-  return readJsonFile(heartbeatPath(paths, gpuId), Heartbeat, 'a heartbeat', MAX_RECORD_BYTES, retry);
+  return readJsonFile(heartbeatPath(paths, gpuId), Heartbeat, 'a heartbeat', { retry });
 }
 
 /** Reads one heartbeat; null when absent or unreadable (an agent that never started, a torn NFS read, garbage). Never throws. */

@@ -5,8 +5,8 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { writeJsonAtomic, isTempName } from './atomic.ts';
-import { errorMessage } from './errors.ts';
-import { MAX_RECORD_BYTES, type RetryOptions, readMountFile } from './mountRead.ts';
+import { readJsonFile } from './mountJson.ts';
+import type { RetryOptions } from './mountRead.ts';
 import { type MountPaths, childPath, isSafeName } from './paths.ts';
 
 /** Characters of a batch id: task file names are <batch_id>__<task>.<n>.json and must fit in 255 bytes. */
@@ -20,7 +20,8 @@ export function batchIdProblem(id: string): string | null {
   return null;
 }
 
-export const Submission = z.object({
+/** Strict: a misspelled key (`confg`) is refused with the closest allowed one, never dropped for its default. */
+export const Submission = z.strictObject({
   /** Name of the plan folder under <shared>/plans/. */
   plan: z.string().refine(isSafeName, { message: 'must be the name of a folder under <shared>/plans/' }),
   /** Input values overriding the plan's defaults; each arrives as one literal argument. */
@@ -81,23 +82,9 @@ export type SubmissionRead = { ok: true; sub: Submission } | { ok: false; error:
  * `missing` (look again next pass) or `torn` (rejected only once it has stayed so for the grace).
  */
 export async function readSubmission(file: string, retry: RetryOptions = { missingToo: true }): Promise<SubmissionRead> {
-  const r = await readMountFile(file, { maxBytes: MAX_RECORD_BYTES, retry });
-  if (!r.ok) {
-    return { ok: false, error: `${r.detail}; expected a file {"plan": "NAME", "config": {...}}`, torn: r.why === 'unreadable', missing: r.why === 'missing' };
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(r.text);
-  } catch (err) {
-    return { ok: false, error: `${file}: not valid JSON (${errorMessage(err)}); expected {"plan": "NAME", "config": {...}}`, torn: true };
-  }
-  const parsed = Submission.safeParse(raw);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      error: parsed.error.issues.map((i) => `${file}: ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n'),
-      torn: false,
-    };
-  }
-  return { ok: true, sub: parsed.data };
+  const r = await readJsonFile(file, Submission, 'a submission {"plan": "NAME", "config": {...}}', { retry });
+  if (r.ok) return { ok: true, sub: r.value };
+  if (r.why === 'invalid') return { ok: false, error: (r.problems ?? [r.problem]).map((p) => `${file}: ${p}`).join('\n'), torn: false };
+  if (r.why === 'not_json') return { ok: false, error: `${file}: ${r.problem}`, torn: true };
+  return { ok: false, error: `${r.detail ?? `${file}: ${r.problem}`}; expected a file {"plan": "NAME", "config": {...}}`, torn: r.why === 'unreadable', missing: r.missing };
 }

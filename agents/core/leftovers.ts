@@ -14,7 +14,7 @@ import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isTempName } from './atomic.ts';
-import { errorCode } from './errors.ts';
+import { isGone } from './errors.ts';
 import { ObservedAge } from './observedAge.ts';
 import { type MountPaths, TASK_FOLDERS } from './paths.ts';
 import { statsVersion } from './unreadable.ts';
@@ -58,11 +58,6 @@ export type TempAgeJudge = ObservedAge | number;
 
 function ageOf(path: string, st: Stats, judge: TempAgeJudge): number {
   return typeof judge === 'number' ? judge - st.mtimeMs : judge.observe(path, statsVersion(st));
-}
-
-function isGone(err: unknown): boolean {
-  const code = errorCode(err);
-  return code === 'ENOENT' || code === 'ESTALE' || code === 'ENOTDIR';
 }
 
 async function readEntries(dir: string): Promise<Dirent[]> {

@@ -6,7 +6,7 @@
 import { constants } from 'node:fs';
 import { open, realpath } from 'node:fs/promises';
 import { sep } from 'node:path';
-import { errorCode, errorMessage } from './errors.ts';
+import { errorCode, errorMessage, isGone } from './errors.ts';
 
 export type MountReadFailure =
   /** Nothing there (ENOENT, or ESTALE: another NFS client removed it). */
@@ -127,7 +127,7 @@ async function readMountBytesOnce(path: string, o: MountReadOptions): Promise<Mo
     handle = await open(path, flags);
   } catch (err) {
     const code = errorCode(err);
-    if (code === 'ENOENT' || code === 'ESTALE' || code === 'ENOTDIR') return { ok: false, why: 'missing', detail: `${path} does not exist`, code };
+    if (isGone(err)) return { ok: false, why: 'missing', detail: `${path} does not exist`, code };
     if (code === 'ELOOP') return { ok: false, why: 'not_a_file', detail: `${path} is a symlink, not a regular file`, code };
     if (code === 'ENXIO') return { ok: false, why: 'not_a_file', detail: `${path} is a socket or a device, not a regular file`, code };
     return { ok: false, why: 'unreadable', detail: `${path} cannot be opened (${code ?? errorMessage(err)})`, code };
@@ -183,7 +183,7 @@ export async function resolveInside(path: string, folder: string): Promise<{ ok:
     [target, root] = await Promise.all([realpath(path), realpath(folder)]);
   } catch (err) {
     const code = errorCode(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ESTALE') return { ok: false, why: 'missing', detail: `${path} does not exist (or is a symlink to nothing)`, code };
+    if (isGone(err)) return { ok: false, why: 'missing', detail: `${path} does not exist (or is a symlink to nothing)`, code };
     if (code === 'ELOOP') return { ok: false, why: 'not_a_file', detail: `${path} is a loop of symlinks`, code };
     return { ok: false, why: 'unreadable', detail: `${path} cannot be resolved (${code ?? errorMessage(err)})`, code };
   }

@@ -4,7 +4,7 @@ import { lstat, mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, join, relative } from 'node:path';
 import { type WriteOptions, writeJsonAtomic } from './atomic.ts';
-import { errorCode } from './errors.ts';
+import { isGone } from './errors.ts';
 import { kindOf } from './mountRead.ts';
 import type { MountPaths } from './paths.ts';
 
@@ -23,8 +23,7 @@ export async function quarantine(paths: MountPaths, where: string, src: string, 
     await rename(src, dest);
   } catch (err) {
     await unlink(`${dest}.why.txt`).catch(() => {});
-    const code = errorCode(err);
-    if (code === 'ENOENT' || code === 'ESTALE') return; // someone else moved or quarantined it first
+    if (isGone(err)) return; // someone else moved or quarantined it first
     throw err;
   }
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { writeJsonAtomic } from './atomic.ts';
 import { readMountFile } from './mountRead.ts';
+import { readJsonFile } from './mountJson.ts';
 import { type MountPaths, childPath } from './paths.ts';
 import { SafeId, Task, type TaskInput } from './task.ts';
 
@@ -60,14 +61,8 @@ export async function readSeal(paths: MountPaths, batch: string): Promise<SealRe
   } catch {
     return null;
   }
-  const r = await readMountFile(file, { maxBytes: MAX_SEAL_BYTES });
-  if (!r.ok) return null;
-  try {
-    const parsed = SealRecord.safeParse(JSON.parse(r.text));
-    return parsed.success && parsed.data.batch === batch ? parsed.data : null;
-  } catch {
-    return null;
-  }
+  const r = await readJsonFile(file, SealRecord, 'a seal record', { maxBytes: MAX_SEAL_BYTES });
+  return r.ok && r.value.batch === batch ? r.value : null;
 }
 
 export type SealVerdict = { ok: true } | { ok: false; reason: string };

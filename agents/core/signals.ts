@@ -3,7 +3,7 @@ import type { Dirent } from 'node:fs';
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.ts';
-import { errorCode } from './errors.ts';
+import { isGone } from './errors.ts';
 import { readProblem } from './mountJson.ts';
 import { readMountFile } from './mountRead.ts';
 import type { MountPaths } from './paths.ts';
@@ -47,7 +47,7 @@ export async function readSignals(paths: MountPaths, agent: string): Promise<Pen
   try {
     entries = await readdir(paths.signals, { withFileTypes: true });
   } catch (err) {
-    if (errorCode(err) === 'ENOENT') return [];
+    if (isGone(err)) return [];
     throw err;
   }
   const names = new Set(entries.map((e) => e.name));
@@ -78,6 +78,6 @@ export async function removeSignal(paths: MountPaths, sig: PendingSignal): Promi
     return;
   }
   await unlink(sig.file).catch((err) => {
-    if (errorCode(err) !== 'ENOENT') throw err;
+    if (!isGone(err)) throw err;
   });
 }

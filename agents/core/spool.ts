@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { isTempName, writeFileAtomic } from './atomic.ts';
-import { errorCode, errorMessage } from './errors.ts';
+import { errorCode, errorMessage, isGone } from './errors.ts';
 import { type JsonFileRead, readJsonFile } from './mountJson.ts';
 import { type MountReadFailure, kindOf, readMountFile } from './mountRead.ts';
 import type { MountPaths } from './paths.ts';
@@ -105,7 +105,7 @@ export function emptySpoolOffsets(): SpoolOffsets {
 const MAX_OFFSETS_BYTES = 8 * 1024 * 1024;
 
 export function readSpoolOffsets(paths: MountPaths): Promise<JsonFileRead<SpoolOffsets>> {
-  return readJsonFile(paths.spoolOffsets, SpoolOffsetsSchema, 'a spool offsets record', MAX_OFFSETS_BYTES);
+  return readJsonFile(paths.spoolOffsets, SpoolOffsetsSchema, 'a spool offsets record', { maxBytes: MAX_OFFSETS_BYTES });
 }
 
 // ---- listing and reading ----
@@ -131,8 +131,7 @@ export async function listSpool(dir: string): Promise<SpoolListing> {
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (err) {
-    const code = errorCode(err);
-    if (code === 'ENOENT' || code === 'ESTALE' || code === 'ENOTDIR') return { files: [], odd: [] };
+    if (isGone(err)) return { files: [], odd: [] };
     throw err;
   }
   const out: SpoolListing = { files: [], odd: [] };
@@ -171,8 +170,8 @@ export async function readSpoolFrom(path: string, mark: SpoolMark | undefined, m
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   } catch (err) {
+    if (isGone(err)) return { ok: false, why: 'missing', detail: `${path} does not exist` };
     const code = errorCode(err);
-    if (code === 'ENOENT' || code === 'ESTALE' || code === 'ENOTDIR') return { ok: false, why: 'missing', detail: `${path} does not exist` };
     if (code === 'ELOOP') return { ok: false, why: 'not_a_file', detail: `${path} is a symlink, not a regular file` };
     if (code === 'ENXIO') return { ok: false, why: 'not_a_file', detail: `${path} is a socket or a device, not a regular file` };
     return { ok: false, why: 'unreadable', detail: `${path} cannot be opened (${code ?? errorMessage(err)})` };

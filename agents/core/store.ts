@@ -1,17 +1,18 @@
 // The file store: the only code that touches the task folders. A task moves between
 // folders only by rename; losing a rename race is a normal outcome, returned as false.
-import { link, readdir, rename, stat, lstat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileSynced, writeJsonAtomic } from './atomic.ts';
-import { batchOfTaskId } from './batch.ts';
-import { errorCode, errorMessage } from './errors.ts';
+import { errorMessage, isGone } from './errors.ts';
 import { readMountFile } from './mountRead.ts';
 import { type MountPaths, type TaskFolder, TASK_FOLDERS, childPath, isSafeName } from './paths.ts';
 import { quarantine } from './quarantine.ts';
 import { MAX_TASK_BYTES, parseTaskText, readTaskFile, surveyFolder } from './taskFile.ts';
 import { Task, type TaskInput } from './task.ts';
+import { MoveHints } from './moveHints.ts';
+import { archiveDir, isInAFolder, placeUnlessThere } from './placeTask.ts';
 import { ObservedAge } from './observedAge.ts';
 import { UNREADABLE_GRACE_MS, UnreadableWatch, fileVersion } from './unreadable.ts';
 import { BELL_FOLDERS, type BellFolder, type Doorbell } from './doorbell.ts';
@@ -44,14 +45,6 @@ export interface StoreOptions {
   bell?: Doorbell;
 }
 
-/**
- * How long a doorbell's word that a task moved into a folder is acted on when the folder's
- * listing does not show it yet (ms): longer than any client's cache of a listing.
- */
-export const HINT_MS = 15_000;
-/** Most hints held at once: a flood of bells cannot grow the map without end. */
-const MAX_HINTS = 20_000;
-
 /** How often replace() reads a file again that read torn, before it leaves the verdict to read(). */
 const TORN_RETRIES = 5;
 /** Pause before the n-th of those reads, times n (ms). */
@@ -59,12 +52,6 @@ const TORN_PAUSE_MS = 20;
 
 /** How often replace() starts again when the file changed between its read and its take. */
 const REPLACE_TRIES = 5;
-
-/** Errors a scan meets when another process (or another NFS client) moved a file under it. */
-function isGone(err: unknown): boolean {
-  const code = errorCode(err);
-  return code === 'ENOENT' || code === 'ESTALE';
-}
 
 /** The two temporary files of a replace() in flight: the new version, and the file it took. */
 const REPLACE_TEMP = /^\.(.+)\.json\.(\d+)\.([0-9a-f]+)\.(fresh|taken)\.tmp$/;
@@ -85,8 +72,7 @@ export class TaskStore {
   private readonly own: ReadonlySet<TaskFolder>;
   private readonly bell: Doorbell | null;
   private readonly now: () => number;
-  /** `<folder>/<id>` → until when (this process's clock) a doorbell's word that it moved there is acted on. */
-  private readonly hints = new Map<string, number>();
+  private readonly hints: MoveHints;
   constructor(paths: MountPaths, opts: StoreOptions = {}) {
     this.paths = paths;
     this.takenStaleMs = opts.takenStaleMs ?? TAKEN_STALE_MS;
@@ -95,6 +81,7 @@ export class TaskStore {
     this.takenAges = new ObservedAge(this.now);
     this.own = new Set(opts.ownFolders ?? []);
     this.bell = opts.bell ?? null;
+    this.hints = new MoveHints(this.now);
   }
 
   /**
@@ -103,11 +90,7 @@ export class TaskStore {
    * true costs one failed lookup; nothing is believed without reading the file.
    */
   hint(folder: TaskFolder, id: string): void {
-    if (!isSafeName(id)) return;
-    const key = `${folder}/${id}`;
-    this.hints.delete(key); // re-inserted last: the oldest hints are the first dropped
-    this.hints.set(key, this.now() + HINT_MS);
-    if (this.hints.size > MAX_HINTS) this.hints.delete(this.hints.keys().next().value!);
+    this.hints.add(folder, id);
   }
 
   /**
@@ -117,22 +100,12 @@ export class TaskStore {
    * place to look: the caller reads the file (or renames it) and drops the hint when it is not there.
    */
   hinted(folder: TaskFolder, listed: ReadonlySet<string>): string[] {
-    const out: string[] = [];
-    if (this.hints.size === 0) return out;
-    const now = this.now();
-    const prefix = `${folder}/`;
-    for (const [key, until] of this.hints) {
-      if (!key.startsWith(prefix)) continue;
-      const id = key.slice(prefix.length);
-      if (until < now || listed.has(id)) this.hints.delete(key);
-      else out.push(id);
-    }
-    return out;
+    return this.hints.pending(folder, listed);
   }
 
   /** Forgets a hint found not to hold (the file is not there). */
   dropHint(folder: TaskFolder, id: string): void {
-    this.hints.delete(`${folder}/${id}`);
+    this.hints.drop(folder, id);
   }
 
   /** list(), plus hinted() ids: for a reader that acts on each id by reading or renaming it (the agent's claim pass). */
@@ -333,16 +306,16 @@ export class TaskStore {
     this.takenAges.forget(`${folder}/${name}`);
     const fresh = `.${id}.json.${pid}.${hex}.fresh.tmp`;
     for (const f of TASK_FOLDERS) {
-      const placed = await this.place(join(this.paths.folders[f], fresh), f, id);
+      const placed = await placeUnlessThere(join(this.paths.folders[f], fresh), this.fileOf(f, id));
       if (placed === 'gone') continue;
       await unlink(taken).catch(() => {});
       return placed === 'placed' ? f : null;
     }
-    if (await this.isInAFolder(id)) {
+    if (await isInAFolder(this.paths, id)) {
       await unlink(taken).catch(() => {});
       return null;
     }
-    return (await this.place(taken, folder, id)) === 'placed' ? folder : null;
+    return (await placeUnlessThere(taken, this.fileOf(folder, id))) === 'placed' ? folder : null;
   }
 
   /**
@@ -363,42 +336,27 @@ export class TaskStore {
     return ids;
   }
 
-  /** Links a file in as <id>.json in `folder` unless one is there, then removes it. */
-  private async place(file: string, folder: TaskFolder, id: string): Promise<'placed' | 'exists' | 'gone'> {
-    try {
-      await link(file, this.fileOf(folder, id));
-    } catch (err) {
-      if (isGone(err)) return 'gone';
-      if (errorCode(err) !== 'EEXIST') throw err;
-      await unlink(file).catch(() => {});
-      return 'exists';
-    }
-    await unlink(file).catch(() => {});
-    return 'placed';
-  }
-
-  /** Whether <id>.json is in a task folder or its batch's archive. Looked for twice: a task moving back a folder (a retry) between two looks at the first pass is seen at the second. */
-  private async isInAFolder(id: string): Promise<boolean> {
-    const batch = batchOfTaskId(id);
-    const dirs = [...TASK_FOLDERS.map((f) => this.paths.folders[f]), ...(batch !== id && isSafeName(batch) ? [join(this.paths.tasks, 'archive', batch)] : [])];
-    for (let pass = 0; pass < 2; pass++) {
-      for (const dir of dirs) {
-        try {
-          await stat(join(dir, `${id}.json`));
-          return true;
-        } catch (err) {
-          if (!isGone(err) && errorCode(err) !== 'ENOTDIR') throw err;
-        }
-      }
-    }
-    return false;
-  }
-
   /** Moves a task by one rename. False when another process moved it first. */
   async move(id: string, from: TaskFolder, to: TaskFolder): Promise<boolean> {
     try {
       await rename(this.fileOf(from, id), this.fileOf(to, id));
       this.rang(to, id);
+      return true;
+    } catch (err) {
+      if (isGone(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Moves a finished task out of the live folders into tasks/archive/<batch>/ by one rename,
+   * so scans stay small. False when another process moved it first.
+   */
+  async archive(id: string, from: TaskFolder, batch: string): Promise<boolean> {
+    const dir = archiveDir(this.paths, batch);
+    await mkdir(dir, { recursive: true });
+    try {
+      await rename(this.fileOf(from, id), childPath(dir, `${id}.json`, 'task id'));
       return true;
     } catch (err) {
       if (isGone(err)) return false;

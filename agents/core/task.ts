@@ -152,7 +152,3 @@ export function childName(template: string, index: number): string {
 
 /** Plan task names: what may appear after the batch id in a task id. */
 export const TASK_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-
-export function formatZodIssues(err: z.ZodError, where: string): string[] {
-  return err.issues.map((i) => `${where}: ${i.path.length ? i.path.join('.') + ': ' : ''}${i.message}`);
-}

@@ -5,8 +5,8 @@
 import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { isTempName } from './atomic.ts';
-import { errorCode, errorMessage } from './errors.ts';
-import { readProblem } from './mountJson.ts';
+import { isGone } from './errors.ts';
+import { parseJsonText, readProblem } from './mountJson.ts';
 import { MAX_RECORD_BYTES, readMountFile } from './mountRead.ts';
 import { isSafeName } from './paths.ts';
 import { Task } from './task.ts';
@@ -27,19 +27,10 @@ export type TaskFileRead =
  * (half a file being replaced) and is not_ready; JSON that is not this task is garbage.
  */
 export function parseTaskText(text: string, id: string): TaskFileRead {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    return { ok: false, why: 'not_ready', problem: `not valid JSON: ${errorMessage(err)}` };
-  }
-  const parsed = Task.safeParse(raw);
-  if (!parsed.success) {
-    const why = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    return { ok: false, why: 'garbage', problem: `not a valid task: ${why}` };
-  }
-  if (parsed.data.id !== id) return { ok: false, why: 'garbage', problem: `file name says ${id} but the task id is ${parsed.data.id}` };
-  return { ok: true, task: parsed.data };
+  const checked = parseJsonText(text, Task, 'a valid task');
+  if (!checked.ok) return { ok: false, why: checked.why === 'not_json' ? 'not_ready' : 'garbage', problem: checked.problem };
+  if (checked.value.id !== id) return { ok: false, why: 'garbage', problem: `file name says ${id} but the task id is ${checked.value.id}` };
+  return { ok: true, task: checked.value };
 }
 
 /** Reads and judges one task file; never throws, never hangs, never reads more than MAX_TASK_BYTES. Problems leave out the path. */
@@ -94,8 +85,7 @@ export async function surveyFolder(dir: string): Promise<FolderSurvey> {
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (err) {
-    const code = errorCode(err);
-    if (code === 'ENOENT' || code === 'ESTALE' || code === 'ENOTDIR') return { ids: [], bad: [], temps: [] };
+    if (isGone(err)) return { ids: [], bad: [], temps: [] };
     throw err;
   }
   const out: FolderSurvey = { ids: [], bad: [], temps: [] };

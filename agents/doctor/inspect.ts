@@ -12,7 +12,7 @@ import { join, relative } from 'node:path';
 import { isTempName } from '../core/atomic.ts';
 import { listBatchIds, readBatchRecordFile, readBrainStateFile } from '../core/batch.ts';
 import { type Config, loadConfig } from '../core/config.ts';
-import { errorCode, errorMessage } from '../core/errors.ts';
+import { errorMessage, isGone } from '../core/errors.ts';
 import { readHeartbeatFile, waitForHeartbeats } from '../core/heartbeat.ts';
 import { listInbox, readSubmission } from '../core/inbox.ts';
 import { listTempFiles, rigFolders } from '../core/leftovers.ts';
@@ -29,12 +29,6 @@ import type { AgentView, BatchRecordView, LockView, MountFile, MountSnapshot, Ta
 
 /** A brain lease renewed within this long (ms) belongs to a running brain: its holder renews it every 5 s or more often. */
 const BRAIN_LOCK_FRESH_MS = 60_000;
-
-function isGone(err: unknown): boolean {
-  const code = errorCode(err);
-  return code === 'ENOENT' || code === 'ESTALE' || code === 'ENOTDIR';
-}
-
 
 /** A folder's entries; one that is gone, or cannot be listed this time, has none. */
 async function entries(dir: string): Promise<Dirent[]> {

@@ -4,12 +4,12 @@
 // brain/state.json and batch records are only written when findings.ts allowed it (no
 // running brain for state.json). Each change is logged as 'doctor', into doctor's own spool
 // file, which the brain merges into logs/brain_decisions.log (core/spool.ts).
-import { lstat, mkdir, rename, rm, unlink } from 'node:fs/promises';
+import { lstat, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readBatchRecord, readBrainState, writeBatchRecord, writeBrainState } from '../core/batch.ts';
 import { isoTime } from '../core/clock.ts';
 import { DecisionLog } from '../core/decisionLog.ts';
-import { errorCode, errorMessage } from '../core/errors.ts';
+import { errorMessage, isGone } from '../core/errors.ts';
 import { removeTempFile } from '../core/leftovers.ts';
 import { type MountPaths, childPath } from '../core/paths.ts';
 import { TaskStore, quarantine } from '../core/store.ts';
@@ -41,11 +41,6 @@ const ORDER: Record<Repair['kind'], number> = {
 type Step = { changes: string[]; note: string | null };
 const done = (...changes: string[]): Step => ({ changes, note: null });
 const nothing = (note: string): Step => ({ changes: [], note });
-
-function isGone(err: unknown): boolean {
-  const code = errorCode(err);
-  return code === 'ENOENT' || code === 'ESTALE';
-}
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -142,15 +137,8 @@ async function setBatchFailed(paths: MountPaths, r: RepairOf<'set_batch_failed'>
 
 async function archiveAndDrop(paths: MountPaths, store: TaskStore, r: RepairOf<'archive_and_drop'>, now: number): Promise<Step> {
   const out: string[] = [];
-  const dest = childPath(join(paths.tasks, 'archive'), r.batch, 'batch id');
-  await mkdir(dest, { recursive: true });
   for (const t of r.tasks) {
-    try {
-      await rename(store.fileOf(t.folder, t.id), join(dest, `${t.id}.json`));
-      out.push(`moved ${folderRel(t.folder)}/${t.id}.json to tasks/archive/${r.batch}/`);
-    } catch (err) {
-      if (!isGone(err)) throw err;
-    }
+    if (await store.archive(t.id, t.folder, r.batch)) out.push(`moved ${folderRel(t.folder)}/${t.id}.json to tasks/archive/${r.batch}/`);
   }
   const drop = await dropActive(paths, r.batch, now);
   return drop ? done(...out, drop) : out.length ? done(...out) : nothing(`batch ${r.batch} is no longer listed as active`);

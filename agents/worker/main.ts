@@ -31,6 +31,7 @@ import { errorMessage } from '../core/errors.ts';
 import { readMountFile } from '../core/mountRead.ts';
 import { childPath, isSafeName, mountPaths } from '../core/paths.ts';
 import { Task, WorkerResult } from '../core/task.ts';
+import { checkSchema } from '../core/zodIssues.ts';
 import { checkPolicy, GPU_SELECTION_VARS } from './policy.ts';
 import { makeResult, printResult, type ResultFields, type ResultTask } from './result.ts';
 import { LogFileError } from './logFiles.ts';
@@ -92,13 +93,10 @@ export async function workerMain(argv: string[]): Promise<number> {
     log(`worker error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     result = makeResult(who, { outcome: 'error', reason: `the worker failed: ${errorMessage(err)}` });
   }
-  const checked = WorkerResult.safeParse(result);
-  if (!checked.success) {
+  const checked = checkSchema(WorkerResult, result);
+  if (!checked.ok) {
     log(`the worker built an invalid result: ${JSON.stringify(result)}`);
-    result = makeResult(who, {
-      outcome: 'error',
-      reason: `the worker built an invalid result: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    });
+    result = makeResult(who, { outcome: 'error', reason: `the worker built an invalid result: ${checked.problems.join('; ')}` });
   }
   // A closed stdout (the agent went away) reaches printResult's callback; without this
   // listener it would also crash the process as an unhandled 'error' event.
@@ -179,12 +177,9 @@ function identify(raw: unknown, startedAt: number): ResultTask {
 }
 
 async function runTaskInput(raw: unknown, who: ResultTask, args: WorkerArgs, signal: AbortSignal): Promise<WorkerResult> {
-  const parsed = Task.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    return makeResult(who, { outcome: 'error', failure_kind: 'infra', reason: `invalid task: ${issues}` });
-  }
-  const task = parsed.data;
+  const parsed = checkSchema(Task, raw);
+  if (!parsed.ok) return makeResult(who, { outcome: 'error', failure_kind: 'infra', reason: `invalid task: ${parsed.problems.join('; ')}` });
+  const task = parsed.value;
   if (args.configPath === undefined) {
     return makeResult(who, { outcome: 'error', reason: 'the worker needs --config PATH (the rig\'s config.json)' });
   }

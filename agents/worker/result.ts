@@ -3,6 +3,7 @@
 // and attempt failed, whatever its exit code.
 import { isoTime } from '../core/clock.ts';
 import { type FailureKind, type Outcome, WorkerResult } from '../core/task.ts';
+import { formatZodIssues } from '../core/zodIssues.ts';
 
 /** How the caller reacts to an outcome, unless the result says otherwise. */
 export function defaultFailureKind(outcome: Outcome): FailureKind | null {
@@ -92,7 +93,7 @@ export function parseWorkerStdout(stdout: string, taskId: string, attempt: numbe
   }
   const parsed = WorkerResult.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    const issues = formatZodIssues(parsed.error.issues).join('; ');
     return { ok: false, reason: `the worker's result does not match the result schema: ${issues}` };
   }
   const result = parsed.data;

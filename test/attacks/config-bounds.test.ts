@@ -4,11 +4,12 @@
 // dead over and over. The rig refuses such a config at start (exit 1), before anything runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { defaultGpus, parseConfig } from '../../agents/core/config.ts';
 import { UserInputError } from '../../agents/core/errors.ts';
+import { readSubmission } from '../../agents/core/inbox.ts';
 import { tempMount } from '../helpers/mount.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -54,7 +55,7 @@ test('the brain and an agent refuse a config out of range: exit 1 with the field
   }
 });
 
-test('a misspelled config key is refused by rig and doctor, and shown by status, with the key, the closest match and the allowed keys', { timeout: 120_000 }, async () => {
+test('a misspelled config key is refused by rig, status and doctor with the key, the closest match and the allowed keys', { timeout: 120_000 }, async () => {
   const { paths, cleanup } = await tempMount();
   try {
     // `cycles.internl_s` would otherwise be dropped and the 5 s default used without a word.
@@ -62,11 +63,54 @@ test('a misspelled config key is refused by rig and doctor, and shown by status,
     const want = /config\.json: cycles\.internl_s: unknown key \(did you mean 'internal_s'\?\); allowed here: internal_s, external_s/;
     for (const script of ['agents/rig/main.ts', 'scripts/status.ts', 'scripts/doctor.ts']) {
       const r = await execa(process.execPath, ['--import', 'tsx', join(ROOT, script), '--shared', paths.root], { cwd: ROOT, reject: false, timeout: 60_000 });
-      // status is one look at the rig: it shows the config's problem on its second line and the rest of what it sees.
-      if (script === 'scripts/status.ts') assert.equal(r.exitCode, 0);
-      else assert.notEqual(r.exitCode, 0, `${script} refused the config`);
+      // status still shows the rest of what it sees, but fails: the rig will not start with this config (changed on purpose: it exited 0).
+      assert.notEqual(r.exitCode, 0, `${script} refused the config`);
       assert.match(`${String(r.stdout)}\n${String(r.stderr)}`, want, script);
     }
+  } finally {
+    await cleanup();
+  }
+});
+
+test('keys in the wrong place: rig, status and doctor each refuse, name the key, the closest match and the allowed keys, and start nothing', { timeout: 180_000 }, async () => {
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['a cycles key without its unit', { gpus: defaultGpus(1), cycles: { internal: 1 } }, /cycles\.internal: unknown key \(did you mean 'internal_s'\?\); allowed here: internal_s, external_s, doorbell_s/],
+    ['gpu for gpus', { gpu: defaultGpus(1) }, /config\.json: gpu: unknown key \(did you mean 'gpus'\?\); allowed here: gpus, resource_limits, cycles,[^\n]*\n[^\n]*gpus: missing; expected a list/],
+    ['a misspelled key in a GPU entry', { gpus: [{ id: 0, name: 'gpu-0', modle: 'qwen2.5:7b', port: 11435 }] }, /gpus\.0\.modle: unknown key \(did you mean 'model'\?\); allowed here: id, name, model, port/],
+  ];
+  for (const [what, config, want] of cases) {
+    const { paths, cleanup } = await tempMount();
+    try {
+      await writeFile(paths.config, JSON.stringify(config));
+      for (const script of ['agents/rig/main.ts', 'scripts/status.ts', 'scripts/doctor.ts']) {
+        const r = await execa(process.execPath, ['--import', 'tsx', join(ROOT, script), '--shared', paths.root], { cwd: ROOT, reject: false, timeout: 60_000 });
+        const out = `${String(r.stdout)}\n${String(r.stderr)}`.replaceAll('; ' + paths.config + ': ', '\n');
+        assert.notEqual(r.exitCode, 0, `${what}: ${script} exited 0`);
+        assert.match(out, want, `${what}: ${script}`);
+      }
+      // Nothing started: no brain took its lease, no agent wrote a heartbeat.
+      assert.equal(await stat(paths.brainLock).then(() => true, () => false), false, `${what}: a brain started`);
+      assert.deepEqual((await readdir(paths.gpus)).filter((n) => !n.startsWith('.')), [], `${what}: an agent started`);
+    } finally {
+      await cleanup();
+    }
+  }
+});
+
+test('an inbox submission with a misspelled key is refused with the key, the closest match and the allowed keys', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    const file = join(paths.inbox, 'hand.json');
+    await writeFile(file, JSON.stringify({ plan: 'demo', confg: { NAME: 'x' } }));
+    const r = await readSubmission(file);
+    assert.equal(r.ok, false);
+    assert.deepEqual(r.ok ? null : { error: r.error, torn: r.torn }, {
+      error: `${file}: confg: unknown key (did you mean 'config'?); allowed here: plan, config, batch_id, submitted_at`,
+      torn: false,
+    });
+    await writeFile(file, JSON.stringify({ plan: 7 }));
+    const typed = await readSubmission(file);
+    assert.equal(typed.ok ? '' : typed.error, `${file}: plan: expected a string, found 7`);
   } finally {
     await cleanup();
   }

@@ -243,11 +243,13 @@ test('status and doctor on a mount full of FIFOs, directories, /dev/zero, null a
     assert.ok((JSON.parse(String(dj.stdout)) as { findings: unknown[] }).findings.length >= 10);
     assert.deepEqual((await readdir(paths.folders.queue)).sort(), before, 'status and a report-only doctor change nothing');
 
-    // A FIFO config: the config is reported, not waited on.
+    // A FIFO config: the config is reported, not waited on. Status shows it and fails (exit 1,
+    // changed on purpose from 0): the rig will not start with a config it refuses.
     await unlink(paths.config);
     execFileSync('mkfifo', [paths.config]);
     const noConfig = await command('status.ts', paths, '--json');
-    assert.equal(noConfig.exitCode, 0, String(noConfig.stderr));
+    assert.equal(noConfig.exitCode, 1, String(noConfig.stderr));
+    noStack(noConfig.stderr);
     assert.match((JSON.parse(String(noConfig.stdout)) as { config_problem: string }).config_problem, /is a FIFO, not a regular file/);
     const dc = await command('doctor.ts', paths);
     noStack(dc.stderr);
