@@ -24,7 +24,7 @@ import { type ModelRuntime, RuntimeError, isRuntimeDown } from '../llm/runtime.t
 import { CircuitBreaker } from '../llm/circuit.ts';
 import type { LoadGate } from '../llm/loadGate.ts';
 import { sameModel } from '../llm/ollamaRuntime.ts';
-import { parseWorkerStdout } from '../worker/result.ts';
+import { parseTaskPidLine, parseWorkerStdout } from '../core/workerProtocol.ts';
 import { describeSandbox } from '../worker/sandbox.ts';
 import { readGpuTelemetry } from './readTelemetry.ts';
 import { readHostStats } from './hostStats.ts';
@@ -456,9 +456,9 @@ export class GpuAgent {
     });
     entry.pid = proc.pid ?? null;
     proc.stderr?.on('data', (chunk: Buffer) => {
-      const m = /task pid (\d+) \(its own process group\)/.exec(chunk.toString());
-      if (m && entry.taskPgid === null) {
-        entry.taskPgid = Number(m[1]);
+      const pgid = parseTaskPidLine(chunk.toString());
+      if (pgid !== null && entry.taskPgid === null) {
+        entry.taskPgid = pgid;
         void this.writeBeat().catch(() => {});
       }
     });
