@@ -23,7 +23,6 @@ import { isTempName, writeJsonAtomic } from '../core/atomic.ts';
 import { type ModelRuntime, RuntimeError, isRuntimeDown } from '../llm/runtime.ts';
 import { CircuitBreaker } from '../llm/circuit.ts';
 import type { LoadGate } from '../llm/loadGate.ts';
-import { sameModel } from '../llm/ollamaRuntime.ts';
 import { parseTaskPidLine, parseWorkerStdout } from '../core/workerProtocol.ts';
 import { describeSandbox } from '../worker/sandbox.ts';
 import { readGpuTelemetry } from './readTelemetry.ts';
@@ -265,7 +264,7 @@ export class GpuAgent {
     try {
       const loaded = await this.o.runtime.listLoaded();
       this.noteRuntime(true, null);
-      const mine = loaded.find((m) => sameModel(m.name, this.o.gpu.model));
+      const mine = loaded.find((m) => this.o.runtime.sameModel(m.name, this.o.gpu.model));
       this.setHot(Boolean(mine), mine?.size_vram_mb ?? 0);
     } catch (err) {
       this.noteRuntime(false, errorMessage(err));
