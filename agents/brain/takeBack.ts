@@ -5,7 +5,8 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TaskFolder } from '../core/paths.ts';
 import { taskDigest, readSeal } from '../core/seal.ts';
-import { type AttemptRecord, Task } from '../core/task.ts';
+import { Task } from '../core/task.ts';
+import { closeAttempt, lostResult } from '../core/attempt.ts';
 import { batchOfTaskId } from '../core/batch.ts';
 import { checkPlanBounded } from '../plan/boundedCheck.ts';
 import { buildBatchTasks } from '../plan/build.ts';
@@ -44,13 +45,10 @@ export class MissingTasks {
       t = await ix.store.write(into, d.task);
     } else {
       into = 'failed';
-      const attempt = Math.max(1, d.task.attempt);
-      const result = { ...ix.brainResult(d.task, 'lost', `the task file vanished from ${last!.folder}/ (found in no folder for ${MISSING_AFTER_MS / 1000} s)`), attempt, failure_kind: 'infra' as const };
-      const record: AttemptRecord = {
-        attempt, agent: d.task.claimed_by ?? 'none', claimed_at: d.task.claimed_at ?? result.started_at, finished_at: result.finished_at,
-        outcome: 'lost', failure_kind: 'infra', reason: result.reason, exit_code: null, peak_vram_mb: null,
-      };
-      t = await ix.store.write('failed', { ...d.task, attempt, result, attempts: [...d.task.attempts.filter((a) => a.attempt !== attempt), record] });
+      const now = ix.now();
+      const reason = `the task file vanished from ${last!.folder}/ (found in no folder for ${MISSING_AFTER_MS / 1000} s)`;
+      const result = lostResult(d.task, Math.max(1, d.task.attempt), reason, d.task.claimed_at ?? now, now);
+      t = await ix.store.write('failed', closeAttempt(d.task, result, { agent: d.task.claimed_by ?? 'none' }));
     }
     ix.tasks.set(id, { folder: into, task: t });
     this.missingSince.delete(id);

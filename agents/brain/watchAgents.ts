@@ -15,7 +15,8 @@ import { writeOwnJson } from '../core/quarantine.ts';
 import { signalPath, writeSignal } from '../core/signals.ts';
 import type { TaskStore } from '../core/store.ts';
 import { escalationsDir, interventionsDir, readEscalations } from '../core/stuckRecords.ts';
-import { type AttemptRecord, type Task, holdsOpenClaim, sameClaim } from '../core/task.ts';
+import { closeAttempt, lostResult } from '../core/attempt.ts';
+import { type Task, type WorkerResult, holdsOpenClaim, sameClaim } from '../core/task.ts';
 import { existsSync } from 'node:fs';
 import { type AgentWatch, type Escalation, type MonitorAction, decideMonitor, observeHeartbeats } from './monitor.ts';
 
@@ -178,18 +179,10 @@ export class AgentWatcher {
   /** Returns a dead agent's task: the attempt recorded as lost (infra), then one rename to failed/ for the retry path. */
   private async returnTask(t: Task, agent: string, reason: string): Promise<void> {
     const now = isoTime(this.clock.now());
-    const record: AttemptRecord = {
-      attempt: t.attempt, agent, claimed_at: t.claimed_at ?? now, finished_at: now, outcome: 'lost', failure_kind: 'infra', reason, exit_code: null, peak_vram_mb: null,
-    };
+    const result = lostResult(t, t.attempt, reason, t.claimed_at ?? now, now);
     const r = await this.store.replace('processing', t.id, (cur) =>
       // An attempt already recorded is over: the file is another agent's claim between its rename and its write.
-      cur.claimed_by !== agent || !sameClaim(cur, t) || !holdsOpenClaim(cur)
-        ? null
-        : {
-            ...cur,
-            result: { task_id: t.id, attempt: t.attempt, outcome: 'lost', failure_kind: 'infra', exit_code: null, signal: null, reason, started_at: t.claimed_at ?? now, finished_at: now, duration_ms: 0, stdout_path: null, stderr_path: null },
-            attempts: [...cur.attempts.filter((x) => x.attempt !== t.attempt), record],
-          },
+      cur.claimed_by !== agent || !sameClaim(cur, t) || !holdsOpenClaim(cur) ? null : closeAttempt(cur, result, { agent }),
       'failed');
     if (r.ok) await this.say('LOST', t.id, reason);
   }

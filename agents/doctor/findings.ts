@@ -9,7 +9,8 @@ import { relative } from 'node:path';
 import type { BatchState, TaskCounts } from '../core/batch.ts';
 import { Config, defaultGpus } from '../core/config.ts';
 import { type TaskFolder, mountPaths } from '../core/paths.ts';
-import { type AttemptRecord, type Task, type WorkerResult, holdsOpenClaim } from '../core/task.ts';
+import { type Task, holdsOpenClaim } from '../core/task.ts';
+import { closeAttempt, lostResult } from '../core/attempt.ts';
 import type { TaskView } from '../brain/decide.ts';
 import { isoTime } from '../core/clock.ts';
 import type { AgentView, TaskFileView } from './snapshot.ts';
@@ -174,20 +175,9 @@ export function returnLostTask(task: Task, reason: string, now: number): { task:
   const n = recorded ? task.attempt : task.attempt + 1;
   const finished = isoTime(now);
   const claimedAt = recorded && task.claimed_at ? task.claimed_at : finished;
-  const started = Date.parse(claimedAt);
-  const result: WorkerResult = {
-    task_id: task.id, attempt: n, outcome: 'lost', failure_kind: 'infra', exit_code: null, signal: null, reason,
-    started_at: claimedAt, finished_at: finished, duration_ms: Number.isFinite(started) ? Math.max(0, now - started) : 0,
-    stdout_path: null, stderr_path: null,
-  };
-  const record: AttemptRecord = {
-    attempt: n, agent: recorded ? (task.claimed_by ?? 'unknown') : 'unknown', claimed_at: claimedAt, finished_at: finished,
-    outcome: 'lost', failure_kind: 'infra', reason, exit_code: null, peak_vram_mb: null,
-  };
-  return {
-    task: { ...task, attempt: n, result, finished_at: finished, attempts: [...task.attempts.filter((a) => a.attempt !== n), record] },
-    to: 'failed',
-  };
+  const result = lostResult(task, n, reason, claimedAt, finished);
+  const agent = recorded ? (task.claimed_by ?? 'unknown') : 'unknown';
+  return { task: closeAttempt(task, result, { agent, claimedAt }), to: 'failed' };
 }
 
 export function lostReason(v: LostVerdict): string {

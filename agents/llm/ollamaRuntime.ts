@@ -127,6 +127,10 @@ export class OllamaRuntime implements ModelRuntime {
     };
   }
 
+  sameModel(a: string, b: string): boolean {
+    return sameModel(a, b);
+  }
+
   async health(): Promise<RuntimeHealth> {
     try {
       await this.call('check health (GET /api/version)', this.opts.healthTimeoutMs, undefined, (c) => c.version());

@@ -19,6 +19,7 @@
 //   /v1/chat/completions with response_format); text is `content`, prompt_tokens is
 //   `tokens_evaluated`, completion_tokens is `tokens_predicted`.
 // - health: GET /health (200 ok; 503 while loading, which is "not ok: loading").
+// - sameModel: the GGUF table's name for the model is the one name; compare as given.
 
 export interface LoadedModel {
   /** Model name as the runtime reports it, e.g. qwen2.5:7b. */
@@ -65,6 +66,11 @@ export interface ModelRuntime {
   generate(req: GenerateRequest): Promise<GenerateResult>;
   /** A cheap probe (no model work): answers within a few seconds. */
   health(): Promise<RuntimeHealth>;
+  /**
+   * Whether two model names name the same model in this runtime's spelling (Ollama: `m` is
+   * `m:latest`): how the agent finds its model in listLoaded(). Pure, no call out.
+   */
+  sameModel(a: string, b: string): boolean;
 }
 
 /**

@@ -32,6 +32,7 @@ import { readMountFile } from '../core/mountRead.ts';
 import { childPath, isSafeName, mountPaths } from '../core/paths.ts';
 import { Task, WorkerResult } from '../core/task.ts';
 import { checkSchema } from '../core/zodIssues.ts';
+import { formatTaskPidLine } from '../core/workerProtocol.ts';
 import { checkPolicy, GPU_SELECTION_VARS } from './policy.ts';
 import { makeResult, printResult, type ResultFields, type ResultTask } from './result.ts';
 import { LogFileError } from './logFiles.ts';
@@ -260,7 +261,7 @@ async function runShellTask(task: Task, config: Config, shared: string, who: Res
       stderrPath,
       timeoutMs: task.timeout_s * 1000,
       signal,
-      onSpawn: (pid) => log(`task pid ${pid} (its own process group)`),
+      onSpawn: (pid) => log(formatTaskPidLine(pid)),
       sandbox: sandbox.kind === 'sandboxed' ? sandbox.launch : undefined,
       runAs: sandbox.runAs,
     });

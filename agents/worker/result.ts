@@ -1,9 +1,7 @@
-// The worker's one result: built here, printed as exactly one JSON line on stdout, and read
-// back by the agent. A worker that exits without exactly one valid line for the right task
-// and attempt failed, whatever its exit code.
+// The worker's one result: built here and printed as exactly one JSON line on stdout. The
+// agent reads it back with parseWorkerStdout (core/workerProtocol.ts, the protocol's one home).
 import { isoTime } from '../core/clock.ts';
-import { type FailureKind, type Outcome, WorkerResult } from '../core/task.ts';
-import { formatZodIssues } from '../core/zodIssues.ts';
+import type { FailureKind, Outcome, WorkerResult } from '../core/task.ts';
 
 /** How the caller reacts to an outcome, unless the result says otherwise. */
 export function defaultFailureKind(outcome: Outcome): FailureKind | null {
@@ -71,52 +69,4 @@ export function printResult(result: WorkerResult): Promise<void> {
   return new Promise((done, fail) => {
     process.stdout.write(JSON.stringify(result) + '\n', (err) => (err ? fail(err) : done()));
   });
-}
-
-export type ParsedWorkerOutput = { ok: true; result: WorkerResult } | { ok: false; reason: string };
-
-/** For the agent: the worker's stdout must be exactly one JSON line, a valid result for this task and attempt. */
-export function parseWorkerStdout(stdout: string, taskId: string, attempt: number): ParsedWorkerOutput {
-  const lines = stdout.split('\n').filter((l) => l.trim() !== '');
-  if (lines.length === 0) return { ok: false, reason: 'the worker printed no result (its stdout was empty)' };
-  if (lines.length > 1) {
-    const jsonLines = lines.filter((l) => isJson(l)).length;
-    const what = jsonLines === lines.length ? `${lines.length} results` : `${lines.length} lines`;
-    return { ok: false, reason: `the worker printed ${what} on stdout; expected exactly one JSON result line (first: ${snippet(lines[0]!)})` };
-  }
-  const line = lines[0]!;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(line);
-  } catch {
-    return { ok: false, reason: `the worker's stdout is not a JSON result: ${snippet(line)}` };
-  }
-  const parsed = WorkerResult.safeParse(raw);
-  if (!parsed.success) {
-    const issues = formatZodIssues(parsed.error.issues).join('; ');
-    return { ok: false, reason: `the worker's result does not match the result schema: ${issues}` };
-  }
-  const result = parsed.data;
-  if (result.task_id !== taskId) {
-    return { ok: false, reason: `the worker's result is for task "${result.task_id}", expected "${taskId}"` };
-  }
-  const expected = Math.max(1, attempt);
-  if (result.attempt !== expected) {
-    return { ok: false, reason: `the worker's result is for attempt ${result.attempt} of task "${taskId}", expected attempt ${expected}` };
-  }
-  return { ok: true, result };
-}
-
-function isJson(line: string): boolean {
-  try {
-    JSON.parse(line);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function snippet(text: string): string {
-  const t = text.trim();
-  return JSON.stringify(t.length > 200 ? t.slice(0, 200) + '...' : t);
 }

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnWorker } from '../../agents/gpu/spawnWorker.ts';
-import { parseWorkerStdout } from '../../agents/worker/result.ts';
+import { parseWorkerStdout } from '../../agents/core/workerProtocol.ts';
 import { boundTail } from '../../agents/worker/main.ts';
 
 async function setup() {

@@ -16,7 +16,7 @@ import { execa, type ResultPromise } from 'execa';
 import { ensureMount, mountPaths, type MountPaths } from '../../agents/core/paths.ts';
 import type { TaskInput, WorkerResult } from '../../agents/core/task.ts';
 import { processesOfAttempt } from '../../agents/gpu/procGroup.ts';
-import { parseWorkerStdout } from '../../agents/worker/result.ts';
+import { parseWorkerStdout } from '../../agents/core/workerProtocol.ts';
 import { processesWithEnv } from '../helpers/procs.ts';
 
 const ROOT = join(import.meta.dirname, '../..');

@@ -8,7 +8,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import type { TaskInput, WorkerResult } from '../../agents/core/task.ts';
-import { parseWorkerStdout } from '../../agents/worker/result.ts';
+import { parseWorkerStdout } from '../../agents/core/workerProtocol.ts';
 import { processesWithEnv } from '../helpers/procs.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

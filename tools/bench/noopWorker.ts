@@ -10,7 +10,7 @@ import { defaultGpus, writeConfig } from '../../agents/core/config.ts';
 import { Task, type WorkerResult } from '../../agents/core/task.ts';
 import { nodeArgsFor } from '../../agents/core/entry.ts';
 import { spawnWorker } from '../../agents/gpu/spawnWorker.ts';
-import { parseWorkerStdout } from '../../agents/worker/result.ts';
+import { parseWorkerStdout } from '../../agents/core/workerProtocol.ts';
 
 const workerTs = fileURLToPath(new URL('../../agents/worker/main.ts', import.meta.url));
 

@@ -1,0 +1,69 @@
+// What a worker tells its agent, and how the agent reads it: the one home of both sides.
+// - stdout: exactly one JSON line, a WorkerResult for the task and attempt it was given. A
+//   worker that exits without exactly one valid line for the right task and attempt failed,
+//   whatever its exit code.
+// - stderr: human-readable log lines, one of which reports the task's own process group
+//   (formatTaskPidLine), so the agent can end the task when the worker dies without ending it.
+import { WorkerResult } from './task.ts';
+import { formatZodIssues } from './zodIssues.ts';
+
+export type ParsedWorkerOutput = { ok: true; result: WorkerResult } | { ok: false; reason: string };
+
+/** For the agent: the worker's stdout must be exactly one JSON line, a valid result for this task and attempt. */
+export function parseWorkerStdout(stdout: string, taskId: string, attempt: number): ParsedWorkerOutput {
+  const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+  if (lines.length === 0) return { ok: false, reason: 'the worker printed no result (its stdout was empty)' };
+  if (lines.length > 1) {
+    const jsonLines = lines.filter((l) => isJson(l)).length;
+    const what = jsonLines === lines.length ? `${lines.length} results` : `${lines.length} lines`;
+    return { ok: false, reason: `the worker printed ${what} on stdout; expected exactly one JSON result line (first: ${snippet(lines[0]!)})` };
+  }
+  const line = lines[0]!;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    return { ok: false, reason: `the worker's stdout is not a JSON result: ${snippet(line)}` };
+  }
+  const parsed = WorkerResult.safeParse(raw);
+  if (!parsed.success) {
+    const issues = formatZodIssues(parsed.error.issues).join('; ');
+    return { ok: false, reason: `the worker's result does not match the result schema: ${issues}` };
+  }
+  const result = parsed.data;
+  if (result.task_id !== taskId) {
+    return { ok: false, reason: `the worker's result is for task "${result.task_id}", expected "${taskId}"` };
+  }
+  const expected = Math.max(1, attempt);
+  if (result.attempt !== expected) {
+    return { ok: false, reason: `the worker's result is for attempt ${result.attempt} of task "${taskId}", expected attempt ${expected}` };
+  }
+  return { ok: true, result };
+}
+
+/** The stderr line in which a worker reports the pid of the task it started, the leader of the task's own process group. */
+export function formatTaskPidLine(pid: number): string {
+  return `task pid ${pid} (its own process group)`;
+}
+
+const TASK_PID_LINE = /task pid (\d+) \(its own process group\)/;
+
+/** The task's pid from a piece of the worker's stderr (which carries other lines too), or null when it holds no such line. */
+export function parseTaskPidLine(text: string): number | null {
+  const m = TASK_PID_LINE.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+function isJson(line: string): boolean {
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function snippet(text: string): string {
+  const t = text.trim();
+  return JSON.stringify(t.length > 200 ? t.slice(0, 200) + '...' : t);
+}

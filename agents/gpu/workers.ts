@@ -1,0 +1,143 @@
+// The agent's workers: one subprocess per claimed task, in its own process group, whose task
+// runs in a process group of its own again (the worker reports its pid on stderr). Here: the
+// spawn, the result read back from stdout, the signals that stop one or all of them, and what
+// their processes hold on the GPU. A worker that dies without a result leaves no process
+// behind: its task's group, and anything else carrying its attempt's environment, is killed.
+import { isoTime } from '../core/clock.ts';
+import { isAlive } from '../core/pids.ts';
+import type { Task, WorkerResult } from '../core/task.ts';
+import { parseTaskPidLine, parseWorkerStdout } from '../core/workerProtocol.ts';
+import type { RunningBeat } from './heartbeatView.ts';
+import { processGroupOf, processesOfAttempt } from './procGroup.ts';
+import { killGroup, spawnWorker } from './spawnWorker.ts';
+
+/** A task the agent runs, in a worker or (meta) inside itself. */
+export interface Running extends RunningBeat {
+  task: Task;
+  /** Set when the agent itself stops the task (signal, shutdown). */
+  stoppedBy: 'abort' | 'kill' | 'shutdown' | null;
+  /** Settles once its result is recorded. */
+  done: Promise<void>;
+}
+
+/** How long a shutdown waits after SIGTERM before SIGKILL to every group, ms. */
+export const SHUTDOWN_GRACE_MS = 3000;
+
+/** A result the agent writes itself for an attempt that no worker reported on. */
+export function agentResult(
+  t: Pick<Task, 'id' | 'attempt'>, startedAt: number, now: number,
+  outcome: WorkerResult['outcome'], kind: WorkerResult['failure_kind'], reason: string | null, exit: number | null, signal: string | null,
+): WorkerResult {
+  return {
+    task_id: t.id, attempt: t.attempt, outcome, failure_kind: kind, exit_code: exit, signal, reason,
+    started_at: isoTime(startedAt), finished_at: isoTime(now), duration_ms: now - startedAt, stdout_path: null, stderr_path: null,
+  };
+}
+
+export interface WorkerContext {
+  agent: string;
+  configFile: string;
+  /** The mount's root. */
+  shared: string;
+  ollamaUrl: string;
+  gpuId: number;
+  model: string;
+  extraEnv: Record<string, string>;
+  now: () => number;
+  /** Called once the worker has reported its task's process group (the heartbeat lists it). */
+  onTaskPgid: () => void;
+}
+
+/** Runs the entry's task in a worker and returns its result, or one the agent makes for a worker that gave none. */
+export async function runWorker(entry: Running, ctx: WorkerContext): Promise<WorkerResult> {
+  const t = entry.task;
+  const proc = spawnWorker({
+    taskJson: JSON.stringify(t), agent: ctx.agent, taskId: t.id, attempt: t.attempt, configFile: ctx.configFile, shared: ctx.shared,
+    ollamaUrl: ctx.ollamaUrl, gpuId: ctx.gpuId, model: ctx.model, extraEnv: ctx.extraEnv,
+  });
+  entry.pid = proc.pid ?? null;
+  proc.stderr?.on('data', (chunk: Buffer) => {
+    const pgid = parseTaskPidLine(chunk.toString());
+    if (pgid !== null && entry.taskPgid === null) {
+      entry.taskPgid = pgid;
+      ctx.onTaskPgid();
+    }
+  });
+  const res = await proc;
+  let result: WorkerResult;
+  const parsed = parseWorkerStdout(String(res.stdout ?? ''), t.id, t.attempt);
+  if (parsed.ok) {
+    result = parsed.result;
+  } else {
+    const why = entry.stoppedBy
+      ? `${entry.stoppedBy === 'shutdown' ? 'agent shut down' : entry.stoppedBy + ' signal'}: worker stopped`
+      : `worker gave no valid result (${parsed.reason}); exit ${res.exitCode ?? res.signal}; ${String(res.stderr ?? '').slice(-400)}`;
+    result = agentResult(t, entry.startedAt, ctx.now(), entry.stoppedBy ? 'killed' : 'error', 'infra', why, res.exitCode ?? null, res.signal ?? null);
+    await killLeftovers(entry, ctx.agent);
+  }
+  if (entry.stoppedBy && result.outcome !== 'success') {
+    result = { ...result, outcome: 'killed', failure_kind: 'infra', reason: `${entry.stoppedBy}: ${result.reason ?? ''}`.trim() };
+  }
+  return { ...result, peak_vram_mb: entry.peakMb ?? result.peak_vram_mb ?? null };
+}
+
+/**
+ * The worker died without a result; its task runs on in its own process group and would run
+ * beside the retry: end it now, and anything of the attempt whose group was never reported
+ * (the worker may have died after starting its task but before reporting its pid).
+ */
+async function killLeftovers(entry: Running, agent: string): Promise<void> {
+  if (entry.taskPgid !== null && isAlive(entry.taskPgid)) killGroup(entry.taskPgid, 'SIGKILL');
+  for (const pid of await processesOfAttempt(agent, entry.task.id, entry.task.attempt)) killGroup(pid, 'SIGKILL');
+}
+
+/** The worker's group and its task's group: SIGKILL to the worker alone would leave the task running. */
+export function killAll(r: Running, sig: NodeJS.Signals): void {
+  if (r.taskPgid !== null) killGroup(r.taskPgid, sig);
+  if (r.pid !== null) killGroup(r.pid, sig);
+}
+
+/** An abort or kill signal for one task; returns what was done, for the log. */
+export function stopTask(r: Running, kind: 'abort' | 'kill'): string {
+  r.stoppedBy = kind;
+  if (kind === 'kill') {
+    killAll(r, 'SIGKILL');
+    return 'SIGKILL to the worker group';
+  }
+  if (r.pid !== null) killGroup(r.pid, 'SIGTERM'); // the worker stops its task and reports
+  return 'SIGTERM to the worker';
+}
+
+/** Shutdown with kill: SIGTERM to every worker (each reports its task as killed), SIGKILL to every group after the grace. */
+export async function stopAll(running: () => Running[], graceMs = SHUTDOWN_GRACE_MS): Promise<void> {
+  for (const r of running()) {
+    r.stoppedBy = 'shutdown';
+    if (r.pid !== null) killGroup(r.pid, 'SIGTERM');
+  }
+  const grace = setTimeout(() => {
+    for (const r of running()) killAll(r, 'SIGKILL');
+  }, graceMs);
+  await Promise.all(running().map((r) => r.done));
+  clearTimeout(grace);
+}
+
+/**
+ * Attributes the GPU's compute processes to workers (the worker itself, its group or its
+ * task's group) and keeps each worker's now and peak figures. A script over its estimate is
+ * counted at its real figure from then on.
+ */
+export async function measureWorkers(running: readonly Running[], procs: ReadonlyArray<{ pid: number; used_memory_mb: number | null }>): Promise<void> {
+  for (const r of running) r.nowMb = 0;
+  for (const p of procs) {
+    const group = await processGroupOf(p.pid);
+    for (const r of running) {
+      if (r.pid !== null && (p.pid === r.pid || group === r.pid || (r.taskPgid !== null && group === r.taskPgid))) {
+        r.nowMb += p.used_memory_mb ?? 0;
+      }
+    }
+  }
+  for (const r of running) {
+    if (r.nowMb > (r.peakMb ?? 0)) r.peakMb = r.nowMb;
+    if (r.peakMb !== null && r.peakMb > r.cost && r.task.task_class === 'script') r.cost = r.peakMb;
+  }
+}
