@@ -1,5 +1,5 @@
 // The brain's decisions for one batch: a pure function of the batch's tasks (where each
-// is and what it holds), the approvals present and the config. The loop in brain.ts acts.
+// is and what it holds), the approvals present and the config. The loop in brain.ts acts, through applyAction.ts.
 import type { Config } from '../core/config.ts';
 import type { TaskFolder } from '../core/paths.ts';
 import type { Task } from '../core/task.ts';

@@ -163,7 +163,7 @@ export function judgeClaim(task: Task, agents: readonly AgentView[], config: Con
 
 /**
  * What the doctor writes into a lost task before moving it: the agent's own shape (see
- * gpu/agent.ts finish and reclaimOrphans). A task whose attempt already has its result
+ * gpu/attemptResults.ts and gpu/orphans.ts). A task whose attempt already has its result
  * only moves on, to where that result sends it.
  */
 export function returnLostTask(task: Task, reason: string, now: number): { task: Task; to: 'complete' | 'failed' } {

@@ -80,7 +80,7 @@ export function garbageFate(g: Pick<GarbageEvent, 'folder' | 'garbage' | 'name'>
   return 'quarantine';
 }
 
-/** A brain or agent scans these folders only while a batch is active (brain.ts: scan). */
+/** A brain or agent scans these folders only while a batch is active (brain/scan.ts). */
 const SCANNED_WHILE_ACTIVE = new Set(['private', 'complete', 'failed']);
 /**
  * timeouts.unreadable_grace_s of a chaos rig: a half-written task file is quarantined only once
