@@ -3,7 +3,7 @@
 // the batch's outputs folder, and the prompt/response pair kept as a training sample.
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { writeFileAtomic, writeJsonAtomic } from '../core/atomic.ts';
+import { writeJsonAtomic } from '../core/atomic.ts';
 import { isoTime } from '../core/clock.ts';
 import { errorMessage } from '../core/errors.ts';
 import { childPath } from '../core/paths.ts';
@@ -106,7 +106,8 @@ async function run(task: Task, ctx: LlmTaskContext, now: () => number): Promise<
   if (!isParse) {
     await recordSample(ctx, task, model, text, text.length > 0, now);
     await mkdir(outputs, { recursive: true });
-    await writeFileAtomic(childPath(outputs, `${task.name}.txt`, 'task name'), text);
+    // One convention for every LLM task: outputs/<task>.json (PLAN_FORMAT.md, "Outputs").
+    await writeJsonAtomic(childPath(outputs, `${task.name}.json`, 'task name'), { text });
     return { outcome: 'success', failure_kind: null, reason: null, output: { text } };
   }
 

@@ -1,5 +1,6 @@
 // generate and parse tasks against the simulated Ollama, and the training samples of many
 // concurrent writer processes, each left as a file of its own and merged by the brain.
+import { existsSync } from 'node:fs';
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
@@ -83,7 +84,7 @@ describe('runLlmTask', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('generate: success with the text as output, written to outputs/<name>.txt, and one training sample', async () => {
+  test('generate: success with the text as output, written to outputs/<name>.json as {"text"} (the convention every LLM task shares), and one training sample', async () => {
     const task = makeTask(batch, { name: 'gen1' });
     const r = await runLlmTask(task, ctx());
     WorkerResult.parse(r);
@@ -93,7 +94,8 @@ describe('runLlmTask', () => {
     assert.equal(r.attempt, 1);
     const text = (r.output as { text: string }).text;
     assert.match(text, /^sim\(qwen2\.5:7b\): Write one line about GPUs\./);
-    assert.equal(await readFile(join(batch, 'outputs', 'gen1.txt'), 'utf8'), text);
+    assert.deepEqual(JSON.parse(await readFile(join(batch, 'outputs', 'gen1.json'), 'utf8')), { text });
+    assert.equal(existsSync(join(batch, 'outputs', 'gen1.txt')), false);
     const [s] = (await samples(samplesDir)).filter((x) => x.task_id === 'b1__gen1');
     assert.deepEqual({ ...s, ts: 'x' }, {
       ts: 'x', task_id: 'b1__gen1', batch: 'b1', model: MODEL, type: 'generate', prompt: 'Write one line about GPUs.', response: text, ok: true,
