@@ -5,6 +5,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../core/atomic.ts';
 import type { BatchRecord } from '../core/batch.ts';
 import type { Config } from '../core/config.ts';
 import { countTasks, isFinalFailure, type TaskView } from './decide.ts';
+import { type LlmTotals, type LlmUse, llmTotals, llmTotalsMarkdown } from './llmTotals.ts';
 
 export interface BatchSummary {
   batch: string;
@@ -12,10 +13,13 @@ export interface BatchSummary {
   state: 'complete' | 'failed';
   counts: ReturnType<typeof countTasks>;
   tasks: Array<{ name: string; id: string; state: string; attempts: number; duration_ms: number | null; reason: string | null }>;
+  /** Generate and parse tasks' tokens and time per model and per agent; absent without LLM work. */
+  llm?: LlmTotals;
 }
 
 export function buildSummary(batch: BatchRecord, tasks: Map<string, TaskView>, summaryId: string, config: Config): BatchSummary {
   const rows: BatchSummary['tasks'] = [];
+  const uses: LlmUse[] = [];
   for (const id of batch.task_ids) {
     if (id === summaryId) continue;
     const v = tasks.get(id);
@@ -30,9 +34,11 @@ export function buildSummary(batch: BatchRecord, tasks: Map<string, TaskView>, s
       duration_ms: t.result?.duration_ms ?? null,
       reason: state === 'complete' ? null : (t.result?.reason ?? null),
     });
+    if (t.result?.llm) uses.push({ usage: t.result.llm, agent: t.claimed_by ?? 'unknown' });
   }
   const counts = countTasks({ ...batch, task_ids: batch.task_ids.filter((i) => i !== summaryId) }, tasks);
-  return { batch: batch.id, plan: batch.plan, state: counts.failed > 0 ? 'failed' : 'complete', counts, tasks: rows };
+  const llm = llmTotals(uses);
+  return { batch: batch.id, plan: batch.plan, state: counts.failed > 0 ? 'failed' : 'complete', counts, tasks: rows, ...(llm ? { llm } : {}) };
 }
 
 export function renderSummaryMarkdown(s: BatchSummary): string {
@@ -47,6 +53,7 @@ export function renderSummaryMarkdown(s: BatchSummary): string {
       (t) => `| ${t.name} | ${t.state} | ${t.attempts} | ${t.duration_ms === null ? '' : (t.duration_ms / 1000).toFixed(1)} | ${(t.reason ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 200)} |`,
     ),
     '',
+    ...(s.llm ? llmTotalsMarkdown(s.llm) : []),
   ];
   return lines.join('\n');
 }

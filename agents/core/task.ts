@@ -37,6 +37,18 @@ export type Outcome = z.infer<typeof Outcome>;
 
 export const SafeId = z.string().refine(isSafeName, { message: 'must be a safe file name' });
 
+/** What an LLM request of a generate or parse task cost: tokens as the runtime counted them, and time. */
+export const LlmUsage = z.object({
+  model: z.string(),
+  prompt_tokens: z.number().int().min(0).nullable(),
+  output_tokens: z.number().int().min(0).nullable(),
+  /** The request's wall time as the worker saw it (a model load included), ms. */
+  request_ms: z.number().min(0),
+  /** Output tokens per second of request time; null when the runtime counted none. */
+  tok_s: z.number().min(0).nullable(),
+});
+export type LlmUsage = z.infer<typeof LlmUsage>;
+
 export const WorkerResult = z.object({
   task_id: SafeId,
   attempt: z.number().int().min(1),
@@ -53,6 +65,8 @@ export const WorkerResult = z.object({
   /** Structured output of generate/parse tasks. */
   output: z.unknown().optional(),
   peak_vram_mb: z.number().min(0).nullable().optional(),
+  /** Generate and parse tasks: tokens and time of the LLM request. */
+  llm: LlmUsage.optional(),
 });
 export type WorkerResult = z.infer<typeof WorkerResult>;
 

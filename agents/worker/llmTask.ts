@@ -7,9 +7,9 @@ import { writeJsonAtomic } from '../core/atomic.ts';
 import { isoTime } from '../core/clock.ts';
 import { errorMessage } from '../core/errors.ts';
 import { childPath } from '../core/paths.ts';
-import type { FailureKind, Outcome, Task, WorkerResult } from '../core/task.ts';
+import type { FailureKind, LlmUsage, Outcome, Task, WorkerResult } from '../core/task.ts';
 import { OllamaRuntime } from '../llm/ollamaRuntime.ts';
-import { type ModelRuntime, RuntimeError } from '../llm/runtime.ts';
+import { type GenerateResult, type ModelRuntime, RuntimeError } from '../llm/runtime.ts';
 import { writeTrainingSample } from '../llm/trainingSamples.ts';
 
 export interface LlmTaskContext {
@@ -38,6 +38,7 @@ interface Ending {
   failure_kind: FailureKind | null;
   reason: string | null;
   output?: unknown;
+  llm?: LlmUsage;
 }
 
 export async function runLlmTask(task: Task, ctx: LlmTaskContext): Promise<WorkerResult> {
@@ -58,6 +59,7 @@ export async function runLlmTask(task: Task, ctx: LlmTaskContext): Promise<Worke
       stdout_path: null,
       stderr_path: null,
       ...(e.output !== undefined ? { output: e.output } : {}),
+      ...(e.llm ? { llm: e.llm } : {}),
     };
   };
   try {
@@ -90,6 +92,7 @@ async function run(task: Task, ctx: LlmTaskContext, now: () => number): Promise<
 
   const isParse = task.type === 'parse';
   let text: string;
+  let llm: LlmUsage;
   try {
     const res = await runtime.generate({
       model,
@@ -98,6 +101,7 @@ async function run(task: Task, ctx: LlmTaskContext, now: () => number): Promise<
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
     text = res.text;
+    llm = usageOf(model, res);
   } catch (err) {
     return runtimeFailure(err, task.model !== null);
   }
@@ -108,17 +112,23 @@ async function run(task: Task, ctx: LlmTaskContext, now: () => number): Promise<
     await mkdir(outputs, { recursive: true });
     // One convention for every LLM task: outputs/<task>.json (PLAN_FORMAT.md, "Outputs").
     await writeJsonAtomic(childPath(outputs, `${task.name}.json`, 'task name'), { text });
-    return { outcome: 'success', failure_kind: null, reason: null, output: { text } };
+    return { outcome: 'success', failure_kind: null, reason: null, output: { text }, llm };
   }
 
   const checked = checkAnswer(text, task.output_schema);
   await recordSample(ctx, task, model, text, checked.ok, now);
   if (!checked.ok) {
-    return { outcome: 'failed', failure_kind: 'app', reason: checked.reason, output: { raw: text.slice(0, 4000) } };
+    return { outcome: 'failed', failure_kind: 'app', reason: checked.reason, output: { raw: text.slice(0, 4000) }, llm };
   }
   await mkdir(outputs, { recursive: true });
   await writeJsonAtomic(childPath(outputs, `${task.name}.json`, 'task name'), checked.value);
-  return { outcome: 'success', failure_kind: null, reason: null, output: checked.value };
+  return { outcome: 'success', failure_kind: null, reason: null, output: checked.value, llm };
+}
+
+/** The request's tokens and time, as the result carries them. */
+export function usageOf(model: string, res: GenerateResult): LlmUsage {
+  const tokS = res.completion_tokens !== null && res.duration_ms > 0 ? Math.round((res.completion_tokens / res.duration_ms) * 1000 * 10) / 10 : null;
+  return { model, prompt_tokens: res.prompt_tokens, output_tokens: res.completion_tokens, request_ms: res.duration_ms, tok_s: tokS };
 }
 
 /** A runtime failure as a task outcome: the rig's problems are infra, the task's own are app. */

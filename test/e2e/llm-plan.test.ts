@@ -1,6 +1,6 @@
 // The LLM example (plans/llm) from submission to evaluation on simulated GPUs: the brain heats
 // an agent, the generate and parse tasks write their outputs where PLAN_FORMAT.md says
-// (outputs/<task>.json), and the evaluation task reads them back.
+// (outputs/<task>.json), the evaluation task reads them back, and the summary counts their tokens.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -30,6 +30,13 @@ test('plans/llm completes on the simulator: outputs/<task>.json for generate and
     assert.equal(typeof facts.year, 'number');
     const evaluation = (await json(`${dir}/evaluation.json`)) as { haiku: { score: number }; facts: { score: number } };
     for (const part of [evaluation.haiku, evaluation.facts]) assert.ok(part.score >= 1 && part.score <= 5, JSON.stringify(evaluation));
+    // The summary adds up the two LLM requests' tokens per model and per agent.
+    const summary = (await json(`${dir}/summary.json`)) as { llm?: { by_model: Record<string, { tasks: number; output_tokens: number }>; by_agent: Record<string, { tasks: number }> } };
+    const byModel = Object.values(summary.llm?.by_model ?? {});
+    assert.equal(byModel.reduce((n, m) => n + m.tasks, 0), 2, JSON.stringify(summary.llm));
+    assert.ok(byModel.every((m) => m.output_tokens > 0));
+    assert.equal(Object.values(summary.llm!.by_agent).reduce((n, a) => n + a.tasks, 0), 2);
+    assert.match(await readFile(`${dir}/summary.md`, 'utf8'), /## LLM work/);
   } finally {
     rig.kill('SIGTERM');
     await rig;

@@ -96,6 +96,10 @@ describe('runLlmTask', () => {
     assert.match(text, /^sim\(qwen2\.5:7b\): Write one line about GPUs\./);
     assert.deepEqual(JSON.parse(await readFile(join(batch, 'outputs', 'gen1.json'), 'utf8')), { text });
     assert.equal(existsSync(join(batch, 'outputs', 'gen1.txt')), false);
+    // The request's cost on the result: the simulator counts tokens as Ollama does.
+    assert.equal(r.llm?.model, MODEL);
+    assert.ok((r.llm?.prompt_tokens ?? 0) > 0 && (r.llm?.output_tokens ?? 0) > 0, JSON.stringify(r.llm));
+    assert.ok((r.llm?.request_ms ?? -1) >= 0);
     const [s] = (await samples(samplesDir)).filter((x) => x.task_id === 'b1__gen1');
     assert.deepEqual({ ...s, ts: 'x' }, {
       ts: 'x', task_id: 'b1__gen1', batch: 'b1', model: MODEL, type: 'generate', prompt: 'Write one line about GPUs.', response: text, ok: true,
