@@ -2,7 +2,7 @@
 // (store.ts, recoverTaken): put a file in place only where no copy is, and ask whether the task
 // is in any folder at all. Each placing is a link, which fails rather than replace a copy that
 // is there, so processes racing to do this make one copy.
-import { link, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { batchOfTaskId } from './batch.ts';
 import { errorCode, isGone } from './errors.ts';
@@ -45,4 +45,22 @@ export async function isInAFolder(paths: MountPaths, id: string): Promise<boolea
 /** tasks/archive/<batch>/: where a finished batch's task files go (TaskStore.archive). */
 export function archiveDir(paths: MountPaths, batch: string): string {
   return childPath(join(paths.tasks, 'archive'), batch, 'batch id');
+}
+
+/** Folders made once and then trusted, so a move into one costs no mkdir each time (a round trip on NFS). */
+export class MadeFolders {
+  private readonly made = new Set<string>();
+
+  async ensure(dir: string): Promise<void> {
+    if (this.made.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    if (this.made.size > 1000) this.made.clear();
+    this.made.add(dir);
+  }
+
+  /** After a move into dir failed as gone: true when dir itself is gone (removed since it was made), to make and try again. */
+  async lost(dir: string): Promise<boolean> {
+    if (!this.made.delete(dir)) return false;
+    return lstat(dir).then(() => false, () => true);
+  }
 }

@@ -1,6 +1,6 @@
-// The file store: the only code that touches the task folders. A task moves between
-// folders only by rename; losing a rename race is a normal outcome, returned as false.
-import { lstat, mkdir, readdir, rename, unlink } from 'node:fs/promises';
+// The file store: the only code that touches the task folders. A task moves between folders
+// only by rename; losing a rename race is a normal outcome, returned as false.
+import { lstat, readdir, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,7 +12,7 @@ import { quarantine } from './quarantine.ts';
 import { MAX_TASK_BYTES, parseTaskText, readTaskFile, surveyFolder } from './taskFile.ts';
 import { Task, type TaskInput } from './task.ts';
 import { MoveHints } from './moveHints.ts';
-import { archiveDir, isInAFolder, placeUnlessThere } from './placeTask.ts';
+import { MadeFolders, archiveDir, isInAFolder, placeUnlessThere } from './placeTask.ts';
 import { ObservedAge } from './observedAge.ts';
 import { UNREADABLE_GRACE_MS, UnreadableWatch, fileVersion } from './unreadable.ts';
 import { BELL_FOLDERS, type BellFolder, type Doorbell } from './doorbell.ts';
@@ -73,6 +73,7 @@ export class TaskStore {
   private readonly bell: Doorbell | null;
   private readonly now: () => number;
   private readonly hints: MoveHints;
+  private readonly archiveDirs = new MadeFolders();
   constructor(paths: MountPaths, opts: StoreOptions = {}) {
     this.paths = paths;
     this.takenStaleMs = opts.takenStaleMs ?? TAKEN_STALE_MS;
@@ -348,21 +349,19 @@ export class TaskStore {
     }
   }
 
-  /**
-   * Moves a finished task out of the live folders into tasks/archive/<batch>/ by one rename,
-   * so scans stay small. False when another process moved it first.
-   */
+  /** A finished task into tasks/archive/<batch>/ by one rename, so scans stay small; false when another process moved it first. */
   async archive(id: string, from: TaskFolder, batch: string): Promise<boolean> {
     const dir = archiveDir(this.paths, batch);
-    await mkdir(dir, { recursive: true });
+    await this.archiveDirs.ensure(dir);
     try {
       await rename(this.fileOf(from, id), childPath(dir, `${id}.json`, 'task id'));
       return true;
     } catch (err) {
-      if (isGone(err)) return false;
-      throw err;
+      if (!isGone(err)) throw err;
+      return (await this.archiveDirs.lost(dir)) ? this.archive(id, from, batch) : false;
     }
   }
+
 
   /** The claim: one rename from queue/ to processing/. Of any number of racing claimers exactly one wins. */
   claim(id: string): Promise<boolean> {

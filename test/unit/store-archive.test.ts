@@ -24,6 +24,22 @@ test('archive moves a finished task into tasks/archive/<batch>/ by one rename; a
   }
 });
 
+test('archive makes a batch folder once, and again when it was removed since', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    const store = new TaskStore(paths);
+    const [a, b] = [makeTask({ name: 'a' }), makeTask({ name: 'b' })];
+    await store.write('complete', a);
+    await store.write('failed', b);
+    assert.equal(await store.archive(a.id, 'complete', a.batch), true);
+    await rm(join(paths.tasks, 'archive', a.batch), { recursive: true });
+    assert.equal(await store.archive(b.id, 'failed', b.batch), true, 'the removed folder is made again, the task archived');
+    assert.deepEqual(await readdir(join(paths.tasks, 'archive', b.batch)), [`${b.id}.json`]);
+  } finally {
+    await cleanup();
+  }
+});
+
 test('a file is gone for ENOENT, ESTALE and ENOTDIR alike, and not for other errors', async () => {
   for (const code of ['ENOENT', 'ESTALE', 'ENOTDIR']) assert.equal(isGone(Object.assign(new Error(code), { code })), true, code);
   for (const code of ['EACCES', 'EIO', 'EEXIST', undefined]) assert.equal(isGone(Object.assign(new Error('x'), { code })), false, String(code));
