@@ -5,7 +5,7 @@
 // - stderr: human-readable log lines, one of which reports the task's own process group
 //   (formatTaskPidLine), so the agent can end the task when the worker dies without ending it.
 import { WorkerResult } from './task.ts';
-import { formatZodIssues } from './zodIssues.ts';
+import { checkSchema, joinProblems } from './zodIssues.ts';
 
 export type ParsedWorkerOutput = { ok: true; result: WorkerResult } | { ok: false; reason: string };
 
@@ -25,12 +25,9 @@ export function parseWorkerStdout(stdout: string, taskId: string, attempt: numbe
   } catch {
     return { ok: false, reason: `the worker's stdout is not a JSON result: ${snippet(line)}` };
   }
-  const parsed = WorkerResult.safeParse(raw);
-  if (!parsed.success) {
-    const issues = formatZodIssues(parsed.error.issues).join('; ');
-    return { ok: false, reason: `the worker's result does not match the result schema: ${issues}` };
-  }
-  const result = parsed.data;
+  const parsed = checkSchema(WorkerResult, raw);
+  if (!parsed.ok) return { ok: false, reason: `the worker's result does not match the result schema: ${joinProblems(parsed.problems)}` };
+  const result = parsed.value;
   if (result.task_id !== taskId) {
     return { ok: false, reason: `the worker's result is for task "${result.task_id}", expected "${taskId}"` };
   }

@@ -57,8 +57,10 @@ export async function runWorker(entry: Running, ctx: WorkerContext): Promise<Wor
   });
   entry.pid = proc.pid ?? null;
   proc.stderr?.on('data', (chunk: Buffer) => {
+    // Only until the line is seen: a chatty task's stderr is not scanned for the rest of its run.
+    if (entry.taskPgid !== null) return;
     const pgid = parseTaskPidLine(chunk.toString());
-    if (pgid !== null && entry.taskPgid === null) {
+    if (pgid !== null) {
       entry.taskPgid = pgid;
       ctx.onTaskPgid();
     }
