@@ -4,8 +4,8 @@
 // killed only when its environment proves it ran one of this agent's attempts on this host.
 // A heartbeat whose agent still runs here, or whose seq still moves on another host, means a
 // second agent of the same name: refused.
-import type { Clock } from '../core/clock.ts';
-import { closeAttempt } from '../core/attempt.ts';
+import { type Clock, isoTime } from '../core/clock.ts';
+import { closeAttempt, lostResult } from '../core/attempt.ts';
 import type { Config, GpuConfig } from '../core/config.ts';
 import { type Heartbeat, readHeartbeat, waitForHeartbeats } from '../core/heartbeat.ts';
 import { type MountPaths, heartbeatPath } from '../core/paths.ts';
@@ -15,7 +15,6 @@ import { type PreviousLife, AgentNameTaken, isAgentProcess, judgePreviousLife, t
 import { processesOfAttempts } from './procGroup.ts';
 import type { AgentLog } from './runtimeWatch.ts';
 import { killGroup } from './spawnWorker.ts';
-import { agentResult } from './workers.ts';
 
 export interface ReclaimContext {
   paths: MountPaths;
@@ -69,8 +68,8 @@ async function endPreviousLife(c: ReclaimContext, life: Exclude<PreviousLife, { 
     const r = await c.store.replace('processing', id, (t) => {
       // Another agent's claim between its rename and its write still names us: not ours.
       if (t.claimed_by !== name || !holdsOpenClaim(t)) return null;
-      const now = c.clock.now();
-      return closeAttempt(t, agentResult(t, now, now, 'lost', 'infra', reason, null, null), { agent: name });
+      const now = isoTime(c.clock.now());
+      return closeAttempt(t, lostResult(t, t.attempt, reason, now, now), { agent: name });
     }, 'failed');
     if (r.ok) await c.log('ORPHAN', id, `returned: ${r.task.result?.reason ?? ''}`);
   }
