@@ -20,6 +20,15 @@ function between(lo: number, hi: number, unit: string, opts: { int?: boolean } =
 /** 30 days: the longest time any timeout or cycle may name (Node's timers stop at 24.8 days; longer ones are clamped). */
 const MONTH_S = 30 * 24 * 3600;
 
+/** A managed runtime's command line: literal arguments, never a shell line. */
+export const ServeConfig = z.strictObject({
+  /** The server's argv, e.g. ["llama-server", "-m", "/models/qwen2.5-7b.gguf", "--port", "{port}"]. */
+  argv: z.array(z.string().min(1)).min(1, 'give the server command and its arguments'),
+  /** Extra environment, e.g. {"OLLAMA_MODELS": "/mnt/models"}. CUDA_VISIBLE_DEVICES is always set to the GPU's id. */
+  env: z.record(z.string(), z.string()).default({}),
+});
+export type ServeConfig = z.infer<typeof ServeConfig>;
+
 export const GpuConfig = z.strictObject({
   /** Physical GPU index: the agent sets CUDA_VISIBLE_DEVICES to it. */
   id: z.number().int().min(0),
@@ -27,10 +36,25 @@ export const GpuConfig = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'letters, digits, _ and - only'),
   /** Model the agent loads when it goes hot, e.g. qwen2.5:7b. */
   model: z.string().min(1),
-  /** The agent's own Ollama port. */
+  /** The agent's own runtime port (Ollama's, or the OpenAI-compatible server's). */
   port: z.number().int().min(1).max(65535),
+  /**
+   * The LLM server's protocol: ollama (loads and unloads models on request) or openai (any
+   * OpenAI-compatible server, e.g. llama.cpp's llama-server or vLLM, serving the one model it
+   * was started with).
+   */
+  runtime: z.enum(['ollama', 'openai']).default('ollama'),
+  /** Requests the runtime serves at once on this card (Ollama's OLLAMA_NUM_PARALLEL, llama-server's --parallel). */
+  num_parallel: between(1, 64, 'requests', { int: true }).default(1),
+  /** The rig starts and supervises this GPU's runtime itself (pinned to the card, restarted with backoff when it dies). */
+  manage: z.boolean().default(false),
+  /** How a managed runtime is started: argv (no shell) and extra environment; {port} {gpu} {host} {model} {num_parallel} are filled in. */
+  serve: ServeConfig.nullable().default(null),
 });
 export type GpuConfig = z.infer<typeof GpuConfig>;
+
+/** Placeholders a serve argv or env value may hold, filled in by the rig per GPU. */
+export const SERVE_PLACEHOLDERS = ['port', 'gpu', 'host', 'model', 'num_parallel'] as const;
 
 /** Executor policy. Lives only here: a plan can never loosen it. */
 export const ExecutorPolicy = z.strictObject({
@@ -149,6 +173,33 @@ export const Config = z.strictObject({
   cold_agents_take_llm: z.boolean().default(false),
   /** Seconds an agent stays hot or cold at least after the brain changed it (no flapping). */
   heat_dwell_s: between(0, 86_400, 's').default(60),
+  /** Seconds a hot agent may hold a model no task needs before the brain cools it. */
+  heat_idle_s: between(0, 86_400, 's').default(300),
+  /** The model of an llm task that names none and whose plan names none; null: the first GPU's model. */
+  default_model: z.string().min(1).nullable().default(null),
+  /** What each model needs resident, MB, where known before any load (the agents measure it after one). */
+  models: z.record(z.string().min(1), z.strictObject({ vram_mb: between(1, 10_000_000, 'MB', { int: true }) })).default({}),
+  /** The agents' circuit breaker on their runtime: failures in a row that open it, and the first cool-down before a probe. */
+  llm_circuit: z
+    .strictObject({
+      failures: between(1, 100, 'failures', { int: true }).default(3),
+      cool_down_s: between(0.1, 86_400, 's').default(60),
+      max_cool_down_s: between(0.1, 86_400, 's').default(600),
+    })
+    .prefault({}),
+  /** The simulated cards' LLM server (npm run rig -- --simulate N only). */
+  simulator: z
+    .strictObject({
+      /** Output tokens per second of one request alone on a card. */
+      tok_s: between(0.1, 1_000_000, 'tok/s').default(200),
+      /** How long a model load takes, ms. */
+      load_ms: between(0, 600_000, 'ms', { int: true }).default(300),
+      /** Resident size of a model with one request slot, MB. */
+      model_mb: between(1, 10_000_000, 'MB', { int: true }).default(4700),
+      /** KV cache of each further request slot (num_parallel), MB. */
+      kv_mb: between(0, 10_000_000, 'MB', { int: true }).default(256),
+    })
+    .prefault({}),
   /** Extra environment for workers (e.g. a simulator's state folder). Never from a plan. */
   worker_env: z.record(z.string(), z.string()).default({}),
 });
@@ -156,7 +207,18 @@ export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;
 
 export function defaultGpus(count: number, basePort = 11435): GpuConfig[] {
-  return Array.from({ length: count }, (_, id) => ({ id, name: `gpu-${id}`, model: 'qwen2.5:7b', port: basePort + id }));
+  return Array.from({ length: count }, (_, id) => ({ id, name: `gpu-${id}`, model: 'qwen2.5:7b', port: basePort + id, runtime: 'ollama', num_parallel: 1, manage: false, serve: null }));
+}
+
+/** The model an llm task asks for: its own, else the config's default, else the first GPU's. */
+export function taskModel(task: { model: string | null }, config: Pick<Config, 'default_model' | 'gpus'>): string {
+  return task.model ?? config.default_model ?? config.gpus[0]!.model;
+}
+
+/** Model names compared as Ollama does (`m` is `m:latest`); names of other runtimes are compared as given. */
+export function sameModelName(a: string, b: string): boolean {
+  const norm = (m: string) => (m.includes(':') ? m : `${m}:latest`);
+  return norm(a) === norm(b);
 }
 
 /** The rules across fields that the schema cannot state: unique GPU ids and names, a stale limit over two heartbeats. */
@@ -169,7 +231,20 @@ function configRuleProblems(config: Config, where: string): string[] {
     if (names.has(g.name)) problems.push(`${where}: gpus.${i}.name: agent name "${g.name}" appears twice`);
     ids.add(g.id);
     names.add(g.name);
+    if (g.serve && !g.manage) problems.push(`${where}: gpus.${i}.serve: used only when the rig manages the runtime; add "manage": true or remove serve`);
+    if (g.manage && g.runtime === 'openai' && !g.serve) {
+      problems.push(`${where}: gpus.${i}.serve: an openai runtime the rig manages needs its command, e.g. {"argv": ["llama-server", "-m", "/models/model.gguf", "--port", "{port}", "--parallel", "{num_parallel}"]}`);
+    }
+    for (const [k, text] of [...(g.serve?.argv ?? []).map((a, j) => [`argv.${j}`, a] as const), ...Object.entries(g.serve?.env ?? {}).map(([k, v]) => [`env.${k}`, v] as const)]) {
+      for (const m of text.matchAll(/\{([^{}]*)\}/g)) {
+        if (!(SERVE_PLACEHOLDERS as readonly string[]).includes(m[1]!)) {
+          problems.push(`${where}: gpus.${i}.serve.${k}: unknown placeholder {${m[1]}}; known: ${SERVE_PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`);
+        }
+      }
+    }
   }
+  const { cool_down_s: cd, max_cool_down_s: maxCd } = config.llm_circuit;
+  if (maxCd < cd) problems.push(`${where}: llm_circuit.max_cool_down_s: must be at least cool_down_s (${cd} s); found ${maxCd}`);
   // An agent writes its heartbeat once per external cycle: a stale limit under two cycles
   // would have the brain presume live agents dead, and return their tasks, over and over.
   const { heartbeat_stale_s: stale } = config.timeouts;

@@ -66,6 +66,19 @@ export const Heartbeat = z.object({
   stopping: z.boolean().default(false),
   /** The host the agent runs on (os.hostname()): pids mean something only there. */
   hostname: z.string().nullable().default(null),
+  /** The model resident on the card, or being loaded; null when none. */
+  model: z.string().nullable().default(null),
+  /** Its resident size as the runtime reports it (KV cache of every request slot included), MB; 0 when none. */
+  model_mb: z.number().min(0).default(0),
+  /** The runtime's protocol, and how many requests it serves at once. */
+  runtime: z.enum(['ollama', 'openai']).default('ollama'),
+  num_parallel: z.number().int().min(1).default(1),
+  /** The runtime loads and unloads models on request (ollama); false: it serves the one model it was started with. */
+  swappable: z.boolean().default(true),
+  /** How long this agent's latest load of each model took, ms. */
+  load_ms: z.record(z.string(), z.number().min(0)).default({}),
+  /** llm tasks it runs now. */
+  running_llm: z.number().int().min(0).default(0),
 });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 export type HeartbeatInput = z.input<typeof Heartbeat>;

@@ -46,6 +46,12 @@ export const LlmUsage = z.object({
   request_ms: z.number().min(0),
   /** Output tokens per second of request time; null when the runtime counted none. */
   tok_s: z.number().min(0).nullable(),
+  /** Time the runtime spent loading the model for this request, ms; null when no load happened or the runtime does not say. */
+  load_ms: z.number().min(0).nullable().default(null),
+  /** The card's time this task held: seconds running, shared evenly with the llm tasks running beside it. */
+  gpu_s: z.number().min(0).nullable().default(null),
+  /** Energy of that share, Wh, from the power draw the agent sampled while the task ran; null without power readings. */
+  energy_wh: z.number().min(0).nullable().default(null),
 });
 export type LlmUsage = z.infer<typeof LlmUsage>;
 

@@ -156,7 +156,7 @@ async function readAgents(paths: MountPaths, config: Config | null): Promise<Age
     [...ids].map(async (id) => {
       const r = await readHeartbeatFile(paths, id);
       const heartbeat = r.ok ? r.value : null;
-      const gpu = config.gpus.find((g) => g.id === id) ?? { id, name: heartbeat?.name ?? `gpu-${id}`, model: '?', port: 1 };
+      const gpu = config.gpus.find((g) => g.id === id) ?? { id, name: heartbeat?.name ?? `gpu-${id}`, model: '?', port: 1, runtime: 'ollama' as const, num_parallel: 1, manage: false, serve: null };
       const elsewhere = heartbeat?.hostname != null && heartbeat.hostname !== me;
       return {
         gpu, heartbeat, heartbeatRel: relative(paths.root, heartbeatPath(paths, id)),

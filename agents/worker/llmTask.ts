@@ -128,7 +128,7 @@ async function run(task: Task, ctx: LlmTaskContext, now: () => number): Promise<
 /** The request's tokens and time, as the result carries them. */
 export function usageOf(model: string, res: GenerateResult): LlmUsage {
   const tokS = res.completion_tokens !== null && res.duration_ms > 0 ? Math.round((res.completion_tokens / res.duration_ms) * 1000 * 10) / 10 : null;
-  return { model, prompt_tokens: res.prompt_tokens, output_tokens: res.completion_tokens, request_ms: res.duration_ms, tok_s: tokS };
+  return { model, prompt_tokens: res.prompt_tokens, output_tokens: res.completion_tokens, request_ms: res.duration_ms, tok_s: tokS, load_ms: null, gpu_s: null, energy_wh: null };
 }
 
 /** A runtime failure as a task outcome: the rig's problems are infra, the task's own are app. */

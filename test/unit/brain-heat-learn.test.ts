@@ -16,7 +16,7 @@ function hb(name: string, over: Partial<Heartbeat> = {}): Heartbeat {
     vram_used_mb: 0, vram_total_mb: 6144, vram_percent: 0, gpu_util_percent: 0, clock_mhz: 1900, throttle_status: 'None',
     claimed_vram_mb: 0, budget_available_mb: 4915, active_workers: 0, active_tasks: [], stats: { tasks_completed: 0, tasks_failed: 0 },
     seq: 1, pid: 1, started_at: 'x', health: 'healthy', health_reasons: [], accepts: [], llm_circuit: 'closed', llm_reason: null,
-    host: null, stopping: false, hostname: null, ...over,
+    host: null, stopping: false, hostname: null, model: null, model_mb: 0, runtime: 'ollama', num_parallel: 1, swappable: true, load_ms: {}, running_llm: 0, ...over,
   };
 }
 

@@ -4,7 +4,7 @@ import { llmTotals, llmTotalsMarkdown } from '../../agents/brain/llmTotals.ts';
 import { usageOf } from '../../agents/worker/llmTask.ts';
 import type { LlmUsage } from '../../agents/core/task.ts';
 
-const u = (model: string, prompt: number | null, output: number | null, ms: number): LlmUsage => ({ model, prompt_tokens: prompt, output_tokens: output, request_ms: ms, tok_s: null });
+const u = (model: string, prompt: number | null, output: number | null, ms: number): LlmUsage => ({ model, prompt_tokens: prompt, output_tokens: output, request_ms: ms, tok_s: null, load_ms: null, gpu_s: null, energy_wh: null });
 
 test('LLM totals add up tokens and request time per model and per agent; tokens/s over each group', () => {
   const t = llmTotals([
