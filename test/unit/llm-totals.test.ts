@@ -29,7 +29,7 @@ test('LLM totals add up tokens and request time per model and per agent; tokens/
 });
 
 test("a request's usage: the runtime's token counts, its wall time, and tokens/s only when tokens were counted", () => {
-  assert.deepEqual(usageOf('m', { text: 'x', prompt_tokens: 12, completion_tokens: 30, duration_ms: 1500 }), { model: 'm', prompt_tokens: 12, output_tokens: 30, request_ms: 1500, tok_s: 20 });
+  assert.deepEqual(usageOf('m', { text: 'x', prompt_tokens: 12, completion_tokens: 30, duration_ms: 1500 }), { model: 'm', prompt_tokens: 12, output_tokens: 30, request_ms: 1500, tok_s: 20, load_ms: null, gpu_s: null, energy_wh: null });
   assert.equal(usageOf('m', { text: 'x', prompt_tokens: null, completion_tokens: null, duration_ms: 1500 }).tok_s, null);
   assert.equal(usageOf('m', { text: 'x', prompt_tokens: 1, completion_tokens: 5, duration_ms: 0 }).tok_s, null);
 });
