@@ -147,7 +147,7 @@ export class Brain {
         continue;
       }
       await this.ix.ensureSealed(batch);
-      const actions = decideBatch(batch, this.tasks, approvals, this.ix.config, this.watcher.maxBudgetMb());
+      const actions = decideBatch(batch, this.tasks, approvals, this.ix.config, this.watcher.maxBudgetMb(), (m) => this.heat.sizeOf(m));
       for (const action of actions) {
         try {
           await applyAction(this.ix, batch.id, action);

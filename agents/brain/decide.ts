@@ -1,6 +1,6 @@
 // The brain's decisions for one batch: a pure function of the batch's tasks (where each
 // is and what it holds), the approvals present and the config. The loop in brain.ts acts, through applyAction.ts.
-import type { Config } from '../core/config.ts';
+import { type Config, taskModel } from '../core/config.ts';
 import type { TaskFolder } from '../core/paths.ts';
 import type { Task } from '../core/task.ts';
 import type { BatchRecord, BatchState, TaskCounts } from '../core/batch.ts';
@@ -68,6 +68,8 @@ interface Seen {
   config: Config;
   /** The largest VRAM budget of any GPU seen (MB), or null while no agent has reported. */
   maxBudgetMb: number | null;
+  /** A model's resident size where known (config models, or measured), MB. */
+  modelMb: (model: string) => number | null;
 }
 
 export function decideBatch(
@@ -77,12 +79,13 @@ export function decideBatch(
   config: Config,
   /** The largest VRAM budget of any GPU seen (MB), or null while no agent has reported. */
   maxBudgetMb: number | null = null,
+  modelMb: (model: string) => number | null = () => null,
 ): BrainAction[] {
   const actions: BrainAction[] = [];
   if (batch.state === 'complete' || batch.state === 'failed' || batch.state === 'cancelled') return actions;
   if (batch.state === 'pending') actions.push({ kind: 'start_batch' });
 
-  const seen: Seen = { tasks, approvals, config, maxBudgetMb };
+  const seen: Seen = { tasks, approvals, config, maxBudgetMb, modelMb };
   const announced = new Set(batch.failed_tasks);
   let allTerminal = true;
   let summary: string | null = null;
@@ -131,7 +134,7 @@ function decideFailed(id: string, t: Task, announced: ReadonlySet<string>, confi
 
 /** A task in private/: what to do with it now, 'summary' for the batch's summary task (decided last), or null to wait. */
 function decidePrivate(id: string, t: Task, seen: Seen): BrainAction | 'summary' | null {
-  const { tasks, approvals, config, maxBudgetMb } = seen;
+  const { tasks, approvals, config, maxBudgetMb, modelMb } = seen;
   // A not_run record the brain wrote but did not move yet (crash in between).
   if (t.result?.outcome === 'not_run') return { kind: 'not_run', id, reason: t.result.reason ?? 'a dependency failed' };
   if (t.executor === 'brain' && t.type === 'batch_summary') return 'summary';
@@ -148,6 +151,13 @@ function decidePrivate(id: string, t: Task, seen: Seen): BrainAction | 'summary'
   if (t.expanded_into !== null) return decideTemplate(id, t.expanded_into, tasks, config);
   if (t.task_class === 'script' && maxBudgetMb !== null && t.vram_estimate_mb > maxBudgetMb) {
     return { kind: 'unschedulable', id, reason: `needs ${t.vram_estimate_mb} MB of VRAM but the largest GPU budget is ${maxBudgetMb} MB; it can never run here` };
+  }
+  if (t.task_class === 'llm' && maxBudgetMb !== null) {
+    const model = taskModel(t, config);
+    const size = modelMb(model);
+    if (size !== null && size > maxBudgetMb) {
+      return { kind: 'unschedulable', id, reason: `its model ${model} needs ${size} MB of VRAM but the largest GPU budget is ${maxBudgetMb} MB; no card can hold it (name a smaller model, or a card with more memory)` };
+    }
   }
   return { kind: 'release', id, reason: t.depends_on.length ? 'dependencies complete' : 'no dependencies' };
 }

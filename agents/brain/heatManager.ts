@@ -3,14 +3,15 @@
 // archives them once done. Meta tasks of the rig belong to the pseudo-batch "rig".
 import type { Clock } from '../core/clock.ts';
 import { isoTime } from '../core/clock.ts';
-import type { Config } from '../core/config.ts';
+import { type Config, sameModelName, taskModel } from '../core/config.ts';
+import type { Heartbeat } from '../core/heartbeat.ts';
 import type { DecisionLog } from '../core/decisionLog.ts';
 import type { MountPaths, TaskFolder } from '../core/paths.ts';
 import type { TaskStore } from '../core/store.ts';
 import { type TaskInput, taskId } from '../core/task.ts';
 import { type SealRecord, addToSeal, readSeal, writeSeal } from '../core/seal.ts';
 import type { TaskView } from './decide.ts';
-import { decideHeat } from './heat.ts';
+import { type HeatAction, type HeatPlan, type ModelDemand, decideHeat, heldBy } from './heat.ts';
 import type { AgentWatcher } from './watchAgents.ts';
 
 export const RIG_BATCH = 'rig';
@@ -21,9 +22,22 @@ export function parseRigTaskId(id: string): { type: 'load_llm' | 'unload_llm'; a
   return m ? { type: m[1] as 'load_llm' | 'unload_llm', agent: m[2]! } : null;
 }
 
+/** Not finished anywhere: waiting (and not expanded), queued or running. */
+function isOpen(v: TaskView): boolean {
+  return v.folder === 'queue' || v.folder === 'processing' || (v.folder === 'private' && v.task.result === null && v.task.expanded_into === null);
+}
+
 export class HeatManager {
   private readonly o: { paths: MountPaths; config: Config; clock: Clock; store: TaskStore; log: DecisionLog };
   private readonly lastChange = new Map<string, number>();
+  private readonly lastWanted = new Map<string, number>();
+  private readonly lastHeld = new Map<string, string | null>();
+  /** Mean request time per model, ms, and measured resident sizes, MB. */
+  private readonly taskMs = new Map<string, number>();
+  private readonly sizes = new Map<string, number>();
+  /** The model of each meta task this brain queued (ids of an earlier life: unknown). */
+  private readonly metaModels = new Map<string, string | null>();
+  private readonly waitSaid = new Map<string, string>();
   private rigSeal: SealRecord | null = null;
   private lastRun = 0;
 
@@ -36,39 +50,119 @@ export class HeatManager {
     await this.archiveFinished(rigTasks);
     if (now - this.lastRun < 1000) return;
     this.lastRun = now;
-    let queuedLlm = 0;
-    let pendingLlm = 0;
-    let pendingScript = 0;
-    for (const v of tasks.values()) {
-      const open = v.folder === 'queue' || v.folder === 'processing' || (v.folder === 'private' && v.task.result === null && v.task.expanded_into === null);
-      if (!open) continue;
-      if (v.task.task_class === 'llm') {
-        pendingLlm += 1;
-        if (v.folder === 'queue') queuedLlm += 1;
-      } else if (v.task.task_class === 'script') pendingScript += 1;
-    }
+    const { config } = this.o;
+    const beats = watcher.aliveBeats();
+    this.learnSizes(beats);
+    const { demand, pendingScript } = this.demandOf(tasks);
+    const configuredModel = (agent: string) => config.gpus.find((g) => g.name === agent)?.model ?? null;
+    this.noteWanted(beats, demand, now, configuredModel);
     const inFlight = [...rigTasks]
       .filter(([, f]) => f === 'queue' || f === 'processing')
-      .map(([id]) => parseRigTaskId(id))
+      .map(([id]) => {
+        const p = parseRigTaskId(id);
+        return p ? { ...p, model: this.metaModels.get(id) ?? null } : null;
+      })
       .filter((x): x is NonNullable<typeof x> => x !== null);
-    const actions = decideHeat({
-      beats: watcher.aliveBeats(), queuedLlm, pendingLlm, pendingScript, inFlight, lastChange: this.lastChange, now,
-      dwellMs: this.o.config.heat_dwell_s * 1000,
+    const plan = decideHeat({
+      beats, demand, pendingScript, inFlight, lastChange: this.lastChange, lastWanted: this.lastWanted, now,
+      dwellMs: config.heat_dwell_s * 1000, idleMs: config.heat_idle_s * 1000,
+      // Before any agent has measured a load: a tenth of the load deadline (30 s by default).
+      defaultLoadMs: (config.timeouts.model_load_s * 1000) / 10,
+      budgetPercent: config.resource_limits.vram_budget_percent, configuredModel,
     });
-    for (const a of actions) {
-      const type = a.kind === 'heat' ? 'load_llm' : 'unload_llm';
-      const gpu = this.o.config.gpus.find((g) => g.name === a.agent);
-      const name = `${type}.${a.agent}.${now}`;
-      const meta: TaskInput = {
-        id: taskId(RIG_BATCH, name), batch: RIG_BATCH, plan: RIG_BATCH, name, type, task_class: 'meta', executor: 'agent',
-        target: a.agent, model: gpu?.model ?? null, command: null, argv: null, cwd: this.o.paths.root, batch_path: this.o.paths.root,
-        vram_estimate_mb: 0, timeout_s: this.o.config.timeouts.model_load_s, max_attempts: 1, created_at: isoTime(now),
-      };
-      await this.sealMeta(meta);
-      await this.o.store.write('queue', meta);
-      this.lastChange.set(a.agent, now);
-      await this.o.log.write({ who: 'brain', what: a.kind === 'heat' ? 'HEAT' : 'COOL', task: taskId(RIG_BATCH, name), reason: `${a.agent}: ${a.reason}` });
+    for (const a of plan.actions) await this.queueMeta(a, now);
+    await this.logWaits(plan.waits);
+  }
+
+  /** llm work per model (queued and pending, mean task time, size), and script work pending. */
+  private demandOf(tasks: ReadonlyMap<string, TaskView>): { demand: ModelDemand[]; pendingScript: number } {
+    const { config } = this.o;
+    const byModel = new Map<string, ModelDemand & { msSum: number; msN: number }>();
+    let pendingScript = 0;
+    for (const v of tasks.values()) {
+      const t = v.task;
+      if (t.task_class === 'script') {
+        if (isOpen(v)) pendingScript += 1;
+        continue;
+      }
+      if (t.task_class !== 'llm') continue;
+      const m = taskModel(t, config);
+      const key = [...byModel.keys()].find((k) => sameModelName(k, m)) ?? m;
+      const d = byModel.get(key) ?? { model: key, queued: 0, pending: 0, taskMs: null, sizeMb: this.sizeOf(key), msSum: 0, msN: 0 };
+      byModel.set(key, d);
+      if (isOpen(v)) {
+        d.pending += 1;
+        if (v.folder === 'queue') d.queued += 1;
+      } else if (v.folder === 'complete' && t.result?.llm) {
+        d.msSum += t.result.llm.request_ms;
+        d.msN += 1;
+      }
     }
+    const demand: ModelDemand[] = [];
+    for (const d of byModel.values()) {
+      // Finished tasks leave the view once archived: the last mean seen is kept.
+      if (d.msN) this.taskMs.set(d.model, d.msSum / d.msN);
+      if (d.pending === 0) continue;
+      demand.push({ model: d.model, queued: d.queued, pending: d.pending, taskMs: this.taskMs.get(d.model) ?? null, sizeMb: d.sizeMb });
+    }
+    return { demand, pendingScript };
+  }
+
+  /** A model's resident size: the config's, else the smallest an agent has measured. */
+  sizeOf(model: string): number | null {
+    const declared = Object.entries(this.o.config.models).find(([m]) => sameModelName(m, model));
+    if (declared) return declared[1].vram_mb;
+    for (const [m, mb] of this.sizes) if (sameModelName(m, model)) return mb;
+    return null;
+  }
+
+  private learnSizes(beats: readonly Heartbeat[]): void {
+    for (const b of beats) {
+      if (!b.model || !b.model_loaded || b.model_mb <= 0) continue;
+      const was = this.sizes.get(b.model);
+      if (was === undefined || b.model_mb < was) this.sizes.set(b.model, b.model_mb);
+    }
+  }
+
+  /** Idle time starts when an agent's model stops having work, or when it takes a new model. */
+  private noteWanted(beats: readonly Heartbeat[], demand: readonly ModelDemand[], now: number, configured: (a: string) => string | null): void {
+    for (const b of beats) {
+      const m = heldBy(b, configured);
+      const changed = this.lastHeld.get(b.name) !== m;
+      this.lastHeld.set(b.name, m);
+      const wanted = m !== null && demand.some((d) => sameModelName(d.model, m) && d.pending > 0);
+      if (changed || wanted || !this.lastWanted.has(b.name)) this.lastWanted.set(b.name, now);
+    }
+  }
+
+  private async queueMeta(a: HeatAction, now: number): Promise<void> {
+    const type = a.kind === 'heat' ? 'load_llm' : 'unload_llm';
+    const gpu = this.o.config.gpus.find((g) => g.name === a.agent);
+    const name = `${type}.${a.agent}.${now}`;
+    const id = taskId(RIG_BATCH, name);
+    const meta: TaskInput = {
+      id, batch: RIG_BATCH, plan: RIG_BATCH, name, type, task_class: 'meta', executor: 'agent',
+      target: a.agent, model: a.model ?? gpu?.model ?? null, command: null, argv: null, cwd: this.o.paths.root, batch_path: this.o.paths.root,
+      vram_estimate_mb: 0, timeout_s: this.o.config.timeouts.model_load_s, max_attempts: 1, created_at: isoTime(now),
+    };
+    await this.sealMeta(meta);
+    await this.o.store.write('queue', meta);
+    this.lastChange.set(a.agent, now);
+    this.metaModels.set(id, meta.model ?? null);
+    if (this.metaModels.size > 1000) this.metaModels.delete(this.metaModels.keys().next().value!);
+    await this.o.log.write({ who: 'brain', what: a.kind === 'heat' ? 'HEAT' : 'COOL', task: id, reason: `${a.agent}: ${a.reason}` });
+  }
+
+  /** Why queued llm work has no card: logged once per model and reason, and again when the reason changes. */
+  private async logWaits(waits: HeatPlan['waits']): Promise<void> {
+    const seen = new Set<string>();
+    for (const w of waits) {
+      seen.add(w.model);
+      if (this.waitSaid.get(w.model) === w.reason) continue;
+      this.waitSaid.set(w.model, w.reason);
+      await this.o.log.write({ who: 'brain', what: 'HEAT_HOLD', reason: `${w.model}: queued llm work waits; ${w.reason}` });
+    }
+    for (const m of [...this.waitSaid.keys()]) if (!seen.has(m)) this.waitSaid.delete(m);
   }
 
   /** The rig's own tasks are sealed like a batch's (brain/seals/rig.json), keeping the newest few hundred. */

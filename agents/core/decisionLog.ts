@@ -61,6 +61,7 @@ export const DECISION_VERBS = [
   'LOST', //             a task's attempt lost (its agent or file gone): an infra failure
   'HEAT', //             a model load task (load_llm) queued for an agent
   'COOL', //             a model unload task (unload_llm) queued for an agent
+  'HEAT_HOLD', //        llm work waits, and why no agent is heated for it (once per reason)
   'META_DONE', //        a rig task (model load or unload) complete, archived
   'META_FAILED', //      a rig task failed, archived
   // A GPU agent.
@@ -75,6 +76,7 @@ export const DECISION_VERBS = [
   'REFUSED', //          a queued task not claimed or not run (claim policy, seal)
   'CLAIM_LOST', //       a claim won by rename but lost when it was recorded
   'LOAD', //             a model being loaded for a task
+  'UNLOAD', //           a resident model unloaded to make room for another (a swap)
   'LOAD_WAIT', //        a model load waiting for another GPU's load
   'TASK_FAILED', //      a task's attempt failed on this agent
   'LATE_RESULT', //      a result that came after its task was taken away: kept aside, not applied

@@ -20,7 +20,7 @@ import type { Task, WorkerResult } from '../core/task.ts';
 import type { ModelRuntime } from '../llm/runtime.ts';
 import type { LoadGate } from '../llm/loadGate.ts';
 import { describeSandbox } from '../worker/sandbox.ts';
-import { type ClaimView, acceptsNow, decideClaims, needsFreshReading, runsAs } from './decideClaims.ts';
+import { type ClaimView, acceptsNow, availableMb, budgetTotal, decideClaims, needsFreshReading, runsAs } from './decideClaims.ts';
 import { applySignals } from './agentSignals.ts';
 import { AttemptResults } from './attemptResults.ts';
 import { GpuWatch } from './gpuWatch.ts';
@@ -30,7 +30,8 @@ import { reclaimOrphans } from './orphans.ts';
 import { StartRefused, thisHost } from './previousLife.ts';
 import { type QueueWakeups, watchQueue } from './queueWakeups.ts';
 import { QueueReader } from './queueReader.ts';
-import { RuntimeWatch, othersHoldModel } from './runtimeWatch.ts';
+import { RuntimeWatch, modelsHeldByOthers } from './runtimeWatch.ts';
+import { withCardShare } from './energy.ts';
 import { type Running, agentResult, runWorker, stopAll } from './workers.ts';
 
 export interface AgentOptions {
@@ -61,8 +62,8 @@ export class GpuAgent {
   private readonly startedAt: number;
   private readonly stats = { tasks_completed: 0, tasks_failed: 0 };
   private stopping = false;
-  /** Another live agent holds its model: llm work waits for it instead of loading a second copy. */
-  private othersHot = false;
+  /** Models other live agents hold: a cold agent leaves their llm work to them. */
+  private othersHold: string[] = [];
   private tickers: Ticker[] = [];
   private claimer: Ticker | null = null;
   private wakeups: QueueWakeups | null = null;
@@ -84,7 +85,12 @@ export class GpuAgent {
     this.finished = new Promise((r) => (this.stopped = r));
     const log = this.agentLog;
     this.gpu = new GpuWatch({ config: o.config, gpu: o.gpu, clock: o.clock, log, running: () => [...this.running.values()] });
-    this.llm = new RuntimeWatch({ runtime: o.runtime, loadGate: o.loadGate, model: o.gpu.model, clock: o.clock, modelLoadS: o.config.timeouts.model_load_s, log });
+    const c = o.config.llm_circuit;
+    this.llm = new RuntimeWatch({
+      runtime: o.runtime, loadGate: o.loadGate, model: o.gpu.model, swappable: o.gpu.runtime === 'ollama', clock: o.clock,
+      modelLoadS: o.config.timeouts.model_load_s, log, refuseLoad: (m) => this.loadRefusal(m),
+      circuit: { failureThreshold: c.failures, coolDownMs: c.cool_down_s * 1000, maxCoolDownMs: c.max_cool_down_s * 1000 },
+    });
     this.results = new AttemptResults({ paths: o.paths, config: o.config, name: this.name, store: this.store, log });
     this.beats = new HeartbeatWriter(o.paths, (what) => this.agentLog('BAD_FILE', null, what));
   }
@@ -141,7 +147,8 @@ export class GpuAgent {
   private async externalCycle(): Promise<void> {
     await this.llm.probe();
     const others = await readHeartbeats(this.o.paths, this.config.gpus.filter((g) => g.id !== this.o.gpu.id).map((g) => g.id));
-    this.othersHot = othersHoldModel(others, this.o.clock.now(), this.config.timeouts.heartbeat_stale_s * 1000);
+    const configured = (h: { gpu_id: number }) => this.config.gpus.find((g) => g.id === h.gpu_id)?.model ?? null;
+    this.othersHold = modelsHeldByOthers(others, this.o.clock.now(), this.config.timeouts.heartbeat_stale_s * 1000, configured);
     await this.writeBeat();
     this.claimer?.poke();
   }
@@ -150,7 +157,8 @@ export class GpuAgent {
   private view(): ClaimView {
     return {
       name: this.name, stopping: this.stopping, health: this.gpu.health.health, hot: this.llm.hot, llmAvailable: this.llm.circuit.state !== 'open',
-      othersHot: this.othersHot, modelMb: this.llm.modelMb, gpu: this.gpu.gpu, gpuReadAt: this.gpu.readAt,
+      heldModel: this.llm.held, othersHold: this.othersHold, numParallel: this.o.gpu.num_parallel,
+      modelMb: this.llm.modelMb, gpu: this.gpu.gpu, gpuReadAt: this.gpu.readAt,
       hostMemAvailableMb: this.gpu.host?.mem_available_mb ?? null, running: [...this.running.values()],
     };
   }
@@ -198,7 +206,12 @@ export class GpuAgent {
       await this.agentLog('REFUSED', task.id, `${sealed.reason}; quarantined, not run`);
       return;
     }
-    const entry: Running = { task, kind: runsAs(task), pid: null, taskPgid: null, startedAt: now, cost, peakMb: null, nowMb: 0, stoppedBy: null, done: Promise.resolve() };
+    const entry: Running = {
+      task, kind: runsAs(task), pid: null, taskPgid: null, startedAt: now, cost, peakMb: null, nowMb: 0, stoppedBy: null, done: Promise.resolve(),
+      gpuMs: 0, energyJ: 0, accruedTo: now,
+    };
+    // The card's time is shared from here on among one more task.
+    this.gpu.shareCard(now);
     this.running.set(task.id, entry);
     entry.done = this.run(entry);
     await this.writeBeat();
@@ -212,7 +225,8 @@ export class GpuAgent {
     } else {
       const o = this.o;
       result = await runWorker(entry, {
-        agent: this.name, configFile: o.configFile, shared: o.paths.root, ollamaUrl: o.runtime.url, gpuId: o.gpu.id, model: o.gpu.model,
+        agent: this.name, configFile: o.configFile, shared: o.paths.root, ollamaUrl: o.runtime.url, gpuId: o.gpu.id,
+        model: this.llm.held ?? o.gpu.model, runtime: o.gpu.runtime,
         extraEnv: this.config.worker_env, now: () => o.clock.now(), onTaskPgid: () => void this.writeBeat().catch(() => {}),
       });
     }
@@ -221,6 +235,8 @@ export class GpuAgent {
 
   /** Flushes a result at once (see AttemptResults.record), then frees the task's slot and claims again. */
   private async finish(entry: Running, result: WorkerResult): Promise<void> {
+    this.gpu.shareCard(this.o.clock.now());
+    if (result.llm) result = { ...result, llm: withCardShare(result.llm, entry, this.gpu.sawPower) };
     try {
       const recorded = await this.results.record(entry.task, entry.startedAt, result);
       if (recorded === 'success') this.stats.tasks_completed += 1;
@@ -232,6 +248,19 @@ export class GpuAgent {
       this.claimer?.poke();
       this.maybeFinishStop();
     }
+  }
+
+  /** Why a model may not be loaded on this card now: its known size over the budget (whole, or what is left). */
+  private loadRefusal(model: string): string | null {
+    const size = this.config.models[model]?.vram_mb ?? this.llm.sizes[model] ?? null;
+    if (size === null) return null;
+    const v = this.view();
+    const whole = budgetTotal(v, this.config);
+    if (size > whole) return `${model} needs ${size} MB; this card's whole budget is ${whole} MB (resource_limits.vram_budget_percent)`;
+    // The resident model is not counted in what is free (a swap unloads it first).
+    const free = availableMb(v, this.config);
+    if (size > free) return `${model} needs ${size} MB; ${free} MB of the budget is free now (running tasks hold the rest)`;
+    return null;
   }
 
   // ---- stopping ----
@@ -261,7 +290,8 @@ export class GpuAgent {
       buildHeartbeat(
         {
           ...this.view(), gpuId: this.o.gpu.id, pid: process.pid, hostname: thisHost(), startedAt: this.startedAt, seq,
-          loading: this.llm.loading, gpu: this.gpu.gpu, running: [...this.running.values()], healthReasons: this.gpu.health.reasons,
+          loading: this.llm.loading, loadingModel: this.llm.loadingModel, loadMs: this.llm.loadMs, runtime: this.o.gpu.runtime,
+          gpu: this.gpu.gpu, running: [...this.running.values()], healthReasons: this.gpu.health.reasons,
           circuit: { state: this.llm.circuit.state, reason: this.llm.circuit.reason }, host: this.gpu.host, stats: this.stats,
         },
         this.config, this.o.clock.now(), state,

@@ -81,6 +81,8 @@ export interface ClaimContext {
   budgetTotalMb: number;
   hot: boolean;
   runningLlm: number;
+  /** llm requests the runtime serves at once. */
+  llmSlots: number;
   /** Workers this agent runs now (meta tasks run inside the agent and do not count). */
   runningWorkers: number;
   /** Host memory left; cpu tasks are not claimed into a host that is out of memory. */
@@ -95,7 +97,9 @@ export const MIN_HOST_MEM_MB = 512;
 export function canClaim(task: Task, ctx: ClaimContext, config: Config): ClaimVerdict {
   if (ctx.stopping) return { ok: false, reason: 'agent is stopping' };
   if (!ctx.accepts.includes(task.task_class)) return { ok: false, reason: `does not take ${task.task_class} tasks now` };
-  if (task.task_class === 'llm' && ctx.runningLlm > 0) return { ok: false, reason: 'one llm task at a time' };
+  if (task.task_class === 'llm' && ctx.runningLlm >= ctx.llmSlots) {
+    return { ok: false, reason: `${ctx.runningLlm} llm task(s) running (num_parallel ${ctx.llmSlots})` };
+  }
   const maxWorkers = config.resource_limits.max_workers;
   if (task.task_class !== 'meta' && ctx.runningWorkers >= maxWorkers) {
     return { ok: false, reason: `${ctx.runningWorkers} workers running (resource_limits.max_workers ${maxWorkers})` };

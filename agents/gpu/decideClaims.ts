@@ -1,10 +1,10 @@
 // Which queued tasks this agent claims, as a pure function of what it sees: its health and
 // hot/cold state, the tasks it runs, the GPU's memory and the queue. The agent's claim pass
 // (agent.ts) only reads the queue and the seals, calls this, and renames what it returns.
-// The per-task limits (class, one llm at a time, max_workers, host memory, VRAM budget) are
-// canClaim's (claimPolicy.ts); this adds the order, the target, the seal and llm affinity,
+// The per-task limits (class, num_parallel llm requests, max_workers, host memory, VRAM budget)
+// are canClaim's (claimPolicy.ts); this adds the order, the target, the seal and llm affinity,
 // and counts each claim it plans against the next, as the agent's state will after it.
-import type { Config } from '../core/config.ts';
+import { type Config, sameModelName, taskModel } from '../core/config.ts';
 import type { SealVerdict } from '../core/seal.ts';
 import type { Task, TaskClass } from '../core/task.ts';
 import { type Health, acceptedClasses, budgetAvailable, canClaim } from './claimPolicy.ts';
@@ -31,8 +31,12 @@ export interface ClaimView {
   hot: boolean;
   /** The runtime's circuit is not open: llm work can run. */
   llmAvailable: boolean;
-  /** Another live, healthy agent holds (or loads) its model. */
-  othersHot: boolean;
+  /** The model resident on the card (null when cold): llm tasks for it are the only ones a hot agent takes. */
+  heldModel: string | null;
+  /** Models other live, healthy agents hold or load: a cold agent leaves their work to them. */
+  othersHold: readonly string[];
+  /** llm requests the runtime serves at once (gpus[].num_parallel). */
+  numParallel: number;
   /** The model's resident size, MB (0 when cold). */
   modelMb: number;
   /** The last good telemetry's memory figures, MB; null when the GPU could not be read. */
@@ -92,6 +96,17 @@ export function availableMb(v: Pick<ClaimView, 'gpu' | 'hot' | 'modelMb' | 'runn
   );
 }
 
+/**
+ * Why this agent leaves an llm task for its model to others, or null when it may take it. An
+ * llm task goes only to an agent that holds its model, so a mixed queue never swaps models per
+ * task; a cold agent takes one only with cold_agents_take_llm and when no other agent holds it.
+ */
+export function llmAffinity(v: Pick<ClaimView, 'hot' | 'heldModel' | 'othersHold'>, model: string, config: Config): string | null {
+  if (v.hot) return v.heldModel && sameModelName(v.heldModel, model) ? null : `needs ${model}; this agent holds ${v.heldModel ?? 'another model'}`;
+  if (v.othersHold.some((m) => sameModelName(m, model))) return `another agent holds ${model}`;
+  return config.cold_agents_take_llm ? null : `needs ${model}; cold, and cold_agents_take_llm is off`;
+}
+
 /** Whether a task may run on this agent at all: no target, or this agent's name. */
 export function isForAgent(task: Pick<Task, 'target'>, name: string): boolean {
   return !task.target || task.target === name;
@@ -137,9 +152,9 @@ export function decideClaims(view: ClaimView, queued: readonly QueuedTask[], con
       skip(q, 'seal', q.seal.reason);
       continue;
     }
-    // An llm task goes to an agent that already holds its model, so a mixed queue does not swap models.
-    if (task.task_class === 'llm' && !view.hot && (view.othersHot || !config.cold_agents_take_llm)) {
-      skip(q, 'affinity', view.othersHot ? 'another agent holds its model' : 'cold, and cold_agents_take_llm is off');
+    const affinity = task.task_class === 'llm' ? llmAffinity(view, taskModel(task, config), config) : null;
+    if (affinity) {
+      skip(q, 'affinity', affinity);
       continue;
     }
     const now = { ...view, running };
@@ -151,6 +166,7 @@ export function decideClaims(view: ClaimView, queued: readonly QueuedTask[], con
         budgetTotalMb: budgetTotal(view, config),
         hot: view.hot,
         runningLlm: running.filter((r) => r.task.task_class === 'llm').length,
+        llmSlots: view.numParallel,
         runningWorkers: running.filter((r) => r.kind === 'worker').length,
         hostMemAvailableMb: view.hostMemAvailableMb,
         stopping: view.stopping,

@@ -5,6 +5,7 @@ import type { DecisionVerb } from '../core/decisionLog.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Config, GpuConfig } from '../core/config.ts';
 import { type HealthVerdict, evaluateHealth } from './claimPolicy.ts';
+import { accrue } from './energy.ts';
 import { readHostStats } from './hostStats.ts';
 import { type TelemetrySnapshot, readGpuTelemetry } from './readTelemetry.ts';
 import type { GpuReading } from './telemetry.ts';
@@ -74,6 +75,19 @@ export class GpuWatch {
     g.memory_used_mb = Math.max(0, g.memory_used_mb - mb);
   }
 
+  /** The power of the latest reading, W; null without one. Some reading with power seen since start: sawPower. */
+  get powerW(): number | null {
+    return this.gpu?.power_draw_w ?? null;
+  }
+  sawPower = false;
+
+  /** Shares the card's time and energy up to now among the running GPU tasks (energy.ts), at the latest power. */
+  shareCard(now: number): void {
+    const p = this.powerW;
+    if (p !== null) this.sawPower = true;
+    accrue(this.o.running(), now, p);
+  }
+
   private async read(): Promise<void> {
     const { config, gpu, clock } = this.o;
     this.readAt = clock.now();
@@ -84,6 +98,7 @@ export class GpuWatch {
     this.telemetry = snap;
     if (snap.ok) {
       const g = snap.gpu;
+      this.shareCard(clock.now());
       const figures = { temperature_c: g.temperature_c, power_draw_w: g.power_draw_w, memory_used_mb: g.memory_used_mb, memory_total_mb: g.memory_total_mb };
       this.health = evaluateHealth(figures, null, config.resource_limits);
       await measureWorkers(this.o.running(), snap.procs);

@@ -16,15 +16,19 @@ export interface RunningBeat extends RunningView {
   startedAt: number;
 }
 
-export interface BeatState extends Omit<ClaimView, 'gpu' | 'running' | 'othersHot' | 'gpuReadAt' | 'hostMemAvailableMb'> {
+export interface BeatState extends Omit<ClaimView, 'gpu' | 'running' | 'othersHold' | 'gpuReadAt' | 'hostMemAvailableMb'> {
   gpuId: number;
   pid: number;
   hostname: string;
   /** When this life of the agent started (agent clock, ms). */
   startedAt: number;
   seq: number;
-  /** A model load is in progress. */
+  /** A model load is in progress, and of which model. */
   loading: boolean;
+  loadingModel: string | null;
+  /** Latest load time per model, ms. */
+  loadMs: Record<string, number>;
+  runtime: 'ollama' | 'openai';
   gpu: GpuReading | null;
   running: readonly RunningBeat[];
   healthReasons: string[];
@@ -90,5 +94,12 @@ export function buildHeartbeat(s: BeatState, config: Config, now: number, state?
     host: s.host,
     stopping: s.stopping,
     hostname: s.hostname,
+    model: s.loading ? (s.loadingModel ?? s.heldModel) : s.heldModel,
+    model_mb: s.hot ? s.modelMb : 0,
+    runtime: s.runtime,
+    num_parallel: s.numParallel,
+    swappable: s.runtime === 'ollama',
+    load_ms: { ...s.loadMs },
+    running_llm: s.running.filter((r) => r.task.task_class === 'llm').length,
   };
 }

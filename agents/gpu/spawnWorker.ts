@@ -18,6 +18,8 @@ export interface SpawnOptions {
   ollamaUrl: string;
   gpuId: number;
   model: string;
+  /** The runtime's protocol (gpus[].runtime); default ollama. */
+  runtime?: string;
   extraEnv: Record<string, string>;
 }
 
@@ -36,6 +38,7 @@ export function spawnWorker(o: SpawnOptions): ResultPromise<{ reject: false; det
       ...o.extraEnv,
       CUDA_VISIBLE_DEVICES: String(o.gpuId),
       FORGE_AGENT_MODEL: o.model,
+      FORGE_AGENT_RUNTIME: o.runtime ?? 'ollama',
       [AGENT_ENV]: o.agent,
       [TASK_ENV]: o.taskId,
       [ATTEMPT_ENV]: String(o.attempt),

@@ -7,12 +7,13 @@ import { isoTime } from '../core/clock.ts';
 import { isAlive } from '../core/pids.ts';
 import type { Task, WorkerResult } from '../core/task.ts';
 import { parseTaskPidLine, parseWorkerStdout } from '../core/workerProtocol.ts';
+import type { Accrual } from './energy.ts';
 import type { RunningBeat } from './heartbeatView.ts';
 import { processGroupOf, processesOfAttempt } from './procGroup.ts';
 import { killGroup, spawnWorker } from './spawnWorker.ts';
 
 /** A task the agent runs, in a worker or (meta) inside itself. */
-export interface Running extends RunningBeat {
+export interface Running extends RunningBeat, Accrual {
   task: Task;
   /** Set when the agent itself stops the task (signal, shutdown). */
   stoppedBy: 'abort' | 'kill' | 'shutdown' | null;
@@ -42,6 +43,8 @@ export interface WorkerContext {
   ollamaUrl: string;
   gpuId: number;
   model: string;
+  /** The runtime's protocol (gpus[].runtime), for the worker's client. */
+  runtime: string;
   extraEnv: Record<string, string>;
   now: () => number;
   /** Called once the worker has reported its task's process group (the heartbeat lists it). */
@@ -53,7 +56,7 @@ export async function runWorker(entry: Running, ctx: WorkerContext): Promise<Wor
   const t = entry.task;
   const proc = spawnWorker({
     taskJson: JSON.stringify(t), agent: ctx.agent, taskId: t.id, attempt: t.attempt, configFile: ctx.configFile, shared: ctx.shared,
-    ollamaUrl: ctx.ollamaUrl, gpuId: ctx.gpuId, model: ctx.model, extraEnv: ctx.extraEnv,
+    ollamaUrl: ctx.ollamaUrl, gpuId: ctx.gpuId, model: ctx.model, runtime: ctx.runtime, extraEnv: ctx.extraEnv,
   });
   entry.pid = proc.pid ?? null;
   proc.stderr?.on('data', (chunk: Buffer) => {

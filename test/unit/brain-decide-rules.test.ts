@@ -31,6 +31,10 @@ function ended(t: Task, outcome: WorkerResult['outcome'], failure: 'app' | 'infr
 const a = makeTask({ name: 'a' });
 const b = makeTask({ name: 'b', depends_on: [a.id] });
 const big = makeTask({ name: 'big', task_class: 'script', vram_estimate_mb: 9000 });
+const huge = makeTask({ name: 'huge', task_class: 'llm', type: 'generate', model: 'llama3:70b' });
+const small = makeTask({ name: 'small', task_class: 'llm', type: 'generate', model: null });
+const unknown = makeTask({ name: 'unknown', task_class: 'llm', type: 'generate', model: 'other:1b' });
+const sizes: Record<string, number> = { 'llama3:70b': 42_000, m: 4700 };
 const c1 = makeTask({ name: 'w.1' });
 const c2 = makeTask({ name: 'w.2' });
 const tpl = { ...makeTask({ name: 'w', foreach: { path: '/m.json', key: 'items' } }), expanded_into: [c1.id, c2.id] };
@@ -61,6 +65,9 @@ const rows: Row[] = [
   { name: 'too big for every GPU', batch: batch([big.id]), tasks: [['private', big]], budget: 8000, want: ['unschedulable:b1__big'] },
   { name: 'no budget known yet: released', batch: batch([big.id]), tasks: [['private', big]], budget: null, want: ['release:b1__big'] },
   { name: 'fits the budget: released', batch: batch([big.id]), tasks: [['private', big]], budget: 10_000, want: ['release:b1__big'] },
+  { name: 'an llm task whose model fits no budget', batch: batch([huge.id]), tasks: [['private', huge]], budget: 8000, want: ['unschedulable:b1__huge'] },
+  { name: 'an llm task whose model fits', batch: batch([small.id]), tasks: [['private', small]], budget: 8000, want: ['release:b1__small'] },
+  { name: 'an llm task of an unknown size: released', batch: batch([unknown.id]), tasks: [['private', unknown]], budget: 8000, want: ['release:b1__unknown'] },
   { name: 'a cpu task is never unschedulable', batch: batch([a.id]), tasks: [['private', { ...a, vram_estimate_mb: 9000 }]], budget: 8000, want: ['release:b1__a'] },
   {
     name: 'a foreach with a failed item closes failed', batch: batch([tpl.id, c1.id, c2.id]),
@@ -86,7 +93,7 @@ function show(x: BrainAction): string {
 test('decideBatch: one rule per row', () => {
   for (const r of rows) {
     const views = new Map<string, TaskView>(r.tasks.map(([folder, task]) => [task.id, { folder, task }]));
-    const got = decideBatch(r.batch, views, new Set(r.approvals ?? []), config, r.budget ?? null).map(show);
+    const got = decideBatch(r.batch, views, new Set(r.approvals ?? []), config, r.budget ?? null, (m) => sizes[m] ?? null).map(show);
     assert.deepEqual(got, r.want, r.name);
   }
 });

@@ -2,50 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Config } from '../../agents/core/config.ts';
 import { BatchRecord } from '../../agents/core/batch.ts';
-import type { Heartbeat } from '../../agents/core/heartbeat.ts';
-import { decideHeat, type HeatInput } from '../../agents/brain/heat.ts';
 import { applyEstimates, learnFrom, type Estimates } from '../../agents/brain/learn.ts';
 import { decideBatch } from '../../agents/brain/decide.ts';
 import { judgeScore } from '../../agents/brain/evaluate.ts';
 import { parseRigTaskId } from '../../agents/brain/heatManager.ts';
 import { makeTask } from '../helpers/mount.ts';
 
-function hb(name: string, over: Partial<Heartbeat> = {}): Heartbeat {
-  return {
-    gpu_id: Number(name.slice(-1)), name, state: 'cold', model_loaded: false, last_updated: 'x', temperature_c: 50, power_draw_w: 60,
-    vram_used_mb: 0, vram_total_mb: 6144, vram_percent: 0, gpu_util_percent: 0, clock_mhz: 1900, throttle_status: 'None',
-    claimed_vram_mb: 0, budget_available_mb: 4915, active_workers: 0, active_tasks: [], stats: { tasks_completed: 0, tasks_failed: 0 },
-    seq: 1, pid: 1, started_at: 'x', health: 'healthy', health_reasons: [], accepts: [], llm_circuit: 'closed', llm_reason: null,
-    host: null, stopping: false, hostname: null, model: null, model_mb: 0, runtime: 'ollama', num_parallel: 1, swappable: true, load_ms: {}, running_llm: 0, ...over,
-  };
-}
-
-const base: HeatInput = { beats: [], queuedLlm: 0, pendingLlm: 0, pendingScript: 0, inFlight: [], lastChange: new Map(), now: 100_000, dwellMs: 60_000 };
-
-test('heat: llm work queued and no agent hot → load on the coolest idle healthy agent, once', () => {
-  const beats = [hb('gpu-0', { temperature_c: 70 }), hb('gpu-1', { temperature_c: 55 }), hb('gpu-2', { health: 'constrained', temperature_c: 20 })];
-  assert.deepEqual(decideHeat({ ...base, beats, queuedLlm: 2, pendingLlm: 2 }).map((a) => `${a.kind}:${a.agent}`), ['heat:gpu-1']);
-  // A load already in flight, or an agent already hot: nothing more.
-  assert.deepEqual(decideHeat({ ...base, beats, queuedLlm: 2, pendingLlm: 2, inFlight: [{ agent: 'gpu-1', type: 'load_llm' }] }), []);
-  assert.deepEqual(decideHeat({ ...base, beats: [hb('gpu-0', { model_loaded: true, state: 'hot' })], queuedLlm: 2, pendingLlm: 2 }), []);
-  // An agent whose LLM circuit is open is not picked.
-  assert.deepEqual(decideHeat({ ...base, beats: [hb('gpu-0', { llm_circuit: 'open' })], queuedLlm: 1, pendingLlm: 1 }), []);
-});
-
-test('cool: only script work remains → unload, but not within the dwell time (no flapping)', () => {
-  const hot = hb('gpu-0', { model_loaded: true, state: 'hot' });
-  assert.deepEqual(decideHeat({ ...base, beats: [hot], pendingScript: 3 }).map((a) => a.kind), ['cool']);
-  assert.deepEqual(decideHeat({ ...base, beats: [hot], pendingScript: 3, lastChange: new Map([['gpu-0', 90_000]]) }), []);
-  assert.deepEqual(decideHeat({ ...base, beats: [hot], pendingScript: 3, pendingLlm: 1 }), [], 'llm work still to come');
-  assert.deepEqual(decideHeat({ ...base, beats: [hot] }), [], 'nothing left at all: the model may stay');
-});
-
-test('an overheated hot agent unloads its model to recover, whatever the dwell', () => {
-  const b = hb('gpu-0', { model_loaded: true, state: 'hot', health: 'constrained', health_reasons: ['temperature 88C >= 85C'] });
-  const a = decideHeat({ ...base, beats: [b], pendingLlm: 5, queuedLlm: 5, lastChange: new Map([['gpu-0', 99_000]]) });
-  assert.equal(a[0]?.kind, 'cool');
-  assert.match(a[0]!.reason, /overheated \(temperature 88C >= 85C\)/);
-});
 
 test('learning: a measured peak becomes the next batch\'s estimate; the largest peak of a batch wins', () => {
   const e: Estimates = {};

@@ -29,12 +29,15 @@ test('budget: 80 % of the card, less reservations and memory that is not ours', 
   assert.equal(budgetAvailable({ totalMb: 6144, usedMb: 1500, oursUsedMb: 500, modelMb: 0, claimedMb: 2048 }, 80), 4915 - 2048 - 1000);
 });
 
-test('canClaim: class, budget, one llm at a time, low host memory, max_workers', () => {
-  const ctx = { accepts: acceptedClasses('healthy', false, true), availableMb: 2000, budgetTotalMb: 4915, hot: false, runningLlm: 0, runningWorkers: 0, hostMemAvailableMb: 8000, stopping: false };
+test('canClaim: class, budget, num_parallel llm requests, low host memory, max_workers', () => {
+  const ctx = { accepts: acceptedClasses('healthy', false, true), availableMb: 2000, budgetTotalMb: 4915, hot: false, runningLlm: 0, llmSlots: 1, runningWorkers: 0, hostMemAvailableMb: 8000, stopping: false };
   assert.deepEqual(canClaim(makeTask({ task_class: 'script', vram_estimate_mb: 1024 }), ctx, config), { ok: true, cost: 1024 });
   assert.deepEqual(canClaim(makeTask({ task_class: 'script', vram_estimate_mb: 3072 }), ctx, config), { ok: false, reason: 'needs 3072 MB, 2000 MB free in the budget' });
   assert.equal(canClaim(makeTask({ task_class: 'script' }), { ...ctx, accepts: acceptedClasses('constrained', false, true) }, config).ok, false);
-  assert.deepEqual(canClaim(makeTask({ task_class: 'llm' }), { ...ctx, hot: true, accepts: acceptedClasses('healthy', true, true), runningLlm: 1 }, config), { ok: false, reason: 'one llm task at a time' });
+  assert.deepEqual(canClaim(makeTask({ task_class: 'llm' }), { ...ctx, hot: true, accepts: acceptedClasses('healthy', true, true), runningLlm: 1 }, config), { ok: false, reason: '1 llm task(s) running (num_parallel 1)' });
+  // num_parallel 3: a third request fits beside two, a fourth does not.
+  assert.equal(canClaim(makeTask({ task_class: 'llm' }), { ...ctx, hot: true, accepts: acceptedClasses('healthy', true, true), runningLlm: 2, llmSlots: 3 }, config).ok, true);
+  assert.deepEqual(canClaim(makeTask({ task_class: 'llm' }), { ...ctx, hot: true, accepts: acceptedClasses('healthy', true, true), runningLlm: 3, llmSlots: 3 }, config), { ok: false, reason: '3 llm task(s) running (num_parallel 3)' });
   assert.equal(canClaim(makeTask({ task_class: 'cpu' }), { ...ctx, hostMemAvailableMb: 100 }, config).ok, false);
   assert.deepEqual(canClaim(makeTask({ task_class: 'meta' }), { ...ctx, availableMb: 0 }, config), { ok: true, cost: 0 });
   // A script estimated at 0 MB costs nothing against the budget: max_workers still bounds it.

@@ -14,7 +14,7 @@ const withLimits = (limits: Partial<Config['resource_limits']>, over: Partial<Co
 /** A healthy cold agent on an empty 10 000 MB card (budget 8 000 MB at 80 %). */
 function view(over: Partial<ClaimView> = {}): ClaimView {
   return {
-    name: 'gpu-0', stopping: false, health: 'healthy', hot: false, llmAvailable: true, othersHot: false, modelMb: 0,
+    name: 'gpu-0', stopping: false, health: 'healthy', hot: false, llmAvailable: true, heldModel: null, othersHold: [], numParallel: 1, modelMb: 0,
     gpu: { memory_total_mb: 10_000, memory_used_mb: 0 }, gpuReadAt: 0, hostMemAvailableMb: 8000, running: [], ...over,
   };
 }
@@ -76,15 +76,25 @@ test('seal: a task that is not what the brain released is refused, with the seal
   ]);
 });
 
-test('llm affinity: a cold agent leaves llm work to one that holds the model, and takes it only when allowed', () => {
-  const llm = () => q('l', { task_class: 'llm', vram_estimate_mb: 0 });
+test('llm affinity: a hot agent takes only its model\'s work; a cold one leaves it to one that holds the model', () => {
+  const llm = (name = 'l', model: string | null = null) => q(name, { task_class: 'llm', vram_estimate_mb: 0, model });
   const coldOk = { ...config, cold_agents_take_llm: true };
+  const hot = (m: string) => ({ hot: true, heldModel: m, modelMb: 5000 });
   check([
-    { name: 'cold, another is hot', config: coldOk, view: { othersHot: true }, queued: [llm()], claims: [], skipped: [['l', 'affinity', 'another agent holds its model']] },
-    { name: 'cold, cold agents may not', view: {}, queued: [llm()], claims: [], skipped: [['l', 'affinity', 'cold, and cold_agents_take_llm is off']] },
+    { name: 'cold, another holds it', config: coldOk, view: { othersHold: ['m'] }, queued: [llm()], claims: [], skipped: [['l', 'affinity', 'another agent holds m']] },
+    { name: 'cold, another holds another model', config: coldOk, view: { othersHold: ['x'] }, queued: [llm()], claims: ['l'] },
+    { name: 'cold, cold agents may not', view: {}, queued: [llm()], claims: [], skipped: [['l', 'affinity', 'needs m; cold, and cold_agents_take_llm is off']] },
     { name: 'cold, nobody hot, cold agents may', config: coldOk, queued: [llm()], claims: ['l'] },
-    { name: 'hot: always', view: { hot: true, othersHot: true, modelMb: 5000 }, queued: [llm()], claims: ['l'] },
-    { name: 'one llm task at a time', view: { hot: true, modelMb: 5000 }, queued: [llm(), q('m', { task_class: 'llm' })], claims: ['l'], skipped: [['m', 'limits', 'one llm task at a time']] },
+    { name: 'hot with the default model (m is m:latest)', view: { ...hot('m:latest'), othersHold: ['m'] }, queued: [llm()], claims: ['l'] },
+    {
+      name: 'hot: another model\'s task is left, its own taken', view: hot('a:7b'), queued: [llm('x', 'b:7b'), llm('y', 'a:7b')], claims: ['y'],
+      skipped: [['x', 'affinity', 'needs b:7b; this agent holds a:7b']],
+    },
+    { name: 'num_parallel 1: one at a time', view: hot('m'), queued: [llm(), llm('m2')], claims: ['l'], skipped: [['m2', 'limits', '1 llm task(s) running (num_parallel 1)']] },
+    {
+      name: 'num_parallel 2: two at a time', view: { ...hot('m'), numParallel: 2 }, queued: [llm(), llm('m2'), llm('m3')], claims: ['l', 'm2'],
+      skipped: [['m3', 'limits', '2 llm task(s) running (num_parallel 2)']],
+    },
   ]);
 });
 

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { Heartbeat } from '../../agents/core/heartbeat.ts';
 import { healthChange } from '../../agents/gpu/gpuWatch.ts';
 import { RefusalNotes } from '../../agents/gpu/refusalNotes.ts';
-import { othersHoldModel } from '../../agents/gpu/runtimeWatch.ts';
+import { modelsHeldByOthers, pickHeld } from '../../agents/gpu/runtimeWatch.ts';
+import { sameModel } from '../../agents/llm/ollamaRuntime.ts';
 
 const NOW = Date.parse('2026-01-01T00:10:00.000Z');
 
@@ -16,17 +17,26 @@ function beat(over: Partial<Heartbeat> = {}): Heartbeat {
   });
 }
 
-test('others hold the model: a fresh, healthy, running agent that is hot or loading', () => {
-  const cases: Array<[string, Partial<Heartbeat>, boolean]> = [
-    ['hot', {}, true],
-    ['loading', { model_loaded: false, state: 'loading' }, true],
-    ['cold', { model_loaded: false, state: 'cold' }, false],
-    ['constrained', { health: 'constrained' }, false],
-    ['stopping', { stopping: true }, false],
-    ['stale', { last_updated: '2026-01-01T00:08:00.000Z' }, false],
+test('models others hold: those of fresh, healthy, running agents that are hot or loading; an older heartbeat counts with its configured model', () => {
+  const cases: Array<[string, Partial<Heartbeat>, string[]]> = [
+    ['hot', { model: 'a:7b' }, ['a:7b']],
+    ['loading', { model_loaded: false, state: 'loading', model: 'b:7b' }, ['b:7b']],
+    ['no model name (an older agent)', {}, ['configured']],
+    ['cold', { model_loaded: false, state: 'cold', model: null }, []],
+    ['constrained', { health: 'constrained', model: 'a:7b' }, []],
+    ['stopping', { stopping: true, model: 'a:7b' }, []],
+    ['stale', { last_updated: '2026-01-01T00:08:00.000Z', model: 'a:7b' }, []],
   ];
-  for (const [name, over, want] of cases) assert.equal(othersHoldModel([beat(over)], NOW, 60_000), want, name);
-  assert.equal(othersHoldModel([], NOW, 60_000), false);
+  for (const [name, over, want] of cases) assert.deepEqual(modelsHeldByOthers([beat(over)], NOW, 60_000, () => 'configured'), want, name);
+  assert.deepEqual(modelsHeldByOthers([], NOW, 60_000, () => 'x'), []);
+});
+
+test('the held model: the one loaded last, else the configured one, else the first resident', () => {
+  const l = (name: string) => ({ name, size_vram_mb: 1, expires_at: null });
+  assert.equal(pickHeld([l('a:latest'), l('b:7b')], ['b:7b', 'a'], sameModel)?.name, 'b:7b');
+  assert.equal(pickHeld([l('a:latest'), l('b:7b')], ['c', 'a'], sameModel)?.name, 'a:latest');
+  assert.equal(pickHeld([l('x:1')], ['a'], sameModel)?.name, 'x:1');
+  assert.equal(pickHeld([], ['a'], sameModel), null);
 });
 
 test('health changes are logged on a new state or new kinds of reasons, not on new figures', () => {

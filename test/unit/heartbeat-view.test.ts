@@ -21,7 +21,7 @@ const worker: RunningBeat = {
 function state(over: Partial<BeatState> = {}): BeatState {
   return {
     name: 'gpu-0', stopping: false, health: 'healthy', hot: false, llmAvailable: true, modelMb: 0, gpuId: 0, pid: 4000, hostname: 'h1',
-    startedAt: Date.parse('2026-01-01T00:00:00.000Z'), seq: 7, loading: false, gpu, running: [worker], healthReasons: [],
+    startedAt: Date.parse('2026-01-01T00:00:00.000Z'), seq: 7, loading: false, loadingModel: null, loadMs: {}, runtime: 'ollama', heldModel: null, numParallel: 1, gpu, running: [worker], healthReasons: [],
     circuit: { state: 'closed', reason: null }, host: { cpu_load_percent: 12, mem_available_mb: 9000 }, stats: { tasks_completed: 3, tasks_failed: 1 },
     ...over,
   };

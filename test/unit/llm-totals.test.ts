@@ -14,12 +14,12 @@ test('LLM totals add up tokens and request time per model and per agent; tokens/
   ]);
   assert.deepEqual(t, {
     by_model: {
-      'a:7b': { tasks: 2, prompt_tokens: 30, output_tokens: 150, request_s: 3, tok_s: 50 },
-      'b:1b': { tasks: 1, prompt_tokens: 5, output_tokens: 0, request_s: 0.5, tok_s: null },
+      'a:7b': { tasks: 2, prompt_tokens: 30, output_tokens: 150, request_s: 3, tok_s: 50, load_s: 0, gpu_s: 0, energy_wh: null },
+      'b:1b': { tasks: 1, prompt_tokens: 5, output_tokens: 0, request_s: 0.5, tok_s: null, load_s: 0, gpu_s: 0, energy_wh: null },
     },
     by_agent: {
-      'gpu-0': { tasks: 2, prompt_tokens: 15, output_tokens: 100, request_s: 2.5, tok_s: 40 },
-      'gpu-1': { tasks: 1, prompt_tokens: 20, output_tokens: 50, request_s: 1, tok_s: 50 },
+      'gpu-0': { tasks: 2, prompt_tokens: 15, output_tokens: 100, request_s: 2.5, tok_s: 40, load_s: 0, gpu_s: 0, energy_wh: null },
+      'gpu-1': { tasks: 1, prompt_tokens: 20, output_tokens: 50, request_s: 1, tok_s: 50, load_s: 0, gpu_s: 0, energy_wh: null },
     },
   });
   assert.equal(llmTotals([]), null, 'a batch without LLM work has no totals');

@@ -61,7 +61,7 @@ test('the config: a misplaced top-level key, a cycles key without its unit, a mi
   assert.match(text, /^config\.json: gpus: missing; expected a list with one entry per GPU, e\.g\. \[/m);
   const gpu = checkSchema(Config, { gpus: [{ id: 0, name: 'gpu-0', modle: 'm', port: 11435 }] }, 'config.json');
   assert.deepEqual(gpu.ok ? [] : gpu.problems, [
-    "config.json: gpus.0.modle: unknown key (did you mean 'model'?); allowed here: id, name, model, port",
+    "config.json: gpus.0.modle: unknown key (did you mean 'model'?); allowed here: id, name, model, port, runtime, num_parallel, manage, serve",
     'config.json: gpus.0.model: missing; expected a string',
   ]);
   assert.deepEqual(allowedKeysAt(Config, ['brain_llm']), ['model', 'port', 'min_score'], 'through nullable and default');
