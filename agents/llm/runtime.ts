@@ -46,6 +46,8 @@ export interface GenerateResult {
   completion_tokens: number | null;
   /** Wall time of the request as seen by the caller, in milliseconds. */
   duration_ms: number;
+  /** Part of it the runtime spent loading the model first, in milliseconds; null when it loaded nothing or does not say. */
+  load_ms: number | null;
 }
 
 export interface RuntimeHealth {

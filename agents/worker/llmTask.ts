@@ -125,10 +125,10 @@ async function run(task: Task, ctx: LlmTaskContext, now: () => number): Promise<
   return { outcome: 'success', failure_kind: null, reason: null, output: checked.value, llm };
 }
 
-/** The request's tokens and time, as the result carries them. */
+/** The request's tokens, time and model load, as the result carries them; the agent fills in GPU-seconds and energy. */
 export function usageOf(model: string, res: GenerateResult): LlmUsage {
   const tokS = res.completion_tokens !== null && res.duration_ms > 0 ? Math.round((res.completion_tokens / res.duration_ms) * 1000 * 10) / 10 : null;
-  return { model, prompt_tokens: res.prompt_tokens, output_tokens: res.completion_tokens, request_ms: res.duration_ms, tok_s: tokS, load_ms: null, gpu_s: null, energy_wh: null };
+  return { model, prompt_tokens: res.prompt_tokens, output_tokens: res.completion_tokens, request_ms: res.duration_ms, tok_s: tokS, load_ms: res.load_ms, gpu_s: null, energy_wh: null };
 }
 
 /** A runtime failure as a task outcome: the rig's problems are infra, the task's own are app. */

@@ -98,6 +98,15 @@ describe('sim ollama through OllamaRuntime', () => {
     await rt.unload(MODEL);
   });
 
+  test('generate reports the load it waited for (load_duration), and none once the model is resident', async () => {
+    await rt.unload(MODEL);
+    const cold = await rt.generate({ model: MODEL, prompt: 'first' });
+    assert.ok(cold.load_ms !== null && cold.load_ms >= 45, `load_ms ${cold.load_ms} for a 50 ms load`);
+    const hot = await rt.generate({ model: MODEL, prompt: 'second' });
+    assert.equal(hot.load_ms, null);
+    await rt.unload(MODEL);
+  });
+
   test('format: json and a schema give valid JSON that fits; BROKEN_JSON gives invalid JSON', async () => {
     const schema = {
       type: 'object',
