@@ -283,7 +283,7 @@ test('ollama-main refuses a bad option with its name', async () => {
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const [code] = await once(child, 'exit');
   assert.equal(code, 2);
-  assert.match(err, /--port must be an integer of at least 0, got "x"/);
+  assert.match(err, /--port must be an integer from 0 to 65535, got "x"/);
 });
 
 describe('LoadGate', () => {
