@@ -5,7 +5,8 @@ import { loadConfigOrExit } from '../core/config.ts';
 import { EXIT_REFUSED, startDaemon } from '../core/lifecycle.ts';
 import { mountPaths, ensureMount } from '../core/paths.ts';
 import { LoadGate } from '../llm/loadGate.ts';
-import { OllamaRuntime, ollamaUrl } from '../llm/ollamaRuntime.ts';
+import { ollamaUrl } from '../llm/ollamaRuntime.ts';
+import { runtimeFor } from '../llm/runtimeFor.ts';
 import { GpuAgent } from './agent.ts';
 import { StartRefused } from './previousLife.ts';
 
@@ -26,7 +27,7 @@ const agent = new GpuAgent({
   configFile,
   gpu,
   clock: systemClock,
-  runtime: new OllamaRuntime(ollamaUrl(config.ollama_host, gpu.port)),
+  runtime: runtimeFor(gpu.runtime, ollamaUrl(config.ollama_host, gpu.port)),
   loadGate: new LoadGate({ dir: paths.gpus, staleMs: config.timeouts.model_load_s * 1000 }),
   say: daemon.log,
 });

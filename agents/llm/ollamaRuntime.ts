@@ -46,6 +46,13 @@ function expiryOf(value: unknown): string | null {
   return text;
 }
 
+/** Ollama's load_duration (ns) in ms; a model already resident still reports a few µs, which is no load. */
+function loadMsOf(ns: unknown): number | null {
+  if (typeof ns !== 'number' || !Number.isFinite(ns)) return null;
+  const ms = ns / 1_000_000;
+  return ms > 1 ? Math.round(ms) : null;
+}
+
 export class OllamaRuntime implements ModelRuntime {
   readonly url: string;
   private readonly opts: Required<OllamaRuntimeOptions>;
@@ -124,6 +131,7 @@ export class OllamaRuntime implements ModelRuntime {
       prompt_tokens: typeof res.prompt_eval_count === 'number' ? res.prompt_eval_count : null,
       completion_tokens: typeof res.eval_count === 'number' ? res.eval_count : null,
       duration_ms: Date.now() - started,
+      load_ms: loadMsOf(res.load_duration),
     };
   }
 

@@ -3,23 +3,14 @@
 // predecessor project replaced Ollama in the end; this seam is what makes that a new file
 // instead of a rewrite.
 //
-// How a llama.cpp `llama-server` runtime would implement it (not written yet):
-// - llama-server serves one model per process (the GGUF given with -m), so "load" means
-//   starting the process: spawn `llama-server -m <gguf path for model> --port P -ngl 99`
-//   with CUDA_VISIBLE_DEVICES set by the agent, then poll GET /health until it answers 200
-//   (503 "Loading model" while loading); `load` resolves on 200 and rejects when the process
-//   exits first (its stderr tail, e.g. "cudaMalloc failed: out of memory", is the reason).
-//   A newer llama-server started with `--models-dir` (router mode) has POST /models/load and
-//   /models/unload; either way the model name maps to a GGUF file through a small table.
-// - unload: SIGTERM the process (then SIGKILL after a grace period), or /models/unload.
-// - listLoaded: the model of the running process (GET /props gives model_path), with
-//   size_vram_mb measured from nvidia-smi for its pid, and expires_at null (it stays until
-//   stopped: llama-server has no keep_alive).
-// - generate: POST /completion {prompt, json_schema | grammar, n_predict} (or the OpenAI
-//   /v1/chat/completions with response_format); text is `content`, prompt_tokens is
-//   `tokens_evaluated`, completion_tokens is `tokens_predicted`.
-// - health: GET /health (200 ok; 503 while loading, which is "not ok: loading").
-// - sameModel: the GGUF table's name for the model is the one name; compare as given.
+// Two implementations, chosen per GPU by config gpus[].runtime (runtimeFor.ts):
+// - ollamaRuntime.ts: Ollama, which loads and unloads models on request and reports their
+//   memory (GET /api/ps).
+// - openaiRuntime.ts: an OpenAI-compatible server (llama.cpp `llama-server`, vLLM). It serves
+//   the one model it was started with (the rig starts it from gpus[].serve), so "load" only
+//   checks that the server lists that model (GET /v1/models) and "unload" does nothing;
+//   listLoaded reports size_vram_mb 0 (these servers do not report it) and expires_at null;
+//   generate is POST /v1/chat/completions with response_format for JSON and schemas.
 
 export interface LoadedModel {
   /** Model name as the runtime reports it, e.g. qwen2.5:7b. */
@@ -46,6 +37,8 @@ export interface GenerateResult {
   completion_tokens: number | null;
   /** Wall time of the request as seen by the caller, in milliseconds. */
   duration_ms: number;
+  /** Part of it the runtime spent loading the model first, in milliseconds; null when it loaded nothing or does not say. */
+  load_ms: number | null;
 }
 
 export interface RuntimeHealth {

@@ -1,61 +1,25 @@
-// The simulated Ollama as a process: one per simulated GPU, on that GPU's port.
+// The simulated LLM server as a process: one per simulated GPU, on that GPU's port, speaking
+// Ollama's API and the OpenAI-compatible one (llama-server, vLLM) on the same port.
 //   node --import tsx agents/sim/ollama-main.ts --port P [--gpu I] [--sim-dir D]
-//        [--model-size-mb N] [--load-delay-ms N] [--model NAME ...]
-// Prints `listening <url>` once it accepts connections; stops on SIGTERM/SIGINT (removing
-// its procs file). Modes switch at runtime: POST <url>/sim/mode {"slow_ms", "refuse", "oom", "busy"}.
-import { parseArgs } from 'node:util';
+//        [--model-size-mb N] [--load-delay-ms N] [--model NAME ...] [--serve-model NAME]
+//        [--tok-s N] [--num-parallel N] [--kv-mb M]        (--help: simArgs.ts)
+// Prints `listening <url>` once it accepts connections (with --serve-model: once that model
+// is loaded); stops on SIGTERM/SIGINT (removing its procs file). Modes switch at runtime:
+// POST <url>/sim/mode {"slow_ms", "refuse", "oom", "busy"}; GET <url>/sim/stats counts requests.
+import { SIM_USAGE, parseSimArgs } from './simArgs.ts';
 import { startSimOllama } from './ollamaServer.ts';
 
-function intOption(values: Record<string, unknown>, name: string, min: number): number | undefined {
-  const raw = values[name];
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) {
-    process.stderr.write(`ollama-main: --${name} must be an integer of at least ${min}, got "${String(raw)}"\n`);
-    process.exit(2);
-  }
-  return n;
-}
-
 async function main(): Promise<void> {
-  let values: Record<string, unknown>;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        port: { type: 'string' },
-        gpu: { type: 'string' },
-        'sim-dir': { type: 'string' },
-        'model-size-mb': { type: 'string' },
-        'load-delay-ms': { type: 'string' },
-        model: { type: 'string', multiple: true },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    process.stderr.write(`ollama-main: ${(err as Error).message}\nusage: ollama-main --port P [--gpu I] [--sim-dir D] [--model-size-mb N] [--load-delay-ms N] [--model NAME]\n`);
+  const args = parseSimArgs(process.argv.slice(2));
+  if (args.kind === 'help') {
+    process.stdout.write(`${SIM_USAGE}\n`);
+    process.exit(0);
+  }
+  if (args.kind === 'error') {
+    process.stderr.write(`${args.problems.map((p) => `ollama-main: ${p}`).join('\n')}\n${SIM_USAGE}\n`);
     process.exit(2);
   }
-  const port = intOption(values, 'port', 0);
-  if (port === undefined) {
-    process.stderr.write('ollama-main: --port is required (0 picks a free port)\n');
-    process.exit(2);
-  }
-  const modelSizeMb = intOption(values, 'model-size-mb', 0);
-  const loadDelayMs = intOption(values, 'load-delay-ms', 0);
-  const gpuIndex = intOption(values, 'gpu', 0);
-  const simDir = values['sim-dir'] as string | undefined;
-  const models = values.model as string[] | undefined;
-
-  const sim = await startSimOllama({
-    port,
-    ...(gpuIndex !== undefined ? { gpuIndex } : {}),
-    ...(simDir !== undefined ? { simDir } : {}),
-    ...(modelSizeMb !== undefined ? { modelSizeMb } : {}),
-    ...(loadDelayMs !== undefined ? { loadDelayMs } : {}),
-    ...(models !== undefined ? { models } : {}),
-  });
-  process.stdout.write(`listening ${sim.url}\n`);
+  const sim = await startSimOllama(args.options);
 
   let stopping = false;
   const stop = (sig: NodeJS.Signals) => {
@@ -72,6 +36,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+
+  try {
+    await sim.ready;
+  } catch (err) {
+    if (stopping) return;
+    process.stderr.write(`ollama-main: could not load ${args.options.serveModel}: ${(err as Error).message}\n`);
+    await sim.close();
+    process.exit(1);
+  }
+  process.stdout.write(`listening ${sim.url}\n`);
 }
 
 main().catch((err: unknown) => {

@@ -47,3 +47,30 @@ export function waitUnlessClosed(ms: number, closing: AbortSignal): Promise<void
     closing.addEventListener('abort', onClose, { once: true });
   });
 }
+
+/** Paths answered in the OpenAI-compatible servers' shape (llama-server, vLLM) rather than Ollama's. */
+export function isOpenAiPath(path: string): boolean {
+  return path.startsWith('/v1/') || path === '/health';
+}
+
+/** OpenAI's error type for a status, as llama-server names them. */
+function openAiErrorType(status: number): string {
+  if (status === 404) return 'not_found_error';
+  if (status === 503) return 'unavailable_error';
+  if (status >= 400 && status < 500) return 'invalid_request_error';
+  return 'server_error';
+}
+
+/** An error answer: {error: message} on Ollama's paths, {error: {message, type, code}} on the OpenAI ones. */
+export function sendError(res: http.ServerResponse, path: string, status: number, message: string): void {
+  sendJson(res, status, isOpenAiPath(path) ? { error: { message, type: openAiErrorType(status), code: status } } : { error: message });
+}
+
+/** Aborted when the client goes away before its answer is sent (a request it gave up on frees its slot). */
+export function clientGone(res: http.ServerResponse): AbortSignal {
+  const gone = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) gone.abort();
+  });
+  return gone.signal;
+}

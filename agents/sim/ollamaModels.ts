@@ -1,6 +1,7 @@
 // The simulated Ollama's loaded models: loads take time and fail when the mode says out of
-// memory, each model stays for its keep_alive, and while any is loaded the server registers
-// itself as a GPU process for the simulated nvidia-smi (<simDir>/procs/<pid>.json).
+// memory, each model stays for its keep_alive (a pinned model, the one a server started with
+// --serve-model holds, stays for ever), and while any is loaded the server registers itself
+// as a GPU process for the simulated nvidia-smi (<simDir>/procs/<pid>.json).
 import { randomBytes } from 'node:crypto';
 import { mkdir, unlink } from 'node:fs/promises';
 import { dirname, join, resolve as resolvePath } from 'node:path';
@@ -23,7 +24,7 @@ export interface Resident {
 
 export interface ResidentModelsOptions {
   gpuIndex: number;
-  /** GPU memory of one loaded model, in MiB. */
+  /** GPU memory of one loaded model with its KV cache for every request slot, in MiB. */
   modelSizeMb: number;
   /** How long a load takes, in ms. */
   loadDelayMs: number;
@@ -48,6 +49,8 @@ function claimProcFile(simDir: string, gpuIndex: number): string {
 export class ResidentModels {
   readonly procFile: string | null;
   private readonly resident = new Map<string, Resident>();
+  /** Models that stay loaded whatever a request's keep_alive says (normalised names). */
+  private readonly pinned = new Set<string>();
   // Loads and unloads happen one at a time, like Ollama's scheduler.
   private schedule: Promise<unknown> = Promise.resolve();
   // Serialised so a slow write can never land after a later removal.
@@ -69,13 +72,19 @@ export class ResidentModels {
     return [...this.resident.values()];
   }
 
+  /** Loads the model and keeps it for ever, like a server started with that one model; resolves with the load's ms. */
+  pin(model: string): Promise<number> {
+    this.pinned.add(normalizeModel(model));
+    return this.ensureLoaded(model, null);
+  }
+
   /** Loads (if needed) and sets the residency; resolves once the model is usable, with the load's ms (0 when it was loaded). */
   ensureLoaded(model: string, keepAliveMs: number | null): Promise<number> {
     return this.runScheduled(async () => {
       const name = normalizeModel(model);
       const r = this.resident.get(name);
       if (r) {
-        this.setExpiry(r, keepAliveMs);
+        if (!this.pinned.has(name)) this.setExpiry(r, keepAliveMs);
         return 0;
       }
       const t0 = Date.now();
@@ -83,7 +92,7 @@ export class ResidentModels {
       if (this.opts.mode.oom) throw new HttpError(500, OOM_ERROR);
       const fresh: Resident = { model: name, expiresAt: null, timer: null };
       this.resident.set(name, fresh);
-      this.setExpiry(fresh, keepAliveMs);
+      this.setExpiry(fresh, this.pinned.has(name) ? null : keepAliveMs);
       await this.syncProcFile();
       return Date.now() - t0;
     });
@@ -93,7 +102,7 @@ export class ResidentModels {
     return this.runScheduled(async () => {
       const name = normalizeModel(model);
       const r = this.resident.get(name);
-      if (!r) return;
+      if (!r || this.pinned.has(name)) return;
       if (r.timer) clearTimeout(r.timer);
       this.resident.delete(name);
       await this.syncProcFile();

@@ -4,11 +4,22 @@ import type http from 'node:http';
 import { parseKeepAlive, simAnswer, tokens } from './ollamaAnswers.ts';
 import { HttpError, sendJson } from './ollamaHttp.ts';
 import type { ResidentModels } from './ollamaModels.ts';
+import type { GenerationSlots } from './generationSlots.ts';
 
 export type AnswerKind = 'generate' | 'chat';
 
+/** What answering needs from the server: its models, its generation slots, and the request's fate. */
+export interface AnswerEnv {
+  models: ResidentModels;
+  slots: GenerationSlots;
+  /** Throws 404 for a model the server lacks. */
+  checkKnown: (model: string) => void;
+  /** Aborted when the client goes away: its generation gives its slot up. */
+  cancel: AbortSignal;
+}
+
 /** What a generate or chat request asks, read as Ollama reads it. */
-interface Asked {
+export interface Asked {
   model: string;
   prompt: string;
   system: string;
@@ -16,7 +27,7 @@ interface Asked {
   empty: boolean;
 }
 
-function readAsked(kind: AnswerKind, body: Record<string, unknown>): Asked {
+export function readAsked(kind: AnswerKind, body: Record<string, unknown>): Asked {
   const model = typeof body.model === 'string' ? body.model : '';
   if (!model) throw new HttpError(400, 'model is required');
   const system = typeof body.system === 'string' ? body.system : '';
@@ -56,13 +67,12 @@ function answerStats(kind: AnswerKind, asked: Asked, text: string, totalNs: numb
   };
 }
 
-/** generate and chat: the shared part. `kind` picks the answer shape. `checkKnown` throws 404 for a model the server lacks. */
-export async function answer(
-  res: http.ServerResponse, kind: AnswerKind, body: Record<string, unknown>, models: ResidentModels, checkKnown: (model: string) => void,
-): Promise<void> {
+/** generate and chat: the shared part. `kind` picks the answer shape. */
+export async function answer(res: http.ServerResponse, kind: AnswerKind, body: Record<string, unknown>, env: AnswerEnv): Promise<void> {
+  const { models } = env;
   const asked = readAsked(kind, body);
   const { model } = asked;
-  checkKnown(model);
+  env.checkKnown(model);
   const keepAliveMs = parseKeepAlive(body.keep_alive);
   const stream = body.stream !== false; // Ollama streams unless told not to
   const shape = shaper(kind, model);
@@ -82,6 +92,8 @@ export async function answer(
   const t0 = process.hrtime.bigint();
   const loadMs = await models.ensureLoaded(model, keepAliveMs === 0 ? 0 : keepAliveMs);
   const text = simAnswer(model, asked.prompt, asked.system, body.format);
+  // Waits for a slot (FIFO), then takes the generation time of the speed model (generationSlots.ts).
+  await env.slots.generate(tokens(asked.system + asked.prompt), tokens(text), env.cancel);
   const stats = answerStats(kind, asked, text, Number(process.hrtime.bigint() - t0), loadMs);
   if (!stream) {
     sendJson(res, 200, shape(text, true, stats));

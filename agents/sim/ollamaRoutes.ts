@@ -1,11 +1,13 @@
-// Request routing of the simulated Ollama: the /sim control surface (answers in every mode),
-// then the mode's failures, then Ollama's endpoints.
+// Request routing of the simulator: the /sim control surface (answers in every mode), then
+// the mode's failures, then Ollama's endpoints and the OpenAI-compatible ones (openaiRoutes.ts).
 import type http from 'node:http';
 import { hashOf, normalizeModel } from './ollamaAnswers.ts';
-import { HttpError, readBody, sendJson, waitUnlessClosed } from './ollamaHttp.ts';
+import type { GenerationSlots } from './generationSlots.ts';
+import { HttpError, clientGone, readBody, sendJson, waitUnlessClosed } from './ollamaHttp.ts';
 import { type SimMode, applyMode } from './ollamaMode.ts';
 import type { ResidentModels } from './ollamaModels.ts';
-import { answer } from './ollamaRespond.ts';
+import { type AnswerKind, answer } from './ollamaRespond.ts';
+import { type Serving, openAiRoutes } from './openaiRoutes.ts';
 
 const VERSION = '0.12.0-forge-sim';
 const DEFAULT_MODELS = ['qwen2.5:7b'];
@@ -18,8 +20,15 @@ export interface RouteContext {
   models: ResidentModels;
   /** Models the server has; absent: any name is accepted. */
   known: string[] | undefined;
+  /** Generation time and the requests served at once. */
+  slots: GenerationSlots;
+  /** The model a --serve-model server serves, and whether it is still loading. */
+  serving: Serving;
   gpuIndex: number;
+  /** Size of a model's file, in MiB (/api/tags). */
   modelSizeMb: number;
+  /** GPU memory a loaded model holds with its KV cache for every request slot, in MiB (/api/ps). */
+  residentMb: number;
   /** When the server started: every model's modified_at. */
   startedAt: string;
   closing: AbortSignal;
@@ -46,6 +55,7 @@ function controlRoutes(ctx: RouteContext): Record<string, Handler> {
       applyMode(ctx.mode, body as SimMode);
       sendJson(res, 200, { ...ctx.mode });
     },
+    'GET /sim/stats': (_req, res) => sendJson(res, 200, ctx.slots.stats()),
     'GET /sim/state': (_req, res) => {
       sendJson(res, 200, { mode: { ...ctx.mode }, loaded: ctx.models.names(), proc_file: ctx.models.procFile, pid: process.pid, gpu_index: ctx.gpuIndex });
     },
@@ -58,6 +68,10 @@ function apiRoutes(ctx: RouteContext): Record<string, Handler> {
   const checkKnown = (model: string) => {
     if (known && !known.has(normalizeModel(model))) throw new HttpError(404, `model "${model}" not found, try pulling it first`);
   };
+  const respond = async (kind: AnswerKind, req: http.IncomingMessage, res: http.ServerResponse) => {
+    const cancel = clientGone(res);
+    return answer(res, kind, await readBody(req), { models: ctx.models, slots: ctx.slots, checkKnown, cancel });
+  };
   return {
     'GET /api/version': (_req, res) => sendJson(res, 200, { version: VERSION }),
     'GET /api/tags': (_req, res) => {
@@ -68,12 +82,13 @@ function apiRoutes(ctx: RouteContext): Record<string, Handler> {
       models: ctx.models.loaded().map((r) => ({
         ...modelEntry(ctx, r.model),
         expires_at: r.expiresAt === null ? FOREVER : new Date(r.expiresAt).toISOString(),
-        size_vram: ctx.modelSizeMb * 1024 * 1024,
+        size_vram: ctx.residentMb * 1024 * 1024,
         context_length: 4096,
       })),
     }),
-    'POST /api/generate': async (req, res) => answer(res, 'generate', await readBody(req), ctx.models, checkKnown),
-    'POST /api/chat': async (req, res) => answer(res, 'chat', await readBody(req), ctx.models, checkKnown),
+    'POST /api/generate': (req, res) => respond('generate', req, res),
+    'POST /api/chat': (req, res) => respond('chat', req, res),
+    ...openAiRoutes({ models: ctx.models, slots: ctx.slots, serving: ctx.serving, checkKnown, startedAtMs: Date.parse(ctx.startedAt) }),
   };
 }
 

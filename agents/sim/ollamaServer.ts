@@ -1,17 +1,23 @@
-// An Ollama-compatible HTTP server on loopback, for tests and the demo: the rig's LLM
-// code talks to it through the real `ollama` client exactly as it talks to Ollama.
-// Answers are deterministic (a function of model, system and prompt: ollamaAnswers.ts);
-// loading takes time and, while a model is loaded, the server registers itself as a GPU
-// process for the simulated nvidia-smi (ollamaModels.ts). Failure modes are switched at
-// runtime with setMode() or POST /sim/mode (ollamaMode.ts); routing is ollamaRoutes.ts.
+// An Ollama-compatible and OpenAI-compatible HTTP server on loopback, for tests and the
+// demo: the rig's LLM code talks to it through the real `ollama` client exactly as it talks
+// to Ollama, and through OpenAiRuntime as to llama-server or vLLM (openaiRoutes.ts), on the
+// same port. Answers are deterministic (a function of model, system and prompt:
+// ollamaAnswers.ts); generating takes the time of a speed model, with at most numParallel
+// requests at once (generationSlots.ts); loading takes time and, while a model is loaded,
+// the server registers itself as a GPU process for the simulated nvidia-smi
+// (ollamaModels.ts). Failure modes are switched at runtime with setMode() or POST /sim/mode
+// (ollamaMode.ts); GET /sim/stats counts the requests; routing is ollamaRoutes.ts.
 import http from 'node:http';
-import { HttpError, sendJson } from './ollamaHttp.ts';
+import { GenerationSlots, type SlotStats } from './generationSlots.ts';
+import { HttpError, sendError } from './ollamaHttp.ts';
 import { type SimMode, applyMode, healthyMode } from './ollamaMode.ts';
 import { ResidentModels } from './ollamaModels.ts';
 import { createRouter } from './ollamaRoutes.ts';
+import type { Serving } from './openaiRoutes.ts';
 
 export { fillSchema, normalizeModel, parseKeepAlive, simAnswer, simAnswerText } from './ollamaAnswers.ts';
 export type { SimMode } from './ollamaMode.ts';
+export type { SlotStats } from './generationSlots.ts';
 
 export interface SimOllamaOptions {
   /** 0 = any free port. */
@@ -22,12 +28,23 @@ export interface SimOllamaOptions {
   gpuIndex?: number;
   /** Simulator state folder shared with the simulated nvidia-smi; no procs file when absent. */
   simDir?: string;
-  /** GPU memory of one loaded model, in MiB. Default 4700 (a 7B at Q4 with its context). */
+  /** GPU memory of one loaded model with one request slot, in MiB. Default 4700 (a 7B at Q4 with its context). */
   modelSizeMb?: number;
   /** How long a load takes, in ms. Default 0. */
   loadDelayMs?: number;
   /** Models the server has; others answer 404 like Ollama. Absent: any name is accepted. */
   models?: string[];
+  /**
+   * Serve this one model like llama-server or vLLM: loaded at start (`ready` resolves once it
+   * is), kept for ever, the only one /v1/models lists; /v1 answers 404 for another. Default none.
+   */
+  serveModel?: string;
+  /** Output tokens per second of one request alone on the card (generationSlots.ts). Absent: instant answers. */
+  tokS?: number;
+  /** Requests generating at once; further ones wait in FIFO order. Default 1. */
+  numParallel?: number;
+  /** KV cache of each request slot beyond the first, in MiB: a loaded model holds modelSizeMb + (numParallel - 1) × kvMb. Default 0. */
+  kvMb?: number;
 }
 
 export interface SimOllama {
@@ -35,6 +52,10 @@ export interface SimOllama {
   port: number;
   setMode(mode: SimMode): void;
   mode(): Required<SimMode>;
+  /** Resolves once the served model is loaded (at once without serveModel); rejects when its load fails. */
+  ready: Promise<void>;
+  /** The request counters of GET /sim/stats. */
+  stats(): SlotStats;
   /** Models loaded now. */
   loaded(): string[];
   close(): Promise<void>;
@@ -58,13 +79,19 @@ export async function startSimOllama(opts: SimOllamaOptions): Promise<SimOllama>
   if (host !== '127.0.0.1') throw new Error(`sim ollama listens on loopback only (127.0.0.1), got host ${String(host)}`);
   const gpuIndex = opts.gpuIndex ?? 0;
   const modelSizeMb = opts.modelSizeMb ?? 4700;
+  const numParallel = opts.numParallel ?? 1;
+  if (opts.kvMb !== undefined && !(opts.kvMb >= 0)) throw new Error(`kvMb must be a number of MiB of at least 0, got ${opts.kvMb}`);
+  const residentMb = modelSizeMb + (numParallel - 1) * (opts.kvMb ?? 0);
   const mode = healthyMode();
   const closing = new AbortController();
   const models = new ResidentModels({
-    gpuIndex, modelSizeMb, loadDelayMs: opts.loadDelayMs ?? 0, simDir: opts.simDir, mode, closing: closing.signal,
+    gpuIndex, modelSizeMb: residentMb, loadDelayMs: opts.loadDelayMs ?? 0, simDir: opts.simDir, mode, closing: closing.signal,
   });
+  const slots = new GenerationSlots({ tokS: opts.tokS ?? null, numParallel, closing: closing.signal });
+  const serving: Serving = { model: opts.serveModel ?? null, loading: opts.serveModel !== undefined };
+  const known = opts.models && opts.serveModel !== undefined ? [...opts.models, opts.serveModel] : opts.models;
   const route = createRouter({
-    mode, models, known: opts.models, gpuIndex, modelSizeMb, startedAt: new Date().toISOString(), closing: closing.signal,
+    mode, models, slots, serving, known, gpuIndex, modelSizeMb, residentMb, startedAt: new Date().toISOString(), closing: closing.signal,
   });
 
   const server = http.createServer((req, res) => {
@@ -72,11 +99,16 @@ export async function startSimOllama(opts: SimOllamaOptions): Promise<SimOllama>
       const status = err instanceof HttpError ? err.status : 500;
       const message = err instanceof Error ? err.message : String(err);
       if (res.headersSent) res.destroy();
-      else sendJson(res, status, { error: message });
+      else sendError(res, new URL(req.url ?? '/', 'http://sim').pathname, status, message);
     });
   });
   server.keepAliveTimeout = 1000;
   const port = await listen(server, opts.port, host);
+  // Listening first, as llama-server does: /health answers 503 "Loading model" meanwhile.
+  const ready = opts.serveModel === undefined ? Promise.resolve() : models.pin(opts.serveModel).then(() => {
+    serving.loading = false;
+  });
+  ready.catch(() => {}); // the caller hears of a failed load by awaiting ready
 
   let closed: Promise<void> | null = null;
   return {
@@ -84,6 +116,8 @@ export async function startSimOllama(opts: SimOllamaOptions): Promise<SimOllama>
     port,
     setMode: (m) => applyMode(mode, m),
     mode: () => ({ ...mode }),
+    ready,
+    stats: () => slots.stats(),
     loaded: () => models.names(),
     close: () => {
       closed ??= (async () => {

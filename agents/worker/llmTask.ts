@@ -8,20 +8,20 @@ import { isoTime } from '../core/clock.ts';
 import { errorMessage } from '../core/errors.ts';
 import { childPath } from '../core/paths.ts';
 import type { FailureKind, LlmUsage, Outcome, Task, WorkerResult } from '../core/task.ts';
-import { OllamaRuntime } from '../llm/ollamaRuntime.ts';
 import { type GenerateResult, type ModelRuntime, RuntimeError } from '../llm/runtime.ts';
+import { RUNTIME_KINDS, parseRuntimeKind, runtimeFor } from '../llm/runtimeFor.ts';
 import { writeTrainingSample } from '../llm/trainingSamples.ts';
 
 export interface LlmTaskContext {
-  /** The agent's own runtime, e.g. http://127.0.0.1:11435. */
+  /** The agent's own runtime (Ollama or an OpenAI-compatible server), e.g. http://127.0.0.1:11435. */
   ollamaUrl: string;
   /** <shared>/logs/spool/samples (mountPaths().spoolSamples): where the sample is left for the brain to merge. */
   trainingSamplesDir: string;
   /** When the worker started (ms since the epoch). */
   startedAt: number;
-  /** Another runtime (tests, llama-server); default: OllamaRuntime on ollamaUrl. */
+  /** Another runtime (tests); default: the FORGE_AGENT_RUNTIME kind on ollamaUrl. */
   runtime?: ModelRuntime;
-  /** Where FORGE_AGENT_MODEL is read; default process.env. */
+  /** Where FORGE_AGENT_MODEL and FORGE_AGENT_RUNTIME are read; default process.env. */
   env?: Record<string, string | undefined>;
   /** Aborts the request (the agent's abort signal). */
   signal?: AbortSignal;
@@ -30,6 +30,8 @@ export interface LlmTaskContext {
 
 /** Model used when a task names none: the agent's configured model, set in the worker's environment. */
 export const AGENT_MODEL_ENV = 'FORGE_AGENT_MODEL';
+/** The kind of the agent's runtime (config gpus[].runtime), set in the worker's environment; absent: ollama. */
+export const AGENT_RUNTIME_ENV = 'FORGE_AGENT_RUNTIME';
 
 const PARSE_SYSTEM = 'Answer with one JSON value only: no prose, no code fences.';
 
@@ -87,8 +89,16 @@ async function run(task: Task, ctx: LlmTaskContext, now: () => number): Promise<
   if (!task.prompt || !task.prompt.trim()) {
     return { outcome: 'failed', failure_kind: 'app', reason: `${task.type} task has no prompt: give it a prompt in the plan` };
   }
-  const runtime =
-    ctx.runtime ?? new OllamaRuntime(ctx.ollamaUrl, { generateTimeoutMs: Math.max(1000, Math.round(task.timeout_s * 1000)) });
+  const kindText = env[AGENT_RUNTIME_ENV] || 'ollama';
+  const kind = parseRuntimeKind(kindText);
+  if (!ctx.runtime && kind === null) {
+    return {
+      outcome: 'error',
+      failure_kind: 'infra',
+      reason: `${AGENT_RUNTIME_ENV} is "${kindText}": expected one of ${RUNTIME_KINDS.join(', ')} (the agent sets it from its GPU's runtime in the config)`,
+    };
+  }
+  const runtime = ctx.runtime ?? runtimeFor(kind ?? 'ollama', ctx.ollamaUrl, { generateTimeoutMs: Math.max(1000, Math.round(task.timeout_s * 1000)) });
 
   const isParse = task.type === 'parse';
   let text: string;
@@ -125,10 +135,10 @@ async function run(task: Task, ctx: LlmTaskContext, now: () => number): Promise<
   return { outcome: 'success', failure_kind: null, reason: null, output: checked.value, llm };
 }
 
-/** The request's tokens and time, as the result carries them. */
+/** The request's tokens, time and model load, as the result carries them; the agent fills in GPU-seconds and energy. */
 export function usageOf(model: string, res: GenerateResult): LlmUsage {
   const tokS = res.completion_tokens !== null && res.duration_ms > 0 ? Math.round((res.completion_tokens / res.duration_ms) * 1000 * 10) / 10 : null;
-  return { model, prompt_tokens: res.prompt_tokens, output_tokens: res.completion_tokens, request_ms: res.duration_ms, tok_s: tokS, load_ms: null, gpu_s: null, energy_wh: null };
+  return { model, prompt_tokens: res.prompt_tokens, output_tokens: res.completion_tokens, request_ms: res.duration_ms, tok_s: tokS, load_ms: res.load_ms, gpu_s: null, energy_wh: null };
 }
 
 /** A runtime failure as a task outcome: the rig's problems are infra, the task's own are app. */

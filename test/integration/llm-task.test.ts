@@ -1,9 +1,10 @@
 // generate and parse tasks against the simulated Ollama, and the training samples of many
 // concurrent writer processes, each left as a file of its own and merged by the brain.
 import { existsSync } from 'node:fs';
+import http from 'node:http';
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -15,6 +16,7 @@ import { runLlmTask, findSchemaMismatch, checkAnswer } from '../../agents/worker
 import { DecisionLog } from '../../agents/core/decisionLog.ts';
 import { ensureMount, mountPaths } from '../../agents/core/paths.ts';
 import { LogMerger } from '../../agents/brain/logMerge.ts';
+import { parseWorkerStdout } from '../../agents/core/workerProtocol.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MODEL = 'qwen2.5:7b';
@@ -198,6 +200,107 @@ describe('runLlmTask', () => {
     assert.equal(r.failure_kind, 'app');
     assert.match(r.reason ?? '', /llama9:400b.*not found.*not installed on this rig/);
   });
+});
+
+/** A loopback proxy to `target` that records each request's method and path. */
+async function recordingProxy(target: string): Promise<{ url: string; paths: string[]; close: () => Promise<void> }> {
+  const paths: string[] = [];
+  const server = http.createServer((req, res) => {
+    paths.push(`${req.method} ${req.url}`);
+    const out = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    out.on('error', () => res.destroy());
+    req.pipe(out);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const close = () => new Promise<void>((r) => {
+    server.close(() => r());
+    server.closeAllConnections();
+  });
+  return { url: `http://127.0.0.1:${port}`, paths, close };
+}
+
+describe('runLlmTask with an OpenAI-compatible runtime (FORGE_AGENT_RUNTIME=openai)', () => {
+  let dir: string;
+  let sim: SimOllama;
+  let batch: string;
+  let samplesDir: string;
+  const ctx = (env: Record<string, string>) => ({ ollamaUrl: sim.url, trainingSamplesDir: samplesDir, startedAt: Date.now(), env });
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'forge-llm-openai-'));
+    // Served like llama-server: one model, loaded at start, /v1 only knows it.
+    sim = await startSimOllama({ port: 0, serveModel: MODEL });
+    await sim.ready;
+    batch = join(dir, 'plans', 'demo', 'batches', 'b1');
+    samplesDir = join(dir, 'logs', 'spool', 'samples');
+  });
+  after(async () => {
+    await sim.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('generate and parse succeed through /v1/chat/completions, with the token counts and no load time', async () => {
+    const env = { FORGE_AGENT_RUNTIME: 'openai' };
+    const gen = await runLlmTask(makeTask(batch, { name: 'oa-gen' }), ctx(env));
+    assert.equal(gen.outcome, 'success', gen.reason ?? '');
+    assert.match((gen.output as { text: string }).text, /^sim\(qwen2\.5:7b\): Write one line about GPUs\./);
+    assert.ok((gen.llm?.prompt_tokens ?? 0) > 0 && (gen.llm?.output_tokens ?? 0) > 0, JSON.stringify(gen.llm));
+    assert.equal(gen.llm?.load_ms, null);
+    const parse = await runLlmTask(makeTask(batch, { name: 'oa-parse', type: 'parse', prompt: 'Extract the film.', output_schema: SCHEMA }), ctx(env));
+    assert.equal(parse.outcome, 'success', parse.reason ?? '');
+    assert.ok(Number.isInteger((parse.output as { year: unknown }).year));
+  });
+
+  test('a model the server does not serve fails the task (app), naming the URL', async () => {
+    const r = await runLlmTask(makeTask(batch, { name: 'oa-nomodel', model: 'llama9:400b' }), ctx({ FORGE_AGENT_RUNTIME: 'openai' }));
+    assert.equal(r.outcome, 'failed');
+    assert.equal(r.failure_kind, 'app');
+    assert.match(r.reason ?? '', new RegExp(`OpenAI-compatible server at ${sim.url} .*llama9:400b.*not found.*not installed on this rig`));
+  });
+
+  test('an unknown FORGE_AGENT_RUNTIME is the rig\'s error, naming the kinds', async () => {
+    const r = await runLlmTask(makeTask(batch, { name: 'oa-kind' }), ctx({ FORGE_AGENT_RUNTIME: 'vllm' }));
+    assert.equal(r.outcome, 'error');
+    assert.equal(r.failure_kind, 'infra');
+    assert.equal(r.reason, 'FORGE_AGENT_RUNTIME is "vllm": expected one of ollama, openai (the agent sets it from its GPU\'s runtime in the config)');
+  });
+
+  test('the worker process reads FORGE_AGENT_RUNTIME and completes a generate task against the simulator', async () => {
+    const proxy = await recordingProxy(sim.url);
+    try {
+      await runWorkerThrough(proxy.url);
+    } finally {
+      await proxy.close();
+    }
+    // The simulator speaks both protocols on one port: the proxy shows which one the worker used.
+    assert.deepEqual(proxy.paths, ['POST /v1/chat/completions']);
+  });
+
+  /** Runs a generate task in a real worker process with FORGE_AGENT_RUNTIME=openai; asserts it succeeds. */
+  async function runWorkerThrough(url: string): Promise<void> {
+    const configPath = join(dir, 'config.json');
+    await writeFile(configPath, JSON.stringify({ gpus: [{ id: 0, name: 'gpu-0', model: MODEL, port: 11435, runtime: 'openai' }] }));
+    const task = makeTask(batch, { name: 'oa-worker', model: null });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'agents/worker/main.ts', '--task', JSON.stringify(task), '--config', configPath, '--ollama-url', url, '--shared', dir],
+      { cwd: ROOT, env: { ...process.env, FORGE_AGENT_RUNTIME: 'openai', FORGE_AGENT_MODEL: MODEL }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0, stderr);
+    const parsed = parseWorkerStdout(stdout, task.id, 1);
+    assert.ok(parsed.ok, `${JSON.stringify(parsed)} ${stderr}`);
+    assert.equal(parsed.result.outcome, 'success', parsed.result.reason ?? '');
+    assert.equal(parsed.result.llm?.model, MODEL);
+  }
 });
 
 describe('the output schema check', () => {

@@ -98,6 +98,15 @@ describe('sim ollama through OllamaRuntime', () => {
     await rt.unload(MODEL);
   });
 
+  test('generate reports the load it waited for (load_duration), and none once the model is resident', async () => {
+    await rt.unload(MODEL);
+    const cold = await rt.generate({ model: MODEL, prompt: 'first' });
+    assert.ok(cold.load_ms !== null && cold.load_ms >= 45, `load_ms ${cold.load_ms} for a 50 ms load`);
+    const hot = await rt.generate({ model: MODEL, prompt: 'second' });
+    assert.equal(hot.load_ms, null);
+    await rt.unload(MODEL);
+  });
+
   test('format: json and a schema give valid JSON that fits; BROKEN_JSON gives invalid JSON', async () => {
     const schema = {
       type: 'object',
@@ -274,7 +283,7 @@ test('ollama-main refuses a bad option with its name', async () => {
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const [code] = await once(child, 'exit');
   assert.equal(code, 2);
-  assert.match(err, /--port must be an integer of at least 0, got "x"/);
+  assert.match(err, /--port must be an integer from 0 to 65535, got "x"/);
 });
 
 describe('LoadGate', () => {

@@ -29,7 +29,15 @@ test('LLM totals add up tokens and request time per model and per agent; tokens/
 });
 
 test("a request's usage: the runtime's token counts, its wall time, and tokens/s only when tokens were counted", () => {
-  assert.deepEqual(usageOf('m', { text: 'x', prompt_tokens: 12, completion_tokens: 30, duration_ms: 1500 }), { model: 'm', prompt_tokens: 12, output_tokens: 30, request_ms: 1500, tok_s: 20, load_ms: null, gpu_s: null, energy_wh: null });
-  assert.equal(usageOf('m', { text: 'x', prompt_tokens: null, completion_tokens: null, duration_ms: 1500 }).tok_s, null);
-  assert.equal(usageOf('m', { text: 'x', prompt_tokens: 1, completion_tokens: 5, duration_ms: 0 }).tok_s, null);
+  assert.deepEqual(usageOf('m', { text: 'x', prompt_tokens: 12, completion_tokens: 30, duration_ms: 1500, load_ms: null }), { model: 'm', prompt_tokens: 12, output_tokens: 30, request_ms: 1500, tok_s: 20, load_ms: null, gpu_s: null, energy_wh: null });
+  assert.equal(usageOf('m', { text: 'x', prompt_tokens: null, completion_tokens: null, duration_ms: 1500, load_ms: null }).tok_s, null);
+  assert.equal(usageOf('m', { text: 'x', prompt_tokens: 1, completion_tokens: 5, duration_ms: 0, load_ms: null }).tok_s, null);
+});
+
+test("a request's usage carries the runtime's model load time; GPU-seconds and energy are the agent's to fill", () => {
+  const u = usageOf('m', { text: 'x', prompt_tokens: 12, completion_tokens: 30, duration_ms: 2500, load_ms: 1000 });
+  assert.equal(u.load_ms, 1000);
+  assert.equal(u.request_ms, 2500);
+  assert.equal(u.gpu_s, null);
+  assert.equal(u.energy_wh, null);
 });
