@@ -1,5 +1,5 @@
 // The benchmark still works: `scripts/bench.ts --quick --json` runs every part once at a
-// small size and prints one JSON object. Only its shape is checked; timings never are
+// small size (the llm part included) and prints one JSON object. Only its shape is checked; timings never are
 // (speed is measured by `npm run bench`, docs/PERFORMANCE.md). Part of `npm run test:long`
 // (a few minutes, run alone), so its time limit only catches a hang.
 import { test } from 'node:test';
@@ -33,4 +33,10 @@ test('bench --quick --json prints every headline figure as a number, or null wit
   assert.equal(out.mode, 'quick');
   const targets = out.targets as Record<string, { target: string; met: boolean | null }>;
   for (const key of HEADLINE) assert.ok(targets[key] && typeof targets[key].target === 'string', `${key} has a target`);
+  // The llm part (no target): the speed-up of N GPUs over one, and each rig's tokens/s.
+  for (const key of ['llm_speedup', 'llm_tok_s', 'llm_tok_s_one_gpu']) {
+    const v = out[key];
+    if (v === null) assert.ok(notes.some((n) => n.startsWith('llm:')), `${key} is null and a note says why; notes: ${notes.join(' | ')}`);
+    else assert.ok(typeof v === 'number' && Number.isFinite(v) && v > 0, `${key} is a positive number, got ${JSON.stringify(v)}`);
+  }
 });

@@ -20,6 +20,14 @@ export interface BenchCounts {
   /** Agents of the rig for throughput, hop, idle gap and scale; and of the idle rig. */
   gpus: number;
   idleGpus: number;
+  /** Generate tasks of the LLM part, run on a rig of llmGpus GPUs and on one of 1 GPU. */
+  llmTasks: number;
+  llmGpus: number;
+  /**
+   * simulator.tok_s of the LLM part's rigs: the simulator's answers are 20-40 tokens, so at
+   * 30 tok/s a request takes about a second, well over the rig's hop (~0.2 s).
+   */
+  llmTokS: number;
 }
 
 export const FULL: BenchCounts = {
@@ -38,6 +46,9 @@ export const FULL: BenchCounts = {
   idleGapTasks: 60,
   gpus: 2,
   idleGpus: 3,
+  llmTasks: 60,
+  llmGpus: 3,
+  llmTokS: 30,
 };
 
 export const QUICK: BenchCounts = {
@@ -56,4 +67,7 @@ export const QUICK: BenchCounts = {
   idleGapTasks: 6,
   gpus: 2,
   idleGpus: 3,
+  llmTasks: 20,
+  llmGpus: 3,
+  llmTokS: 30,
 };

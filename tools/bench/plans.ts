@@ -1,6 +1,6 @@
 // Plan folders for the benchmark's workloads, written into a temporary directory and then
-// submitted like any other plan. Every task is a no-op (`true`), so what is measured is the
-// rig, not the work.
+// submitted like any other plan. Every shell task is a no-op (`true`), so what is measured is
+// the rig, not the work; the LLM part's generate tasks are answered by the simulated cards.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -46,9 +46,26 @@ export function gpuTasks(count: number, vramMb: number): PlanTask[] {
 }
 
 /** Writes <dir>/<name>/plan.md and returns the plan folder. */
-export async function writePlanFolder(dir: string, name: string, title: string, goal: string, tasks: readonly PlanTask[]): Promise<string> {
+export function writePlanFolder(dir: string, name: string, title: string, goal: string, tasks: readonly PlanTask[]): Promise<string> {
+  return writePlanText(dir, name, renderPlan(title, goal, tasks));
+}
+
+/** Writes `text` as <dir>/<name>/plan.md and returns the plan folder. */
+export async function writePlanText(dir: string, name: string, text: string): Promise<string> {
   const planDir = join(dir, name);
   await mkdir(planDir, { recursive: true });
-  await writeFile(join(planDir, 'plan.md'), renderPlan(title, goal, tasks));
+  await writeFile(join(planDir, 'plan.md'), text);
   return planDir;
+}
+
+/**
+ * The plan.md text (pure) of `count` independent generate tasks (g0001, g0002, ...), each with
+ * a prompt of its own, so every request is answered anew. Model and runtime are the rig's.
+ */
+export function renderGeneratePlan(title: string, goal: string, count: number): string {
+  const lines = [`# ${title}`, '', '## Goal', goal, '', '## Tasks', ''];
+  for (const [i, name] of taskNames(count).map((n) => n.replace(/^t/, 'g')).entries()) {
+    lines.push(`### ${name}`, '- **type**: generate', `- **prompt**: Bench prompt ${i + 1}: write one sentence about the number ${i + 1}.`, '');
+  }
+  return lines.join('\n');
 }

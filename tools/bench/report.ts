@@ -1,5 +1,6 @@
 // Rendering only (pure): the headline figures with their targets, the table a person reads
 // and the JSON object a machine reads. Nothing here measures or touches a file.
+import type { LlmResult } from './llm.ts';
 import type { BenchResult } from './runBench.ts';
 import { minus, ratio, round } from './stats.ts';
 
@@ -123,6 +124,9 @@ export function toJson(r: BenchResult): Record<string, unknown> {
     scale_ratio_worst: round(ratio(r.scale?.in_complete.hop.hop.median_ms, scaleReference(r))),
     brain_rss_mb_worst: round(r.scale?.in_complete.brain_peak_rss_mb ?? null),
     history_archive_s_worst: round(r.scale?.in_complete.archive_s ?? null),
+    llm_speedup: round(r.llm?.speedup ?? null),
+    llm_tok_s: round(r.llm?.multi?.tok_s ?? null),
+    llm_tok_s_one_gpu: round(r.llm?.single?.tok_s ?? null),
     notes: [...r.notes, ...headlineNotes(h)],
     targets: verdicts(h),
     mode: r.mode,
@@ -130,7 +134,7 @@ export function toJson(r: BenchResult): Record<string, unknown> {
     machine: r.machine,
     wall_s: round(r.wall_s),
     counts: r.counts,
-    details: { limits: r.limits, baselines: r.baselines, throughput: r.throughput, hop: r.hop, idle_gap: r.idle_gap, scale: r.scale, idle: r.idle, bullmq: r.bullmq },
+    details: { limits: r.limits, baselines: r.baselines, throughput: r.throughput, hop: r.hop, idle_gap: r.idle_gap, scale: r.scale, idle: r.idle, bullmq: r.bullmq, llm: r.llm },
   };
 }
 
@@ -149,6 +153,23 @@ export const num = (v: number | null | undefined, unit = '', digits = 0): string
   v === null || v === undefined || !Number.isFinite(v) ? '-' : `${v.toFixed(digits)}${unit}`;
 const times = (v: number | null): string => (v === null ? '-' : `${v.toFixed(2)}x`);
 const metText = (m: boolean | null | undefined): string => (m === null || m === undefined ? '' : m ? 'met' : 'MISSED');
+
+/** The LLM part's rows (pure): each rig's wall, tokens/s and loads, then the speed-up. */
+export function llmRows(L: LlmResult | null): Array<[figure: string, value: string, detail: string]> {
+  if (!L) return [['not measured', '-', '']];
+  const rows: Array<[string, string, string]> = [];
+  for (const x of [L.multi, L.single]) {
+    if (!x) continue;
+    const agents = Object.entries(x.per_agent).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`).join(', ');
+    rows.push([
+      `${x.gpus} GPU${x.gpus === 1 ? '' : 's'}, ${x.tasks} generate tasks: submit to end`,
+      num(x.wall_s, ' s', 1),
+      `${num(x.tok_s, ' tok/s', 1)} (${x.output_tokens} output tokens); loads ${x.loads} (heats ${x.heats}); at most ${x.peak_requests} request${x.peak_requests === 1 ? '' : 's'} at once; tasks by agent: ${agents}; one request ${num(x.request_tok_s_median, ' tok/s', 0)} (median)`,
+    ]);
+  }
+  rows.push([`speed-up: 1-GPU wall / ${L.multi?.gpus ?? '?'}-GPU wall`, times(L.speedup), `simulator.tok_s ${L.sim_tok_s}`]);
+  return rows;
+}
 
 export function renderTable(r: BenchResult): string {
   const h = headline(r);
@@ -217,6 +238,7 @@ export function renderTable(r: BenchResult): string {
     `rig / BullMQ ${times(h.vs_bullmq_throughput)}; each over its own spawn floor: ${times(loadAdjustedVsBullmq(r))}`, 'vs_bullmq_throughput');
   add('7 BullMQ', B ? `hop, chain of ${B.hop.links}: median (p95)` : 'not measured', B ? `${num(B.hop.hop.median_ms, ' ms')} (${num(B.hop.hop.p95_ms, ' ms')})` : '-',
     `rig / BullMQ ${times(h.vs_bullmq_hop)}`, 'vs_bullmq_hop');
+  for (const [figure, value, detail] of llmRows(r.llm)) add('8 llm', figure, value, detail);
 
   const head: Row = { part: 'part', figure: 'figure', value: 'value', ratio: 'ratio / detail', target: 'target', met: '' };
   const all = [head, ...rows];

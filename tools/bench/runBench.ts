@@ -10,6 +10,7 @@ import { type BenchCounts, FULL, QUICK } from './counts.ts';
 import { measureHop, type HopResult } from './hop.ts';
 import { measureIdle, type IdleResult } from './idle.ts';
 import { measureIdleGap, type IdleGapResult } from './idleGap.ts';
+import { measureLlm, type LlmResult } from './llm.ts';
 import { measureLimits, measureSpawnBaseline, type LimitsResult, type SpawnBaseline } from './limits.ts';
 import { describeMachine, loadNow, type Machine } from './machine.ts';
 import { entryInUse } from './noopWorker.ts';
@@ -18,13 +19,15 @@ import { makeMount, startRigSession } from './rigSession.ts';
 import { measureScale, type ScaleResult } from './scale.ts';
 import { measureThroughput, type ThroughputResult } from './throughput.ts';
 
-export const PARTS = ['limits', 'hop', 'idle_gap', 'throughput', 'scale', 'idle', 'bullmq'] as const;
+export const PARTS = ['limits', 'hop', 'idle_gap', 'throughput', 'scale', 'idle', 'bullmq', 'llm'] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface BenchOptions {
   quick: boolean;
   /** Parts to run (default all). */
   parts?: readonly Part[];
+  /** GPUs of the LLM part's larger rig (default: the size's llmGpus). */
+  llmGpus?: number;
   /** Progress lines (stderr). */
   say: (line: string) => void;
 }
@@ -43,6 +46,7 @@ export interface BenchResult {
   scale: ScaleResult | null;
   idle: IdleResult | null;
   bullmq: BullmqResult | null;
+  llm: LlmResult | null;
   notes: string[];
   wall_s: number;
 }
@@ -52,12 +56,12 @@ const batchTimeout = (tasks: number) => Math.max(120_000, tasks * 1500);
 
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const t0 = Date.now();
-  const counts = o.quick ? QUICK : FULL;
+  const counts = { ...(o.quick ? QUICK : FULL), ...(o.llmGpus !== undefined ? { llmGpus: o.llmGpus } : {}) };
   const want = new Set(o.parts ?? PARTS);
   const tmp = await mkdtemp(join(tmpdir(), 'forge-bench-'));
   const r: BenchResult = {
     mode: o.quick ? 'quick' : 'full', counts, machine: await describeMachine(), worker_entry: entryInUse(),
-    limits: null, baselines: { rig: null, bullmq: null }, throughput: null, hop: null, idle_gap: null, scale: null, idle: null, bullmq: null, notes: [], wall_s: 0,
+    limits: null, baselines: { rig: null, bullmq: null }, throughput: null, hop: null, idle_gap: null, scale: null, idle: null, bullmq: null, llm: null, notes: [], wall_s: 0,
   };
   if (r.worker_entry === 'tsx') {
     r.notes.push('workers start from TypeScript through tsx (no fresh dist/ build): run `npm run build` to start them from compiled JavaScript, as `npm run bench` does');
@@ -126,6 +130,9 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       r.bullmq = await step('bullmq', `BullMQ peer (${counts.throughputTasks} jobs, a chain of ${counts.chainLinks}; ${counts.gpus} workers x ${slots})`, () =>
         measureBullmq(tmp, { tasks: counts.throughputTasks, links: counts.chainLinks, workers: counts.gpus, concurrency: slots, timeoutMs: batchTimeout(counts.throughputTasks) }));
     }
+    r.llm = await step('llm', `LLM work (${counts.llmTasks} generate tasks at ${counts.llmTokS} tok/s, on ${counts.llmGpus} GPUs and on 1)`, () =>
+      measureLlm(tmp, { tasks: counts.llmTasks, gpus: counts.llmGpus, tokS: counts.llmTokS, say: o.say }));
+    if (r.llm) r.notes.push(...r.llm.notes);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

@@ -1,55 +1,65 @@
-// Scores the answers of the haiku (generate) and facts (parse) tasks and writes
-// BATCH_PATH/evaluation.json. Usage: node scripts/evaluate.mjs -- BATCH_PATH SENTENCE
-//
-// Reads BATCH_PATH/outputs/<task>.json: the worker writes the output of each generate and
-// parse task there (see PLAN_FORMAT.md, "Outputs of LLM tasks").
-import { readFile, rename, writeFile } from 'node:fs/promises';
+// Checks every question's answer and its parsed form, and writes BATCH_PATH/evaluation.json:
+// one entry per question, with what is wrong. Exits 1 when an answer is missing or empty, or a
+// parsed answer is missing or does not follow the schema (evaluation.json is written first,
+// so it says which).
+// Usage: node scripts/evaluate.mjs --questions TASK --answers TEMPLATE --parsed TEMPLATE --schema FILE -- BATCH_PATH
+//   --questions  the task whose output lists the questions (outputs/<TASK>.json, key "questions")
+//   --answers    the foreach generate task (outputs/<TEMPLATE>.<n>.json: {"text": "..."})
+//   --parsed     the foreach parse task (outputs/<TEMPLATE>.<n>.json: the schema's JSON)
+//   --schema     the parse task's output_schema, as a JSON file in the plan folder
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { outputFile, readArgs, readOutput, writeJsonWhole } from './outputs.mjs';
+import { schemaMismatch } from './schema.mjs';
 
-const args = process.argv.slice(2);
-if (args[0] === '--') args.shift();
-const [batch, sentence] = args;
-if (batch === undefined || sentence === undefined) {
-  console.error('usage: node scripts/evaluate.mjs -- BATCH_PATH SENTENCE');
+const usage = 'node scripts/evaluate.mjs --questions TASK --answers TEMPLATE --parsed TEMPLATE --schema FILE -- BATCH_PATH';
+const o = readArgs(usage, ['questions', 'answers', 'parsed', 'schema'], 1);
+const [batch] = o.positionals;
+
+let schema;
+try {
+  schema = JSON.parse(await readFile(o.schema, 'utf8'));
+} catch (err) {
+  console.error(`cannot read the schema ${o.schema}: ${err.message}`);
+  process.exit(1);
+}
+const list = await readOutput(batch, o.questions);
+if (list.missing || !Array.isArray(list.value?.questions)) {
+  console.error(list.missing ?? `${outputFile(batch, o.questions)} has no "questions" list`);
   process.exit(1);
 }
 
-async function output(task) {
-  const file = join(batch, 'outputs', `${task}.json`);
-  let text;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    console.error(`no output of task '${task}' at ${file}: the worker writes each generate/parse task's output there`);
-    process.exit(1);
-  }
-  return JSON.parse(text);
+/** One question: its answer has text, its parsed form follows the schema. */
+async function check({ n, question }) {
+  const problems = [];
+  const answerTask = `${o.answers}.${n}`;
+  const answer = await readOutput(batch, answerTask);
+  const text = answer.value?.text;
+  if (answer.missing) problems.push(answer.missing);
+  else if (typeof text !== 'string' || text.trim() === '') problems.push(`${answerTask}: no text (expected {"text": "..."})`);
+  const parsedTask = `${o.parsed}.${n}`;
+  const parsed = await readOutput(batch, parsedTask);
+  const mismatch = parsed.missing ? null : schemaMismatch(parsed.value, schema);
+  if (parsed.missing) problems.push(parsed.missing);
+  else if (mismatch) problems.push(`${parsedTask}: does not follow ${o.schema}: ${mismatch}`);
+  return {
+    n,
+    question,
+    answer: { task: answerTask, words: typeof text === 'string' ? text.split(/\s+/).filter(Boolean).length : 0 },
+    parsed: { task: parsedTask, follows_schema: !parsed.missing && mismatch === null, ...(parsed.value && typeof parsed.value === 'object' ? { value: parsed.value } : {}) },
+    ok: problems.length === 0,
+    problems,
+  };
 }
 
-/** Generate output: a string, or an object holding the text. */
-function textOf(out) {
-  if (typeof out === 'string') return out;
-  if (out && typeof out === 'object') return String(out.text ?? out.response ?? out.output ?? '');
-  return '';
-}
-
-const haiku = textOf(await output('haiku')).trim();
-const lines = haiku.split('\n').map((l) => l.trim()).filter(Boolean);
-const haikuScore = lines.length === 3 ? 5 : lines.length > 0 ? 3 : 1;
-
-const raw = await output('facts');
-const facts = raw && typeof raw === 'object' && raw.output && typeof raw.output === 'object' ? raw.output : raw;
-const checks = {
-  person: typeof facts?.person === 'string' && facts.person !== '' && sentence.includes(facts.person),
-  city: typeof facts?.city === 'string' && facts.city !== '' && sentence.includes(facts.city),
-  year: Number.isInteger(facts?.year) && sentence.includes(String(facts.year)),
-};
-const right = Object.values(checks).filter(Boolean).length;
-const factsScore = 1 + Math.round((right / 3) * 4);
-
-const evaluation = { haiku: { lines: lines.length, score: haikuScore }, facts: { checks, score: factsScore } };
+const items = [];
+for (const q of list.value.questions) items.push(await check(q));
+const failed = items.filter((i) => !i.ok);
+const evaluation = { ok: failed.length === 0, questions: items.length, passed: items.length - failed.length, schema: o.schema, items };
 const out = join(batch, 'evaluation.json');
-const tmp = `${out}.${process.pid}.tmp`;
-await writeFile(tmp, JSON.stringify(evaluation, null, 2) + '\n');
-await rename(tmp, out);
-console.log(JSON.stringify({ ok: true, wrote: out, haiku_score: haikuScore, facts_score: factsScore }));
+await writeJsonWhole(out, evaluation);
+if (failed.length) {
+  console.error(`${failed.length} of ${items.length} questions failed (see ${out}):\n${failed.flatMap((i) => i.problems).join('\n')}`);
+  process.exit(1);
+}
+console.log(JSON.stringify({ ok: true, wrote: out, questions: items.length }));
