@@ -126,6 +126,8 @@ test('a server that cannot bind its port is named with its stderr and restarted;
     assert.equal(missing.length, 1, missing.join('\n'));
     assert.match(missing[0]!, /rig +GIVE_UP — runtime-1 \(GPU 1's LLM server\) CANNOT START: executable "forge-test-no-such-server" not found on PATH \(ENOENT\); install it, or write its full path as gpus\.1\.serve\.argv\[0\]\. Command \(from gpus\.1\.serve\.argv\): forge-test-no-such-server --port \d+\./);
     assert.equal(stderr().split('\n').filter((l) => l.startsWith('!!! runtime-1')).length, 1, stderr());
+    // And at start the launcher warned that the port was already answering.
+    assert.ok(stderr().includes(`!!! runtime-0 (GPU 0's LLM server): something already listens on 127.0.0.1:${port} `), stderr());
   } finally {
     rig.kill('SIGTERM');
     await rig;
