@@ -1,27 +1,32 @@
 // npm run rig -- [--simulate N] [--role all|brain|agents] [--gpus 0,1] [--base-port P] [--shared DIR]
-// Starts the brain and one agent per configured GPU (and, simulated, the simulator's Ollama
-// servers), restarts what dies (at most 3 times in 10 minutes, with backoff), and stops
-// everything, running workers included, on SIGINT/SIGTERM. `--role brain` runs only the
-// brain, `--role agents [--gpus 0,1]` only those agents (agents/rig/roles.ts).
+// Starts each managed GPU's LLM server (simulated: the simulator's), the brain and one agent
+// per configured GPU, restarts what dies (agents and brain at most 3 times in 10 minutes,
+// LLM servers 10 times, with backoff: restartPolicy.ts), and stops everything, running
+// workers included, on SIGINT/SIGTERM: agents first, then the servers (supervisor.ts).
+// `--role brain` runs only the brain, `--role agents [--gpus 0,1]` only those agents and
+// their servers (roles.ts).
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { parseCommand } from '../core/args.ts';
 import { type Config, loadConfig, writeConfig, defaultGpus } from '../core/config.ts';
 import { DecisionLog } from '../core/decisionLog.ts';
-import { type Entry, nodeArgsFor } from '../core/entry.ts';
 import { UserInputError, errorMessage } from '../core/errors.ts';
-import { EXIT_REFUSED, startDaemon } from '../core/lifecycle.ts';
+import { startDaemon } from '../core/lifecycle.ts';
 import { ensureMount, mountPaths } from '../core/paths.ts';
 import { initSimState } from '../sim/simState.ts';
-import { decideRestart } from './restartPolicy.ts';
-import { simulatedConfig } from './simulate.ts';
 import { planRole } from './roles.ts';
+import { simulatedConfig } from './simulate.ts';
+import { Supervisor } from './supervisor.ts';
+
+/** How long the rig waits for the LLM servers to listen before it starts the agents anyway. */
+const RUNTIME_LISTEN_WAIT_MS = 20_000;
 
 const usage = `usage: npm run rig -- [--simulate N] [--role all|brain|agents] [--gpus 0,1] [--base-port P] [--shared DIR]
   --simulate N   N simulated GPUs (ids 0..N-1), for a machine without one
-  --role R       all (default): the brain and the agents; brain: only the brain; agents: only the agents
+  --role R       all (default): the brain, the agents and their LLM servers; brain: only the brain;
+                 agents: only the agents and the LLM servers of their GPUs (those with "manage": true)
   --gpus IDS     with --role agents (or all): only these GPUs' agents, e.g. --gpus 0,1`;
 const { values, positionals, shared } = parseCommand(usage, { simulate: { type: 'string' }, 'base-port': { type: 'string' }, role: { type: 'string' }, gpus: { type: 'string' } });
 if (positionals.length) {
@@ -78,90 +83,20 @@ async function countRealGpus(): Promise<number> {
   return String(r.stdout).split('\n').filter((l) => l.startsWith('GPU ')).length;
 }
 
-interface Child {
-  name: string;
-  /** The process's entry point; node's arguments for it are chosen at each start (agents/core/entry.ts). */
-  entry: Entry;
-  args: string[];
-  proc: ResultPromise | null;
-  restarts: number[];
-  down: boolean;
-}
-
 const { config, file: configFile } = await prepareConfig();
 const roles = planRole({ role: values.role, gpus: values.gpus, simulated: values.simulate !== undefined, config, configFile, shared: paths.root, simDir: paths.sim });
 if (typeof roles === 'string') fail(roles);
-let stopping = false;
-const children: Child[] = roles.children.map((c) => ({ ...c, proc: null, restarts: [], down: false }));
-
-function prefixLines(name: string, stream: NodeJS.ReadableStream | null | undefined, out: NodeJS.WriteStream): void {
-  let buf = '';
-  stream?.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      out.write(`[${name}] ${buf.slice(0, i)}\n`);
-      buf = buf.slice(i + 1);
-    }
-  });
-}
-
-function launch(c: Child): void {
-  const proc = execa(process.execPath, [...nodeArgsFor(c.entry), ...c.args], { reject: false, stdin: 'ignore', cleanup: true, env: { ...process.env, RIG_SHARED: paths.root } });
-  c.proc = proc;
-  prefixLines(c.name, proc.stdout, process.stdout);
-  prefixLines(c.name, proc.stderr, process.stderr);
-  void proc.then(async (res) => {
-    c.proc = null;
-    if (stopping) return;
-    if (res.exitCode === 0) {
-      daemon.log(`${c.name} exited by itself (exit 0); not restarted`);
-      return;
-    }
-    const how = res.signal ? `signal ${res.signal}` : `exit ${res.exitCode}`;
-    if (res.exitCode === EXIT_REFUSED) {
-      // Another process holds its place (a brain on this mount, an agent of this name), or the mount is at another path than the brain's: a restart would be refused again.
-      c.down = true;
-      const msg = `${c.name} refused to start (its own output above says why: another ${c.name} holds its place, or the mount is at another path than the brain's); not restarted`;
-      process.stderr.write(`\n!!! ${msg}\n\n`);
-      await decisions.write({ who: 'rig', what: 'GIVE_UP', reason: msg }).catch(() => {});
-      return;
-    }
-    const verdict = decideRestart(c.restarts, Date.now());
-    if (!verdict.restart) {
-      c.down = true;
-      const msg = `${c.name} DIED (${how}) and STAYS DOWN: ${verdict.reason}. Fix the cause, then restart the rig.`;
-      process.stderr.write(`\n!!! ${msg}\n\n`);
-      await decisions.write({ who: 'rig', what: 'GIVE_UP', reason: msg }).catch(() => {});
-      return;
-    }
-    c.restarts.push(Date.now());
-    await decisions.write({ who: 'rig', what: 'RESTART', reason: `${c.name} died (${how}); restart ${verdict.n} of 3 in ${verdict.delayMs} ms` }).catch(() => {});
-    daemon.log(`${c.name} died (${how}); restarting in ${verdict.delayMs} ms (restart ${verdict.n} of 3 in 10 minutes)`);
-    setTimeout(() => {
-      if (!stopping) launch(c);
-    }, verdict.delayMs);
-  });
-}
+const supervisor = new Supervisor({ children: roles.children, decisions, shared: paths.root, log: daemon.log });
 
 daemon.onStop(async () => {
-  stopping = true;
-  // Agents first get SIGTERM: they stop their workers (tasks go back as infra failures) and write a last heartbeat.
-  const live = children.filter((c) => c.proc);
-  for (const c of live) c.proc?.kill('SIGTERM');
-  const force = setTimeout(() => {
-    for (const c of children) c.proc?.kill('SIGKILL');
-  }, 10_000);
-  await Promise.all(live.map((c) => c.proc));
-  clearTimeout(force);
-  await decisions.write({ who: 'rig', what: 'STOPPED', reason: `all ${children.length} processes stopped` }).catch(() => {});
+  await supervisor.stop();
+  await decisions.write({ who: 'rig', what: 'STOPPED', reason: `all ${supervisor.names.length} processes stopped` }).catch(() => {});
 });
 
-// Simulated Ollama servers first, so the agents find them on their first probe.
-for (const c of children) {
-  launch(c);
-  if (c.name.startsWith('ollama-')) await new Promise((r) => setTimeout(r, 50));
+// The GPUs' LLM servers first: the agents should find theirs answering on their first probe.
+await supervisor.start(RUNTIME_LISTEN_WAIT_MS);
+// A stop while the servers were starting: nothing more is started, and nothing said to be up.
+if (!daemon.signal.aborted) {
+  await decisions.write({ who: 'rig', what: 'START', reason: `${supervisor.names.join(', ')} on ${paths.root}` });
+  daemon.log(`rig up: ${supervisor.names.join(', ')}; Ctrl-C stops everything`);
 }
-await decisions.write({ who: 'rig', what: 'START', reason: `${children.map((c) => c.name).join(', ')} on ${paths.root}` });
-daemon.log(`rig up: ${children.map((c) => c.name).join(', ')}; Ctrl-C stops everything`);
-
