@@ -2,6 +2,7 @@
 // writing the batch record, and logging the decision. A move lost to another process is a
 // normal outcome: nothing is logged then, and the next scan sees where the task went.
 import { join } from 'node:path';
+import { withFailureReason } from '../core/batch.ts';
 import type { TaskFolder } from '../core/paths.ts';
 import type { BrainIndex } from './brainIndex.ts';
 import type { BrainAction } from './decide.ts';
@@ -64,7 +65,7 @@ async function retry(ix: BrainIndex, a: Action<'retry'>): Promise<void> {
 
 async function giveUp(ix: BrainIndex, batchId: string, a: Action<'give_up'>): Promise<void> {
   const rec = ix.batchOf(batchId);
-  await ix.updateBatch(batchId, { failed_tasks: [...new Set([...rec.failed_tasks, a.id])] });
+  await ix.updateBatch(batchId, { failed_tasks: [...new Set([...rec.failed_tasks, a.id])], failure_reasons: withFailureReason(rec.failure_reasons, a.id, a.reason) });
   await ix.decide({ what: 'GIVE_UP', task: a.id, attempt: a.attempt, reason: a.reason });
 }
 
@@ -98,7 +99,9 @@ async function unschedulable(ix: BrainIndex, batchId: string, a: Action<'unsched
   const t = await ix.store.write('private', { ...cur, result: { ...ix.brainResult(cur, 'unschedulable', a.reason), failure_kind: 'app' }, finished_at: ix.now() });
   if (await ix.moveTask(a.id, 'private', 'failed', t)) {
     const rec = ix.batchOf(batchId);
-    await ix.updateBatch(batchId, { failed_tasks: [...new Set([...rec.failed_tasks, a.id])] });
+    await ix.updateBatch(batchId, {
+      failed_tasks: [...new Set([...rec.failed_tasks, a.id])], failure_reasons: withFailureReason(rec.failure_reasons, a.id, `unschedulable: ${a.reason}`),
+    });
     await ix.decide({ what: 'UNSCHEDULABLE', task: a.id, reason: a.reason });
   }
 }

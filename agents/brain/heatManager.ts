@@ -38,6 +38,8 @@ export class HeatManager {
   /** The model of each meta task this brain queued (ids of an earlier life: unknown). */
   private readonly metaModels = new Map<string, string | null>();
   private readonly waitSaid = new Map<string, string>();
+  /** Loads done, per agent, until its heartbeat shows the model. */
+  private readonly loadsDone = new Map<string, { model: string | null; at: number }>();
   private rigSeal: SealRecord | null = null;
   private lastRun = 0;
 
@@ -63,6 +65,7 @@ export class HeatManager {
         return p ? { ...p, model: this.metaModels.get(id) ?? null } : null;
       })
       .filter((x): x is NonNullable<typeof x> => x !== null);
+    inFlight.push(...this.loadsNotYetSeen(beats, now, configuredModel).filter((l) => !inFlight.some((f) => f.agent === l.agent)));
     const plan = decideHeat({
       beats, demand, pendingScript, inFlight, lastChange: this.lastChange, lastWanted: this.lastWanted, now,
       dwellMs: config.heat_dwell_s * 1000, idleMs: config.heat_idle_s * 1000,
@@ -106,6 +109,22 @@ export class HeatManager {
       demand.push({ model: d.model, queued: d.queued, pending: d.pending, taskMs: this.taskMs.get(d.model) ?? null, sizeMb: d.sizeMb });
     }
     return { demand, pendingScript };
+  }
+
+  /**
+   * Loads that finished but whose agent's heartbeat does not show the model yet (the brain reads
+   * heartbeats once per pass): counted as in flight, or the brain would heat the same card twice.
+   * Given up after three external cycles.
+   */
+  private loadsNotYetSeen(beats: readonly Heartbeat[], now: number, configured: (a: string) => string | null) {
+    const out: Array<{ agent: string; type: 'load_llm'; model: string | null }> = [];
+    for (const [agent, l] of this.loadsDone) {
+      const b = beats.find((x) => x.name === agent);
+      const held = b ? heldBy(b, configured) : null;
+      if ((held && l.model && sameModelName(held, l.model)) || now - l.at > 3 * this.o.config.cycles.external_s * 1000) this.loadsDone.delete(agent);
+      else out.push({ agent, type: 'load_llm', model: l.model });
+    }
+    return out;
   }
 
   /** A model's resident size: the config's, else the smallest an agent has measured. */
@@ -182,6 +201,8 @@ export class HeatManager {
       if (!r.ok && r.reason === 'not_ready') continue; // torn or unreadable for now: the next pass looks again
       await this.o.store.archive(id, folder, RIG_BATCH).catch(() => false);
       if (r.ok) {
+        const meta = parseRigTaskId(id);
+        if (meta?.type === 'load_llm' && folder === 'complete') this.loadsDone.set(meta.agent, { model: r.task.model, at: this.o.clock.now() });
         await this.o.log.write({
           who: 'brain', what: folder === 'complete' ? 'META_DONE' : 'META_FAILED', task: id,
           reason: `${r.task.claimed_by ?? '?'}: ${r.task.result?.reason ?? r.task.result?.outcome ?? ''}`,

@@ -40,6 +40,8 @@ export const BatchRecord = z.object({
   /** Tasks that failed for good and those recorded as not run because of them. */
   failed_tasks: z.array(z.string()).default([]),
   not_run: z.array(z.string()).default([]),
+  /** Why tasks failed for good, by task id (the first 20, each cut to 300 characters): what status shows of a failed batch. */
+  failure_reasons: z.record(z.string(), z.string()).default({}),
   summary_path: z.string().nullable().default(null),
 });
 export type BatchRecord = z.infer<typeof BatchRecord>;
@@ -131,4 +133,10 @@ export async function writeBrainState(paths: MountPaths, state: BrainState, asid
 export function batchOfTaskId(id: string): string {
   const i = id.indexOf('__');
   return i < 0 ? id : id.slice(0, i);
+}
+
+/** failure_reasons with one more: at most 20 kept, each at most 300 characters. */
+export function withFailureReason(reasons: Readonly<Record<string, string>>, id: string, reason: string): Record<string, string> {
+  if (id in reasons || Object.keys(reasons).length >= 20) return { ...reasons };
+  return { ...reasons, [id]: reason.length > 300 ? `${reason.slice(0, 299)}…` : reason };
 }

@@ -42,6 +42,8 @@ function batchLines(view: StatusView): string[] {
     const pct = p.fraction === null ? '' : ` ${Math.round(p.fraction * 100)}%`;
     out.push(`  ${b.id}  ${b.plan}  ${b.state}  ${bar(p.fraction, 10)} ${p.done}/${b.tasks.total} done${pct}`);
     out.push(`      ${countsText(b.tasks)}${b.has_record ? '' : '  (no batch record)'}`);
+    for (const f of b.failures.slice(0, 3)) out.push(`      failed: ${f.task_id}: ${f.reason}`);
+    if (b.failures.length > 3) out.push(`      ... and ${b.failures.length - 3} more failed`);
   }
   if (finished.length > shownFinished.length) out.push(`  ... and ${finished.length - shownFinished.length} older finished batches`);
   return out;

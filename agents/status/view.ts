@@ -14,6 +14,8 @@ export interface BatchView {
   tasks: TaskCounts;
   /** false for tasks found in the folders whose batch has no record (yet). */
   has_record: boolean;
+  /** Tasks that failed for good, and why, as the brain recorded them (the first 20). */
+  failures: Array<{ task_id: string; reason: string }>;
 }
 
 export interface QueueCounts {
@@ -92,7 +94,8 @@ export function summarize(snap: RigSnapshot): StatusView {
 function batchViews(snap: RigSnapshot, byId: ReadonlyMap<string, LocatedTask>, records: ReadonlyMap<string, BatchRecord>): BatchView[] {
   const batches: BatchView[] = snap.batches.map((rec) => {
     const tasks = FINISHED.has(rec.state) && rec.final_counts ? rec.final_counts : countFromFolders(rec.task_ids, byId);
-    return { id: rec.id, plan: rec.plan, state: rec.state, tasks, has_record: true };
+    const failures = Object.entries(rec.failure_reasons).map(([task_id, reason]) => ({ task_id, reason }));
+    return { id: rec.id, plan: rec.plan, state: rec.state, tasks, has_record: true, failures };
   });
   // Tasks whose batch has no record (yet, or any more) still show, grouped by their batch id.
   const orphanBatches = new Map<string, { plan: string; ids: string[] }>();
@@ -106,7 +109,7 @@ function batchViews(snap: RigSnapshot, byId: ReadonlyMap<string, LocatedTask>, r
   for (const [id, { plan, ids }] of orphanBatches) {
     const tasks = countFromFolders(ids, byId);
     const state: BatchState = tasks.waiting + tasks.queued + tasks.processing > 0 ? 'running' : tasks.failed > 0 ? 'failed' : 'complete';
-    batches.push({ id, plan, state, tasks, has_record: false });
+    batches.push({ id, plan, state, tasks, has_record: false, failures: [] });
   }
   return batches.sort((a, b) => a.id.localeCompare(b.id));
 }
