@@ -5,11 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { type ConfigInput, writeConfig } from '../../agents/core/config.ts';
 import { readHeartbeat } from '../../agents/core/heartbeat.ts';
 import type { MountPaths } from '../../agents/core/paths.ts';
+import type { Task } from '../../agents/core/task.ts';
 import { SIM_SANDBOX, initSimState, isPidAlive, simNvidiaSmiPath } from '../../agents/sim/simState.ts';
 import { freePortRange } from '../../tools/harness/ports.ts';
 import { submitPlan, waitFor, waitForAgents, waitForBatchEnd } from '../../tools/harness/runRig.ts';
@@ -21,10 +24,7 @@ const SIMULATOR = `${root}agents/sim/ollama-main.ts`;
 
 const ASK = '# Ask\n\n## Goal\nOne answer.\n\n## Tasks\n\n### write\n- **type**: generate\n- **prompt**: Write one line about rain.\n';
 
-/**
- * The simulator as a managed server's command. Only options the simulator has had from the
- * start: --tok-s, --num-parallel and --serve-model are newer.
- */
+/** The simulator as a managed server's command. */
 function simulatorServe(paths: MountPaths): { argv: string[]; env: Record<string, string> } {
   return { argv: [process.execPath, '--import', 'tsx', SIMULATOR, '--port', '{port}', '--gpu', '{gpu}', '--sim-dir', paths.sim, '--load-delay-ms', '50'], env: {} };
 }
@@ -136,8 +136,41 @@ test('a server that cannot bind its port is named with its stderr and restarted;
   }
 });
 
-// The fuller scenario waits for the simulator's slow generation (--tok-s) and the agent's
-// handling of a server lost mid-request: a generate task running when its server is killed
-// returns as an infra failure (retried without blame), the rig restarts the server, the
-// agent's circuit closes again after llm_circuit.cool_down_s, and the retry completes.
-test('a server killed mid-task: the task returns as an infra failure and completes on the restarted server', { todo: 'needs the simulator --tok-s option and the agent side; the simulator in this tree has neither --tok-s nor --num-parallel' });
+test('a server killed mid-task: the agent goes cold, the task returns as an infra failure, the server is restarted, and the task completes', async () => {
+  const { paths, cleanup } = await tempMount();
+  const port = await freePortRange(1);
+  // 4 tokens a second: the answer takes seconds, so the kill lands while the request runs.
+  const serve = simulatorServe(paths);
+  serve.argv.push('--tok-s', '4');
+  await writeManagedConfig(paths, [{ id: 0, name: 'gpu-0', model: 'qwen2.5:7b', port, manage: true, serve }]);
+  await writePlan(paths, 'ask', ASK);
+  const { rig, stderr } = startManagedRig(paths);
+  try {
+    await waitForAgents(paths, [0], 60_000);
+    const [first] = runtimePids(stderr(), 0);
+    const batch = await submitPlan(paths.root, 'ask');
+    const id = `${batch}__write`;
+    // The request is running: the task is in processing/ and the server serves one request.
+    await waitFor('the generate request running', async () => {
+      const r = await fetch(`http://127.0.0.1:${port}/sim/stats`).then((x) => x.json() as Promise<{ active: number }>).catch(() => null);
+      return r && r.active > 0;
+    }, 60_000);
+    process.kill(first!, 'SIGKILL');
+    await waitFor('the agent cold', async () => /gpu-0 +COLD/.test(await decisionText(paths)), 30_000);
+    const rec = await waitForBatchEnd(paths, batch, 120_000);
+    assert.equal(rec.state, 'complete', `batch ended ${rec.state}:\n${stderr()}`);
+    const log = await decisionText(paths);
+    assert.match(log, /rig +RESTART — runtime-0 \(GPU 0's LLM server\) died \(signal SIGKILL\)/);
+    // The lost attempt failed as infra (not the task's fault), and the retry completed.
+    const archived = JSON.parse(await readFile(join(paths.tasks, 'archive', batch, `${id}.json`), 'utf8')) as Task;
+    assert.ok(archived.attempts.length >= 2, JSON.stringify(archived.attempts));
+    assert.equal(archived.attempts[0]!.failure_kind, 'infra', JSON.stringify(archived.attempts[0]));
+    assert.equal(archived.attempts.at(-1)!.outcome, 'success');
+    assert.equal(archived.result?.outcome, 'success');
+    assert.ok(runtimePids(stderr(), 0).length >= 2, 'the server was started again');
+  } finally {
+    rig.kill('SIGTERM');
+    await rig;
+    await cleanup();
+  }
+});
