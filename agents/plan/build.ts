@@ -42,6 +42,15 @@ export function defaultVramMb(taskClass: string, config: Config): number {
   return taskClass === 'script' ? config.resource_limits.default_script_vram_mb : 0;
 }
 
+/**
+ * A task's model: its own, else for llm work the plan's (front matter `model:`); null leaves
+ * it to the config (default_model, else the first GPU's).
+ */
+function modelOf(own: string | null, front: Record<string, unknown>, cls: string, values: Record<string, string>): string | null {
+  if (own !== null) return substituteText(own, values);
+  return cls === 'llm' && typeof front.model === 'string' && front.model.trim() ? front.model.trim() : null;
+}
+
 function buildTask(spec: PlanTaskSpec, plan: Plan, opts: BuildOptions, values: Record<string, string>): TaskInput {
   const isTemplate = spec.foreach !== null;
   const fill = (text: string) => (isTemplate ? encodeTemplate(text, values) : substituteText(text, values));
@@ -74,7 +83,7 @@ function buildTask(spec: PlanTaskSpec, plan: Plan, opts: BuildOptions, values: R
     timeout_s: spec.timeout_s ?? (meta ? opts.config.timeouts.model_load_s : opts.config.timeouts.task_default_s),
     prompt: spec.prompt === null ? null : fill(spec.prompt),
     output_schema: spec.output_schema,
-    model: spec.model === null ? null : substituteText(spec.model, values),
+    model: modelOf(spec.model, plan.frontMatter, task_class, values),
     attempt: 0,
     max_attempts: opts.config.retries.max_attempts,
     attempts: [],

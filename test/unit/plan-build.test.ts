@@ -96,6 +96,16 @@ test('buildBatchTasks: defaults by class and type, inferred classes, model and p
   assert.deepEqual([by.gen!.task_class, by.gen!.vram_estimate_mb, by.gen!.prompt], ['llm', 0, 'About snow, {"json": "stays"}']);
 });
 
+test('buildBatchTasks: an llm task\'s model is its own, else the plan\'s front matter model, else left to the config', () => {
+  const text = ['---', 'model: llama3.1:8b', '---', '## Tasks', '### a', '- **type**: generate', '- **prompt**: x', '### b', '- **type**: generate', '- **prompt**: y', '- **model**: qwen2.5:7b', '### c', '- **command**: `node a.mjs`'].join('\n');
+  const { plan, problems } = parsePlan(text, '/p/x/plan.md', '/p/x');
+  assert.deepEqual(problems, []);
+  const by = Object.fromEntries(buildBatchTasks(plan, { batchId: 'b', batchPath: '/m/b', values: {}, config: CONFIG, now: NOW }).map((t) => [t.name, t.model]));
+  assert.deepEqual([by.a, by.b, by.c], ['llama3.1:8b', 'qwen2.5:7b', null]);
+  const { plan: bare } = parsePlan(text.split('\n').slice(3).join('\n'), '/p/x/plan.md', '/p/x');
+  assert.equal(buildBatchTasks(bare, { batchId: 'b', batchPath: '/m/b', values: {}, config: CONFIG, now: NOW }).find((t) => t.name === 'a')!.model, null);
+});
+
 test('buildBatchTasks refuses a plan that does not validate, with every problem', () => {
   const { plan } = parsePlan(['## Inputs', '- **N**:', '## Tasks', '### a', '- **command**: `x {N}`', '- **depends_on**: zz'].join('\n'), '/p/x/plan.md', '/p/x');
   assert.throws(
