@@ -196,6 +196,8 @@ export const Config = z.strictObject({
       load_ms: between(0, 600_000, 'ms', { int: true }).default(300),
       /** Resident size of a model with one request slot, MB. */
       model_mb: between(1, 10_000_000, 'MB', { int: true }).default(4700),
+      /** Plain answers are lengthened to about this many tokens, as a real model's (0: short answers). */
+      answer_tokens: between(0, 100_000, 'tokens', { int: true }).default(0),
       /** KV cache of each further request slot (num_parallel), MB. */
       kv_mb: between(0, 10_000_000, 'MB', { int: true }).default(256),
     })

@@ -66,7 +66,7 @@ export function serveCommand(gpu: GpuConfig, config: Pick<Config, 'ollama_host' 
 export function simulatorArgs(gpu: GpuConfig, config: Pick<Config, 'simulator'>, simDir: string): string[] {
   const s = config.simulator;
   const args = ['--port', String(gpu.port), '--gpu', String(gpu.id), '--sim-dir', simDir];
-  args.push('--tok-s', String(s.tok_s), '--load-delay-ms', String(s.load_ms), '--model-size-mb', String(s.model_mb), '--kv-mb', String(s.kv_mb));
+  args.push('--tok-s', String(s.tok_s), '--load-delay-ms', String(s.load_ms), '--model-size-mb', String(s.model_mb), '--kv-mb', String(s.kv_mb), '--answer-tokens', String(s.answer_tokens));
   args.push('--num-parallel', String(gpu.num_parallel));
   if (gpu.runtime === 'openai') args.push('--serve-model', gpu.model);
   return args;

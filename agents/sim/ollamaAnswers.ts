@@ -94,9 +94,9 @@ function misfitSchema(schema: unknown, seed: string): unknown {
  *   (then cut-off JSON) or SCHEMA_MISMATCH (then valid JSON of the wrong types);
  * - no format: simAnswerText.
  */
-export function simAnswer(model: string, prompt: string, system: string, format: unknown): string {
+export function simAnswer(model: string, prompt: string, system: string, format: unknown, answerTokens = 0): string {
   const text = simAnswerText(model, prompt, system);
-  if (format === undefined || format === null || format === '') return text;
+  if (format === undefined || format === null || format === '') return padAnswer(text, answerTokens, hashOf(model, system, prompt));
   const seed = hashOf(model, system, prompt);
   if (prompt.includes('BROKEN_JSON')) return `{"answer": "${text.replace(/"/g, "'")}", "items": [1, 2`;
   if (format === 'json' || typeof format !== 'object') return JSON.stringify({ answer: text });
@@ -107,4 +107,17 @@ export function simAnswer(model: string, prompt: string, system: string, format:
 /** Tokens as Ollama would count them, roughly: one per four characters. */
 export function tokens(text: string): number {
   return Math.max(1, Math.ceil(text.length / 4));
+}
+
+const FILLER = ['rain', 'falls', 'on', 'the', 'quiet', 'roofs', 'of', 'a', 'small', 'town', 'while', 'clouds', 'drift', 'east'];
+
+/**
+ * A plain answer lengthened with words chosen by the seed to about `answerTokens` tokens: a
+ * real model answers in a few hundred tokens, and generation time (tokens / tok_s) is what
+ * parallel cards save. The answer's head is unchanged.
+ */
+export function padAnswer(text: string, answerTokens: number, seed: string): string {
+  let out = text;
+  for (let i = 0; tokens(out) < answerTokens; i++) out += ` ${FILLER[parseInt(seed.slice(i % 56, (i % 56) + 8), 16) % FILLER.length]}`;
+  return out;
 }

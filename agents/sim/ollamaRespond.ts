@@ -12,6 +12,8 @@ export type AnswerKind = 'generate' | 'chat';
 export interface AnswerEnv {
   models: ResidentModels;
   slots: GenerationSlots;
+  /** Plain answers are lengthened to about this many tokens (0: the short answer). */
+  answerTokens: number;
   /** Throws 404 for a model the server lacks. */
   checkKnown: (model: string) => void;
   /** Aborted when the client goes away: its generation gives its slot up. */
@@ -91,7 +93,7 @@ export async function answer(res: http.ServerResponse, kind: AnswerKind, body: R
 
   const t0 = process.hrtime.bigint();
   const loadMs = await models.ensureLoaded(model, keepAliveMs === 0 ? 0 : keepAliveMs);
-  const text = simAnswer(model, asked.prompt, asked.system, body.format);
+  const text = simAnswer(model, asked.prompt, asked.system, body.format, env.answerTokens);
   // Waits for a slot (FIFO), then takes the generation time of the speed model (generationSlots.ts).
   await env.slots.generate(tokens(asked.system + asked.prompt), tokens(text), env.cancel);
   const stats = answerStats(kind, asked, text, Number(process.hrtime.bigint() - t0), loadMs);

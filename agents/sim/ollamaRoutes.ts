@@ -22,6 +22,8 @@ export interface RouteContext {
   known: string[] | undefined;
   /** Generation time and the requests served at once. */
   slots: GenerationSlots;
+  /** Plain answers are lengthened to about this many tokens (0: the short answer). */
+  answerTokens: number;
   /** The model a --serve-model server serves, and whether it is still loading. */
   serving: Serving;
   gpuIndex: number;
@@ -70,7 +72,7 @@ function apiRoutes(ctx: RouteContext): Record<string, Handler> {
   };
   const respond = async (kind: AnswerKind, req: http.IncomingMessage, res: http.ServerResponse) => {
     const cancel = clientGone(res);
-    return answer(res, kind, await readBody(req), { models: ctx.models, slots: ctx.slots, checkKnown, cancel });
+    return answer(res, kind, await readBody(req), { models: ctx.models, slots: ctx.slots, answerTokens: ctx.answerTokens, checkKnown, cancel });
   };
   return {
     'GET /api/version': (_req, res) => sendJson(res, 200, { version: VERSION }),
@@ -88,7 +90,7 @@ function apiRoutes(ctx: RouteContext): Record<string, Handler> {
     }),
     'POST /api/generate': (req, res) => respond('generate', req, res),
     'POST /api/chat': (req, res) => respond('chat', req, res),
-    ...openAiRoutes({ models: ctx.models, slots: ctx.slots, serving: ctx.serving, checkKnown, startedAtMs: Date.parse(ctx.startedAt) }),
+    ...openAiRoutes({ models: ctx.models, slots: ctx.slots, answerTokens: ctx.answerTokens, serving: ctx.serving, checkKnown, startedAtMs: Date.parse(ctx.startedAt) }),
   };
 }
 

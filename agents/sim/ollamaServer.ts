@@ -41,6 +41,8 @@ export interface SimOllamaOptions {
   serveModel?: string;
   /** Output tokens per second of one request alone on the card (generationSlots.ts). Absent: instant answers. */
   tokS?: number;
+  /** Plain answers are lengthened to about this many tokens, as a real model's would be. Default 0: the short answer. */
+  answerTokens?: number;
   /** Requests generating at once; further ones wait in FIFO order. Default 1. */
   numParallel?: number;
   /** KV cache of each request slot beyond the first, in MiB: a loaded model holds modelSizeMb + (numParallel - 1) × kvMb. Default 0. */
@@ -91,7 +93,7 @@ export async function startSimOllama(opts: SimOllamaOptions): Promise<SimOllama>
   const serving: Serving = { model: opts.serveModel ?? null, loading: opts.serveModel !== undefined };
   const known = opts.models && opts.serveModel !== undefined ? [...opts.models, opts.serveModel] : opts.models;
   const route = createRouter({
-    mode, models, slots, serving, known, gpuIndex, modelSizeMb, residentMb, startedAt: new Date().toISOString(), closing: closing.signal,
+    mode, models, slots, answerTokens: opts.answerTokens ?? 0, serving, known, gpuIndex, modelSizeMb, residentMb, startedAt: new Date().toISOString(), closing: closing.signal,
   });
 
   const server = http.createServer((req, res) => {

@@ -20,6 +20,8 @@ export interface Serving {
 export interface OpenAiRouteContext {
   models: ResidentModels;
   slots: GenerationSlots;
+  /** Plain answers are lengthened to about this many tokens (0: the short answer). */
+  answerTokens: number;
   serving: Serving;
   /** Throws 404 for a model the server lacks (--model list). */
   checkKnown: (model: string) => void;
@@ -62,7 +64,7 @@ async function chatCompletion(ctx: OpenAiRouteContext, req: http.IncomingMessage
   ctx.checkKnown(asked.model);
   // A served model is pinned (stays); otherwise Ollama's /v1 loads on demand with its default keep_alive.
   await ctx.models.ensureLoaded(asked.model, served !== null ? null : 5 * 60_000);
-  const text = simAnswer(asked.model, asked.prompt, asked.system, format);
+  const text = simAnswer(asked.model, asked.prompt, asked.system, format, ctx.answerTokens);
   const promptTokens = tokens(asked.system + asked.prompt);
   const completionTokens = tokens(text);
   await ctx.slots.generate(promptTokens, completionTokens, cancel);

@@ -14,6 +14,7 @@ export const SIM_USAGE = `usage: node --import tsx agents/sim/ollama-main.ts --p
                        the only one /v1/models lists; "listening" is printed once it is loaded
   --tok-s N            output tokens per second of one request alone on the card (default: instant answers)
   --num-parallel N     requests generating at once, 1 to 64; the others wait in FIFO order (default 1)
+  --answer-tokens N    lengthen plain answers to about N tokens, as a real model's (default 0: short answers)
   --kv-mb M            KV cache of each request slot beyond the first, MiB (default 0)
   --help               print this and exit`;
 
@@ -62,7 +63,7 @@ export function parseSimArgs(argv: string[]): SimArgs {
       options: {
         port: { type: 'string' }, gpu: { type: 'string' }, 'sim-dir': { type: 'string' },
         'model-size-mb': { type: 'string' }, 'load-delay-ms': { type: 'string' }, model: { type: 'string', multiple: true },
-        'serve-model': { type: 'string' }, 'tok-s': { type: 'string' }, 'num-parallel': { type: 'string' }, 'kv-mb': { type: 'string' },
+        'serve-model': { type: 'string' }, 'tok-s': { type: 'string' }, 'num-parallel': { type: 'string' }, 'kv-mb': { type: 'string' }, 'answer-tokens': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -89,5 +90,6 @@ export function parseSimArgs(argv: string[]): SimArgs {
   set('tokS', positiveOption(values, 'tok-s', '200', problems));
   set('numParallel', intOption(values, 'num-parallel', 1, MAX_PARALLEL, problems));
   set('kvMb', intOption(values, 'kv-mb', 0, any, problems));
+  set('answerTokens', intOption(values, 'answer-tokens', 0, 100_000, problems));
   return problems.length > 0 ? { kind: 'error', problems } : { kind: 'run', options };
 }

@@ -118,3 +118,31 @@ test('two models in one plan stay on their own cards (no load per task); a model
     await cleanup();
   }
 });
+
+test('OpenAI-compatible servers with two request slots each: no loads, two requests at once per card, tokens counted', { timeout: 240_000 }, async () => {
+  const { paths, cleanup } = await tempMount();
+  const gpus = defaultGpus(2, 1).map((g) => ({ ...g, runtime: 'openai' as const, num_parallel: 2 }));
+  await baseConfig(paths, 2, { gpus, simulator: { tok_s: 10, load_ms: 300 } });
+  const rig = startRig(paths.root, 2, await freePortRange(2), { quiet: true });
+  try {
+    await waitForAgents(paths, [0, 1], 60_000);
+    await writePlan(paths, 'oa', plan(Array.from({ length: 8 }, (_, i) => generate(`q${i + 1}`, `Question ${i + 1}.`))));
+    const batch = await submitPlan(paths.root, 'oa');
+    const rec = await waitForBatchEnd(paths, batch, 180_000);
+    assert.equal(rec.state, 'complete', `failed: ${rec.failed_tasks.join(', ')}`);
+    const tasks = [...(await readArchivedBatch(paths, batch)).tasks.values()].filter((t) => t.task_class === 'llm');
+    for (const t of tasks) assert.ok(t.result!.llm!.output_tokens! > 0, `${t.name} counted its tokens`);
+    // Two requests side by side on one card, from the tasks' own times.
+    const on0 = tasks.filter((t) => t.claimed_by === 'gpu-0' || t.claimed_by === 'gpu-1');
+    const overlapOnOneCard = on0.some((a) => on0.some((b) => a !== b && a.claimed_by === b.claimed_by
+      && Date.parse(a.result!.started_at) < Date.parse(b.result!.finished_at) && Date.parse(b.result!.started_at) < Date.parse(a.result!.finished_at)));
+    assert.ok(overlapOnOneCard, 'a card served two requests at once');
+    assert.equal((await lines(paths, 'LOAD')).length, 0, 'servers that serve one model are never asked to load');
+    const hb = JSON.parse(await (await import('node:fs/promises')).readFile(`${paths.gpus}/gpu_0/heartbeat.json`, 'utf8')) as { runtime: string; swappable: boolean; num_parallel: number; model: string };
+    assert.deepEqual([hb.runtime, hb.swappable, hb.num_parallel, hb.model], ['openai', false, 2, 'qwen2.5:7b']);
+  } finally {
+    rig.kill('SIGTERM');
+    await rig;
+    await cleanup();
+  }
+});

@@ -192,6 +192,21 @@ describe('the simulator serving requests', () => {
     }
   });
 
+  test('answer-tokens: a plain answer is lengthened to about N tokens, keeping its head; a JSON answer is not', async () => {
+    const sim = await startSimOllama({ port: 0, answerTokens: 120 });
+    try {
+      const rt = new OllamaRuntime(sim.url);
+      const plain = await rt.generate({ model: MODEL, prompt: 'Tell me about rain.' });
+      assert.ok(plain.completion_tokens! >= 120 && plain.completion_tokens! <= 125, `${plain.completion_tokens} tokens`);
+      assert.ok(plain.text.startsWith(`sim(${MODEL}): Tell me about rain. [`), plain.text.slice(0, 80));
+      assert.equal((await rt.generate({ model: MODEL, prompt: 'Tell me about rain.' })).text, plain.text, 'deterministic');
+      const json = await rt.generate({ model: MODEL, prompt: 'Facts.', format: 'json' });
+      assert.ok(json.completion_tokens! < 40, `JSON stays short: ${json.completion_tokens}`);
+    } finally {
+      await sim.close();
+    }
+  });
+
   test('kv-mb: a loaded model holds its size plus the KV cache of each further slot, in /api/ps and the procs file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'forge-sim-speed-'));
     const sim = await startSimOllama({ port: 0, simDir: dir, gpuIndex: 1, modelSizeMb: 1000, numParallel: 4, kvMb: 256 });

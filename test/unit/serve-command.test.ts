@@ -52,7 +52,7 @@ test('placeholders are text: shell syntax stays literal, unknown braces stay as 
 
 test('the simulator of a simulated GPU gets the config simulator figures and, for openai, the model it serves', () => {
   const config = Config.parse({ gpus: [gpu({ num_parallel: 2 }), gpu({ id: 1, name: 'gpu-1', port: 11436, runtime: 'openai', model: 'qwen2.5:7b', serve: null, manage: false })], simulator: { tok_s: 12.5, load_ms: 40, model_mb: 3000, kv_mb: 100 } });
-  assert.deepEqual(simulatorArgs(config.gpus[0]!, config, '/m/sim'), ['--port', '11435', '--gpu', '0', '--sim-dir', '/m/sim', '--tok-s', '12.5', '--load-delay-ms', '40', '--model-size-mb', '3000', '--kv-mb', '100', '--num-parallel', '2']);
+  assert.deepEqual(simulatorArgs(config.gpus[0]!, config, '/m/sim'), ['--port', '11435', '--gpu', '0', '--sim-dir', '/m/sim', '--tok-s', '12.5', '--load-delay-ms', '40', '--model-size-mb', '3000', '--kv-mb', '100', '--answer-tokens', '0', '--num-parallel', '2']);
   assert.deepEqual(simulatorArgs(config.gpus[1]!, config, '/m/sim').slice(-2), ['--serve-model', 'qwen2.5:7b']);
 });
 

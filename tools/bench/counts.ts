@@ -24,10 +24,12 @@ export interface BenchCounts {
   llmTasks: number;
   llmGpus: number;
   /**
-   * simulator.tok_s of the LLM part's rigs: the simulator's answers are 20-40 tokens, so at
-   * 30 tok/s a request takes about a second, well over the rig's hop (~0.2 s).
+   * simulator.tok_s and simulator.answer_tokens of the LLM part's rigs: the seed's 7B card
+   * (22.6 tok/s) answering in about 100 tokens takes some 4.4 s a request, as real LLM work
+   * does, far over the rig's own cost per task.
    */
   llmTokS: number;
+  llmAnswerTokens: number;
 }
 
 export const FULL: BenchCounts = {
@@ -48,7 +50,8 @@ export const FULL: BenchCounts = {
   idleGpus: 3,
   llmTasks: 60,
   llmGpus: 3,
-  llmTokS: 30,
+  llmTokS: 22.6,
+  llmAnswerTokens: 100,
 };
 
 export const QUICK: BenchCounts = {
@@ -69,5 +72,6 @@ export const QUICK: BenchCounts = {
   idleGpus: 3,
   llmTasks: 20,
   llmGpus: 3,
-  llmTokS: 30,
+  llmTokS: 22.6,
+  llmAnswerTokens: 100,
 };

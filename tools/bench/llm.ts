@@ -58,6 +58,8 @@ export interface LlmOptions {
   /** GPUs of the larger rig (the other has 1). */
   gpus: number;
   tokS: number;
+  /** simulator.answer_tokens: how long the simulated answers are. */
+  answerTokens: number;
   say?: (line: string) => void;
 }
 
@@ -113,8 +115,8 @@ export function llmNotes(r: Pick<LlmResult, 'sim_tok_s' | 'multi' | 'single'>): 
 }
 
 /** A bound for one rig's batch: every request at tok_s one after another, with room for the rig. */
-export function llmTimeoutMs(tasks: number, tokS: number): number {
-  return 120_000 + tasks * (2000 + Math.ceil((60 / tokS) * 1000));
+export function llmTimeoutMs(tasks: number, tokS: number, answerTokens = 40): number {
+  return 120_000 + tasks * (2000 + Math.ceil((1.5 * Math.max(40, answerTokens) / tokS) * 1000));
 }
 
 /** The 1-GPU rig and the N-GPU rig run the same plan, one after the other. */
@@ -132,11 +134,11 @@ async function runOnRig(plan: string, gpus: number, o: LlmOptions): Promise<LlmR
   const paths = await makeMount(`forge-bench-llm${gpus}-`);
   // A config on the mount is the base --simulate builds on (agents/rig/simulate.ts): the rig
   // keeps its cycles and simulator settings and puts in its own GPUs and ports.
-  await writeConfig(paths.config, { gpus: defaultGpus(gpus), cycles: LLM_CYCLES, simulator: { tok_s: o.tokS } });
-  o.say?.(`bench: llm: ${o.tasks} generate tasks on ${gpus} simulated GPU(s) at ${o.tokS} tok/s`);
+  await writeConfig(paths.config, { gpus: defaultGpus(gpus), cycles: LLM_CYCLES, simulator: { tok_s: o.tokS, answer_tokens: o.answerTokens } });
+  o.say?.(`bench: llm: ${o.tasks} generate tasks on ${gpus} simulated GPU(s) at ${o.tokS} tok/s, answers of about ${o.answerTokens} tokens`);
   const session = await startRigSession(paths, gpus, { removeOnStop: true });
   try {
-    const run = await session.runPlan(plan, llmTimeoutMs(o.tasks, o.tokS));
+    const run = await session.runPlan(plan, llmTimeoutMs(o.tasks, o.tokS, o.answerTokens));
     return readLlmRun(gpus, run.record, run.tasks.values(), await readDecisionLines(paths));
   } finally {
     await session.stop();

@@ -131,7 +131,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
         measureBullmq(tmp, { tasks: counts.throughputTasks, links: counts.chainLinks, workers: counts.gpus, concurrency: slots, timeoutMs: batchTimeout(counts.throughputTasks) }));
     }
     r.llm = await step('llm', `LLM work (${counts.llmTasks} generate tasks at ${counts.llmTokS} tok/s, on ${counts.llmGpus} GPUs and on 1)`, () =>
-      measureLlm(tmp, { tasks: counts.llmTasks, gpus: counts.llmGpus, tokS: counts.llmTokS, say: o.say }));
+      measureLlm(tmp, { tasks: counts.llmTasks, gpus: counts.llmGpus, tokS: counts.llmTokS, answerTokens: counts.llmAnswerTokens, say: o.say }));
     if (r.llm) r.notes.push(...r.llm.notes);
   } finally {
     await rm(tmp, { recursive: true, force: true });
