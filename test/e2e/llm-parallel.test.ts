@@ -47,18 +47,18 @@ function mostAgentsAtOnce(tasks: Task[]): number {
   return most;
 }
 
-test('12 generate tasks on 3 simulated cards: all three are heated, with reasons, run side by side, and are cooled when idle', { timeout: 240_000 }, async () => {
+test('9 generate tasks on 3 simulated cards: all three are heated, with reasons, run side by side, and are cooled when idle', { timeout: 240_000 }, async () => {
   const { paths, cleanup } = await tempMount();
-  await baseConfig(paths, 3, { simulator: { tok_s: 25, load_ms: 300 } });
+  await baseConfig(paths, 3, { simulator: { tok_s: 30, answer_tokens: 60, load_ms: 300 } });
   const rig = startRig(paths.root, 3, await freePortRange(3), { quiet: true });
   try {
     await waitForAgents(paths, [0, 1, 2], 60_000);
-    await writePlan(paths, 'par', plan(Array.from({ length: 12 }, (_, i) => generate(`q${i + 1}`, `Answer question number ${i + 1} about rain.`))));
+    await writePlan(paths, 'par', plan(Array.from({ length: 9 }, (_, i) => generate(`q${i + 1}`, `Answer question number ${i + 1} about rain.`))));
     const batch = await submitPlan(paths.root, 'par');
     const rec = await waitForBatchEnd(paths, batch, 180_000);
     assert.equal(rec.state, 'complete', `failed: ${rec.failed_tasks.join(', ')}`);
     const tasks = [...(await readArchivedBatch(paths, batch)).tasks.values()].filter((t) => t.task_class === 'llm');
-    assert.equal(tasks.length, 12);
+    assert.equal(tasks.length, 9);
     assert.deepEqual(new Set(tasks.map((t) => t.claimed_by)), new Set(['gpu-0', 'gpu-1', 'gpu-2']), 'every card ran llm work');
     const spans = tasks.map((t) => `${t.name} ${t.claimed_by} ${t.result!.started_at.slice(11)}-${t.result!.finished_at.slice(11)}`).sort().join('\n');
     const log = (await decisionText(paths)).split('\n').filter((l) => /HEAT|COOL|LOAD|HOT|CLAIM/.test(l)).join('\n');
@@ -89,8 +89,8 @@ test('two models in one plan stay on their own cards (no load per task); a model
   try {
     await waitForAgents(paths, [0, 1, 2], 60_000);
     const tasks = [
-      ...Array.from({ length: 8 }, (_, i) => generate(`a${i + 1}`, `Question ${i + 1} for model a.`, 'alpha:7b')),
-      ...Array.from({ length: 8 }, (_, i) => generate(`b${i + 1}`, `Question ${i + 1} for model b.`, 'beta:7b')),
+      ...Array.from({ length: 5 }, (_, i) => generate(`a${i + 1}`, `Question ${i + 1} for model a.`, 'alpha:7b')),
+      ...Array.from({ length: 5 }, (_, i) => generate(`b${i + 1}`, `Question ${i + 1} for model b.`, 'beta:7b')),
     ];
     await writePlan(paths, 'mixed', plan(tasks));
     const batch = await submitPlan(paths.root, 'mixed');
@@ -126,7 +126,7 @@ test('OpenAI-compatible servers with two request slots each: no loads, two reque
   const rig = startRig(paths.root, 2, await freePortRange(2), { quiet: true });
   try {
     await waitForAgents(paths, [0, 1], 60_000);
-    await writePlan(paths, 'oa', plan(Array.from({ length: 8 }, (_, i) => generate(`q${i + 1}`, `Question ${i + 1}.`))));
+    await writePlan(paths, 'oa', plan(Array.from({ length: 6 }, (_, i) => generate(`q${i + 1}`, `Question ${i + 1}.`))));
     const batch = await submitPlan(paths.root, 'oa');
     const rec = await waitForBatchEnd(paths, batch, 180_000);
     assert.equal(rec.state, 'complete', `failed: ${rec.failed_tasks.join(', ')}`);
