@@ -9,19 +9,13 @@ import {
   type LoadedModel,
   type ModelRuntime,
   type RuntimeHealth,
+  type RuntimeDeadlines,
   RuntimeError,
+  deadlinesOf,
   isOutOfMemoryText,
 } from './runtime.ts';
 
-export interface OllamaRuntimeOptions {
-  /** Deadline of small calls (ps, tags, version), in ms. Default 10 000. */
-  requestTimeoutMs?: number;
-  /** Deadline of health(), in ms. Default 3 000. */
-  healthTimeoutMs?: number;
-  /** Backstop deadline of a load, in ms; the caller's signal usually ends it first. Default 600 000. */
-  loadTimeoutMs?: number;
-  /** Backstop deadline of a generate, in ms. Default 600 000. */
-  generateTimeoutMs?: number;
+export interface OllamaRuntimeOptions extends RuntimeDeadlines {
   /** How long unload waits for /api/ps to stop listing the model, in ms. Default 15 000. */
   unloadWaitMs?: number;
 }
@@ -59,13 +53,7 @@ export class OllamaRuntime implements ModelRuntime {
 
   constructor(url: string, opts: OllamaRuntimeOptions = {}) {
     this.url = url.replace(/\/+$/, '');
-    this.opts = {
-      requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
-      healthTimeoutMs: opts.healthTimeoutMs ?? 3_000,
-      loadTimeoutMs: opts.loadTimeoutMs ?? 600_000,
-      generateTimeoutMs: opts.generateTimeoutMs ?? 600_000,
-      unloadWaitMs: opts.unloadWaitMs ?? 15_000,
-    };
+    this.opts = { ...deadlinesOf(opts), unloadWaitMs: opts.unloadWaitMs ?? 15_000 };
   }
 
   async listLoaded(): Promise<LoadedModel[]> {

@@ -11,19 +11,13 @@ import {
   type LoadedModel,
   type ModelRuntime,
   type RuntimeHealth,
+  type RuntimeDeadlines,
   RuntimeError,
+  deadlinesOf,
   isOutOfMemoryText,
 } from './runtime.ts';
 
-export interface OpenAiRuntimeOptions {
-  /** Deadline of small calls (GET /v1/models), in ms. Default 10 000. */
-  requestTimeoutMs?: number;
-  /** Deadline of health(), in ms. Default 3 000. */
-  healthTimeoutMs?: number;
-  /** How long load() waits for a server still loading its model (503) to list it, in ms. Default 600 000. */
-  loadTimeoutMs?: number;
-  /** Backstop deadline of a generate, in ms. Default 600 000. */
-  generateTimeoutMs?: number;
+export interface OpenAiRuntimeOptions extends RuntimeDeadlines {
   /** Pause between load()'s looks at a server that is still loading, in ms. Default 500. */
   loadPollMs?: number;
 }
@@ -55,13 +49,7 @@ export class OpenAiRuntime implements ModelRuntime {
   constructor(url: string, opts: OpenAiRuntimeOptions = {}) {
     this.url = url.replace(/\/+$/, '');
     this.who = `OpenAI-compatible server at ${this.url}`;
-    this.opts = {
-      requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
-      healthTimeoutMs: opts.healthTimeoutMs ?? 3_000,
-      loadTimeoutMs: opts.loadTimeoutMs ?? 600_000,
-      generateTimeoutMs: opts.generateTimeoutMs ?? 600_000,
-      loadPollMs: opts.loadPollMs ?? 500,
-    };
+    this.opts = { ...deadlinesOf(opts), loadPollMs: opts.loadPollMs ?? 500 };
   }
 
   async listLoaded(): Promise<LoadedModel[]> {

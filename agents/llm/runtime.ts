@@ -102,3 +102,24 @@ export function isRuntimeDown(err: unknown): boolean {
 export function isOutOfMemoryText(text: string): boolean {
   return /out of memory|requires more system memory|cudaMalloc failed|failed to allocate|insufficient memory/i.test(text);
 }
+
+/** The deadlines every runtime client has, in ms. */
+export interface RuntimeDeadlines {
+  /** Small calls (list models, version). Default 10 000. */
+  requestTimeoutMs?: number;
+  /** health(). Default 3 000. */
+  healthTimeoutMs?: number;
+  /** A load (or the wait for a server still loading its model); the caller's signal usually ends it first. Default 600 000. */
+  loadTimeoutMs?: number;
+  /** Backstop of a generate. Default 600 000. */
+  generateTimeoutMs?: number;
+}
+
+export function deadlinesOf(o: RuntimeDeadlines): Required<RuntimeDeadlines> {
+  return {
+    requestTimeoutMs: o.requestTimeoutMs ?? 10_000,
+    healthTimeoutMs: o.healthTimeoutMs ?? 3_000,
+    loadTimeoutMs: o.loadTimeoutMs ?? 600_000,
+    generateTimeoutMs: o.generateTimeoutMs ?? 600_000,
+  };
+}
