@@ -73,5 +73,5 @@ export const QUICK: BenchCounts = {
   llmTasks: 20,
   llmGpus: 3,
   llmTokS: 22.6,
-  llmAnswerTokens: 100,
+  llmAnswerTokens: 40,
 };
