@@ -1,35 +1,25 @@
-// npm run demo -- [--plan NAME] [--gpus N] [--keep]
+// forge demo [--plan NAME] [--gpus N] [--keep] (npm run demo -- ...)
 // Starts the rig on simulated GPUs in a temporary mount, submits an example plan, shows its
 // progress, prints the batch's final state and exits 0 when it completed.
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseStrict, usageError } from '../agents/core/args.ts';
 import { mountPaths } from '../agents/core/paths.ts';
 import { TaskStore } from '../agents/core/store.ts';
 import { batchOfTaskId } from '../agents/core/batch.ts';
 import { freePortRange } from '../tools/harness/ports.ts';
 import { startRig, submitPlan, waitForAgents, waitForBatchEnd } from '../tools/harness/runRig.ts';
 
-const usage = `usage: npm run demo -- [--plan NAME] [--gpus N] [--keep]
+const usage = `usage: forge demo [--plan NAME] [--gpus N] [--keep]
   --plan NAME  an example plan under plans/ (default video)
   --gpus N     simulated GPUs, 1 to 16 (default 3)
-  --keep       keep the temporary mount afterwards`;
-function refuse(message: string): never {
-  process.stderr.write(`${message}\n${usage}\n`);
-  process.exit(2);
-}
-let values: { plan?: string; gpus?: string; keep?: boolean; help?: boolean };
-try {
-  ({ values } = parseArgs({ options: { plan: { type: 'string', default: 'video' }, gpus: { type: 'string', default: '3' }, keep: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } }));
-} catch (err) {
-  refuse((err as Error).message);
-}
-if (values.help) {
-  process.stdout.write(usage + '\n');
-  process.exit(0);
-}
+  --keep       keep the temporary mount afterwards
+  -h, --help   print this help and exit
+The demo runs in a temporary mount of its own (it takes no --shared).`;
+const refuse = (message: string): never => usageError(usage, message);
+const { values } = parseStrict(usage, { plan: { type: 'string', default: 'video' }, gpus: { type: 'string', default: '3' }, keep: { type: 'boolean', default: false } }, undefined, { positionals: { max: 0 } });
 const gpus = Number(values.gpus);
 if (!/^\d+$/.test(values.gpus!) || gpus < 1 || gpus > 16) refuse(`--gpus ${values.gpus}: expected a whole number from 1 to 16`);
 if (!/^[A-Za-z0-9._-]+$/.test(values.plan!) || !existsSync(join(import.meta.dirname, '..', 'plans', values.plan!, 'plan.md'))) {

@@ -1,4 +1,4 @@
-// npm run doctor -- [--repair] [--json] [--shared DIR]: checks the mount for inconsistencies.
+// forge doctor [--repair] [--json] [--shared DIR]: checks the mount for inconsistencies.
 // Report-only by default (changes nothing); --repair applies each finding's repair.
 // Exit 0 when no problem is left, 1 when problems remain, 2 when there is no mount.
 import { stat } from 'node:fs/promises';
@@ -10,18 +10,15 @@ import { countFindings, formatCount, formatFinding } from '../agents/doctor/find
 import { examineMount } from '../agents/doctor/inspect.ts';
 import { applyRepairs } from '../agents/doctor/repair.ts';
 
-const USAGE = `usage: npm run doctor -- [--repair] [--json] [--shared DIR]
+const USAGE = `usage: forge doctor [--repair] [--json] [--shared DIR]
   --repair      apply the repair shown after → on each line (default: report only, change nothing)
   --json        print one JSON object: { shared, brain, findings, counts, repairs }
   --shared DIR  the shared mount (default: $RIG_SHARED, else ./shared)
+  -h, --help    print this help and exit
 Each finding is one line: KIND path-or-id: what is wrong → what --repair does.
-Exit status: 0 no problems (informational lines aside), 1 problems found (or left after --repair), 2 no mount.`;
+Exit status: 0 no problems (informational lines aside), 1 problems found (or left after --repair), 2 no mount or a usage error.`;
 
-const { values, positionals, shared } = parseCommand(USAGE, { repair: { type: 'boolean' }, json: { type: 'boolean' } });
-if (positionals.length > 0) {
-  process.stderr.write(`unexpected argument "${positionals[0]}"\n${USAGE}\n`);
-  process.exit(1);
-}
+const { values, shared } = parseCommand(USAGE, { repair: { type: 'boolean' }, json: { type: 'boolean' } }, undefined, { positionals: { max: 0 } });
 const paths = mountPaths(shared);
 if (!(await stat(paths.root).then((s) => s.isDirectory(), () => false))) {
   process.stderr.write(`doctor: no mount at ${paths.root}: give --shared DIR or set RIG_SHARED\n`);

@@ -1,7 +1,7 @@
-// npm run signal -- TARGET stop|abort|kill [TASK_ID] [--shared DIR]: writes the signal
+// forge signal TARGET stop|abort|kill [TASK_ID] [--shared DIR]: writes the signal
 // file, the same thing a person does by hand with touch or echo.
 import { access, mkdir } from 'node:fs/promises';
-import { parseCommand } from '../agents/core/args.ts';
+import { parseCommand, usageError } from '../agents/core/args.ts';
 import { loadConfig } from '../agents/core/config.ts';
 import { errorMessage, UserInputError } from '../agents/core/errors.ts';
 import { isSafeName, mountPaths } from '../agents/core/paths.ts';
@@ -9,15 +9,18 @@ import { SIGNAL_KINDS, writeSignal, type SignalKind } from '../agents/core/signa
 import { TaskStore } from '../agents/core/store.ts';
 import { readTaskFile } from '../agents/core/taskFile.ts';
 
-const USAGE = `usage: npm run signal -- TARGET stop|abort|kill [TASK_ID] [--shared DIR]
-  TARGET   an agent name from config.json, e.g. gpu-1
-  stop     finish current work, then exit (no task id)
-  abort    terminate the worker of TASK_ID (graceful)
-  kill     SIGKILL the worker of TASK_ID (after abort failed)`;
+const USAGE = `usage: forge signal TARGET stop|abort|kill [TASK_ID] [--shared DIR]
+  TARGET        an agent name from config.json, e.g. gpu-1
+  stop          finish current work, then exit (no task id)
+  abort         terminate the worker of TASK_ID (graceful)
+  kill          SIGKILL the worker of TASK_ID (after abort failed)
+  TASK_ID       the task whose worker abort or kill ends
+  --shared DIR  the shared mount (default: $RIG_SHARED, else ./shared)
+  -h, --help    print this help and exit`;
 
+/** Every refusal here is of what was typed (an argument, or an agent the config does not name): a usage error. */
 function fail(message: string): never {
-  process.stderr.write(`${message}\n${USAGE}\n`);
-  process.exit(1);
+  usageError(USAGE, message);
 }
 
 const { positionals, shared } = parseCommand(USAGE, {});

@@ -1,4 +1,4 @@
-// npm run status -- [--json] [--shared DIR]: one look at the rig.
+// forge status [--json] [--shared DIR] (npm run status): one look at the rig.
 import { access } from 'node:fs/promises';
 import { parseCommand } from '../agents/core/args.ts';
 import { mountPaths } from '../agents/core/paths.ts';
@@ -8,15 +8,11 @@ import { toStatusJson } from '../agents/status/json.ts';
 import { renderStatus } from '../agents/status/text.ts';
 import { summarize } from '../agents/status/view.ts';
 
-const USAGE = `usage: npm run status -- [--json] [--shared DIR]
+const USAGE = `usage: forge status [--json] [--shared DIR]
   --json        print one JSON object: { batches, gpus, queue, ... }
   --shared DIR  the shared mount (default: $RIG_SHARED, else ./shared)`;
 
-const { values, positionals, shared } = parseCommand(USAGE, { json: { type: 'boolean' } });
-if (positionals.length > 0) {
-  process.stderr.write(`unexpected argument "${positionals[0]}"\n${USAGE}\n`);
-  process.exit(1);
-}
+const { values, shared } = parseCommand(USAGE, { json: { type: 'boolean' } }, undefined, { positionals: { max: 0 } });
 
 try {
   const snap = await readSnapshot(shared, Date.now());

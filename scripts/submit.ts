@@ -1,41 +1,45 @@
-// npm run submit -- PLAN [--config JSON] [--shared DIR]
+// forge submit PLAN [--config JSON] [--json] [--shared DIR] (npm run submit -- ...)
 // Validates the plan, puts it on the mount and writes the submission. On any problem it
 // prints every `file:line: message` to stderr and exits 1 having written nothing. On
-// success the last line of stdout is the batch id.
+// success the last line of stdout is the batch id (with --json: stdout is one JSON object).
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { describeArgError } from '../agents/core/args.ts';
 import { resolveShared } from '../agents/core/paths.ts';
 import { shortPath, submitPlan } from '../agents/plan/submit.ts';
 
-const USAGE = `usage: npm run submit -- PLAN [--config JSON] [--shared DIR]
+const USAGE = `usage: forge submit PLAN [--config JSON] [--json] [--shared DIR]
   PLAN            a plan folder (anywhere), or the name of a folder under <shared>/plans/
   --config JSON   input values of the plan, e.g. --config '{"COUNT": 5}'
-  --shared DIR    the shared mount (default: $RIG_SHARED, else ./shared)`;
+  --json          print one JSON object: { batch_id, plan, plan_dir, placement, inbox_file }
+  --shared DIR    the shared mount (default: $RIG_SHARED, else ./shared)
+  -h, --help      print this help and exit`;
+
+const OPTIONS = {
+  config: { type: 'string' },
+  json: { type: 'boolean' },
+  shared: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** A usage error: the problem and the usage on stderr, exit 2. */
+function refuse(problem: string): number {
+  process.stderr.write(`submit: ${problem}\n${USAGE}\n`);
+  return 2;
+}
 
 async function main(argv: string[]): Promise<number> {
   let args;
   try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string' },
-        shared: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    args = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   } catch (err) {
-    process.stderr.write(`submit: ${(err as Error).message}\n${USAGE}\n`);
-    return 1;
+    return refuse(describeArgError(err, OPTIONS));
   }
   if (args.values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (args.positionals.length !== 1) {
-    process.stderr.write(`submit: expected exactly one PLAN, got ${args.positionals.length}\n${USAGE}\n`);
-    return 1;
-  }
+  if (args.positionals.length !== 1) return refuse(`expected exactly one PLAN, got ${args.positionals.length}`);
   // `npm run` starts us in the package root; paths a person typed are relative to where they were.
   const cwd = process.env.npm_lifecycle_event === 'submit' && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
   const shared = args.values.shared !== undefined ? resolve(cwd, args.values.shared) : resolveShared(undefined);
@@ -45,6 +49,11 @@ async function main(argv: string[]): Promise<number> {
     const n = outcome.problems.length;
     process.stderr.write(`submit: ${n} problem${n === 1 ? '' : 's'}; nothing was submitted\n`);
     return 1;
+  }
+  if (args.values.json) {
+    const json = { batch_id: outcome.batchId, plan: outcome.planName, plan_dir: outcome.planDir, placement: outcome.placement, inbox_file: outcome.inboxFile };
+    process.stdout.write(JSON.stringify(json, null, 2) + '\n');
+    return 0;
   }
   const where = shortPath(outcome.planDir, cwd);
   const placed = {

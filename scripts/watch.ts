@@ -1,32 +1,29 @@
-// npm run watch -- [--shared DIR] [--interval-ms N] [--once]: the live view. Redraws every
+// forge watch [--shared DIR] [--interval-ms N] [--once]: the live view. Redraws every
 // interval (the source of truth: file events never report what another machine wrote to an
 // NFS mount) and, sooner, on file events in the task folders, debounced.
 import { watch } from 'chokidar';
-import { parseCommand } from '../agents/core/args.ts';
+import { parseCommand, usageError } from '../agents/core/args.ts';
 import { Ticker } from '../agents/core/loop.ts';
 import { mountPaths } from '../agents/core/paths.ts';
 import { readSnapshot } from '../agents/status/snapshot.ts';
 import { renderWatch } from '../agents/status/watch.ts';
 
-const USAGE = `usage: npm run watch -- [--shared DIR] [--interval-ms N] [--once]
+const USAGE = `usage: forge watch [--shared DIR] [--interval-ms N] [--once]
   --interval-ms N  redraw at least every N ms (default 1000, at most 2000)
-  --once           print one frame without screen control, then exit`;
+  --once           print one frame without screen control, then exit
+  --shared DIR     the shared mount (default: $RIG_SHARED, else ./shared)
+  -h, --help       print this help and exit`;
 
 const DEFAULT_INTERVAL_MS = 1000;
 /** The contract: refreshed at least every 2 s. */
 const MAX_INTERVAL_MS = 2000;
 const DEBOUNCE_MS = 150;
 
-const { values, positionals, shared } = parseCommand(USAGE, { 'interval-ms': { type: 'string' }, once: { type: 'boolean' } });
-if (positionals.length > 0) {
-  process.stderr.write(`unexpected argument "${positionals[0]}"\n${USAGE}\n`);
-  process.exit(1);
-}
+const { values, shared } = parseCommand(USAGE, { 'interval-ms': { type: 'string' }, once: { type: 'boolean' } }, undefined, { positionals: { max: 0 } });
 const intervalArg = values['interval-ms'];
 const intervalMs = intervalArg === undefined ? DEFAULT_INTERVAL_MS : Number(intervalArg);
 if (!Number.isInteger(intervalMs) || intervalMs < 100 || intervalMs > MAX_INTERVAL_MS) {
-  process.stderr.write(`--interval-ms: expected a whole number of milliseconds from 100 to ${MAX_INTERVAL_MS}, got "${intervalArg}"\n${USAGE}\n`);
-  process.exit(1);
+  usageError(USAGE, `--interval-ms: expected a whole number of milliseconds from 100 to ${MAX_INTERVAL_MS}, got "${intervalArg}"`);
 }
 
 // A pipe has no columns: COLUMNS (set by most shells for children) or 100.

@@ -139,7 +139,7 @@ test('watch --once renders one frame without screen control', async () => {
   }
 });
 
-test('signal writes the signal file; bad input exits 1 with a usage message', async () => {
+test('signal writes the signal file; bad input exits 2 with a usage message', async () => {
   const { paths, cleanup } = await tempMount();
   try {
     await buildMount(paths);
@@ -164,9 +164,9 @@ test('signal writes the signal file; bad input exits 1 with a usage message', as
     const results = await Promise.all(bad.map(([args]) => run('signal.ts', [...args, '--shared', paths.root])));
     for (const [i, r] of results.entries()) {
       const [args, message] = bad[i]!;
-      assert.equal(r.exitCode, 1, args.join(' '));
+      assert.equal(r.exitCode, 2, args.join(' '));
       assert.match(r.stderr, message);
-      assert.match(r.stderr, /usage: npm run signal/);
+      assert.match(r.stderr, /usage: forge signal/);
     }
     assert.equal((await readFile(join(paths.signals, 'gpu-0.abort'), 'utf8')).trim(), 'b1__scan');
   } finally {
