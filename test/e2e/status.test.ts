@@ -132,7 +132,7 @@ test('watch --once renders one frame without screen control', async () => {
     for (const line of r.stdout.trimEnd().split('\n')) assert.ok([...line].length <= 100, line);
 
     const bad = await run('watch.ts', ['--once', '--interval-ms', '5000', '--shared', paths.root]);
-    assert.equal(bad.exitCode, 1);
+    assert.equal(bad.exitCode, 2);
     assert.match(bad.stderr, /--interval-ms: expected a whole number of milliseconds from 100 to 2000, got "5000"/);
   } finally {
     await cleanup();
