@@ -40,8 +40,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.positionals.length !== 1) return refuse(`expected exactly one PLAN, got ${args.positionals.length}`);
-  // `npm run` starts us in the package root; paths a person typed are relative to where they were.
-  const cwd = process.env.npm_lifecycle_event === 'submit' && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
+  // `npm run submit` (or `npm run forge -- submit`) starts us in the package root; paths a person typed are relative to where they were.
+  const viaNpm = process.env.npm_lifecycle_event === 'submit' || process.env.npm_lifecycle_event === 'forge';
+  const cwd = viaNpm && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
   const shared = args.values.shared !== undefined ? resolve(cwd, args.values.shared) : resolveShared(undefined);
   const outcome = await submitPlan({ plan: args.positionals[0]!, config: args.values.config, shared, cwd });
   if (!outcome.ok) {

@@ -76,14 +76,15 @@ test('forge alone lists the commands; a mistyped command or option gets a did-yo
   assert.match(stray.stderr, /unexpected argument 'extra'/);
 });
 
-test('forge status --json prints only JSON; forge config check accepts a good config and lists every problem of a bad one', { timeout: 60_000 }, async () => {
+test('forge status --json and submit --json print only JSON; forge config check accepts a good config and lists every problem of a bad one', { timeout: 60_000 }, async () => {
   const { paths, cleanup } = await tempMount();
   try {
     await writeConfig(paths.config, { gpus: defaultGpus(2) });
     const bad = join(paths.root, 'bad-config.json');
     await writeFile(bad, JSON.stringify({ gpus: defaultGpus(1), cycles: { internal_s: 3e6 }, resource_limit: {} }));
-    const [status, ok, okJson, refused, refusedJson, noAction] = await Promise.all([
+    const [status, submitted, ok, okJson, refused, refusedJson, noAction] = await Promise.all([
       forge(['status', '--json', '--shared', paths.root]),
+      forge(['submit', 'plans/hello', '--json', '--shared', paths.root]),
       forge(['config', 'check', '--shared', paths.root]),
       forge(['config', 'check', '--json'], paths.root),
       forge(['config', 'check', '--config', bad, '--shared', paths.root]),
@@ -92,6 +93,11 @@ test('forge status --json prints only JSON; forge config check accepts a good co
     ]);
     assert.equal(status.exitCode, 0, status.stderr);
     assert.equal(typeof JSON.parse(status.stdout), 'object');
+    assert.equal(submitted.exitCode, 0, submitted.stderr);
+    const batch = JSON.parse(submitted.stdout) as { batch_id: string; plan: string; inbox_file: string };
+    assert.equal(batch.plan, 'hello');
+    assert.ok(batch.inbox_file.startsWith(paths.inbox), batch.inbox_file);
+    assert.ok(batch.inbox_file.includes(batch.batch_id), submitted.stdout);
 
     assert.equal(ok.exitCode, 0, ok.stderr);
     assert.match(ok.stdout, /^ok: 2 GPUs: gpu-0 \(GPU 0, /);
