@@ -1,48 +1,38 @@
-// npm run chaos -- [--trials N] [--seed S] [--gpus N] [--keep] [--json] [--deadline-s S] [--brain-ops]
+// forge chaos [--trials N] [--seed S] [--gpus N] [--keep] [--json] [--deadline-s S] [--brain-ops]
 // Fault injection: runs trials of real batches on a simulated rig while it SIGKILLs the
 // brain, agents, workers and tasks and drops garbage into the mount's folders, then checks
 // every batch and every task (tools/chaos/check.ts). Exits 0 when every trial passed.
 // Trial i uses seed S+i; a failed one is replayed alone with --trials 1 --seed S+i.
 // --brain-ops kills the brain at file operations instead (each life just before its j-th
 // commit, j = 1, 2, ...), under strace's syscall injection.
-import { parseArgs } from 'node:util';
 import { execa } from 'execa';
+import { parseStrict, usageError } from '../agents/core/args.ts';
 import { formatTotals, totalsOf } from '../tools/chaos/report.ts';
 import { trialSeed } from '../tools/chaos/prng.ts';
 import { type TrialResult, runTrial } from '../tools/chaos/trial.ts';
 
-const usage = 'usage: npm run chaos -- [--trials N] [--seed S] [--gpus N] [--keep] [--json] [--deadline-s S] [--brain-ops]';
+const usage = `usage: forge chaos [--trials N] [--seed S] [--gpus N] [--keep] [--json] [--deadline-s S] [--brain-ops]
+  --trials N      trials to run, 1 to 10000 (default 5); trial i uses seed S+i
+  --seed S        the first trial's seed, 0 to 2^32-1 (default: from the clock); replays a trial with --trials 1
+  --gpus N        simulated GPUs of each trial's rig, 1 to 8 (default: chosen by the seed)
+  --keep          keep a failed trial's mount for a look
+  --json          print the totals as one JSON object
+  --deadline-s S  how long a trial's batches may take before it fails, 10 to 3600 s (default 90)
+  --brain-ops     kill the brain at file operations instead (needs strace)
+  -h, --help      print this help and exit`;
 
-function fail(msg: string): never {
-  process.stderr.write(`${msg}\n${usage}\n`);
-  process.exit(1);
-}
-
-let values;
-try {
-  ({ values } = parseArgs({
-    options: {
-      trials: { type: 'string', default: '5' },
-      seed: { type: 'string' },
-      gpus: { type: 'string' },
-      keep: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      'deadline-s': { type: 'string', default: '90' },
-      'brain-ops': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  }));
-} catch (err) {
-  fail((err as Error).message);
-}
-if (values.help) {
-  process.stdout.write(usage + '\n');
-  process.exit(0);
-}
+const { values } = parseStrict(usage, {
+  trials: { type: 'string', default: '5' },
+  seed: { type: 'string' },
+  gpus: { type: 'string' },
+  keep: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  'deadline-s': { type: 'string', default: '90' },
+  'brain-ops': { type: 'boolean', default: false },
+}, undefined, { positionals: { max: 0 } });
 const whole = (name: string, text: string, lo: number, hi: number): number => {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < lo || n > hi) fail(`--${name} ${text}: give a whole number from ${lo} to ${hi}`);
+  if (!/^\d+$/.test(text) || n < lo || n > hi) usageError(usage, `--${name} ${text}: give a whole number from ${lo} to ${hi}`);
   return n;
 };
 const trials = whole('trials', values.trials, 1, 10_000);
@@ -53,7 +43,8 @@ const note = (s: string) => process.stderr.write(`chaos: ${s}\n`);
 const brainOps = values['brain-ops'];
 const replay = (s: number) => `npm run chaos -- --trials 1 --seed ${s}${gpus === null ? '' : ` --gpus ${gpus}`}${brainOps ? ' --brain-ops' : ''}`;
 if (brainOps && (await execa('strace', ['-V'], { reject: false })).exitCode !== 0) {
-  fail('--brain-ops: strace is not installed (Debian: apt-get install strace); it delivers the kills at file operations');
+  process.stderr.write('chaos: --brain-ops: strace is not installed (Debian: apt-get install strace); it delivers the kills at file operations\n');
+  process.exit(1);
 }
 
 note(`seed ${seed}, ${trials} trial(s)${gpus === null ? '' : `, ${gpus} GPUs`}${brainOps ? ', brain killed at file operations' : ''}`);
