@@ -4,6 +4,9 @@
 // loader thread busy: about 0.5 % of a core per process on a 2-core machine). A bundle is used
 // only while it is newer than every source it was built from, so a stale one never runs old
 // code; otherwise the TypeScript runs through tsx.
+//
+// A release (`npm run release`: release.json at its root, no node_modules, no TypeScript) holds
+// only bundles: there every entry runs from lib/ unconditionally, and tsx is never named.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -31,12 +34,22 @@ export const projectRoot: string = (() => {
   return root;
 })();
 
+/** The marker at a release's root: `{"name", "version"}`, written by scripts/release.ts. */
+export const RELEASE_MARKER = 'release.json';
+
+/** True when this code runs from a release (release.json beside the root's package.json), not a checkout. */
+export const isRelease: boolean = existsSync(join(projectRoot, RELEASE_MARKER));
+
 /** The entry points `npm run build` bundles, by their path under agents/ without extension (plan/parseWorker is a worker thread's). */
 export const BUNDLED_ENTRIES = ['worker/main', 'brain/main', 'gpu/main', 'sim/ollama-main', 'plan/parseWorker'] as const;
 export type Entry = (typeof BUNDLED_ENTRIES)[number];
 
-/** Where the bundles are: dist/ in the project, or FORGE_DIST_DIR (inherited by every process the rig starts). */
+/**
+ * Where the bundles are: in a release its lib/ (FORGE_DIST_DIR is ignored there: a release runs
+ * only its own code); in a checkout dist/, or FORGE_DIST_DIR (inherited by every process the rig starts).
+ */
 export function distDir(): string {
+  if (isRelease) return join(projectRoot, 'lib');
   return process.env.FORGE_DIST_DIR ?? join(projectRoot, 'dist');
 }
 
@@ -49,8 +62,9 @@ function bundleInputsPath(entry: Entry): string {
   return join(distDir(), 'agents', `${entry}.inputs.json`);
 }
 
-/** True when the bundle exists and none of the sources it lists changed after it. */
+/** True when the bundle exists and none of the sources it lists changed after it; in a release, always (it has no sources). */
 export function bundleIsFresh(entry: Entry): boolean {
+  if (isRelease) return true;
   try {
     const built = statSync(bundlePath(entry)).mtimeMs;
     const inputs = JSON.parse(readFileSync(bundleInputsPath(entry), 'utf8')) as unknown;
@@ -72,6 +86,18 @@ export function nodeArgsFor(entry: Entry): string[] {
   const args = bundleIsFresh(entry) ? [bundlePath(entry)] : ['--import', 'tsx', join(projectRoot, 'agents', `${entry}.ts`)];
   chosen.set(entry, { at: now, args });
   return args;
+}
+
+/** The commands another process may start: the launcher and submit (tools/harness/runRig.ts). */
+export type Command = 'rig' | 'submit';
+
+/**
+ * node's arguments before a command's own: in a release `lib/forge.js <command>` (the bundled
+ * forge CLI); in a checkout the command's TypeScript through tsx, as `npm run <command>` does.
+ */
+export function commandArgsFor(command: Command): string[] {
+  if (isRelease) return [join(projectRoot, 'lib', 'forge.js'), command];
+  return ['--import', 'tsx', join(projectRoot, command === 'rig' ? 'agents/rig/main.ts' : `scripts/${command}.ts`)];
 }
 
 /** tsx's ESM API (tsImport), found from the project's own package.json whatever file this code was bundled into. */

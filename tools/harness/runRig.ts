@@ -1,29 +1,27 @@
 // Starting a rig as a child process and waiting on the mount: used by the demo, the chaos
 // run, the benchmark and the end-to-end tests, which all drive the real commands.
-import { fileURLToPath } from 'node:url';
 import { readdir } from 'node:fs/promises';
 import { execa, type ResultPromise } from 'execa';
 import { readBatchRecord, type BatchRecord } from '../../agents/core/batch.ts';
+import { commandArgsFor, projectRoot } from '../../agents/core/entry.ts';
 import { readHeartbeats } from '../../agents/core/heartbeat.ts';
 import type { MountPaths } from '../../agents/core/paths.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
 export function startRig(shared: string, simulate: number, basePort: number, opts: { quiet?: boolean } = {}): ResultPromise {
-  return execa(process.execPath, ['--import', 'tsx', `${root}agents/rig/main.ts`, '--simulate', String(simulate), '--shared', shared, '--base-port', String(basePort)], {
+  return execa(process.execPath, [...commandArgsFor('rig'), '--simulate', String(simulate), '--shared', shared, '--base-port', String(basePort)], {
     reject: false,
     stdin: 'ignore',
     stdout: opts.quiet ? 'ignore' : 'pipe',
     stderr: opts.quiet ? 'ignore' : 'pipe',
     cleanup: true,
-    cwd: root,
+    cwd: projectRoot,
   });
 }
 
 export async function submitPlan(shared: string, plan: string, config?: Record<string, unknown>): Promise<string> {
-  const args = ['--import', 'tsx', `${root}scripts/submit.ts`, plan, '--shared', shared];
+  const args = [...commandArgsFor('submit'), plan, '--shared', shared];
   if (config) args.push('--config', JSON.stringify(config));
-  const r = await execa(process.execPath, args, { reject: false, cwd: root });
+  const r = await execa(process.execPath, args, { reject: false, cwd: projectRoot });
   if (r.exitCode !== 0) throw new Error(`submit ${plan} failed (exit ${r.exitCode}):\n${r.stderr}`);
   const lines = String(r.stdout).trim().split('\n');
   return lines[lines.length - 1]!.trim();

@@ -1,0 +1,89 @@
+// npm run release -- [--outdir DIR]: a release that needs only Node 20 (no npm, no node_modules,
+// no TypeScript), for the air-gapped rig and the Pi. Writes DIR/forge-<version>/ (default DIR:
+// release/) and DIR/forge-<version>.tar.gz, and prints the tarball's absolute path last:
+//
+//   bin/forge            #!/usr/bin/env node: runs lib/forge.js (`forge <command> [args...]`)
+//   lib/forge.js         the forge CLI, split into chunks (lib/*-HASH.js) so each command loads only its own code
+//   lib/agents/...js     each process the rig starts (agents/core/entry.ts BUNDLED_ENTRIES), one bundle each
+//   agents/sim/          the simulated nvidia-smi (bin/nvidia-smi, nvidia-smi.mjs), found from the root
+//   plans/ docs/ README.md CHANGELOG.md share/systemd/ (unit files: docs/OPERATIONS.md)
+//   package.json         {"name", "version", "type": "module"}: no dependencies
+//   release.json         the marker agents/core/entry.ts reads: run every entry from lib/, never tsx
+//
+// The chunks sit directly in lib/ so that code using its own folder (`import.meta.dirname/..`)
+// finds the release's root, as it finds the checkout's from scripts/.
+import { chmod, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { build, type BuildOptions } from 'esbuild';
+import { execa } from 'execa';
+import { BUNDLED_ENTRIES, RELEASE_MARKER, projectRoot } from '../agents/core/entry.ts';
+
+/** Copied as they are, relative to the root: what the release reads from its root at run time. */
+const COPIED = ['agents/sim/bin/nvidia-smi', 'agents/sim/nvidia-smi.mjs', 'plans', 'docs', 'share', 'README.md', 'CHANGELOG.md'];
+
+const BIN_FORGE = `#!/usr/bin/env node
+// Forge's command: forge <command> [args...]. Runs the bundled CLI of this release; node
+// resolves a symlink to this file (e.g. /usr/local/bin/forge) before loading it.
+import '../lib/forge.js';
+`;
+
+/** What both builds share: ESM for Node 20, the npm packages inside, nothing pointing back at this checkout. */
+const COMMON: BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  // Bundled CommonJS dependencies call require() for Node's own modules; ESM has none of its own.
+  banner: { js: "import { createRequire as __forgeCreateRequire } from 'node:module'; const require = __forgeCreateRequire(import.meta.url);" },
+  // A release finds its root from its own files (package.json above lib/), never the build's checkout.
+  define: { __FORGE_PROJECT_ROOT__: 'undefined' },
+  logLevel: 'warning',
+  absWorkingDir: projectRoot,
+};
+
+async function bundle(lib: string): Promise<void> {
+  // The developer tools (build, bench) load esbuild and BullMQ, which a release does not carry:
+  // only their own chunks import them, so every other command runs without.
+  await build({
+    ...COMMON, entryPoints: [join(projectRoot, 'scripts', 'forge.ts')], outdir: lib, splitting: true, entryNames: '[name]', chunkNames: '[name]-[hash]',
+    external: ['esbuild', 'bullmq'],
+  });
+  await build({ ...COMMON, entryPoints: BUNDLED_ENTRIES.map((e) => join(projectRoot, 'agents', `${e}.ts`)), outdir: join(lib, 'agents'), outbase: join(projectRoot, 'agents') });
+}
+
+async function writeRoot(dir: string, pkg: { name: string; version: string }): Promise<void> {
+  for (const rel of COPIED) await cp(join(projectRoot, rel), join(dir, rel), { recursive: true });
+  const meta = { name: pkg.name, version: pkg.version };
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ ...meta, type: 'module' }, null, 2) + '\n');
+  await writeFile(join(dir, RELEASE_MARKER), JSON.stringify(meta, null, 2) + '\n');
+  await mkdir(join(dir, 'bin'));
+  await writeFile(join(dir, 'bin', 'forge'), BIN_FORGE);
+  await chmod(join(dir, 'bin', 'forge'), 0o755);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { outdir: { type: 'string' } } });
+  const outdir = resolve(values.outdir ?? join(projectRoot, 'release'));
+  const pkg = JSON.parse(await readFile(join(projectRoot, 'package.json'), 'utf8')) as { name: string; version: string };
+  const name = `forge-${pkg.version}`;
+  // Built beside its final place, then renamed: a half-built release never carries the name.
+  const staging = join(outdir, `.${name}.${process.pid}.tmp`);
+  const dir = join(outdir, name);
+  const tarball = join(outdir, `${name}.tar.gz`);
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  try {
+    await bundle(join(staging, 'lib'));
+    await writeRoot(staging, pkg);
+    await rm(dir, { recursive: true, force: true });
+    await rename(staging, dir);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+  await execa('tar', ['-czf', `${tarball}.tmp`, '-C', outdir, name]);
+  await rename(`${tarball}.tmp`, tarball);
+  process.stdout.write(`built ${dir}\n${tarball}\n`);
+}
+
+await main();
