@@ -3,7 +3,8 @@
 
 /**
  * Exit code of a daemon that refused to start because another one holds its place (a second
- * brain on the mount, a second agent of the same name): restarting it cannot help.
+ * brain on the mount, a second agent of the same name, a rig whose LLM servers' ports are
+ * taken: agents/rig/portCheck.ts): restarting it cannot help.
  */
 export const EXIT_REFUSED = 3;
 
