@@ -1,9 +1,12 @@
 // One daemon lifecycle for brain, agents and launcher: cleanup registered up front,
 // graceful stop on the first SIGINT/SIGTERM, forceful exit on the second, and a line saying why.
+// Its own stderr lines follow FORGE_LOG_LEVEL[_<COMPONENT>] and FORGE_LOG_FORMAT (logLevel.ts).
+import { type LogComponent, type LogFn, loggerFromEnv } from './logLevel.ts';
 
 /**
  * Exit code of a daemon that refused to start because another one holds its place (a second
- * brain on the mount, a second agent of the same name): restarting it cannot help.
+ * brain on the mount, a second agent of the same name, a rig whose LLM servers' ports are
+ * taken: agents/rig/portCheck.ts): restarting it cannot help.
  */
 export const EXIT_REFUSED = 3;
 
@@ -14,14 +17,24 @@ export interface Daemon {
   onStop(fn: () => Promise<void> | void): void;
   /** Stops the daemon for a reason; resolves when cleanup finished. */
   stop(reason: string): Promise<void>;
-  log(line: string): void;
+  /** A line at info level; `debug`, `warn` and `error` at theirs. */
+  log: LogFn;
+  debug: LogFn;
+  warn: LogFn;
+  error: LogFn;
 }
 
-export function startDaemon(name: string, opts: { exitOnStop?: boolean } = {}): Daemon {
+/** The component whose level applies: the launcher is `rig`, the brain `brain`, an agent its GPU's name. */
+export function daemonComponent(name: string): LogComponent {
+  return name === 'rig' ? 'launcher' : name === 'brain' ? 'brain' : 'agent';
+}
+
+export function startDaemon(name: string, opts: { exitOnStop?: boolean; component?: LogComponent } = {}): Daemon {
   const controller = new AbortController();
   const cleanups: Array<() => Promise<void> | void> = [];
   let stopping: Promise<void> | null = null;
-  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${name}: ${line}\n`);
+  const logger = loggerFromEnv(opts.component ?? daemonComponent(name), name);
+  const log = logger.info;
 
   const stop = (reason: string): Promise<void> => {
     if (stopping) return stopping;
@@ -32,7 +45,7 @@ export function startDaemon(name: string, opts: { exitOnStop?: boolean } = {}): 
         try {
           await fn();
         } catch (err) {
-          log(`cleanup failed: ${err instanceof Error ? err.stack : String(err)}`);
+          logger.error(`cleanup failed: ${err instanceof Error ? err.stack : String(err)}`);
         }
       }
       log('stopped');
@@ -47,7 +60,7 @@ export function startDaemon(name: string, opts: { exitOnStop?: boolean } = {}): 
     // a repeat within 3 s is the same request, not an order to exit at once.
     if (firstSignalAt && Date.now() - firstSignalAt < 3000) return;
     if (firstSignalAt) {
-      log(`second ${sig}: exiting now`);
+      logger.warn(`second ${sig}: exiting now`);
       process.exit(130);
     }
     firstSignalAt = Date.now();
@@ -56,13 +69,13 @@ export function startDaemon(name: string, opts: { exitOnStop?: boolean } = {}): 
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('uncaughtException', (err) => {
-    log(`crashed: ${err.stack ?? err.message}`);
+    logger.error(`crashed: ${err.stack ?? err.message}`);
     process.exit(70);
   });
   process.on('unhandledRejection', (err) => {
-    log(`crashed (unhandled rejection): ${err instanceof Error ? err.stack : String(err)}`);
+    logger.error(`crashed (unhandled rejection): ${err instanceof Error ? err.stack : String(err)}`);
     process.exit(70);
   });
 
-  return { signal: controller.signal, onStop: (fn) => cleanups.push(fn), stop, log };
+  return { signal: controller.signal, onStop: (fn) => cleanups.push(fn), stop, log, debug: logger.debug, warn: logger.warn, error: logger.error };
 }

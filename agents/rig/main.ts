@@ -13,10 +13,12 @@ import { parseCommand } from '../core/args.ts';
 import { type Config, loadConfig, writeConfig, defaultGpus } from '../core/config.ts';
 import { DecisionLog } from '../core/decisionLog.ts';
 import { UserInputError, errorMessage } from '../core/errors.ts';
-import { startDaemon } from '../core/lifecycle.ts';
+import { EXIT_REFUSED, startDaemon } from '../core/lifecycle.ts';
 import { ensureMount, mountPaths } from '../core/paths.ts';
 import { initSimState } from '../sim/simState.ts';
-import { planRole } from './roles.ts';
+import { describeRefusal, portsToCheck } from './portCheck.ts';
+import { findBusyPorts, findFreeBase } from './portProbe.ts';
+import { type ChildSpec, planRole } from './roles.ts';
 import { simulatedConfig } from './simulate.ts';
 import { Supervisor } from './supervisor.ts';
 
@@ -43,7 +45,7 @@ function fail(msg: string): never {
   process.exit(1);
 }
 
-async function prepareConfig(): Promise<{ config: Config; file: string }> {
+async function prepareConfig(): Promise<{ config: Config; file: string; basePort: number }> {
   const simulate = values.simulate === undefined ? null : Number(values.simulate);
   if (simulate !== null && (!Number.isInteger(simulate) || simulate < 1 || simulate > 16)) {
     fail(`--simulate ${values.simulate}: give a number of GPUs from 1 to 16`);
@@ -59,12 +61,12 @@ async function prepareConfig(): Promise<{ config: Config; file: string }> {
     }
   }
   if (simulate === null) {
-    if (base) return { config: base, file: paths.config };
+    if (base) return { config: base, file: paths.config, basePort };
     const count = await countRealGpus();
     if (count === 0) fail(`no ${paths.config} and no GPU found by nvidia-smi; run with --simulate N to simulate N GPUs`);
     const config = await writeConfig(paths.config, { gpus: defaultGpus(count, basePort) });
     daemon.log(`wrote a default config for ${count} GPU(s) to ${paths.config}`);
-    return { config, file: paths.config };
+    return { config, file: paths.config, basePort };
   }
   const simDir = paths.sim;
   await initSimState(simDir, simulate);
@@ -74,7 +76,7 @@ async function prepareConfig(): Promise<{ config: Config; file: string }> {
   await mkdir(simDir, { recursive: true });
   const config = await writeConfig(file, sim);
   daemon.log(`simulating ${simulate} GPU(s); config ${file}`);
-  return { config, file };
+  return { config, file, basePort };
 }
 
 async function countRealGpus(): Promise<number> {
@@ -83,9 +85,25 @@ async function countRealGpus(): Promise<number> {
   return String(r.stdout).split('\n').filter((l) => l.startsWith('GPU ')).length;
 }
 
-const { config, file: configFile } = await prepareConfig();
+/**
+ * Before anything starts: every port this rig's servers will bind must be free, or the rig
+ * exits EXIT_REFUSED (another rig, or a server a killed rig left, holds its place; starting
+ * again cannot help), naming each port, its GPU and the process holding it (portCheck.ts).
+ */
+async function refuseBusyPorts(children: ChildSpec[], basePort: number): Promise<void> {
+  const busy = await findBusyPorts(portsToCheck(children));
+  if (!busy.length) return;
+  const simulated = values.simulate !== undefined;
+  const count = config.gpus.length;
+  const freeBase = simulated ? await findFreeBase(config.ollama_host, count, basePort + count) : null;
+  process.stderr.write(describeRefusal(busy, { simulated, basePort, freeBase, count }));
+  process.exit(EXIT_REFUSED);
+}
+
+const { config, file: configFile, basePort } = await prepareConfig();
 const roles = planRole({ role: values.role, gpus: values.gpus, simulated: values.simulate !== undefined, config, configFile, shared: paths.root, simDir: paths.sim });
 if (typeof roles === 'string') fail(roles);
+await refuseBusyPorts(roles.children, basePort);
 const supervisor = new Supervisor({ children: roles.children, decisions, shared: paths.root, log: daemon.log });
 
 daemon.onStop(async () => {

@@ -101,10 +101,12 @@ export class Supervisor {
     });
   }
 
-  /** Starts the servers, waits up to `waitMs` for them to listen, then starts the rest. */
+  /**
+   * Starts the servers, waits up to `waitMs` for them to listen, then starts the rest. Their
+   * ports were found free just before (main.ts refuses to start otherwise: portCheck.ts).
+   */
   async start(waitMs: number): Promise<void> {
     const runtimes = this.children.filter((c) => c.spec.kind === 'runtime');
-    await this.warnPortsTaken(runtimes);
     for (const c of runtimes) this.launch(c);
     await this.waitListening(runtimes, waitMs);
     if (this.stopping) return;
@@ -153,19 +155,6 @@ export class Supervisor {
       c.timer = null;
       if (!this.stopping) this.launch(c);
     }, action.delayMs);
-  }
-
-  /**
-   * A port already answering before its server starts: a server left running by a rig that
-   * was killed (SIGKILL gives the rig no chance to stop its servers), or another rig's. The
-   * new one will fail to bind, and the agent will talk to whatever answers there.
-   */
-  private async warnPortsTaken(runtimes: Child[]): Promise<void> {
-    for (const c of runtimes) {
-      const at = c.spec.listen;
-      if (!at || !(await isListening(at.host, at.port))) continue;
-      process.stderr.write(`\n!!! ${childTitle(c.spec)}: something already listens on ${at.host}:${at.port} (a server left by a rig that was killed, or another rig's); this server will fail to bind, and GPU ${c.spec.gpu}'s agent talks to whatever answers there. Stop that process (\`ss -ltnp\` shows its pid) or give the GPU another port.\n\n`);
-    }
   }
 
   /** Until each server listens, has ended, or `waitMs` passed; says which were not listening yet. */

@@ -57,6 +57,7 @@ export function countsText(c: TaskCounts): string {
 
 export function gpuDeadText(g: GpuView): string {
   if (!g.heartbeat) return 'no heartbeat (agent not started?)';
+  if (g.pid_alive === false) return `process gone: pid ${g.heartbeat.pid} on this host; last heartbeat ${formatDuration(g.age_s)} ago, seq ${g.heartbeat.seq}`;
   return `heartbeat stale: last ${formatDuration(g.age_s)} ago, seq ${g.heartbeat.seq} (agent down?)`;
 }
 

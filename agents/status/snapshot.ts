@@ -5,8 +5,10 @@
 // system calls), nothing is moved or quarantined, and each file that cannot be used becomes
 // an entry of bad_files instead of an exception.
 import { constants } from 'node:fs';
-import { access, open, readdir } from 'node:fs/promises';
+import { access, lstat, open, readdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
+import { readLockOwner } from '../brain/lock.ts';
 import { isTempName } from '../core/atomic.ts';
 import { readBatchRecordFile, listBatchIds, readBrainStateFile, type BatchRecord, type BrainState } from '../core/batch.ts';
 import { loadConfig, type Config } from '../core/config.ts';
@@ -14,10 +16,12 @@ import { errorMessage, UserInputError } from '../core/errors.ts';
 import { readHeartbeatFile, type Heartbeat } from '../core/heartbeat.ts';
 import { listInbox } from '../core/inbox.ts';
 import { kindOf } from '../core/mountRead.ts';
+import { isAlive } from '../core/pids.ts';
 import { heartbeatPath, mountPaths, TASK_FOLDERS, type MountPaths, type TaskFolder } from '../core/paths.ts';
 import { type Intervention, readInterventions } from '../core/stuckRecords.ts';
 import { readTaskFile, surveyFolder } from '../core/taskFile.ts';
 import type { Task } from '../core/task.ts';
+import { type BrainLeaseSeen, agentAlive } from './liveness.ts';
 
 /** Decision log lines kept in a snapshot. */
 export const DECISION_TAIL_LINES = 20;
@@ -31,7 +35,9 @@ export interface GpuView {
   heartbeat: Heartbeat | null;
   /** Seconds since the heartbeat's last_updated by this machine's clock; null without a readable time. */
   age_s: number | null;
-  /** The heartbeat is fresh (age within timeouts.heartbeat_stale_s). */
+  /** Whether the agent's pid lives, when its heartbeat names this host; null otherwise (another host, or no hostname). */
+  pid_alive: boolean | null;
+  /** The heartbeat is fresh (age within timeouts.heartbeat_stale_s) and its process not seen gone (liveness.ts). */
   alive: boolean;
 }
 
@@ -44,6 +50,8 @@ export interface RigSnapshot {
   config: Config | null;
   config_problem: string | null;
   brain: BrainState | null;
+  /** The brain's lease: lock held, owner, and whether its pid lives on this host (judged by liveness.ts). */
+  brain_lease: BrainLeaseSeen;
   /** Batch records, oldest id first. */
   batches: BatchRecord[];
   /** Every readable task, each in exactly one folder. */
@@ -76,7 +84,8 @@ export async function readSnapshot(shared: string, now: number, opts: SnapshotOp
   const bad: BadFile[] = [];
   const note = (file: string, problem: string) => bad.push({ path: relative(paths.root, file) || '.', problem });
   const { config, problem } = await readConfigIfAny(paths);
-  const [brain, batches, tasks, decisions, inbox, approvals] = await Promise.all([
+  const [brain_lease, brain, batches, tasks, decisions, inbox, approvals] = await Promise.all([
+    readBrainLease(paths),
     readBrainStateFile(paths).then((r) => {
       if (!r.ok && !r.missing) note(paths.brainState, r.problem);
       return r.ok ? r.value : null;
@@ -96,6 +105,7 @@ export async function readSnapshot(shared: string, now: number, opts: SnapshotOp
     config,
     config_problem: problem,
     brain,
+    brain_lease,
     batches,
     tasks,
     gpus,
@@ -108,6 +118,13 @@ export async function readSnapshot(shared: string, now: number, opts: SnapshotOp
 }
 
 type Note = (file: string, problem: string) => void;
+
+/** The lock folder, its owner, and, for an owner on this host, whether its pid lives. */
+async function readBrainLease(paths: MountPaths): Promise<BrainLeaseSeen> {
+  const locked = await lstat(`${paths.brainLock}.lock`).then(() => true, () => false);
+  const owner = await readLockOwner(paths);
+  return { locked, owner, pid_alive: owner && owner.host === hostname() ? isAlive(owner.pid) : null };
+}
 
 async function readConfigIfAny(paths: MountPaths): Promise<{ config: Config | null; problem: string | null }> {
   try {
@@ -167,7 +184,8 @@ async function readAllTasks(paths: MountPaths, note: Note): Promise<Record<TaskF
 }
 
 /*
- * Liveness here is judged by the timestamp inside the heartbeat against this machine's
+ * Liveness here is judged by the agent's pid when its heartbeat names this host (a dead
+ * agent is down at once), else by the timestamp inside the heartbeat against this machine's
  * clock. The brain judges it differently — by whether `seq` advances, on its own clock —
  * because it watches continuously and must not be fooled by clock skew. Status is a
  * single look with nothing to compare seq against, so it uses last_updated; a skewed
@@ -183,7 +201,8 @@ async function readGpuViews(paths: MountPaths, config: Config | null, now: numbe
       const heartbeat = r.ok ? r.value : null;
       const t = heartbeat ? Date.parse(heartbeat.last_updated) : Number.NaN;
       const age_s = Number.isFinite(t) ? Math.max(0, (now - t) / 1000) : null;
-      return { id: g.id, name: g.name, heartbeat, age_s, alive: age_s !== null && age_s <= staleS };
+      const pid_alive = heartbeat && heartbeat.hostname === hostname() ? isAlive(heartbeat.pid) : null;
+      return { id: g.id, name: g.name, heartbeat, age_s, pid_alive, alive: agentAlive(age_s, staleS, pid_alive) };
     }),
   );
 }

@@ -4,6 +4,7 @@ import type { RigSnapshot } from './snapshot.ts';
 import {
   bar, countsText, formatDuration, gpuDeadText, healthText, interventionLines, num, pad, progress, runningText,
 } from './format.ts';
+import { NO_BRAIN, brainIsDown } from './liveness.ts';
 import { FINISHED, type StatusView, summarize } from './view.ts';
 import { formatMb } from './waitReason.ts';
 
@@ -23,8 +24,8 @@ function badFileLines(snap: RigSnapshot, cap: number): string[] {
   return [`Unreadable files (${snap.bad_files.length}): npm run doctor says what to do`, ...shown, ...more];
 }
 
-function headerLines(snap: RigSnapshot): string[] {
-  const out = [`Forge rig at ${snap.shared} — ${new Date(snap.now).toISOString()}`];
+function headerLines(snap: RigSnapshot, view: StatusView): string[] {
+  const out = [`Forge rig at ${snap.shared} — ${new Date(snap.now).toISOString()}`, view.brain.text];
   if (snap.config_problem) out.push(`config: ${snap.config_problem}`);
   if (snap.inbox_pending > 0) out.push(`inbox: ${snap.inbox_pending} submission(s) not yet taken by the brain`);
   return [...out, ...interventionLines(snap)];
@@ -81,7 +82,8 @@ function queueLines(view: StatusView): string[] {
 
 function orphanedLines(view: StatusView): string[] {
   if (!view.orphaned.length) return [];
-  const out = ['', `In processing/ without a live agent (${view.orphaned.length}): the brain reclaims these`];
+  const who = brainIsDown(view.brain) ? `${NO_BRAIN} to reclaim these` : 'the brain reclaims these';
+  const out = ['', `In processing/ without a live agent (${view.orphaned.length}): ${who}`];
   for (const o of view.orphaned.slice(0, STATUS_LIST_CAP)) {
     out.push(`  ${o.task_id}  claimed by ${o.claimed_by ?? '?'} ${formatDuration(o.elapsed_s)} ago`);
   }
@@ -114,7 +116,7 @@ function failedLines(view: StatusView): string[] {
 export function renderStatus(snap: RigSnapshot, view: StatusView = summarize(snap)): string {
   const bad = badFileLines(snap, BAD_FILES_SHOWN);
   const out = [
-    ...headerLines(snap),
+    ...headerLines(snap, view),
     ...batchLines(view),
     ...gpuLines(snap, view),
     ...queueLines(view),

@@ -4,6 +4,7 @@
 import { type BatchRecord, type BatchState, type TaskCounts, batchOfTaskId } from '../core/batch.ts';
 import type { ActiveTask, Heartbeat } from '../core/heartbeat.ts';
 import type { Task } from '../core/task.ts';
+import { type BrainView, brainIsDown, judgeBrain } from './liveness.ts';
 import type { RigSnapshot } from './snapshot.ts';
 import { type LocatedTask, type WaitContext, explainFailure, explainWait, indexTasks } from './waitReason.ts';
 
@@ -55,6 +56,8 @@ export interface RunningItem {
 }
 
 export interface StatusView {
+  /** Whether a brain runs, as this look can tell (liveness.ts). */
+  brain: BrainView;
   batches: BatchView[];
   queue: QueueCounts;
   /** Every task not running and not finished, with why: queued first, then held, then retries. */
@@ -72,9 +75,11 @@ export const FINISHED: ReadonlySet<string> = new Set(['complete', 'failed', 'can
 export function summarize(snap: RigSnapshot): StatusView {
   const byId = indexTasks(snap.tasks);
   const records = new Map(snap.batches.map((b) => [b.id, b]));
-  const { waiting, failedForGood } = waitingTasks(snap, byId, records);
+  const brain = judgeBrain(snap.brain_lease);
+  const { waiting, failedForGood } = waitingTasks(snap, byId, records, brainIsDown(brain));
   const { running, orphaned } = runningTasks(snap, byId);
   return {
+    brain,
     batches: batchViews(snap, byId, records),
     queue: {
       queued: snap.tasks.queue.length,
@@ -116,11 +121,11 @@ function batchViews(snap: RigSnapshot, byId: ReadonlyMap<string, LocatedTask>, r
 
 /** Tasks not running, with why: queued, then held by the brain, then failed ones to retry; and those failed for good. */
 function waitingTasks(
-  snap: RigSnapshot, byId: Map<string, LocatedTask>, records: ReadonlyMap<string, BatchRecord>,
+  snap: RigSnapshot, byId: Map<string, LocatedTask>, records: ReadonlyMap<string, BatchRecord>, brainDown: boolean,
 ): { waiting: WaitItem[]; failedForGood: FailedItem[] } {
   const alive = snap.gpus.filter((g) => g.alive && g.heartbeat).map((g) => g.heartbeat as Heartbeat);
   const ctx: WaitContext = {
-    shared: snap.shared, tasksById: byId, heartbeats: alive, config: snap.config, approvals: new Set(snap.approvals),
+    shared: snap.shared, tasksById: byId, heartbeats: alive, config: snap.config, approvals: new Set(snap.approvals), brainDown,
   };
   const waiting: WaitItem[] = [];
   const failedForGood: FailedItem[] = [];
@@ -130,7 +135,7 @@ function waitingTasks(
   for (const t of byCreation(snap.tasks.queue)) waiting.push(item(t, 'queue', explainWait(t, 'queue', ctx)));
   for (const t of byCreation(snap.tasks.private)) waiting.push(item(t, 'private', explainWait(t, 'private', ctx)));
   for (const t of byCreation(snap.tasks.failed)) {
-    const f = explainFailure(t, records.get(batchOfTaskId(t.id)) ?? null, snap.config);
+    const f = explainFailure(t, records.get(batchOfTaskId(t.id)) ?? null, snap.config, brainDown);
     if (f.for_good) failedForGood.push({ task_id: t.id, batch: batchOfTaskId(t.id), name: t.name, reason: f.reason });
     else waiting.push(item(t, 'failed', f.reason));
   }

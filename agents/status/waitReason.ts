@@ -9,6 +9,7 @@ import type { Heartbeat } from '../core/heartbeat.ts';
 import type { TaskFolder } from '../core/paths.ts';
 import type { Task } from '../core/task.ts';
 import { decideRetry } from '../brain/retry.ts';
+import { NO_BRAIN } from './liveness.ts';
 
 export interface LocatedTask {
   task: Task;
@@ -26,6 +27,8 @@ export interface WaitContext {
   config: Config | null;
   /** Task ids with a file in <shared>/approvals/ (unknown when absent). */
   approvals?: ReadonlySet<string>;
+  /** No brain runs (liveness.ts brainIsDown): reasons say so instead of promising what the brain will do. */
+  brainDown?: boolean;
 }
 
 /** The config's defaults, for judging without a config file (retry caps, cpu cost). */
@@ -72,12 +75,18 @@ export function explainWait(task: Task, where: 'private' | 'queue', ctx: WaitCon
 
 // ---------------------------------------------------------------- held by the brain
 
+/** What the brain will do, or, while no brain runs, that nothing will happen until one starts. */
+function byBrain(brainDown: boolean | undefined, promise: string): string {
+  return brainDown ? NO_BRAIN : promise;
+}
+
 function explainPrivate(task: Task, ctx: WaitContext): string {
+  const brain = (promise: string) => byBrain(ctx.brainDown, promise);
   if (task.result?.outcome === 'not_run') {
-    return `not run: ${task.result.reason ?? 'a dependency failed'}; the brain moves it to failed/`;
+    return `not run: ${task.result.reason ?? 'a dependency failed'}; ${brain('the brain moves it to failed/')}`;
   }
   if (task.parked === 'approval') {
-    if (ctx.approvals?.has(task.id)) return 'approved; the brain releases it on its next pass';
+    if (ctx.approvals?.has(task.id)) return `approved; ${brain('the brain releases it on its next pass')}`;
     const file = join(ctx.shared, 'approvals', task.id);
     return `waiting for approval: touch ${file}` + (task.parked_reason ? ` (${task.parked_reason})` : '');
   }
@@ -87,7 +96,7 @@ function explainPrivate(task: Task, ctx: WaitContext): string {
   const pending = task.depends_on.filter((id) => ctx.tasksById.get(id)?.folder !== 'complete');
   if (task.foreach && task.expanded_into === null) {
     if (pending.length > 0) return `waiting for ${listDeps(pending, ctx, ' and ')} to write the manifest`;
-    return 'ready; the brain expands it from the manifest on its next pass';
+    return `ready; ${brain('the brain expands it from the manifest on its next pass')}`;
   }
   if (pending.length === 1) {
     const only = pending[0] as string;
@@ -98,7 +107,7 @@ function explainPrivate(task: Task, ctx: WaitContext): string {
     const done = task.expanded_into.filter((id) => isSettled(ctx.tasksById.get(id))).length;
     return `waiting for its ${task.expanded_into.length} items to finish (${done} done)`;
   }
-  return 'ready; the brain releases it on its next pass';
+  return `ready; ${brain('the brain releases it on its next pass')}`;
 }
 
 function isSettled(v: LocatedTask | undefined): boolean {
@@ -223,10 +232,10 @@ export interface FailureView {
   reason: string;
 }
 
-/** Why a task in failed/ failed, and whether the brain will try it again. */
-export function explainFailure(task: Task, batch: BatchRecord | null, config: Config | null): FailureView {
+/** Why a task in failed/ failed, and whether the brain will try it again (once one runs: `brainDown`). */
+export function explainFailure(task: Task, batch: BatchRecord | null, config: Config | null, brainDown = false): FailureView {
   if (task.result?.outcome === 'needs_approval') {
-    return { for_good: false, reason: `needs approval${task.result.reason ? ` (${task.result.reason})` : ''}; the brain parks it on its next pass` };
+    return { for_good: false, reason: `needs approval${task.result.reason ? ` (${task.result.reason})` : ''}; ${byBrain(brainDown, 'the brain parks it on its next pass')}` };
   }
   const verdict = decideRetry(task, config ?? DEFAULTS);
   const batchOver = batch !== null && batch.state !== 'pending' && batch.state !== 'running';
@@ -234,5 +243,6 @@ export function explainFailure(task: Task, batch: BatchRecord | null, config: Co
   const for_good = !verdict.retry || batchOver || given_up;
   if (task.result?.outcome === 'not_run') return { for_good, reason: `not run: ${task.result.reason ?? 'a dependency failed'}` };
   if (for_good) return { for_good, reason: verdict.reason };
-  return { for_good, reason: `${verdict.reason}; the brain retries it (attempt ${verdict.attempt.n} of ${verdict.attempt.of})` };
+  const next = `attempt ${verdict.attempt.n} of ${verdict.attempt.of}`;
+  return { for_good, reason: `${verdict.reason}; ${brainDown ? `${NO_BRAIN} (its retry is ${next})` : `the brain retries it (${next})`}` };
 }

@@ -80,6 +80,7 @@ function decisionLines(snap: RigSnapshot): string[] {
 function bodyLines(snap: RigSnapshot, view: StatusView, width: number): string[] {
   const body = [`Forge — ${snap.shared}`];
   if (snap.config_problem) body.push(`config: ${snap.config_problem}`);
+  body.push(view.brain.text);
   body.push(...interventionLines(snap));
   if (snap.bad_files.length) body.push(`${snap.bad_files.length} unreadable file(s) on the mount: npm run status lists them`);
   body.push('GPUs');

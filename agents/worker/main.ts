@@ -38,6 +38,7 @@ import { makeResult, printResult, type ResultFields, type ResultTask } from './r
 import { LogFileError } from './logFiles.ts';
 import { DEFAULT_KILL_GRACE_MS, runShell, type ShellRun } from './runShell.ts';
 import { prepareSandbox } from './sandbox.ts';
+import { logVerdict } from './verdictLog.ts';
 
 const USAGE = 'usage: node --import tsx agents/worker/main.ts (--task-stdin | --task-file PATH | --task JSON) --config PATH [--ollama-url URL] [--shared DIR]';
 /** The largest task a worker reads (stdin or file): far above any real task, a bound on a hostile one. */
@@ -221,6 +222,7 @@ async function runShellTask(task: Task, config: Config, shared: string, who: Res
   if (!argv || argv.length === 0) return makeResult(who, { outcome: 'error', reason: 'a shell task needs an argv; this one has none' });
 
   const decision = checkPolicy(argv, { policy: config.executor, cwd: task.cwd, batchPath: task.batch_path, approved: task.approved });
+  logVerdict(decision, task.id, who.attempt);
   if (decision.verdict === 'BLOCKED') return makeResult(who, { outcome: 'blocked', failure_kind: 'app', reason: decision.reason });
   if (decision.verdict === 'NEEDS_APPROVAL') return makeResult(who, { outcome: 'needs_approval', failure_kind: null, reason: decision.reason });
 

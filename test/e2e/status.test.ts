@@ -2,9 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { writeJsonAtomic } from '../../agents/core/atomic.ts';
 import { batchesDir, writeBatchRecord } from '../../agents/core/batch.ts';
 import { defaultGpus, writeConfig } from '../../agents/core/config.ts';
 import { formatDecision } from '../../agents/core/decisionLog.ts';
@@ -90,6 +92,46 @@ test('status --json prints the contract object with counts and wait reasons', as
     assert.equal(reasons['b1__gated'], `waiting for approval: touch ${join(paths.approvals, 'b1__gated')} (pip needs approval)`);
     assert.deepEqual(json.failed_for_good, [{ task_id: 'b1__broke', reason: 'failed 3 of 3 attempts: exit 2' }]);
     assert.deepEqual(json.agents.map((a: { name: string; alive: boolean }) => [a.name, a.alive]), [['gpu-0', true], ['gpu-1', true]]);
+  } finally {
+    await cleanup();
+  }
+});
+
+/** A pid that names no process any more: a child that has exited. */
+async function deadPid(): Promise<number> {
+  const child = execa(process.execPath, ['-e', '']);
+  await child;
+  return child.pid!;
+}
+
+test('a brain and an agent of this host whose processes are gone: status says the brain is down and the agent down at once, and no reason promises what the brain will do', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    await buildMount(paths);
+    const pid = await deadPid();
+    // What a SIGKILLed brain leaves: its lock folder and its owner file, naming this host.
+    await mkdir(`${paths.brainLock}.lock`, { recursive: true });
+    await writeJsonAtomic(`${paths.brainLock}.owner`, { pid, host: hostname(), since: new Date().toISOString(), seq: 40, token: 'x' });
+    await writeHeartbeat(paths, heartbeat(1, { hostname: hostname(), pid }));
+    const text = await run('status.ts', ['--shared', paths.root]);
+    assert.equal(text.exitCode, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`^brain: down: pid ${pid} on this host \\(${hostname()}\\) is gone, its lock left behind; start the rig$`, 'm'));
+    assert.match(text.stdout, new RegExp(`gpu-1 {2}down {2}process gone: pid ${pid} on this host`));
+    assert.doesNotMatch(text.stdout, /the brain (releases|retries|reclaims|moves|parks|expands)/);
+    const r = await run('status.ts', ['--json', '--shared', paths.root]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const json = JSON.parse(r.stdout);
+    assert.deepEqual([json.brain_lease.state, json.brain_lease.pid], ['down', pid]);
+    assert.deepEqual(json.agents.map((a: { name: string; alive: boolean; pid_alive: boolean | null }) => [a.name, a.alive, a.pid_alive]), [['gpu-0', true, null], ['gpu-1', false, false]]);
+
+    // The same owner naming this test's own (live) process: the brain runs, and reasons say what it will do.
+    await writeJsonAtomic(`${paths.brainLock}.owner`, { pid: process.pid, host: hostname(), since: new Date().toISOString(), seq: 41, token: 'x' });
+    const up = JSON.parse((await run('status.ts', ['--json', '--shared', paths.root])).stdout);
+    assert.equal(up.brain_lease.state, 'running');
+    // No lock folder: whoever the owner file names, no brain holds the lock.
+    await rm(`${paths.brainLock}.lock`, { recursive: true });
+    const gone = await run('status.ts', ['--shared', paths.root]);
+    assert.match(gone.stdout, new RegExp(`^brain: not running \\(the last one was pid ${process.pid} on ${hostname()}\\); start the rig$`, 'm'));
   } finally {
     await cleanup();
   }

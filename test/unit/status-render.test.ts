@@ -31,6 +31,8 @@ function batch(over: Partial<BatchRecordInput> = {}): BatchRecord {
   });
 }
 
+const brainRunning = { locked: true, owner: { pid: 7, host: 'rig-a', since: iso(3600), seq: 700, token: 'tok' }, pid_alive: true };
+
 function snapshot(): RigSnapshot {
   const config = Config.parse({ gpus: defaultGpus(2) });
   const scan = makeTask({ name: 'scan', task_class: 'script', vram_estimate_mb: 1024, claimed_by: 'gpu-0', claimed_at: iso(80) });
@@ -48,15 +50,15 @@ function snapshot(): RigSnapshot {
     health: 'constrained', health_reasons: ['temperature 88C >= 85C', 'power 141W >= 140W'], accepts: ['meta', 'cpu'], budget_available_mb: 0,
   });
   return {
-    shared: '/mnt/shared', now: NOW, config, config_problem: null, brain: null,
+    shared: '/mnt/shared', now: NOW, config, config_problem: null, brain: null, brain_lease: brainRunning,
     batches: [
       batch({ task_ids: [scan.id, big.id, after.id, done.id] }),
       batch({ id: 'b0', state: 'complete', final_counts: { total: 3, waiting: 0, queued: 0, processing: 0, complete: 3, failed: 0 } }),
     ],
     tasks,
     gpus: [
-      { id: 0, name: 'gpu-0', heartbeat: gpu0, age_s: 2, alive: true },
-      { id: 1, name: 'gpu-1', heartbeat: gpu1, age_s: 2, alive: true },
+      { id: 0, name: 'gpu-0', heartbeat: gpu0, age_s: 2, pid_alive: null, alive: true },
+      { id: 1, name: 'gpu-1', heartbeat: gpu1, age_s: 2, pid_alive: null, alive: true },
     ],
     decisions: ['2026-01-01T11:59:58.123Z brain  RELEASE task=b1__scan — no dependencies'],
     inbox_pending: 0,
@@ -94,9 +96,9 @@ test('missing data never crashes: no config, no heartbeat, a stale one, null tel
   const snap = snapshot();
   const nulls = hb({ temperature_c: null, power_draw_w: null, vram_used_mb: null, vram_total_mb: null, last_updated: 'garbage' });
   snap.gpus = [
-    { id: 0, name: 'gpu-0', heartbeat: nulls, age_s: null, alive: true },
-    { id: 1, name: 'gpu-1', heartbeat: null, age_s: null, alive: false },
-    { id: 2, name: 'gpu-2', heartbeat: hb({ name: 'gpu-2', seq: 7 }), age_s: 300, alive: false },
+    { id: 0, name: 'gpu-0', heartbeat: nulls, age_s: null, pid_alive: null, alive: true },
+    { id: 1, name: 'gpu-1', heartbeat: null, age_s: null, pid_alive: null, alive: false },
+    { id: 2, name: 'gpu-2', heartbeat: hb({ name: 'gpu-2', seq: 7 }), age_s: 300, pid_alive: null, alive: false },
   ];
   const screen = renderWatch(snap, { width: 100 });
   assert.match(screen, /mem \[········\] \?\/\? MB/);
@@ -154,4 +156,36 @@ test('small formatters', () => {
   assert.equal(fit('abcdef', 4), 'abc…');
   assert.equal(fit('abc', 4), 'abc');
   assert.deepEqual([5, 65, 3725, 90000, null].map(formatDuration), ['5s', '1m05s', '1h02m', '1d01h', '?']);
+});
+
+test('the brain down and an agent whose process is gone: status says so, and no reason promises what the brain will do', () => {
+  const snap = snapshot();
+  snap.brain_lease = { ...brainRunning, pid_alive: false };
+  snap.gpus[1] = { ...snap.gpus[1]!, pid_alive: false, alive: false };
+  const failedOnce = makeTask({ name: 'flaky', attempt: 1, attempts: [{ attempt: 1, agent: 'gpu-0', claimed_at: 'x', finished_at: 'x', outcome: 'failed', failure_kind: 'app', reason: 'exit 1', exit_code: 1 }], result: { task_id: 'b1__flaky', attempt: 1, outcome: 'failed', failure_kind: 'app', exit_code: 1, signal: null, reason: 'exit 1', started_at: 'x', finished_at: 'x', duration_ms: 1, stdout_path: null, stderr_path: null } });
+  snap.tasks.failed.push(failedOnce);
+  snap.tasks.private.push(makeTask({ name: 'ready', created_at: iso(10) }));
+  const text = renderStatus(snap);
+  assert.match(text, /^brain: down: pid 7 on this host \(rig-a\) is gone, its lock left behind; start the rig$/m);
+  assert.match(text, /gpu-1 {2}down {2}process gone: pid 100 on this host; last heartbeat 2s ago, seq 41/);
+  assert.match(text, /b1__ready +waiting +cpu +ready; no brain is running: start the rig$/m);
+  assert.match(text, /b1__flaky +failed +cpu +failed: exit 1; no brain is running: start the rig \(its retry is attempt 2 of 3\)$/m);
+  assert.doesNotMatch(text, /the brain (releases|retries|reclaims|moves|parks|expands)/);
+  assert.match(renderWatch(snap, { width: 200 }), /^brain: down: pid 7/m);
+  const json = toStatusJson(snap);
+  assert.equal(json.brain_lease.state, 'down');
+  assert.equal(json.brain_lease.pid, 7);
+  assert.deepEqual(json.agents.map((a) => [a.name, a.alive, a.pid_alive, a.down_reason]), [
+    ['gpu-0', true, null, null],
+    ['gpu-1', false, false, 'process gone: pid 100 on this host; last heartbeat 2s ago, seq 41'],
+  ]);
+  assert.ok(json.waiting.some((w) => w.reason === 'ready; no brain is running: start the rig'), JSON.stringify(json.waiting));
+
+  // A running brain: the same tasks keep the brain's promise; its line names it.
+  const up = snapshot();
+  up.tasks.private.push(makeTask({ name: 'ready', created_at: iso(10) }));
+  const upText = renderStatus(up);
+  assert.match(upText, /^brain: running, pid 7 on this host \(rig-a\) since 2026-01-01T11:00:00\.000Z$/m);
+  assert.match(upText, /b1__ready +waiting +cpu +ready; the brain releases it on its next pass$/m);
+  assert.equal(toStatusJson(up).brain_lease.state, 'running');
 });

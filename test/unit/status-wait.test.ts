@@ -4,6 +4,7 @@ import { Config, defaultGpus } from '../../agents/core/config.ts';
 import { Heartbeat, type HeartbeatInput } from '../../agents/core/heartbeat.ts';
 import type { TaskFolder } from '../../agents/core/paths.ts';
 import type { Task, TaskInput } from '../../agents/core/task.ts';
+import { NO_BRAIN } from '../../agents/status/liveness.ts';
 import { explainFailure, explainWait, formatMb, type LocatedTask, type WaitContext } from '../../agents/status/waitReason.ts';
 import { makeTask } from '../helpers/mount.ts';
 
@@ -172,4 +173,27 @@ test('failed tasks: the brain retry verdict decides whether they are failed for 
 
   const approval = t({ result: result('needs_approval', null, 'pip needs approval') });
   assert.deepEqual(explainFailure(approval, null, config), { for_good: false, reason: 'needs approval (pip needs approval); the brain parks it on its next pass' });
+});
+
+test('with no brain running, no reason promises what the brain will do', () => {
+  const down = (c: WaitContext): WaitContext => ({ ...c, brainDown: true });
+  const notRun = { task_id: 'b1__work', attempt: 1, outcome: 'not_run' as const, failure_kind: null, exit_code: null, signal: null, reason: 'dependency scan failed', started_at: 'x', finished_at: 'x', duration_ms: 0, stdout_path: null, stderr_path: null };
+  const cases: Array<[string, Task, WaitContext, string]> = [
+    ['approved', t({ parked: 'approval' }), down(ctx([], [], ['b1__work'])), `approved; ${NO_BRAIN}`],
+    ['ready', t(), down(ctx([])), 'ready; no brain is running: start the rig'],
+    ['foreach ready to expand', t({ depends_on: ['b1__scan'], foreach: { path: '/b/m.json', key: 'v' } }), down(ctx([], [[dep('scan'), 'complete']])), `ready; ${NO_BRAIN}`],
+    ['not run, not yet moved', t({ result: notRun }), down(ctx([])), `not run: dependency scan failed; ${NO_BRAIN}`],
+    // Reasons about dependencies and approvals do not depend on the brain.
+    ['a dependency running', t({ depends_on: ['b1__scan'] }), down(ctx([], [[dep('scan'), 'processing']])), 'dependency scan not done (running)'],
+    ['waiting for approval', t({ parked: 'approval' }), down(ctx([])), 'waiting for approval: touch /mnt/shared/approvals/b1__work'],
+  ];
+  for (const [what, task, c, expected] of cases) assert.equal(explainWait(task, 'private', c), expected, what);
+  // A queued task waits on agents, not on the brain.
+  assert.equal(explainWait(t(), 'queue', down(ctx([hb()]))), 'queued; next claim cycle');
+
+  const attempt = { attempt: 1, agent: 'gpu-0', claimed_at: 'x', finished_at: 'x', outcome: 'failed' as const, failure_kind: 'app' as const, reason: 'exit 1', exit_code: 1 };
+  const once = t({ attempt: 1, attempts: [attempt], result: { ...notRun, outcome: 'failed', failure_kind: 'app', exit_code: 1, reason: 'exit 1' } });
+  assert.deepEqual(explainFailure(once, null, config, true), { for_good: false, reason: `failed: exit 1; ${NO_BRAIN} (its retry is attempt 2 of 3)` });
+  const approval = t({ result: { ...notRun, outcome: 'needs_approval', reason: 'pip needs approval' } });
+  assert.deepEqual(explainFailure(approval, null, config, true), { for_good: false, reason: `needs approval (pip needs approval); ${NO_BRAIN}` });
 });
