@@ -9,10 +9,12 @@
 import { resolve } from 'node:path';
 import { parseStrict } from '../agents/core/args.ts';
 import { distDir } from '../agents/core/entry.ts';
-import { buildBundles } from './bundle.ts';
+import { buildBundles, buildCli } from './bundle.ts';
 
 const USAGE = `usage: forge build [--outdir DIR]
   --outdir DIR  write the bundles to DIR instead of dist/ (then run the rig with FORGE_DIST_DIR=DIR)
   -h, --help    print this help and exit`;
 const { values } = parseStrict(USAGE, { outdir: { type: 'string' } }, undefined, { positionals: { max: 0 } });
-await buildBundles(values.outdir === undefined ? distDir() : resolve(values.outdir), (line) => process.stdout.write(line + '\n'));
+const out = values.outdir === undefined ? distDir() : resolve(values.outdir);
+await buildBundles(out, (line) => process.stdout.write(line + '\n'));
+await buildCli(out, (line) => process.stdout.write(line + '\n'));

@@ -7,6 +7,34 @@ import { dirname, relative } from 'node:path';
 import { build } from 'esbuild';
 import { BUNDLED_ENTRIES, projectRoot } from '../agents/core/entry.ts';
 
+/**
+ * The forge command (scripts/forge.ts) as <dist>/cli/forge.js and a chunk per command, so
+ * `forge status` loads only what status needs, with <dist>/cli/forge.inputs.json: bin/forge
+ * runs it while it is newer than those sources. The developer tools' packages stay outside.
+ */
+export async function buildCli(dist: string, say: (line: string) => void): Promise<void> {
+  const out = `${dist}/cli`;
+  const result = await build({
+    entryPoints: [`${projectRoot}/scripts/forge.ts`], outdir: out, splitting: true, entryNames: '[name]', chunkNames: '[name]-[hash]',
+    bundle: true, platform: 'node', format: 'esm', target: 'node20', external: ['esbuild', 'bullmq'],
+    banner: { js: "import { createRequire as __forgeCreateRequire } from 'node:module'; const require = __forgeCreateRequire(import.meta.url);" },
+    define: { __FORGE_PROJECT_ROOT__: JSON.stringify(projectRoot) }, logLevel: 'warning', metafile: true, write: false, absWorkingDir: projectRoot,
+  });
+  await mkdir(out, { recursive: true });
+  const main = `${out}/forge.js`;
+  // Chunks first and the entry last, each whole: a forge started meanwhile runs the old entry or the new one.
+  for (const f of [...result.outputFiles].sort((a, b) => Number(a.path === main) - Number(b.path === main))) {
+    await writeFile(`${f.path}.tmp`, f.contents);
+    await rename(`${f.path}.tmp`, f.path);
+  }
+  const sources = new Set<string>();
+  for (const o of Object.values(result.metafile.outputs)) for (const f of Object.keys(o.inputs)) if (!f.includes('node_modules/')) sources.add(f);
+  const list = `${out}/forge.inputs.json`;
+  await writeFile(`${list}.tmp`, JSON.stringify([...[...sources].sort(), 'package-lock.json'], null, 1) + '\n');
+  await rename(`${list}.tmp`, list);
+  say(`built ${main} (${result.outputFiles.length} files, ${sources.size + 1} sources)`);
+}
+
 /** Builds every bundled entry into dist; `say` hears one line per bundle written. */
 export async function buildBundles(dist: string, say: (line: string) => void): Promise<void> {
   const result = await build({

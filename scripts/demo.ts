@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseStrict, usageError } from '../agents/core/args.ts';
 import { mountPaths } from '../agents/core/paths.ts';
+import { projectRoot } from '../agents/core/entry.ts';
 import { TaskStore } from '../agents/core/store.ts';
 import { batchOfTaskId } from '../agents/core/batch.ts';
 import { freePortRange } from '../tools/harness/ports.ts';
@@ -22,8 +23,8 @@ const refuse = (message: string): never => usageError(usage, message);
 const { values } = parseStrict(usage, { plan: { type: 'string', default: 'video' }, gpus: { type: 'string', default: '3' }, keep: { type: 'boolean', default: false } }, undefined, { positionals: { max: 0 } });
 const gpus = Number(values.gpus);
 if (!/^\d+$/.test(values.gpus!) || gpus < 1 || gpus > 16) refuse(`--gpus ${values.gpus}: expected a whole number from 1 to 16`);
-if (!/^[A-Za-z0-9._-]+$/.test(values.plan!) || !existsSync(join(import.meta.dirname, '..', 'plans', values.plan!, 'plan.md'))) {
-  refuse(`--plan ${values.plan}: no plans/${values.plan}/plan.md; the examples: ${readdirSync(join(import.meta.dirname, '..', 'plans')).filter((d) => existsSync(join(import.meta.dirname, '..', 'plans', d, 'plan.md'))).join(', ')}`);
+if (!/^[A-Za-z0-9._-]+$/.test(values.plan!) || !existsSync(join(projectRoot, 'plans', values.plan!, 'plan.md'))) {
+  refuse(`--plan ${values.plan}: no plans/${values.plan}/plan.md; the examples: ${readdirSync(join(projectRoot, 'plans')).filter((d) => existsSync(join(projectRoot, 'plans', d, 'plan.md'))).join(', ')}`);
 }
 const shared = await mkdtemp(join(tmpdir(), 'forge-demo-'));
 const paths = mountPaths(shared);
@@ -37,7 +38,7 @@ let code = 1;
 try {
   await waitForAgents(paths, Array.from({ length: gpus }, (_, i) => i), 60_000);
   say('demo: all agents are up');
-  const planDir = join(import.meta.dirname, '..', 'plans', values.plan!);
+  const planDir = join(projectRoot, 'plans', values.plan!);
   const batchId = await submitPlan(shared, planDir);
   say(`demo: submitted plans/${values.plan} as batch ${batchId}`);
   const store = new TaskStore(paths);

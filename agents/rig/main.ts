@@ -25,11 +25,14 @@ import { Supervisor } from './supervisor.ts';
 /** How long the rig waits for the LLM servers to listen before it starts the agents anyway. */
 const RUNTIME_LISTEN_WAIT_MS = 20_000;
 
-const usage = `usage: npm run rig -- [--simulate N] [--role all|brain|agents] [--gpus 0,1] [--base-port P] [--shared DIR]
+const usage = `usage: forge rig [--simulate N] [--role all|brain|agents] [--gpus 0,1] [--base-port P] [--shared DIR]
   --simulate N   N simulated GPUs (ids 0..N-1), for a machine without one
   --role R       all (default): the brain, the agents and their LLM servers; brain: only the brain;
                  agents: only the agents and the LLM servers of their GPUs (those with "manage": true)
-  --gpus IDS     with --role agents (or all): only these GPUs' agents, e.g. --gpus 0,1`;
+  --gpus IDS     with --role agents (or all): only these GPUs' agents, e.g. --gpus 0,1
+  --base-port P  with --simulate: the simulated GPUs' LLM servers listen on P, P+1, ... (default 11435)
+  --shared DIR   the shared mount (default: $RIG_SHARED, else ./shared)
+  -h, --help     print this help and exit`;
 const { values, positionals, shared } = parseCommand(usage, { simulate: { type: 'string' }, 'base-port': { type: 'string' }, role: { type: 'string' }, gpus: { type: 'string' } });
 if (positionals.length) {
   process.stderr.write(`unexpected argument '${positionals[0]}': the rig takes only options (did you write \`npm run rig --simulate 3\` without the \`--\`? npm keeps options before \`--\` for itself)\n${usage}\n`);

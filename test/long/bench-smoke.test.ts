@@ -12,7 +12,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 const HEADLINE = [
   'throughput_ratio', 'hop_overhead_ms', 'scale_ratio', 'brain_rss_mb',
-  'idle_core_fraction', 'idle_gap_ms_median', 'vs_bullmq_throughput', 'vs_bullmq_hop',
+  'idle_core_fraction', 'idle_gap_ms_median', 'status_json_ms', 'vs_bullmq_throughput', 'vs_bullmq_hop',
 ] as const;
 
 test('bench --quick --json prints every headline figure as a number, or null with a note', { timeout: 900_000 }, async () => {

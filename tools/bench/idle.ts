@@ -1,7 +1,11 @@
 // 5. Idle cost: the CPU the rig (launcher, brain, agents, and every short-lived helper they
 // run, such as nvidia-smi) uses with nothing to do, as a fraction of one core. The
 // simulator's Ollama servers stand in for an outside service and are shown apart.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { projectRoot } from '../../agents/core/entry.ts';
 import { type ProcInfo, readTree, roleOf } from './procStat.ts';
 import { makeMount, startRigSession } from './rigSession.ts';
 
@@ -18,6 +22,25 @@ export interface IdleResult {
    * (the agents' nvidia-smi runs: here the simulator, a Node process per call).
    */
   by_role: Record<string, { own: number; children: number }>;
+  /** `forge status --json` against the idle rig's mount, started as a person starts it (bin/forge), after the CPU window. */
+  status_json: { runs: number; median_ms: number; p90_ms: number; via: string } | null;
+}
+
+/** Runs `bin/forge status --json` `runs` times, one after another; each must print JSON. Wall ms each. */
+export async function timeStatusJson(shared: string, runs: number): Promise<{ runs: number; median_ms: number; p90_ms: number; via: string }> {
+  const forge = join(projectRoot, 'bin', 'forge');
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const r = await execa(process.execPath, [forge, 'status', '--json', '--shared', shared], { reject: false });
+    ms.push(performance.now() - t0);
+    if (r.exitCode !== 0) throw new Error(`forge status --json exited ${r.exitCode}: ${String(r.stderr).slice(-300)}`);
+    JSON.parse(String(r.stdout));
+  }
+  ms.sort((a, b) => a - b);
+  const at = (q: number) => Math.round(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]!);
+  const bundled = existsSync(join(projectRoot, 'dist', 'cli', 'forge.js'));
+  return { runs, median_ms: at(0.5), p90_ms: at(0.9), via: bundled ? 'bin/forge, from its bundle (dist/cli)' : 'bin/forge through tsx (no build)' };
 }
 
 export function isSimulator(role: string): boolean {
@@ -57,7 +80,8 @@ export async function measureIdle(gpus: number, seconds: number, settleS: number
       if (isSimulator(role)) sim += c.own + c.children;
       else rig += c.own + c.children;
     }
-    return { gpus, seconds: elapsed, rig_cpu_s: rig * elapsed, core_fraction: rig, simulator_core_fraction: sim, by_role: byRole };
+    const status_json = await timeStatusJson(paths.root, 15);
+    return { gpus, seconds: elapsed, rig_cpu_s: rig * elapsed, core_fraction: rig, simulator_core_fraction: sim, by_role: byRole, status_json };
   } finally {
     await session.stop();
   }

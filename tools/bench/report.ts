@@ -15,6 +15,8 @@ export interface Headline {
   brain_rss_mb: number | null;
   /** Rig CPU with nothing to do, in cores. */
   idle_core_fraction: number | null;
+  /** `forge status --json` on an idle rig, median wall ms. */
+  status_json_ms: number | null;
   /** GPU idle gap (previous end to next claim), median, ms. */
   idle_gap_ms_median: number | null;
   /** Rig tasks/s over BullMQ's. */
@@ -38,6 +40,7 @@ export const TARGETS: Target[] = [
   { key: 'brain_rss_mb', text: '<= 200 MB', met: (v) => v <= 200 },
   { key: 'idle_core_fraction', text: '<= 0.01', met: (v) => v <= 0.01 },
   { key: 'idle_gap_ms_median', text: '<= 100 ms', met: (v) => v <= 100 },
+  { key: 'status_json_ms', text: '<= 150 ms', met: (v) => v <= 150 },
   { key: 'vs_bullmq_throughput', text: '>= 1', met: (v) => v >= 1 },
   { key: 'vs_bullmq_hop', text: '<= 1', met: (v) => v <= 1 },
 ];
@@ -50,6 +53,7 @@ const NEEDS: Record<HeadlineKey, string> = {
   brain_rss_mb: 'the scale measurement (and a running brain to read /proc from)',
   idle_core_fraction: 'the idle measurement',
   idle_gap_ms_median: 'the idle-gap measurement',
+  status_json_ms: 'the idle measurement',
   vs_bullmq_throughput: 'the BullMQ peer and the throughput measurement',
   vs_bullmq_hop: 'the BullMQ peer and the hop measurement',
 };
@@ -88,6 +92,7 @@ export function headline(r: BenchResult): Headline {
     brain_rss_mb: r.scale?.archived.brain_peak_rss_mb ?? null,
     idle_core_fraction: r.idle?.core_fraction ?? null,
     idle_gap_ms_median: r.idle_gap?.to_claim.median_ms ?? null,
+    status_json_ms: r.idle?.status_json?.median_ms ?? null,
     vs_bullmq_throughput: ratio(r.throughput?.tasks_per_s, r.bullmq?.throughput.tasks_per_s),
     vs_bullmq_hop: ratio(r.hop?.hop.median_ms, r.bullmq?.hop.hop.median_ms),
   };
@@ -229,6 +234,8 @@ export function renderTable(r: BenchResult): string {
   if (I) {
     const roles = Object.entries(I.by_role).filter(([k]) => !k.startsWith('sim ')).sort((a, b) => b[1].own + b[1].children - a[1].own - a[1].children);
     add('5 idle', 'by process: own + its exited children (nvidia-smi)', '', roles.map(([k, c]) => `${k} ${num(c.own * 100, '', 2)}+${num(c.children * 100, '%', 2)}`).join(', '));
+    const S = I.status_json;
+    add('5 idle', `forge status --json on the idle rig, median of ${S?.runs ?? 0}`, S ? num(S.median_ms, ' ms') : '-', S ? `p90 ${num(S.p90_ms, ' ms')}; ${S.via}` : '', 'status_json_ms');
   }
   const G = r.idle_gap;
   add('6 idle gap', G ? `end -> next claim, ${G.gaps} gaps: median (p95)` : 'not measured', G ? `${num(G.to_claim.median_ms, ' ms')} (${num(G.to_claim.p95_ms, ' ms')})` : '-',
