@@ -65,9 +65,14 @@ function bundleInputsPath(entry: Entry): string {
 /** True when the bundle exists and none of the sources it lists changed after it; in a release, always (it has no sources). */
 export function bundleIsFresh(entry: Entry): boolean {
   if (isRelease) return true;
+  return sourcesOlder(bundlePath(entry), bundleInputsPath(entry));
+}
+
+/** The bundle exists and every source its list names is older than it. */
+function sourcesOlder(bundle: string, inputsFile: string): boolean {
   try {
-    const built = statSync(bundlePath(entry)).mtimeMs;
-    const inputs = JSON.parse(readFileSync(bundleInputsPath(entry), 'utf8')) as unknown;
+    const built = statSync(bundle).mtimeMs;
+    const inputs = JSON.parse(readFileSync(inputsFile, 'utf8')) as unknown;
     if (!Array.isArray(inputs) || inputs.length === 0) return false;
     return inputs.every((f) => typeof f === 'string' && statSync(join(projectRoot, f)).mtimeMs <= built);
   } catch {
@@ -97,6 +102,8 @@ export type Command = 'rig' | 'submit';
  */
 export function commandArgsFor(command: Command): string[] {
   if (isRelease) return [join(projectRoot, 'lib', 'forge.js'), command];
+  // A checkout: the forge command's bundle (npm run build) while it is fresh, as bin/forge does.
+  if (sourcesOlder(join(distDir(), 'cli', 'forge.js'), join(distDir(), 'cli', 'forge.inputs.json'))) return [join(distDir(), 'cli', 'forge.js'), command];
   return ['--import', 'tsx', join(projectRoot, command === 'rig' ? 'agents/rig/main.ts' : `scripts/${command}.ts`)];
 }
 

@@ -61,8 +61,8 @@ test('a misspelled config key is refused by rig, status and doctor with the key,
     // `cycles.internl_s` would otherwise be dropped and the 5 s default used without a word.
     await writeFile(paths.config, JSON.stringify({ gpus: defaultGpus(1), cycles: { internl_s: 1 } }));
     const want = /config\.json: cycles\.internl_s: unknown key \(did you mean 'internal_s'\?\); allowed here: internal_s, external_s/;
-    for (const script of ['agents/rig/main.ts', 'scripts/status.ts', 'scripts/doctor.ts']) {
-      const r = await execa(process.execPath, ['--import', 'tsx', join(ROOT, script), '--shared', paths.root], { cwd: ROOT, reject: false, timeout: 60_000 });
+    for (const script of ['rig', 'status', 'doctor']) {
+      const r = await execa(process.execPath, [join(ROOT, 'bin/forge'), script, '--shared', paths.root], { cwd: ROOT, reject: false, timeout: 60_000 });
       // status still shows the rest of what it sees, but fails: the rig will not start with this config (changed on purpose: it exited 0).
       assert.notEqual(r.exitCode, 0, `${script} refused the config`);
       assert.match(`${String(r.stdout)}\n${String(r.stderr)}`, want, script);
@@ -82,8 +82,8 @@ test('keys in the wrong place: rig, status and doctor each refuse, name the key,
     const { paths, cleanup } = await tempMount();
     try {
       await writeFile(paths.config, JSON.stringify(config));
-      for (const script of ['agents/rig/main.ts', 'scripts/status.ts', 'scripts/doctor.ts']) {
-        const r = await execa(process.execPath, ['--import', 'tsx', join(ROOT, script), '--shared', paths.root], { cwd: ROOT, reject: false, timeout: 60_000 });
+      for (const script of ['rig', 'status', 'doctor']) {
+        const r = await execa(process.execPath, [join(ROOT, 'bin/forge'), script, '--shared', paths.root], { cwd: ROOT, reject: false, timeout: 60_000 });
         const out = `${String(r.stdout)}\n${String(r.stderr)}`.replaceAll('; ' + paths.config + ': ', '\n');
         assert.notEqual(r.exitCode, 0, `${what}: ${script} exited 0`);
         assert.match(out, want, `${what}: ${script}`);

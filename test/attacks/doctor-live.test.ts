@@ -34,7 +34,7 @@ test('doctor --repair during a running batch repairs no live claim; every task r
     await waitFor('tasks running on gpu-1', async () => ((await readHeartbeat(paths, 1))?.active_tasks.length ? true : null), 30_000);
     const doctors = [];
     for (let i = 0; i < 2; i++) {
-      const r = await execa(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/doctor.ts'), '--repair', '--json', '--shared', paths.root], { cwd: ROOT, reject: false, timeout: 120_000 });
+      const r = await execa(process.execPath, [join(ROOT, 'bin/forge'), 'doctor', '--repair', '--json', '--shared', paths.root], { cwd: ROOT, reject: false, timeout: 120_000 });
       doctors.push(r);
       const out = JSON.parse(String(r.stdout)) as { findings: Array<{ kind: string; subject: string }> };
       assert.deepEqual(out.findings.filter((f) => f.kind === 'LOST_TASK'), [], `doctor found no lost claim: ${String(r.stdout).slice(0, 2000)}`);

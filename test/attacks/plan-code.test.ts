@@ -39,7 +39,7 @@ test('submit of a plan with ---js front matter exits 1 with the reason; its code
     await mkdir(plan);
     const marker = join(tmp, 'marker-submit');
     await writeFile(join(plan, 'plan.md'), codeFrontMatter(marker, 'js'));
-    const r = await execa(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/submit.ts'), plan, '--shared', join(tmp, 'mount')], { cwd: ROOT, reject: false, timeout: 50_000 });
+    const r = await execa(process.execPath, [join(ROOT, 'bin/forge'), 'submit', plan, '--shared', join(tmp, 'mount')], { cwd: ROOT, reject: false, timeout: 50_000 });
     assert.equal(r.exitCode, 1, String(r.stderr));
     assert.match(String(r.stderr), /plan\.md:1: front matter must be YAML/);
     assert.equal(existsSync(marker), false, 'no code ran inside submit');

@@ -90,7 +90,7 @@ test('a FIFO or a link out of the folder as plan.md is refused at once, by the l
     await mkdir(linked);
     await symlink('/dev/zero', join(linked, 'plan.md'));
     assert.match((await loadPlan(linked)).problems.join('\n'), /leads outside .* \(to \/dev\/zero\) through a symlink/);
-    const r = await execa(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/submit.ts'), fifo, '--shared', join(dir, 'mount')], { cwd: ROOT, reject: false, timeout: 50_000 });
+    const r = await execa(process.execPath, [join(ROOT, 'bin/forge'), 'submit', fifo, '--shared', join(dir, 'mount')], { cwd: ROOT, reject: false, timeout: 50_000 });
     assert.equal(r.exitCode, 1, String(r.stderr));
     assert.match(String(r.stderr), /is a FIFO, not a regular file/);
   }),
@@ -134,7 +134,7 @@ test('submit never copies a symlink to a secret outside the plan folder, nor a F
     await symlink(secret, join(plan, 'scripts', 'key'));
     execFileSync('mkfifo', [join(plan, 'pipe')]);
     const mount = join(dir, 'mount');
-    const submit = () => execa(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/submit.ts'), plan, '--shared', mount], { cwd: ROOT, reject: false, timeout: 50_000 });
+    const submit = () => execa(process.execPath, [join(ROOT, 'bin/forge'), 'submit', plan, '--shared', mount], { cwd: ROOT, reject: false, timeout: 50_000 });
     let r = await submit();
     assert.equal(r.exitCode, 1, String(r.stdout));
     assert.match(String(r.stderr), /scripts\/key: a symlink to .*id_rsa, outside the plan folder/);

@@ -110,7 +110,7 @@ test('two models in one plan stay on their own cards (no load per task); a model
     const big = (await readArchivedBatch(paths, hugeBatch)).tasks.get('big')!;
     assert.equal(big.result?.outcome, 'unschedulable');
     assert.match(big.result?.reason ?? '', /huge:405b needs 900000 MB of VRAM but the largest GPU budget is \d+ MB/);
-    const status = await execa(process.execPath, ['--import', 'tsx', `${root}scripts/status.ts`, '--shared', paths.root], { reject: false, cwd: root });
+    const status = await execa(process.execPath, [`${root}bin/forge`, 'status', '--shared', paths.root], { reject: false, cwd: root });
     assert.match(String(status.stdout), /huge:405b needs 900000 MB/, String(status.stdout) + String(status.stderr));
   } finally {
     rig.kill('SIGTERM');

@@ -46,7 +46,7 @@ async function writeManagedConfig(paths: MountPaths, gpus: ConfigInput['gpus']):
 
 /** The rig as a person starts it, with its stderr collected for the test to read. */
 function startManagedRig(paths: MountPaths): { rig: ResultPromise; stderr: () => string } {
-  const rig = execa(process.execPath, ['--import', 'tsx', `${root}agents/rig/main.ts`, '--shared', paths.root], { reject: false, stdin: 'ignore', stdout: 'ignore', buffer: false, cleanup: true, cwd: root });
+  const rig = execa(process.execPath, [`${root}bin/forge`, 'rig', '--shared', paths.root], { reject: false, stdin: 'ignore', stdout: 'ignore', buffer: false, cleanup: true, cwd: root });
   let text = '';
   rig.stderr?.on('data', (d: Buffer) => (text += d.toString()));
   return { rig, stderr: () => text };

@@ -42,7 +42,7 @@ test('abort signal: the worker is stopped, the task is recorded as an infra fail
     const batch = await submitPlan(paths.root, 'hang');
     const id = `${batch}__only`;
     await waitFor('task running', async () => (await readHeartbeat(paths, 0))?.active_tasks.some((t) => t.task_id === id && t.pid), 30_000);
-    const sig = await execa(process.execPath, ['--import', 'tsx', 'scripts/signal.ts', 'gpu-0', 'abort', id, '--shared', paths.root], { reject: false });
+    const sig = await execa(process.execPath, ['bin/forge', 'signal', 'gpu-0', 'abort', id, '--shared', paths.root], { reject: false });
     assert.equal(sig.exitCode, 0, String(sig.stderr));
     const rec = await waitForBatchEnd(paths, batch, 60_000);
     assert.equal(rec.state, 'complete');
@@ -90,7 +90,7 @@ test('NEEDS_APPROVAL parks the task until a person approves it with a file', asy
       return r.ok && r.task.parked === 'approval' ? r.task : null;
     }, 30_000);
     assert.match(parked.parked_reason ?? '', /node/);
-    const status = await execa(process.execPath, ['--import', 'tsx', 'scripts/status.ts', '--json', '--shared', paths.root]);
+    const status = await execa(process.execPath, ['bin/forge', 'status', '--json', '--shared', paths.root]);
     assert.match(status.stdout, /waiting for approval/);
     await writeFile(join(paths.approvals, id), '');
     const rec = await waitForBatchEnd(paths, batch, 30_000);

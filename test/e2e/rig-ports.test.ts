@@ -29,7 +29,7 @@ test('--simulate with a taken --base-port: exit 3 naming the port, its GPU and t
   const port = await freePortRange(2);
   const holder = await listen(port + 1);
   try {
-    const r = await execa(process.execPath, ['--import', 'tsx', `${root}agents/rig/main.ts`, '--simulate', '2', '--base-port', String(port), '--shared', paths.root], { reject: false, stdin: 'ignore', cwd: root, timeout: 60_000 });
+    const r = await execa(process.execPath, [`${root}bin/forge`, 'rig', '--simulate', '2', '--base-port', String(port), '--shared', paths.root], { reject: false, stdin: 'ignore', cwd: root, timeout: 60_000 });
     assert.equal(r.exitCode, EXIT_REFUSED, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stderr, /rig: not starting: a port this rig's LLM servers need is not free; nothing was started\./);
     const line = r.stderr.split('\n').find((l) => l.includes(`127.0.0.1:${port + 1} `));
@@ -67,7 +67,7 @@ test('a managed GPU whose port is taken is refused the same way; an unmanaged GP
     sandbox: SIM_SANDBOX,
   });
   try {
-    const r = await execa(process.execPath, ['--import', 'tsx', `${root}agents/rig/main.ts`, '--shared', paths.root], { reject: false, stdin: 'ignore', cwd: root, timeout: 60_000 });
+    const r = await execa(process.execPath, [`${root}bin/forge`, 'rig', '--shared', paths.root], { reject: false, stdin: 'ignore', cwd: root, timeout: 60_000 });
     assert.equal(r.exitCode, EXIT_REFUSED, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${port + 1} \\(GPU 1, runtime-1\\): held by pid ${process.pid} `));
     assert.ok(!r.stderr.includes(`127.0.0.1:${port} `), r.stderr);

@@ -12,7 +12,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BATCH_ID = /^\d{8}-\d{6}-[0-9a-f]{6}$/;
 
 function submit(args: string[], cwd = ROOT) {
-  return execa(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/submit.ts'), ...args], {
+  return execa(process.execPath, [join(ROOT, 'bin/forge'), 'submit', ...args], {
     cwd,
     reject: false,
     env: { RIG_SHARED: '/nonexistent/must-not-be-used' },
