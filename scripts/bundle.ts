@@ -2,10 +2,32 @@
 // into one JavaScript file under <dist>/agents/, with <entry>.inputs.json beside it listing the
 // project's source files it was built from; agents/core/entry.ts picks the bundle while it is
 // newer than each of those sources. Used by `forge build` (scripts/build.ts) and the bench.
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { dirname, relative } from 'node:path';
-import { build } from 'esbuild';
+import { mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import { type Plugin, build } from 'esbuild';
 import { BUNDLED_ENTRIES, projectRoot } from '../agents/core/entry.ts';
+
+/** A project file a bundle was built from (not a package's, not a plugin's virtual module). */
+const isProjectSource = (f: string) => !f.includes('node_modules/') && !f.includes(':');
+
+/**
+ * zod's classic API re-exports every one of its 60-odd message locales (`z.locales`), which
+ * esbuild cannot drop: three quarters of zod's weight in every bundle, compiled at each start
+ * of every command, daemon and worker. Forge words its own messages and uses none of them, so
+ * the bundles carry English only (the locale zod configures itself with).
+ */
+export const zodEnglishOnly: Plugin = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](classic|core|mini)$/.test(args.resolveDir) ? { path: 'zod-locales-en', namespace: 'zod-english-only', pluginData: args.resolveDir } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(`${args.pluginData as string}/../locales/en.js`)};`,
+      resolveDir: args.pluginData as string,
+    }));
+  },
+};
 
 /**
  * The forge command (scripts/forge.ts) as <dist>/cli/forge.js and a chunk per command, so
@@ -16,7 +38,7 @@ export async function buildCli(dist: string, say: (line: string) => void): Promi
   const out = `${dist}/cli`;
   const result = await build({
     entryPoints: [`${projectRoot}/scripts/forge.ts`], outdir: out, splitting: true, entryNames: '[name]', chunkNames: '[name]-[hash]',
-    bundle: true, platform: 'node', format: 'esm', target: 'node20', external: ['esbuild', 'bullmq'],
+    bundle: true, platform: 'node', format: 'esm', target: 'node20', external: ['esbuild', 'bullmq'], plugins: [zodEnglishOnly],
     banner: { js: "import { createRequire as __forgeCreateRequire } from 'node:module'; const require = __forgeCreateRequire(import.meta.url);" },
     define: { __FORGE_PROJECT_ROOT__: JSON.stringify(projectRoot) }, logLevel: 'warning', metafile: true, write: false, absWorkingDir: projectRoot,
   });
@@ -27,8 +49,11 @@ export async function buildCli(dist: string, say: (line: string) => void): Promi
     await writeFile(`${f.path}.tmp`, f.contents);
     await rename(`${f.path}.tmp`, f.path);
   }
+  // Chunks of earlier builds (other hashes) go, now that nothing new refers to them.
+  const written = new Set(result.outputFiles.map((f) => basename(f.path)));
+  for (const name of await readdir(out)) if (/^[\w-]+-[A-Z0-9]{8}\.js$/.test(name) && !written.has(name)) await unlink(join(out, name)).catch(() => {});
   const sources = new Set<string>();
-  for (const o of Object.values(result.metafile.outputs)) for (const f of Object.keys(o.inputs)) if (!f.includes('node_modules/')) sources.add(f);
+  for (const o of Object.values(result.metafile.outputs)) for (const f of Object.keys(o.inputs)) if (isProjectSource(f)) sources.add(f);
   const list = `${out}/forge.inputs.json`;
   await writeFile(`${list}.tmp`, JSON.stringify([...[...sources].sort(), 'package-lock.json'], null, 1) + '\n');
   await rename(`${list}.tmp`, list);
@@ -41,6 +66,7 @@ export async function buildBundles(dist: string, say: (line: string) => void): P
     entryPoints: BUNDLED_ENTRIES.map((e) => `${projectRoot}/agents/${e}.ts`),
     outdir: `${dist}/agents`,
     outbase: `${projectRoot}/agents`,
+    plugins: [zodEnglishOnly],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -64,7 +90,7 @@ export async function buildBundles(dist: string, say: (line: string) => void): P
     await rename(`${out}.tmp`, out);
     // After the bundle, so a reader never sees inputs newer than the bundle they describe.
     const meta = result.metafile.outputs[relative(projectRoot, out)];
-    const sources = Object.keys(meta?.inputs ?? {}).filter((f) => !f.includes('node_modules/')).sort();
+    const sources = Object.keys(meta?.inputs ?? {}).filter(isProjectSource).sort();
     if (!sources.length) throw new Error(`esbuild listed no sources for ${out}`);
     // The packages bundled with them: a changed lock file (an upgrade) makes the bundle stale too.
     const inputs = [...sources, 'package-lock.json'];

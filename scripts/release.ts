@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { build, type BuildOptions } from 'esbuild';
 import { execa } from 'execa';
 import { BUNDLED_ENTRIES, RELEASE_MARKER, projectRoot } from '../agents/core/entry.ts';
+import { zodEnglishOnly } from './bundle.ts';
 
 /** Copied as they are, relative to the root: what the release reads from its root at run time. */
 const COPIED = ['agents/sim/bin/nvidia-smi', 'agents/sim/nvidia-smi.mjs', 'plans', 'docs', 'share', 'README.md', 'CHANGELOG.md'];
@@ -40,6 +41,7 @@ const COMMON: BuildOptions = {
   define: { __FORGE_PROJECT_ROOT__: 'undefined' },
   logLevel: 'warning',
   absWorkingDir: projectRoot,
+  plugins: [zodEnglishOnly],
 };
 
 async function bundle(lib: string): Promise<void> {
