@@ -25,6 +25,7 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   demo: { about: 'run an example plan on simulated GPUs in a temporary mount', load: () => import('./demo.ts') },
   bench: { about: 'measure the rig against the machine\'s limits (builds the bundles first)', load: () => import('./bench.ts') },
   build: { about: 'bundle the rig\'s processes into dist/ for faster starts', load: () => import('./build.ts') },
+  'install-service': { about: 'write the systemd unit (forge-rig.service) for this host, or --print it', load: () => import('./install-service.ts') },
   chaos: { about: 'fault injection: seeded kills and garbage on a simulated rig, then every batch checked', load: () => import('./chaos.ts') },
 };
 

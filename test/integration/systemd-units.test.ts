@@ -76,3 +76,30 @@ test("the rig's unit starts the release's launcher, signals only it, and waits o
   assert.ok(Number(key('TimeoutStopSec')) > RIG_STOP_S, `TimeoutStopSec ${key('TimeoutStopSec')} leaves the rig its ${RIG_STOP_S} s stop`);
   assert.ok(key('User'), 'the unit names its user');
 });
+
+test('forge install-service writes the unit for this host (its release, mount and user), and that unit verifies cleanly', async () => {
+  await withRelease(async (dir) => {
+    const forge = join(projectRoot, 'bin', 'forge');
+    const args = ['install-service', '--prefix', join(dir, 'release'), '--shared', join(dir, 'shared'), '--user', 'root', '--unit-dir', join(dir, 'units')];
+    await mkdir(join(dir, 'units'));
+    const r = await execa(process.execPath, [forge, ...args], { reject: false });
+    assert.equal(r.exitCode, 0, String(r.stderr));
+    assert.match(String(r.stdout), /wrote .*forge-rig\.service\nnext: systemctl daemon-reload/);
+    const text = await readFile(join(dir, 'units', 'forge-rig.service'), 'utf8');
+    assert.match(text, new RegExp(`^ExecStart=${join(dir, 'release')}/bin/forge rig --shared ${join(dir, 'shared')}$`, 'm'));
+    assert.match(text, /^User=root$/m);
+    assert.ok(!text.includes('/opt/forge/current') && !text.includes('/srv/forge/shared'), 'every shipped path replaced');
+    const v = await execa(ANALYZE, ['verify', join(dir, 'units', 'forge-rig.service')], { reject: false, env: { SYSTEMD_LOG_COLOR: '0' } });
+    assert.deepEqual(`${v.stdout}\n${v.stderr}`.split('\n').filter((l) => l.includes('forge-rig')), []);
+    assert.equal(v.exitCode, 0);
+    // A prefix that is no release, a relative path, --print.
+    const bad = await execa(process.execPath, [forge, 'install-service', '--prefix', join(dir, 'shared'), '--print', '--shared', join(dir, 'shared')], { reject: false });
+    assert.equal(bad.exitCode, 1);
+    assert.match(String(bad.stderr), /bin\/forge is not an executable/);
+    const rel = await execa(process.execPath, [forge, 'install-service', '--prefix', join(dir, 'release'), '--shared', 'x y', '--print'], { reject: false });
+    assert.equal(rel.exitCode, 2);
+    const printed = await execa(process.execPath, [forge, 'install-service', '--prefix', join(dir, 'release'), '--shared', join(dir, 'shared'), '--print'], { reject: false });
+    assert.equal(printed.exitCode, 0);
+    assert.match(String(printed.stdout), /^\[Service\]$/m);
+  });
+});
