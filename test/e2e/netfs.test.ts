@@ -93,10 +93,11 @@ async function story(batchId: string, items: string[]): Promise<string> {
   const lines = await readDecisionLines(server);
   // Where each task's files are on the server now, temporary ones included.
   const where: string[] = [];
-  for (const dir of [...Object.values(server.folders), join(server.tasks, 'late_results'), join(server.tasks, 'archive', batchId)]) {
+  for (const dir of [...Object.values(server.folders), join(server.tasks, 'late_results'), join(server.tasks, 'archive', batchId), join(server.root, 'quarantine'), join(server.root, 'quarantine', 'processing'), join(server.root, 'quarantine', 'queue')]) {
     for (const name of await readdir(dir).catch(() => [] as string[])) if (ids.some((id) => name.includes(id + '.'))) where.push(`${dir.slice(server.root.length + 1)}/${name}`);
   }
-  return '\n' + lines.filter((l) => ids.some((id) => l.includes(id + ' ') || l.endsWith(id)) || /TAKEOVER|RECOVER/.test(l)).join('\n') + '\nfiles: ' + where.join(', ');
+  // Every line naming the task (a quarantine names its file, not the task), and the rig's recoveries.
+  return '\n' + lines.filter((l) => ids.some((id) => l.includes(id)) || /TAKEOVER|RECOVER|BAD_FILE|ORPHAN|LOST/.test(l)).join('\n') + '\nfiles: ' + where.join(', ');
 }
 
 /** Waits until `n` items of the batch have started, so that what follows happens mid-batch. */
