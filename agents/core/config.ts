@@ -1,6 +1,7 @@
 // <shared>/config.json: validated at start; a bad file is refused with the field and the reason.
 import { z } from 'zod';
 import { writeJsonAtomic } from './atomic.ts';
+import { LOG_COMPONENTS, LOG_LEVELS, type LogComponent, type LogLevel } from './logLevel.ts';
 import { UserInputError } from './errors.ts';
 import { readJsonFile } from './mountJson.ts';
 import { checkSchema, foundWords } from './zodIssues.ts';
@@ -202,6 +203,11 @@ export const Config = z.strictObject({
       kv_mb: between(0, 10_000_000, 'MB', { int: true }).default(256),
     })
     .prefault({}),
+  /**
+   * How much each component says on its stderr (core/logLevel.ts): brain, agent, launcher,
+   * worker, executor (the policy verdicts). FORGE_LOG_LEVEL_<COMPONENT> in the environment wins.
+   */
+  log_levels: z.strictObject(Object.fromEntries(LOG_COMPONENTS.map((c) => [c, z.enum(LOG_LEVELS).optional()])) as Record<LogComponent, z.ZodOptional<z.ZodEnum<{ [K in LogLevel]: K }>>>).default({}),
   /** Extra environment for workers (e.g. a simulator's state folder). Never from a plan. */
   worker_env: z.record(z.string(), z.string()).default({}),
 });

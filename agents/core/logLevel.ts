@@ -1,4 +1,5 @@
-// Log levels and the format of the daemons' own output lines, from the environment:
+// Log levels and the format of the daemons' own output lines, from the environment (the
+// config's log_levels reach it through the launcher, levelEnvFromConfig):
 //   FORGE_LOG_LEVEL=debug|info|warn|error              every component (default info)
 //   FORGE_LOG_LEVEL_<COMPONENT>=…                      one component, over FORGE_LOG_LEVEL,
 //                                                      e.g. FORGE_LOG_LEVEL_EXECUTOR=debug
@@ -45,6 +46,19 @@ export function logSettings(component: LogComponent, env: Env): LogSettings {
   const all = pick('FORGE_LOG_LEVEL', LOG_LEVELS);
   const format = pick('FORGE_LOG_FORMAT', ['text', 'json'] as const) ?? 'text';
   return { level: own ?? all ?? 'info', format, problems };
+}
+
+/**
+ * The config's log_levels as the environment variables the launcher passes on to the brain, the
+ * agents and (through them) the workers; a variable already set wins over the config.
+ */
+export function levelEnvFromConfig(levels: Partial<Record<LogComponent, LogLevel>>, env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const c of LOG_COMPONENTS) {
+    const l = levels[c];
+    if (l && !env[levelVariable(c)]) out[levelVariable(c)] = l;
+  }
+  return out;
 }
 
 /** Whether a line of `level` shows under `threshold`. */

@@ -13,6 +13,7 @@ import { parseCommand } from '../core/args.ts';
 import { type Config, loadConfig, writeConfig, defaultGpus } from '../core/config.ts';
 import { DecisionLog } from '../core/decisionLog.ts';
 import { UserInputError, errorMessage } from '../core/errors.ts';
+import { levelEnvFromConfig } from '../core/logLevel.ts';
 import { EXIT_REFUSED, startDaemon } from '../core/lifecycle.ts';
 import { ensureMount, mountPaths } from '../core/paths.ts';
 import { initSimState } from '../sim/simState.ts';
@@ -104,6 +105,8 @@ async function refuseBusyPorts(children: ChildSpec[], basePort: number): Promise
 }
 
 const { config, file: configFile, basePort } = await prepareConfig();
+// The config's log levels reach every child through the environment the launcher passes on.
+Object.assign(process.env, levelEnvFromConfig(config.log_levels, process.env));
 const roles = planRole({ role: values.role, gpus: values.gpus, simulated: values.simulate !== undefined, config, configFile, shared: paths.root, simDir: paths.sim });
 if (typeof roles === 'string') fail(roles);
 await refuseBusyPorts(roles.children, basePort);

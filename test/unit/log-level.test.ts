@@ -69,3 +69,18 @@ test('components: the daemons by name; executor verdicts at debug, info, warn', 
   assert.deepEqual(VERDICT_LEVEL, { ALLOWED: 'debug', BLOCKED: 'info', NEEDS_APPROVAL: 'warn' });
   assert.equal(verdictLine({ verdict: 'BLOCKED', reason: 'blocked: "curl" is a network tool' }, 'b1__get', 2), 'BLOCKED b1__get attempt 2: blocked: "curl" is a network tool');
 });
+
+test('config log_levels reach the children as environment variables; a variable already set wins; a bad level is refused with the allowed ones', async () => {
+  const { levelEnvFromConfig } = await import('../../agents/core/logLevel.ts');
+  const { Config } = await import('../../agents/core/config.ts');
+  const { checkSchema } = await import('../../agents/core/zodIssues.ts');
+  const config = Config.parse({ gpus: [{ id: 0, name: 'gpu-0', model: 'm', port: 1 }], log_levels: { executor: 'debug', brain: 'warn' } });
+  assert.deepEqual(levelEnvFromConfig(config.log_levels, {}), { FORGE_LOG_LEVEL_BRAIN: 'warn', FORGE_LOG_LEVEL_EXECUTOR: 'debug' });
+  assert.deepEqual(levelEnvFromConfig(config.log_levels, { FORGE_LOG_LEVEL_BRAIN: 'error' }), { FORGE_LOG_LEVEL_EXECUTOR: 'debug' });
+  const bad = checkSchema(Config, { gpus: [{ id: 0, name: 'gpu-0', model: 'm', port: 1 }], log_levels: { executor: 'loud', workr: 'info' } }, 'config.json');
+  assert.equal(bad.ok, false);
+  const text = bad.ok ? '' : bad.problems.join('\n');
+  assert.match(text, /log_levels\.executor/);
+  assert.match(text, /debug/);
+  assert.match(text, /log_levels\.workr: unknown key \(did you mean 'worker'\?\)/);
+});
