@@ -69,6 +69,11 @@ export class OpenAiRuntime implements ModelRuntime {
         served = await this.listModels(this.opts.requestTimeoutMs, signal);
         break;
       } catch (err) {
+        // The caller's abort names the load it ended, whether it came during a look or between two.
+        if (err instanceof RuntimeError && err.kind === 'aborted') {
+          if (opts.signal?.aborted) throw new RuntimeError('aborted', this.url, `${this.who}: load ${model} aborted`, { cause: err });
+          throw new RuntimeError('timeout', this.url, `${this.who}: still loading its model ${this.opts.loadTimeoutMs} ms into load ${model}`, { cause: err });
+        }
         if (!(err instanceof RuntimeError) || err.kind !== 'busy') throw err;
         await this.pause(this.opts.loadPollMs, signal, `load ${model}`, opts.signal);
       }

@@ -170,6 +170,16 @@ describe('OpenAiRuntime: loading, out of memory and malformed answers', () => {
     }
   });
 
+  test('a server still loading past loadTimeoutMs is a "timeout" naming the model', async () => {
+    const sim = await startSimOllama({ port: 0, serveModel: MODEL, loadDelayMs: 5000 });
+    try {
+      const rt = new OpenAiRuntime(sim.url, { loadPollMs: 20, loadTimeoutMs: 150 });
+      await rejectsWith(rt.load(MODEL), 'timeout', /still loading its model 150 ms into load qwen2\.5:7b/);
+    } finally {
+      await sim.close();
+    }
+  });
+
   test('a load the caller aborts while the server is still loading is "aborted"', async () => {
     const sim = await startSimOllama({ port: 0, serveModel: MODEL, loadDelayMs: 5000 });
     try {
