@@ -3,6 +3,7 @@
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import { Ollama } from 'ollama';
+import { sameModelName } from '../core/config.ts';
 import {
   type GenerateRequest,
   type GenerateResult,
@@ -26,10 +27,7 @@ export function ollamaUrl(host: string, port: number): string {
 }
 
 /** Ollama calls a model without a tag `<name>:latest`. */
-export function sameModel(a: string, b: string): boolean {
-  const norm = (m: string) => (m.includes(':') ? m : `${m}:latest`);
-  return norm(a) === norm(b);
-}
+export const sameModel = sameModelName;
 
 /** Ollama reports keep_alive -1 as an expiry centuries away; that means "stays until unloaded". */
 function expiryOf(value: unknown): string | null {
