@@ -2,10 +2,14 @@
 // into one JavaScript file under <dist>/agents/, with <entry>.inputs.json beside it listing the
 // project's source files it was built from; agents/core/entry.ts picks the bundle while it is
 // newer than each of those sources. Used by `forge build` (scripts/build.ts) and the bench.
-import { mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
-import { type Plugin, build } from 'esbuild';
+import { type BuildOptions, type Plugin, build } from 'esbuild';
+import { writeFileAtomic } from '../agents/core/atomic.ts';
 import { BUNDLED_ENTRIES, projectRoot } from '../agents/core/entry.ts';
+
+/** Build outputs are written whole (a rename), not synced: a lost build is built again. */
+const NO_SYNC = { sync: false };
 
 /** A project file a bundle was built from (not a package's, not a plugin's virtual module). */
 const isProjectSource = (f: string) => !f.includes('node_modules/') && !f.includes(':');
@@ -29,6 +33,27 @@ export const zodEnglishOnly: Plugin = {
   },
 };
 
+/** What every bundle shares (dist/ and releases): ESM for Node 20, the npm packages inside, English-only zod. */
+export const ESM_NODE: BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  // Bundled CommonJS dependencies call require() for Node's own modules; ESM has none of its own.
+  banner: { js: "import { createRequire as __forgeCreateRequire } from 'node:module'; const require = __forgeCreateRequire(import.meta.url);" },
+  logLevel: 'warning',
+  absWorkingDir: projectRoot,
+  plugins: [zodEnglishOnly],
+};
+
+/**
+ * The forge command: a chunk per subcommand. The developer tools (build, bench) load esbuild
+ * and BullMQ, which a release does not carry: only their own chunks import them.
+ */
+export function cliOptions(outdir: string): BuildOptions {
+  return { entryPoints: [`${projectRoot}/scripts/forge.ts`], outdir, splitting: true, entryNames: '[name]', chunkNames: '[name]-[hash]', external: ['esbuild', 'bullmq'] };
+}
+
 /**
  * The forge command (scripts/forge.ts) as <dist>/cli/forge.js and a chunk per command, so
  * `forge status` loads only what status needs, with <dist>/cli/forge.inputs.json: bin/forge
@@ -36,49 +61,31 @@ export const zodEnglishOnly: Plugin = {
  */
 export async function buildCli(dist: string, say: (line: string) => void): Promise<void> {
   const out = `${dist}/cli`;
-  const result = await build({
-    entryPoints: [`${projectRoot}/scripts/forge.ts`], outdir: out, splitting: true, entryNames: '[name]', chunkNames: '[name]-[hash]',
-    bundle: true, platform: 'node', format: 'esm', target: 'node20', external: ['esbuild', 'bullmq'], plugins: [zodEnglishOnly],
-    banner: { js: "import { createRequire as __forgeCreateRequire } from 'node:module'; const require = __forgeCreateRequire(import.meta.url);" },
-    define: { __FORGE_PROJECT_ROOT__: JSON.stringify(projectRoot) }, logLevel: 'warning', metafile: true, write: false, absWorkingDir: projectRoot,
-  });
+  const result = await build({ ...ESM_NODE, ...cliOptions(out), define: { __FORGE_PROJECT_ROOT__: JSON.stringify(projectRoot) }, metafile: true, write: false });
   await mkdir(out, { recursive: true });
   const main = `${out}/forge.js`;
   // Chunks first and the entry last, each whole: a forge started meanwhile runs the old entry or the new one.
-  for (const f of [...result.outputFiles].sort((a, b) => Number(a.path === main) - Number(b.path === main))) {
-    await writeFile(`${f.path}.tmp`, f.contents);
-    await rename(`${f.path}.tmp`, f.path);
-  }
+  for (const f of [...result.outputFiles].sort((a, b) => Number(a.path === main) - Number(b.path === main))) await writeFileAtomic(f.path, f.contents, NO_SYNC);
   // Chunks of earlier builds (other hashes) go, now that nothing new refers to them.
   const written = new Set(result.outputFiles.map((f) => basename(f.path)));
   for (const name of await readdir(out)) if (/^[\w-]+-[A-Z0-9]{8}\.js$/.test(name) && !written.has(name)) await unlink(join(out, name)).catch(() => {});
   const sources = new Set<string>();
   for (const o of Object.values(result.metafile.outputs)) for (const f of Object.keys(o.inputs)) if (isProjectSource(f)) sources.add(f);
-  const list = `${out}/forge.inputs.json`;
-  await writeFile(`${list}.tmp`, JSON.stringify([...[...sources].sort(), 'package-lock.json'], null, 1) + '\n');
-  await rename(`${list}.tmp`, list);
+  await writeFileAtomic(`${out}/forge.inputs.json`, JSON.stringify([...[...sources].sort(), 'package-lock.json'], null, 1) + '\n', NO_SYNC);
   say(`built ${main} (${result.outputFiles.length} files, ${sources.size + 1} sources)`);
 }
 
 /** Builds every bundled entry into dist; `say` hears one line per bundle written. */
 export async function buildBundles(dist: string, say: (line: string) => void): Promise<void> {
   const result = await build({
+    ...ESM_NODE,
     entryPoints: BUNDLED_ENTRIES.map((e) => `${projectRoot}/agents/${e}.ts`),
     outdir: `${dist}/agents`,
     outbase: `${projectRoot}/agents`,
-    plugins: [zodEnglishOnly],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    // Bundled CommonJS dependencies call require() for Node's own modules; ESM has none of its own.
-    banner: { js: "import { createRequire as __forgeCreateRequire } from 'node:module'; const require = __forgeCreateRequire(import.meta.url);" },
     // The bundle may be built outside the project (--outdir): it is told where the sources are.
     define: { __FORGE_PROJECT_ROOT__: JSON.stringify(projectRoot) },
-    logLevel: 'warning',
     metafile: true,
     write: false,
-    absWorkingDir: projectRoot,
   });
   for (const entry of BUNDLED_ENTRIES) {
     const out = `${dist}/agents/${entry}.js`;
@@ -86,17 +93,14 @@ export async function buildBundles(dist: string, say: (line: string) => void): P
     if (!file) throw new Error(`esbuild wrote no ${out}`);
     // Whole or not at all: a running agent may start a worker from this file at any moment.
     await mkdir(dirname(out), { recursive: true });
-    await writeFile(`${out}.tmp`, file.contents);
-    await rename(`${out}.tmp`, out);
+    await writeFileAtomic(out, file.contents, NO_SYNC);
     // After the bundle, so a reader never sees inputs newer than the bundle they describe.
     const meta = result.metafile.outputs[relative(projectRoot, out)];
     const sources = Object.keys(meta?.inputs ?? {}).filter(isProjectSource).sort();
     if (!sources.length) throw new Error(`esbuild listed no sources for ${out}`);
     // The packages bundled with them: a changed lock file (an upgrade) makes the bundle stale too.
     const inputs = [...sources, 'package-lock.json'];
-    const list = `${dist}/agents/${entry}.inputs.json`;
-    await writeFile(`${list}.tmp`, JSON.stringify(inputs, null, 1) + '\n');
-    await rename(`${list}.tmp`, list);
+    await writeFileAtomic(`${dist}/agents/${entry}.inputs.json`, JSON.stringify(inputs, null, 1) + '\n', NO_SYNC);
     say(`built ${out} (${inputs.length} sources)`);
   }
 }

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { build, type BuildOptions } from 'esbuild';
 import { execa } from 'execa';
 import { BUNDLED_ENTRIES, RELEASE_MARKER, projectRoot } from '../agents/core/entry.ts';
-import { zodEnglishOnly } from './bundle.ts';
+import { ESM_NODE, cliOptions } from './bundle.ts';
 
 /** Copied as they are, relative to the root: what the release reads from its root at run time. */
 const COPIED = ['agents/sim/bin/nvidia-smi', 'agents/sim/nvidia-smi.mjs', 'plans', 'docs', 'share', 'README.md', 'CHANGELOG.md'];
@@ -29,28 +29,11 @@ const BIN_FORGE = `#!/usr/bin/env node
 import '../lib/forge.js';
 `;
 
-/** What both builds share: ESM for Node 20, the npm packages inside, nothing pointing back at this checkout. */
-const COMMON: BuildOptions = {
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  // Bundled CommonJS dependencies call require() for Node's own modules; ESM has none of its own.
-  banner: { js: "import { createRequire as __forgeCreateRequire } from 'node:module'; const require = __forgeCreateRequire(import.meta.url);" },
-  // A release finds its root from its own files (package.json above lib/), never the build's checkout.
-  define: { __FORGE_PROJECT_ROOT__: 'undefined' },
-  logLevel: 'warning',
-  absWorkingDir: projectRoot,
-  plugins: [zodEnglishOnly],
-};
+/** The bundles' options (scripts/bundle.ts), pointing nowhere back at this checkout: a release finds its root from its own files (package.json above lib/). */
+const COMMON: BuildOptions = { ...ESM_NODE, define: { __FORGE_PROJECT_ROOT__: 'undefined' } };
 
 async function bundle(lib: string): Promise<void> {
-  // The developer tools (build, bench) load esbuild and BullMQ, which a release does not carry:
-  // only their own chunks import them, so every other command runs without.
-  await build({
-    ...COMMON, entryPoints: [join(projectRoot, 'scripts', 'forge.ts')], outdir: lib, splitting: true, entryNames: '[name]', chunkNames: '[name]-[hash]',
-    external: ['esbuild', 'bullmq'],
-  });
+  await build({ ...COMMON, ...cliOptions(lib) });
   await build({ ...COMMON, entryPoints: BUNDLED_ENTRIES.map((e) => join(projectRoot, 'agents', `${e}.ts`)), outdir: join(lib, 'agents'), outbase: join(projectRoot, 'agents') });
 }
 
