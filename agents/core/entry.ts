@@ -68,6 +68,11 @@ export function bundleIsFresh(entry: Entry): boolean {
   return sourcesOlder(bundlePath(entry), bundleInputsPath(entry));
 }
 
+/** The forge command's bundle (dist/cli/forge.js) exists and is newer than its sources: bin/forge runs it. */
+export function cliBundleIsFresh(): boolean {
+  return isRelease || sourcesOlder(join(distDir(), 'cli', 'forge.js'), join(distDir(), 'cli', 'forge.inputs.json'));
+}
+
 /** The bundle exists and every source its list names is older than it. */
 function sourcesOlder(bundle: string, inputsFile: string): boolean {
   try {
@@ -103,7 +108,7 @@ export type Command = 'rig' | 'submit';
 export function commandArgsFor(command: Command): string[] {
   if (isRelease) return [join(projectRoot, 'lib', 'forge.js'), command];
   // A checkout: the forge command's bundle (npm run build) while it is fresh, as bin/forge does.
-  if (sourcesOlder(join(distDir(), 'cli', 'forge.js'), join(distDir(), 'cli', 'forge.inputs.json'))) return [join(distDir(), 'cli', 'forge.js'), command];
+  if (cliBundleIsFresh()) return [join(distDir(), 'cli', 'forge.js'), command];
   return ['--import', 'tsx', join(projectRoot, command === 'rig' ? 'agents/rig/main.ts' : `scripts/${command}.ts`)];
 }
 

@@ -1,11 +1,10 @@
 // 5. Idle cost: the CPU the rig (launcher, brain, agents, and every short-lived helper they
 // run, such as nvidia-smi) uses with nothing to do, as a fraction of one core. The
 // simulator's Ollama servers stand in for an outside service and are shown apart.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { projectRoot } from '../../agents/core/entry.ts';
+import { cliBundleIsFresh, projectRoot } from '../../agents/core/entry.ts';
 import { type ProcInfo, readTree, roleOf } from './procStat.ts';
 import { makeMount, startRigSession } from './rigSession.ts';
 
@@ -39,8 +38,7 @@ export async function timeStatusJson(shared: string, runs: number): Promise<{ ru
   }
   ms.sort((a, b) => a - b);
   const at = (q: number) => Math.round(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]!);
-  const bundled = existsSync(join(projectRoot, 'dist', 'cli', 'forge.js'));
-  return { runs, median_ms: at(0.5), p90_ms: at(0.9), via: bundled ? 'bin/forge, from its bundle (dist/cli)' : 'bin/forge through tsx (no build)' };
+  return { runs, median_ms: at(0.5), p90_ms: at(0.9), via: cliBundleIsFresh() ? 'bin/forge, from its bundle (dist/cli)' : 'bin/forge through tsx (no fresh build)' };
 }
 
 export function isSimulator(role: string): boolean {
