@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { Ollama } from 'ollama';
 import { startSimOllama, type SimOllama } from '../../agents/sim/ollamaServer.ts';
 import { OllamaRuntime } from '../../agents/llm/ollamaRuntime.ts';
-import { RuntimeError } from '../../agents/llm/runtime.ts';
 import { LoadGate } from '../../agents/llm/loadGate.ts';
+import { listeningUrl, rejectsWith } from '../helpers/runtimeSim.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MODEL = 'qwen2.5:7b';
@@ -32,17 +32,6 @@ async function waitFor(check: () => Promise<boolean>, what: string, ms = 2000): 
   }
 }
 
-async function rejectsWith(p: Promise<unknown>, kind: string, pattern: RegExp): Promise<RuntimeError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof RuntimeError, `expected a RuntimeError, got ${String(err)}`);
-    assert.equal(err.kind, kind, err.message);
-    assert.match(err.message, pattern);
-    return err;
-  }
-  assert.fail(`expected a ${kind} RuntimeError`);
-}
 
 describe('sim ollama through OllamaRuntime', () => {
   let dir: string;
@@ -247,15 +236,7 @@ test('ollama-main runs as a process, prints its URL, and cleans up on SIGTERM', 
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   try {
-    let out = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /^listening (http:\/\/127\.0\.0\.1:\d+)$/m.exec(out);
-        if (m?.[1]) resolve(m[1]);
-      });
-      child.once('exit', (code) => reject(new Error(`ollama-main exited ${code} before listening: ${out}`)));
-    });
+    const url = await listeningUrl(child);
     const rt = new OllamaRuntime(url);
     await rt.load(MODEL);
     assert.deepEqual(await rt.listLoaded(), [{ name: MODEL, size_vram_mb: 1234, expires_at: null }]);

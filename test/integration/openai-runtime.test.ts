@@ -6,22 +6,11 @@ import http from 'node:http';
 import { startSimOllama, type SimOllama } from '../../agents/sim/ollamaServer.ts';
 import { OpenAiRuntime } from '../../agents/llm/openaiRuntime.ts';
 import { OllamaRuntime } from '../../agents/llm/ollamaRuntime.ts';
-import { RuntimeError } from '../../agents/llm/runtime.ts';
 import { runtimeFor } from '../../agents/llm/runtimeFor.ts';
+import { rejectsWith } from '../helpers/runtimeSim.ts';
 
 const MODEL = 'qwen2.5:7b';
 
-async function rejectsWith(p: Promise<unknown>, kind: string, pattern: RegExp): Promise<RuntimeError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof RuntimeError, `expected a RuntimeError, got ${String(err)}`);
-    assert.equal(err.kind, kind, err.message);
-    assert.match(err.message, pattern);
-    return err;
-  }
-  assert.fail(`expected a ${kind} RuntimeError`);
-}
 
 /** A loopback server answering every request with this status and body text. */
 async function fixedServer(status: number, body: string, contentType = 'application/json'): Promise<{ url: string; close: () => Promise<void> }> {

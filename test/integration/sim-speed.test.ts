@@ -13,6 +13,7 @@ import { GenerationSlots, rateOf, type SlotTimers } from '../../agents/sim/gener
 import { startSimOllama, type SimOllama, type SlotStats } from '../../agents/sim/ollamaServer.ts';
 import { parseSimArgs } from '../../agents/sim/simArgs.ts';
 import { OllamaRuntime } from '../../agents/llm/ollamaRuntime.ts';
+import { listeningUrl } from '../helpers/runtimeSim.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MODEL = 'qwen2.5:7b';
@@ -315,15 +316,7 @@ describe('ollama-main command line', () => {
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     try {
-      let out = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = /^listening (http:\/\/127\.0\.0\.1:\d+)$/m.exec(out);
-          if (m?.[1]) resolve(m[1]);
-        });
-        child.once('exit', (code) => reject(new Error(`ollama-main exited ${code} before listening: ${out}`)));
-      });
+      const url = await listeningUrl(child);
       assert.equal((await fetch(`${url}/health`)).status, 200, 'ready when it says so');
       const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: Array<{ id: string }> };
       assert.deepEqual(models.data.map((m) => m.id), [MODEL]);
