@@ -61,9 +61,14 @@ test('a frozen agent is presumed dead: its task is retried elsewhere, and its la
     const t = JSON.parse(await readFile(join(paths.tasks, 'archive', batch, `${id}.json`), 'utf8'));
     assert.deepEqual(t.attempts.map((a: { outcome: string }) => a.outcome), ['lost', 'success']);
     assert.equal(t.result.outcome, 'success');
-    const log = await decisionText(paths);
+    // The agent writes the late result's file first and its LATE_RESULT line just after.
+    const lateLine = /LATE_RESULT task=\S+ — attempt 1 finished \(success\), but the task (holds another claim now|left processing\/ before the result was recorded)/;
+    const log = await waitFor('the LATE_RESULT line', async () => {
+      const text = await decisionText(paths);
+      return lateLine.test(text) ? text : null;
+    }, 10_000).catch(() => decisionText(paths));
     assert.match(log, new RegExp(`AGENT_DEAD — ${holder.name}: heartbeat seq \\d+ has not advanced`));
-    assert.match(log, /LATE_RESULT task=\S+ — attempt 1 finished \(success\), but the task (holds another claim now|left processing\/ before the result was recorded)/);
+    assert.match(log, lateLine);
   } finally {
     if (frozen) process.kill(frozen, 'SIGCONT');
     await stopAll(procs);
