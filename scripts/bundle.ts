@@ -6,6 +6,7 @@ import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { type BuildOptions, type Plugin, build } from 'esbuild';
 import { writeFileAtomic } from '../agents/core/atomic.ts';
+import { FAST_COMMANDS } from '../agents/core/codeCache.ts';
 import { BUNDLED_ENTRIES, projectRoot } from '../agents/core/entry.ts';
 
 /** Build outputs are written whole (a rename), not synced: a lost build is built again. */
@@ -55,24 +56,52 @@ export function cliOptions(outdir: string): BuildOptions {
 }
 
 /**
+ * The commands people run often and want at once (FAST_COMMANDS: status, submit, watch, signal,
+ * logs), each whole in <outdir>/<name>.cjs, with agents/core/codeCache.ts beside them as
+ * codeCache.cjs, which bin/forge loads to run them. CommonJS because only a vm.Script takes
+ * V8's code cache on Node 20; whitespace and syntax minified (names kept, for stack traces)
+ * because parsing is most of what is left of a cached start.
+ */
+export function fastCliOptions(outdir: string): BuildOptions {
+  return {
+    ...ESM_NODE,
+    format: 'cjs',
+    entryPoints: [...FAST_COMMANDS.map((c) => `${projectRoot}/scripts/${c}.ts`), `${projectRoot}/agents/core/codeCache.ts`],
+    outdir,
+    entryNames: '[name]',
+    outExtension: { '.js': '.cjs' },
+    minifyWhitespace: true,
+    minifySyntax: true,
+    // CommonJS has require and no import.meta: the one use (entry.ts, finding the root) gets the bundle's own URL.
+    banner: { js: 'var __forgeImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+    define: { 'import.meta.url': '__forgeImportMetaUrl' },
+  };
+}
+
+/**
  * The forge command (scripts/forge.ts) as <dist>/cli/forge.js and a chunk per command, so
  * `forge status` loads only what status needs, with <dist>/cli/forge.inputs.json: bin/forge
  * runs it while it is newer than those sources. The developer tools' packages stay outside.
  */
 export async function buildCli(dist: string, say: (line: string) => void): Promise<void> {
   const out = `${dist}/cli`;
-  const result = await build({ ...ESM_NODE, ...cliOptions(out), define: { __FORGE_PROJECT_ROOT__: JSON.stringify(projectRoot) }, metafile: true, write: false });
-  await mkdir(out, { recursive: true });
+  const define = { __FORGE_PROJECT_ROOT__: JSON.stringify(projectRoot) };
+  const result = await build({ ...ESM_NODE, ...cliOptions(out), define, metafile: true, write: false });
+  const fastOptions = fastCliOptions(`${out}/fast`);
+  const fast = await build({ ...fastOptions, define: { ...fastOptions.define, ...define }, metafile: true, write: false });
+  await mkdir(`${out}/fast`, { recursive: true });
   const main = `${out}/forge.js`;
-  // Chunks first and the entry last, each whole: a forge started meanwhile runs the old entry or the new one.
+  // The fast bundles and the chunks first and the entry last, each whole: bin/forge goes by
+  // forge.js's time, so a forge started meanwhile runs the old build or the new one.
+  for (const f of fast.outputFiles) await writeFileAtomic(f.path, f.contents, NO_SYNC);
   for (const f of [...result.outputFiles].sort((a, b) => Number(a.path === main) - Number(b.path === main))) await writeFileAtomic(f.path, f.contents, NO_SYNC);
   // Chunks of earlier builds (other hashes) go, now that nothing new refers to them.
   const written = new Set(result.outputFiles.map((f) => basename(f.path)));
   for (const name of await readdir(out)) if (/^[\w-]+-[A-Z0-9]{8}\.js$/.test(name) && !written.has(name)) await unlink(join(out, name)).catch(() => {});
   const sources = new Set<string>();
-  for (const o of Object.values(result.metafile.outputs)) for (const f of Object.keys(o.inputs)) if (isProjectSource(f)) sources.add(f);
+  for (const r of [result, fast]) for (const o of Object.values(r.metafile.outputs)) for (const f of Object.keys(o.inputs)) if (isProjectSource(f)) sources.add(f);
   await writeFileAtomic(`${out}/forge.inputs.json`, JSON.stringify([...[...sources].sort(), 'package-lock.json'], null, 1) + '\n', NO_SYNC);
-  say(`built ${main} (${result.outputFiles.length} files, ${sources.size + 1} sources)`);
+  say(`built ${main} (${result.outputFiles.length} files, ${fast.outputFiles.length} in fast/, ${sources.size + 1} sources)`);
 }
 
 /** Builds every bundled entry into dist; `say` hears one line per bundle written. */

@@ -2,9 +2,10 @@
 // attempt's stdout and stderr. The task file is looked for in the live task folders, then in
 // tasks/archive/<batch>/; each attempt's output is in <batch folder>/logs/<name>.attemptN.out
 // and .err (agents/worker/main.ts writes them there).
+import '../agents/core/shortLived.ts';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseCommand, usageError } from '../agents/core/args.ts';
+import { parseCommand, usageError, runCommand } from '../agents/core/args.ts';
 import { batchOfTaskId } from '../agents/core/batch.ts';
 import { printable } from '../agents/core/decisionLog.ts';
 import { isSafeName, mountPaths, TASK_FOLDERS, type MountPaths } from '../agents/core/paths.ts';
@@ -122,18 +123,22 @@ async function resolveTask(paths: MountPaths, arg: string): Promise<Found> {
   process.exit(1);
 }
 
-const { values, positionals, shared } = parseCommand(USAGE, { json: { type: 'boolean' }, lines: { type: 'string' } }, undefined, { positionals: { min: 1, max: 1 } });
-const count = values.lines === undefined ? 50 : Number(values.lines);
-if (!Number.isInteger(count) || count < 1 || count > 10_000) usageError(USAGE, `--lines ${values.lines}: expected a whole number from 1 to 10000`);
-const paths = mountPaths(shared);
-const { task, where } = await resolveTask(paths, positionals[0]!);
-const logs = await Promise.all(task.attempts.map((a) => attemptLogs(task, a, count)));
+async function main(): Promise<void> {
+  const { values, positionals, shared } = parseCommand(USAGE, { json: { type: 'boolean' }, lines: { type: 'string' } }, undefined, { positionals: { min: 1, max: 1 } });
+  const count = values.lines === undefined ? 50 : Number(values.lines);
+  if (!Number.isInteger(count) || count < 1 || count > 10_000) usageError(USAGE, `--lines ${values.lines}: expected a whole number from 1 to 10000`);
+  const paths = mountPaths(shared);
+  const { task, where } = await resolveTask(paths, positionals[0]!);
+  const logs = await Promise.all(task.attempts.map((a) => attemptLogs(task, a, count)));
 
-if (values.json) {
-  const attempts = task.attempts.map((a, i) => ({ ...a, stdout: logs[i]!.stdout, stderr: logs[i]!.stderr }));
-  process.stdout.write(JSON.stringify({ task_id: task.id, name: task.name, batch: task.batch, where, attempts }, null, 2) + '\n');
-} else {
-  const lines = [`task ${task.id} (batch ${task.batch}, plan ${task.plan}) in ${where}: ${task.attempts.length} attempt${task.attempts.length === 1 ? '' : 's'}`];
-  task.attempts.forEach((a, i) => lines.push(...renderAttempt(task, a, logs[i]!)));
-  process.stdout.write(lines.join('\n') + '\n');
+  if (values.json) {
+    const attempts = task.attempts.map((a, i) => ({ ...a, stdout: logs[i]!.stdout, stderr: logs[i]!.stderr }));
+    process.stdout.write(JSON.stringify({ task_id: task.id, name: task.name, batch: task.batch, where, attempts }, null, 2) + '\n');
+  } else {
+    const lines = [`task ${task.id} (batch ${task.batch}, plan ${task.plan}) in ${where}: ${task.attempts.length} attempt${task.attempts.length === 1 ? '' : 's'}`];
+    task.attempts.forEach((a, i) => lines.push(...renderAttempt(task, a, logs[i]!)));
+    process.stdout.write(lines.join('\n') + '\n');
+  }
 }
+
+runCommand(main);

@@ -4,6 +4,7 @@
 //
 //   bin/forge            #!/usr/bin/env node: runs lib/forge.js (`forge <command> [args...]`)
 //   lib/forge.js         the forge CLI, split into chunks (lib/*-HASH.js) so each command loads only its own code
+//   lib/fast/            status, submit, watch, signal and logs, each whole as CommonJS (agents/core/codeCache.ts)
 //   lib/agents/...js     each process the rig starts (agents/core/entry.ts BUNDLED_ENTRIES), one bundle each
 //   agents/sim/          the simulated nvidia-smi (bin/nvidia-smi, nvidia-smi.mjs), found from the root
 //   plans/ docs/ README.md CHANGELOG.md share/systemd/ (unit files: docs/OPERATIONS.md)
@@ -18,15 +19,25 @@ import { parseArgs } from 'node:util';
 import { build, type BuildOptions } from 'esbuild';
 import { execa } from 'execa';
 import { BUNDLED_ENTRIES, RELEASE_MARKER, projectRoot } from '../agents/core/entry.ts';
-import { ESM_NODE, cliOptions } from './bundle.ts';
+import { ESM_NODE, cliOptions, fastCliOptions } from './bundle.ts';
 
 /** Copied as they are, relative to the root: what the release reads from its root at run time. */
 const COPIED = ['agents/sim/bin/nvidia-smi', 'agents/sim/nvidia-smi.mjs', 'plans', 'docs', 'share', 'README.md', 'CHANGELOG.md'];
 
 const BIN_FORGE = `#!/usr/bin/env node
 // Forge's command: forge <command> [args...]. Runs the bundled CLI of this release; node
-// resolves a symlink to this file (e.g. /usr/local/bin/forge) before loading it.
-import '../lib/forge.js';
+// resolves a symlink to this file (e.g. /usr/local/bin/forge) before loading it. status,
+// submit, watch, signal and logs start from lib/fast/ with V8's code cache (in ~/.cache/forge);
+// CommonJS (bin/package.json), so those never start node's ES module loader.
+'use strict';
+const { join } = require('node:path');
+const lib = join(__dirname, '..', 'lib');
+if (!require(join(lib, 'fast', 'codeCache.cjs')).runFastCommand(lib)) {
+  import(require('node:url').pathToFileURL(join(lib, 'forge.js')).href).catch((err) => {
+    process.stderr.write(\`\${err?.stack ?? err}\\n\`);
+    process.exit(1);
+  });
+}
 `;
 
 /** The bundles' options (scripts/bundle.ts), pointing nowhere back at this checkout: a release finds its root from its own files (package.json above lib/). */
@@ -34,6 +45,8 @@ const COMMON: BuildOptions = { ...ESM_NODE, define: { __FORGE_PROJECT_ROOT__: 'u
 
 async function bundle(lib: string): Promise<void> {
   await build({ ...COMMON, ...cliOptions(lib) });
+  const fast = fastCliOptions(join(lib, 'fast'));
+  await build({ ...fast, define: { ...fast.define, ...COMMON.define } });
   await build({ ...COMMON, entryPoints: BUNDLED_ENTRIES.map((e) => join(projectRoot, 'agents', `${e}.ts`)), outdir: join(lib, 'agents'), outbase: join(projectRoot, 'agents') });
 }
 
@@ -44,6 +57,7 @@ async function writeRoot(dir: string, pkg: { name: string; version: string }): P
   await writeFile(join(dir, RELEASE_MARKER), JSON.stringify(meta, null, 2) + '\n');
   await mkdir(join(dir, 'bin'));
   await writeFile(join(dir, 'bin', 'forge'), BIN_FORGE);
+  await writeFile(join(dir, 'bin', 'package.json'), '{"type": "commonjs"}\n');
   await chmod(join(dir, 'bin', 'forge'), 0o755);
 }
 

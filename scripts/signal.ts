@@ -1,7 +1,8 @@
 // forge signal TARGET stop|abort|kill [TASK_ID] [--shared DIR]: writes the signal
 // file, the same thing a person does by hand with touch or echo.
+import '../agents/core/shortLived.ts';
 import { access, mkdir } from 'node:fs/promises';
-import { parseCommand, usageError } from '../agents/core/args.ts';
+import { parseCommand, usageError, runCommand } from '../agents/core/args.ts';
 import { loadConfig } from '../agents/core/config.ts';
 import { errorMessage, UserInputError } from '../agents/core/errors.ts';
 import { isSafeName, mountPaths } from '../agents/core/paths.ts';
@@ -23,45 +24,49 @@ function fail(message: string): never {
   usageError(USAGE, message);
 }
 
-const { positionals, shared } = parseCommand(USAGE, {});
-const [target, kindArg, taskId, ...extra] = positionals;
-if (!target || !kindArg) fail('missing TARGET and signal');
-if (!(SIGNAL_KINDS as readonly string[]).includes(kindArg)) fail(`unknown signal "${kindArg}": use one of ${SIGNAL_KINDS.join(', ')}`);
-const kind = kindArg as SignalKind;
-if (extra.length) fail(`unexpected argument "${extra[0]}"`);
-if (kind === 'stop' && taskId !== undefined) fail(`stop takes no task id (got "${taskId}")`);
-if (kind !== 'stop' && taskId === undefined) fail(`${kind} needs the id of the task to ${kind}`);
-if (!isSafeName(target)) fail(`agent name "${target}" is not a safe name (letters, digits, '.', '_', '-')`);
-if (taskId !== undefined && !isSafeName(taskId)) fail(`task id "${taskId}" is not a safe name (letters, digits, '.', '_', '-')`);
+async function main(): Promise<void> {
+  const { positionals, shared } = parseCommand(USAGE, {});
+  const [target, kindArg, taskId, ...extra] = positionals;
+  if (!target || !kindArg) fail('missing TARGET and signal');
+  if (!(SIGNAL_KINDS as readonly string[]).includes(kindArg)) fail(`unknown signal "${kindArg}": use one of ${SIGNAL_KINDS.join(', ')}`);
+  const kind = kindArg as SignalKind;
+  if (extra.length) fail(`unexpected argument "${extra[0]}"`);
+  if (kind === 'stop' && taskId !== undefined) fail(`stop takes no task id (got "${taskId}")`);
+  if (kind !== 'stop' && taskId === undefined) fail(`${kind} needs the id of the task to ${kind}`);
+  if (!isSafeName(target)) fail(`agent name "${target}" is not a safe name (letters, digits, '.', '_', '-')`);
+  if (taskId !== undefined && !isSafeName(taskId)) fail(`task id "${taskId}" is not a safe name (letters, digits, '.', '_', '-')`);
 
-const paths = mountPaths(shared);
-const configPresent = await access(paths.config).then(() => true, () => false);
-if (configPresent) {
-  try {
-    const names = (await loadConfig(paths.config)).gpus.map((g) => g.name);
-    if (!names.includes(target)) fail(`unknown agent "${target}": the configured agents are ${names.join(', ')}`);
-  } catch (err) {
-    // A broken config must not keep a person from stopping an agent: say so and go on.
-    const why = err instanceof UserInputError ? err.problems.join('\n') : errorMessage(err);
-    process.stderr.write(`warning: cannot check the agent name against the config:\n${why}\n`);
-  }
-}
-
-if (taskId !== undefined) {
-  // Advice only: the agent decides what the signal means for the tasks it runs.
-  const store = new TaskStore(paths);
-  const folder = await store.locate(taskId).catch(() => null);
-  if (folder === null) process.stderr.write(`warning: no task ${taskId} in any task folder\n`);
-  else if (folder !== 'processing') process.stderr.write(`warning: task ${taskId} is in ${folder}/, not processing/\n`);
-  else {
-    // Only a look: a command a person runs moves nothing aside.
-    const r = await readTaskFile(store.fileOf('processing', taskId), taskId).catch(() => null);
-    if (r?.ok && r.task.claimed_by && r.task.claimed_by !== target) {
-      process.stderr.write(`warning: task ${taskId} is claimed by ${r.task.claimed_by}, not ${target}\n`);
+  const paths = mountPaths(shared);
+  const configPresent = await access(paths.config).then(() => true, () => false);
+  if (configPresent) {
+    try {
+      const names = (await loadConfig(paths.config)).gpus.map((g) => g.name);
+      if (!names.includes(target)) fail(`unknown agent "${target}": the configured agents are ${names.join(', ')}`);
+    } catch (err) {
+      // A broken config must not keep a person from stopping an agent: say so and go on.
+      const why = err instanceof UserInputError ? err.problems.join('\n') : errorMessage(err);
+      process.stderr.write(`warning: cannot check the agent name against the config:\n${why}\n`);
     }
   }
+
+  if (taskId !== undefined) {
+    // Advice only: the agent decides what the signal means for the tasks it runs.
+    const store = new TaskStore(paths);
+    const folder = await store.locate(taskId).catch(() => null);
+    if (folder === null) process.stderr.write(`warning: no task ${taskId} in any task folder\n`);
+    else if (folder !== 'processing') process.stderr.write(`warning: task ${taskId} is in ${folder}/, not processing/\n`);
+    else {
+      // Only a look: a command a person runs moves nothing aside.
+      const r = await readTaskFile(store.fileOf('processing', taskId), taskId).catch(() => null);
+      if (r?.ok && r.task.claimed_by && r.task.claimed_by !== target) {
+        process.stderr.write(`warning: task ${taskId} is claimed by ${r.task.claimed_by}, not ${target}\n`);
+      }
+    }
+  }
+
+  await mkdir(paths.signals, { recursive: true });
+  const file = await writeSignal(paths, target, kind, taskId);
+  process.stdout.write(`${file}\n`);
 }
 
-await mkdir(paths.signals, { recursive: true });
-const file = await writeSignal(paths, target, kind, taskId);
-process.stdout.write(`${file}\n`);
+runCommand(main);

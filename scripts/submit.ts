@@ -2,6 +2,7 @@
 // Validates the plan, puts it on the mount and writes the submission. On any problem it
 // prints every `file:line: message` to stderr and exits 1 having written nothing. On
 // success the last line of stdout is the batch id (with --json: stdout is one JSON object).
+import '../agents/core/shortLived.ts';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeArgError } from '../agents/core/args.ts';

@@ -27,19 +27,12 @@ import { hostname } from 'node:os';
 import lockfile from 'proper-lockfile';
 import { writeJsonAtomic } from '../core/atomic.ts';
 import { errorCode, errorMessage } from '../core/errors.ts';
-import { isTransientFailure, kindOf, readMountFile } from '../core/mountRead.ts';
+import { kindOf } from '../core/mountRead.ts';
 import type { MountPaths } from '../core/paths.ts';
 import { quarantine } from '../core/quarantine.ts';
+import { type LockOwner, ownerPath, readLockOwner, readOwnerFile } from './leaseOwner.ts';
 
-export interface LockOwner {
-  pid: number;
-  host: string;
-  since: string | null;
-  /** One higher at every renewal; null in the owner file of a brain from before the lease. */
-  seq: number | null;
-  /** Random, one per holding: whether the lease is still the holder's own. */
-  token: string | null;
-}
+export { type LockOwner, readLockOwner };
 
 export interface BrainLock {
   release(): Promise<void>;
@@ -78,10 +71,6 @@ const PROPER_LOCKFILE_STALE_MS = 100 * 365 * 24 * 3600 * 1000;
 export class BrainLockedError extends Error {}
 
 
-function ownerPath(paths: MountPaths): string {
-  return `${paths.brainLock}.owner`;
-}
-
 /**
  * Writes the owner file whole (core/atomic.ts: a reader sees the old one or the new one). A
  * FIFO, symlink or directory in its place is moved to quarantine/brain/ first, with a note.
@@ -93,38 +82,6 @@ async function writeOwner(paths: MountPaths, owner: LockOwner): Promise<void> {
     await quarantine(paths, 'brain', file, 'brain.owner', `${file} was not a regular file: moved aside and written again (it was ${kindOf(st.mode)})`);
   }
   await writeJsonAtomic(file, owner);
-}
-
-function parseOwner(text: string): LockOwner | null {
-  try {
-    const raw = JSON.parse(text) as Record<string, unknown> | null;
-    if (!raw || typeof raw.pid !== 'number' || typeof raw.host !== 'string') return null;
-    return {
-      pid: raw.pid,
-      host: raw.host,
-      since: typeof raw.since === 'string' ? raw.since : null,
-      seq: typeof raw.seq === 'number' ? raw.seq : null,
-      token: typeof raw.token === 'string' ? raw.token : null,
-    };
-  } catch {
-    return null;
-  }
-}
-
-/**
- * The owner file: ok with the owner, or with null when it is absent or not an owner (garbage,
- * a FIFO: never a hang); not ok when it could not be read for now (ESTALE, EIO after retries).
- */
-async function readOwnerFile(paths: MountPaths): Promise<{ ok: true; owner: LockOwner | null } | { ok: false; problem: string }> {
-  const r = await readMountFile(ownerPath(paths), { maxBytes: 4096, retry: {} });
-  if (r.ok) return { ok: true, owner: parseOwner(r.text) };
-  return isTransientFailure(r) || r.why === 'unreadable' ? { ok: false, problem: r.detail } : { ok: true, owner: null };
-}
-
-/** brain/brain.owner: who holds the lock; null when absent, unreadable or not a small JSON file of that shape (never a hang on a FIFO). */
-export async function readLockOwner(paths: MountPaths): Promise<LockOwner | null> {
-  const r = await readOwnerFile(paths);
-  return r.ok ? r.owner : null;
 }
 
 function describe(owner: LockOwner | null): string {

@@ -95,3 +95,14 @@ export function parseCommand<O extends Options>(usage: string, options: O, argv 
   const shared = resolveShared((values as { shared?: string }).shared);
   return { values, positionals, shared };
 }
+
+/**
+ * Runs a command's body. The commands avoid top-level await so they also bundle as CommonJS
+ * (agents/core/codeCache.ts); a failure nobody caught is printed as node prints one, exit 1.
+ */
+export function runCommand(main: () => Promise<unknown>): void {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -6,6 +6,7 @@
 import { constants } from 'node:fs';
 import { open, realpath } from 'node:fs/promises';
 import { sep } from 'node:path';
+import { monotonicMs } from './clock.ts';
 import { errorCode, errorMessage, isGone } from './errors.ts';
 
 export type MountReadFailure =
@@ -73,7 +74,7 @@ export function isTransientFailure(r: MountFail, missingToo = false): boolean {
  * long it was tried (detail and `retried`), so a caller's message can say it gave up.
  */
 export async function retryTransient<R extends { ok: true } | MountFail>(read: () => Promise<R>, o: RetryOptions = {}): Promise<R> {
-  const now = o.now ?? (() => performance.now());
+  const now = o.now ?? monotonicMs;
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const giveUpMs = o.giveUpMs ?? READ_GIVE_UP_MS;
   const start = now();

@@ -7,6 +7,7 @@
 //
 // Bounded: keepOnly() forgets every key not in the latest listing, so the map never holds
 // more than the files that exist now.
+import { monotonicMs } from './clock.ts';
 
 /** Where a key's count started: the version seen and when (this process's clock). */
 interface Seen {
@@ -18,8 +19,8 @@ export class ObservedAge {
   private readonly seen = new Map<string, Seen>();
   private readonly now: () => number;
 
-  /** `now`: this process's clock in ms (default: monotonic performance.now()), never a file time. */
-  constructor(now: () => number = () => performance.now()) {
+  /** `now`: this process's clock in ms (default: monotonic, core/clock.ts monotonicMs), never a file time. */
+  constructor(now: () => number = monotonicMs) {
     this.now = now;
   }
 

@@ -14,6 +14,7 @@ import { Task, type TaskInput } from './task.ts';
 import { MoveHints } from './moveHints.ts';
 import { MadeFolders, archiveDir, isInAFolder, placeUnlessThere } from './placeTask.ts';
 import { ObservedAge } from './observedAge.ts';
+import { monotonicMs } from './clock.ts';
 import { UNREADABLE_GRACE_MS, UnreadableWatch, fileVersion } from './unreadable.ts';
 import { BELL_FOLDERS, type BellFolder, type Doorbell } from './doorbell.ts';
 
@@ -77,7 +78,7 @@ export class TaskStore {
   constructor(paths: MountPaths, opts: StoreOptions = {}) {
     this.paths = paths;
     this.takenStaleMs = opts.takenStaleMs ?? TAKEN_STALE_MS;
-    this.now = opts.now ?? (() => performance.now());
+    this.now = opts.now ?? monotonicMs;
     this.unreadable = new UnreadableWatch(opts.unreadableGraceMs ?? UNREADABLE_GRACE_MS, this.now);
     this.takenAges = new ObservedAge(this.now);
     this.own = new Set(opts.ownFolders ?? []);

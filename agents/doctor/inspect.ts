@@ -20,7 +20,7 @@ import { type MountPaths, TASK_FOLDERS, type TaskFolder, heartbeatPath, isSafeNa
 import { readEscalations as readEscalationFiles } from '../core/stuckRecords.ts';
 import { readTaskFile as readTaskFileAt, surveyFolder, taskIdOf } from '../core/taskFile.ts';
 import type { Task } from '../core/task.ts';
-import { readLockOwner } from '../brain/lock.ts';
+import { readLockOwner } from '../brain/leaseOwner.ts';
 import { readMountClock } from './mountClock.ts';
 import { isAgentProcess } from '../gpu/previousLife.ts';
 import type { Finding } from './findings.ts';

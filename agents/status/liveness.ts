@@ -5,7 +5,7 @@
 // differ), so it says so instead of guessing. The brain judges agents by seq over time
 // (brain/monitor.ts); status, a one-shot command, sees a dead agent of this host at once by
 // its pid, and the others by the heartbeat's age.
-import type { LockOwner } from '../brain/lock.ts';
+import type { LockOwner } from '../brain/leaseOwner.ts';
 
 /** What the look found of the brain's lease. */
 export interface BrainLeaseSeen {

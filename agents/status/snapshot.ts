@@ -8,7 +8,7 @@ import { constants } from 'node:fs';
 import { access, lstat, open, readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
-import { readLockOwner } from '../brain/lock.ts';
+import { readLockOwner } from '../brain/leaseOwner.ts';
 import { isTempName } from '../core/atomic.ts';
 import { readBatchRecordFile, listBatchIds, readBrainStateFile, type BatchRecord, type BrainState } from '../core/batch.ts';
 import { loadConfig, type Config } from '../core/config.ts';
