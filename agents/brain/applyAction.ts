@@ -19,6 +19,12 @@ export async function applyAction(ix: BrainIndex, batchId: string, a: BrainActio
       return release(ix, a);
     case 'retry':
       return retry(ix, a);
+    case 'backoff':
+      return backoff(ix, a);
+    case 'cancel_batch':
+      return cancelBatch(ix, batchId);
+    case 'cancel_task':
+      return cancelTask(ix, batchId, a);
     case 'give_up':
       return giveUp(ix, batchId, a);
     case 'park':
@@ -61,6 +67,37 @@ async function retry(ix: BrainIndex, a: Action<'retry'>): Promise<void> {
     const raised = a.raiseVramTo !== null ? `; estimate raised to ${a.raiseVramTo} MB` : '';
     await ix.decide({ what: 'RETRY', task: a.id, attempt: a.attempt, reason: a.reason + raised });
   }
+}
+
+/** Said once per task and attempt: the wait before the retry, and why. */
+async function backoff(ix: BrainIndex, a: Action<'backoff'>): Promise<void> {
+  const key = `backoff:${a.id}:${a.attempt.n}`;
+  if (ix.said.has(key)) return;
+  ix.said.add(key);
+  await ix.decide({ what: 'BACKOFF', task: a.id, attempt: a.attempt, reason: `${a.reason}; retrying in ${Math.ceil(a.leftMs / 1000)} s (backoff ${Math.round(a.waitMs / 1000)} s)` });
+}
+
+async function cancelBatch(ix: BrainIndex, batchId: string): Promise<void> {
+  await ix.updateBatch(batchId, { cancelled_at: ix.now() });
+  await ix.decide({ what: 'CANCEL', batch: batchId, reason: `control/cancel/${batchId}: waiting and queued tasks will not start; running ones are stopped by their agents` });
+}
+
+/** Out of private/ or queue/ (a move first: an agent may be claiming it), or a failed one's retry dropped: the task ends cancelled. */
+async function cancelTask(ix: BrainIndex, batchId: string, a: Action<'cancel_task'>): Promise<void> {
+  const cur = ix.view(a.id).task;
+  const ended = { ...cur, result: ix.brainResult(cur, 'cancelled', a.reason), finished_at: ix.now() };
+  if (a.from === 'private') {
+    const t = await ix.store.write('private', ended);
+    if (!(await ix.moveTask(a.id, 'private', 'failed', t))) return;
+  } else if (a.from === 'queue') {
+    if (!(await ix.moveTask(a.id, 'queue', 'failed'))) return; // claimed first: its agent stops it
+    ix.tasks.set(a.id, { folder: 'failed', task: await ix.store.write('failed', ended) });
+  } else {
+    ix.tasks.set(a.id, { folder: 'failed', task: await ix.store.write('failed', ended) });
+  }
+  const rec = ix.batchOf(batchId);
+  await ix.updateBatch(batchId, { not_run: [...new Set([...rec.not_run, a.id])] });
+  await ix.decide({ what: 'CANCEL', task: a.id, reason: `${a.reason}; was in ${a.from}/` });
 }
 
 async function giveUp(ix: BrainIndex, batchId: string, a: Action<'give_up'>): Promise<void> {

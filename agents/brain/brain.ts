@@ -27,6 +27,8 @@ import { SubmissionIntake } from './intake.ts';
 import { scanFolders } from './scan.ts';
 import { MissingTasks } from './takeBack.ts';
 import { reviewCompleted } from './review.ts';
+import { type Controls, NO_CONTROLS, readControls } from '../core/controls.ts';
+import { PauseNotes, applyRetries } from './controls.ts';
 
 export interface BrainOptions {
   paths: MountPaths;
@@ -62,6 +64,9 @@ export class Brain {
   private readonly badFiles = new BadFileNotes();
   private readonly intake: SubmissionIntake;
   private readonly spool: LogMerger;
+  /** How long each failed task's failure has been seen, on the brain's clock: its retry's backoff (a restart waits it again). */
+  private readonly failedAges = new ObservedAge(() => this.clock.now());
+  private readonly pauses = new PauseNotes();
 
   constructor(opts: BrainOptions) {
     const { paths, config, clock } = opts;
@@ -139,7 +144,12 @@ export class Brain {
     await this.housekeeping();
     await this.scan();
     const approvals = await this.listApprovals();
-    for (const batch of [...this.batches.values()]) {
+    const controls = await this.readControls();
+    await this.pauses.note(this.ix, controls);
+    if (controls.retry.size) await applyRetries(this.ix, controls);
+    const failedForMs = this.failureAges();
+    // Higher priority first (sort is stable: by submission within one priority), so its tasks are released first.
+    for (const batch of [...this.batches.values()].sort((a, b) => a.priority - b.priority)) {
       if (FINAL.has(batch.state)) {
         // Only after a restart: the previous life finished this batch but died archiving it.
         await this.ix.retire(batch.id);
@@ -147,7 +157,7 @@ export class Brain {
         continue;
       }
       await this.ix.ensureSealed(batch);
-      const actions = decideBatch(batch, this.tasks, approvals, this.ix.config, this.watcher.maxBudgetMb(), (m) => this.heat.sizeOf(m));
+      const actions = decideBatch(batch, this.tasks, approvals, this.ix.config, this.watcher.maxBudgetMb(), (m) => this.heat.sizeOf(m), { failedForMs, controls });
       for (const action of actions) {
         try {
           await applyAction(this.ix, batch.id, action);
@@ -179,6 +189,27 @@ export class Brain {
   private async scan(): Promise<void> {
     const seen = await scanFolders(this.ix, this.rigTasks, (t) => reviewCompleted(this.ix, this.evaluator, t));
     await this.missing.check(seen);
+  }
+
+  /** control/ (names only); none when it cannot be read now, said once. */
+  private async readControls(): Promise<Controls> {
+    try {
+      return await readControls(this.paths);
+    } catch (err) {
+      await this.badFile('control/', errorMessage(err), 'controls ignored until it can be read');
+      return NO_CONTROLS;
+    }
+  }
+
+  /** How long each task in failed/ has been seen failed at its current attempt (brain clock, ms). */
+  private failureAges(): (id: string) => number {
+    const live = new Set<string>();
+    for (const [id, v] of this.tasks) if (v.folder === 'failed') live.add(id);
+    this.failedAges.keepOnly('', live);
+    return (id) => {
+      const v = this.tasks.get(id);
+      return v ? this.failedAges.observe(id, `${v.task.attempts.length}:${v.task.attempt}`) : 0;
+    };
   }
 
   /** Names only: an approval is a file a person touches; nothing in approvals/ is ever opened. */

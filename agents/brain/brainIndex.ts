@@ -35,6 +35,8 @@ export class BrainIndex {
   /** Each active batch's seal as last written. */
   readonly seals = new Map<string, SealRecord>();
   estimates: Estimates = {};
+  /** Decisions said once per life (a backoff's wait, a pause seen): their keys. */
+  readonly said = new Set<string>();
   private readonly log: DecisionLog;
 
   constructor(o: BrainIndexOptions) {

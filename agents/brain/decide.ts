@@ -4,7 +4,8 @@ import { type Config, taskModel } from '../core/config.ts';
 import type { TaskFolder } from '../core/paths.ts';
 import type { Task } from '../core/task.ts';
 import type { BatchRecord, BatchState, TaskCounts } from '../core/batch.ts';
-import { decideRetry } from './retry.ts';
+import { type Controls, NO_CONTROLS } from '../core/controls.ts';
+import { decideRetry, retryDelayMs } from './retry.ts';
 
 export interface TaskView {
   folder: TaskFolder;
@@ -15,6 +16,9 @@ export type BrainAction =
   | { kind: 'start_batch' }
   | { kind: 'release'; id: string; reason: string }
   | { kind: 'retry'; id: string; attempt: { n: number; of: number }; reason: string; raiseVramTo: number | null }
+  | { kind: 'backoff'; id: string; attempt: { n: number; of: number }; waitMs: number; leftMs: number; reason: string }
+  | { kind: 'cancel_batch' }
+  | { kind: 'cancel_task'; id: string; from: 'private' | 'queue' | 'failed'; reason: string }
   | { kind: 'give_up'; id: string; attempt: { n: number; of: number }; reason: string }
   | { kind: 'park'; id: string; reason: string }
   | { kind: 'unpark'; id: string }
@@ -61,6 +65,14 @@ export function countTasks(batch: BatchRecord, tasks: Map<string, TaskView>): Ta
   return c;
 }
 
+/** What else decideBatch may know: how long failures have waited, and the operator controls. */
+export interface BatchContext {
+  /** How long the brain has seen a task's current failure, on its own clock (ms). Default: forever (retry at once). */
+  failedForMs?: (id: string) => number;
+  /** control/ on the mount: cancels and pauses. Default none. */
+  controls?: Controls;
+}
+
 /** What decideBatch looks at besides the batch: every task's view, the approvals, the config, the GPUs' budget. */
 interface Seen {
   tasks: Map<string, TaskView>;
@@ -70,6 +82,9 @@ interface Seen {
   maxBudgetMb: number | null;
   /** A model's resident size where known (config models, or measured), MB. */
   modelMb: (model: string) => number | null;
+  failedForMs: (id: string) => number;
+  /** No task of the batch is released or requeued (control/pause/<batch>). */
+  paused: boolean;
 }
 
 export function decideBatch(
@@ -80,12 +95,16 @@ export function decideBatch(
   /** The largest VRAM budget of any GPU seen (MB), or null while no agent has reported. */
   maxBudgetMb: number | null = null,
   modelMb: (model: string) => number | null = () => null,
+  ctx: BatchContext = {},
 ): BrainAction[] {
   const actions: BrainAction[] = [];
   if (batch.state === 'complete' || batch.state === 'failed' || batch.state === 'cancelled') return actions;
   if (batch.state === 'pending') actions.push({ kind: 'start_batch' });
 
-  const seen: Seen = { tasks, approvals, config, maxBudgetMb, modelMb };
+  const controls = ctx.controls ?? NO_CONTROLS;
+  const seen: Seen = { tasks, approvals, config, maxBudgetMb, modelMb, failedForMs: ctx.failedForMs ?? (() => Infinity), paused: controls.pause.has(batch.id) };
+  const batchCancelled = batch.cancelled_at !== null || controls.cancel.has(batch.id);
+  if (batchCancelled && batch.cancelled_at === null) actions.push({ kind: 'cancel_batch' });
   const announced = new Set(batch.failed_tasks);
   let allTerminal = true;
   let summary: string | null = null;
@@ -97,7 +116,14 @@ export function decideBatch(
       continue;
     }
     if (!isTerminal(view, config)) allTerminal = false;
-    const next = view.folder === 'failed' ? decideFailed(id, view.task, announced, config) : view.folder === 'private' ? decidePrivate(id, view.task, seen) : null;
+    const isSummary = view.task.executor === 'brain' && view.task.type === 'batch_summary';
+    // The summary still runs in a cancelled batch: it says what ran and what did not.
+    if (!isSummary && (batchCancelled || controls.cancel.has(id))) {
+      const cancel = decideCancel(id, view, config, batchCancelled ? `batch ${batch.id} cancelled` : 'cancelled');
+      if (cancel) actions.push(cancel);
+      continue;
+    }
+    const next = view.folder === 'failed' ? decideFailed(id, view.task, announced, seen) : view.folder === 'private' ? decidePrivate(id, view.task, seen) : null;
     if (next === 'summary') summary = id;
     else if (next) actions.push(next);
   }
@@ -112,18 +138,34 @@ export function decideBatch(
 
   if (allTerminal && batch.task_ids.length > 0) {
     const counts = countTasks(batch, tasks);
-    actions.push({ kind: 'finish_batch', state: counts.failed > 0 ? 'failed' : 'complete', counts });
+    actions.push({ kind: 'finish_batch', state: batchCancelled ? 'cancelled' : counts.failed > 0 ? 'failed' : 'complete', counts });
   }
   return actions;
 }
 
-/** A task in failed/: parked for approval, retried, or given up (announced once: `announced` holds the batch's failed_tasks). */
-function decideFailed(id: string, t: Task, announced: ReadonlySet<string>, config: Config): BrainAction | null {
+/**
+ * A task of a cancelled batch (or cancelled itself) that has not ended: out of private/ or
+ * queue/ into failed/ as cancelled, or a failed one kept from its retry. One in processing/ is
+ * stopped by its agent (it reads control/cancel/ too) and comes back cancelled.
+ */
+function decideCancel(id: string, view: TaskView, config: Config, why: string): BrainAction | null {
+  if (view.folder === 'private' || view.folder === 'queue') return { kind: 'cancel_task', id, from: view.folder, reason: why };
+  if (view.folder === 'failed' && !isFinalFailure(view, config)) return { kind: 'cancel_task', id, from: 'failed', reason: why };
+  return null;
+}
+
+/** A task in failed/: parked for approval, retried once its backoff has passed, or given up (announced once: `announced` holds the batch's failed_tasks). */
+function decideFailed(id: string, t: Task, announced: ReadonlySet<string>, seen: Seen): BrainAction | null {
+  const { config } = seen;
   if (t.result?.outcome === 'needs_approval') {
     return { kind: 'park', id, reason: t.result.reason ?? 'the executor asks for approval' };
   }
   const verdict = decideRetry(t, config);
   if (verdict.retry) {
+    if (seen.paused) return null;
+    const waitMs = retryDelayMs(t, config);
+    const waited = seen.failedForMs(id);
+    if (waited < waitMs) return { kind: 'backoff', id, attempt: verdict.attempt, waitMs, leftMs: waitMs - waited, reason: verdict.reason };
     return { kind: 'retry', id, attempt: verdict.attempt, reason: verdict.reason, raiseVramTo: verdict.raiseVramTo };
   }
   if (!announced.has(id) && t.result?.outcome !== 'not_run') {
@@ -139,6 +181,7 @@ function decidePrivate(id: string, t: Task, seen: Seen): BrainAction | 'summary'
   if (t.result?.outcome === 'not_run') return { kind: 'not_run', id, reason: t.result.reason ?? 'a dependency failed' };
   if (t.executor === 'brain' && t.type === 'batch_summary') return 'summary';
   if (t.parked === 'approval') return approvals.has(id) ? { kind: 'unpark', id } : null;
+  if (seen.paused) return null;
 
   const states = t.depends_on.map((d) => [d, depState(d, tasks, config)] as const);
   const failedDep = states.find(([, s]) => s === 'failed');

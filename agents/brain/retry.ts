@@ -12,10 +12,11 @@ export interface RetryVerdict {
   raiseVramTo: number | null;
 }
 
-export function countFailures(task: Task): { app: number; infra: number } {
+/** Failures that count against the budgets: those since the last retry by hand (attempts_from). */
+export function countFailures(task: Pick<Task, 'attempts' | 'attempts_from'>): { app: number; infra: number } {
   let app = 0;
   let infra = 0;
-  for (const a of task.attempts) {
+  for (const a of task.attempts.slice(task.attempts_from)) {
     if (a.failure_kind === 'app') app += 1;
     else if (a.failure_kind === 'infra') infra += 1;
   }
@@ -31,6 +32,9 @@ export function decideRetry(task: Task, config: Config): RetryVerdict {
   const outcome = last?.outcome ?? 'error';
   const kind = last?.failure_kind ?? 'app';
 
+  if (outcome === 'cancelled') {
+    return { retry: false, attempt: { n: app, of: max }, reason: last?.reason ?? 'cancelled', raiseVramTo: null };
+  }
   if (outcome === 'blocked') {
     return { retry: false, attempt: { n: app, of: max }, reason: `blocked by the executor policy, never retried${why}`, raiseVramTo: null };
   }
@@ -62,4 +66,36 @@ export function decideRetry(task: Task, config: Config): RetryVerdict {
 export function raisedEstimate(task: Task): number {
   const peak = task.result?.peak_vram_mb ?? 0;
   return Math.ceil(Math.max(task.vram_estimate_mb * 1.5, peak * 1.2, 512));
+}
+
+/** The retry a task is on its way to: 1 for the first retry, counting every failure since the last retry by hand. */
+export function retryNumber(task: Pick<Task, 'attempts' | 'attempts_from'>): number {
+  const { app, infra } = countFailures(task);
+  return Math.max(1, app + infra);
+}
+
+/**
+ * How long a failed task waits before its retry, ms: exponential backoff with jitter. The first
+ * retry waits the base (the task's retry_delay_s, else retries.backoff_base_s), each later one
+ * twice the one before, capped at retries.backoff_cap_s; then up to a quarter more, so tasks
+ * that failed together (a flaky mount, a busy runtime) do not all come back at once. The
+ * jitter is drawn from the task id and the retry's number: the same decision every time it is
+ * made (a pure function, and a brain that restarts keeps the spacing).
+ */
+export function retryDelayMs(task: Pick<Task, 'id' | 'retry_delay_s' | 'attempts' | 'attempts_from'>, config: Config): number {
+  const n = retryNumber(task);
+  const base = (task.retry_delay_s ?? config.retries.backoff_base_s) * 1000;
+  const cap = Math.max(base, config.retries.backoff_cap_s * 1000);
+  const wait = Math.min(cap, base * 2 ** (n - 1));
+  return Math.round(wait * (1 + 0.25 * unitHash(`${task.id}:${n}`)));
+}
+
+/** A number in [0, 1) from a string (FNV-1a): the same string, the same number. */
+function unitHash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h / 2 ** 32;
 }

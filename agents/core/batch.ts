@@ -43,6 +43,10 @@ export const BatchRecord = z.object({
   /** Why tasks failed for good, by task id (the first 20, each cut to 300 characters): what status shows of a failed batch. */
   failure_reasons: z.record(z.string(), z.string()).default({}),
   summary_path: z.string().nullable().default(null),
+  /** 1 (highest) to 5 (lowest): its tasks' priority (core/fairOrder.ts). */
+  priority: z.number().int().min(1).max(5).default(3),
+  /** When the brain first acted on a cancel of the whole batch (control/cancel/<id>); null: not cancelled. */
+  cancelled_at: z.string().nullable().default(null),
 });
 export type BatchRecord = z.infer<typeof BatchRecord>;
 export type BatchRecordInput = z.input<typeof BatchRecord>;

@@ -148,6 +148,10 @@ export const Config = z.strictObject({
       max_attempts: between(1, 100, 'attempts', { int: true }).default(3),
       /** Extra attempts for failures of the rig (infra: agent lost, killed, OOM). */
       max_infra_attempts: between(0, 100, 'attempts', { int: true }).default(5),
+      /** The wait before a failed task's first retry, s; each later retry waits twice the one before (plus up to a quarter more, jitter), up to backoff_cap_s. A plan task's retry_delay_s overrides it. */
+      backoff_base_s: between(0, 86_400, 's').default(3),
+      /** The longest wait between retries, s. */
+      backoff_cap_s: between(0, 86_400, 's').default(300),
     })
     .prefault({}),
   /** The nvidia-smi executable the agents run (a path, or a name looked up on PATH). */

@@ -35,9 +35,14 @@ export const DECISION_VERBS = [
   'ARCHIVE', //          a finished batch archived after a restart interrupted its archiving
   'SUMMARY', //          the batch summary written
   'CLEANUP', //          stale temporary files of interrupted writes removed
+  'CANCEL', //           a batch or task cancelled (control/cancel/): by the brain, or its worker stopped by an agent
+  'RETRY_BY_HAND', //    a person's retry (control/retry/): failed tasks given fresh attempts, the batch reopened
+  'PAUSE', //            a pause seen (control/pause/): the rig, an agent or a batch
+  'RESUME', //           that pause removed
   // The brain: tasks.
   'RELEASE', //          a task moved from private/ to queue/ (dependencies complete)
   'RETRY', //            a failed task back to queue/ for another attempt
+  'BACKOFF', //          a failed task waits before its retry (exponential backoff)
   'GIVE_UP', //          a task (or a daemon, for the launcher) not tried again: attempts used up or a failure not worth retrying
   'PARK', //             a task held in private/ until a person approves it
   'APPROVED', //         an approval file found: the parked task released

@@ -35,6 +35,8 @@ export const Submission = z.strictObject({
     })
     .optional(),
   submitted_at: z.string().optional(),
+  /** 1 (highest) to 5 (lowest); overrides the plan's front matter `priority:` (default 3). */
+  priority: z.number().int().min(1).max(5).optional(),
 });
 export type Submission = z.infer<typeof Submission>;
 

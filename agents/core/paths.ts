@@ -36,6 +36,8 @@ export interface MountPaths {
   sim: string;
   /** One small file per writer naming its last task moves (core/doorbell.ts). */
   doorbells: string;
+  /** control/{cancel,retry,pause}/<target>: operator controls (core/controls.ts). */
+  control: string;
 }
 
 /** Names that may be used as one path segment: no separators, no dot-dot, no leading dash or dot. */
@@ -103,6 +105,7 @@ export function mountPaths(rootDir: string): MountPaths {
     quarantine: join(root, 'quarantine'),
     sim: join(root, 'sim'),
     doorbells: join(root, 'doorbells'),
+    control: join(root, 'control'),
   };
 }
 
@@ -127,6 +130,7 @@ export async function ensureMount(paths: MountPaths): Promise<void> {
   const dirs = [
     paths.plans, ...Object.values(paths.folders), paths.batches, paths.inbox, paths.inboxRejected,
     paths.gpus, paths.signals, paths.approvals, paths.logs, paths.spoolDecisions, paths.spoolSamples, paths.quarantine, paths.doorbells,
+    join(paths.control, 'cancel'), join(paths.control, 'retry'), join(paths.control, 'pause'),
   ];
   await Promise.all(dirs.map((d) => mkdir(d, { recursive: true })));
 }

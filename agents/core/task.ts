@@ -32,6 +32,7 @@ export const Outcome = z.enum([
   'not_run', // a dependency failed for good
   'error', // the worker itself broke (infra)
   'unschedulable', // can never fit any GPU of the rig (never retried)
+  'cancelled', // a person cancelled it (forge cancel, or an abort signal): never retried
 ]);
 export type Outcome = z.infer<typeof Outcome>;
 
@@ -128,6 +129,12 @@ export const Task = z.object({
   attempt: z.number().int().min(0).default(0),
   max_attempts: z.number().int().min(1),
   attempts: z.array(AttemptRecord).default([]),
+  /** Attempts before this index were spent before a person's retry (forge retry): only later ones count against the budgets. */
+  attempts_from: z.number().int().min(0).default(0),
+  /** 1 (highest) to 5 (lowest): the batch's priority (core/fairOrder.ts). */
+  priority: z.number().int().min(1).max(5).default(3),
+  /** The first retry's wait, s (doubled at each retry, to retries.backoff_cap_s); null: retries.backoff_base_s. */
+  retry_delay_s: z.number().min(0).nullable().default(null),
   infra_failures: z.number().int().min(0).default(0),
   approved: z.boolean().default(false),
   /** Held by the brain instead of released: 'approval' waits for <shared>/approvals/<id>. */

@@ -21,7 +21,8 @@ import type { ModelRuntime } from '../llm/runtime.ts';
 import type { LoadGate } from '../llm/loadGate.ts';
 import { describeSandbox } from '../worker/sandbox.ts';
 import { type ClaimView, acceptsNow, availableMb, budgetTotal, decideClaims, needsFreshReading, runsAs } from './decideClaims.ts';
-import { applySignals } from './agentSignals.ts';
+import { applySignals, stopCancelled } from './agentSignals.ts';
+import { type Controls, NO_CONTROLS, readControls } from '../core/controls.ts';
 import { AttemptResults } from './attemptResults.ts';
 import { GpuWatch } from './gpuWatch.ts';
 import { buildHeartbeat } from './heartbeatView.ts';
@@ -62,6 +63,7 @@ export class GpuAgent {
   private readonly startedAt: number;
   private readonly stats = { tasks_completed: 0, tasks_failed: 0 };
   private stopping = false;
+  private controls: Controls = NO_CONTROLS;
   /** Models other live agents hold: a cold agent leaves their llm work to them. */
   private othersHold: string[] = [];
   private tickers: Ticker[] = [];
@@ -131,6 +133,8 @@ export class GpuAgent {
       paths: this.o.paths, name: this.name, running: this.running, stopping: () => this.stopping, stop: () => (this.stopping = true),
       log: this.agentLog, say: this.say,
     });
+    this.controls = await readControls(this.o.paths, ['cancel', 'pause']);
+    await stopCancelled(this.running, this.controls, this.o.clock.now(), this.config.timeouts.abort_grace_s * 1000, this.agentLog);
     const before = acceptsNow(this.view()).join(',');
     // Idle (nothing running or queued), the GPU is read once per external cycle, not every internal one.
     if (this.gpu.due(this.running.size > 0 || this.queueSeen > 0)) {
@@ -159,7 +163,7 @@ export class GpuAgent {
       name: this.name, stopping: this.stopping, health: this.gpu.health.health, hot: this.llm.hot, llmAvailable: this.llm.circuit.state !== 'open',
       heldModel: this.llm.held, othersHold: this.othersHold, numParallel: this.o.gpu.num_parallel,
       modelMb: this.llm.modelMb, gpu: this.gpu.gpu, gpuReadAt: this.gpu.readAt,
-      hostMemAvailableMb: this.gpu.host?.mem_available_mb ?? null, running: [...this.running.values()],
+      hostMemAvailableMb: this.gpu.host?.mem_available_mb ?? null, running: [...this.running.values()], controls: this.controls,
     };
   }
 
@@ -177,6 +181,8 @@ export class GpuAgent {
       await this.gpu.observe();
       if (!acceptsNow(this.view()).length) return;
     }
+    // Read at each pass, just before deciding: nothing of a batch is claimed after its cancel.
+    this.controls = await readControls(this.o.paths, ['cancel', 'pause']);
     let queued = await this.queue.read(ids);
     for (let first = true; ; first = false) {
       const plan = decideClaims(this.view(), queued, this.config);
@@ -185,7 +191,7 @@ export class GpuAgent {
       }
       const next = plan.claims[0];
       if (!next) return;
-      queued = queued.slice(queued.findIndex((q) => q.id === next.id) + 1);
+      queued = queued.filter((q) => q.id !== next.id);
       // Lost to another agent (false), or blocked by something in processing/ (the next listing quarantines it): the other tasks go on.
       const won = await this.store.claim(next.id).catch((err: unknown) => (this.say(`claim of ${next.id} failed: ${errorMessage(err)}`), false));
       if (won) await this.begin(next.task, next.cost);

@@ -4,9 +4,10 @@
 import { errorMessage } from '../core/errors.ts';
 import type { MountPaths } from '../core/paths.ts';
 import type { DecisionVerb } from '../core/decisionLog.ts';
+import { type Controls, isCancelled } from '../core/controls.ts';
 import { type SignalKind, readSignals, removeSignal } from '../core/signals.ts';
 import type { AgentLog } from './runtimeWatch.ts';
-import { type Running, stopTask } from './workers.ts';
+import { type Running, killAll, stopTask } from './workers.ts';
 
 export interface SignalTarget {
   paths: MountPaths;
@@ -40,5 +41,27 @@ export async function applySignals(a: SignalTarget): Promise<void> {
       else await a.log(VERBS[sig.kind].ignored ?? VERBS[sig.kind].refused, sig.taskId, 'no such task running here');
     }
     await removeSignal(a.paths, sig).catch((err) => a.say(`signal ${sig.file} could not be removed: ${errorMessage(err)}`));
+  }
+}
+
+/**
+ * Running tasks that were cancelled (control/cancel/<task or batch>): SIGTERM to the worker,
+ * which stops its task and reports; SIGKILL to every group once abort_grace_s has passed. The
+ * result is recorded `cancelled` (workers.ts), which the brain never retries.
+ */
+export async function stopCancelled(running: ReadonlyMap<string, Running>, controls: Controls, now: number, graceMs: number, log: AgentLog): Promise<void> {
+  for (const r of running.values()) {
+    if (r.kind === 'meta' || !isCancelled(controls, r.task.id)) continue;
+    if (r.stoppedBy !== 'cancel') {
+      r.stoppedBy = 'cancel';
+      r.cancelAt = now;
+      if (r.pid !== null) stopTask(r, 'abort');
+      r.stoppedBy = 'cancel';
+      await log('CANCEL', r.task.id, 'cancelled (control/cancel/): SIGTERM to the worker');
+    } else if (r.cancelAt !== undefined && now - r.cancelAt >= graceMs && !r.cancelKilled) {
+      r.cancelKilled = true;
+      killAll(r, 'SIGKILL');
+      await log('KILL', r.task.id, `cancelled, and still running ${Math.round(graceMs / 1000)} s after SIGTERM (timeouts.abort_grace_s): SIGKILL to the worker group`);
+    }
   }
 }

@@ -5,6 +5,8 @@
 // are canClaim's (claimPolicy.ts); this adds the order, the target, the seal and llm affinity,
 // and counts each claim it plans against the next, as the agent's state will after it.
 import { type Config, sameModelName, taskModel } from '../core/config.ts';
+import { type Controls, NO_CONTROLS, agentPause, taskHeld } from '../core/controls.ts';
+import { fairOrder } from '../core/fairOrder.ts';
 import type { SealVerdict } from '../core/seal.ts';
 import type { Task, TaskClass } from '../core/task.ts';
 import { type Health, acceptedClasses, budgetAvailable, canClaim } from './claimPolicy.ts';
@@ -45,6 +47,8 @@ export interface ClaimView {
   gpuReadAt: number;
   hostMemAvailableMb: number | null;
   running: readonly RunningView[];
+  /** The operator controls on the mount (control/): pauses and cancels. Default none. */
+  controls?: Controls;
 }
 
 /** A queued task as the claim pass read it, with its seal verdict (null: not checked, the task is not for this agent). */
@@ -55,7 +59,7 @@ export interface QueuedTask {
   seal: SealVerdict | null;
 }
 
-export type SkipRule = 'takes_nothing' | 'target' | 'seal' | 'affinity' | 'limits';
+export type SkipRule = 'takes_nothing' | 'paused' | 'cancelled' | 'target' | 'seal' | 'affinity' | 'limits';
 
 export interface ClaimPlan {
   /** In claim order, each with the VRAM it reserves. */
@@ -126,24 +130,33 @@ export function needsFreshReading(v: Pick<ClaimView, 'gpuReadAt'>, queuedCount: 
 }
 
 /**
- * The claims to make, in order of their file names (the order the brain releases them in), and
- * why each other task is left. A claim planned counts against the ones after it (its cost, one
+ * The claims to make, in the rig's fair order (core/fairOrder.ts: priority, then the batches
+ * taking turns), and why each other task is left: the rig or this agent paused, a task
+ * cancelled or of a paused batch (control/), another agent's, refused by its seal, for a model
+ * held elsewhere, or over a limit. A claim planned counts against the ones after it (its cost, one
  * more worker, one more llm task), so the plan never claims past a limit; a claim that is then
  * lost should be followed by a fresh decision.
  */
 export function decideClaims(view: ClaimView, queued: readonly QueuedTask[], config: Config): ClaimPlan {
   const plan: ClaimPlan = { claims: [], skipped: [] };
-  const order = [...queued].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const order = fairOrder(queued.map((q) => ({ id: q.id, priority: q.task.priority, q }))).map((o) => o.q);
+  const controls = view.controls ?? NO_CONTROLS;
   const accepts = acceptsNow(view);
-  if (!accepts.length) {
-    const why = view.stopping ? 'agent is stopping' : `takes no tasks now (health ${view.health})`;
-    for (const q of order) plan.skipped.push({ id: q.id, rule: 'takes_nothing', reason: why });
+  const paused = agentPause(controls, view.name);
+  if (!accepts.length || paused) {
+    const why = view.stopping ? 'agent is stopping' : paused ?? `takes no tasks now (health ${view.health})`;
+    for (const q of order) plan.skipped.push({ id: q.id, rule: paused && !view.stopping ? 'paused' : 'takes_nothing', reason: why });
     return plan;
   }
   const running: RunningView[] = [...view.running];
   const skip = (q: QueuedTask, rule: SkipRule, reason: string) => plan.skipped.push({ id: q.id, rule, reason });
   for (const q of order) {
     const task = q.task;
+    const held = taskHeld(controls, q.id);
+    if (held) {
+      skip(q, held.rule, held.reason);
+      continue;
+    }
     if (!isForAgent(task, view.name)) {
       skip(q, 'target', `targeted at ${task.target}`);
       continue;

@@ -15,8 +15,11 @@ import { killGroup, spawnWorker } from './spawnWorker.ts';
 /** A task the agent runs, in a worker or (meta) inside itself. */
 export interface Running extends RunningBeat, Accrual {
   task: Task;
-  /** Set when the agent itself stops the task (signal, shutdown). */
-  stoppedBy: 'abort' | 'kill' | 'shutdown' | null;
+  /** Set when the agent itself stops the task (signal, shutdown, a cancel in control/). */
+  stoppedBy: 'abort' | 'kill' | 'shutdown' | 'cancel' | null;
+  /** When a cancel was first acted on (agent clock, ms), and whether the grace ran out into SIGKILL. */
+  cancelAt?: number;
+  cancelKilled?: boolean;
   /** Settles once its result is recorded. */
   done: Promise<void>;
 }
@@ -80,7 +83,10 @@ export async function runWorker(entry: Running, ctx: WorkerContext): Promise<Wor
     result = agentResult(t, entry.startedAt, ctx.now(), entry.stoppedBy ? 'killed' : 'error', 'infra', why, res.exitCode ?? null, res.signal ?? null);
     await killLeftovers(entry, ctx.agent);
   }
-  if (entry.stoppedBy && result.outcome !== 'success') {
+  if (entry.stoppedBy === 'cancel' && result.outcome !== 'success') {
+    // A person's decision, not a failure of the task or the rig: never retried.
+    result = { ...result, outcome: 'cancelled', failure_kind: null, reason: `cancelled (control/cancel/): ${result.reason ?? 'worker stopped'}`.trim() };
+  } else if (entry.stoppedBy && result.outcome !== 'success') {
     result = { ...result, outcome: 'killed', failure_kind: 'infra', reason: `${entry.stoppedBy}: ${result.reason ?? ''}`.trim() };
   }
   return { ...result, peak_vram_mb: entry.peakMb ?? result.peak_vram_mb ?? null };

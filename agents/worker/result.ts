@@ -8,6 +8,7 @@ export function defaultFailureKind(outcome: Outcome): FailureKind | null {
   switch (outcome) {
     case 'success':
     case 'needs_approval':
+    case 'cancelled':
       return null;
     case 'failed':
     case 'timeout':

@@ -19,6 +19,8 @@ export async function writeTestConfig(paths: MountPaths, gpus: number, over: Par
     sandbox: SIM_SANDBOX,
     cycles: { internal_s: 0.25, external_s: 1 },
     ...over,
+    // Retries after a fraction of a second, not the default seconds: the tests run on real time.
+    retries: { backoff_base_s: 0.2, backoff_cap_s: 1, ...over.retries },
   });
 }
 

@@ -1,0 +1,46 @@
+// The order work is taken in, the same for the brain's releases and every agent's claims:
+// higher priority first (1 is the highest, 5 the lowest, 3 when unset); within one priority
+// the batches take turns, one task each in turn (round-robin), the older batch first in each
+// round. So a 10-task batch submitted after a 10,000-task one of the same priority gets every
+// other claim instead of waiting for the big one to drain, and an urgent batch goes first.
+// Within a batch, tasks keep their id order (the order the brain made them in).
+//
+// Pure and stable: every agent sorts the same queue into the same order, so racing agents
+// contend for the head of it and the losers move on to the next task.
+import { batchOfTaskId } from './batch.ts';
+
+export const PRIORITY_HIGHEST = 1;
+export const PRIORITY_LOWEST = 5;
+export const PRIORITY_DEFAULT = 3;
+
+export interface Orderable {
+  /** The task id: `<batch>__<name>` (the batch id starts with its submission time). */
+  id: string;
+  priority?: number | null;
+}
+
+/** A priority as written, or the default when unset or out of range. */
+export function priorityOf(p: number | null | undefined): number {
+  return typeof p === 'number' && Number.isInteger(p) && p >= PRIORITY_HIGHEST && p <= PRIORITY_LOWEST ? p : PRIORITY_DEFAULT;
+}
+
+const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The items in the order they should be taken (a new array). */
+export function fairOrder<T extends Orderable>(items: readonly T[]): T[] {
+  // Each item's turn within its batch: its rank among the batch's items in id order.
+  const byBatch = new Map<string, T[]>();
+  for (const item of items) {
+    const batch = batchOfTaskId(item.id);
+    const list = byBatch.get(batch);
+    if (list) list.push(item);
+    else byBatch.set(batch, [item]);
+  }
+  const keyed: Array<{ item: T; priority: number; turn: number; batch: string }> = [];
+  for (const [batch, list] of byBatch) {
+    list.sort((a, b) => byString(a.id, b.id));
+    list.forEach((item, turn) => keyed.push({ item, priority: priorityOf(item.priority), turn, batch }));
+  }
+  keyed.sort((a, b) => a.priority - b.priority || a.turn - b.turn || byString(a.batch, b.batch) || byString(a.item.id, b.item.id));
+  return keyed.map((k) => k.item);
+}

@@ -1,0 +1,4 @@
+// forge resume TARGET: see scripts/control.ts.
+import { runControl } from './control.ts';
+
+runControl('resume');

@@ -1,0 +1,4 @@
+// forge retry TARGET: see scripts/control.ts.
+import { runControl } from './control.ts';
+
+runControl('retry');
