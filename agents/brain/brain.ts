@@ -27,6 +27,7 @@ import { SubmissionIntake } from './intake.ts';
 import { scanFolders } from './scan.ts';
 import { MissingTasks } from './takeBack.ts';
 import { reviewCompleted } from './review.ts';
+import { Scheduler } from './scheduler.ts';
 
 export interface BrainOptions {
   paths: MountPaths;
@@ -62,6 +63,7 @@ export class Brain {
   private readonly badFiles = new BadFileNotes();
   private readonly intake: SubmissionIntake;
   private readonly spool: LogMerger;
+  private readonly schedules: Scheduler;
 
   constructor(opts: BrainOptions) {
     const { paths, config, clock } = opts;
@@ -81,6 +83,7 @@ export class Brain {
     this.heat = new HeatManager({ paths, config, clock, store: this.store, log });
     this.evaluator = new Evaluator(config, log);
     this.spool = new LogMerger({ paths, log, now: () => this.clock.now(), say: this.say });
+    this.schedules = new Scheduler({ paths, clock, decide: (d) => this.ix.decide(d) });
   }
 
   /** Loads the active batches from the mount (state.json, plus any unfinished batch record). */
@@ -135,6 +138,8 @@ export class Brain {
   /** One pass: submissions, a scan of the folders, decisions and actions for every active batch. */
   async pass(): Promise<void> {
     await this.spool.maybeMerge();
+    // Before the intake: a run submitted now becomes a batch in this pass. A schedule must not stop the batches.
+    await this.schedules.step().catch((err: unknown) => this.say(`brain: schedules failed: ${errorMessage(err)}`));
     await this.intake.ingestInbox();
     await this.housekeeping();
     await this.scan();

@@ -35,6 +35,8 @@ export const DECISION_VERBS = [
   'ARCHIVE', //          a finished batch archived after a restart interrupted its archiving
   'SUMMARY', //          the batch summary written
   'CLEANUP', //          stale temporary files of interrupted writes removed
+  'SCHEDULE', //         a scheduled plan's run submitted (on time, or once for runs missed while the brain was down)
+  'SCHEDULE_SKIP', //    runs of a scheduled plan missed while the brain was down, not run (catch_up: false)
   // The brain: tasks.
   'RELEASE', //          a task moved from private/ to queue/ (dependencies complete)
   'RETRY', //            a failed task back to queue/ for another attempt
