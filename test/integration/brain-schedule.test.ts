@@ -14,6 +14,9 @@ import { readScheduleRecords, scheduleFilePath } from '../../agents/core/schedul
 import { Brain } from '../../agents/brain/brain.ts';
 import { scheduledBatchId } from '../../agents/brain/scheduler.ts';
 import { tempMount } from '../helpers/mount.ts';
+import { readSnapshot } from '../../agents/status/snapshot.ts';
+import { toStatusJson } from '../../agents/status/json.ts';
+import { renderStatus } from '../../agents/status/text.ts';
 
 const config = Config.parse({ gpus: [{ id: 0, name: 'gpu-0', model: 'm', port: 1 }] });
 const T = (iso: string) => Date.parse(iso);
@@ -72,6 +75,12 @@ test('a scheduled plan fires at its time, not before, and its batch appears with
     assert.match(await log(paths), new RegExp(`SCHEDULE batch=${ID} — plan nightly: the run of 2026-01-01T02:00:00.000Z \\(schedule "0 2 \\* \\* \\*" UTC\\) submitted with the default inputs; next run 2026-01-02T02:00:00.000Z`));
     await settle(brain, clock);
     assert.deepEqual(await batchesOf(paths), [ID]);
+    // forge status lists the schedule with its next run and the last fire.
+    const snap = await readSnapshot(paths.root, clock.now());
+    assert.deepEqual(toStatusJson(snap).schedules, [
+      { plan: 'nightly', schedule: '0 2 * * *', timezone: 'UTC', catch_up: true, next_run: '2026-01-02T02:00:00.000Z', last_fire: '2026-01-01T02:00:00.000Z' },
+    ]);
+    assert.match(renderStatus(snap), /\nSchedules \(1\)\n  nightly  "0 2 \* \* \*" UTC  next 2026-01-02T02:00:00.000Z  last 2026-01-01T02:00:00.000Z\n/);
   } finally {
     await cleanup();
   }
