@@ -29,6 +29,7 @@ import { MissingTasks } from './takeBack.ts';
 import { reviewCompleted } from './review.ts';
 import { type Controls, NO_CONTROLS, readControls } from '../core/controls.ts';
 import { PauseNotes, applyRetries } from './controls.ts';
+import { Scheduler } from './scheduler.ts';
 
 export interface BrainOptions {
   paths: MountPaths;
@@ -67,6 +68,7 @@ export class Brain {
   /** How long each failed task's failure has been seen, on the brain's clock: its retry's backoff (a restart waits it again). */
   private readonly failedAges = new ObservedAge(() => this.clock.now());
   private readonly pauses = new PauseNotes();
+  private readonly schedules: Scheduler;
 
   constructor(opts: BrainOptions) {
     const { paths, config, clock } = opts;
@@ -86,6 +88,7 @@ export class Brain {
     this.heat = new HeatManager({ paths, config, clock, store: this.store, log });
     this.evaluator = new Evaluator(config, log);
     this.spool = new LogMerger({ paths, log, now: () => this.clock.now(), say: this.say });
+    this.schedules = new Scheduler({ paths, clock, decide: (d) => this.ix.decide(d) });
   }
 
   /** Loads the active batches from the mount (state.json, plus any unfinished batch record). */
@@ -140,6 +143,8 @@ export class Brain {
   /** One pass: submissions, a scan of the folders, decisions and actions for every active batch. */
   async pass(): Promise<void> {
     await this.spool.maybeMerge();
+    // Before the intake: a run submitted now becomes a batch in this pass. A schedule must not stop the batches.
+    await this.schedules.step().catch((err: unknown) => this.say(`brain: schedules failed: ${errorMessage(err)}`));
     await this.intake.ingestInbox();
     await this.housekeeping();
     await this.scan();

@@ -39,6 +39,8 @@ export const DECISION_VERBS = [
   'RETRY_BY_HAND', //    a person's retry (control/retry/): failed tasks given fresh attempts, the batch reopened
   'PAUSE', //            a pause seen (control/pause/): the rig, an agent or a batch
   'RESUME', //           that pause removed
+  'SCHEDULE', //         a scheduled plan's run submitted (on time, or once for runs missed while the brain was down)
+  'SCHEDULE_SKIP', //    runs of a scheduled plan missed while the brain was down, not run (catch_up: false)
   // The brain: tasks.
   'RELEASE', //          a task moved from private/ to queue/ (dependencies complete)
   'RETRY', //            a failed task back to queue/ for another attempt

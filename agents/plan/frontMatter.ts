@@ -43,3 +43,16 @@ export function readFrontMatter(text: string): FrontMatter {
     return { ...none, problem: { line: 1, message: `front matter is not valid YAML (${reason}); write it as lines of 'key: value' between two '---' lines, or remove it` } };
   }
 }
+
+/**
+ * The plan.md line of each top-level key in the front matter (`key:` at the start of a line
+ * among the first `offset` lines), for messages about one key. A key written twice keeps its first line.
+ */
+export function frontMatterKeyLines(text: string, offset: number): Record<string, number> {
+  const lines: Record<string, number> = {};
+  text.split('\n', offset).forEach((line, i) => {
+    const key = /^([A-Za-z_][\w-]*)[ \t]*:/.exec(line)?.[1];
+    if (key && !Object.prototype.hasOwnProperty.call(lines, key)) lines[key] = i + 1;
+  });
+  return lines;
+}

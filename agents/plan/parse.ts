@@ -8,7 +8,7 @@
 // (frontMatter.ts), sections and the goal, inputs and scripts in them (parseSections.ts),
 // tasks (parseTasks.ts, typed by taskFields.ts), then the limit on the number of tasks.
 import { basename } from 'node:path';
-import { readFrontMatter } from './frontMatter.ts';
+import { frontMatterKeyLines, readFrontMatter } from './frontMatter.ts';
 import { PLAN_LIMITS } from './limits.ts';
 import { parseMarkdown } from './markdown.ts';
 import { readGoal, readInputs, readScripts, splitSections, type Section } from './parseSections.ts';
@@ -49,7 +49,7 @@ export function parsePlan(text: string, file: string, dir: string): ParseResult 
 
   const src = sourceText(fm.body, fm.offset);
   const { title, sections } = splitSections(parseMarkdown(fm.body), src, typeof fm.data.title === 'string' ? fm.data.title : null);
-  const plan: Plan = { file, dir, name: basename(dir), frontMatter: fm.data, title, ...readSections(sections, src, report) };
+  const plan: Plan = { file, dir, name: basename(dir), frontMatter: fm.data, frontMatterLines: frontMatterKeyLines(text, fm.offset), title, ...readSections(sections, src, report) };
   if (plan.tasks.length > PLAN_LIMITS.tasks) {
     report(plan.sectionLines.tasks ?? 1, `the plan has ${figure(plan.tasks.length)} tasks, over the limit of ${figure(PLAN_LIMITS.tasks)} tasks per plan; split the work into several plans, or write one task with a foreach over a manifest of items`);
   }

@@ -54,6 +54,8 @@ export interface Plan {
   /** Folder name: the plan's name on the mount. */
   name: string;
   frontMatter: Record<string, unknown>;
+  /** Line in plan.md of each top-level front matter key, for error messages (absent: line 1). */
+  frontMatterLines?: Record<string, number>;
   title: string | null;
   goal: string | null;
   inputs: PlanInput[];

@@ -5,6 +5,7 @@ import type { Heartbeat } from '../core/heartbeat.ts';
 import { gpuDeadText } from './format.ts';
 import type { BrainView } from './liveness.ts';
 import type { RigSnapshot } from './snapshot.ts';
+import type { ScheduleRow } from './schedules.ts';
 import { type QueueCounts, type StatusView, type WaitItem, summarize } from './view.ts';
 
 export interface StatusJson {
@@ -22,6 +23,8 @@ export interface StatusJson {
   brain: { active_batches: string[]; updated_at: string; brain_pid: number | null; inbox_pending: number } | null;
   /** Whether a brain runs, from its lease (liveness.ts): state running|down|not_running|elsewhere|unknown. */
   brain_lease: BrainView;
+  /** Scheduled plans: {plan, schedule, timezone, catch_up, next_run, last_fire}. */
+  schedules: ScheduleRow[];
   config_problem: string | null;
   generated_at: string;
 }
@@ -41,6 +44,7 @@ export function toStatusJson(snap: RigSnapshot, view: StatusView = summarize(sna
     bad_files: snap.bad_files,
     brain: snap.brain ? { ...snap.brain, inbox_pending: snap.inbox_pending } : null,
     brain_lease: view.brain,
+    schedules: snap.schedules ?? [],
     config_problem: snap.config_problem,
     generated_at: new Date(snap.now).toISOString(),
   };

@@ -4,6 +4,7 @@
 // is read through readMountFile (a FIFO, a directory, /dev/zero or a huge file costs a few
 // system calls), nothing is moved or quarantined, and each file that cannot be used becomes
 // an entry of bad_files instead of an exception.
+import { type ScheduleRow, readSchedules } from './schedules.ts';
 import { constants } from 'node:fs';
 import { access, lstat, open, readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -68,6 +69,8 @@ export interface RigSnapshot {
   interventions: Intervention[];
   /** Files on the mount this look could not use, each with why (path relative to the mount). */
   bad_files: BadFile[];
+  /** Scheduled plans with their next run (status/schedules.ts); absent in snapshots made by hand. */
+  schedules?: ScheduleRow[];
 }
 
 export interface BadFile {
@@ -98,6 +101,7 @@ export async function readSnapshot(shared: string, now: number, opts: SnapshotOp
   ]);
   const gpus = await readGpuViews(paths, config, now, note);
   const interventions = await readInterventions(paths);
+  const schedules = await readSchedules(paths, now, note);
   for (const b of interventions.bad) note(join(paths.root, b.rel), b.problem);
   return {
     shared: paths.root,
@@ -113,6 +117,7 @@ export async function readSnapshot(shared: string, now: number, opts: SnapshotOp
     inbox_pending: inbox.length,
     approvals,
     interventions: interventions.records,
+    schedules,
     bad_files: bad.sort((a, b) => a.path.localeCompare(b.path)),
   };
 }

@@ -1,4 +1,5 @@
 // npm run status: the rig as text, one section after another, from a snapshot and its view.
+import { scheduleLines } from './schedules.ts';
 import { printable } from '../core/decisionLog.ts';
 import type { RigSnapshot } from './snapshot.ts';
 import {
@@ -123,6 +124,7 @@ export function renderStatus(snap: RigSnapshot, view: StatusView = summarize(sna
     ...orphanedLines(view),
     ...waitingLines(view),
     ...failedLines(view),
+    ...scheduleLines(snap.schedules ?? []),
     ...(bad.length ? ['', ...bad] : []),
   ];
   // Names, reasons and paths come from files on the mount: no control character reaches the terminal.

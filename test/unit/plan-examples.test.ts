@@ -60,6 +60,17 @@ test('the hello plan runs and its report combines both earlier tasks', async () 
   }
 });
 
+test('the nightly plan runs its chain: collect, process, digest', async () => {
+  const { batchPath, ran } = await runBatch('nightly', {});
+  try {
+    assert.deepEqual(ran, ['collect', 'process', 'digest', 'batch_summary']);
+    const digest = await readFile(join(batchPath, 'digest.md'), 'utf8');
+    assert.match(digest, /^# Nightly digest\n\n3 notes, 30 words\.\n\n- brain\.txt \(12 words\): The brain rebuilt its index after a restart\.\n/);
+  } finally {
+    await rm(batchPath, { recursive: true, force: true });
+  }
+});
+
 test('the video plan runs: scan, one transcribe per video, aggregate; simulated GPU memory is cleaned up', async () => {
   const sim = await mkdtemp(join(tmpdir(), 'forge-sim-'));
   await mkdir(join(sim, 'procs'));
