@@ -6,6 +6,7 @@ import { parseCommand, usageError, runCommand } from '../agents/core/args.ts';
 import { loadConfig } from '../agents/core/config.ts';
 import { errorMessage, UserInputError } from '../agents/core/errors.ts';
 import { isSafeName, mountPaths } from '../agents/core/paths.ts';
+import { writeControl } from '../agents/core/controls.ts';
 import { SIGNAL_KINDS, writeSignal, type SignalKind } from '../agents/core/signals.ts';
 import { TaskStore } from '../agents/core/store.ts';
 import { readTaskFile } from '../agents/core/taskFile.ts';
@@ -65,6 +66,11 @@ async function main(): Promise<void> {
   }
 
   await mkdir(paths.signals, { recursive: true });
+  if (taskId !== undefined) {
+    // A person's abort or kill cancels the task: it ends cancelled and is not retried.
+    await writeControl(paths, 'cancel', taskId);
+    process.stderr.write(`task ${taskId} is cancelled (control/cancel/${taskId}): it will not be retried; forge retry ${taskId} gives it fresh attempts\n`);
+  }
   const file = await writeSignal(paths, target, kind, taskId);
   process.stdout.write(`${file}\n`);
 }

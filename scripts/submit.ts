@@ -9,15 +9,18 @@ import { describeArgError } from '../agents/core/args.ts';
 import { resolveShared } from '../agents/core/paths.ts';
 import { shortPath, submitPlan } from '../agents/plan/submit.ts';
 
-const USAGE = `usage: forge submit PLAN [--config JSON] [--json] [--shared DIR]
+const USAGE = `usage: forge submit PLAN [--config JSON] [--priority N] [--json] [--shared DIR]
   PLAN            a plan folder (anywhere), or the name of a folder under <shared>/plans/
   --config JSON   input values of the plan, e.g. --config '{"COUNT": 5}'
+  --priority N    1 (highest) to 5 (lowest): claimed before lower priorities (default: the plan's
+                  front matter priority, else 3); batches of one priority take turns
   --json          print one JSON object: { batch_id, plan, plan_dir, placement, inbox_file }
   --shared DIR    the shared mount (default: $RIG_SHARED, else ./shared)
   -h, --help      print this help and exit`;
 
 const OPTIONS = {
   config: { type: 'string' },
+  priority: { type: 'string' },
   json: { type: 'boolean' },
   shared: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -41,11 +44,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.positionals.length !== 1) return refuse(`expected exactly one PLAN, got ${args.positionals.length}`);
+  const priority = args.values.priority === undefined ? undefined : Number(args.values.priority);
+  if (priority !== undefined && !(Number.isInteger(priority) && priority >= 1 && priority <= 5)) return refuse(`--priority ${args.values.priority}: expected a whole number from 1 (highest) to 5 (lowest)`);
   // `npm run submit` (or `npm run forge -- submit`) starts us in the package root; paths a person typed are relative to where they were.
   const viaNpm = process.env.npm_lifecycle_event === 'submit' || process.env.npm_lifecycle_event === 'forge';
   const cwd = viaNpm && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
   const shared = args.values.shared !== undefined ? resolve(cwd, args.values.shared) : resolveShared(undefined);
-  const outcome = await submitPlan({ plan: args.positionals[0]!, config: args.values.config, shared, cwd });
+  const outcome = await submitPlan({ plan: args.positionals[0]!, config: args.values.config, shared, cwd, priority });
   if (!outcome.ok) {
     for (const p of outcome.problems) process.stderr.write(`${p}\n`);
     const n = outcome.problems.length;

@@ -149,9 +149,13 @@ export class Brain {
     await this.housekeeping();
     await this.scan();
     const approvals = await this.listApprovals();
-    const controls = await this.readControls();
+    let controls = await this.readControls();
     await this.pauses.note(this.ix, controls);
-    if (controls.retry.size) await applyRetries(this.ix, controls);
+    if (controls.retry.size) {
+      await applyRetries(this.ix, controls);
+      // A retry lifts the cancel of what it retries: read again, so this pass does not cancel it anew.
+      controls = await this.readControls();
+    }
     const failedForMs = this.failureAges();
     // Higher priority first (sort is stable: by submission within one priority), so its tasks are released first.
     for (const batch of [...this.batches.values()].sort((a, b) => a.priority - b.priority)) {

@@ -67,8 +67,10 @@ async function retryTarget(ix: BrainIndex, target: string): Promise<string> {
   await removeControl(ix.paths, 'cancel', target);
   if (onlyTask === null) await removeControl(ix.paths, 'cancel', batchId);
   const active = ix.batches.get(batchId);
-  if (active && !FINAL.has(active.state)) return retryActive(ix, batchId, onlyTask);
-  return reopen(ix, batchId, onlyTask);
+  const said = active && !FINAL.has(active.state) ? await retryActive(ix, batchId, onlyTask) : await reopen(ix, batchId, onlyTask);
+  // And the cancels of single tasks it retried (an abort by hand is one).
+  for (const [id, v] of ix.tasks) if (batchOfTaskId(id) === batchId && v.folder === 'private' && v.task.result === null) await removeControl(ix.paths, 'cancel', id);
+  return said;
 }
 
 /** Which tasks a retry resets: the target task (or every badly ended one), the ones not run because of it, and the summary. */
@@ -114,11 +116,12 @@ async function reopen(ix: BrainIndex, batchId: string, onlyTask: string | null):
     const task = r.task;
     const ok = task.result?.outcome === 'success';
     if (!ok && chosen(task, onlyTask)) {
-      await ix.store.write('private', reset(task));
+      ix.tasks.set(id, { folder: 'private', task: await ix.store.write('private', reset(task)) });
       retried += 1;
     } else {
       // Whole first, then the archived copy goes: a crash in between leaves two copies, the archived one never read again.
-      await ix.store.write(ok ? 'complete' : 'failed', task);
+      const folder = ok ? 'complete' : 'failed';
+      ix.tasks.set(id, { folder, task: await ix.store.write(folder, task) });
     }
     await unlink(file).catch((err: unknown) => {
       if (!isGone(err)) throw err;

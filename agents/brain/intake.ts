@@ -13,6 +13,7 @@ import { UnreadableWatch, fileVersion } from '../core/unreadable.ts';
 import type { ParseBudget } from '../plan/limits.ts';
 import type { Plan } from '../plan/types.ts';
 import { buildBatchTasks } from '../plan/build.ts';
+import { planPriority } from '../plan/priority.ts';
 import { inferTaskClass } from '../plan/infer.ts';
 import type { BrainIndex } from './brainIndex.ts';
 import { applyEstimates } from './learn.ts';
@@ -99,7 +100,8 @@ export class SubmissionIntake {
     const ix = this.ix;
     const batchPath = batchDir(ix.paths, plan.name, batchId);
     await mkdir(batchPath, { recursive: true });
-    const tasks = buildBatchTasks(plan, { batchId, batchPath, values, config: ix.config, now: ix.clock.now() });
+    const priority = sub.priority ?? planPriority(plan.frontMatter);
+    const tasks = buildBatchTasks(plan, { batchId, batchPath, values, config: ix.config, now: ix.clock.now(), priority });
     const learnedNote = applyEstimates(ix.estimates, tasks);
     // The seal first: no task of the batch can be released before the agents can check it.
     await ix.seal(batchId, batchPath, tasks);
@@ -118,6 +120,7 @@ export class SubmissionIntake {
       started_at: null,
       finished_at: null,
       task_ids: tasks.map((t) => t.id),
+      priority,
     }, ix.movedAside);
     ix.batches.set(batchId, rec);
     await ix.saveState();

@@ -2,6 +2,7 @@
 // Commands become argument vectors here (tokenized, then substituted: each value is one
 // literal argument); a foreach template keeps its {ITEM.*} placeholders, in template
 // encoding, for expandForeach.
+import { PRIORITY_DEFAULT } from '../core/fairOrder.ts';
 import { normalize } from 'node:path';
 import type { Config } from '../core/config.ts';
 import { UserInputError } from '../core/errors.ts';
@@ -22,6 +23,8 @@ export interface BuildOptions {
   config: Config;
   /** Milliseconds since the epoch, for created_at. */
   now: number;
+  /** 1 (highest) to 5 (lowest): every task's priority. Default 3. */
+  priority?: number;
 }
 
 /** Every placeholder value of a batch: input defaults, overridden by the given values, and BATCH_PATH. */
@@ -85,7 +88,9 @@ function buildTask(spec: PlanTaskSpec, plan: Plan, opts: BuildOptions, values: R
     output_schema: spec.output_schema,
     model: modelOf(spec.model, plan.frontMatter, task_class, values),
     attempt: 0,
-    max_attempts: opts.config.retries.max_attempts,
+    max_attempts: spec.max_attempts ?? opts.config.retries.max_attempts,
+    retry_delay_s: spec.retry_delay_s,
+    priority: opts.priority ?? PRIORITY_DEFAULT,
     attempts: [],
     created_at: isoTime(opts.now),
   };
@@ -118,6 +123,7 @@ export function buildBatchTasks(plan: Plan, opts: BuildOptions): TaskInput[] {
     vram_estimate_mb: 0,
     timeout_s: opts.config.timeouts.task_default_s,
     max_attempts: opts.config.retries.max_attempts,
+    priority: opts.priority ?? PRIORITY_DEFAULT,
     created_at: isoTime(opts.now),
   });
   return tasks;

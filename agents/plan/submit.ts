@@ -21,6 +21,8 @@ export interface SubmitOptions {
   shared: string;
   cwd?: string;
   now?: number;
+  /** 1 (highest) to 5 (lowest); overrides the plan's front matter. Checked by the caller. */
+  priority?: number;
 }
 
 
@@ -142,6 +144,7 @@ export async function submitPlan(opts: SubmitOptions): Promise<SubmitOutcome> {
     config: values,
     batch_id: batchId,
     submitted_at: new Date(opts.now ?? Date.now()).toISOString(),
+    ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
   });
   return { ok: true, batchId, planName: name, planDir: dest, inboxFile, placement, updatedFiles: updated };
 }

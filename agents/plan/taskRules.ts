@@ -54,6 +54,22 @@ const timeoutPositive: TaskRule = {
       : one(fieldLine(task, 'timeout_s'), `task '${task.name}': timeout_s must be a whole number of seconds above 0, e.g. 600; found '${task.raw.timeout_s}'`),
 };
 
+const maxAttemptsRange: TaskRule = {
+  name: 'max_attempts is a whole number from 1 to 100',
+  check: (task) =>
+    task.raw.max_attempts === undefined || (task.max_attempts !== null && task.max_attempts >= 1 && task.max_attempts <= 100)
+      ? []
+      : one(fieldLine(task, 'max_attempts'), `task '${task.name}': max_attempts must be a whole number from 1 to 100 (attempts for the task's own failures), e.g. 5; found '${task.raw.max_attempts}'`),
+};
+
+const retryDelayRange: TaskRule = {
+  name: 'retry_delay_s is a whole number of seconds up to a day',
+  check: (task) =>
+    task.raw.retry_delay_s === undefined || (task.retry_delay_s !== null && task.retry_delay_s <= 86_400)
+      ? []
+      : one(fieldLine(task, 'retry_delay_s'), `task '${task.name}': retry_delay_s must be a whole number of seconds from 0 to 86400 (the first retry's wait, doubled at each retry), e.g. 30; found '${task.raw.retry_delay_s}'`),
+};
+
 const outputSchemaObject: TaskRule = {
   name: 'output_schema is a JSON object',
   check: (task) => {
@@ -177,6 +193,8 @@ export const TASK_RULES: readonly TaskRule[] = [
   typeKnown,
   vramWhole,
   timeoutPositive,
+  maxAttemptsRange,
+  retryDelayRange,
   outputSchemaObject,
   executorFitsType,
   classFitsType,

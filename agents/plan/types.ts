@@ -41,6 +41,10 @@ export interface PlanTaskSpec {
   foreach: { path: string; key: string } | null;
   vram_estimate_mb: number | null;
   timeout_s: number | null;
+  /** Attempts for its own failures; null: the config's retries.max_attempts. */
+  max_attempts: number | null;
+  /** The first retry's wait, s (doubled each retry); null: retries.backoff_base_s. */
+  retry_delay_s: number | null;
   prompt: string | null;
   output_schema: Record<string, unknown> | null;
   model: string | null;

@@ -6,6 +6,7 @@
 import { findCycles } from './graph.ts';
 import { GRAPH_RULES, PLAN_RULES } from './planRules.ts';
 import { ruleContext } from './ruleContext.ts';
+import { PRIORITY_RULE } from './priority.ts';
 import { SCHEDULE_RULES } from './scheduleRules.ts';
 import { TASK_RULES } from './taskRules.ts';
 import type { Plan } from './types.ts';
@@ -40,6 +41,7 @@ export function validatePlan(plan: Plan, values: Record<string, string>): string
   const found = [
     ...PLAN_RULES.flatMap((rule) => rule.check(plan, ctx)),
     ...SCHEDULE_RULES.flatMap((rule) => rule.check(plan, ctx)),
+    ...PRIORITY_RULE.check(plan, ctx),
     ...plan.tasks.flatMap((task) => TASK_RULES.flatMap((rule) => rule.check(task, ctx))),
     ...GRAPH_RULES.flatMap((rule) => rule.check(plan, ctx)),
   ];

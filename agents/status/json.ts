@@ -25,6 +25,8 @@ export interface StatusJson {
   brain_lease: BrainView;
   /** Scheduled plans: {plan, schedule, timezone, catch_up, next_run, last_fire}. */
   schedules: ScheduleRow[];
+  /** control/: paused targets (rig, agent names, batch ids) and cancelled ones (batch and task ids). */
+  controls: { paused: string[]; cancelled: string[] };
   config_problem: string | null;
   generated_at: string;
 }
@@ -45,6 +47,7 @@ export function toStatusJson(snap: RigSnapshot, view: StatusView = summarize(sna
     brain: snap.brain ? { ...snap.brain, inbox_pending: snap.inbox_pending } : null,
     brain_lease: view.brain,
     schedules: snap.schedules ?? [],
+    controls: snap.controls ?? { paused: [], cancelled: [] },
     config_problem: snap.config_problem,
     generated_at: new Date(snap.now).toISOString(),
   };

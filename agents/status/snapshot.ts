@@ -5,6 +5,7 @@
 // system calls), nothing is moved or quarantined, and each file that cannot be used becomes
 // an entry of bad_files instead of an exception.
 import { type ScheduleRow, readSchedules } from './schedules.ts';
+import { NO_CONTROLS, readControls } from '../core/controls.ts';
 import { constants } from 'node:fs';
 import { access, lstat, open, readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -71,6 +72,8 @@ export interface RigSnapshot {
   bad_files: BadFile[];
   /** Scheduled plans with their next run (status/schedules.ts); absent in snapshots made by hand. */
   schedules?: ScheduleRow[];
+  /** control/ on the mount: what is paused (rig, agents, batches) and what is cancelled (batches, tasks); absent in snapshots made by hand. */
+  controls?: { paused: string[]; cancelled: string[] };
 }
 
 export interface BadFile {
@@ -102,6 +105,7 @@ export async function readSnapshot(shared: string, now: number, opts: SnapshotOp
   const gpus = await readGpuViews(paths, config, now, note);
   const interventions = await readInterventions(paths);
   const schedules = await readSchedules(paths, now, note);
+  const controls = await readControls(paths, ['cancel', 'pause']).catch(() => NO_CONTROLS);
   for (const b of interventions.bad) note(join(paths.root, b.rel), b.problem);
   return {
     shared: paths.root,
@@ -118,6 +122,7 @@ export async function readSnapshot(shared: string, now: number, opts: SnapshotOp
     approvals,
     interventions: interventions.records,
     schedules,
+    controls: { paused: [...controls.pause].sort(), cancelled: [...controls.cancel].sort() },
     bad_files: bad.sort((a, b) => a.path.localeCompare(b.path)),
   };
 }

@@ -114,10 +114,23 @@ function failedLines(view: StatusView): string[] {
   return out;
 }
 
+/** What is paused, and why nothing of it moves; what is cancelled. */
+function controlLines(snap: RigSnapshot): string[] {
+  const c = snap.controls;
+  if (!c) return [];
+  const out: string[] = [];
+  if (c.paused.includes('rig')) out.push('PAUSED: the rig (no agent claims anything new; running work finishes) — forge resume rig');
+  const others = c.paused.filter((p) => p !== 'rig');
+  if (others.length) out.push(`paused: ${others.join(', ')} (nothing new of them is claimed or released) — forge resume NAME`);
+  if (c.cancelled.length) out.push(`cancelled: ${c.cancelled.slice(0, 10).join(', ')}${c.cancelled.length > 10 ? ` and ${c.cancelled.length - 10} more` : ''}`);
+  return out;
+}
+
 export function renderStatus(snap: RigSnapshot, view: StatusView = summarize(snap)): string {
   const bad = badFileLines(snap, BAD_FILES_SHOWN);
   const out = [
     ...headerLines(snap, view),
+    ...controlLines(snap),
     ...batchLines(view),
     ...gpuLines(snap, view),
     ...queueLines(view),
