@@ -1,12 +1,12 @@
 // VRAM estimates learned from measured peaks, per (plan, task template): brain/vram_estimates.json.
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from '../core/zod.ts';
 import { readJsonFile } from '../core/mountJson.ts';
 import type { MountPaths } from '../core/paths.ts';
 import { writeOwnJson } from '../core/quarantine.ts';
 import type { Task, TaskInput } from '../core/task.ts';
 
-const Estimates = z.record(z.string(), z.object({ peak_mb: z.number().min(0), batch: z.string(), at: z.string() }));
+const Estimates = z.record(z.string(), z.object({ peak_mb: z.number().check(z.gte(0)), batch: z.string(), at: z.string() }));
 export type Estimates = z.infer<typeof Estimates>;
 
 export function estimatesPath(paths: MountPaths): string {

@@ -1,7 +1,7 @@
 // brain/batches/<batch_id>.json: one record per batch, written only by the brain.
 // brain/state.json: the index of active batches (the seed's state.json).
 import { readdir } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { isTempName } from './atomic.ts';
 import { isGone } from './errors.ts';
 import { type JsonFileRead, readJsonFile } from './mountJson.ts';
@@ -14,12 +14,12 @@ export const BatchState = z.enum(BATCH_STATES);
 export type BatchState = z.infer<typeof BatchState>;
 
 export const TaskCounts = z.object({
-  total: z.number().int(),
-  waiting: z.number().int(),
-  queued: z.number().int(),
-  processing: z.number().int(),
-  complete: z.number().int(),
-  failed: z.number().int(),
+  total: z.number().check(z.int()),
+  waiting: z.number().check(z.int()),
+  queued: z.number().check(z.int()),
+  processing: z.number().check(z.int()),
+  complete: z.number().check(z.int()),
+  failed: z.number().check(z.int()),
 });
 export type TaskCounts = z.infer<typeof TaskCounts>;
 
@@ -31,22 +31,22 @@ export const BatchRecord = z.object({
   state: BatchState,
   values: z.record(z.string(), z.string()),
   submitted_at: z.string(),
-  started_at: z.string().nullable(),
-  finished_at: z.string().nullable(),
+  started_at: z.nullable(z.string()),
+  finished_at: z.nullable(z.string()),
   /** Every task id of the batch, foreach children included once expanded. */
   task_ids: z.array(SafeId),
   /** Final counts, written when the batch ends (live counts come from the folders). */
-  final_counts: TaskCounts.nullable().default(null),
+  final_counts: z._default(z.nullable(TaskCounts), null),
   /** Tasks that failed for good and those recorded as not run because of them. */
-  failed_tasks: z.array(z.string()).default([]),
-  not_run: z.array(z.string()).default([]),
+  failed_tasks: z._default(z.array(z.string()), []),
+  not_run: z._default(z.array(z.string()), []),
   /** Why tasks failed for good, by task id (the first 20, each cut to 300 characters): what status shows of a failed batch. */
-  failure_reasons: z.record(z.string(), z.string()).default({}),
-  summary_path: z.string().nullable().default(null),
+  failure_reasons: z._default(z.record(z.string(), z.string()), {}),
+  summary_path: z._default(z.nullable(z.string()), null),
   /** 1 (highest) to 5 (lowest): its tasks' priority (core/fairOrder.ts). */
-  priority: z.number().int().min(1).max(5).default(3),
+  priority: z._default(z.number().check(z.int(), z.gte(1), z.lte(5)), 3),
   /** When the brain first acted on a cancel of the whole batch (control/cancel/<id>); null: not cancelled. */
-  cancelled_at: z.string().nullable().default(null),
+  cancelled_at: z._default(z.nullable(z.string()), null),
 });
 export type BatchRecord = z.infer<typeof BatchRecord>;
 export type BatchRecordInput = z.input<typeof BatchRecord>;
@@ -54,9 +54,9 @@ export type BatchRecordInput = z.input<typeof BatchRecord>;
 export const BrainState = z.object({
   active_batches: z.array(SafeId),
   updated_at: z.string(),
-  brain_pid: z.number().int().nullable(),
+  brain_pid: z.nullable(z.number().check(z.int())),
   /** The mount's path on the brain's host: task files hold absolute paths under it, so every host must mount it there. */
-  shared_root: z.string().optional(),
+  shared_root: z.optional(z.string()),
 });
 export type BrainState = z.infer<typeof BrainState>;
 

@@ -1,5 +1,5 @@
 // <shared>/config.json: validated at start; a bad file is refused with the field and the reason.
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { writeJsonAtomic } from './atomic.ts';
 import { LOG_COMPONENTS, LOG_LEVELS, type LogComponent, type LogLevel } from './logLevel.ts';
 import { UserInputError } from './errors.ts';
@@ -13,9 +13,9 @@ import { checkSchema, foundWords } from './zodIssues.ts';
  */
 function between(lo: number, hi: number, unit: string, opts: { int?: boolean } = {}) {
   const msg = (iss: { input?: unknown }) => `must be ${opts.int ? 'a whole number ' : ''}between ${lo} and ${hi}${unit ? ` ${unit}` : ''}; found ${JSON.stringify(iss.input)}`;
-  let n = z.number({ error: msg });
-  if (opts.int) n = n.int({ error: msg });
-  return n.min(lo, { error: msg }).max(hi, { error: msg });
+  const num = z.number({ error: msg });
+  const range = [z.gte(lo, { error: msg }), z.lte(hi, { error: msg })];
+  return opts.int ? num.check(z.int({ error: msg }), ...range) : num.check(...range);
 }
 
 /** 30 days: the longest time any timeout or cycle may name (Node's timers stop at 24.8 days; longer ones are clamped). */
@@ -24,33 +24,33 @@ const MONTH_S = 30 * 24 * 3600;
 /** A managed runtime's command line: literal arguments, never a shell line. */
 export const ServeConfig = z.strictObject({
   /** The server's argv, e.g. ["llama-server", "-m", "/models/qwen2.5-7b.gguf", "--port", "{port}"]. */
-  argv: z.array(z.string().min(1)).min(1, 'give the server command and its arguments'),
+  argv: z.array(z.string().check(z.minLength(1))).check(z.minLength(1, 'give the server command and its arguments')),
   /** Extra environment, e.g. {"OLLAMA_MODELS": "/mnt/models"}. CUDA_VISIBLE_DEVICES is always set to the GPU's id. */
-  env: z.record(z.string(), z.string()).default({}),
+  env: z._default(z.record(z.string(), z.string()), {}),
 });
 export type ServeConfig = z.infer<typeof ServeConfig>;
 
 export const GpuConfig = z.strictObject({
   /** Physical GPU index: the agent sets CUDA_VISIBLE_DEVICES to it. */
-  id: z.number().int().min(0),
+  id: z.number().check(z.int(), z.gte(0)),
   /** Agent name for logs and signal files, e.g. gpu-1. */
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'letters, digits, _ and - only'),
+  name: z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'letters, digits, _ and - only')),
   /** Model the agent loads when it goes hot, e.g. qwen2.5:7b. */
-  model: z.string().min(1),
+  model: z.string().check(z.minLength(1)),
   /** The agent's own runtime port (Ollama's, or the OpenAI-compatible server's). */
-  port: z.number().int().min(1).max(65535),
+  port: z.number().check(z.int(), z.gte(1), z.lte(65535)),
   /**
    * The LLM server's protocol: ollama (loads and unloads models on request) or openai (any
    * OpenAI-compatible server, e.g. llama.cpp's llama-server or vLLM, serving the one model it
    * was started with).
    */
-  runtime: z.enum(['ollama', 'openai']).default('ollama'),
+  runtime: z._default(z.enum(['ollama', 'openai']), 'ollama'),
   /** Requests the runtime serves at once on this card (Ollama's OLLAMA_NUM_PARALLEL, llama-server's --parallel). */
-  num_parallel: between(1, 64, 'requests', { int: true }).default(1),
+  num_parallel: z._default(between(1, 64, 'requests', { int: true }), 1),
   /** The rig starts and supervises this GPU's runtime itself (pinned to the card, restarted with backoff when it dies). */
-  manage: z.boolean().default(false),
+  manage: z._default(z.boolean(), false),
   /** How a managed runtime is started: argv (no shell) and extra environment; {port} {gpu} {host} {model} {num_parallel} are filled in. */
-  serve: ServeConfig.nullable().default(null),
+  serve: z._default(z.nullable(ServeConfig), null),
 });
 export type GpuConfig = z.infer<typeof GpuConfig>;
 
@@ -60,17 +60,13 @@ export const SERVE_PLACEHOLDERS = ['port', 'gpu', 'host', 'model', 'num_parallel
 /** Executor policy. Lives only here: a plan can never loosen it. */
 export const ExecutorPolicy = z.strictObject({
   /** Commands refused outright (basename of argv[0], or of a command inside sh -c). */
-  blocked_commands: z.array(z.string()).default(['sudo', 'su', 'doas', 'pkexec', 'shutdown', 'reboot', 'mkfs', 'dd']),
+  blocked_commands: z._default(z.array(z.string()), ['sudo', 'su', 'doas', 'pkexec', 'shutdown', 'reboot', 'mkfs', 'dd']),
   /** Network tools: the rig is air-gapped and tasks must not reach out. */
-  network_commands: z
-    .array(z.string())
-    .default(['curl', 'wget', 'nc', 'ncat', 'netcat', 'ssh', 'scp', 'sftp', 'rsync', 'ftp', 'telnet', 'socat']),
+  network_commands: z._default(z.array(z.string()), ['curl', 'wget', 'nc', 'ncat', 'netcat', 'ssh', 'scp', 'sftp', 'rsync', 'ftp', 'telnet', 'socat']),
   /** Commands a person must approve first (a file in <shared>/approvals/). */
-  approval_commands: z.array(z.string()).default(['pip', 'pip3', 'npm', 'apt', 'apt-get', 'docker', 'systemctl']),
+  approval_commands: z._default(z.array(z.string()), ['pip', 'pip3', 'npm', 'apt', 'apt-get', 'docker', 'systemctl']),
   /** Folders no task may write into. */
-  system_paths: z
-    .array(z.string())
-    .default(['/etc', '/usr', '/bin', '/sbin', '/lib', '/lib64', '/boot', '/sys', '/proc', '/dev', '/var', '/opt', '/root']),
+  system_paths: z._default(z.array(z.string()), ['/etc', '/usr', '/bin', '/sbin', '/lib', '/lib64', '/boot', '/sys', '/proc', '/dev', '/var', '/opt', '/root']),
 });
 export type ExecutorPolicy = z.infer<typeof ExecutorPolicy>;
 
@@ -81,11 +77,11 @@ export type ExecutorPolicy = z.infer<typeof ExecutorPolicy>;
  */
 export const SandboxConfig = z.strictObject({
   /** auto: bwrap when it works here, else uncontained (said in the logs); require: else the task fails (infra); off: never. */
-  mode: z.enum(['auto', 'require', 'off']).default('auto'),
+  mode: z._default(z.enum(['auto', 'require', 'off']), 'auto'),
   /** The bwrap executable (Debian package bubblewrap). */
-  bwrap_path: z.string().min(1).default('/usr/bin/bwrap'),
+  bwrap_path: z._default(z.string().check(z.minLength(1)), '/usr/bin/bwrap'),
   /** Run shell tasks as this user, contained or not (a name or a uid; the worker must be root). null: the worker's own user. */
-  user: z.union([z.string().min(1), z.number().int().min(0)]).nullable().default(null),
+  user: z._default(z.nullable(z.union([z.string().check(z.minLength(1)), z.number().check(z.int(), z.gte(0))])), null),
 });
 export type SandboxConfig = z.infer<typeof SandboxConfig>;
 
@@ -94,126 +90,134 @@ export const Config = z.strictObject({
     .array(GpuConfig, {
       error: (iss) => `${iss.input === undefined ? 'missing; expected a list' : `expected a list, found ${foundWords(iss.input)}`} with one entry per GPU, e.g. [{"id": 0, "name": "gpu-0", "model": "qwen2.5:7b", "port": 11435}] (npm run rig writes a default config when there is none)`,
     })
-    .min(1, 'configure at least one GPU'),
-  resource_limits: z
-    .strictObject({
+    .check(z.minLength(1, 'configure at least one GPU')),
+  resource_limits: z.prefault(
+    z.strictObject({
       /** Celsius; at or above it the agent takes only meta and cpu tasks. */
-      max_temp_c: between(1, 150, '°C').default(85),
+      max_temp_c: z._default(between(1, 150, '°C'), 85),
       /** Percent of total VRAM in use; at or above it the agent is constrained. */
-      max_vram_percent: between(1, 100, '%').default(95),
+      max_vram_percent: z._default(between(1, 100, '%'), 95),
       /** Watts of power draw; at or above it the agent is constrained. */
-      max_power_w: between(1, 5000, 'W').default(140),
+      max_power_w: z._default(between(1, 5000, 'W'), 140),
       /** Percent of total VRAM the agent may reserve for tasks (its budget). */
-      vram_budget_percent: between(1, 100, '%').default(80),
+      vram_budget_percent: z._default(between(1, 100, '%'), 80),
       /** Virtual VRAM cost of a cpu task in MB: limits how many run at once. */
-      cpu_task_cost_mb: between(0, 10_000_000, 'MB', { int: true }).default(1024),
+      cpu_task_cost_mb: z._default(between(0, 10_000_000, 'MB', { int: true }), 1024),
       /** Default estimate in MB of a script task that states none. */
-      default_script_vram_mb: between(0, 10_000_000, 'MB', { int: true }).default(1024),
+      default_script_vram_mb: z._default(between(0, 10_000_000, 'MB', { int: true }), 1024),
       /**
        * Workers one agent runs at once, whatever the budget says: a script task estimated at
        * 0 MB costs nothing against it, and a large card's budget holds dozens of cpu tasks.
        */
-      max_workers: between(1, 1024, 'workers', { int: true }).default(16),
-    })
-    .prefault({}),
-  cycles: z
-    .strictObject({
+      max_workers: z._default(between(1, 1024, 'workers', { int: true }), 16),
+    }),
+    {},
+  ),
+  cycles: z.prefault(
+    z.strictObject({
       /** Seconds between internal cycles: signals, finished workers, telemetry. */
-      internal_s: between(0.05, 3600, 's').default(5),
+      internal_s: z._default(between(0.05, 3600, 's'), 5),
       /** Seconds between external cycles: heartbeat, claiming (events make both faster). */
-      external_s: between(0.1, 3600, 's').default(30),
+      external_s: z._default(between(0.1, 3600, 's'), 30),
       /** Seconds between looks at the other processes' doorbells (core/doorbell.ts): how soon a move made on another host is seen. */
-      doorbell_s: between(0.02, 60, 's').default(0.25),
-    })
-    .prefault({}),
-  timeouts: z
-    .strictObject({
+      doorbell_s: z._default(between(0.02, 60, 's'), 0.25),
+    }),
+    {},
+  ),
+  timeouts: z.prefault(
+    z.strictObject({
       /** Seconds without a heartbeat sequence advance before an agent counts as dead. */
-      heartbeat_stale_s: between(1, 86_400, 's').default(120),
+      heartbeat_stale_s: z._default(between(1, 86_400, 's'), 120),
       /** Seconds in processing/ before a task counts as stuck (abort, then kill). */
-      stuck_task_s: between(1, MONTH_S, 's').default(1200),
+      stuck_task_s: z._default(between(1, MONTH_S, 's'), 1200),
       /** Seconds between the abort signal and the kill signal. */
-      abort_grace_s: between(1, 86_400, 's').default(120),
+      abort_grace_s: z._default(between(1, 86_400, 's'), 120),
       /** Default per-task timeout in seconds when the plan gives none. */
-      task_default_s: between(1, MONTH_S, 's').default(3600),
+      task_default_s: z._default(between(1, MONTH_S, 's'), 3600),
       /** Seconds a load_llm meta task may take (cold loads on old cards take minutes). */
-      model_load_s: between(1, 86_400, 's').default(300),
+      model_load_s: z._default(between(1, 86_400, 's'), 300),
       /** Seconds a task file another process may be writing must stay unchanged and unreadable before a reader quarantines it. */
-      unreadable_grace_s: between(0, 3600, 's').default(30),
-    })
-    .prefault({}),
-  retries: z
-    .strictObject({
+      unreadable_grace_s: z._default(between(0, 3600, 's'), 30),
+    }),
+    {},
+  ),
+  retries: z.prefault(
+    z.strictObject({
       /** Attempts a task gets for failures of its own (app). */
-      max_attempts: between(1, 100, 'attempts', { int: true }).default(3),
+      max_attempts: z._default(between(1, 100, 'attempts', { int: true }), 3),
       /** Extra attempts for failures of the rig (infra: agent lost, killed, OOM). */
-      max_infra_attempts: between(0, 100, 'attempts', { int: true }).default(5),
+      max_infra_attempts: z._default(between(0, 100, 'attempts', { int: true }), 5),
       /** The wait before a failed task's first retry, s; each later retry waits twice the one before (plus up to a quarter more, jitter), up to backoff_cap_s. A plan task's retry_delay_s overrides it. */
-      backoff_base_s: between(0, 86_400, 's').default(3),
+      backoff_base_s: z._default(between(0, 86_400, 's'), 3),
       /** The longest wait between retries, s. */
-      backoff_cap_s: between(0, 86_400, 's').default(300),
-    })
-    .prefault({}),
+      backoff_cap_s: z._default(between(0, 86_400, 's'), 300),
+    }),
+    {},
+  ),
   /** The nvidia-smi executable the agents run (a path, or a name looked up on PATH). */
-  nvidia_smi: z.string().default('nvidia-smi'),
+  nvidia_smi: z._default(z.string(), 'nvidia-smi'),
   /** Host of the agents' Ollama servers. */
-  ollama_host: z.string().default('127.0.0.1'),
-  executor: ExecutorPolicy.prefault({}),
-  sandbox: SandboxConfig.prefault({}),
+  ollama_host: z._default(z.string(), '127.0.0.1'),
+  executor: z.prefault(ExecutorPolicy, {}),
+  sandbox: z.prefault(SandboxConfig, {}),
   /** The brain's own model, asked only where rules cannot decide (output quality). null: rules only. */
-  brain_llm: z
-    .strictObject({
-      model: z.string().min(1),
-      port: z.number().int().min(1).max(65535),
-      /** Scores below this (1-5) send a generate task back for another attempt. */
-      min_score: z.number().int().min(1).max(5).default(3),
-    })
-    .nullable()
-    .default(null),
+  brain_llm: z._default(
+    z.nullable(
+      z.strictObject({
+        model: z.string().check(z.minLength(1)),
+        port: z.number().check(z.int(), z.gte(1), z.lte(65535)),
+        /** Scores below this (1-5) send a generate task back for another attempt. */
+        min_score: z._default(z.number().check(z.int(), z.gte(1), z.lte(5)), 3),
+      }),
+    ),
+    null,
+  ),
   /**
    * Whether a cold agent claims llm tasks itself (its runtime then loads the model on the first
    * request, outside the serialised load gate). Default false: the brain heats an agent with a
    * load_llm task and the llm work goes to it.
    */
-  cold_agents_take_llm: z.boolean().default(false),
+  cold_agents_take_llm: z._default(z.boolean(), false),
   /** Seconds an agent stays hot or cold at least after the brain changed it (no flapping). */
-  heat_dwell_s: between(0, 86_400, 's').default(60),
+  heat_dwell_s: z._default(between(0, 86_400, 's'), 60),
   /** Seconds a hot agent may hold a model no task needs before the brain cools it. */
-  heat_idle_s: between(0, 86_400, 's').default(300),
+  heat_idle_s: z._default(between(0, 86_400, 's'), 300),
   /** The model of an llm task that names none and whose plan names none; null: the first GPU's model. */
-  default_model: z.string().min(1).nullable().default(null),
+  default_model: z._default(z.nullable(z.string().check(z.minLength(1))), null),
   /** What each model needs resident, MB, where known before any load (the agents measure it after one). */
-  models: z.record(z.string().min(1), z.strictObject({ vram_mb: between(1, 10_000_000, 'MB', { int: true }) })).default({}),
+  models: z._default(z.record(z.string().check(z.minLength(1)), z.strictObject({ vram_mb: between(1, 10_000_000, 'MB', { int: true }) })), {}),
   /** The agents' circuit breaker on their runtime: failures in a row that open it, and the first cool-down before a probe. */
-  llm_circuit: z
-    .strictObject({
-      failures: between(1, 100, 'failures', { int: true }).default(3),
-      cool_down_s: between(0.1, 86_400, 's').default(60),
-      max_cool_down_s: between(0.1, 86_400, 's').default(600),
-    })
-    .prefault({}),
+  llm_circuit: z.prefault(
+    z.strictObject({
+      failures: z._default(between(1, 100, 'failures', { int: true }), 3),
+      cool_down_s: z._default(between(0.1, 86_400, 's'), 60),
+      max_cool_down_s: z._default(between(0.1, 86_400, 's'), 600),
+    }),
+    {},
+  ),
   /** The simulated cards' LLM server (npm run rig -- --simulate N only). */
-  simulator: z
-    .strictObject({
+  simulator: z.prefault(
+    z.strictObject({
       /** Output tokens per second of one request alone on a card. */
-      tok_s: between(0.1, 1_000_000, 'tok/s').default(200),
+      tok_s: z._default(between(0.1, 1_000_000, 'tok/s'), 200),
       /** How long a model load takes, ms. */
-      load_ms: between(0, 600_000, 'ms', { int: true }).default(300),
+      load_ms: z._default(between(0, 600_000, 'ms', { int: true }), 300),
       /** Resident size of a model with one request slot, MB. */
-      model_mb: between(1, 10_000_000, 'MB', { int: true }).default(4700),
+      model_mb: z._default(between(1, 10_000_000, 'MB', { int: true }), 4700),
       /** Plain answers are lengthened to about this many tokens, as a real model's (0: short answers). */
-      answer_tokens: between(0, 100_000, 'tokens', { int: true }).default(0),
+      answer_tokens: z._default(between(0, 100_000, 'tokens', { int: true }), 0),
       /** KV cache of each further request slot (num_parallel), MB. */
-      kv_mb: between(0, 10_000_000, 'MB', { int: true }).default(256),
-    })
-    .prefault({}),
+      kv_mb: z._default(between(0, 10_000_000, 'MB', { int: true }), 256),
+    }),
+    {},
+  ),
   /**
    * How much each component says on its stderr (core/logLevel.ts): brain, agent, launcher,
    * worker, executor (the policy verdicts). FORGE_LOG_LEVEL_<COMPONENT> in the environment wins.
    */
-  log_levels: z.strictObject(Object.fromEntries(LOG_COMPONENTS.map((c) => [c, z.enum(LOG_LEVELS).optional()])) as Record<LogComponent, z.ZodOptional<z.ZodEnum<{ [K in LogLevel]: K }>>>).default({}),
+  log_levels: z._default(z.strictObject(Object.fromEntries(LOG_COMPONENTS.map((c) => [c, z.optional(z.enum(LOG_LEVELS))])) as Record<LogComponent, z.ZodMiniOptional<z.ZodMiniEnum<{ [K in LogLevel]: K }>>>), {}),
   /** Extra environment for workers (e.g. a simulator's state folder). Never from a plan. */
-  worker_env: z.record(z.string(), z.string()).default({}),
+  worker_env: z._default(z.record(z.string(), z.string()), {}),
 });
 export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;

@@ -2,7 +2,7 @@
 // every write, so liveness never depends on file times (NFS attribute caching, clock skew).
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { errorCode } from './errors.ts';
 import { type JsonFileRead, readJsonFile } from './mountJson.ts';
 import type { RetryOptions } from './mountRead.ts';
@@ -15,39 +15,39 @@ export const ActiveTask = z.object({
   task_class: z.string(),
   task_name: z.string(),
   vram_estimate_mb: z.number(),
-  peak_vram_mb: z.number().nullable(),
-  pid: z.number().nullable(),
+  peak_vram_mb: z.nullable(z.number()),
+  pid: z.nullable(z.number()),
   started_at: z.string(),
-  attempt: z.number().int().optional(),
+  attempt: z.optional(z.number().check(z.int())),
   /** The task's own process group (the worker starts it in a new one), for cleanup. */
-  task_pgid: z.number().int().nullable().optional(),
+  task_pgid: z.optional(z.nullable(z.number().check(z.int()))),
 });
 export type ActiveTask = z.infer<typeof ActiveTask>;
 
 export const Heartbeat = z.object({
-  gpu_id: z.number().int(),
+  gpu_id: z.number().check(z.int()),
   name: z.string(),
   state: z.enum(['hot', 'cold', 'loading', 'stopping']),
   model_loaded: z.boolean(),
   last_updated: z.string(),
-  temperature_c: z.number().nullable(),
-  power_draw_w: z.number().nullable(),
-  vram_used_mb: z.number().nullable(),
-  vram_total_mb: z.number().nullable(),
-  vram_percent: z.number().nullable(),
-  gpu_util_percent: z.number().nullable(),
-  clock_mhz: z.number().nullable(),
+  temperature_c: z.nullable(z.number()),
+  power_draw_w: z.nullable(z.number()),
+  vram_used_mb: z.nullable(z.number()),
+  vram_total_mb: z.nullable(z.number()),
+  vram_percent: z.nullable(z.number()),
+  gpu_util_percent: z.nullable(z.number()),
+  clock_mhz: z.nullable(z.number()),
   throttle_status: z.string(),
   claimed_vram_mb: z.number(),
   budget_available_mb: z.number(),
-  active_workers: z.number().int(),
+  active_workers: z.number().check(z.int()),
   active_tasks: z.array(ActiveTask),
-  stats: z.object({ tasks_completed: z.number().int(), tasks_failed: z.number().int() }),
+  stats: z.object({ tasks_completed: z.number().check(z.int()), tasks_failed: z.number().check(z.int()) }),
   // Additions to the seed's format:
   /** Grows by one with every write of this file. */
-  seq: z.number().int().min(0),
+  seq: z.number().check(z.int(), z.gte(0)),
   /** Process id of the agent, and when it started (a new life restarts seq at 0). */
-  pid: z.number().int(),
+  pid: z.number().check(z.int()),
   started_at: z.string(),
   /** healthy, or constrained with reasons (temperature, VRAM, power), or unhealthy (driver failed). */
   health: z.enum(['healthy', 'constrained', 'unhealthy']),
@@ -55,30 +55,27 @@ export const Heartbeat = z.object({
   /** Task classes this agent would claim now. */
   accepts: z.array(z.string()),
   /** State of the agent's LLM runtime circuit: closed (fine), open (failing, no llm work), half_open (probing). */
-  llm_circuit: z.enum(['closed', 'open', 'half_open']).default('closed'),
-  llm_reason: z.string().nullable().default(null),
+  llm_circuit: z._default(z.enum(['closed', 'open', 'half_open']), 'closed'),
+  llm_reason: z._default(z.nullable(z.string()), null),
   /** Host figures from systeminformation. */
-  host: z
-    .object({ cpu_load_percent: z.number().nullable(), mem_available_mb: z.number().nullable() })
-    .nullable()
-    .default(null),
+  host: z._default(z.nullable(z.object({ cpu_load_percent: z.nullable(z.number()), mem_available_mb: z.nullable(z.number()) })), null),
   /** Agent stopping or stopped. */
-  stopping: z.boolean().default(false),
+  stopping: z._default(z.boolean(), false),
   /** The host the agent runs on (os.hostname()): pids mean something only there. */
-  hostname: z.string().nullable().default(null),
+  hostname: z._default(z.nullable(z.string()), null),
   /** The model resident on the card, or being loaded; null when none. */
-  model: z.string().nullable().default(null),
+  model: z._default(z.nullable(z.string()), null),
   /** Its resident size as the runtime reports it (KV cache of every request slot included), MB; 0 when none. */
-  model_mb: z.number().min(0).default(0),
+  model_mb: z._default(z.number().check(z.gte(0)), 0),
   /** The runtime's protocol, and how many requests it serves at once. */
-  runtime: z.enum(['ollama', 'openai']).default('ollama'),
-  num_parallel: z.number().int().min(1).default(1),
+  runtime: z._default(z.enum(['ollama', 'openai']), 'ollama'),
+  num_parallel: z._default(z.number().check(z.int(), z.gte(1)), 1),
   /** The runtime loads and unloads models on request (ollama); false: it serves the one model it was started with. */
-  swappable: z.boolean().default(true),
+  swappable: z._default(z.boolean(), true),
   /** How long this agent's latest load of each model took, ms. */
-  load_ms: z.record(z.string(), z.number().min(0)).default({}),
+  load_ms: z._default(z.record(z.string(), z.number().check(z.gte(0))), {}),
   /** llm tasks it runs now. */
-  running_llm: z.number().int().min(0).default(0),
+  running_llm: z._default(z.number().check(z.int(), z.gte(0)), 0),
 });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 export type HeartbeatInput = z.input<typeof Heartbeat>;

@@ -1,6 +1,6 @@
 // brain/inbox/*.json: a submission. `submit` writes one; the RPi, with no Node, may write
 // {"plan": "NAME", "config": {...}} by hand. The brain gives a hand-written one its batch id.
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -23,20 +23,21 @@ export function batchIdProblem(id: string): string | null {
 /** Strict: a misspelled key (`confg`) is refused with the closest allowed one, never dropped for its default. */
 export const Submission = z.strictObject({
   /** Name of the plan folder under <shared>/plans/. */
-  plan: z.string().refine(isSafeName, { message: 'must be the name of a folder under <shared>/plans/' }),
+  plan: z.string().check(z.refine(isSafeName, { message: 'must be the name of a folder under <shared>/plans/' })),
   /** Input values overriding the plan's defaults; each arrives as one literal argument. */
-  config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  config: z._default(z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])), {}),
   /** Set by submit, or by the brain for a hand-written submission. */
-  batch_id: z
-    .string()
-    .superRefine((id, ctx) => {
-      const problem = batchIdProblem(id);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    })
-    .optional(),
-  submitted_at: z.string().optional(),
+  batch_id: z.optional(
+    z.string().check(
+      z.superRefine((id, ctx) => {
+        const problem = batchIdProblem(id);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+    ),
+  ),
+  submitted_at: z.optional(z.string()),
   /** 1 (highest) to 5 (lowest); overrides the plan's front matter `priority:` (default 3). */
-  priority: z.number().int().min(1).max(5).optional(),
+  priority: z.optional(z.number().check(z.int(), z.gte(1), z.lte(5))),
 });
 export type Submission = z.infer<typeof Submission>;
 

@@ -2,7 +2,7 @@
 // heartbeat, an escalation): read through readMountFile, parsed, checked against its schema.
 // The one home of read + JSON.parse + schema: every way it can be wrong comes back as a
 // problem in words (zodIssues.ts), never as a throw or a hang.
-import type { z } from 'zod';
+import type * as z from './zod.ts';
 import { MAX_RECORD_BYTES, type MountFail, type MountRead, type MountReadFailure, type RetryOptions, isTransientFailure, readMountFile } from './mountRead.ts';
 import { errorMessage } from './errors.ts';
 import { checkSchema, joinProblems } from './zodIssues.ts';
@@ -36,7 +36,7 @@ export function readProblem(r: Extract<MountRead, { ok: false }>, file: string):
 }
 
 /** Pure: text parsed as JSON and checked against schema; `what` names the record, with its article ("a batch record"). */
-export function parseJsonText<T>(text: string, schema: z.ZodType<T>, what: string): JsonTextCheck<T> {
+export function parseJsonText<T>(text: string, schema: z.core.$ZodType<T>, what: string): JsonTextCheck<T> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -55,7 +55,7 @@ function readFailure(r: MountFail, file: string): JsonFileRead<never> {
 }
 
 /** Reads `file` as JSON of `schema`, bounded; `what` names the record in problems, with its article ("a batch record"). */
-export async function readJsonFile<T>(file: string, schema: z.ZodType<T>, what: string, o: JsonFileOptions = {}): Promise<JsonFileRead<T>> {
+export async function readJsonFile<T>(file: string, schema: z.core.$ZodType<T>, what: string, o: JsonFileOptions = {}): Promise<JsonFileRead<T>> {
   const r = await readMountFile(file, { maxBytes: o.maxBytes ?? MAX_RECORD_BYTES, retry: o.retry, followSymlinks: o.followSymlinks });
   if (!r.ok) return readFailure(r, file);
   const checked = parseJsonText(r.text, schema, what);

@@ -3,20 +3,20 @@
 // through writeOwnJson); forge status reads it.
 // { "nightly": { "last_fire": "2026-01-02T02:00:00.000Z", "known_since": "...", "batch": "..." } }
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { type JsonFileRead, readJsonFile } from './mountJson.ts';
 import type { MountPaths } from './paths.ts';
 import { writeOwnJson } from './quarantine.ts';
 
-const IsoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: 'must be an ISO time such as 2026-01-02T02:00:00.000Z' });
+const IsoTime = z.string().check(z.refine((s) => !Number.isNaN(Date.parse(s)), { message: 'must be an ISO time such as 2026-01-02T02:00:00.000Z' }));
 
 export const ScheduleRecord = z.object({
   /** The fire time (not the wall time it ran at) of the last run submitted or skipped; null: none yet. */
-  last_fire: IsoTime.nullable(),
+  last_fire: z.nullable(IsoTime),
   /** When the brain first saw the schedule: runs before it were never due. */
   known_since: IsoTime,
   /** The batch of the last run submitted, if any. */
-  batch: z.string().nullable().default(null),
+  batch: z._default(z.nullable(z.string()), null),
 });
 export type ScheduleRecord = z.infer<typeof ScheduleRecord>;
 

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { writeJsonAtomic } from './atomic.ts';
 import { readMountFile } from './mountRead.ts';
 import { readJsonFile } from './mountJson.ts';

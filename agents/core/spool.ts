@@ -16,7 +16,7 @@ import { mkdir, open, readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { isTempName, writeFileAtomic } from './atomic.ts';
 import { errorCode, errorMessage, isGone } from './errors.ts';
 import { type JsonFileRead, readJsonFile } from './mountJson.ts';
@@ -90,7 +90,7 @@ const SpoolOffsetsSchema = z.object({
    * Per decisions file: bytes merged, and what tells the file from a new one of the same name:
    * its inode and its first bytes (hex; a file system may give a new file a freed inode).
    */
-  decisions: z.record(z.string(), z.object({ offset: z.number().int().nonnegative(), ino: z.string(), head: z.string().default('') })),
+  decisions: z.record(z.string(), z.object({ offset: z.number().check(z.int(), z.nonnegative()), ino: z.string(), head: z._default(z.string(), '') })),
   /** Sample files appended to training_samples.jsonl whose removal is not yet confirmed. */
   samples_merged: z.array(z.string()),
 });

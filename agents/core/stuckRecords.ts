@@ -6,7 +6,7 @@
 import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { isTempName } from './atomic.ts';
 import { type JsonFileRead, readJsonFile } from './mountJson.ts';
 import type { MountPaths } from './paths.ts';
@@ -14,12 +14,12 @@ import { entryKind } from './taskFile.ts';
 
 export const EscalationRecord = z.object({
   task_id: z.string(),
-  attempt: z.number().int(),
+  attempt: z.number().check(z.int()),
   agent: z.string(),
   /** Brain clock (ms) of each step; null until taken. */
-  abort_at: z.number().nullable(),
-  kill_at: z.number().nullable(),
-  manual_at: z.number().nullable(),
+  abort_at: z.nullable(z.number()),
+  kill_at: z.nullable(z.number()),
+  manual_at: z.nullable(z.number()),
 });
 export type EscalationRecord = z.infer<typeof EscalationRecord>;
 
@@ -50,7 +50,7 @@ export interface BadRecordFile {
  * Every *.json record of one folder that reads and checks, and every one that does not, with
  * why. Entries that are not regular files are judged from the listing and never opened.
  */
-export async function readRecordFolder<T>(paths: MountPaths, dir: string, schema: z.ZodType<T>, what: string): Promise<{ records: T[]; bad: BadRecordFile[] }> {
+export async function readRecordFolder<T>(paths: MountPaths, dir: string, schema: z.core.$ZodType<T>, what: string): Promise<{ records: T[]; bad: BadRecordFile[] }> {
   const out: { records: T[]; bad: BadRecordFile[] } = { records: [], bad: [] };
   let entries: Dirent[];
   try {

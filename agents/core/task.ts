@@ -1,5 +1,5 @@
 // The task file and the worker's result: one schema each, shared by every process.
-import { z } from 'zod';
+import * as z from './zod.ts';
 import { isSafeName } from './paths.ts';
 
 export const TASK_CLASSES = ['cpu', 'script', 'llm', 'meta'] as const;
@@ -36,57 +36,57 @@ export const Outcome = z.enum([
 ]);
 export type Outcome = z.infer<typeof Outcome>;
 
-export const SafeId = z.string().refine(isSafeName, { message: 'must be a safe file name' });
+export const SafeId = z.string().check(z.refine(isSafeName, { message: 'must be a safe file name' }));
 
 /** What an LLM request of a generate or parse task cost: tokens as the runtime counted them, and time. */
 export const LlmUsage = z.object({
   model: z.string(),
-  prompt_tokens: z.number().int().min(0).nullable(),
-  output_tokens: z.number().int().min(0).nullable(),
+  prompt_tokens: z.nullable(z.number().check(z.int(), z.gte(0))),
+  output_tokens: z.nullable(z.number().check(z.int(), z.gte(0))),
   /** The request's wall time as the worker saw it (a model load included), ms. */
-  request_ms: z.number().min(0),
+  request_ms: z.number().check(z.gte(0)),
   /** Output tokens per second of request time; null when the runtime counted none. */
-  tok_s: z.number().min(0).nullable(),
+  tok_s: z.nullable(z.number().check(z.gte(0))),
   /** Time the runtime spent loading the model for this request, ms; null when no load happened or the runtime does not say. */
-  load_ms: z.number().min(0).nullable().default(null),
+  load_ms: z._default(z.nullable(z.number().check(z.gte(0))), null),
   /** The card's time this task held: seconds running, shared evenly with the llm tasks running beside it. */
-  gpu_s: z.number().min(0).nullable().default(null),
+  gpu_s: z._default(z.nullable(z.number().check(z.gte(0))), null),
   /** Energy of that share, Wh, from the power draw the agent sampled while the task ran; null without power readings. */
-  energy_wh: z.number().min(0).nullable().default(null),
+  energy_wh: z._default(z.nullable(z.number().check(z.gte(0))), null),
 });
 export type LlmUsage = z.infer<typeof LlmUsage>;
 
 export const WorkerResult = z.object({
   task_id: SafeId,
-  attempt: z.number().int().min(1),
+  attempt: z.number().check(z.int(), z.gte(1)),
   outcome: Outcome,
-  failure_kind: FailureKind.nullable(),
-  exit_code: z.number().int().nullable(),
-  signal: z.string().nullable(),
-  reason: z.string().nullable(),
+  failure_kind: z.nullable(FailureKind),
+  exit_code: z.nullable(z.number().check(z.int())),
+  signal: z.nullable(z.string()),
+  reason: z.nullable(z.string()),
   started_at: z.string(),
   finished_at: z.string(),
-  duration_ms: z.number().min(0),
-  stdout_path: z.string().nullable(),
-  stderr_path: z.string().nullable(),
+  duration_ms: z.number().check(z.gte(0)),
+  stdout_path: z.nullable(z.string()),
+  stderr_path: z.nullable(z.string()),
   /** Structured output of generate/parse tasks. */
-  output: z.unknown().optional(),
-  peak_vram_mb: z.number().min(0).nullable().optional(),
+  output: z.optional(z.unknown()),
+  peak_vram_mb: z.optional(z.nullable(z.number().check(z.gte(0)))),
   /** Generate and parse tasks: tokens and time of the LLM request. */
-  llm: LlmUsage.optional(),
+  llm: z.optional(LlmUsage),
 });
 export type WorkerResult = z.infer<typeof WorkerResult>;
 
 export const AttemptRecord = z.object({
-  attempt: z.number().int().min(1),
+  attempt: z.number().check(z.int(), z.gte(1)),
   agent: z.string(),
   claimed_at: z.string(),
-  finished_at: z.string().nullable(),
+  finished_at: z.nullable(z.string()),
   outcome: Outcome,
-  failure_kind: FailureKind.nullable(),
-  reason: z.string().nullable(),
-  exit_code: z.number().int().nullable(),
-  peak_vram_mb: z.number().nullable().optional(),
+  failure_kind: z.nullable(FailureKind),
+  reason: z.nullable(z.string()),
+  exit_code: z.nullable(z.number().check(z.int())),
+  peak_vram_mb: z.optional(z.nullable(z.number())),
 });
 export type AttemptRecord = z.infer<typeof AttemptRecord>;
 
@@ -101,54 +101,54 @@ export const Task = z.object({
   id: SafeId,
   batch: SafeId,
   plan: SafeId,
-  name: z.string().min(1),
+  name: z.string().check(z.minLength(1)),
   /** For a task made by foreach expansion: the template's name and the item's index. */
-  template: z.string().nullable().default(null),
-  item_index: z.number().int().min(0).nullable().default(null),
-  type: TaskType.default('shell'),
+  template: z._default(z.nullable(z.string()), null),
+  item_index: z._default(z.nullable(z.number().check(z.int(), z.gte(0))), null),
+  type: z._default(TaskType, 'shell'),
   task_class: TaskClass,
-  executor: Executor.default('worker'),
+  executor: z._default(Executor, 'worker'),
   /** The command as written in the plan, for people. Never run as shell. */
-  command: z.string().nullable(),
+  command: z.nullable(z.string()),
   /** The command as argument vector, placeholders filled; each value one literal argument. */
-  argv: z.array(z.string()).nullable(),
+  argv: z.nullable(z.array(z.string())),
   cwd: z.string(),
   batch_path: z.string(),
-  depends_on: z.array(SafeId).default([]),
-  foreach: ForeachSpec.nullable().default(null),
-  expanded_into: z.array(SafeId).nullable().default(null),
-  vram_estimate_mb: z.number().int().min(0),
-  timeout_s: z.number().positive(),
+  depends_on: z._default(z.array(SafeId), []),
+  foreach: z._default(z.nullable(ForeachSpec), null),
+  expanded_into: z._default(z.nullable(z.array(SafeId)), null),
+  vram_estimate_mb: z.number().check(z.int(), z.gte(0)),
+  timeout_s: z.number().check(z.positive()),
   /** generate/parse tasks: prompt text and the declared output schema. */
-  prompt: z.string().nullable().default(null),
-  output_schema: z.record(z.string(), z.unknown()).nullable().default(null),
-  model: z.string().nullable().default(null),
+  prompt: z._default(z.nullable(z.string()), null),
+  output_schema: z._default(z.nullable(z.record(z.string(), z.unknown())), null),
+  model: z._default(z.nullable(z.string()), null),
   /** Only this agent may claim it (the brain's load_llm/unload_llm for one GPU); null: any. */
-  target: z.string().nullable().default(null),
+  target: z._default(z.nullable(z.string()), null),
   /** The claim token: attempt number of the current or last claim. */
-  attempt: z.number().int().min(0).default(0),
-  max_attempts: z.number().int().min(1),
-  attempts: z.array(AttemptRecord).default([]),
+  attempt: z._default(z.number().check(z.int(), z.gte(0)), 0),
+  max_attempts: z.number().check(z.int(), z.gte(1)),
+  attempts: z._default(z.array(AttemptRecord), []),
   /** Attempts before this index were spent before a person's retry (forge retry): only later ones count against the budgets. */
-  attempts_from: z.number().int().min(0).default(0),
+  attempts_from: z._default(z.number().check(z.int(), z.gte(0)), 0),
   /** 1 (highest) to 5 (lowest): the batch's priority (core/fairOrder.ts). */
-  priority: z.number().int().min(1).max(5).default(3),
+  priority: z._default(z.number().check(z.int(), z.gte(1), z.lte(5)), 3),
   /** The first retry's wait, s (doubled at each retry, to retries.backoff_cap_s); null: retries.backoff_base_s. */
-  retry_delay_s: z.number().min(0).nullable().default(null),
-  infra_failures: z.number().int().min(0).default(0),
-  approved: z.boolean().default(false),
+  retry_delay_s: z._default(z.nullable(z.number().check(z.gte(0))), null),
+  infra_failures: z._default(z.number().check(z.int(), z.gte(0)), 0),
+  approved: z._default(z.boolean(), false),
   /** Held by the brain instead of released: 'approval' waits for <shared>/approvals/<id>. */
-  parked: z.enum(['approval']).nullable().default(null),
+  parked: z._default(z.nullable(z.enum(['approval'])), null),
   /** Why the brain holds it, for status (e.g. the executor's reason). */
-  parked_reason: z.string().nullable().default(null),
+  parked_reason: z._default(z.nullable(z.string()), null),
   created_at: z.string(),
-  released_at: z.string().nullable().default(null),
-  claimed_by: z.string().nullable().default(null),
-  claimed_at: z.string().nullable().default(null),
-  finished_at: z.string().nullable().default(null),
-  result: WorkerResult.nullable().default(null),
+  released_at: z._default(z.nullable(z.string()), null),
+  claimed_by: z._default(z.nullable(z.string()), null),
+  claimed_at: z._default(z.nullable(z.string()), null),
+  finished_at: z._default(z.nullable(z.string()), null),
+  result: z._default(z.nullable(WorkerResult), null),
   /** The brain model's quality score of a generate task's output (1-5), when a brain model is configured. */
-  evaluation: z.object({ score: z.number().int().min(1).max(5), reason: z.string(), model: z.string() }).nullable().default(null),
+  evaluation: z._default(z.nullable(z.object({ score: z.number().check(z.int(), z.gte(1), z.lte(5)), reason: z.string(), model: z.string() })), null),
 });
 export type Task = z.infer<typeof Task>;
 export type TaskInput = z.input<typeof Task>;

@@ -2,7 +2,7 @@
 // writes (config, submission, task, record) is checked by checkSchema, and every problem reads
 // `path: what was expected; what was found`. Unknown keys name the closest allowed key and list
 // the allowed ones, so a misspelled key is never silently dropped for its default.
-import type { z } from 'zod';
+import * as z from './zod.ts';
 import { suggest } from '../plan/suggest.ts';
 
 type Issue = z.core.$ZodIssue;
@@ -85,7 +85,7 @@ function describeSize(input: unknown): string {
 }
 
 /** The keys an object schema at `path` inside `schema` allows, through defaults, nullables, arrays and records; [] when none is known. */
-export function allowedKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+export function allowedKeysAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
   // zod 4 keeps a schema's parts in `def`: innerType (default, prefault, nullable, optional),
   // element (array), valueType (record), in (pipe), shape (object).
   type Def = { innerType?: unknown; element?: unknown; valueType?: unknown; in?: unknown; shape?: Record<string, unknown> };
@@ -108,7 +108,7 @@ export function allowedKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): 
  * why a required one is missing), one line per unknown key with the closest allowed key and
  * the allowed keys when the schema is given. `where` and an empty path are left out when absent.
  */
-export function formatZodIssues(issues: readonly Issue[], o: { schema?: z.ZodType; where?: string } = {}): string[] {
+export function formatZodIssues(issues: readonly Issue[], o: { schema?: z.core.$ZodType; where?: string } = {}): string[] {
   const lead = o.where ? `${o.where}: ` : '';
   const at = (path: readonly PropertyKey[]) => (path.length ? `${path.map(String).join('.')}: ` : '');
   const unknown = issues.filter((i) => i.code === 'unrecognized_keys');
@@ -124,8 +124,8 @@ export function formatZodIssues(issues: readonly Issue[], o: { schema?: z.ZodTyp
 }
 
 /** raw checked against schema: the value, or every problem in words (see formatZodIssues). */
-export function checkSchema<T>(schema: z.ZodType<T>, raw: unknown, where?: string): SchemaCheck<T> {
-  const parsed = schema.safeParse(raw, { error: issueWords });
+export function checkSchema<T>(schema: z.core.$ZodType<T>, raw: unknown, where?: string): SchemaCheck<T> {
+  const parsed = z.safeParse(schema, raw, { error: issueWords });
   if (parsed.success) return { ok: true, value: parsed.data };
   return { ok: false, problems: formatZodIssues(parsed.error.issues, { schema, where }) };
 }

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from '../core/zod.ts';
 import { isTempName, writeJsonAtomic } from '../core/atomic.ts';
 import { projectRoot } from '../core/entry.ts';
 import { errorCode } from '../core/errors.ts';
@@ -25,49 +25,49 @@ export const SIM_DIR_ENV = 'FORGE_SIM_DIR';
 export const SIM_SANDBOX = { mode: 'off' } as const;
 
 export const SimOverrides = z.object({
-  temperature_c: z.number().optional(),
-  power_draw_w: z.number().optional(),
-  memory_used_mb: z.number().min(0).optional(),
-  utilization_percent: z.number().min(0).max(100).optional(),
+  temperature_c: z.optional(z.number()),
+  power_draw_w: z.optional(z.number()),
+  memory_used_mb: z.optional(z.number().check(z.gte(0))),
+  utilization_percent: z.optional(z.number().check(z.gte(0), z.lte(100))),
   /** The clocks event reason bits (e.g. 0x4 sw_power_cap, 0x20 sw_thermal_slowdown). */
-  throttle_mask: z.number().int().min(0).optional(),
-  clock_sm_mhz: z.number().min(0).optional(),
+  throttle_mask: z.optional(z.number().check(z.int(), z.gte(0))),
+  clock_sm_mhz: z.optional(z.number().check(z.gte(0))),
   /**
    * driver: every nvidia-smi run prints the driver failure and exits 9; missing: this GPU is
    * not listed ("No devices were found", exit 6, for -i); na: temperature and power are [N/A].
    */
-  fail: z.enum(['driver', 'missing', 'na']).optional(),
+  fail: z.optional(z.enum(['driver', 'missing', 'na'])),
 });
 export type SimOverrides = z.infer<typeof SimOverrides>;
 
 export const SimGpu = z.object({
-  index: z.number().int().min(0),
+  index: z.number().check(z.int(), z.gte(0)),
   uuid: z.string(),
   name: z.string(),
-  memory_total_mb: z.number().int().positive(),
+  memory_total_mb: z.number().check(z.int(), z.positive()),
   /** Celsius when idle. */
   base_temp_c: z.number(),
   /** Celsius at full load; above it the simulator sets sw_thermal_slowdown. Default base + 45. */
-  max_temp_c: z.number().optional(),
-  idle_power_w: z.number().min(0),
-  power_limit_w: z.number().positive(),
-  max_sm_clock_mhz: z.number().positive(),
-  overrides: SimOverrides.default({}),
+  max_temp_c: z.optional(z.number()),
+  idle_power_w: z.number().check(z.gte(0)),
+  power_limit_w: z.number().check(z.positive()),
+  max_sm_clock_mhz: z.number().check(z.positive()),
+  overrides: z._default(SimOverrides, {}),
 });
 export type SimGpu = z.infer<typeof SimGpu>;
 
 export const SimState = z.object({
   gpus: z.array(SimGpu),
-  driver_version: z.string().optional(),
-  cuda_version: z.string().optional(),
+  driver_version: z.optional(z.string()),
+  cuda_version: z.optional(z.string()),
 });
 export type SimState = z.infer<typeof SimState>;
 
 export const SimProc = z.object({
-  pid: z.number().int().positive(),
-  gpu_index: z.number().int().min(0),
+  pid: z.number().check(z.int(), z.positive()),
+  gpu_index: z.number().check(z.int(), z.gte(0)),
   /** MiB this process holds on the GPU. */
-  used_mb: z.number().min(0),
+  used_mb: z.number().check(z.gte(0)),
   /** Shown as process_name, e.g. python3 or ollama. */
   name: z.string(),
 });

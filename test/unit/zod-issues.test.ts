@@ -3,20 +3,20 @@
 // person reads when a config, a submission or a task file is refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { z } from 'zod';
+import * as z from '../../agents/core/zod.ts';
 import { allowedKeysAt, checkSchema, formatZodIssues, joinProblems } from '../../agents/core/zodIssues.ts';
 import { Config, defaultGpus } from '../../agents/core/config.ts';
 import { parseJsonText } from '../../agents/core/mountJson.ts';
 
 const Shape = z.strictObject({
   list: z.array(z.number()),
-  mode: z.enum(['auto', 'require', 'off']).default('auto'),
-  user: z.union([z.string(), z.number()]).optional(),
-  count: z.number().int().min(0).optional(),
-  name: z.string().min(1).optional(),
-  timeout_s: z.number().positive().optional(),
-  inner: z.strictObject({ internal_s: z.number().default(5), external_s: z.number().default(30) }).prefault({}),
-  named: z.string().refine((s) => s === 'ok', { message: 'must be ok' }).optional(),
+  mode: z._default(z.enum(['auto', 'require', 'off']), 'auto'),
+  user: z.optional(z.union([z.string(), z.number()])),
+  count: z.optional(z.number().check(z.int(), z.gte(0))),
+  name: z.optional(z.string().check(z.minLength(1))),
+  timeout_s: z.optional(z.number().check(z.positive())),
+  inner: z.prefault(z.strictObject({ internal_s: z._default(z.number(), 5), external_s: z._default(z.number(), 30) }), {}),
+  named: z.optional(z.string().check(z.refine((s) => s === 'ok', { message: 'must be ok' }))),
 });
 
 function problems(raw: unknown, where?: string): string[] {
