@@ -3,7 +3,10 @@
 // the batches take turns, one task each in turn (round-robin), the older batch first in each
 // round. So a 10-task batch submitted after a 10,000-task one of the same priority gets every
 // other claim instead of waiting for the big one to drain, and an urgent batch goes first.
-// Within a batch, tasks keep their id order (the order the brain made them in).
+// Within a batch, tasks keep their id order (the order the brain made them in). A batch's turns
+// count from the tasks it already has running: the claimer passes how many are in processing/,
+// so a batch that holds the rig's workers waits while one that holds none goes next, whatever
+// their ages (without it, each fresh decision would hand the older batch turn 0 again).
 //
 // Pure and stable: every agent sorts the same queue into the same order, so racing agents
 // contend for the head of it and the losers move on to the next task.
@@ -26,8 +29,8 @@ export function priorityOf(p: number | null | undefined): number {
 
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** The items in the order they should be taken (a new array). */
-export function fairOrder<T extends Orderable>(items: readonly T[]): T[] {
+/** The items in the order they should be taken (a new array); `running(batch)`: its tasks already running. */
+export function fairOrder<T extends Orderable>(items: readonly T[], running: (batch: string) => number = () => 0): T[] {
   // Each item's turn within its batch: its rank among the batch's items in id order.
   const byBatch = new Map<string, T[]>();
   for (const item of items) {
@@ -39,7 +42,8 @@ export function fairOrder<T extends Orderable>(items: readonly T[]): T[] {
   const keyed: Array<{ item: T; priority: number; turn: number; batch: string }> = [];
   for (const [batch, list] of byBatch) {
     list.sort((a, b) => byString(a.id, b.id));
-    list.forEach((item, turn) => keyed.push({ item, priority: priorityOf(item.priority), turn, batch }));
+    const first = running(batch);
+    list.forEach((item, rank) => keyed.push({ item, priority: priorityOf(item.priority), turn: first + rank, batch }));
   }
   keyed.sort((a, b) => a.priority - b.priority || a.turn - b.turn || byString(a.batch, b.batch) || byString(a.item.id, b.item.id));
   return keyed.map((k) => k.item);

@@ -23,6 +23,7 @@ import { describeSandbox } from '../worker/sandbox.ts';
 import { type ClaimView, acceptsNow, availableMb, budgetTotal, decideClaims, needsFreshReading, runsAs } from './decideClaims.ts';
 import { applySignals, stopCancelled } from './agentSignals.ts';
 import { type Controls, NO_CONTROLS, readControls } from '../core/controls.ts';
+import { batchOfTaskId } from '../core/batch.ts';
 import { AttemptResults } from './attemptResults.ts';
 import { GpuWatch } from './gpuWatch.ts';
 import { buildHeartbeat } from './heartbeatView.ts';
@@ -183,9 +184,13 @@ export class GpuAgent {
     }
     // Read at each pass, just before deciding: nothing of a batch is claimed after its cancel.
     this.controls = await readControls(this.o.paths, ['cancel', 'pause']);
+    // What each batch has running on the rig: its turns come after those (fairOrder.ts).
+    const inFlight = new Map<string, number>();
+    const countIn = (id: string) => inFlight.set(batchOfTaskId(id), (inFlight.get(batchOfTaskId(id)) ?? 0) + 1);
+    for (const id of await this.store.list('processing')) countIn(id);
     let queued = await this.queue.read(ids);
     for (let first = true; ; first = false) {
-      const plan = decideClaims(this.view(), queued, this.config);
+      const plan = decideClaims({ ...this.view(), inFlight }, queued, this.config);
       for (const s of first ? plan.skipped : []) {
         if (s.rule === 'seal' && this.queue.noteRefusal(s.id, this.o.clock.now())) await this.agentLog('REFUSED', s.id, `${s.reason}; not claimed`);
       }
@@ -194,7 +199,10 @@ export class GpuAgent {
       queued = queued.filter((q) => q.id !== next.id);
       // Lost to another agent (false), or blocked by something in processing/ (the next listing quarantines it): the other tasks go on.
       const won = await this.store.claim(next.id).catch((err: unknown) => (this.say(`claim of ${next.id} failed: ${errorMessage(err)}`), false));
-      if (won) await this.begin(next.task, next.cost);
+      if (won) {
+        countIn(next.id);
+        await this.begin(next.task, next.cost);
+      }
     }
   }
 

@@ -49,6 +49,8 @@ export interface ClaimView {
   running: readonly RunningView[];
   /** The operator controls on the mount (control/): pauses and cancels. Default none. */
   controls?: Controls;
+  /** Tasks of each batch running on the rig (processing/), for the batches' turns (core/fairOrder.ts). Default none. */
+  inFlight?: ReadonlyMap<string, number>;
 }
 
 /** A queued task as the claim pass read it, with its seal verdict (null: not checked, the task is not for this agent). */
@@ -139,7 +141,8 @@ export function needsFreshReading(v: Pick<ClaimView, 'gpuReadAt'>, queuedCount: 
  */
 export function decideClaims(view: ClaimView, queued: readonly QueuedTask[], config: Config): ClaimPlan {
   const plan: ClaimPlan = { claims: [], skipped: [] };
-  const order = fairOrder(queued.map((q) => ({ id: q.id, priority: q.task.priority, q }))).map((o) => o.q);
+  const inFlight = view.inFlight;
+  const order = fairOrder(queued.map((q) => ({ id: q.id, priority: q.task.priority, q })), (b) => inFlight?.get(b) ?? 0).map((o) => o.q);
   const controls = view.controls ?? NO_CONTROLS;
   const accepts = acceptsNow(view);
   const paused = agentPause(controls, view.name);

@@ -63,7 +63,11 @@ test('a released task deleted from queue/ and a running one quarantined out of p
     assert.match(log, new RegExp(`MISSING task=${B}__a — found in no folder for 60 s \\(last seen in queue/\\); taken back into queue/`));
     assert.match(log, new RegExp(`MISSING task=${B}__b — found in no folder for 60 s \\(last seen in processing/\\); a copy is in quarantine/processing/x-${B}__b.json; taken back into failed/ as a lost attempt \\(infra\\)`));
     assert.ok((await store.list('queue')).includes(`${B}__a`), 'a is queued again');
-    // b's lost attempt is infra: the brain retries it without blame.
+    // b's lost attempt is infra: the brain retries it without blame, after the backoff (retries.backoff_base_s, 3 s, plus jitter).
+    await brain.pass();
+    assert.ok(!(await store.list('queue')).includes(`${B}__b`), 'b waits its backoff first');
+    assert.match(await readFile(paths.decisionLog, 'utf8'), new RegExp(`BACKOFF task=${B}__b .*retrying in \\d+ s \\(backoff 3 s\\)`));
+    clock.advance(3750);
     await brain.pass();
     assert.ok((await store.list('queue')).includes(`${B}__b`), 'b is released again');
     assert.match(await readFile(paths.decisionLog, 'utf8'), new RegExp(`RETRY task=${B}__b`));

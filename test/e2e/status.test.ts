@@ -1,7 +1,7 @@
 // The real commands against a mount built by hand with the real store APIs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -190,7 +190,9 @@ test('signal writes the signal file; bad input exits 2 with a usage message', as
     const file = join(paths.signals, 'gpu-0.abort');
     assert.equal(abort.stdout.trim(), file);
     assert.equal((await readFile(file, 'utf8')).trim(), 'b1__scan');
-    assert.equal(abort.stderr, '');
+    // A person's abort cancels the task (never retried), and says how to undo that.
+    assert.equal(abort.stderr.trim(), 'task b1__scan is cancelled (control/cancel/b1__scan): it will not be retried; forge retry b1__scan gives it fresh attempts');
+    assert.deepEqual(await readdir(join(paths.root, 'control', 'cancel')), ['b1__scan']);
 
     const stop = await run('signal.ts', ['gpu-1', 'stop', '--shared', paths.root]);
     assert.equal(stop.exitCode, 0, stop.stderr);

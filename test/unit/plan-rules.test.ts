@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { parsePlan } from '../../agents/plan/parse.ts';
 import { GRAPH_RULES, PLAN_RULES } from '../../agents/plan/planRules.ts';
 import { ruleContext, type PlanRule, type TaskRule } from '../../agents/plan/ruleContext.ts';
+import { PRIORITY_RULE } from '../../agents/plan/priority.ts';
 import { TASK_RULES } from '../../agents/plan/taskRules.ts';
 import type { Plan } from '../../agents/plan/types.ts';
 import { validatePlan } from '../../agents/plan/validate.ts';
@@ -98,6 +99,18 @@ const ROWS: Row[] = [
   { rule: 'timeout_s is a whole number above 0', lines: tasks('### x', '- **command**: `a`', '- **timeout_s**: 60s'), want: [] },
   { rule: 'timeout_s is a whole number above 0', lines: tasks('### x', '- **command**: `a`', '- **timeout_s**: 0'), want: [
     `${FILE}:4: task 'x': timeout_s must be a whole number of seconds above 0, e.g. 600; found '0'`,
+  ] },
+  { rule: 'max_attempts is a whole number from 1 to 100', lines: tasks('### x', '- **command**: `a`', '- **max_attempts**: 5'), want: [] },
+  { rule: 'max_attempts is a whole number from 1 to 100', lines: tasks('### x', '- **command**: `a`', '- **max_attempts**: 0'), want: [
+    `${FILE}:4: task 'x': max_attempts must be a whole number from 1 to 100 (attempts for the task's own failures), e.g. 5; found '0'`,
+  ] },
+  { rule: 'retry_delay_s is a whole number of seconds up to a day', lines: tasks('### x', '- **command**: `a`', '- **retry_delay_s**: 30s'), want: [] },
+  { rule: 'retry_delay_s is a whole number of seconds up to a day', lines: tasks('### x', '- **command**: `a`', '- **retry_delay_s**: soon'), want: [
+    `${FILE}:4: task 'x': retry_delay_s must be a whole number of seconds from 0 to 86400 (the first retry's wait, doubled at each retry), e.g. 30; found 'soon'`,
+  ] },
+  { rule: 'the priority is a whole number from 1 to 5', lines: ['---', 'priority: 1', '---', ...tasks('### x', '- **command**: `a`')], want: [] },
+  { rule: 'the priority is a whole number from 1 to 5', lines: ['---', 'title: t', 'priority: urgent', '---', ...tasks('### x', '- **command**: `a`')], want: [
+    `${FILE}:3: front matter priority: expected a whole number from 1 (highest) to 5 (lowest), e.g. 'priority: 2'; found "urgent"`,
   ] },
   { rule: 'output_schema is a JSON object', lines: tasks('### p', '- **type**: parse', '- **prompt**: hi', '- **output_schema**: `{"type": "object"}`'), want: [] },
   { rule: 'output_schema is a JSON object', lines: tasks('### p', '- **type**: parse', '- **prompt**: hi', '- **output_schema**: `[1, 2]`'), want: [
@@ -193,6 +206,7 @@ const ALL: Array<{ rule: PlanRule | TaskRule; scope: 'plan' | 'task' }> = [
   ...PLAN_RULES.map((rule) => ({ rule, scope: 'plan' as const })),
   ...TASK_RULES.map((rule) => ({ rule, scope: 'task' as const })),
   ...GRAPH_RULES.map((rule) => ({ rule, scope: 'plan' as const })),
+  { rule: PRIORITY_RULE, scope: 'plan' as const },
 ];
 
 test('every rule has a row it passes and a row it fails, and every row names a rule', () => {
