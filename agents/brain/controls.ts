@@ -25,7 +25,11 @@ export class PauseNotes {
     const now = new Set(controls.pause);
     const before = this.last ?? new Set<string>();
     this.last = now;
-    for (const t of now) if (!before.has(t)) await ix.decide({ what: 'PAUSE', reason: `${describe(t, ix)} paused (control/pause/${t}): nothing new of it is claimed or released until forge resume ${t}` });
+    for (const t of now) {
+      if (before.has(t)) continue;
+      const effect = t === RIG ? 'no agent claims anything new' : ix.batches.has(t) ? 'nothing of it is released or claimed' : 'it claims nothing new';
+      await ix.decide({ what: 'PAUSE', reason: `${describe(t, ix)} paused (control/pause/${t}): ${effect}; running work finishes; forge resume ${t} undoes it` });
+    }
     for (const t of before) if (!now.has(t)) await ix.decide({ what: 'RESUME', reason: `${describe(t, ix)} resumed (control/pause/${t} removed)` });
   }
 }

@@ -126,6 +126,7 @@ function waitingTasks(
   const alive = snap.gpus.filter((g) => g.alive && g.heartbeat).map((g) => g.heartbeat as Heartbeat);
   const ctx: WaitContext = {
     shared: snap.shared, tasksById: byId, heartbeats: alive, config: snap.config, approvals: new Set(snap.approvals), brainDown,
+    paused: new Set(snap.controls?.paused ?? []), cancelled: new Set(snap.controls?.cancelled ?? []),
   };
   const waiting: WaitItem[] = [];
   const failedForGood: FailedItem[] = [];

@@ -29,6 +29,9 @@ export interface WaitContext {
   approvals?: ReadonlySet<string>;
   /** No brain runs (liveness.ts brainIsDown): reasons say so instead of promising what the brain will do. */
   brainDown?: boolean;
+  /** control/pause/ and control/cancel/ names: what is paused (rig, agents, batches) and cancelled. */
+  paused?: ReadonlySet<string>;
+  cancelled?: ReadonlySet<string>;
 }
 
 /** The config's defaults, for judging without a config file (retry caps, cpu cost). */
@@ -70,7 +73,15 @@ export function formatMb(mb: number): string {
 }
 
 export function explainWait(task: Task, where: 'private' | 'queue', ctx: WaitContext): string {
-  return where === 'private' ? explainPrivate(task, ctx) : explainQueued(task, ctx);
+  return heldByControl(task, where, ctx) ?? (where === 'private' ? explainPrivate(task, ctx) : explainQueued(task, ctx));
+}
+
+/** Why a control keeps the task where it is (a cancel, a paused batch or rig), or null. */
+function heldByControl(task: Task, where: 'private' | 'queue', ctx: WaitContext): string | null {
+  if (ctx.cancelled?.has(task.id) || ctx.cancelled?.has(task.batch)) return `cancelled; ${byBrain(ctx.brainDown, 'the brain ends it on its next pass')}`;
+  if (ctx.paused?.has(task.batch)) return `batch ${task.batch} is paused: nothing of it is ${where === 'queue' ? 'claimed' : 'released'} until forge resume ${task.batch}`;
+  if (where === 'queue' && ctx.paused?.has('rig')) return 'the rig is paused: no agent claims anything new until forge resume rig';
+  return null;
 }
 
 // ---------------------------------------------------------------- held by the brain

@@ -197,3 +197,13 @@ test('with no brain running, no reason promises what the brain will do', () => {
   const approval = t({ result: { ...notRun, outcome: 'needs_approval', reason: 'pip needs approval' } });
   assert.deepEqual(explainFailure(approval, null, config, true), { for_good: false, reason: `needs approval (pip needs approval); ${NO_BRAIN}` });
 });
+
+test('controls: a cancelled task, a paused batch and a paused rig say so before anything else', () => {
+  const paused = (names: string[], cancelled: string[] = []): WaitContext => ({ ...ctx([hb({})]), paused: new Set(names), cancelled: new Set(cancelled) });
+  assert.equal(explainWait(t(), 'queue', paused([], ['b1'])), 'cancelled; the brain ends it on its next pass');
+  assert.equal(explainWait(t(), 'private', paused([], ['b1__work'])), 'cancelled; the brain ends it on its next pass');
+  assert.equal(explainWait(t(), 'queue', paused(['b1'])), 'batch b1 is paused: nothing of it is claimed until forge resume b1');
+  assert.equal(explainWait(t(), 'private', paused(['b1'])), 'batch b1 is paused: nothing of it is released until forge resume b1');
+  assert.equal(explainWait(t(), 'queue', paused(['rig'])), 'the rig is paused: no agent claims anything new until forge resume rig');
+  assert.notEqual(explainWait(t(), 'queue', paused(['b2'])), 'batch b2 is paused: nothing of it is claimed until forge resume b2');
+});
