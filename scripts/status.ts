@@ -1,7 +1,7 @@
 // forge status [--json] [--shared DIR] (npm run status): one look at the rig.
 import '../agents/core/shortLived.ts';
 import { access } from 'node:fs/promises';
-import { parseCommand, runCommand } from '../agents/core/args.ts';
+import { parseCommand, runCommand, writeStdout } from '../agents/core/args.ts';
 import { mountPaths } from '../agents/core/paths.ts';
 import { errorMessage } from '../agents/core/errors.ts';
 import { readSnapshot } from '../agents/status/snapshot.ts';
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   try {
     const snap = await readSnapshot(shared, Date.now());
     const view = summarize(snap);
-    process.stdout.write(values.json ? JSON.stringify(toStatusJson(snap, view), null, 2) + '\n' : renderStatus(snap, view));
+    writeStdout(values.json ? JSON.stringify(toStatusJson(snap, view), null, 2) + '\n' : renderStatus(snap, view));
     // A config that is there but refused is the one thing status fails on: the rig will not
     // start with it, and a script that checks the rig must hear so. No config yet is fine.
     if (snap.config === null && (await access(mountPaths(shared).config).then(() => true, () => false))) {

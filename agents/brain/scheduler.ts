@@ -61,23 +61,50 @@ export class Scheduler {
   /** One look: read the plans if it is time, then fire, skip or track as schedules.ts decides. */
   async step(): Promise<void> {
     const now = this.o.clock.now();
+    let reread = false;
     if (now - this.lastRead >= (this.o.rereadMs ?? SCHEDULE_REREAD_MS)) {
       this.lastRead = now;
       await this.readPlans();
+      reread = true;
     }
-    if (!this.plans.length) return;
+    if (!this.plans.length && !reread) return;
     const records = await this.loadRecords();
     const actions = decideSchedules(this.plans, fireRecords(records), this.startMs, now);
-    if (!actions.length) return;
     const lines: Array<Omit<Decision, 'who'>> = [];
     // Every submission before the one write that records them (see the top of this file).
     for (const a of actions) {
       const line = await this.apply(a, records, now);
       if (line) lines.push(line);
     }
+    // What status shows (the schedule and its next run), written when it changed.
+    const shown = (reread || actions.length > 0) && this.noteShown(records, now);
+    if (!actions.length && !shown) return;
     const moved = await writeScheduleRecords(this.o.paths, records);
     if (moved) lines.push({ what: 'BAD_FILE', reason: moved });
     for (const line of lines) await this.o.decide(line);
+  }
+
+  /** Puts each plan's schedule and next run into its record; true when any changed. */
+  private noteShown(records: ScheduleRecords, now: number): boolean {
+    let changed = false;
+    for (const { plan, spec } of this.plans) {
+      const rec = records[plan];
+      if (!rec) continue;
+      const next = nextFire(spec, now);
+      const view = { schedule: spec.cron, timezone: spec.timezone, catch_up: spec.catchUp, next_run: next === null ? null : isoTime(next) };
+      if (rec.schedule === view.schedule && rec.timezone === view.timezone && rec.catch_up === view.catch_up && rec.next_run === view.next_run) continue;
+      records[plan] = { ...rec, ...view };
+      changed = true;
+    }
+    // A plan no longer scheduled (or gone): status stops listing it; its fire record stays.
+    const live = new Set(this.plans.map((p) => p.plan));
+    for (const [plan, rec] of Object.entries(records)) {
+      if (live.has(plan) || rec.schedule === undefined) continue;
+      const { schedule: _s, timezone: _t, catch_up: _c, next_run: _n, ...fire } = rec;
+      records[plan] = fire;
+      changed = true;
+    }
+    return changed;
   }
 
   private async readPlans(): Promise<void> {

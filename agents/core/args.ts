@@ -5,6 +5,7 @@
 // error (unknown option, missing value, bad value, stray argument) prints the problem and the
 // usage on stderr, nothing on stdout, and exits 2. Exit 1 is left for a command that ran and
 // failed.
+import { writeSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { closestNames } from '../plan/suggest.ts';
 import { resolveShared } from './paths.ts';
@@ -105,4 +106,25 @@ export function runCommand(main: () => Promise<unknown>): void {
     process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   });
+}
+
+/**
+ * Writes a command's whole output to stdout (fd 1) synchronously, without process.stdout:
+ * creating that stream loads node's stream modules, a few ms of a short command's start.
+ * A pipe that is full (EAGAIN) is waited on; one whose reader went away (EPIPE, as with
+ * `| head -1`) ends the output quietly, as a shell expects.
+ */
+export function writeStdout(text: string): void {
+  const buf = Buffer.from(text);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let off = 0; off < buf.length; ) {
+    try {
+      off += writeSync(1, buf, off);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') Atomics.wait(pause, 0, 0, 5);
+      else if (code === 'EPIPE') return;
+      else throw err;
+    }
+  }
 }

@@ -17,6 +17,15 @@ export const ScheduleRecord = z.object({
   known_since: IsoTime,
   /** The batch of the last run submitted, if any. */
   batch: z._default(z.nullable(z.string()), null),
+  /**
+   * The schedule as the brain last read it from plan.md, and its next run then: what forge
+   * status shows, so that status reads no plan and parses no YAML or cron. Absent in records
+   * of plans the brain has not read since (or of an older brain).
+   */
+  schedule: z.optional(z.string()),
+  timezone: z.optional(z.string()),
+  catch_up: z.optional(z.boolean()),
+  next_run: z.optional(z.nullable(IsoTime)),
 });
 export type ScheduleRecord = z.infer<typeof ScheduleRecord>;
 

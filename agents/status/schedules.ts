@@ -1,10 +1,9 @@
-// forge status: the scheduled plans (front matter `schedule:`), each with its next run and the
-// last fire time the brain recorded (brain/schedules.json). Read-only: status never writes.
-import { isoTime } from '../core/clock.ts';
+// forge status: the scheduled plans, as the brain last recorded them in brain/schedules.json
+// (each plan's schedule as it read it from plan.md, its next run then, and the last fire time).
+// Status reads no plan.md and parses no YAML or cron (that is the brain's work, and would cost
+// every status a YAML parser's start); read-only: status never writes.
 import type { MountPaths } from '../core/paths.ts';
 import { readScheduleRecords, scheduleFilePath } from '../core/scheduleFile.ts';
-import { findScheduledPlans } from '../plan/scheduledPlans.ts';
-import { nextFire } from '../plan/schedule.ts';
 
 export interface ScheduleRow {
   plan: string;
@@ -12,26 +11,25 @@ export interface ScheduleRow {
   schedule: string;
   timezone: string;
   catch_up: boolean;
-  /** The next fire time after now (ISO), null when the expression has none. */
+  /** The next fire time after the brain's last look (ISO), null when the expression has none. */
   next_run: string | null;
   /** The last fire time run or skipped, as the brain recorded it; null: none yet. */
   last_fire: string | null;
 }
 
-/** Every scheduled plan, by name; a plan.md whose schedule is wrong, or a bad record file, is noted (file, problem). */
-export async function readSchedules(paths: MountPaths, now: number, note: (file: string, problem: string) => void): Promise<ScheduleRow[]> {
-  const [found, records] = await Promise.all([findScheduledPlans(paths), readScheduleRecords(paths)]);
-  for (const p of found.problems) {
-    const file = `${paths.plans}/${p.plan}/plan.md`;
-    // p.problem is `file:LINE: message`: noted under the file as `line LINE: message`.
-    note(file, p.problem.startsWith(`${file}:`) ? `line ${p.problem.slice(file.length + 1)}` : p.problem);
+/** Every scheduled plan the brain knows, by name; a bad record file is noted (file, problem). */
+export async function readSchedules(paths: MountPaths, _now: number, note: (file: string, problem: string) => void): Promise<ScheduleRow[]> {
+  const records = await readScheduleRecords(paths);
+  if (!records.ok) {
+    if (!records.missing) note(scheduleFilePath(paths), records.problem);
+    return [];
   }
-  if (!records.ok && !records.missing) note(scheduleFilePath(paths), records.problem);
-  const recorded = records.ok ? records.value : {};
-  return found.plans.map(({ plan, spec }) => {
-    const next = nextFire(spec, now);
-    return { plan, schedule: spec.cron, timezone: spec.timezone, catch_up: spec.catchUp, next_run: next === null ? null : isoTime(next), last_fire: recorded[plan]?.last_fire ?? null };
-  });
+  const rows: ScheduleRow[] = [];
+  for (const [plan, r] of Object.entries(records.value).sort(([a], [b]) => a.localeCompare(b))) {
+    if (r.schedule === undefined || r.timezone === undefined) continue;
+    rows.push({ plan, schedule: r.schedule, timezone: r.timezone, catch_up: r.catch_up ?? true, next_run: r.next_run ?? null, last_fire: r.last_fire });
+  }
+  return rows;
 }
 
 /** The text view's section; nothing when no plan is scheduled. */

@@ -71,7 +71,11 @@ test('a scheduled plan fires at its time, not before, and its batch appears with
     assert.deepEqual([rec?.plan, rec?.submitted_at, rec?.values], ['nightly', '2026-01-01T02:00:00.000Z', {}]);
     const records = await readScheduleRecords(paths);
     assert.ok(records.ok);
-    assert.deepEqual(records.value.nightly, { last_fire: '2026-01-01T02:00:00.000Z', known_since: '2026-01-01T01:59:00.000Z', batch: ID });
+    assert.deepEqual(records.value.nightly, {
+      last_fire: '2026-01-01T02:00:00.000Z', known_since: '2026-01-01T01:59:00.000Z', batch: ID,
+      // What status shows, so that it reads no plan.md: the schedule as the brain read it, and its next run.
+      schedule: '0 2 * * *', timezone: 'UTC', catch_up: true, next_run: '2026-01-02T02:00:00.000Z',
+    });
     assert.match(await log(paths), new RegExp(`SCHEDULE batch=${ID} — plan nightly: the run of 2026-01-01T02:00:00.000Z \\(schedule "0 2 \\* \\* \\*" UTC\\) submitted with the default inputs; next run 2026-01-02T02:00:00.000Z`));
     await settle(brain, clock);
     assert.deepEqual(await batchesOf(paths), [ID]);

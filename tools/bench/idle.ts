@@ -22,14 +22,21 @@ export interface IdleResult {
    */
   by_role: Record<string, { own: number; children: number }>;
   /** `forge status --json` against the idle rig's mount, started as a person starts it (bin/forge), after the CPU window. */
-  status_json: { runs: number; median_ms: number; p90_ms: number; via: string } | null;
+  status_json: { runs: number; median_ms: number; p90_ms: number; via: string; node_ms: number } | null;
 }
 
-/** Runs `bin/forge status --json` `runs` times, one after another; each must print JSON. Wall ms each. */
-export async function timeStatusJson(shared: string, runs: number): Promise<{ runs: number; median_ms: number; p90_ms: number; via: string }> {
+/**
+ * Runs `bin/forge status --json` `runs` times, one after another; each must print JSON. Wall ms
+ * each. Between them, `node -e 0` as often: the floor no command started by node goes below.
+ */
+export async function timeStatusJson(shared: string, runs: number): Promise<{ runs: number; median_ms: number; p90_ms: number; via: string; node_ms: number }> {
   const forge = join(projectRoot, 'bin', 'forge');
   const ms: number[] = [];
+  const bare: number[] = [];
   for (let i = 0; i < runs; i++) {
+    const b0 = performance.now();
+    await execa(process.execPath, ['-e', '0']);
+    bare.push(performance.now() - b0);
     const t0 = performance.now();
     const r = await execa(process.execPath, [forge, 'status', '--json', '--shared', shared], { reject: false });
     ms.push(performance.now() - t0);
@@ -37,8 +44,9 @@ export async function timeStatusJson(shared: string, runs: number): Promise<{ ru
     JSON.parse(String(r.stdout));
   }
   ms.sort((a, b) => a - b);
+  bare.sort((a, b) => a - b);
   const at = (q: number) => Math.round(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]!);
-  return { runs, median_ms: at(0.5), p90_ms: at(0.9), via: cliBundleIsFresh() ? 'bin/forge, from its bundle (dist/cli)' : 'bin/forge through tsx (no fresh build)' };
+  return { runs, median_ms: at(0.5), p90_ms: at(0.9), node_ms: Math.round(bare[bare.length >> 1]!), via: cliBundleIsFresh() ? 'bin/forge, from its bundle (dist/cli)' : 'bin/forge through tsx (no fresh build)' };
 }
 
 export function isSimulator(role: string): boolean {

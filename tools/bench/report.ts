@@ -235,7 +235,7 @@ export function renderTable(r: BenchResult): string {
     const roles = Object.entries(I.by_role).filter(([k]) => !k.startsWith('sim ')).sort((a, b) => b[1].own + b[1].children - a[1].own - a[1].children);
     add('5 idle', 'by process: own + its exited children (nvidia-smi)', '', roles.map(([k, c]) => `${k} ${num(c.own * 100, '', 2)}+${num(c.children * 100, '%', 2)}`).join(', '));
     const S = I.status_json;
-    add('5 idle', `forge status --json on the idle rig, median of ${S?.runs ?? 0}`, S ? num(S.median_ms, ' ms') : '-', S ? `p90 ${num(S.p90_ms, ' ms')}; ${S.via}` : '', 'status_json_ms');
+    add('5 idle', `forge status --json on the idle rig, median of ${S?.runs ?? 0}`, S ? num(S.median_ms, ' ms') : '-', S ? `p90 ${num(S.p90_ms, ' ms')}; bare node -e 0: ${num(S.node_ms, ' ms')}; ${S.via}` : '', 'status_json_ms');
   }
   const G = r.idle_gap;
   add('6 idle gap', G ? `end -> next claim, ${G.gaps} gaps: median (p95)` : 'not measured', G ? `${num(G.to_claim.median_ms, ' ms')} (${num(G.to_claim.p95_ms, ' ms')})` : '-',
