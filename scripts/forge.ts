@@ -19,6 +19,7 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   status: { about: 'one look at the rig: batches, GPUs, the queue and why each waiting task waits', load: () => import('./status.ts') },
   watch: { about: 'the live terminal view', load: () => import('./watch.ts') },
   logs: { about: "a task's attempts and the tail of each attempt's stdout and stderr", load: () => import('./logs.ts') },
+  history: { about: 'the batches the rig has run, newest first: state, duration, counts, report', load: () => import('./history.ts') },
   signal: { about: 'tell an agent to stop, or to abort or kill the worker of a task', load: () => import('./signal.ts') },
   cancel: { about: 'cancel a batch or a task: nothing of it starts again, its running workers stop', load: () => import('./cancel.ts') },
   retry: { about: 'give the failed tasks of a batch (or one task) fresh attempts, reopening the batch', load: () => import('./retry.ts') },

@@ -81,6 +81,8 @@ export const DECISION_VERBS = [
   'LLM_OPEN', //         the LLM runtime failing: calls stopped for a cool-down (circuit open)
   'LLM_HALF_OPEN', //    one probe call let through to the LLM runtime
   'REFUSED', //          a queued task not claimed or not run (claim policy, seal)
+  'CLAIM', //            a task claimed: its attempt, of how many
+  'DONE', //             a task's attempt succeeded, and how long it ran
   'CLAIM_LOST', //       a claim won by rename but lost when it was recorded
   'LOAD', //             a model being loaded for a task
   'UNLOAD', //           a resident model unloaded to make room for another (a swap)

@@ -49,7 +49,12 @@ export class AttemptResults {
    */
   async recordClaim(queued: Task, now: number): Promise<Task | null> {
     const r = await this.replaceOwn(queued.id, (cur) => recordClaim(cur, queued, this.o.name, isoTime(now)));
-    if (r.ok) return r.task;
+    if (r.ok) {
+      const t = r.task;
+      const of = t.attempts_from ? `${t.attempt} (${t.attempt - t.attempts_from} of ${t.max_attempts} since a retry by hand)` : `${t.attempt} of ${t.max_attempts}`;
+      await this.o.log('CLAIM', t.id, `attempt ${of}: ${t.task_class} task ${t.name}`);
+      return r.task;
+    }
     await this.o.log('CLAIM_LOST', queued.id, r.reason === 'declined' ? 'another claim of this task was recorded first; not run' : `the task left processing/ before the claim was recorded (${r.reason}); not run`);
     return null;
   }
@@ -66,7 +71,9 @@ export class AttemptResults {
       await this.keepLate(t, result, r.reason);
       return 'late';
     }
-    if (!ok) await this.o.log('TASK_FAILED', t.id, `${result.outcome}${result.failure_kind ? ` (${result.failure_kind})` : ''}: ${result.reason ?? ''}`.slice(0, 400));
+    const took = `attempt ${t.attempt} in ${(result.duration_ms / 1000).toFixed(1)} s`;
+    if (ok) await this.o.log('DONE', t.id, took);
+    else await this.o.log('TASK_FAILED', t.id, `${took}: ${result.outcome}${result.failure_kind ? ` (${result.failure_kind})` : ''}: ${result.reason ?? ''}`.slice(0, 400));
     return ok ? 'success' : 'failure';
   }
 

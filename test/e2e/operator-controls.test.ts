@@ -202,6 +202,18 @@ test('forge retry of a failed batch: the failed task gets a fresh attempt, its d
     assert.equal(tasks.get('gate')?.attempts.length, 2, 'the first failure kept in its history, one fresh attempt');
     assert.equal(tasks.get('next')?.result?.outcome, 'success');
     assert.match(await decisionText(paths), new RegExp(`RETRY_BY_HAND batch=${batch} .*reopened \\(was failed\\)`));
+    // Who ran what: a CLAIM and a DONE (or TASK_FAILED) line per attempt, with its number and time.
+    const log = await decisionText(paths);
+    assert.match(log, new RegExp(`gpu-0 +CLAIM task=${batch}__gate — attempt 1 of 1: cpu task gate`));
+    assert.match(log, new RegExp(`gpu-0 +TASK_FAILED task=${batch}__gate — attempt 1 in \\d+\\.\\d s: failed`));
+    assert.match(log, new RegExp(`gpu-0 +CLAIM task=${batch}__gate — attempt 2 \\(1 of 1 since a retry by hand\\): cpu task gate`));
+    assert.match(log, new RegExp(`gpu-0 +DONE task=${batch}__gate — attempt 2 in \\d+\\.\\d s`));
+    // forge history lists it, finished, with its counts.
+    const history = await forge('history', '--json', '--shared', paths.root);
+    assert.equal(history.code, 0, history.stderr);
+    const listed = (JSON.parse(history.stdout) as { batches: Array<{ id: string; state: string; tasks: { complete: number } | null; duration_s: number | null }> }).batches;
+    assert.deepEqual(listed.map((b) => [b.id, b.state, b.tasks?.complete]), [[batch, 'complete', 3]]);
+    assert.ok((listed[0]?.duration_s ?? -1) >= 0);
   });
 });
 
