@@ -30,6 +30,7 @@ import { reviewCompleted } from './review.ts';
 import { type Controls, NO_CONTROLS, readControls } from '../core/controls.ts';
 import { PauseNotes, applyRetries } from './controls.ts';
 import { Scheduler } from './scheduler.ts';
+import { BrainMetrics } from './metrics.ts';
 
 export interface BrainOptions {
   paths: MountPaths;
@@ -69,6 +70,7 @@ export class Brain {
   private readonly failedAges = new ObservedAge(() => this.clock.now());
   private readonly pauses = new PauseNotes();
   private readonly schedules: Scheduler;
+  private readonly metrics: BrainMetrics;
 
   constructor(opts: BrainOptions) {
     const { paths, config, clock } = opts;
@@ -89,6 +91,7 @@ export class Brain {
     this.evaluator = new Evaluator(config, log);
     this.spool = new LogMerger({ paths, log, now: () => this.clock.now(), say: this.say });
     this.schedules = new Scheduler({ paths, clock, decide: (d) => this.ix.decide(d) });
+    this.metrics = new BrainMetrics(paths);
   }
 
   /** Loads the active batches from the mount (state.json, plus any unfinished batch record). */
@@ -148,6 +151,7 @@ export class Brain {
     await this.intake.ingestInbox();
     await this.housekeeping();
     await this.scan();
+    this.metrics.counters.countFinished(this.tasks, this.clock.now());
     const approvals = await this.listApprovals();
     let controls = await this.readControls();
     await this.pauses.note(this.ix, controls);
@@ -167,6 +171,7 @@ export class Brain {
       }
       await this.ix.ensureSealed(batch);
       const actions = decideBatch(batch, this.tasks, approvals, this.ix.config, this.watcher.maxBudgetMb(), (m) => this.heat.sizeOf(m), { failedForMs, controls });
+      this.metrics.counters.countActions(actions);
       for (const action of actions) {
         try {
           await applyAction(this.ix, batch.id, action);
@@ -176,6 +181,8 @@ export class Brain {
       }
     }
     await this.heat.step(this.tasks, this.rigTasks, this.watcher);
+    // Metrics must not stop the batches.
+    await this.metrics.maybeWrite(this.tasks, this.batches, this.clock.now()).catch((err: unknown) => this.say(`brain: metrics not written: ${errorMessage(err)}`));
   }
 
   /** Agents and stuck tasks at most once a second; stale temporary files every few minutes. */

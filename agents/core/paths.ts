@@ -38,6 +38,8 @@ export interface MountPaths {
   doorbells: string;
   /** control/{cancel,retry,pause}/<target>: operator controls (core/controls.ts). */
   control: string;
+  /** metrics/<process>.prom: Prometheus text, written whole by each process (brain.prom, agent-<name>.prom). */
+  metrics: string;
 }
 
 /** Names that may be used as one path segment: no separators, no dot-dot, no leading dash or dot. */
@@ -106,6 +108,7 @@ export function mountPaths(rootDir: string): MountPaths {
     sim: join(root, 'sim'),
     doorbells: join(root, 'doorbells'),
     control: join(root, 'control'),
+    metrics: join(root, 'metrics'),
   };
 }
 
@@ -129,7 +132,7 @@ export function batchDir(paths: MountPaths, plan: string, batchId: string): stri
 export async function ensureMount(paths: MountPaths): Promise<void> {
   const dirs = [
     paths.plans, ...Object.values(paths.folders), paths.batches, paths.inbox, paths.inboxRejected,
-    paths.gpus, paths.signals, paths.approvals, paths.logs, paths.spoolDecisions, paths.spoolSamples, paths.quarantine, paths.doorbells,
+    paths.gpus, paths.signals, paths.approvals, paths.logs, paths.spoolDecisions, paths.spoolSamples, paths.quarantine, paths.doorbells, paths.metrics,
     join(paths.control, 'cancel'), join(paths.control, 'retry'), join(paths.control, 'pause'),
   ];
   await Promise.all(dirs.map((d) => mkdir(d, { recursive: true })));

@@ -20,7 +20,7 @@ import type { Task, WorkerResult } from '../core/task.ts';
 import type { ModelRuntime } from '../llm/runtime.ts';
 import type { LoadGate } from '../llm/loadGate.ts';
 import { describeSandbox } from '../worker/sandbox.ts';
-import { type ClaimView, acceptsNow, availableMb, budgetTotal, decideClaims, needsFreshReading, runsAs } from './decideClaims.ts';
+import { type ClaimView, acceptsNow, availableMb, budgetTotal, claimedMb, decideClaims, needsFreshReading, runsAs } from './decideClaims.ts';
 import { applySignals, stopCancelled } from './agentSignals.ts';
 import { type Controls, NO_CONTROLS, readControls } from '../core/controls.ts';
 import { batchOfTaskId } from '../core/batch.ts';
@@ -34,6 +34,7 @@ import { type QueueWakeups, watchQueue } from './queueWakeups.ts';
 import { QueueReader } from './queueReader.ts';
 import { RuntimeWatch, modelsHeldByOthers } from './runtimeWatch.ts';
 import { withCardShare } from './energy.ts';
+import { AgentCounters, writeAgentMetrics } from './agentMetrics.ts';
 import { type Running, agentResult, runWorker, stopAll } from './workers.ts';
 
 export interface AgentOptions {
@@ -63,6 +64,7 @@ export class GpuAgent {
   private readonly beats: HeartbeatWriter;
   private readonly startedAt: number;
   private readonly stats = { tasks_completed: 0, tasks_failed: 0 };
+  private readonly counters = new AgentCounters();
   private stopping = false;
   private controls: Controls = NO_CONTROLS;
   /** Models other live agents hold: a cold agent leaves their llm work to them. */
@@ -156,6 +158,9 @@ export class GpuAgent {
     this.othersHold = modelsHeldByOthers(others, this.o.clock.now(), this.config.timeouts.heartbeat_stale_s * 1000, configured);
     await this.writeBeat();
     this.claimer?.poke();
+    const v = this.view();
+    await writeAgentMetrics(this.o.paths, this.counters, { name: this.name, gpuId: this.o.gpu.id, gpu: this.gpu.gpu, claimedMb: claimedMb(v.running), hot: v.hot, model: v.heldModel })
+      .catch((err: unknown) => this.say(`metrics not written: ${errorMessage(err)}`));
   }
 
   /** What the claim decision and the heartbeat see. */
@@ -200,6 +205,7 @@ export class GpuAgent {
       // Lost to another agent (false), or blocked by something in processing/ (the next listing quarantines it): the other tasks go on.
       const won = await this.store.claim(next.id).catch((err: unknown) => (this.say(`claim of ${next.id} failed: ${errorMessage(err)}`), false));
       if (won) {
+        this.counters.claimed();
         countIn(next.id);
         await this.begin(next.task, next.cost);
       }
@@ -251,6 +257,7 @@ export class GpuAgent {
   private async finish(entry: Running, result: WorkerResult): Promise<void> {
     this.gpu.shareCard(this.o.clock.now());
     if (result.llm) result = { ...result, llm: withCardShare(result.llm, entry, this.gpu.sawPower) };
+    this.counters.finished(result, entry.energyJ);
     try {
       const recorded = await this.results.record(entry.task, entry.startedAt, result);
       if (recorded === 'success') this.stats.tasks_completed += 1;
