@@ -6,6 +6,7 @@ import { withFailureReason } from '../core/batch.ts';
 import type { TaskFolder } from '../core/paths.ts';
 import type { BrainIndex } from './brainIndex.ts';
 import type { BrainAction } from './decide.ts';
+import { clearControls } from '../core/controls.ts';
 import { expandTemplate } from './expand.ts';
 import { buildSummary, writeSummary } from './summary.ts';
 
@@ -175,5 +176,8 @@ async function finishBatch(ix: BrainIndex, batchId: string, a: Action<'finish_ba
     what: 'FINISH', batch: batchId,
     reason: `${a.state}: ${c.complete} complete, ${c.failed} failed or not run, of ${c.total}`,
   });
+  const tasks = ix.batchOf(batchId).task_ids;
   await ix.retire(batchId);
+  // Its cancels and pause have done their work: nothing of the batch is left to claim.
+  await clearControls(ix.paths, batchId, tasks);
 }

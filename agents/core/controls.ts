@@ -78,6 +78,13 @@ export async function removeControl(paths: MountPaths, kind: ControlKind, target
   }
 }
 
+/** A finished batch's cancels (its own and its tasks') and its pause, removed; errors ignored (a leftover only costs a name in a listing). */
+export async function clearControls(paths: MountPaths, batch: string, taskIds: readonly string[]): Promise<void> {
+  const cancels = await names(controlDir(paths, 'cancel')).catch(() => new Set<string>());
+  for (const id of [batch, ...taskIds]) if (cancels.has(id)) await removeControl(paths, 'cancel', id).catch(() => false);
+  await removeControl(paths, 'pause', batch).catch(() => false);
+}
+
 /** Whether the task is cancelled: by its own id, or by its batch's. */
 export function isCancelled(c: Pick<Controls, 'cancel'>, taskId: string): boolean {
   return c.cancel.has(taskId) || c.cancel.has(batchOfTaskId(taskId));
