@@ -3,12 +3,14 @@
 // normal outcome: nothing is logged then, and the next scan sees where the task went.
 import { join } from 'node:path';
 import { withFailureReason } from '../core/batch.ts';
+import { errorMessage } from '../core/errors.ts';
 import type { TaskFolder } from '../core/paths.ts';
 import type { BrainIndex } from './brainIndex.ts';
 import type { BrainAction } from './decide.ts';
 import { clearControls } from '../core/controls.ts';
 import { expandTemplate } from './expand.ts';
 import { buildSummary, writeSummary } from './summary.ts';
+import { writeBatchReport } from '../report/writeReport.ts';
 
 type Action<K extends BrainAction['kind']> = Extract<BrainAction, { kind: K }>;
 
@@ -159,6 +161,9 @@ async function summarize(ix: BrainIndex, batchId: string, a: Action<'summarize'>
   const rec = ix.batchOf(batchId);
   const summary = buildSummary(rec, ix.tasks, a.id, ix.config);
   const md = await writeSummary(rec.batch_path, summary);
+  // The report is for people: a failure to write it is said, and the batch goes on.
+  await writeBatchReport({ batch: rec, summary, tasks: ix.tasks, summaryId: a.id, telemetry: ix.telemetry, now: ix.clock.now() })
+    .catch((err: unknown) => process.stderr.write(`brain: batch ${batchId}: report.html not written: ${errorMessage(err)}\n`));
   const cur = ix.view(a.id).task;
   const t = await ix.store.write('private', {
     ...cur, result: { ...ix.brainResult(cur, 'success', null), stdout_path: md }, finished_at: ix.now(),

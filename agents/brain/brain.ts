@@ -192,6 +192,7 @@ export class Brain {
       this.lastWatch = now;
       // Watching agents must not stop the batches: whatever it meets, the pass goes on.
       await this.watcher.check().catch((err: unknown) => this.say(`brain: watching agents failed: ${errorMessage(err)}`));
+      this.ix.telemetry.record(this.watcher.aliveBeats(), now);
     }
     if (now - this.lastClean >= 5 * 60_000) {
       this.lastClean = now;

@@ -13,6 +13,7 @@ import type { Task, TaskInput, WorkerResult } from '../core/task.ts';
 import { type BatchRecord, type BrainState, writeBatchRecord, writeBrainState } from '../core/batch.ts';
 import type { TaskView } from './decide.ts';
 import type { Estimates } from './learn.ts';
+import { TelemetrySeries } from '../report/telemetrySeries.ts';
 
 /** Batch states after which nothing of the batch runs. */
 export const FINAL = new Set(['complete', 'failed', 'cancelled']);
@@ -37,6 +38,8 @@ export class BrainIndex {
   estimates: Estimates = {};
   /** Decisions said once per life (a backoff's wait, a pause seen): their keys. */
   readonly said = new Set<string>();
+  /** Temperature and VRAM of each GPU as the brain read them, for the batch reports. */
+  readonly telemetry = new TelemetrySeries();
   private readonly log: DecisionLog;
 
   constructor(o: BrainIndexOptions) {
