@@ -3,11 +3,11 @@
 // tasks/archive/<batch>/; each attempt's output is in <batch folder>/logs/<name>.attemptN.out
 // and .err (agents/worker/main.ts writes them there).
 import '../agents/core/shortLived.ts';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseCommand, usageError, runCommand } from '../agents/core/args.ts';
 import { batchOfTaskId } from '../agents/core/batch.ts';
 import { printable } from '../agents/core/decisionLog.ts';
+import { type LogTail, attemptLogs } from '../agents/core/logTail.ts';
 import { isSafeName, mountPaths, TASK_FOLDERS, type MountPaths } from '../agents/core/paths.ts';
 import { archiveDir } from '../agents/core/placeTask.ts';
 import { TaskStore } from '../agents/core/store.ts';
@@ -21,20 +21,10 @@ const USAGE = `usage: forge logs TASK [--json] [--lines N] [--shared DIR]
   --shared DIR  the shared mount (default: $RIG_SHARED, else ./shared)
   -h, --help    print this help and exit`;
 
-/** Read at most this much of a log's end: a task may write gigabytes. */
-const TAIL_BYTES = 256 * 1024;
-
 interface Found {
   task: Task;
   /** The folder the task file is in, relative to the mount: e.g. tasks/complete or tasks/archive/b1. */
   where: string;
-}
-
-interface LogTail {
-  path: string;
-  /** null when the file cannot be read (never written: the attempt ran no command). */
-  lines: string[] | null;
-  problem: string | null;
 }
 
 /** The task file's folders, live first, then the batch's archive. */
@@ -60,34 +50,6 @@ async function idsNamed(store: TaskStore, name: string): Promise<string[]> {
     for (const id of await store.list(f).catch(() => [])) if (id !== name && id.endsWith(`__${name}`)) ids.add(id);
   }
   return [...ids].sort();
-}
-
-/** The last `count` lines of a file, reading no more than TAIL_BYTES of its end. */
-async function tailOf(path: string, count: number): Promise<LogTail> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-    const { size } = await fh.stat();
-    const start = Math.max(0, size - TAIL_BYTES);
-    const buf = Buffer.alloc(size - start);
-    await fh.read(buf, 0, buf.length, start);
-    const lines = buf.toString('utf8').split('\n');
-    if (start > 0) lines.shift(); // a cut line
-    if (lines.at(-1) === '') lines.pop();
-    return { path, lines: lines.slice(-count), problem: null };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return { path, lines: null, problem: code === 'ENOENT' ? 'no such file (the attempt wrote no output, or ran no command)' : `cannot read: ${code ?? String(err)}` };
-  } finally {
-    await fh?.close();
-  }
-}
-
-async function attemptLogs(task: Task, a: AttemptRecord, count: number): Promise<{ stdout: LogTail; stderr: LogTail }> {
-  const base = join(task.batch_path, 'logs', `${task.name}.attempt${a.attempt}`);
-  const last = task.result?.attempt === a.attempt ? task.result : null;
-  const [stdout, stderr] = await Promise.all([tailOf(last?.stdout_path ?? `${base}.out`, count), tailOf(last?.stderr_path ?? `${base}.err`, count)]);
-  return { stdout, stderr };
 }
 
 function renderTail(label: string, t: LogTail): string[] {

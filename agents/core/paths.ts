@@ -38,6 +38,10 @@ export interface MountPaths {
   doorbells: string;
   /** control/{cancel,retry,pause}/<target>: operator controls (core/controls.ts). */
   control: string;
+  /** outbox/<time>-<id>.json: events for people, drained by forge forward (core/outbox.ts). */
+  outbox: string;
+  /** escalations/{tasks,plans}/: records a planner acts on (brain/escalate.ts); not brain/escalations/, the stuck-task steps. */
+  escalations: string;
 }
 
 /** Names that may be used as one path segment: no separators, no dot-dot, no leading dash or dot. */
@@ -106,6 +110,8 @@ export function mountPaths(rootDir: string): MountPaths {
     sim: join(root, 'sim'),
     doorbells: join(root, 'doorbells'),
     control: join(root, 'control'),
+    outbox: join(root, 'outbox'),
+    escalations: join(root, 'escalations'),
   };
 }
 
@@ -131,6 +137,7 @@ export async function ensureMount(paths: MountPaths): Promise<void> {
     paths.plans, ...Object.values(paths.folders), paths.batches, paths.inbox, paths.inboxRejected,
     paths.gpus, paths.signals, paths.approvals, paths.logs, paths.spoolDecisions, paths.spoolSamples, paths.quarantine, paths.doorbells,
     join(paths.control, 'cancel'), join(paths.control, 'retry'), join(paths.control, 'pause'),
+    join(paths.outbox, 'sent'), join(paths.outbox, 'delivering'), join(paths.escalations, 'tasks'), join(paths.escalations, 'plans'),
   ];
   await Promise.all(dirs.map((d) => mkdir(d, { recursive: true })));
 }
