@@ -71,13 +71,14 @@ export function compactTime(ms: number): string {
 
 /** Pure: any text as a safe id segment (unsafe characters become '_'). */
 function safeSegment(s: string): string {
-  const cleaned = s.replace(/[^A-Za-z0-9._-]/g, '_').replace(/\.\.+/g, '.');
+  const cleaned = s.replace(/[^A-Za-z0-9._-]/g, '_');
   return cleaned.length > 0 ? cleaned : '_';
 }
 
 /** Pure: the event an emitter describes; one line of message (a newline would break a chat line or a log). */
 export function makeEvent(e: EventInput): OutboxEvent {
-  const id = [e.type, ...e.key.map(safeSegment)].join('.').slice(0, 200);
+  // No '..' anywhere (isSafeName refuses it), whatever the key's segments start or end with.
+  const id = [e.type, ...e.key.map(safeSegment)].join('.').replace(/\.\.+/g, '.').slice(0, 200);
   return {
     v: 1, id, type: e.type, time: isoTime(e.time),
     batch: e.batch ?? null, task: e.task ?? null, plan: e.plan ?? null, agent: e.agent ?? null,
