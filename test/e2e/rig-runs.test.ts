@@ -115,7 +115,7 @@ test('retries: fails twice then succeeds; always-fails is tried max_attempts tim
     const esc = JSON.parse(await readFile(join(paths.root, 'escalations', 'tasks', `${batch}__doomed.json`), 'utf8'));
     assert.equal(esc.kind, 'task_gave_up');
     assert.equal(esc.plan, 'retries');
-    assert.equal(esc.reason, 'failed 3 of 3 attempts');
+    assert.equal(esc.reason, 'failed 3 of 3 attempts: exit code 7; last lines of stderr:\ndoomed');
     assert.equal(esc.task.command, 'node scripts/doomed.mjs');
     assert.deepEqual(esc.task.argv, ['node', 'scripts/doomed.mjs']);
     assert.deepEqual(esc.attempts.map((a: { attempt: number; exit_code: number; outcome: string }) => [a.attempt, a.outcome, a.exit_code]), [[1, 'failed', 7], [2, 'failed', 7], [3, 'failed', 7]]);
@@ -130,7 +130,7 @@ test('retries: fails twice then succeeds; always-fails is tried max_attempts tim
       ['task_gave_up', `${batch}__doomed`, `escalations/tasks/${batch}__doomed.json`],
       ['batch_failed', null, null],
     ]);
-    assert.equal(events[1].message, `batch ${batch} (plan retries) failed: 2 complete, 2 failed or not run, of 5; gave up: ${batch}__doomed`);
+    assert.equal(events[1].message, `batch ${batch} (plan retries) failed: 3 complete, 2 failed or not run, of 5; gave up: ${batch}__doomed`);
   } finally {
     await stopAll(procs);
     await cleanup();
