@@ -126,3 +126,18 @@ test('an event that does not read is left in outbox/ and said once', async () =>
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('gpu_constrained: told once per stretch, after the threshold; a healthy beat ends the stretch', async () => {
+  const { decideConstrained } = await import('../../agents/brain/constrainedWatch.ts');
+  const hot = { name: 'gpu-0', health: 'constrained' as const, health_reasons: ['temperature 90 C >= 85 C'] };
+  let d = decideConstrained(new Map(), [hot], 0, 600_000);
+  assert.deepEqual(d.alerts, []);
+  d = decideConstrained(d.spells, [hot], 599_999, 600_000);
+  assert.deepEqual(d.alerts, []);
+  d = decideConstrained(d.spells, [hot], 600_000, 600_000);
+  assert.deepEqual(d.alerts, [{ agent: 'gpu-0', since: 0, reasons: ['temperature 90 C >= 85 C'] }]);
+  d = decideConstrained(d.spells, [hot], 900_000, 600_000);
+  assert.deepEqual(d.alerts, []);
+  d = decideConstrained(d.spells, [{ ...hot, health: 'healthy' as const }], 901_000, 600_000);
+  assert.deepEqual([...d.spells.keys()], []);
+});
