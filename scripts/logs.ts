@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseCommand, usageError, runCommand } from '../agents/core/args.ts';
 import { batchOfTaskId } from '../agents/core/batch.ts';
 import { printable } from '../agents/core/decisionLog.ts';
-import { type LogTail, tailOf } from '../agents/core/logTail.ts';
+import { type LogTail, attemptLogs } from '../agents/core/logTail.ts';
 import { isSafeName, mountPaths, TASK_FOLDERS, type MountPaths } from '../agents/core/paths.ts';
 import { archiveDir } from '../agents/core/placeTask.ts';
 import { TaskStore } from '../agents/core/store.ts';
@@ -50,13 +50,6 @@ async function idsNamed(store: TaskStore, name: string): Promise<string[]> {
     for (const id of await store.list(f).catch(() => [])) if (id !== name && id.endsWith(`__${name}`)) ids.add(id);
   }
   return [...ids].sort();
-}
-
-async function attemptLogs(task: Task, a: AttemptRecord, count: number): Promise<{ stdout: LogTail; stderr: LogTail }> {
-  const base = join(task.batch_path, 'logs', `${task.name}.attempt${a.attempt}`);
-  const last = task.result?.attempt === a.attempt ? task.result : null;
-  const [stdout, stderr] = await Promise.all([tailOf(last?.stdout_path ?? `${base}.out`, count), tailOf(last?.stderr_path ?? `${base}.err`, count)]);
-  return { stdout, stderr };
 }
 
 function renderTail(label: string, t: LogTail): string[] {

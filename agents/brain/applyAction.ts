@@ -8,6 +8,7 @@ import type { TaskFolder } from '../core/paths.ts';
 import type { BrainIndex } from './brainIndex.ts';
 import type { BrainAction } from './decide.ts';
 import { clearControls } from '../core/controls.ts';
+import { announceApproval, announceFinish, escalateGiveUp } from './escalate.ts';
 import { expandTemplate } from './expand.ts';
 import { buildSummary, writeSummary } from './summary.ts';
 import { writeBatchReport } from '../report/writeReport.ts';
@@ -107,12 +108,14 @@ async function giveUp(ix: BrainIndex, batchId: string, a: Action<'give_up'>): Pr
   const rec = ix.batchOf(batchId);
   await ix.updateBatch(batchId, { failed_tasks: [...new Set([...rec.failed_tasks, a.id])], failure_reasons: withFailureReason(rec.failure_reasons, a.id, a.reason) });
   await ix.decide({ what: 'GIVE_UP', task: a.id, attempt: a.attempt, reason: a.reason });
+  await escalateGiveUp(ix, a.id, a.reason);
 }
 
 async function park(ix: BrainIndex, a: Action<'park'>): Promise<void> {
   const t = await ix.store.write('failed', { ...ix.view(a.id).task, parked: 'approval', parked_reason: a.reason });
   if (await ix.moveTask(a.id, 'failed', 'private', t)) {
     await ix.decide({ what: 'PARK', task: a.id, reason: `${a.reason}; approve with: touch ${join(ix.paths.approvals, a.id)}` });
+    await announceApproval(ix, t, a.reason);
   }
 }
 
@@ -175,13 +178,14 @@ async function summarize(ix: BrainIndex, batchId: string, a: Action<'summarize'>
 }
 
 async function finishBatch(ix: BrainIndex, batchId: string, a: Action<'finish_batch'>): Promise<void> {
-  await ix.updateBatch(batchId, { state: a.state, finished_at: ix.now(), final_counts: a.counts });
+  const rec = await ix.updateBatch(batchId, { state: a.state, finished_at: ix.now(), final_counts: a.counts });
   const c = a.counts;
   await ix.decide({
     what: 'FINISH', batch: batchId,
     reason: `${a.state}: ${c.complete} complete, ${c.failed} failed or not run, of ${c.total}`,
   });
   const tasks = ix.batchOf(batchId).task_ids;
+  await announceFinish(ix, rec);
   await ix.retire(batchId);
   // Its cancels and pause have done their work: nothing of the batch is left to claim.
   await clearControls(ix.paths, batchId, tasks);

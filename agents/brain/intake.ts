@@ -16,6 +16,7 @@ import { buildBatchTasks } from '../plan/build.ts';
 import { planPriority } from '../plan/priority.ts';
 import { inferTaskClass } from '../plan/infer.ts';
 import type { BrainIndex } from './brainIndex.ts';
+import { escalateRejection } from './escalate.ts';
 import { applyEstimates } from './learn.ts';
 import { PlanChecks } from './planChecks.ts';
 
@@ -54,6 +55,7 @@ export class SubmissionIntake {
     // The log line names the first problems; the file beside the submission has them all.
     const more = problems.length > 3 ? `; ... ${problems.length - 3} more in ${basename(dest)}.errors.txt` : '';
     await this.ix.decide({ what: 'REJECT', reason: `submission ${basename(file)}: ${problems.slice(0, 3).join('; ')}${more}` });
+    await escalateRejection(this.ix, dest, problems);
   }
 
   private async ingest(file: string): Promise<void> {

@@ -25,6 +25,8 @@ import { type ScheduleRecords, readScheduleRecords, writeScheduleRecords } from 
 import { findScheduledPlans } from '../plan/scheduledPlans.ts';
 import { nextFire } from '../plan/schedule.ts';
 import { type FireRecord, type ScheduleAction, type ScheduledPlan, decideSchedules } from './schedules.ts';
+import { announce } from './escalate.ts';
+import { compactTime } from '../core/outbox.ts';
 
 /** How often the plans are read again for their schedules (ms of the brain's clock). */
 export const SCHEDULE_REREAD_MS = 30_000;
@@ -146,6 +148,7 @@ export class Scheduler {
       return { what: 'SCHEDULE', batch, reason: `plan ${a.plan}: the run of ${when} was submitted before the brain restarted; recorded, not submitted again; ${nextText}` };
     }
     if (a.kind === 'skip') {
+      await announce(this.o.paths, { type: 'schedule_missed', key: [a.plan, compactTime(a.fireAt)], time: now, plan: a.plan, message: `plan ${a.plan}: ${missed} missed while the brain was down, the last at ${when}, not run (catch_up: false)` }, (problem) => this.o.decide({ what: 'OUTBOX_FAILED', reason: problem }));
       return { what: 'SCHEDULE_SKIP', reason: `plan ${a.plan}: ${missed} missed while the brain was down, the last at ${when}, not run (catch_up: false); ${nextText}` };
     }
     await writeSubmission(this.o.paths, { plan: a.plan, config: {}, batch_id: batch, submitted_at: isoTime(a.fireAt) });

@@ -18,6 +18,9 @@ import { escalationsDir, interventionsDir, readEscalations } from '../core/stuck
 import { closeAttempt, lostResult } from '../core/attempt.ts';
 import { type Task, type WorkerResult, holdsOpenClaim, sameClaim } from '../core/task.ts';
 import { existsSync } from 'node:fs';
+import { announce } from './escalate.ts';
+import { type ConstrainedSpell, decideConstrained } from './constrainedWatch.ts';
+import { compactTime } from '../core/outbox.ts';
 import { type AgentWatch, type Escalation, type MonitorAction, decideMonitor, observeHeartbeats } from './monitor.ts';
 
 export { escalationsDir, interventionsDir } from '../core/stuckRecords.ts';
@@ -26,6 +29,7 @@ export class AgentWatcher {
   private watches = new Map<string, AgentWatch>();
   private readonly dead = new Set<string>();
   private readonly firstSeen = new Map<string, number>();
+  private constrained = new Map<string, ConstrainedSpell>();
   /** When a check first saw each processing file without a claim of its own (id#attempt), brain clock. */
   private readonly unclaimedSince = new Map<string, number>();
   private readonly paths: MountPaths;
@@ -78,6 +82,7 @@ export class AgentWatcher {
     const beats = await this.readBeats(now);
     this.watches = observeHeartbeats(this.watches, beats, now);
     this.beats = beats;
+    await this.tellConstrained(beats, now);
     for (const b of beats) {
       if (!b.vram_total_mb) continue;
       const budget = Math.floor((b.vram_total_mb * this.config.resource_limits.vram_budget_percent) / 100);
@@ -136,6 +141,7 @@ export class AgentWatcher {
         if (!this.dead.has(a.agent)) {
           this.dead.add(a.agent);
           await this.say('AGENT_DEAD', null, `${a.agent}: ${a.reason}; returning ${a.tasks.length} task(s)`);
+          await this.tell({ type: 'agent_dead', key: [a.agent, compactTime(now)], time: now, agent: a.agent, message: `agent ${a.agent} presumed dead: ${a.reason}; ${a.tasks.length} task(s) returned for retry` });
         }
         for (const id of a.tasks) await this.returnTask(byId.get(id)!, a.agent, `agent ${a.agent} presumed dead (${a.reason})`);
         break;
@@ -167,6 +173,7 @@ export class AgentWatcher {
           task_id: a.task, agent: a.agent, since: isoTime(now), reason: a.reason,
         });
         await this.say('MANUAL', a.task, a.reason);
+        await this.tell({ type: 'intervention_needed', key: [a.task, `a${prev.attempt}`], time: now, task: a.task, agent: a.agent, message: `task ${a.task} on ${a.agent} is stuck and did not stop after abort and kill: ${a.reason}` });
         break;
       }
       case 'clear_escalation':
@@ -258,6 +265,20 @@ export class AgentWatcher {
   private async writeOwn(where: string, file: string, value: unknown): Promise<void> {
     const moved = await writeOwnJson(this.paths, where, file, value);
     if (moved) await this.say('BAD_FILE', null, moved);
+  }
+
+  /** An agent constrained longer than outbox.constrained_after_s: told once per stretch. */
+  private async tellConstrained(beats: Heartbeat[], now: number): Promise<void> {
+    const d = decideConstrained(this.constrained, beats, now, this.config.outbox.constrained_after_s * 1000);
+    this.constrained = d.spells;
+    for (const c of d.alerts) {
+      const mins = Math.round((now - c.since) / 60_000);
+      await this.tell({ type: 'gpu_constrained', key: [c.agent, compactTime(c.since)], time: now, agent: c.agent, message: `agent ${c.agent} constrained for ${mins} min: ${c.reasons.join(', ') || 'no reason given'}; it takes only cpu and meta tasks meanwhile` });
+    }
+  }
+
+  private tell(e: Parameters<typeof announce>[1]): Promise<void> {
+    return announce(this.paths, e, (problem) => this.say('OUTBOX_FAILED', e.task ?? null, problem));
   }
 
   private say(what: DecisionVerb, task: string | null, reason: string): Promise<string> {

@@ -154,6 +154,13 @@ export const Config = z.strictObject({
     }),
     {},
   ),
+  outbox: z.prefault(
+    z.strictObject({
+      /** Seconds an agent stays constrained (temperature, VRAM, power) before a gpu_constrained event goes to outbox/. */
+      constrained_after_s: z._default(between(0, MONTH_S, 's'), 600),
+    }),
+    {},
+  ),
   /** The nvidia-smi executable the agents run (a path, or a name looked up on PATH). */
   nvidia_smi: z._default(z.string(), 'nvidia-smi'),
   /** Host of the agents' Ollama servers. */

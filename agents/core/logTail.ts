@@ -1,8 +1,10 @@
-// The end of a task's log file: what forge logs prints and what the batch report shows. A task
-// may write gigabytes, so only the file's last TAIL_BYTES are ever read.
+// The end of a task attempt's log, read without reading the whole file: a task may write
+// gigabytes. Shared by `forge logs`, the batch report and the planner's escalation records.
 import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AttemptRecord, Task } from './task.ts';
 
-/** Read at most this much of a log's end. */
+/** Read at most this much of a log's end unless told otherwise. */
 export const TAIL_BYTES = 256 * 1024;
 
 export interface LogTail {
@@ -31,4 +33,17 @@ export async function tailOf(path: string, count: number, maxBytes = TAIL_BYTES)
   } finally {
     await fh?.close();
   }
+}
+
+/** Where an attempt's stdout and stderr are: <batch folder>/logs/<name>.attemptN.out/.err (agents/worker/main.ts), or the paths its result names. */
+export function attemptLogPaths(task: Task, a: Pick<AttemptRecord, 'attempt'>): { stdout: string; stderr: string } {
+  const base = join(task.batch_path, 'logs', `${task.name}.attempt${a.attempt}`);
+  const last = task.result?.attempt === a.attempt ? task.result : null;
+  return { stdout: last?.stdout_path ?? `${base}.out`, stderr: last?.stderr_path ?? `${base}.err` };
+}
+
+export async function attemptLogs(task: Task, a: Pick<AttemptRecord, 'attempt'>, count: number, maxBytes = TAIL_BYTES): Promise<{ stdout: LogTail; stderr: LogTail }> {
+  const p = attemptLogPaths(task, a);
+  const [stdout, stderr] = await Promise.all([tailOf(p.stdout, count, maxBytes), tailOf(p.stderr, count, maxBytes)]);
+  return { stdout, stderr };
 }

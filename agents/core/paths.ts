@@ -40,6 +40,10 @@ export interface MountPaths {
   control: string;
   /** metrics/<process>.prom: Prometheus text, written whole by each process (brain.prom, agent-<name>.prom). */
   metrics: string;
+  /** outbox/<time>-<id>.json: events for people, drained by forge forward (core/outbox.ts). */
+  outbox: string;
+  /** escalations/{tasks,plans}/: records a planner acts on (brain/escalate.ts); not brain/escalations/, the stuck-task steps. */
+  escalations: string;
 }
 
 /** Names that may be used as one path segment: no separators, no dot-dot, no leading dash or dot. */
@@ -109,6 +113,8 @@ export function mountPaths(rootDir: string): MountPaths {
     doorbells: join(root, 'doorbells'),
     control: join(root, 'control'),
     metrics: join(root, 'metrics'),
+    outbox: join(root, 'outbox'),
+    escalations: join(root, 'escalations'),
   };
 }
 
@@ -134,6 +140,7 @@ export async function ensureMount(paths: MountPaths): Promise<void> {
     paths.plans, ...Object.values(paths.folders), paths.batches, paths.inbox, paths.inboxRejected,
     paths.gpus, paths.signals, paths.approvals, paths.logs, paths.spoolDecisions, paths.spoolSamples, paths.quarantine, paths.doorbells, paths.metrics,
     join(paths.control, 'cancel'), join(paths.control, 'retry'), join(paths.control, 'pause'),
+    join(paths.outbox, 'sent'), join(paths.outbox, 'delivering'), join(paths.escalations, 'tasks'), join(paths.escalations, 'plans'),
   ];
   await Promise.all(dirs.map((d) => mkdir(d, { recursive: true })));
 }

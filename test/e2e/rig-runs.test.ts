@@ -109,6 +109,28 @@ test('retries: fails twice then succeeds; always-fails is tried max_attempts tim
     assert.match(log, /GIVE_UP task=\S+__doomed attempt 3 of 3 — failed 3 of 3 attempts/);
     assert.match(log, /NOT_RUN task=\S+__after_doomed — dependency doomed failed/);
     assert.match(log, /FINISH batch=\S+ — failed: /);
+    assert.match(log, new RegExp(`ESCALATE task=${batch}__doomed — escalations/tasks/${batch}__doomed\\.json: its command, 3 attempt\\(s\\) and their output`));
+
+    // The planner's record of the doomed task: what ran, each attempt's exit code and output, and how to answer.
+    const esc = JSON.parse(await readFile(join(paths.root, 'escalations', 'tasks', `${batch}__doomed.json`), 'utf8'));
+    assert.equal(esc.kind, 'task_gave_up');
+    assert.equal(esc.plan, 'retries');
+    assert.equal(esc.reason, 'failed 3 of 3 attempts: exit code 7; last lines of stderr:\ndoomed');
+    assert.equal(esc.task.command, 'node scripts/doomed.mjs');
+    assert.deepEqual(esc.task.argv, ['node', 'scripts/doomed.mjs']);
+    assert.deepEqual(esc.attempts.map((a: { attempt: number; exit_code: number; outcome: string }) => [a.attempt, a.outcome, a.exit_code]), [[1, 'failed', 7], [2, 'failed', 7], [3, 'failed', 7]]);
+    assert.deepEqual(esc.attempts.map((a: { stderr: { tail: string } }) => a.stderr.tail), ['doomed', 'doomed', 'doomed']);
+    assert.deepEqual(esc.attempts.map((a: { stdout: { tail: string } }) => a.stdout.tail), ['', '', '']);
+    assert.deepEqual(esc.answers.map((a: { command: string }) => a.command), [`forge retry ${batch}__doomed`, `forge retry ${batch}`, `forge cancel ${batch}`, 'forge submit retries']);
+    assert.equal(esc.answers[0].file, `control/retry/${batch}__doomed`);
+    // And the events for people: the task that gave up (pointing at that record) and the failed batch.
+    const events = await Promise.all((await readdir(join(paths.root, 'outbox'))).filter((n) => n.endsWith('.json')).sort()
+      .map(async (n) => JSON.parse(await readFile(join(paths.root, 'outbox', n), 'utf8'))));
+    assert.deepEqual(events.map((e) => [e.type, e.task, e.escalation]), [
+      ['task_gave_up', `${batch}__doomed`, `escalations/tasks/${batch}__doomed.json`],
+      ['batch_failed', null, null],
+    ]);
+    assert.equal(events[1].message, `batch ${batch} (plan retries) failed: 3 complete, 2 failed or not run, of 5; gave up: ${batch}__doomed`);
   } finally {
     await stopAll(procs);
     await cleanup();
