@@ -3,18 +3,12 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import type { BatchRecord } from '../core/batch.ts';
-import { tailOf } from '../core/logTail.ts';
+import { attemptLogPaths, tailOf } from '../core/logTail.ts';
 import type { Task } from '../core/task.ts';
 import type { TaskView } from '../brain/decide.ts';
 import type { BatchSummary } from '../brain/summary.ts';
 import { MAX_FAILURES_SHOWN, STDERR_LINES, renderReport } from './renderReport.ts';
 import type { TelemetrySeries } from './telemetrySeries.ts';
-
-/** A failed attempt's stderr: the last result's path for the last attempt, else where the worker puts each attempt's (agents/worker/main.ts). */
-function stderrPath(task: Task, attempt: number): string {
-  if (task.result?.attempt === attempt && task.result.stderr_path) return task.result.stderr_path;
-  return join(task.batch_path, 'logs', `${task.name}.attempt${attempt}.err`);
-}
 
 export async function writeBatchReport(o: {
   batch: BatchRecord; summary: BatchSummary; tasks: ReadonlyMap<string, TaskView>; summaryId: string; telemetry: TelemetrySeries; now: number;
@@ -25,7 +19,7 @@ export async function writeBatchReport(o: {
   });
   const failed = tasks.flatMap((t) => t.attempts.filter((a) => a.outcome !== 'success' && a.finished_at).map((a) => ({ t, a: a.attempt }))).slice(0, MAX_FAILURES_SHOWN);
   const stderr: Record<string, string[] | null> = {};
-  for (const { t, a } of failed) stderr[`${t.id}#${a}`] = (await tailOf(stderrPath(t, a), STDERR_LINES, 64 * 1024)).lines;
+  for (const { t, a } of failed) stderr[`${t.id}#${a}`] = (await tailOf(attemptLogPaths(t, { attempt: a }).stderr, STDERR_LINES, 64 * 1024)).lines;
   const from = Date.parse(o.batch.started_at ?? o.batch.submitted_at);
   const html = renderReport({
     summary: o.summary, batch: o.batch, tasks, stderr, now: o.now,
