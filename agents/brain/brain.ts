@@ -21,6 +21,7 @@ import { readEstimates } from './learn.ts';
 import { cleanMountTempFiles } from '../core/leftovers.ts';
 import { ObservedAge } from '../core/observedAge.ts';
 import { LogMerger } from './logMerge.ts';
+import { Housekeeper } from './housekeeping.ts';
 import { BrainIndex, FINAL } from './brainIndex.ts';
 import { applyAction } from './applyAction.ts';
 import { SubmissionIntake } from './intake.ts';
@@ -71,6 +72,7 @@ export class Brain {
   private readonly pauses = new PauseNotes();
   private readonly schedules: Scheduler;
   private readonly metrics: BrainMetrics;
+  private readonly keeper: Housekeeper;
 
   constructor(opts: BrainOptions) {
     const { paths, config, clock } = opts;
@@ -92,6 +94,10 @@ export class Brain {
     this.spool = new LogMerger({ paths, log, now: () => this.clock.now(), say: this.say });
     this.schedules = new Scheduler({ paths, clock, decide: (d) => this.ix.decide(d) });
     this.metrics = new BrainMetrics(paths);
+    this.keeper = new Housekeeper({
+      paths, config, clock, note: (reason) => this.ix.decide({ what: 'HOUSEKEEPING', reason }),
+      activeBatches: () => new Set(this.batches.keys()), betweenMerges: (fn) => this.spool.betweenRounds(fn),
+    });
   }
 
   /** Loads the active batches from the mount (state.json, plus any unfinished batch record). */
@@ -185,7 +191,7 @@ export class Brain {
     await this.metrics.maybeWrite(this.tasks, this.batches, this.clock.now()).catch((err: unknown) => this.say(`brain: metrics not written: ${errorMessage(err)}`));
   }
 
-  /** Agents and stuck tasks at most once a second; stale temporary files every few minutes. */
+  /** Agents and stuck tasks at most once a second; stale temporary files every few minutes; rotation and pruning (housekeeping.ts) as configured. */
   private async housekeeping(): Promise<void> {
     const now = this.clock.now();
     if (now - this.lastWatch >= 1000) {
@@ -200,6 +206,8 @@ export class Brain {
       const { removed } = await cleanMountTempFiles(this.paths, this.tempAges);
       if (removed.length) await this.ix.decide({ what: 'CLEANUP', reason: `removed ${removed.length} stale temporary file(s) left by an interrupted write` });
     }
+    // Logs rotated and old archives, late results, quarantine and sent events pruned (config housekeeping); must not stop the batches.
+    await this.keeper.maybeRun().catch((err: unknown) => this.say(`brain: housekeeping failed: ${errorMessage(err)}`));
   }
 
   /** Updates the index from the folders, then takes back the tasks missing for a minute. */

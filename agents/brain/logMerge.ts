@@ -112,6 +112,8 @@ export class LogMerger {
   private saved = '';
   private last: number | null = null;
   private running = false;
+  /** Settles when the round in progress ends (betweenRounds waits on it). */
+  private roundDone: Promise<void> = Promise.resolve();
   private cursor = 0;
   private readonly quiet: ObservedAge;
   private readonly notes = new BadFileNotes();
@@ -143,11 +145,28 @@ export class LogMerger {
     if (this.last !== null && now >= this.last && now - this.last < this.o.intervalMs) return null;
     this.last = now;
     this.running = true;
+    const round = this.mergeOnce();
+    this.roundDone = round.then(() => {}, () => {});
     try {
-      return await this.mergeOnce();
+      return await round;
     } catch (err) {
       this.o.say(`brain: merging logs/spool/ failed (tried again in a second): ${errorMessage(err)}`);
       return null;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /**
+   * Runs `fn` with no merge round in progress: waits for the current one to end, and no round
+   * starts until `fn` ends (maybeMerge skips meanwhile). The brain rotates the two merged logs
+   * here (housekeeping.ts), so no round's append is split across the old file and the new one.
+   */
+  async betweenRounds<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.running) await this.roundDone;
+    this.running = true;
+    try {
+      return await fn();
     } finally {
       this.running = false;
     }

@@ -161,6 +161,39 @@ export const Config = z.strictObject({
     }),
     {},
   ),
+  /**
+   * The brain's housekeeping of what grows on the mount without end (brain/housekeeping.ts):
+   * the two merged logs rotated by size, and the archive, tasks/late_results/, quarantine/ and
+   * outbox/sent/ pruned by age. Ages are judged on the brain's clock, by the time written in a
+   * file or record where there is one, else by how long the brain has seen the file unchanged.
+   */
+  housekeeping: z.prefault(
+    z.strictObject({
+      /** false: nothing rotated or pruned (the temporary-file cleanup still runs). */
+      enabled: z._default(z.boolean(), true),
+      /** Seconds between two housekeeping runs of the brain. */
+      interval_s: z._default(between(60, MONTH_S, 's'), 3600),
+      /** Seconds after the brain starts before its first run: a restart loop does not prune in a burst. */
+      first_after_s: z._default(between(0, 86_400, 's'), 300),
+      /** MB (MiB) logs/brain_decisions.log may reach; bigger, it is renamed to brain_decisions.log.1 at the next run. */
+      decision_log_max_mb: z._default(between(1, 1_000_000, 'MB'), 100),
+      /** Rotated decision logs kept (brain_decisions.log.1 newest ... .N oldest); an older one is removed. */
+      decision_log_keep: z._default(between(1, 1000, 'files', { int: true }), 5),
+      /** MB (MiB) logs/training_samples.jsonl may reach; bigger, it is renamed to training_samples.jsonl.1 at the next run. */
+      training_samples_max_mb: z._default(between(1, 1_000_000, 'MB'), 1024),
+      /** Rotated training sample files kept (training_samples.jsonl.1 ... .N). */
+      training_samples_keep: z._default(between(1, 1000, 'files', { int: true }), 5),
+      /** Days after a batch finished (its record's finished_at) that tasks/archive/<batch>/ is removed; the batch can then no longer be retried. */
+      archive_keep_days: z._default(between(1, 36_500, 'days'), 90),
+      /** Days a file in tasks/late_results/ is kept (seen unchanged by the brain this long). */
+      late_results_keep_days: z._default(between(1, 36_500, 'days'), 30),
+      /** Days a quarantined file is kept (by the time in its .why.txt note, else seen unchanged this long). */
+      quarantine_keep_days: z._default(between(1, 36_500, 'days'), 30),
+      /** Days a delivered event is kept in outbox/sent/ (by the event's time); events waiting in outbox/ are never removed. */
+      outbox_sent_keep_days: z._default(between(1, 36_500, 'days'), 30),
+    }),
+    {},
+  ),
   /** The nvidia-smi executable the agents run (a path, or a name looked up on PATH). */
   nvidia_smi: z._default(z.string(), 'nvidia-smi'),
   /** Host of the agents' Ollama servers. */

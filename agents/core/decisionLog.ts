@@ -35,6 +35,7 @@ export const DECISION_VERBS = [
   'ARCHIVE', //          a finished batch archived after a restart interrupted its archiving
   'SUMMARY', //          the batch summary written
   'CLEANUP', //          stale temporary files of interrupted writes removed
+  'HOUSEKEEPING', //     a merged log rotated, or old archives, late results, quarantined files or sent events removed (counts, and why)
   'CANCEL', //           a batch or task cancelled (control/cancel/): by the brain, or its worker stopped by an agent
   'RETRY_BY_HAND', //    a person's retry (control/retry/): failed tasks given fresh attempts, the batch reopened
   'PAUSE', //            a pause seen (control/pause/): the rig, an agent or a batch
