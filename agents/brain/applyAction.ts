@@ -78,7 +78,7 @@ async function backoff(ix: BrainIndex, a: Action<'backoff'>): Promise<void> {
   const key = `backoff:${a.id}:${a.attempt.n}`;
   if (ix.said.has(key)) return;
   ix.said.add(key);
-  await ix.decide({ what: 'BACKOFF', task: a.id, attempt: a.attempt, reason: `${a.reason}; retrying in ${Math.ceil(a.leftMs / 1000)} s (backoff ${Math.round(a.waitMs / 1000)} s)` });
+  await ix.decide({ what: 'BACKOFF', task: a.id, attempt: a.attempt, reason: `${a.reason}; retrying in ${Math.ceil(a.leftMs / 1000)} s (backoff ${(a.waitMs / 1000).toFixed(a.waitMs < 10_000 ? 1 : 0)} s)` });
 }
 
 async function cancelBatch(ix: BrainIndex, batchId: string): Promise<void> {

@@ -66,7 +66,7 @@ test('a released task deleted from queue/ and a running one quarantined out of p
     // b's lost attempt is infra: the brain retries it without blame, after the backoff (retries.backoff_base_s, 3 s, plus jitter).
     await brain.pass();
     assert.ok(!(await store.list('queue')).includes(`${B}__b`), 'b waits its backoff first');
-    assert.match(await readFile(paths.decisionLog, 'utf8'), new RegExp(`BACKOFF task=${B}__b .*retrying in \\d+ s \\(backoff 3 s\\)`));
+    assert.match(await readFile(paths.decisionLog, 'utf8'), new RegExp(`BACKOFF task=${B}__b .*retrying in \\d+ s \\(backoff 3\\.\\d s\\)`));
     clock.advance(3750);
     await brain.pass();
     assert.ok((await store.list('queue')).includes(`${B}__b`), 'b is released again');
