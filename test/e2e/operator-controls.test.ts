@@ -1,23 +1,17 @@
-// forge cancel, retry, signal abort and priorities, end to end: a real brain and agents on
+// forge cancel, retry and signal abort, end to end (priorities and fairness at scale:
+// test/long/fairness.test.ts): a real brain and agents on
 // simulated GPUs, real workers, and the commands as a person types them.
 import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { execa } from 'execa';
 import { readBatchRecord } from '../../agents/core/batch.ts';
-import { type Command, commandArgsFor, projectRoot } from '../../agents/core/entry.ts';
 import type { MountPaths } from '../../agents/core/paths.ts';
 import { Task } from '../../agents/core/task.ts';
-import { submitPlan, waitFor, waitForAgents, waitForBatchEnd } from '../../tools/harness/runRig.ts';
-import { decisionText, tempMount } from '../helpers/mount.ts';
-import { startAgent, startBrain, stopAll, writePlan, writeTestConfig } from '../helpers/rig.ts';
+import { submitPlan, waitFor, waitForBatchEnd } from '../../tools/harness/runRig.ts';
+import { decisionText } from '../helpers/mount.ts';
+import { forge, withRig, writePlan } from '../helpers/rig.ts';
 
-/** Runs a forge command as a person would; its output. */
-async function forge(command: Command, ...args: string[]) {
-  const r = await execa(process.execPath, [...commandArgsFor(command), ...args], { reject: false, cwd: projectRoot });
-  return { code: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
-}
 
 async function archived(paths: MountPaths, batchId: string): Promise<Map<string, Task>> {
   const dir = join(paths.tasks, 'archive', batchId);
@@ -49,21 +43,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** A brain and `gpus` agents on a fresh temp mount with the test config (and `over`); stopped and removed after `fn`. */
-async function withRig(gpus: number, over: Parameters<typeof writeTestConfig>[2], fn: (paths: MountPaths) => Promise<void>): Promise<void> {
-  const { paths, cleanup } = await tempMount();
-  const procs = [];
-  try {
-    await writeTestConfig(paths, gpus, over);
-    const ids = Array.from({ length: gpus }, (_, i) => i);
-    procs.push(startBrain(paths), ...ids.map((i) => startAgent(paths, i)));
-    await waitForAgents(paths, ids, 30_000);
-    await fn(paths);
-  } finally {
-    await stopAll(procs);
-    await cleanup();
-  }
-}
 
 const SLEEPERS = `# Sleepers
 
@@ -214,65 +193,5 @@ test('forge retry of a failed batch: the failed task gets a fresh attempt, its d
     const listed = (JSON.parse(history.stdout) as { batches: Array<{ id: string; state: string; tasks: { complete: number } | null; duration_s: number | null }> }).batches;
     assert.deepEqual(listed.map((b) => [b.id, b.state, b.tasks?.complete]), [[batch, 'complete', 3]]);
     assert.ok((listed[0]?.duration_s ?? -1) >= 0);
-  });
-});
-
-const BIG = `# Big
-
-## Goal
-A large batch: 2,000 small tasks.
-
-## Tasks
-
-### make
-- **task_class**: cpu
-- **command**: \`node -e "require('fs').writeFileSync(process.argv[1] + '/items.json', JSON.stringify(Array.from({length: 2000}, (_, i) => ({n: i}))))" {BATCH_PATH}\`
-
-### work
-- **task_class**: cpu
-- **foreach**: {BATCH_PATH}/items.json:
-- **command**: \`true {ITEM.n}\`
-- **depends_on**: make
-`;
-
-const SMALL = (title: string) => `# ${title}
-
-## Goal
-Ten small tasks.
-
-## Tasks
-${Array.from({ length: 10 }, (_, i) => `
-### t${i}
-- **task_class**: cpu
-- **command**: \`true ${i}\`
-`).join('')}`;
-
-test('fairness: behind a 2,000-task batch, a priority-1 batch finishes first and a 10-task batch before the big one is a quarter done', async (t) => {
-  await withRig(2, { resource_limits: { max_workers: 3 } }, async (paths) => {
-    await writePlan(paths, 'big', BIG);
-    await writePlan(paths, 'small', SMALL('Small'));
-    await writePlan(paths, 'urgent', SMALL('Urgent'));
-    const big = await submitPlan(paths.root, 'big');
-    // The big batch's items are all released and being worked through.
-    await waitFor('the big batch running', async () => (await readdir(paths.folders.complete)).filter((n) => n.startsWith(`${big}__work.`)).length >= 20, 120_000, 250);
-    // The two are submitted while the rig is paused, so both are queued when claiming goes on:
-    // what comes first is then the order's doing, not which submission the brain read first.
-    assert.equal((await forge('pause', 'rig', '--shared', paths.root)).code, 0);
-    const small = await submitPlan(paths.root, 'small');
-    const u = await forge('submit', 'urgent', '--priority', '1', '--shared', paths.root);
-    assert.equal(u.code, 0, u.stderr);
-    const urgent = u.stdout.trim().split('\n').pop()!;
-    const queued = async (b: string) => (await readdir(paths.folders.queue)).filter((n) => n.startsWith(`${b}__`)).length;
-    await waitFor('both batches queued', async () => (await queued(small)) === 10 && (await queued(urgent)) === 10, 60_000, 250);
-    assert.equal((await forge('resume', 'rig', '--shared', paths.root)).code, 0);
-    const smallEnd = await waitForBatchEnd(paths, small, 120_000);
-    const bigDone = (await readdir(paths.folders.complete)).filter((n) => n.startsWith(`${big}__work.`)).length;
-    const urgentEnd = await readBatchRecord(paths, urgent);
-    assert.equal(smallEnd.state, 'complete');
-    assert.equal(urgentEnd?.state, 'complete', 'the priority-1 batch finished before the small one');
-    assert.ok(Date.parse(urgentEnd!.finished_at!) <= Date.parse(smallEnd.finished_at!), 'priority 1 first');
-    assert.equal(urgentEnd?.priority, 1);
-    t.diagnostic(`the big batch had ${bigDone} of 2000 items done when the small batch finished`);
-    assert.ok(bigDone < 500, `the big batch was ${bigDone} of 2000 done when the small one finished (a quarter is 500)`);
   });
 });

@@ -5,7 +5,9 @@ import { execa, type ResultPromise } from 'execa';
 import { type ConfigInput, writeConfig, defaultGpus } from '../../agents/core/config.ts';
 import type { MountPaths } from '../../agents/core/paths.ts';
 import { initSimState, SIM_SANDBOX, simNvidiaSmiPath } from '../../agents/sim/simState.ts';
-import { nodeArgsFor } from '../../agents/core/entry.ts';
+import { type Command, commandArgsFor, nodeArgsFor, projectRoot } from '../../agents/core/entry.ts';
+import { waitForAgents } from '../../tools/harness/runRig.ts';
+import { tempMount } from './mount.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -52,4 +54,26 @@ export async function writePlan(paths: MountPaths, name: string, planMd: string,
   await writeFile(join(dir, 'plan.md'), planMd);
   for (const [file, text] of Object.entries(scripts)) await writeFile(join(dir, 'scripts', file), text);
   return dir;
+}
+
+/** Runs a forge command as a person would; its output. */
+export async function forge(command: Command, ...args: string[]) {
+  const r = await execa(process.execPath, [...commandArgsFor(command), ...args], { reject: false, cwd: projectRoot });
+  return { code: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** A brain and `gpus` agents on a fresh temp mount with the test config (and `over`); stopped and removed after `fn`. */
+export async function withRig(gpus: number, over: Parameters<typeof writeTestConfig>[2], fn: (paths: MountPaths) => Promise<void>): Promise<void> {
+  const { paths, cleanup } = await tempMount();
+  const procs = [];
+  try {
+    await writeTestConfig(paths, gpus, over);
+    const ids = Array.from({ length: gpus }, (_, i) => i);
+    procs.push(startBrain(paths), ...ids.map((i) => startAgent(paths, i)));
+    await waitForAgents(paths, ids, 30_000);
+    await fn(paths);
+  } finally {
+    await stopAll(procs);
+    await cleanup();
+  }
 }
