@@ -47,21 +47,23 @@ ${ABOUT[verb].does}`;
 type TargetKind = 'batch' | 'task' | 'agent' | 'rig';
 
 /** What the target is on this mount, or why it cannot be the target of `verb` (exit 1). */
-async function identify(verb: ControlVerb, paths: MountPaths, target: string): Promise<{ kind: TargetKind; note?: string } | { problem: string }> {
-  if (verb === 'pause' || verb === 'resume') {
+async function identify(verb: ControlVerb, paths: MountPaths, target: string): Promise<{ kind: TargetKind } | { problem: string }> {
+  const pausing = verb === 'pause' || verb === 'resume';
+  let agents: string[] = [];
+  if (pausing) {
     if (target === RIG) return { kind: 'rig' };
-    const agents = await loadConfig(paths.config).then((c) => c.gpus.map((g) => g.name), () => [] as string[]);
+    agents = await loadConfig(paths.config).then((c) => c.gpus.map((g) => g.name), () => []);
     if (agents.includes(target)) return { kind: 'agent' };
   }
   const batch = batchOfTaskId(target);
   const rec = await readBatchRecordFile(paths, batch);
   if (!rec.ok) {
-    const also = verb === 'pause' || verb === 'resume' ? `, an agent (${(await loadConfig(paths.config).then((c) => c.gpus.map((g) => g.name).join(', '), () => 'none configured'))}) or ${RIG}` : '';
+    const also = pausing ? `, an agent (${agents.join(', ') || 'none configured'}) or ${RIG}` : '';
     return { problem: `no batch ${batch} on this mount (brain/batches/${batch}.json)${also}; forge status lists the batches` };
   }
   const finished = rec.value.state === 'complete' || rec.value.state === 'failed' || rec.value.state === 'cancelled';
   if (target !== batch) {
-    if (verb === 'pause' || verb === 'resume') return { problem: `${verb} applies to the rig, an agent or a batch, not one task; pause its batch ${batch}` };
+    if (pausing) return { problem: `${verb} applies to the rig, an agent or a batch, not one task; pause its batch ${batch}` };
     const store = new TaskStore(paths);
     const where = (await store.locate(target).catch(() => null)) ?? (existsSync(join(archiveDir(paths, batch), `${target}.json`)) ? 'archive' : null);
     if (where === null) return { problem: `no task ${target} in batch ${batch}` };

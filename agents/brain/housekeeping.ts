@@ -7,8 +7,7 @@
 // A log is rotated by rename, never truncated: a reader holding it open (tail -f, a report)
 // goes on reading the old file to its end, `tail -F` follows the name to the new one, and the
 // brain's next append (each opens the file anew, core/decisionLog.ts) creates it.
-import type { Dirent } from 'node:fs';
-import { lstat, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { lstat, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isTempName } from '../core/atomic.ts';
 import { batchOfTaskId, readBatchRecord } from '../core/batch.ts';
@@ -16,6 +15,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { readControls } from '../core/controls.ts';
 import { isGone } from '../core/errors.ts';
+import { readEntries } from '../core/leftovers.ts';
 import { readMountFile } from '../core/mountRead.ts';
 import { ObservedAge } from '../core/observedAge.ts';
 import { idOfEventFile, sentDir } from '../core/outbox.ts';
@@ -41,15 +41,6 @@ export interface HousekeeperOptions {
 const NOTE = '.why.txt';
 /** A quarantine note is one ISO time, the source path and a reason: never large. */
 const NOTE_MAX_BYTES = 64 * 1024;
-
-async function entries(dir: string): Promise<Dirent[]> {
-  try {
-    return await readdir(dir, { withFileTypes: true });
-  } catch (err) {
-    if (isGone(err)) return [];
-    throw err;
-  }
-}
 
 async function sizeOf(file: string): Promise<number | null> {
   try {
@@ -133,7 +124,7 @@ export class Housekeeper {
       archives: await this.lookArchives(),
       lateResults: await this.lookSeen(join(paths.tasks, 'late_results')),
       quarantine: await this.lookQuarantine(),
-      sent: (await entries(sentDir(paths)))
+      sent: (await readEntries(sentDir(paths)))
         .filter((e) => e.isFile())
         .flatMap((e) => {
           const time = eventTimeOfName(e.name);
@@ -147,7 +138,7 @@ export class Housekeeper {
     const active = this.o.activeBatches();
     const retry = await this.retryAsked();
     const out: ArchiveSeen[] = [];
-    for (const e of await entries(join(paths.tasks, 'archive'))) {
+    for (const e of await readEntries(join(paths.tasks, 'archive'))) {
       if (!e.isDirectory() || !isSafeName(e.name)) continue;
       const rec = await readBatchRecord(paths, e.name);
       out.push({ batch: e.name, finishedAt: rec?.finished_at ?? null, active: active.has(e.name), retryAsked: retry.has(e.name) });
@@ -164,7 +155,7 @@ export class Housekeeper {
   /** Files of a folder with no time of their own: aged by how long the brain has seen them unchanged. */
   private async lookSeen(dir: string): Promise<AgedSeen[]> {
     const out: AgedSeen[] = [];
-    for (const e of await entries(dir)) {
+    for (const e of await readEntries(dir)) {
       if (isTempName(e.name)) continue; // leftovers.ts's, not ours
       const path = join(dir, e.name);
       const st = await lstat(path).catch(() => null);
@@ -178,7 +169,7 @@ export class Housekeeper {
   /** quarantine/<where>/<stamp>-<name>, aged by the time in its <name>.why.txt note, else as seen. */
   private async lookQuarantine(): Promise<AgedSeen[]> {
     const out: AgedSeen[] = [];
-    for (const where of await entries(this.o.paths.quarantine)) {
+    for (const where of await readEntries(this.o.paths.quarantine)) {
       if (!where.isDirectory()) continue;
       const dir = join(this.o.paths.quarantine, where.name);
       const items = await this.lookSeen(dir);

@@ -32,8 +32,21 @@ export class BrainCounters {
   /** `<id>:<attempt>` of the task attempts already counted, for the tasks still in the index. */
   private readonly counted = new Set<string>();
 
+  /** `<id>:<retry>` of the backoff waits counted: a wait is decided again at every pass until it ends. */
+  private readonly waiting = new Set<string>();
+
   countActions(actions: readonly BrainAction[]): void {
-    for (const a of actions) if ((ACTIONS_COUNTED as readonly string[]).includes(a.kind)) this.actions.set(a.kind, (this.actions.get(a.kind) ?? 0) + 1);
+    for (const a of actions) {
+      if (!(ACTIONS_COUNTED as readonly string[]).includes(a.kind)) continue;
+      if (a.kind === 'backoff') {
+        const key = `${a.id}:${a.attempt.n}`;
+        if (this.waiting.has(key)) continue;
+        this.waiting.add(key);
+      } else if (a.kind === 'retry' || a.kind === 'give_up') {
+        this.waiting.delete(`${a.id}:${a.attempt.n}`);
+      }
+      this.actions.set(a.kind, (this.actions.get(a.kind) ?? 0) + 1);
+    }
   }
 
   /** Counts each attempt newly seen finished (complete/ or failed/) once: its wait, its run, its way to the brain, its failure kind. */

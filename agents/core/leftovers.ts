@@ -60,7 +60,8 @@ function ageOf(path: string, st: Stats, judge: TempAgeJudge): number {
   return typeof judge === 'number' ? judge - st.mtimeMs : judge.observe(path, statsVersion(st));
 }
 
-async function readEntries(dir: string): Promise<Dirent[]> {
+/** A folder's entries, or none when the folder is gone. */
+export async function readEntries(dir: string): Promise<Dirent[]> {
   try {
     return await readdir(dir, { withFileTypes: true });
   } catch (err) {

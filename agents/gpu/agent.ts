@@ -136,8 +136,11 @@ export class GpuAgent {
       paths: this.o.paths, name: this.name, running: this.running, stopping: () => this.stopping, stop: () => (this.stopping = true),
       log: this.agentLog, say: this.say,
     });
-    this.controls = await readControls(this.o.paths, ['cancel', 'pause']);
-    await stopCancelled(this.running, this.controls, this.o.clock.now(), this.config.timeouts.abort_grace_s * 1000, this.agentLog);
+    // Only while something runs: an idle agent has nothing to stop (its claim pass reads control/ itself).
+    if (this.running.size) {
+      this.controls = await readControls(this.o.paths, ['cancel', 'pause']);
+      await stopCancelled(this.running, this.controls, this.o.clock.now(), this.config.timeouts.abort_grace_s * 1000, this.agentLog);
+    }
     const before = acceptsNow(this.view()).join(',');
     // Idle (nothing running or queued), the GPU is read once per external cycle, not every internal one.
     if (this.gpu.due(this.running.size > 0 || this.queueSeen > 0)) {
@@ -187,13 +190,14 @@ export class GpuAgent {
       await this.gpu.observe();
       if (!acceptsNow(this.view()).length) return;
     }
-    // Read at each pass, just before deciding: nothing of a batch is claimed after its cancel.
+    let queued = await this.queue.read(ids);
+    if (!queued.length) return;
+    // Read at each pass with work, just before deciding: nothing of a batch is claimed after its cancel.
     this.controls = await readControls(this.o.paths, ['cancel', 'pause']);
     // What each batch has running on the rig: its turns come after those (fairOrder.ts).
     const inFlight = new Map<string, number>();
     const countIn = (id: string) => inFlight.set(batchOfTaskId(id), (inFlight.get(batchOfTaskId(id)) ?? 0) + 1);
     for (const id of await this.store.list('processing')) countIn(id);
-    let queued = await this.queue.read(ids);
     for (let first = true; ; first = false) {
       const plan = decideClaims({ ...this.view(), inFlight }, queued, this.config);
       for (const s of first ? plan.skipped : []) {

@@ -53,10 +53,8 @@ export async function stopCancelled(running: ReadonlyMap<string, Running>, contr
   for (const r of running.values()) {
     if (r.kind === 'meta' || !isCancelled(controls, r.task.id)) continue;
     if (r.stoppedBy !== 'cancel') {
-      r.stoppedBy = 'cancel';
       r.cancelAt = now;
-      if (r.pid !== null) stopTask(r, 'abort');
-      r.stoppedBy = 'cancel';
+      stopTask(r, 'abort', 'cancel');
       await log('CANCEL', r.task.id, 'cancelled (control/cancel/): SIGTERM to the worker');
     } else if (r.cancelAt !== undefined && now - r.cancelAt >= graceMs && !r.cancelKilled) {
       r.cancelKilled = true;

@@ -109,8 +109,8 @@ export function killAll(r: Running, sig: NodeJS.Signals): void {
 }
 
 /** An abort or kill signal for one task; returns what was done, for the log. */
-export function stopTask(r: Running, kind: 'abort' | 'kill'): string {
-  r.stoppedBy = kind;
+export function stopTask(r: Running, kind: 'abort' | 'kill', as: Running['stoppedBy'] = kind): string {
+  r.stoppedBy = as;
   if (kind === 'kill') {
     killAll(r, 'SIGKILL');
     return 'SIGKILL to the worker group';

@@ -18,7 +18,7 @@ export interface ScheduleRow {
 }
 
 /** Every scheduled plan the brain knows, by name; a bad record file is noted (file, problem). */
-export async function readSchedules(paths: MountPaths, _now: number, note: (file: string, problem: string) => void): Promise<ScheduleRow[]> {
+export async function readSchedules(paths: MountPaths, note: (file: string, problem: string) => void): Promise<ScheduleRow[]> {
   const records = await readScheduleRecords(paths);
   if (!records.ok) {
     if (!records.missing) note(scheduleFilePath(paths), records.problem);

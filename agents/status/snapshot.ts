@@ -104,7 +104,7 @@ export async function readSnapshot(shared: string, now: number, opts: SnapshotOp
   ]);
   const gpus = await readGpuViews(paths, config, now, note);
   const interventions = await readInterventions(paths);
-  const schedules = await readSchedules(paths, now, note);
+  const schedules = await readSchedules(paths, note);
   const controls = await readControls(paths, ['cancel', 'pause']).catch(() => NO_CONTROLS);
   for (const b of interventions.bad) note(join(paths.root, b.rel), b.problem);
   return {

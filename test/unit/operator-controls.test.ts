@@ -187,3 +187,14 @@ test('claims: a batch\'s turns come after the tasks it already has running, so t
   // A batch holding many workers waits behind one that holds none, whatever their ages.
   assert.deepEqual(decideClaims(view({ inFlight: new Map([['x1', 40]]) }), qs, cheap).claims.slice(0, 2).map((c) => c.id), ['x2__a', 'x2__b']);
 });
+
+test('metrics count a backoff wait once, though the brain decides it again at every pass until it ends', async () => {
+  const { BrainCounters } = await import('../../agents/brain/metrics.ts');
+  const c = new BrainCounters();
+  const wait = { kind: 'backoff' as const, id: 'b1__a', attempt: { n: 2, of: 3 }, waitMs: 10_000, leftMs: 5000, reason: 'failed' };
+  c.countActions([wait]);
+  c.countActions([{ ...wait, leftMs: 2000 }]);
+  c.countActions([{ kind: 'retry', id: 'b1__a', attempt: { n: 2, of: 3 }, reason: 'failed', raiseVramTo: null }]);
+  c.countActions([{ ...wait, attempt: { n: 3, of: 3 } }]);
+  assert.deepEqual([c.actions.get('backoff'), c.actions.get('retry')], [2, 1]);
+});
