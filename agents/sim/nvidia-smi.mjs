@@ -27,8 +27,12 @@
 // fail "driver": the real driver failure text on stdout, exit 9 (for every command, as a dead
 // driver fails them all); "missing": the GPU is not listed, and `-i` for it prints
 // "No devices were found", exit 6; "na": [N/A] for temperature and power.
+//
+// A successful answer that does not depend on the time is also written to
+// smi-cache/<arguments>, for the sh wrapper (bin/nvidia-smi) to serve without node; see
+// "Cache" below for why a cached answer is never stale.
 
-import { readFileSync, readdirSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 const DRIVER_FAILURE =
@@ -58,6 +62,8 @@ const NA = '[N/A]';
 /** Prints what the real tool prints on this failure and exits with its code.
  * @param {string} text @param {number} code @returns {never} */
 function fail(text, code) {
+  // A failure is never cached: its temporary file goes (exit skips finally blocks).
+  if (CACHE) dropCache(CACHE.tmp, CACHE.fd);
   process.stdout.write(text);
   process.exit(code);
 }
@@ -106,6 +112,9 @@ function isAlive(pid) {
   }
 }
 
+/** Pids of process files skipped because the pid was not alive (the cache checks they stay so). @type {number[]} */
+const DEAD_PIDS = [];
+
 /** @returns {SimProc[]} */
 function loadLiveProcs() {
   const dir = join(/** @type {string} */ (process.env.FORGE_SIM_DIR), 'procs');
@@ -125,7 +134,10 @@ function loadLiveProcs() {
       const p = JSON.parse(readFileSync(join(dir, name), 'utf8'));
       // pid 0 or negative would address a process group: never a GPU process.
       if (!Number.isInteger(p.pid) || p.pid <= 0 || !Number.isInteger(p.gpu_index)) continue;
-      if (!isAlive(p.pid)) continue;
+      if (!isAlive(p.pid)) {
+        DEAD_PIDS.push(p.pid);
+        continue;
+      }
       procs.push({
         pid: p.pid,
         gpu_index: p.gpu_index,
@@ -282,7 +294,7 @@ function resolveFields(list, known, aliases) {
 
 /**
  * @param {{ header: string, unit?: string }[]} cols @param {(string | number)[][]} rows
- * @param {{ header: boolean, units: boolean }} fmt
+ * @param {{ header: boolean, units: boolean }} fmt @returns {string}
  */
 function printCsv(cols, rows, fmt) {
   const lines = [];
@@ -298,13 +310,13 @@ function printCsv(cols, rows, fmt) {
         .join(', '),
     );
   }
-  process.stdout.write(lines.length ? lines.join('\n') + '\n' : '');
+  return lines.length ? lines.join('\n') + '\n' : '';
 }
 
 // ---------------------------------------------------------------------------------------------
 // The usual table (simplified)
 
-/** @param {Derived[]} all */
+/** @param {Derived[]} all @returns {string} */
 function printTable(all) {
   const bar = `+${'-'.repeat(89)}+`;
   const split = `+${'-'.repeat(41)}+${'-'.repeat(24)}+${'-'.repeat(22)}+`;
@@ -348,7 +360,95 @@ function printTable(all) {
     );
   }
   out.push(bar);
-  process.stdout.write(out.join('\n') + '\n');
+  return out.join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cache
+//
+// The wrapper serves smi-cache/<key> when the file's mtime is strictly after those of the sim
+// folder, state.json and procs/, and the pids it lists are as alive (or dead) as they were.
+// Why that is never stale: the temporary file is created (mtime N0) before the state is
+// stat'ed, and the answer is kept only if the folder, state.json and procs/ were last changed
+// before N0 and are unchanged (inode, mtime, ctime, size) once the file is written (mtime Tc).
+// So a change during the read is seen (its mtime is at least N0, not the one stat'ed), and a
+// change after it carries an mtime of at least Tc: the wrapper then runs node. The wrapper
+// compares strictly, so timestamps coarser than the writes (a second, a clock tick) only
+// cost hits. On a network or FUSE mount a client may cache a folder's mtime for seconds:
+// only local file systems get a cache.
+
+const CACHE_TAG = 'forge-smi-cache 1';
+/** The cache file being written by this call, if any. @type {CacheWrite | null} */
+let CACHE = null;
+/** Local file systems (statfs magic numbers): ext2/3/4, tmpfs, xfs, btrfs, overlayfs, zfs. */
+const LOCAL_FS = new Set([0xef53, 0x01021994, 0x58465342, 0x9123683e, 0x794c7630, 0x2fc12fc1]);
+
+/** The wrapper's key: the arguments joined by spaces (each non-empty, of these characters). @param {string[]} argv */
+function cacheKey(argv) {
+  if (argv.length === 0 || !argv.every((a) => /^[A-Za-z0-9._,=-]+$/.test(a))) return null;
+  const key = argv.join(' ');
+  return key.startsWith('.') || key.length > 250 ? null : key;
+}
+
+/** @param {string} path */
+function identity(path) {
+  const s = statSync(path, { bigint: true });
+  return { ino: s.ino, mtime: s.mtimeNs, ctime: s.ctimeNs, size: s.size };
+}
+
+/** @typedef {{ dir: string, key: string, tmp: string, fd: number, watched: string[], before: string }} CacheWrite */
+
+/**
+ * Before the state is read: the temporary file and the watched paths' identities, or null
+ * when this answer cannot be cached. @param {string} key @returns {CacheWrite | null}
+ */
+function startCache(key) {
+  const sim = /** @type {string} */ (process.env.FORGE_SIM_DIR);
+  const dir = join(sim, 'smi-cache');
+  const tmp = join(dir, `.${process.pid}.${Date.now()}.tmp`);
+  let fd = -1;
+  try {
+    if (!LOCAL_FS.has(Number(statfsSync(sim).type))) return null;
+    mkdirSync(dir, { recursive: true });
+    fd = openSync(tmp, 'wx', 0o644);
+    const n0 = fstatSync(fd, { bigint: true }).mtimeNs;
+    const watched = [sim, join(sim, 'state.json'), join(sim, 'procs')];
+    const ids = watched.map(identity);
+    if (ids.some((id) => id.mtime >= n0)) throw new Error('changed too recently to tell');
+    return { dir, key, tmp, fd, watched, before: JSON.stringify(ids, (_k, v) => (typeof v === 'bigint' ? String(v) : v)) };
+  } catch {
+    dropCache(tmp, fd);
+    return null;
+  }
+}
+
+/** @param {string} tmp @param {number} fd */
+function dropCache(tmp, fd) {
+  try {
+    if (fd >= 0) closeSync(fd);
+  } catch {}
+  try {
+    unlinkSync(tmp);
+  } catch {}
+}
+
+/** After a successful answer: keeps it if nothing watched changed meanwhile. @param {CacheWrite} c @param {string} out @param {number[]} live */
+function finishCache(c, out, live) {
+  try {
+    const lines = out === '' ? [] : out.slice(0, -1).split('\n');
+    // The wrapper reads whole lines: an answer not ending in a newline is not cached.
+    if (out !== '' && !out.endsWith('\n')) throw new Error('no final newline');
+    const text = [CACHE_TAG, live.join(' '), DEAD_PIDS.join(' '), String(lines.length), ...lines, 'end', ''].join('\n');
+    writeSync(c.fd, text);
+    closeSync(c.fd);
+    c.fd = -1;
+    const after = JSON.stringify(c.watched.map(identity), (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+    if (after !== c.before) throw new Error('changed while read');
+    // Whole or not at all: a reader sees the old file or the new one.
+    renameSync(c.tmp, join(c.dir, c.key));
+  } catch {
+    dropCache(c.tmp, c.fd);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -385,7 +485,8 @@ function parseFormat(format) {
 }
 
 function main() {
-  const args = parseArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  const args = parseArgs(argv);
   if (args.help) {
     process.stdout.write(
       'Forge simulated nvidia-smi. Supports: --query-gpu=FIELDS, --query-compute-apps=FIELDS,\n' +
@@ -408,6 +509,23 @@ function main() {
       ? null
       : resolveFields(args.queryApps, APP_FIELDS, APP_ALIASES).map((f) => /** @type {(typeof APP_FIELDS)[string]} */ (APP_FIELDS[f]));
 
+  // The time is printed in a timestamp field and atop the table: such answers are not cached.
+  const timed = (gpuFields ?? appFields ?? []).some((f) => f.header === 'timestamp') || (!fmt && !args.list);
+  const key = timed || !process.env.FORGE_SIM_DIR ? null : cacheKey(argv);
+  CACHE = key === null ? null : startCache(key);
+  const out = answer(args, fmt, gpuFields, appFields);
+  process.stdout.write(out);
+  if (CACHE) finishCache(CACHE, out, LIVE_PIDS);
+}
+
+/** Pids of the live processes counted in this answer. @type {number[]} */
+const LIVE_PIDS = [];
+
+/**
+ * @param {ReturnType<typeof parseArgs>} args @param {{ header: boolean, units: boolean } | null} fmt
+ * @param {Field[] | null} gpuFields @param {(typeof APP_FIELDS)[string][] | null} appFields @returns {string}
+ */
+function answer(args, fmt, gpuFields, appFields) {
   STATE = loadState();
   if (STATE.gpus.some((g) => g.overrides?.fail === 'driver')) fail(DRIVER_FAILURE, 9);
   const present = STATE.gpus.filter((g) => g.overrides?.fail !== 'missing').sort((a, b) => a.index - b.index);
@@ -422,17 +540,13 @@ function main() {
   }
   if (chosen.length === 0) fail(NO_DEVICES, 6);
   const procs = loadLiveProcs();
+  LIVE_PIDS.push(...procs.map((p) => p.pid));
   const derived = chosen.map((g) => derive(g, procs));
 
-  if (fmt && gpuFields) {
-    printCsv(gpuFields, derived.map((d) => gpuFields.map((f) => f.value(d, derived))), fmt);
-  } else if (fmt && appFields) {
-    printCsv(appFields, derived.flatMap((d) => d.procs.map((proc) => appFields.map((f) => f.value({ proc, d })))), fmt);
-  } else if (args.list) {
-    process.stdout.write(derived.map((d) => `GPU ${d.gpu.index}: ${d.gpu.name} (UUID: ${d.gpu.uuid})`).join('\n') + '\n');
-  } else {
-    printTable(derived);
-  }
+  if (fmt && gpuFields) return printCsv(gpuFields, derived.map((d) => gpuFields.map((f) => f.value(d, derived))), fmt);
+  if (fmt && appFields) return printCsv(appFields, derived.flatMap((d) => d.procs.map((proc) => appFields.map((f) => f.value({ proc, d })))), fmt);
+  if (args.list) return derived.map((d) => `GPU ${d.gpu.index}: ${d.gpu.name} (UUID: ${d.gpu.uuid})`).join('\n') + '\n';
+  return printTable(derived);
 }
 
 main();
