@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,7 @@ import {
   simBinDir,
   simNvidiaSmiPath,
 } from '../../agents/sim/simState.ts';
+import { SMI_CACHE_DIR, measureSmiCallCost, readSmiCalls } from '../../agents/sim/smiCalls.ts';
 
 const REAL = fileURLToPath(new URL('../fixtures/nvidia-smi/h100-80gb/', import.meta.url));
 const SMI = simNvidiaSmiPath();
@@ -328,3 +329,107 @@ describe('the simulator prints the real formats', () => {
     assert.ok(table.some((l) => /^\|\s+2\s+N\/A\s+N\/A\s+\d+\s+C\s+python3\s+2048MiB \|$/.test(l)));
   });
 });
+
+describe('the cache the wrapper serves without node', () => {
+  const gpuArgs = [`--query-gpu=${GPU_QUERY_FIELDS.join(',')}`, '--format=csv,noheader,nounits', '-i', '0'];
+  const appArgs = [`--query-compute-apps=${APP_QUERY_FIELDS.join(',')}`, '--format=csv,noheader,nounits'];
+
+  async function call(env: NodeJS.ProcessEnv, args: string[]) {
+    const r = await execa(SMI, args, { env, reject: false, stripFinalNewline: false });
+    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
+  }
+
+  /** Calls until one is served from the cache (a call right after a change is not kept). */
+  async function warm(dir: string, env: NodeJS.ProcessEnv, args: string[]) {
+    for (let i = 0; i < 10; i++) {
+      const before = (await readSmiCalls(dir)).hits;
+      const r = await call(env, args);
+      if ((await readSmiCalls(dir)).hits > before) return r;
+    }
+    assert.fail('never served from the cache');
+  }
+
+  it('a second identical call is served from the cache, with the same output', async () => {
+    const { dir, env } = await freshSim('cache-hit');
+    const first = await call(env, gpuArgs);
+    assert.equal(first.exitCode, 0);
+    const cached = await warm(dir, env, gpuArgs);
+    assert.deepEqual(cached, first);
+    const counts = await readSmiCalls(dir);
+    assert.ok(counts.misses >= 1 && counts.hits >= 1, JSON.stringify(counts));
+    // The empty compute-apps answer of an idle rig too.
+    assert.deepEqual(await warm(dir, env, appArgs), { stdout: '', stderr: '', exitCode: 0 });
+    assert.deepEqual(await warm(dir, env, ['-L']), await call(env, ['-L']));
+  });
+
+  it('an override set right after a cached call is seen at once', async () => {
+    const { dir, env } = await freshSim('cache-override');
+    await warm(dir, env, gpuArgs);
+    for (const t of [91, 92, 93]) {
+      await setGpuOverrides(dir, 0, { temperature_c: t });
+      assert.equal(ok(await readGpuTelemetry(SMI, 0, { env })).gpu.temperature_c, t);
+      await warm(dir, env, gpuArgs);
+    }
+    await setGpuOverrides(dir, 0, { fail: 'na' });
+    assert.equal(ok(await readGpuTelemetry(SMI, 0, { env })).gpu.temperature_c, null);
+  });
+
+  it('a registered process shows at once; one whose pid died is gone at once', async () => {
+    const { dir, env } = await freshSim('cache-procs');
+    await warm(dir, env, appArgs);
+    await warm(dir, env, gpuArgs);
+    const worker = spawnSleeper();
+    await registerSimProc(dir, { pid: worker.pid, gpu_index: 0, used_mb: 2048, name: 'python3' });
+    let s = ok(await readGpuTelemetry(SMI, 0, { env }));
+    assert.equal(s.gpu.memory_used_mb, 2048);
+    assert.deepEqual(s.procs.map((p) => p.pid), [worker.pid]);
+    await warm(dir, env, appArgs);
+    await warm(dir, env, gpuArgs);
+    // The pid dies, its file stays: the cached answers that counted it are not served.
+    worker.kill('SIGKILL');
+    await once(worker, 'exit');
+    const hits = (await readSmiCalls(dir)).hits;
+    s = ok(await readGpuTelemetry(SMI, 0, { env }));
+    assert.equal(s.gpu.memory_used_mb, 0);
+    assert.deepEqual(s.procs, []);
+    assert.equal((await readSmiCalls(dir)).hits, hits, 'both answers came from node');
+  });
+
+  it('failures are never cached', async () => {
+    const { dir, env } = await freshSim('cache-fail');
+    await warm(dir, env, gpuArgs);
+    await setGpuOverrides(dir, 0, { fail: 'missing' });
+    for (let i = 0; i < 3; i++) assert.deepEqual(await call(env, gpuArgs), { stdout: NO_DEVICES_TEXT, stderr: '', exitCode: 6 });
+    await setGpuOverrides(dir, 0, { fail: 'driver' });
+    const before = await readSmiCalls(dir);
+    for (let i = 0; i < 3; i++) {
+      const r = await call(env, gpuArgs);
+      assert.equal(r.exitCode, 9);
+      assert.match(r.stdout, /couldn't communicate with the NVIDIA driver/);
+    }
+    const after = await readSmiCalls(dir);
+    assert.deepEqual(after, { hits: before.hits, misses: before.misses + 3 });
+    // Nothing cached for a bad argument, the time-stamped table, or a timestamp field.
+    assert.equal((await call(env, ['--query-gpu=index,bogus', '--format=csv'])).exitCode, 2);
+    await setGpuOverrides(dir, 0, { fail: null });
+    for (let i = 0; i < 3; i++) await call(env, []);
+    for (let i = 0; i < 3; i++) await call(env, ['--query-gpu=timestamp,index', '--format=csv']);
+    const names = await readdir(join(dir, SMI_CACHE_DIR));
+    assert.deepEqual(names.sort(), [gpuArgs.join(' ')], 'only the earlier good answer, no temporary left');
+  });
+
+  it('an argument that is no safe file name always runs node', async () => {
+    const { dir, env } = await freshSim('cache-names');
+    const args = ['--query-gpu=index, name', '--format=csv'];
+    for (let i = 0; i < 3; i++) assert.equal((await call(env, args)).exitCode, 0);
+    assert.deepEqual(await readSmiCalls(dir), { hits: 0, misses: 3 });
+    assert.deepEqual(await readdir(join(dir, SMI_CACHE_DIR)).catch(() => []), []);
+  });
+
+  it('measureSmiCallCost: a hit costs less than a miss', async () => {
+    const cost = await measureSmiCallCost(5);
+    assert.ok(cost.missMs > 0 && cost.hitMs < cost.missMs, JSON.stringify(cost));
+  });
+});
+
+const NO_DEVICES_TEXT = 'No devices were found\n';
