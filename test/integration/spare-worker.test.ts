@@ -44,7 +44,7 @@ function makeTask(argv: string[]): Task {
 
 function entryFor(task: Task): Running {
   const now = Date.now();
-  return { task, kind: 'cpu', pid: null, taskPgid: null, startedAt: now, cost: 0, peakMb: null, nowMb: 0, stoppedBy: null, done: Promise.resolve(), gpuMs: 0, energyJ: 0, accruedTo: now } as Running;
+  return { task, kind: 'worker', pid: null, taskPgid: null, startedAt: now, cost: 0, peakMb: null, nowMb: 0, stoppedBy: null, done: Promise.resolve(), gpuMs: 0, energyJ: 0, accruedTo: now } as Running;
 }
 
 function ctxWith(spares: SpareWorker | null, said: string[] = []): WorkerContext {
