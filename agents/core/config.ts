@@ -167,6 +167,16 @@ export const Config = z.strictObject({
    * outbox/sent/ pruned by age. Ages are judged on the brain's clock, by the time written in a
    * file or record where there is one, else by how long the brain has seen the file unchanged.
    */
+  workers: z.prefault(
+    z.strictObject({
+      /**
+       * Keep one worker per agent booted and waiting for its next task (agents/gpu/spareWorker.ts):
+       * Node's start-up leaves the path from one task to the next. false: each worker is started with its task.
+       */
+      preboot: z._default(z.boolean(), true),
+    }),
+    {},
+  ),
   housekeeping: z.prefault(
     z.strictObject({
       /** false: nothing rotated or pruned (the temporary-file cleanup still runs). */

@@ -64,3 +64,49 @@ function snippet(text: string): string {
   const t = text.trim();
   return JSON.stringify(t.length > 200 ? t.slice(0, 200) + '...' : t);
 }
+
+// A spare worker (started with --spare) boots, then waits for one line on stdin: this
+// envelope, the task and the per-task environment that was not known when it was spawned.
+// It says so on stderr once it has the task: until then, a spare that died took no task with
+// it, and the agent runs the task in a fresh worker instead.
+
+export interface SpareEnvelope {
+  /** Set in the worker's process.env before the task starts (the task's processes inherit it). */
+  env: Record<string, string>;
+  task: unknown;
+}
+
+export function formatSpareEnvelope(env: Record<string, string>, task: unknown): string {
+  // JSON.stringify writes no raw newline: the envelope is exactly one line.
+  return JSON.stringify({ env, task } satisfies SpareEnvelope) + '\n';
+}
+
+/** The envelope from its line, or a reason it is not one. */
+export function parseSpareEnvelope(line: string): { ok: true; envelope: SpareEnvelope } | { ok: false; reason: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch (err) {
+    return { ok: false, reason: `the task envelope is not valid JSON (${line.length} characters): ${err instanceof Error ? err.message : String(err)}` };
+  }
+  const obj = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : null;
+  const env = obj?.env;
+  if (!obj || typeof env !== 'object' || env === null || Array.isArray(env) || !('task' in obj)) {
+    return { ok: false, reason: 'the task envelope must be {"env": {...}, "task": {...}}' };
+  }
+  for (const [k, v] of Object.entries(env)) {
+    if (typeof v !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) return { ok: false, reason: `the task envelope's env.${k} must be a string under a variable name` };
+  }
+  return { ok: true, envelope: { env: env as Record<string, string>, task: obj.task } };
+}
+
+const TASK_RECEIVED_LINE = 'spare worker took its task';
+
+/** The stderr line a spare writes once it has read its task. */
+export function formatTaskReceivedLine(taskId: string): string {
+  return `${TASK_RECEIVED_LINE} ${taskId}`;
+}
+
+export function hasTaskReceivedLine(text: string): boolean {
+  return text.includes(TASK_RECEIVED_LINE);
+}

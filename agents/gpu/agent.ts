@@ -35,7 +35,8 @@ import { QueueReader } from './queueReader.ts';
 import { RuntimeWatch, modelsHeldByOthers } from './runtimeWatch.ts';
 import { withCardShare } from './energy.ts';
 import { AgentCounters, writeAgentMetrics } from './agentMetrics.ts';
-import { type Running, agentResult, runWorker, stopAll } from './workers.ts';
+import { SpareWorker } from './spareWorker.ts';
+import { type Running, type WorkerContext, agentResult, runWorker, stopAll } from './workers.ts';
 
 export interface AgentOptions {
   paths: MountPaths;
@@ -73,6 +74,8 @@ export class GpuAgent {
   private claimer: Ticker | null = null;
   private wakeups: QueueWakeups | null = null;
   private readonly bell: Doorbell;
+  /** The worker booted ahead of the next task (config workers.preboot), else null. */
+  private readonly spares: SpareWorker | null;
   private stopped!: () => void;
   /** Resolves when a stop signal's work is done and the agent may exit. */
   readonly finished: Promise<void>;
@@ -98,6 +101,7 @@ export class GpuAgent {
     });
     this.results = new AttemptResults({ paths: o.paths, config: o.config, name: this.name, store: this.store, log });
     this.beats = new HeartbeatWriter(o.paths, (what) => this.agentLog('BAD_FILE', null, what));
+    this.spares = o.config.workers.preboot ? new SpareWorker(this.say) : null;
   }
 
   private get config(): Config {
@@ -127,6 +131,7 @@ export class GpuAgent {
     // Whether its shell tasks will be contained, said once where an operator looks (each worker checks again for itself).
     const sandbox = await describeSandbox(this.config.sandbox);
     await this.agentLog('START', null, `pid ${process.pid}, GPU ${this.o.gpu.id}, model ${this.o.gpu.model}, port ${this.o.gpu.port}; ${sandbox}`);
+    this.spares?.prepare(this.workerContext());
   }
 
   // ---- observe ----
@@ -247,14 +252,19 @@ export class GpuAgent {
       const m = await this.llm.runModelTask(entry.task);
       result = agentResult(entry.task, entry.startedAt, this.o.clock.now(), m.outcome, m.failure_kind, m.reason, m.exit_code, null);
     } else {
-      const o = this.o;
-      result = await runWorker(entry, {
-        agent: this.name, configFile: o.configFile, shared: o.paths.root, ollamaUrl: o.runtime.url, gpuId: o.gpu.id,
-        model: this.llm.held ?? o.gpu.model, runtime: o.gpu.runtime,
-        extraEnv: this.config.worker_env, now: () => o.clock.now(), onTaskPgid: () => void this.writeBeat().catch(() => {}),
-      });
+      result = await runWorker(entry, this.workerContext());
     }
     await this.finish(entry, result);
+  }
+
+  private workerContext(): WorkerContext {
+    const o = this.o;
+    return {
+      agent: this.name, configFile: o.configFile, shared: o.paths.root, ollamaUrl: o.runtime.url, gpuId: o.gpu.id,
+      model: this.llm.held ?? o.gpu.model, runtime: o.gpu.runtime,
+      extraEnv: this.config.worker_env, now: () => o.clock.now(), onTaskPgid: () => void this.writeBeat().catch(() => {}),
+      spares: this.spares, say: this.say,
+    };
   }
 
   /** Flushes a result at once (see AttemptResults.record), then frees the task's slot and claims again. */
@@ -297,6 +307,7 @@ export class GpuAgent {
   /** Ends the agent: stop claiming; with kill=true stop running workers (their tasks fail as infra and are retried). */
   async shutdown(killWorkers: boolean): Promise<void> {
     this.stopping = true;
+    this.spares?.stop();
     await this.wakeups?.stop();
     await this.claimer?.stop();
     const running = () => [...this.running.values()];

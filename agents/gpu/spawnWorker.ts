@@ -47,6 +47,38 @@ export function spawnWorker(o: SpawnOptions): ResultPromise<{ reject: false; det
   });
 }
 
+/** What a spare worker is started with: all that is known before its task (the rest comes in its envelope). */
+export type SpareSpawnOptions = Pick<SpawnOptions, 'agent' | 'configFile' | 'shared' | 'ollamaUrl' | 'gpuId' | 'runtime' | 'extraEnv'>;
+
+export type SpareProcess = ResultPromise<{ reject: false; detached: true; stdin: 'pipe'; stderr: 'pipe' }>;
+
+/**
+ * A worker that boots now and waits for its task on stdin (--spare; agents/worker/main.ts).
+ * stdin stays open, written only by this process: when the agent dies, the kernel closes it
+ * and the spare exits (or ends the task it runs), so it cannot outlive its agent.
+ */
+export function spawnSpare(o: SpareSpawnOptions): SpareProcess {
+  const args = nodeArgsFor('worker/main');
+  const proc = execa(process.execPath, [...args, '--spare', '--config', o.configFile, '--ollama-url', o.ollamaUrl, ...(o.shared ? ['--shared', o.shared] : [])], {
+    reject: false,
+    detached: true,
+    stdin: 'pipe',
+    stderr: 'pipe',
+    // No task or attempt yet: a spare's own environment matches no attempt (processesOfAttempt);
+    // its task's processes get them from the envelope. The spare itself is known by its pid.
+    env: { ...o.extraEnv, CUDA_VISIBLE_DEVICES: String(o.gpuId), FORGE_AGENT_RUNTIME: o.runtime ?? 'ollama', [AGENT_ENV]: o.agent },
+    cleanup: false,
+  });
+  // A write to a spare that just died must not crash the agent (EPIPE): its exit is noticed instead.
+  proc.stdin?.on('error', () => {});
+  return proc;
+}
+
+/** The environment of a task that a spare sets before starting it: what spawnWorker gives a worker at spawn. */
+export function taskEnv(o: Pick<SpawnOptions, 'taskId' | 'attempt' | 'model'>): Record<string, string> {
+  return { FORGE_AGENT_MODEL: o.model, [TASK_ENV]: o.taskId, [ATTEMPT_ENV]: String(o.attempt) };
+}
+
 /** Signals a whole process group; false when it is already gone. */
 export function killGroup(pid: number, sig: NodeJS.Signals): boolean {
   try {

@@ -6,11 +6,12 @@
 import { isoTime } from '../core/clock.ts';
 import { isAlive } from '../core/pids.ts';
 import type { Task, WorkerResult } from '../core/task.ts';
-import { parseTaskPidLine, parseWorkerStdout } from '../core/workerProtocol.ts';
+import { formatSpareEnvelope, hasTaskReceivedLine, parseTaskPidLine, parseWorkerStdout } from '../core/workerProtocol.ts';
 import type { Accrual } from './energy.ts';
 import type { RunningBeat } from './heartbeatView.ts';
 import { processGroupOf, processesOfAttempt } from './procGroup.ts';
-import { killGroup, spawnWorker } from './spawnWorker.ts';
+import type { SpareWorker } from './spareWorker.ts';
+import { killGroup, spawnWorker, taskEnv, type SpareProcess, type SpareSpawnOptions } from './spawnWorker.ts';
 
 /** A task the agent runs, in a worker or (meta) inside itself. */
 export interface Running extends RunningBeat, Accrual {
@@ -52,26 +53,30 @@ export interface WorkerContext {
   now: () => number;
   /** Called once the worker has reported its task's process group (the heartbeat lists it). */
   onTaskPgid: () => void;
+  /** The agent's spare worker (workers.preboot); absent: a fresh worker per task, spawned with its task. */
+  spares?: SpareWorker | null;
+  say?: (line: string) => void;
 }
 
 /** Runs the entry's task in a worker and returns its result, or one the agent makes for a worker that gave none. */
 export async function runWorker(entry: Running, ctx: WorkerContext): Promise<WorkerResult> {
   const t = entry.task;
-  const proc = spawnWorker({
-    taskJson: JSON.stringify(t), agent: ctx.agent, taskId: t.id, attempt: t.attempt, configFile: ctx.configFile, shared: ctx.shared,
-    ollamaUrl: ctx.ollamaUrl, gpuId: ctx.gpuId, model: ctx.model, runtime: ctx.runtime, extraEnv: ctx.extraEnv,
-  });
-  entry.pid = proc.pid ?? null;
-  proc.stderr?.on('data', (chunk: Buffer) => {
-    // Only until the line is seen: a chatty task's stderr is not scanned for the rest of its run.
-    if (entry.taskPgid !== null) return;
-    const pgid = parseTaskPidLine(chunk.toString());
-    if (pgid !== null) {
-      entry.taskPgid = pgid;
-      ctx.onTaskPgid();
-    }
-  });
-  const res = await proc;
+  const base: SpareSpawnOptions = {
+    agent: ctx.agent, configFile: ctx.configFile, shared: ctx.shared, ollamaUrl: ctx.ollamaUrl, gpuId: ctx.gpuId, runtime: ctx.runtime, extraEnv: ctx.extraEnv,
+  };
+  const fresh = () => spawnWorker({ ...base, taskJson: JSON.stringify(t), taskId: t.id, attempt: t.attempt, model: ctx.model });
+  const spare = ctx.spares?.take(base) ?? null;
+  spare?.stdin?.write(formatSpareEnvelope(taskEnv({ taskId: t.id, attempt: t.attempt, model: ctx.model }), t));
+  let watched = follow(spare ?? fresh(), entry, ctx);
+  // The next spare boots while this task runs (spawned after the handover, not before it).
+  ctx.spares?.prepare(base);
+  let res = await watched.done;
+  if (spare && !watched.received() && !entry.stoppedBy && !parseWorkerStdout(String(res.stdout ?? ''), t.id, t.attempt).ok) {
+    // The spare died before it read the task (nothing of it ran): a fresh worker runs it.
+    ctx.say?.(`spare worker ${spare.pid ?? '?'} ended before taking ${t.id} (exit ${res.exitCode ?? res.signal}); running it in a fresh worker`);
+    watched = follow(fresh(), entry, ctx);
+    res = await watched.done;
+  }
   let result: WorkerResult;
   const parsed = parseWorkerStdout(String(res.stdout ?? ''), t.id, t.attempt);
   if (parsed.ok) {
@@ -90,6 +95,28 @@ export async function runWorker(entry: Running, ctx: WorkerContext): Promise<Wor
     result = { ...result, outcome: 'killed', failure_kind: 'infra', reason: `${entry.stoppedBy}: ${result.reason ?? ''}`.trim() };
   }
   return { ...result, peak_vram_mb: entry.peakMb ?? result.peak_vram_mb ?? null };
+}
+
+type WorkerProcess = ReturnType<typeof spawnWorker> | SpareProcess;
+
+/** Follows a worker's stderr for its task's process group and, from a spare, the line saying it took its task. */
+function follow(proc: WorkerProcess, entry: Running, ctx: WorkerContext): { done: WorkerProcess; received: () => boolean } {
+  entry.pid = proc.pid ?? null;
+  let received = false;
+  proc.stderr?.on('data', (chunk: Buffer) => {
+    // Only until both are seen: a chatty task's stderr is not scanned for the rest of its run.
+    if (entry.taskPgid !== null && received) return;
+    const text = chunk.toString();
+    if (!received && hasTaskReceivedLine(text)) received = true;
+    if (entry.taskPgid !== null) return;
+    const pgid = parseTaskPidLine(text);
+    if (pgid !== null) {
+      received = true;
+      entry.taskPgid = pgid;
+      ctx.onTaskPgid();
+    }
+  });
+  return { done: proc, received: () => received };
 }
 
 /**

@@ -9,6 +9,14 @@
 // Start-up cost is paid on every task, so imports stay few: no chokidar, no systeminformation,
 // and the LLM code is loaded only for generate/parse tasks.
 //
+// Spare mode (--spare instead of --task-stdin): the agent starts the worker before it has a
+// task, so Node's boot is off the path from one task to the next. It loads everything, then
+// waits on stdin for one line, {"env": {...}, "task": {...}} (core/workerProtocol.ts): env is
+// the per-task environment (FORGE_TASK_ID, FORGE_ATTEMPT, FORGE_AGENT_MODEL) set before the
+// task starts, so its processes carry it. Its result's started_at is when that line arrived.
+// Its stdin stays open while it works: end of stdin means the agent is gone, and the worker
+// ends its task (or exits, if it had none yet) rather than outlive it.
+//
 // GPU choice: the task inherits CUDA_VISIBLE_DEVICES (and the other GPU_SELECTION_VARS)
 // exactly as the agent gave them to the worker. config.worker_env cannot override them, and
 // the policy blocks a command that sets, unsets or clears them (`env CUDA_VISIBLE_DEVICES=1`,
@@ -32,7 +40,7 @@ import { readMountFile } from '../core/mountRead.ts';
 import { childPath, isSafeName, mountPaths } from '../core/paths.ts';
 import { Task, WorkerResult } from '../core/task.ts';
 import { checkSchema } from '../core/zodIssues.ts';
-import { formatTaskPidLine } from '../core/workerProtocol.ts';
+import { formatTaskPidLine, formatTaskReceivedLine, parseSpareEnvelope } from '../core/workerProtocol.ts';
 import { checkPolicy, GPU_SELECTION_VARS } from './policy.ts';
 import { makeResult, printResult, type ResultFields, type ResultTask } from './result.ts';
 import { LogFileError } from './logFiles.ts';
@@ -40,7 +48,7 @@ import { DEFAULT_KILL_GRACE_MS, runShell, type ShellRun } from './runShell.ts';
 import { prepareSandbox } from './sandbox.ts';
 import { logVerdict } from './verdictLog.ts';
 
-const USAGE = 'usage: node --import tsx agents/worker/main.ts (--task-stdin | --task-file PATH | --task JSON) --config PATH [--ollama-url URL] [--shared DIR]';
+const USAGE = 'usage: node --import tsx agents/worker/main.ts (--task-stdin | --task-file PATH | --task JSON | --spare) --config PATH [--ollama-url URL] [--shared DIR]';
 /** The largest task a worker reads (stdin or file): far above any real task, a bound on a hostile one. */
 const MAX_TASK_BYTES = 16 * 1024 * 1024;
 
@@ -58,6 +66,8 @@ const log = (line: string) => process.stderr.write(`${new Date().toISOString()} 
 
 interface WorkerArgs {
   taskStdin: boolean;
+  /** Boot first, then read one envelope line from stdin (see the top of this file). */
+  spare: boolean;
   taskFile?: string;
   taskJson?: string;
   configPath?: string;
@@ -66,7 +76,7 @@ interface WorkerArgs {
 }
 
 export async function workerMain(argv: string[]): Promise<number> {
-  const startedAt = Date.now();
+  let startedAt = Date.now();
   // Only printResult may write to stdout: anything else a library logs goes to stderr.
   console.log = console.info = console.debug = (...a: unknown[]) => console.error(...a);
   const stop = new AbortController();
@@ -88,7 +98,15 @@ export async function workerMain(argv: string[]): Promise<number> {
   let who: ResultTask = { taskId: 'unknown', attempt: 1, startedAt };
   let result: WorkerResult;
   try {
-    const raw = await readTaskInput(args);
+    let raw: unknown;
+    if (args.spare) {
+      const got = await awaitTask(stop);
+      // Its stdin closed before any task came: the agent dropped this spare or is gone.
+      if (got === null) return 0;
+      // The task's time starts when it arrived, not when this process booted.
+      startedAt = got.arrivedAt;
+      raw = got.task;
+    } else raw = await readTaskInput(args);
     who = identify(raw, startedAt);
     result = await runTaskInput(raw, who, args, stop.signal);
   } catch (err) {
@@ -117,6 +135,7 @@ function readArgs(argv: string[]): WorkerArgs {
     args: argv,
     options: {
       'task-stdin': { type: 'boolean' },
+      spare: { type: 'boolean' },
       'task-file': { type: 'string' },
       task: { type: 'string' },
       config: { type: 'string' },
@@ -126,10 +145,11 @@ function readArgs(argv: string[]): WorkerArgs {
     strict: true,
     allowPositionals: false,
   });
-  const given = [values['task-stdin'] === true, values['task-file'] !== undefined, values.task !== undefined].filter(Boolean).length;
-  if (given !== 1) throw new Error('give exactly one of --task-stdin, --task-file PATH and --task JSON');
+  const given = [values['task-stdin'] === true, values['task-file'] !== undefined, values.task !== undefined, values.spare === true].filter(Boolean).length;
+  if (given !== 1) throw new Error('give exactly one of --task-stdin, --task-file PATH, --task JSON and --spare');
   return {
     taskStdin: values['task-stdin'] === true,
+    spare: values.spare === true,
     taskFile: values['task-file'],
     taskJson: values.task,
     configPath: values.config,
@@ -168,6 +188,58 @@ async function readStdin(max: number): Promise<string> {
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * A spare's task: loads what a task may need first (the LLM code), then waits for the
+ * envelope line, sets its env in process.env and returns the task and when it arrived; null
+ * when stdin ends first. Later, the end of stdin aborts the task: the agent died.
+ */
+async function awaitTask(stop: AbortController): Promise<{ task: unknown; arrivedAt: number } | null> {
+  await import('./llmTask.ts');
+  const line = await readLine(MAX_TASK_BYTES);
+  if (line === null) return null;
+  const arrivedAt = Date.now();
+  const parsed = parseSpareEnvelope(line);
+  if (!parsed.ok) throw new TaskInputError(parsed.reason);
+  Object.assign(process.env, parsed.envelope.env);
+  const task = parsed.envelope.task as { id?: unknown } | null;
+  log(formatTaskReceivedLine(typeof task?.id === 'string' ? task.id : 'unknown'));
+  process.stdin.on('end', () => {
+    if (stop.signal.aborted) return;
+    log('stdin closed (the agent is gone): ending the task');
+    stop.abort('SIGHUP');
+  });
+  process.stdin.resume();
+  return { task: parsed.envelope.task, arrivedAt };
+}
+
+/** The first line of stdin (without its newline), refused past max bytes; null when stdin ends before one. */
+function readLine(max: number): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (err: Error | null, line: string | null) => {
+      process.stdin.off('data', onData).off('end', onEnd);
+      // Whatever comes after the line is read and dropped, so 'end' is still seen.
+      process.stdin.on('data', () => {});
+      if (err) reject(err);
+      else resolve(line);
+    };
+    const onData = (chunk: Buffer) => {
+      const nl = chunk.indexOf(10);
+      if (nl < 0) {
+        size += chunk.length;
+        chunks.push(chunk);
+        if (size > max) done(new TaskInputError(`the task envelope on stdin is over ${max} bytes`), null);
+        return;
+      }
+      chunks.push(chunk.subarray(0, nl));
+      done(null, Buffer.concat(chunks).toString('utf8'));
+    };
+    const onEnd = () => done(null, null);
+    process.stdin.on('data', onData).on('end', onEnd);
+  });
 }
 
 /** The task id and attempt to report, read leniently so even an invalid task gets a matching result. */

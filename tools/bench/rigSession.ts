@@ -1,12 +1,13 @@
 // One simulated rig on a temporary mount, driven through the real commands (launcher,
 // submit) exactly as a user would, and read back from the mount's files and logs.
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResultPromise } from 'execa';
 import { type BatchRecord, readBrainState } from '../../agents/core/batch.ts';
 import { parseDecisionLine } from '../../agents/core/decisionLog.ts';
 import { readHeartbeat } from '../../agents/core/heartbeat.ts';
+import { defaultGpus } from '../../agents/core/config.ts';
 import { type MountPaths, ensureMount, mountPaths } from '../../agents/core/paths.ts';
 import { Task } from '../../agents/core/task.ts';
 import { freePortRange } from '../harness/ports.ts';
@@ -47,6 +48,9 @@ export async function makeMount(prefix: string): Promise<MountPaths> {
 export async function startRigSession(paths: MountPaths, gpus: number, opts: { removeOnStop?: boolean } = {}): Promise<RigSession> {
   const basePort = await freePortRange(gpus);
   const startedAt = Date.now();
+  // FORGE_BENCH_CONFIG: config keys to compare a setting, e.g. '{"workers":{"preboot":false}}' (the rig simulates over it).
+  const extra = process.env.FORGE_BENCH_CONFIG;
+  if (extra) await writeFile(paths.config, JSON.stringify({ gpus: defaultGpus(gpus, basePort), ...(JSON.parse(extra) as object) }));
   const rig = startRig(paths.root, gpus, basePort, { quiet: true });
   const session: RigSession = {
     shared: paths.root,
