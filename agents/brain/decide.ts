@@ -83,18 +83,19 @@ export function countTasks(batch: BatchRecord, tasks: Map<string, TaskView>, win
     const win = v?.task.window;
     if (!win) continue;
     const w = windows.get(id);
-    let counted = (w?.complete ?? 0) + (w?.failed ?? 0);
+    const archived = (w?.complete ?? 0) + (w?.failed ?? 0);
     c.complete += w?.complete ?? 0;
     c.failed += w?.failed ?? 0;
+    let live = 0;
     for (const child of w?.live ?? []) {
       const cv = tasks.get(child);
       // One past the cursor was written by a pass that died before moving it: not made yet.
       if (!cv || (cv.task.item_index ?? 0) >= win.created) continue;
       countOne(c, cv);
-      counted += 1;
+      live += 1;
     }
-    c.total += win.items - counted;
-    c.waiting += win.items - counted;
+    c.total += win.items - live;
+    c.waiting += win.items - live - archived;
   }
   return c;
 }
