@@ -9,7 +9,7 @@ import type { BrainIndex } from './brainIndex.ts';
 import type { BrainAction } from './decide.ts';
 import { clearControls } from '../core/controls.ts';
 import { announceApproval, announceFinish, escalateGiveUp } from './escalate.ts';
-import { expandTemplate } from './expand.ts';
+import { createChildren, expandTemplate } from './expand.ts';
 import { buildSummary, writeSummary } from './summary.ts';
 import { writeBatchReport } from '../report/writeReport.ts';
 
@@ -41,6 +41,10 @@ export async function applyAction(ix: BrainIndex, batchId: string, a: BrainActio
       return unschedulable(ix, batchId, a);
     case 'expand':
       return expandTemplate(ix, batchId, a.id);
+    case 'create_children':
+      return createChildren(ix, batchId, a.id, a.from, a.count);
+    case 'retire_child':
+      return ix.retireChild(batchId, a.id, a.template, a.ok);
     case 'close_template':
       return closeTemplate(ix, a);
     case 'summarize':
@@ -162,7 +166,7 @@ async function closeTemplate(ix: BrainIndex, a: Action<'close_template'>): Promi
 
 async function summarize(ix: BrainIndex, batchId: string, a: Action<'summarize'>): Promise<void> {
   const rec = ix.batchOf(batchId);
-  const summary = buildSummary(rec, ix.tasks, a.id, ix.config);
+  const summary = buildSummary(rec, ix.tasks, a.id, ix.config, ix.windowViews(rec));
   const md = await writeSummary(rec.batch_path, summary);
   // The report is for people: a failure to write it is said, and the batch goes on.
   await writeBatchReport({ batch: rec, summary, tasks: ix.tasks, summaryId: a.id, telemetry: ix.telemetry, now: ix.clock.now() })

@@ -176,7 +176,9 @@ export class Brain {
         continue;
       }
       await this.ix.ensureSealed(batch);
-      const actions = decideBatch(batch, this.tasks, approvals, this.ix.config, this.watcher.maxBudgetMb(), (m) => this.heat.sizeOf(m), { failedForMs, controls });
+      await this.ix.loadWindowCounts(batch);
+      const windows = this.ix.windowViews(batch);
+      const actions = decideBatch(batch, this.tasks, approvals, this.ix.config, this.watcher.maxBudgetMb(), (m) => this.heat.sizeOf(m), { failedForMs, controls, windows });
       this.metrics.counters.countActions(actions);
       for (const action of actions) {
         try {
@@ -185,6 +187,8 @@ export class Brain {
           this.say(`brain: ${action.kind} in batch ${batch.id} failed: ${errorMessage(err)}`);
         }
       }
+      // Once per pass, not per child: status counts a windowed foreach from the record.
+      if (windows.size) await this.ix.publishWindows(batch.id).catch((err: unknown) => this.say(`brain: batch ${batch.id} windows not written: ${errorMessage(err)}`));
     }
     await this.heat.step(this.tasks, this.rigTasks, this.watcher);
     // Metrics must not stop the batches.

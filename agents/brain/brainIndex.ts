@@ -10,8 +10,12 @@ import { type MountPaths, TASK_FOLDERS, type TaskFolder } from '../core/paths.ts
 import type { TaskStore } from '../core/store.ts';
 import { type SealRecord, addToSeal, readSeal, writeSeal } from '../core/seal.ts';
 import type { Task, TaskInput, WorkerResult } from '../core/task.ts';
-import { type BatchRecord, type BrainState, writeBatchRecord, writeBrainState } from '../core/batch.ts';
-import type { TaskView } from './decide.ts';
+import { type BatchRecord, type BrainState, type WindowCounts, writeBatchRecord, writeBrainState } from '../core/batch.ts';
+import type { TaskView, WindowView } from './decide.ts';
+import { readdir } from 'node:fs/promises';
+import { archiveDir } from '../core/placeTask.ts';
+import { isGone } from '../core/errors.ts';
+import { taskId } from '../core/task.ts';
 import type { Estimates } from './learn.ts';
 import { TelemetrySeries } from '../report/telemetrySeries.ts';
 
@@ -40,6 +44,15 @@ export class BrainIndex {
   readonly said = new Set<string>();
   /** Temperature and VRAM of each GPU as the brain read them, for the batch reports. */
   readonly telemetry = new TelemetrySeries();
+  /**
+   * Windowed foreach templates (by id): how many of their children finished and were archived.
+   * Counted from the archive's names once per life, then kept as children are archived.
+   */
+  readonly windowCounts = new Map<string, { complete: number; failed: number }>();
+  /** Their manifests' items while they are open (read again after a restart). */
+  readonly manifests = new Map<string, unknown[]>();
+  /** Per batch: children archived since its seal was last written, dropped from it at the next write. */
+  private readonly sealDrops = new Map<string, Set<string>>();
   private readonly log: DecisionLog;
 
   constructor(o: BrainIndexOptions) {
@@ -111,10 +124,16 @@ export class BrainIndex {
     await writeBrainState(this.paths, this.stateNow(), this.movedAside);
   }
 
-  /** Adds tasks to their batch's seal (brain/seals/<batch>.json), written whole before they can be released. */
+  /**
+   * Adds tasks to their batch's seal (brain/seals/<batch>.json), written whole before they can be
+   * released. Archived foreach children leave it then: none of them runs again, and the seal stays
+   * a window's size however many items a foreach has.
+   */
   async seal(batchId: string, batchPath: string, tasks: readonly TaskInput[]): Promise<void> {
     const cur = this.seals.get(batchId) ?? (await readSeal(this.paths, batchId));
     const next = addToSeal(cur, batchId, batchPath, tasks);
+    for (const id of this.sealDrops.get(batchId) ?? []) delete next.tasks[id];
+    this.sealDrops.delete(batchId);
     await writeSeal(this.paths, next);
     this.seals.set(batchId, next);
   }
@@ -138,10 +157,88 @@ export class BrainIndex {
     await this.decide({ what: 'SEAL', batch: batch.id, reason: `batch had no seal: sealed the ${mine.length} task(s) found for it` });
   }
 
+  /** The live children and archived counts of each windowed foreach of the batch: O(tasks held), which a window bounds. */
+  windowViews(batch: BatchRecord): Map<string, WindowView> {
+    const out = new Map<string, { live: string[]; complete: number; failed: number }>();
+    for (const id of batch.task_ids) {
+      if (!this.tasks.get(id)?.task.window) continue;
+      const c = this.windowCounts.get(id) ?? { complete: 0, failed: 0 };
+      out.set(id, { live: [], complete: c.complete, failed: c.failed });
+    }
+    if (!out.size) return out;
+    for (const [id, v] of this.tasks) {
+      if (v.task.template === null || v.task.batch !== batch.id) continue;
+      out.get(taskId(batch.id, v.task.template))?.live.push(id);
+    }
+    // Item order: the earliest made are released first.
+    for (const w of out.values()) w.live.sort((a, b) => (this.tasks.get(a)!.task.item_index ?? 0) - (this.tasks.get(b)!.task.item_index ?? 0));
+    return out;
+  }
+
+  /**
+   * Counts each windowed foreach's archived children once per life, from the archive's names:
+   * a failed one is in failed_tasks or not_run (its end was said before it was archived).
+   */
+  async loadWindowCounts(batch: BatchRecord): Promise<void> {
+    const todo = batch.task_ids.filter((id) => this.tasks.get(id)?.task.window && !this.windowCounts.has(id));
+    if (!todo.length) return;
+    let names: string[] = [];
+    try {
+      names = await readdir(archiveDir(this.paths, batch.id));
+    } catch (err) {
+      if (!isGone(err)) throw err;
+    }
+    const failedIds = new Set([...batch.failed_tasks, ...batch.not_run]);
+    const counts = new Map(todo.map((id) => [id, { complete: 0, failed: 0 }]));
+    for (const n of names) {
+      if (!n.endsWith('.json')) continue;
+      const id = n.slice(0, -5);
+      const dot = id.lastIndexOf('.');
+      const c = dot > 0 ? counts.get(id.slice(0, dot)) : undefined;
+      if (!c) continue;
+      if (failedIds.has(id)) c.failed += 1;
+      else c.complete += 1;
+    }
+    for (const [id, c] of counts) this.windowCounts.set(id, c);
+  }
+
+  /** A finished child of a windowed foreach out of the folders and the brain's memory, counted. */
+  async retireChild(batchId: string, id: string, template: string, ok: boolean): Promise<void> {
+    const v = this.tasks.get(id);
+    if (!v) return;
+    this.tasks.delete(id);
+    // Not there: moved by someone else; the next scan finds it where it went.
+    if (!(await this.store.archive(id, v.folder, batchId).catch(() => false))) return;
+    const c = this.windowCounts.get(template) ?? { complete: 0, failed: 0 };
+    if (ok) c.complete += 1;
+    else c.failed += 1;
+    this.windowCounts.set(template, c);
+    const drops = this.sealDrops.get(batchId) ?? new Set<string>();
+    drops.add(id);
+    this.sealDrops.set(batchId, drops);
+  }
+
+  /** The batch record's windows as the brain holds them now, written when they changed: what status counts from. */
+  async publishWindows(batchId: string): Promise<void> {
+    const rec = this.batches.get(batchId);
+    if (!rec) return;
+    const windows: Record<string, WindowCounts> = {};
+    for (const id of rec.task_ids) {
+      const win = this.tasks.get(id)?.task.window;
+      if (!win) continue;
+      const c = this.windowCounts.get(id) ?? { complete: 0, failed: 0 };
+      windows[id] = { items: win.items, created: win.created, complete: c.complete, failed: c.failed };
+    }
+    if (JSON.stringify(windows) === JSON.stringify(rec.windows)) return;
+    await this.updateBatch(batchId, { windows });
+  }
+
   /** Moves a finished batch's task files out of the live folders, so scans stay small. */
   async archive(batchId: string): Promise<void> {
     const rec = this.batchOf(batchId);
-    for (const id of rec.task_ids) {
+    const live: string[] = [];
+    for (const [id, v] of this.tasks) if (v.task.batch === batchId && v.task.template !== null) live.push(id);
+    for (const id of new Set([...rec.task_ids, ...live])) {
       const v = this.tasks.get(id);
       const folder = v?.folder;
       if (folder !== 'complete' && folder !== 'failed') continue;
@@ -154,6 +251,11 @@ export class BrainIndex {
       }
       this.tasks.delete(id);
     }
+    for (const id of rec.task_ids) {
+      this.windowCounts.delete(id);
+      this.manifests.delete(id);
+    }
+    this.sealDrops.delete(batchId);
   }
 
   /** Archives a finished batch and forgets it: state.json no longer lists it. */

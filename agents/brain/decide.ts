@@ -2,7 +2,7 @@
 // is and what it holds), the approvals present and the config. The loop in brain.ts acts, through applyAction.ts.
 import { type Config, taskModel } from '../core/config.ts';
 import type { TaskFolder } from '../core/paths.ts';
-import type { Task } from '../core/task.ts';
+import { type Task, taskId } from '../core/task.ts';
 import type { BatchRecord, BatchState, TaskCounts } from '../core/batch.ts';
 import { type Controls, NO_CONTROLS } from '../core/controls.ts';
 import { decideRetry, retryDelayMs } from './retry.ts';
@@ -25,6 +25,8 @@ export type BrainAction =
   | { kind: 'not_run'; id: string; reason: string }
   | { kind: 'unschedulable'; id: string; reason: string }
   | { kind: 'expand'; id: string }
+  | { kind: 'create_children'; id: string; from: number; count: number }
+  | { kind: 'retire_child'; id: string; template: string; ok: boolean }
   | { kind: 'close_template'; id: string; ok: boolean; reason: string }
   | { kind: 'summarize'; id: string }
   | { kind: 'finish_batch'; state: BatchState; counts: TaskCounts };
@@ -51,16 +53,49 @@ function depState(id: string, tasks: Map<string, TaskView>, config: Config): Dep
   return 'pending';
 }
 
-export function countTasks(batch: BatchRecord, tasks: Map<string, TaskView>): TaskCounts {
+/**
+ * A windowed foreach template's children as the brain holds them: the live ones (made and not
+ * archived yet, by id) and how many finished and were archived. Keyed by template id.
+ */
+export interface WindowView {
+  live: readonly string[];
+  complete: number;
+  failed: number;
+}
+
+const NO_WINDOWS: ReadonlyMap<string, WindowView> = new Map();
+
+function countOne(c: TaskCounts, v: TaskView | undefined): void {
+  c.total += 1;
+  if (!v || v.folder === 'private') c.waiting += 1;
+  else if (v.folder === 'queue') c.queued += 1;
+  else if (v.folder === 'processing') c.processing += 1;
+  else if (v.folder === 'complete') c.complete += 1;
+  else c.failed += 1;
+}
+
+/** The batch's counts; a windowed foreach adds its items: archived ones from `windows`, live ones by folder, the rest waiting. */
+export function countTasks(batch: BatchRecord, tasks: Map<string, TaskView>, windows: ReadonlyMap<string, WindowView> = NO_WINDOWS): TaskCounts {
   const c: TaskCounts = { total: 0, waiting: 0, queued: 0, processing: 0, complete: 0, failed: 0 };
   for (const id of batch.task_ids) {
     const v = tasks.get(id);
-    c.total += 1;
-    if (!v || v.folder === 'private') c.waiting += 1;
-    else if (v.folder === 'queue') c.queued += 1;
-    else if (v.folder === 'processing') c.processing += 1;
-    else if (v.folder === 'complete') c.complete += 1;
-    else c.failed += 1;
+    countOne(c, v);
+    const win = v?.task.window;
+    if (!win) continue;
+    const w = windows.get(id);
+    const archived = (w?.complete ?? 0) + (w?.failed ?? 0);
+    c.complete += w?.complete ?? 0;
+    c.failed += w?.failed ?? 0;
+    let live = 0;
+    for (const child of w?.live ?? []) {
+      const cv = tasks.get(child);
+      // One past the cursor was written by a pass that died before moving it: not made yet.
+      if (!cv || (cv.task.item_index ?? 0) >= win.created) continue;
+      countOne(c, cv);
+      live += 1;
+    }
+    c.total += win.items - live;
+    c.waiting += win.items - live - archived;
   }
   return c;
 }
@@ -71,6 +106,8 @@ export interface BatchContext {
   failedForMs?: (id: string) => number;
   /** control/ on the mount: cancels and pauses. Default none. */
   controls?: Controls;
+  /** Windowed foreach templates' children (brainIndex.ts). Default none. */
+  windows?: ReadonlyMap<string, WindowView>;
 }
 
 /** What decideBatch looks at besides the batch: every task's view, the approvals, the config, the GPUs' budget. */
@@ -85,6 +122,7 @@ interface Seen {
   failedForMs: (id: string) => number;
   /** No task of the batch is released or requeued (control/pause/<batch>). */
   paused: boolean;
+  windows: ReadonlyMap<string, WindowView>;
 }
 
 export function decideBatch(
@@ -102,20 +140,35 @@ export function decideBatch(
   if (batch.state === 'pending') actions.push({ kind: 'start_batch' });
 
   const controls = ctx.controls ?? NO_CONTROLS;
-  const seen: Seen = { tasks, approvals, config, maxBudgetMb, modelMb, failedForMs: ctx.failedForMs ?? (() => Infinity), paused: controls.pause.has(batch.id) };
+  const seen: Seen = { tasks, approvals, config, maxBudgetMb, modelMb, failedForMs: ctx.failedForMs ?? (() => Infinity), paused: controls.pause.has(batch.id), windows: ctx.windows ?? NO_WINDOWS };
   const batchCancelled = batch.cancelled_at !== null || controls.cancel.has(batch.id);
   if (batchCancelled && batch.cancelled_at === null) actions.push({ kind: 'cancel_batch' });
   const announced = new Set(batch.failed_tasks);
+  const notRun = new Set(batch.not_run);
   let allTerminal = true;
   let summary: string | null = null;
+  // The plan's tasks, then the live children of each windowed foreach (at most a window each).
+  const ids = [...batch.task_ids];
+  for (const id of batch.task_ids) ids.push(...(seen.windows.get(id)?.live ?? []));
 
-  for (const id of batch.task_ids) {
+  for (const id of ids) {
     const view = tasks.get(id);
     if (!view) {
       allTerminal = false;
       continue;
     }
     if (!isTerminal(view, config)) allTerminal = false;
+    const win = view.task.template !== null ? windowOf(batch, view.task, tasks) : null;
+    if (win) {
+      // Made by a pass that died before its cursor moved: made again (the same file) before it runs.
+      if ((view.task.item_index ?? 0) >= win.created) continue;
+      // A finished child leaves the folders and the brain's memory once its end has been said.
+      const ok = view.folder === 'complete';
+      if (ok || (isFinalFailure(view, config) && (announced.has(id) || notRun.has(id) || view.task.result?.outcome === 'not_run'))) {
+        actions.push({ kind: 'retire_child', id, template: taskId(batch.id, view.task.template!), ok });
+        continue;
+      }
+    }
     const isSummary = view.task.executor === 'brain' && view.task.type === 'batch_summary';
     // The summary still runs in a cancelled batch: it says what ran and what did not.
     if (!isSummary && (batchCancelled || controls.cancel.has(id))) {
@@ -130,14 +183,14 @@ export function decideBatch(
 
   // The summary runs once everything else is terminal, whether it succeeded or not.
   if (summary) {
-    const others = batch.task_ids.filter((id) => id !== summary);
+    const others = ids.filter((id) => id !== summary);
     if (others.every((id) => { const v = tasks.get(id); return v && isTerminal(v, config); })) {
       actions.push({ kind: 'summarize', id: summary });
     }
   }
 
   if (allTerminal && batch.task_ids.length > 0) {
-    const counts = countTasks(batch, tasks);
+    const counts = countTasks(batch, tasks, seen.windows);
     actions.push({ kind: 'finish_batch', state: batchCancelled ? 'cancelled' : counts.failed > 0 ? 'failed' : 'complete', counts });
   }
   return actions;
@@ -191,6 +244,7 @@ function decidePrivate(id: string, t: Task, seen: Seen): BrainAction | 'summary'
   if (states.some(([, s]) => s === 'pending')) return null;
 
   if (t.foreach && t.expanded_into === null) return { kind: 'expand', id };
+  if (t.window !== null) return decideWindow(id, t.window, seen);
   if (t.expanded_into !== null) return decideTemplate(id, t.expanded_into, tasks, config);
   if (t.task_class === 'script' && maxBudgetMb !== null && t.vram_estimate_mb > maxBudgetMb) {
     return { kind: 'unschedulable', id, reason: `needs ${t.vram_estimate_mb} MB of VRAM but the largest GPU budget is ${maxBudgetMb} MB; it can never run here` };
@@ -213,4 +267,35 @@ function decideTemplate(id: string, items: readonly string[], tasks: Map<string,
   return bad === 0
     ? { kind: 'close_template', id, ok: true, reason: `all ${children.length} items complete` }
     : { kind: 'close_template', id, ok: false, reason: `${bad} of ${children.length} items failed` };
+}
+
+/** The window of a child's template when that foreach is windowed; null otherwise. */
+function windowOf(batch: BatchRecord, child: Task, tasks: Map<string, TaskView>): { items: number; created: number } | null {
+  return tasks.get(taskId(batch.id, child.template!))?.task.window ?? null;
+}
+
+/**
+ * A windowed foreach: its next children made while fewer than a window are unfinished, in item
+ * order; closed once every item was made and every child finished and was archived (the counts
+ * are then whole), ok only when none failed.
+ */
+export function decideWindow(id: string, win: { items: number; created: number }, seen: Pick<Seen, 'tasks' | 'config' | 'windows'>): BrainAction | null {
+  const w = seen.windows.get(id);
+  let live = 0;
+  let unfinished = 0;
+  for (const child of w?.live ?? []) {
+    const v = seen.tasks.get(child);
+    if (!v || (v.task.item_index ?? 0) >= win.created) continue;
+    live += 1;
+    if (!isTerminal(v, seen.config)) unfinished += 1;
+  }
+  if (win.created < win.items) {
+    const count = Math.min(seen.config.foreach.window - unfinished, win.items - win.created);
+    return count > 0 ? { kind: 'create_children', id, from: win.created, count } : null;
+  }
+  if (live > 0) return null;
+  const failed = w?.failed ?? 0;
+  return failed === 0
+    ? { kind: 'close_template', id, ok: true, reason: `all ${win.items} items complete` }
+    : { kind: 'close_template', id, ok: false, reason: `${failed} of ${win.items} items failed` };
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../core/atomic.ts';
 import type { BatchRecord } from '../core/batch.ts';
 import type { Config } from '../core/config.ts';
-import { countTasks, isFinalFailure, type TaskView } from './decide.ts';
+import { countTasks, isFinalFailure, type TaskView, type WindowView } from './decide.ts';
 import { type LlmTotals, type LlmUse, llmTotals, llmTotalsMarkdown } from './llmTotals.ts';
 
 export interface BatchSummary {
@@ -17,7 +17,8 @@ export interface BatchSummary {
   llm?: LlmTotals;
 }
 
-export function buildSummary(batch: BatchRecord, tasks: Map<string, TaskView>, summaryId: string, config: Config): BatchSummary {
+/** A windowed foreach's children have no rows (they are archived as they finish): its counts hold them. */
+export function buildSummary(batch: BatchRecord, tasks: Map<string, TaskView>, summaryId: string, config: Config, windows?: ReadonlyMap<string, WindowView>): BatchSummary {
   const rows: BatchSummary['tasks'] = [];
   const uses: LlmUse[] = [];
   for (const id of batch.task_ids) {
@@ -36,7 +37,7 @@ export function buildSummary(batch: BatchRecord, tasks: Map<string, TaskView>, s
     });
     if (t.result?.llm) uses.push({ usage: t.result.llm, agent: t.claimed_by ?? 'unknown' });
   }
-  const counts = countTasks({ ...batch, task_ids: batch.task_ids.filter((i) => i !== summaryId) }, tasks);
+  const counts = countTasks({ ...batch, task_ids: batch.task_ids.filter((i) => i !== summaryId) }, tasks, windows);
   const llm = llmTotals(uses);
   return { batch: batch.id, plan: batch.plan, state: counts.failed > 0 ? 'failed' : 'complete', counts, tasks: rows, ...(llm ? { llm } : {}) };
 }

@@ -23,6 +23,14 @@ export const TaskCounts = z.object({
 });
 export type TaskCounts = z.infer<typeof TaskCounts>;
 
+export const WindowCounts = z.object({
+  items: z.number().check(z.int()),
+  created: z.number().check(z.int()),
+  complete: z.number().check(z.int()),
+  failed: z.number().check(z.int()),
+});
+export type WindowCounts = z.infer<typeof WindowCounts>;
+
 export const BatchRecord = z.object({
   id: SafeId,
   plan: SafeId,
@@ -33,7 +41,7 @@ export const BatchRecord = z.object({
   submitted_at: z.string(),
   started_at: z.nullable(z.string()),
   finished_at: z.nullable(z.string()),
-  /** Every task id of the batch, foreach children included once expanded. */
+  /** Every task id of the batch, foreach children included once expanded (except those of a windowed foreach: see windows). */
   task_ids: z.array(SafeId),
   /** Final counts, written when the batch ends (live counts come from the folders). */
   final_counts: z._default(z.nullable(TaskCounts), null),
@@ -47,6 +55,11 @@ export const BatchRecord = z.object({
   priority: z._default(z.number().check(z.int(), z.gte(1), z.lte(5)), 3),
   /** When the brain first acted on a cancel of the whole batch (control/cancel/<id>); null: not cancelled. */
   cancelled_at: z._default(z.nullable(z.string()), null),
+  /**
+   * Windowed foreach templates by task id: items in all, made so far, and children finished and
+   * archived (complete, failed). Their live children are in the task folders, not in task_ids.
+   */
+  windows: z._default(z.record(z.string(), WindowCounts), {}),
 });
 export type BatchRecord = z.infer<typeof BatchRecord>;
 export type BatchRecordInput = z.input<typeof BatchRecord>;

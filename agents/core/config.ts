@@ -154,6 +154,13 @@ export const Config = z.strictObject({
     }),
     {},
   ),
+  foreach: z.prefault(
+    z.strictObject({
+      /** A foreach makes at most this many children that are not finished at once; the next as earlier ones finish. */
+      window: z._default(between(1, 100_000, 'tasks', { int: true }), 256),
+    }),
+    {},
+  ),
   outbox: z.prefault(
     z.strictObject({
       /** Seconds an agent stays constrained (temperature, VRAM, power) before a gpu_constrained event goes to outbox/. */

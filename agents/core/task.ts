@@ -117,6 +117,11 @@ export const Task = z.object({
   depends_on: z._default(z.array(SafeId), []),
   foreach: z._default(z.nullable(ForeachSpec), null),
   expanded_into: z._default(z.nullable(z.array(SafeId)), null),
+  /**
+   * A foreach over more items than config foreach.window: children are made a window at a time,
+   * in item order; `created` items exist (0..created-1), written before this cursor moves.
+   */
+  window: z._default(z.nullable(z.object({ items: z.number().check(z.int(), z.gte(0)), created: z.number().check(z.int(), z.gte(0)) })), null),
   vram_estimate_mb: z.number().check(z.int(), z.gte(0)),
   timeout_s: z.number().check(z.positive()),
   /** generate/parse tasks: prompt text and the declared output schema. */

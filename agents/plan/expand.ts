@@ -24,11 +24,13 @@ function preview(item: unknown): string {
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 }
 
-export function expandForeach(template: Task, items: unknown[], now: number): Expansion {
+/** `from`: the index of items[0] in the whole manifest (a window of it is expanded). */
+export function expandForeach(template: Task, items: unknown[], now: number, from = 0): Expansion {
   const problems: string[] = [];
   const tasks: TaskInput[] = [];
   const manifest = template.foreach ? `${template.foreach.path}${template.foreach.key ? `:${template.foreach.key}` : ''}` : 'its manifest';
-  items.forEach((item, i) => {
+  items.forEach((item, at) => {
+    const i = at + from;
     const itemProblems: string[] = [];
     const fill = (text: string) => {
       const r = fillTemplate(text, (name) => itemField(item, name));
@@ -57,6 +59,7 @@ export function expandForeach(template: Task, items: unknown[], now: number): Ex
       prompt,
       foreach: null,
       expanded_into: null,
+      window: null,
       attempt: 0,
       attempts: [],
       infra_failures: 0,

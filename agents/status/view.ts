@@ -98,7 +98,7 @@ export function summarize(snap: RigSnapshot): StatusView {
 /** Every batch by id: the recorded ones, and those of tasks whose batch has no record. */
 function batchViews(snap: RigSnapshot, byId: ReadonlyMap<string, LocatedTask>, records: ReadonlyMap<string, BatchRecord>): BatchView[] {
   const batches: BatchView[] = snap.batches.map((rec) => {
-    const tasks = FINISHED.has(rec.state) && rec.final_counts ? rec.final_counts : countFromFolders(rec.task_ids, byId);
+    const tasks = FINISHED.has(rec.state) && rec.final_counts ? rec.final_counts : withWindows(rec, countFromFolders(rec.task_ids, byId), byId);
     const failures = Object.entries(rec.failure_reasons).map(([task_id, reason]) => ({ task_id, reason }));
     return { id: rec.id, plan: rec.plan, state: rec.state, tasks, has_record: true, failures };
   });
@@ -172,6 +172,32 @@ function runningTasks(snap: RigSnapshot, byId: ReadonlyMap<string, LocatedTask>)
 }
 
 /** Counts like the brain's (brain/decide.ts countTasks): a listed task not found anywhere counts as waiting. */
+/**
+ * A windowed foreach's items: finished and archived ones from the record, live children from the
+ * folders, the rest (not made yet) waiting. Children of a windowed foreach are not in task_ids.
+ */
+function withWindows(rec: BatchRecord, c: TaskCounts, byId: ReadonlyMap<string, { folder: string; task: { item_index: number | null } }>): TaskCounts {
+  const wins = Object.entries(rec.windows);
+  if (!wins.length) return c;
+  const live = new Map(wins.map(([id]) => [`${id}.`, [] as string[]]));
+  for (const id of byId.keys()) {
+    const dot = id.lastIndexOf('.');
+    if (dot > 0) live.get(id.slice(0, dot + 1))?.push(id);
+  }
+  for (const [id, w] of wins) {
+    const mine = (live.get(`${id}.`) ?? []).filter((cid) => (byId.get(cid)!.task.item_index ?? 0) < w.created);
+    const lc = countFromFolders(mine, byId);
+    const made = w.complete + w.failed + lc.total;
+    c.total += w.items;
+    c.waiting += lc.waiting + Math.max(0, w.items - made);
+    c.queued += lc.queued;
+    c.processing += lc.processing;
+    c.complete += lc.complete + w.complete;
+    c.failed += lc.failed + w.failed;
+  }
+  return c;
+}
+
 function countFromFolders(ids: readonly string[], byId: ReadonlyMap<string, { folder: string }>): TaskCounts {
   const c: TaskCounts = { total: 0, waiting: 0, queued: 0, processing: 0, complete: 0, failed: 0 };
   for (const id of ids) {

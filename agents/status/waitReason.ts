@@ -114,6 +114,7 @@ function explainPrivate(task: Task, ctx: WaitContext): string {
     return `dependency ${depName(only, ctx)} not done (${folderWord(ctx.tasksById.get(only)?.folder ?? null)})`;
   }
   if (pending.length > 1) return `dependencies not done: ${listDeps(pending, ctx, ', ')}`;
+  if (task.window) return `making its ${task.window.items} items a window at a time (${task.window.created} made so far)`;
   if (task.expanded_into !== null) {
     const done = task.expanded_into.filter((id) => isSettled(ctx.tasksById.get(id))).length;
     return `waiting for its ${task.expanded_into.length} items to finish (${done} done)`;
