@@ -21,6 +21,8 @@ export async function applyAction(ix: BrainIndex, batchId: string, a: BrainActio
       return startBatch(ix, batchId);
     case 'release':
       return release(ix, a);
+    case 'hold':
+      return; // nothing moves: the brain only pokes its next pass on claims (brain.ts)
     case 'retry':
       return retry(ix, a);
     case 'backoff':

@@ -149,6 +149,9 @@ export class Brain {
     return this.spool.maybeMerge();
   }
 
+  /** A batch has ready tasks held back by release.max_queued: a claim (queue/ to processing/) should start a pass. */
+  holdsReleases = false;
+
   /** One pass: submissions, a scan of the folders, decisions and actions for every active batch. */
   async pass(): Promise<void> {
     await this.spool.maybeMerge();
@@ -167,6 +170,7 @@ export class Brain {
       controls = await this.readControls();
     }
     const failedForMs = this.failureAges();
+    let holding = false;
     // Higher priority first (sort is stable: by submission within one priority), so its tasks are released first.
     for (const batch of [...this.batches.values()].sort((a, b) => a.priority - b.priority)) {
       if (FINAL.has(batch.state)) {
@@ -180,6 +184,7 @@ export class Brain {
       const windows = this.ix.windowViews(batch);
       const actions = decideBatch(batch, this.tasks, approvals, this.ix.config, this.watcher.maxBudgetMb(), (m) => this.heat.sizeOf(m), { failedForMs, controls, windows });
       this.metrics.counters.countActions(actions);
+      if (actions.some((a) => a.kind === 'hold')) holding = true;
       for (const action of actions) {
         try {
           await applyAction(this.ix, batch.id, action);
@@ -190,6 +195,7 @@ export class Brain {
       // Once per pass, not per child: status counts a windowed foreach from the record.
       if (windows.size) await this.ix.publishWindows(batch.id).catch((err: unknown) => this.say(`brain: batch ${batch.id} windows not written: ${errorMessage(err)}`));
     }
+    this.holdsReleases = holding;
     await this.heat.step(this.tasks, this.rigTasks, this.watcher);
     // Metrics must not stop the batches.
     await this.metrics.maybeWrite(this.tasks, this.batches, this.clock.now()).catch((err: unknown) => this.say(`brain: metrics not written: ${errorMessage(err)}`));

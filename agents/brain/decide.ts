@@ -15,6 +15,8 @@ export interface TaskView {
 export type BrainAction =
   | { kind: 'start_batch' }
   | { kind: 'release'; id: string; reason: string }
+  /** Ready tasks kept in private/ because the batch has release.max_queued in queue/: the brain watches claims until they go. */
+  | { kind: 'hold'; count: number }
   | { kind: 'retry'; id: string; attempt: { n: number; of: number }; reason: string; raiseVramTo: number | null }
   | { kind: 'backoff'; id: string; attempt: { n: number; of: number }; waitMs: number; leftMs: number; reason: string }
   | { kind: 'cancel_batch' }
@@ -151,12 +153,14 @@ export function decideBatch(
   const ids = [...batch.task_ids];
   for (const id of batch.task_ids) ids.push(...(seen.windows.get(id)?.live ?? []));
 
+  let queued = 0;
   for (const id of ids) {
     const view = tasks.get(id);
     if (!view) {
       allTerminal = false;
       continue;
     }
+    if (view.folder === 'queue') queued += 1;
     if (!isTerminal(view, config)) allTerminal = false;
     const win = view.task.template !== null ? windowOf(batch, view.task, tasks) : null;
     if (win) {
@@ -180,6 +184,14 @@ export function decideBatch(
     if (next === 'summary') summary = id;
     else if (next) actions.push(next);
   }
+
+  // At most release.max_queued of the batch wait in queue/ (every claim pass reads them all);
+  // the rest go as those are claimed, in id order, the batch's own order.
+  let room = config.release.max_queued - queued;
+  const kept = actions.filter((a) => a.kind !== 'release' || room-- > 0);
+  if (kept.length < actions.length) kept.push({ kind: 'hold', count: actions.length - kept.length });
+  actions.length = 0;
+  actions.push(...kept);
 
   // The summary runs once everything else is terminal, whether it succeeded or not.
   if (summary) {

@@ -40,6 +40,8 @@ if (lock.tookOver) await brain.note('TAKEOVER', lock.tookOver);
 await brain.recover();
 ticker = new Ticker(() => brain.pass(), {
   intervalMs: config.cycles.internal_s * 1000,
+  // A pass reads every task folder: under load, the events of 40 ms share one pass.
+  minGapMs: 40,
   onError: (err) => daemon.log(`pass failed: ${err instanceof Error ? err.stack : String(err)}`),
 });
 daemon.onStop(() => ticker?.stop());
@@ -51,6 +53,13 @@ const watchers = [paths.folders.complete, paths.folders.failed, paths.inbox, pat
   w.on('error', () => {});
   return w;
 });
+// Claims matter only while a batch holds tasks back for release.max_queued: then each frees room
+// in queue/. Bells name no claims: on another host the next finish or periodic pass refills.
+const claims = watch(paths.folders.processing, () => {
+  if (brain.holdsReleases) ticker?.poke();
+});
+claims.on('error', () => {});
+watchers.push(claims);
 daemon.onStop(() => {
   for (const w of watchers) w.close();
 });

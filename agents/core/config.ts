@@ -154,6 +154,17 @@ export const Config = z.strictObject({
     }),
     {},
   ),
+  release: z.prefault(
+    z.strictObject({
+      /**
+       * The most tasks of one batch in queue/ at once (released, not yet claimed); the next are
+       * released as those are claimed. Each agent's claim pass looks at every queued file, so a
+       * batch of thousands released at once costs every pass that much.
+       */
+      max_queued: z._default(between(1, 100_000, 'tasks', { int: true }), 64),
+    }),
+    {},
+  ),
   foreach: z.prefault(
     z.strictObject({
       /** A foreach makes at most this many children that are not finished at once; the next as earlier ones finish. */
@@ -168,12 +179,6 @@ export const Config = z.strictObject({
     }),
     {},
   ),
-  /**
-   * The brain's housekeeping of what grows on the mount without end (brain/housekeeping.ts):
-   * the two merged logs rotated by size, and the archive, tasks/late_results/, quarantine/ and
-   * outbox/sent/ pruned by age. Ages are judged on the brain's clock, by the time written in a
-   * file or record where there is one, else by how long the brain has seen the file unchanged.
-   */
   workers: z.prefault(
     z.strictObject({
       /**
@@ -184,6 +189,12 @@ export const Config = z.strictObject({
     }),
     {},
   ),
+  /**
+   * The brain's housekeeping of what grows on the mount without end (brain/housekeeping.ts):
+   * the two merged logs rotated by size, and the archive, tasks/late_results/, quarantine/ and
+   * outbox/sent/ pruned by age. Ages are judged on the brain's clock, by the time written in a
+   * file or record where there is one, else by how long the brain has seen the file unchanged.
+   */
   housekeeping: z.prefault(
     z.strictObject({
       /** false: nothing rotated or pruned (the temporary-file cleanup still runs). */

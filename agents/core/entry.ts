@@ -92,10 +92,19 @@ export function nodeArgsFor(entry: Entry): string[] {
   // Checked at most once a second per entry (a stat of each source the bundle lists).
   const now = Date.now();
   const hit = chosen.get(entry);
-  if (hit && now - hit.at < 1000) return hit.args;
+  if (hit && now - hit.at < 1000) return [...profileArgs(entry), ...hit.args];
   const args = bundleIsFresh(entry) ? [bundlePath(entry)] : ['--import', 'tsx', join(projectRoot, 'agents', `${entry}.ts`)];
   chosen.set(entry, { at: now, args });
-  return args;
+  return [...profileArgs(entry), ...args];
+}
+
+/**
+ * FORGE_CPU_PROF_DIR=DIR: the brain and the agents write a CPU profile there when they exit
+ * (node refuses --cpu-prof in NODE_OPTIONS, and workers would each write one). For profiling.
+ */
+function profileArgs(entry: Entry): string[] {
+  const dir = process.env.FORGE_CPU_PROF_DIR;
+  return dir && (entry === 'brain/main' || entry === 'gpu/main') ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 }
 
 /** The commands another process may start: the launcher and submit (tools/harness/runRig.ts). */

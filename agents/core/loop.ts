@@ -7,6 +7,12 @@ export interface TickerOptions {
   /** Called with each error; the ticker keeps going. */
   onError: (err: unknown) => void;
   signal?: AbortSignal;
+  /**
+   * The least time from one run's start to the next when pokes come faster (default 0): under
+   * load, pokes that arrive during a run or soon after it share one run instead of each paying
+   * a whole pass. A poke after a quiet spell still runs at once.
+   */
+  minGapMs?: number;
 }
 
 export class Ticker {
@@ -16,6 +22,10 @@ export class Ticker {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  /** performance.now() at the start of the last run. */
+  private startedAt: number | null = null;
+  /** A run is already set for the end of the gap. */
+  private soon = false;
 
   constructor(fn: () => Promise<void>, opts: TickerOptions) {
     this.fn = fn;
@@ -34,12 +44,35 @@ export class Ticker {
       this.again = true;
       return;
     }
+    const wait = this.gapLeft();
+    if (wait > 0) {
+      // Too soon after the last run: one run at the end of the gap takes every poke until then.
+      if (!this.soon) {
+        if (this.timer) clearTimeout(this.timer);
+        this.soon = true;
+        this.timer = setTimeout(() => {
+          this.soon = false;
+          this.timer = null;
+          this.poke();
+        }, wait);
+      }
+      return;
+    }
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.soon = false;
     this.running = this.run();
   }
 
+  /** ms until minGapMs has passed since the last run started (0: may run now). */
+  private gapLeft(): number {
+    const gap = this.opts.minGapMs ?? 0;
+    if (gap <= 0 || this.startedAt === null) return 0;
+    return Math.max(0, Math.ceil(gap - (performance.now() - this.startedAt)));
+  }
+
   private async run(): Promise<void> {
+    this.startedAt = performance.now();
     try {
       await this.fn();
     } catch (err) {
@@ -50,7 +83,7 @@ export class Ticker {
     if (this.again) {
       this.again = false;
       // Yield to the event loop so a storm of pokes cannot starve I/O callbacks.
-      this.timer = setTimeout(() => this.poke(), 0);
+      this.timer = setTimeout(() => this.poke(), this.gapLeft());
       return;
     }
     this.timer = setTimeout(() => this.poke(), this.opts.intervalMs);

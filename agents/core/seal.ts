@@ -37,8 +37,16 @@ export function sealPath(paths: MountPaths, batch: string): string {
 }
 
 /** The digest of a task's sealed fields (sha256, hex). */
+const digests = new WeakMap<object, string>();
+
 export function taskDigest(t: Pick<Task, (typeof SEALED)[number]>): string {
-  return createHash('sha256').update(JSON.stringify(SEALED.map((k) => t[k] ?? null))).digest('hex');
+  // Tasks are never changed in place (each version is a new object): an agent checks the same
+  // queued task on every claim pass, once hashed is enough.
+  const known = digests.get(t);
+  if (known !== undefined) return known;
+  const d = createHash('sha256').update(JSON.stringify(SEALED.map((k) => t[k] ?? null))).digest('hex');
+  digests.set(t, d);
+  return d;
 }
 
 /** Adds tasks to a batch's seal (or starts it); written whole, before any of them can be released. */

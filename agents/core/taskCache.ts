@@ -40,6 +40,14 @@ export class TaskCache {
     return r.task;
   }
 
+  /**
+   * The task last read for this name, without looking at the file: cheap, and possibly an older
+   * version. Whoever acts on it checks it with read() first (the agent before each claim).
+   */
+  peek(id: string): Task | null {
+    return this.entries.get(id)?.task ?? null;
+  }
+
   /** Forgets every task not in `ids` (the folder's listing): the cache never outgrows the folder. */
   keepOnly(ids: readonly string[]): void {
     const live = new Set(ids);

@@ -210,7 +210,14 @@ export class GpuAgent {
       }
       const next = plan.claims[0];
       if (!next) return;
+      // Decided on the version last read: the file as it is now, and decide again if it changed.
+      const now = await this.queue.verify(next.id);
+      if (now && now.task !== next.task) {
+        queued = queued.map((q) => (q.id === next.id ? now : q));
+        continue;
+      }
       queued = queued.filter((q) => q.id !== next.id);
+      if (!now) continue;
       // Lost to another agent (false), or blocked by something in processing/ (the next listing quarantines it): the other tasks go on.
       const won = await this.store.claim(next.id).catch((err: unknown) => (this.say(`claim of ${next.id} failed: ${errorMessage(err)}`), false));
       if (won) {

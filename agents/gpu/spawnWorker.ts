@@ -1,6 +1,6 @@
 // How the agent starts a worker: node with the worker entry point, an argument array, and
 // the GPU chosen by the agent in CUDA_VISIBLE_DEVICES (never by the plan).
-import { execa, type ResultPromise } from 'execa';
+import { type ChildRun, startChild } from './childRun.ts';
 import { isAlive } from '../core/pids.ts';
 import { nodeArgsFor } from '../core/entry.ts';
 import { AGENT_ENV, ATTEMPT_ENV, TASK_ENV } from './procGroup.ts';
@@ -23,34 +23,28 @@ export interface SpawnOptions {
   extraEnv: Record<string, string>;
 }
 
-export function spawnWorker(o: SpawnOptions): ResultPromise<{ reject: false; detached: true; input: string; stderr: 'pipe' }> {
+export function spawnWorker(o: SpawnOptions): ChildRun {
   // The worker's bundle from `npm run build` while fresh, else its TypeScript through tsx.
   const args = nodeArgsFor('worker/main');
   // The task goes on stdin, not the command line: an argument over 128 KiB (a long command,
-  // a long prompt) would make the spawn fail with E2BIG.
-  return execa(process.execPath, [...args, '--task-stdin', '--config', o.configFile, '--ollama-url', o.ollamaUrl, ...(o.shared ? ['--shared', o.shared] : [])], {
-    reject: false,
-    // Its own process group: kill(-pid) reaches the worker and everything it started.
-    detached: true,
+  // a long prompt) would make the spawn fail with E2BIG. Its own process group: kill(-pid)
+  // reaches the worker and everything it started.
+  return startChild(process.execPath, [...args, '--task-stdin', '--config', o.configFile, '--ollama-url', o.ollamaUrl, ...(o.shared ? ['--shared', o.shared] : [])], {
     input: o.taskJson,
-    stderr: 'pipe',
     env: {
       ...o.extraEnv,
       CUDA_VISIBLE_DEVICES: String(o.gpuId),
-      FORGE_AGENT_MODEL: o.model,
+      ...taskEnv(o),
       FORGE_AGENT_RUNTIME: o.runtime ?? 'ollama',
       [AGENT_ENV]: o.agent,
-      [TASK_ENV]: o.taskId,
-      [ATTEMPT_ENV]: String(o.attempt),
     },
-    cleanup: false,
   });
 }
 
 /** What a spare worker is started with: all that is known before its task (the rest comes in its envelope). */
 export type SpareSpawnOptions = Pick<SpawnOptions, 'agent' | 'configFile' | 'shared' | 'ollamaUrl' | 'gpuId' | 'runtime' | 'extraEnv'>;
 
-export type SpareProcess = ResultPromise<{ reject: false; detached: true; stdin: 'pipe'; stderr: 'pipe' }>;
+export type SpareProcess = ChildRun;
 
 /**
  * A worker that boots now and waits for its task on stdin (--spare; agents/worker/main.ts).
@@ -59,19 +53,11 @@ export type SpareProcess = ResultPromise<{ reject: false; detached: true; stdin:
  */
 export function spawnSpare(o: SpareSpawnOptions): SpareProcess {
   const args = nodeArgsFor('worker/main');
-  const proc = execa(process.execPath, [...args, '--spare', '--config', o.configFile, '--ollama-url', o.ollamaUrl, ...(o.shared ? ['--shared', o.shared] : [])], {
-    reject: false,
-    detached: true,
-    stdin: 'pipe',
-    stderr: 'pipe',
-    // No task or attempt yet: a spare's own environment matches no attempt (processesOfAttempt);
-    // its task's processes get them from the envelope. The spare itself is known by its pid.
+  // No task or attempt yet: a spare's own environment matches no attempt (processesOfAttempt);
+  // its task's processes get them from the envelope. The spare itself is known by its pid.
+  return startChild(process.execPath, [...args, '--spare', '--config', o.configFile, '--ollama-url', o.ollamaUrl, ...(o.shared ? ['--shared', o.shared] : [])], {
     env: { ...o.extraEnv, CUDA_VISIBLE_DEVICES: String(o.gpuId), FORGE_AGENT_RUNTIME: o.runtime ?? 'ollama', [AGENT_ENV]: o.agent },
-    cleanup: false,
   });
-  // A write to a spare that just died must not crash the agent (EPIPE): its exit is noticed instead.
-  proc.stdin?.on('error', () => {});
-  return proc;
 }
 
 /** The environment of a task that a spare sets before starting it: what spawnWorker gives a worker at spawn. */

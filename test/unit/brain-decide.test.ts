@@ -124,3 +124,17 @@ test('foreach: expand when the producer completed; close the template when every
   const closing = decideBatch(batch(all), views([['complete', scan], ['private', expanded], ['private', agg], ['complete', c1], ['complete', c2]]), new Set(), config);
   assert.deepEqual(closing.map((x) => x.kind), ['close_template']);
 });
+
+test('at most release.max_queued tasks of a batch wait in queue/: the rest are held, in id order, until those are claimed', () => {
+  const small = Config.parse({ gpus: [{ id: 0, name: 'gpu-0', model: 'm', port: 11435 }], release: { max_queued: 2 } });
+  const tasks = ['t1', 't2', 't3', 't4', 't5'].map((name) => makeTask({ name }));
+  const tids = tasks.map((t) => t.id);
+  const first = decideBatch(batch(tids), views(tasks.map((t) => ['private', t] as [TaskFolder, Task])), new Set(), small);
+  assert.deepEqual(first.map((x) => `${x.kind}:${'id' in x ? x.id : 'count' in x ? x.count : ''}`), ['release:b1__t1', 'release:b1__t2', 'hold:3']);
+  // t1 still queued, t2 claimed: room for one more.
+  const second = decideBatch(batch(tids), views([['queue', tasks[0]!], ['processing', tasks[1]!], ...tasks.slice(2).map((t) => ['private', t] as [TaskFolder, Task])]), new Set(), small);
+  assert.deepEqual(second.map((x) => `${x.kind}:${'id' in x ? x.id : 'count' in x ? x.count : ''}`), ['release:b1__t3', 'hold:2']);
+  // Nothing held: no hold action.
+  const last = decideBatch(batch(tids), views([['complete', tasks[0]!], ['complete', tasks[1]!], ['complete', tasks[2]!], ['processing', tasks[3]!], ['private', tasks[4]!]]), new Set(), small);
+  assert.deepEqual(last.map((x) => x.kind), ['release']);
+});

@@ -69,3 +69,27 @@ test('the heartbeat without telemetry, with an open circuit, stopping', () => {
   assert.deepEqual(buildHeartbeat(state({ health: 'constrained' }), config, NOW).accepts, ['meta', 'cpu']);
   assert.deepEqual(buildHeartbeat(state({ hot: true, llmAvailable: false }), config, NOW).accepts, ['meta', 'cpu'], 'no llm while the circuit is open');
 });
+
+test('the heartbeat writer folds requests that come while one waits into one write, keeps the last one\'s state, and spaces writes', async () => {
+  const { HeartbeatWriter } = await import('../../agents/gpu/heartbeatWriter.ts');
+  const { readHeartbeat } = await import('../../agents/core/heartbeat.ts');
+  const { tempMount } = await import('../helpers/mount.ts');
+  const { paths, cleanup } = await tempMount();
+  try {
+    const w = new HeartbeatWriter(paths, async () => {}, 100);
+    let builds = 0;
+    const beat = (s?: 'stopping') => (seq: number) => (builds++, buildHeartbeat(state({ seq }), config, NOW, s));
+    const t0 = performance.now();
+    await w.write(beat());
+    // Three requests right after the first write: one write, 100 ms after the first, with the last request's state.
+    await Promise.all([w.write(beat()), w.write(beat()), w.write(beat('stopping'))]);
+    const took = performance.now() - t0;
+    assert.equal(builds, 2, 'the three requests shared one write');
+    assert.ok(took >= 95, `the second write waited for the gap (${took.toFixed(0)} ms)`);
+    const hb = await readHeartbeat(paths, 0);
+    assert.equal(hb?.state, 'stopping', 'a stopping beat that joined a waiting write is still written as stopping');
+    assert.equal(hb?.seq, 1);
+  } finally {
+    await cleanup();
+  }
+});

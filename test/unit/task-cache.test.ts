@@ -36,3 +36,28 @@ test('TaskCache parses a file once while it is unchanged, and again once it is r
     await cleanup();
   }
 });
+
+test('the agent\'s queue reader judges a known file by its last read between sweeps, and checks it before a claim', async () => {
+  const { QueueReader, SWEEP_MS } = await import('../../agents/gpu/queueReader.ts');
+  const { paths, cleanup } = await tempMount();
+  try {
+    const store = new TaskStore(paths);
+    let now = 1_000_000;
+    const q = new QueueReader({ paths, store, name: 'gpu-0', now: () => now });
+    const a = makeTask({ name: 'a', vram_estimate_mb: 100 });
+    await store.write('queue', a);
+    assert.equal((await q.read([a.id]))[0]?.task.vram_estimate_mb, 100);
+    // Replaced under the same name between two passes.
+    await store.write('queue', { ...a, vram_estimate_mb: 900 });
+    now += 10;
+    assert.equal((await q.read([a.id]))[0]?.task.vram_estimate_mb, 100, 'no stat between sweeps: the version last read');
+    assert.equal((await q.verify(a.id))?.task.vram_estimate_mb, 900, 'checked before a claim: the file as it is now');
+    await store.write('queue', { ...a, vram_estimate_mb: 300 });
+    now += SWEEP_MS;
+    assert.equal((await q.read([a.id]))[0]?.task.vram_estimate_mb, 300, 'a sweep looks at every file again');
+    await unlink(store.fileOf('queue', a.id));
+    assert.equal(await q.verify(a.id), null, 'gone (claimed elsewhere): nothing to claim');
+  } finally {
+    await cleanup();
+  }
+});

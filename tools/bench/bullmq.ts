@@ -9,12 +9,18 @@ import { makeNoopDir, runWorkerOnce, writeNoopTask, type NoopDir } from './noopW
 import { taskNames } from './plans.ts';
 import { startRedis } from './redis.ts';
 import { spread, type Spread } from './timeline.ts';
+import { readProc } from './procStat.ts';
 
 export interface BullmqResult {
   redis: string;
   workers: number;
   concurrency_per_worker: number;
   throughput: { tasks: number; tasks_per_s: number; busy_s: number };
+  /**
+   * Its coordination CPU per task in the throughput run, ms: redis-server, and this process's
+   * own CPU (BullMQ's workers and their spawns; the workers' own CPU is their children's, apart).
+   */
+  cpu: { coord_ms_per_task: number; redis_ms_per_task: number; client_ms_per_task: number } | null;
   hop: { links: number; hops: number; hop: Spread };
 }
 
@@ -51,7 +57,9 @@ async function runQueue(
     if (ran.size === expected) done();
     return r.result.outcome;
   };
-  const ws = Array.from({ length: workers }, () => new Worker(queueName, processor, { connection, concurrency }));
+  // Its best settings for this work: jobs of a few ms need no lock renewal timer each, and no
+  // stalled-job sweep (nothing crashes here); the rest are BullMQ's defaults.
+  const ws = Array.from({ length: workers }, () => new Worker(queueName, processor, { connection, concurrency, skipLockRenewal: true, skipStalledCheck: true }));
   for (const w of ws) w.on('failed', (_job, err) => failed(err));
   const timer = setTimeout(() => failed(new Error(`BullMQ ${queueName}: ${ran.size} of ${expected} jobs ran in ${timeoutMs} ms`)), timeoutMs);
   try {
@@ -81,10 +89,18 @@ export async function measureBullmq(tmp: string, opts: { tasks: number; links: n
   try {
     const names = taskNames(opts.tasks);
     const queue = new Queue('bench-independent', { connection });
+    const redisBefore = redis.pid ? await readProc(redis.pid) : null;
+    const ownBefore = process.cpuUsage();
     const tp = await runQueue(connection, 'bench-independent', d, opts.workers, opts.concurrency, names.length,
       () => queue.addBulk(names.map((name) => ({ name, data: {}, opts: { removeOnComplete: true } }))), opts.timeoutMs);
+    const own = process.cpuUsage(ownBefore);
+    const redisAfter = redis.pid ? await readProc(redis.pid) : null;
     await queue.close();
     const list = [...tp.values()];
+    const per = (ms: number) => Math.round((ms * 100) / Math.max(1, list.length)) / 100;
+    const redisMs = redisBefore && redisAfter ? (redisAfter.cpuS - redisBefore.cpuS) * 1000 : null;
+    const clientMs = (own.user + own.system) / 1000;
+    const cpu = redisMs === null ? null : { coord_ms_per_task: per(redisMs + clientMs), redis_ms_per_task: per(redisMs), client_ms_per_task: per(clientMs) };
     const first = Math.min(...list.map((r) => r.took));
     const last = Math.max(...list.map((r) => r.finished));
     const busy = (last - first) / 1000;
@@ -105,6 +121,7 @@ export async function measureBullmq(tmp: string, opts: { tasks: number; links: n
       workers: opts.workers,
       concurrency_per_worker: opts.concurrency,
       throughput: { tasks: list.length, tasks_per_s: list.length / busy, busy_s: busy },
+      cpu,
       hop: { links: opts.links, hops: hops.length, hop: spread(hops) },
     };
   } finally {

@@ -10,6 +10,12 @@ export interface BenchCounts {
   baselineSequential: number;
   baselineParallel: number;
   throughputTasks: number;
+  /** Tasks of the throughput run with workers.preboot false (shorter: the comparison, not the figure). */
+  coldThroughputTasks: number;
+  /** Tasks of the strace run that counts the file work per task. */
+  fileOpsTasks: number;
+  /** Calls timed to price one simulated nvidia-smi call (cached and not). */
+  smiCostCalls: number;
   chainLinks: number;
   /** Chain for the worst case of the scale test (history in complete/), shorter to bound its time. */
   worstChainLinks: number;
@@ -40,6 +46,9 @@ export const FULL: BenchCounts = {
   baselineSequential: 10,
   baselineParallel: 24,
   throughputTasks: 2000,
+  coldThroughputTasks: 500,
+  fileOpsTasks: 200,
+  smiCostCalls: 100,
   chainLinks: 50,
   worstChainLinks: 20,
   historyTasks: 100_000,
@@ -62,6 +71,9 @@ export const QUICK: BenchCounts = {
   baselineSequential: 2,
   baselineParallel: 2,
   throughputTasks: 20,
+  coldThroughputTasks: 10,
+  fileOpsTasks: 10,
+  smiCostCalls: 5,
   chainLinks: 5,
   worstChainLinks: 5,
   historyTasks: 5_000,

@@ -82,7 +82,8 @@ export async function readMemory(pid: number): Promise<MemInfo | null> {
 /** A name for a rig process from its command line: rig, brain, gpu-N, ollama-N, worker, other. */
 export function roleOf(cmdline: string): string {
   // Each entry runs from its TypeScript (through tsx) or from its bundle (dist/agents/…/main.js).
-  if (/agents\/rig(?:\/main)?\.(ts|js)/.test(cmdline)) return 'launcher';
+  // The launcher: its TypeScript, or the forge command's bundle (dist/cli/forge.js, lib/forge.js) running `rig`.
+  if (/agents\/rig(?:\/main)?\.(ts|js)/.test(cmdline) || /(?:\/forge\.js|\/bin\/forge) rig(?: |$)/.test(cmdline)) return 'launcher';
   if (/agents\/brain\/main\.(ts|js)/.test(cmdline)) return 'brain';
   const gpu = /agents\/gpu\/main\.(?:ts|js).*--gpu (\S+)/.exec(cmdline);
   if (gpu) return `agent gpu-${gpu[1]}`;

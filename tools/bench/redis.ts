@@ -8,6 +8,7 @@ export const REDIS_HINT = 'redis-server is not installed; on Debian/Ubuntu: apt-
 
 export interface RedisServer {
   port: number;
+  pid: number | null;
   version: string;
   stop(): Promise<void>;
 }
@@ -36,6 +37,7 @@ export async function startRedis(): Promise<RedisServer> {
   }
   return {
     port,
+    pid: proc.pid ?? null,
     version,
     stop: async () => {
       proc.kill('SIGTERM');

@@ -45,12 +45,14 @@ export async function makeMount(prefix: string): Promise<MountPaths> {
 }
 
 /** Starts the launcher with N simulated GPUs on `paths` and waits for every agent's heartbeat. */
-export async function startRigSession(paths: MountPaths, gpus: number, opts: { removeOnStop?: boolean } = {}): Promise<RigSession> {
+export async function startRigSession(paths: MountPaths, gpus: number, opts: { removeOnStop?: boolean; config?: Record<string, unknown> } = {}): Promise<RigSession> {
   const basePort = await freePortRange(gpus);
   const startedAt = Date.now();
-  // FORGE_BENCH_CONFIG: config keys to compare a setting, e.g. '{"workers":{"preboot":false}}' (the rig simulates over it).
-  const extra = process.env.FORGE_BENCH_CONFIG;
-  if (extra) await writeFile(paths.config, JSON.stringify({ gpus: defaultGpus(gpus, basePort), ...(JSON.parse(extra) as object) }));
+  // Config keys to compare a setting (the rig simulates over them): the part's own, then
+  // FORGE_BENCH_CONFIG's, e.g. '{"workers":{"preboot":false}}', for a whole run.
+  const envExtra = process.env.FORGE_BENCH_CONFIG ? (JSON.parse(process.env.FORGE_BENCH_CONFIG) as Record<string, unknown>) : {};
+  const extra = { ...opts.config, ...envExtra };
+  if (Object.keys(extra).length) await writeFile(paths.config, JSON.stringify({ gpus: defaultGpus(gpus, basePort), ...extra }));
   const rig = startRig(paths.root, gpus, basePort, { quiet: true });
   const session: RigSession = {
     shared: paths.root,

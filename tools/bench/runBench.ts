@@ -18,6 +18,8 @@ import { REDIS_HINT, redisAvailable } from './redis.ts';
 import { makeMount, startRigSession } from './rigSession.ts';
 import { measureScale, type ScaleResult } from './scale.ts';
 import { measureThroughput, type ThroughputResult } from './throughput.ts';
+import { type FileOpCounts, measureFileOps } from './fileOps.ts';
+import { measureSmiCallCost, type SmiCallCost } from '../../agents/sim/smiCalls.ts';
 
 export const PARTS = ['limits', 'hop', 'idle_gap', 'throughput', 'scale', 'idle', 'bullmq', 'llm'] as const;
 export type Part = (typeof PARTS)[number];
@@ -41,6 +43,12 @@ export interface BenchResult {
   /** The spawn floor right before the rig's runs and right before BullMQ's. */
   baselines: { rig: SpawnBaseline | null; bullmq: SpawnBaseline | null };
   throughput: ThroughputResult | null;
+  /** File work per task (strace on the brain and the agents, a run of its own), by process. */
+  file_ops: Record<string, FileOpCounts> | null;
+  /** The same hop chain and a shorter throughput run with workers.preboot false (a worker started with its task). */
+  no_preboot: { hop: HopResult | null; throughput: ThroughputResult | null } | null;
+  /** CPU per call of the simulated nvidia-smi on this machine, for its cost apart. */
+  smi_cost: SmiCallCost | null;
   hop: HopResult | null;
   idle_gap: IdleGapResult | null;
   scale: ScaleResult | null;
@@ -61,7 +69,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const tmp = await mkdtemp(join(tmpdir(), 'forge-bench-'));
   const r: BenchResult = {
     mode: o.quick ? 'quick' : 'full', counts, machine: await describeMachine(), worker_entry: entryInUse(),
-    limits: null, baselines: { rig: null, bullmq: null }, throughput: null, hop: null, idle_gap: null, scale: null, idle: null, bullmq: null, llm: null, notes: [], wall_s: 0,
+    limits: null, baselines: { rig: null, bullmq: null }, throughput: null, file_ops: null, no_preboot: null, smi_cost: null, hop: null, idle_gap: null, scale: null, idle: null, bullmq: null, llm: null, notes: [], wall_s: 0,
   };
   if (r.worker_entry === 'tsx') {
     r.notes.push('workers start from TypeScript through tsx (no fresh dist/ build): run `npm run build` to start them from compiled JavaScript, as `npm run bench` does');
@@ -113,10 +121,39 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
           r.hop = await step('hop', `hop latency (a chain of ${counts.chainLinks})`, () => measureHop(session, tmp, counts.chainLinks, batchTimeout(counts.chainLinks)));
           r.idle_gap = await step('idle_gap', `GPU idle gap (${counts.idleGapTasks} one-per-card GPU tasks)`, () => measureIdleGap(session, tmp, counts.idleGapTasks, batchTimeout(counts.idleGapTasks)));
           r.throughput = await step('throughput', `throughput (${counts.throughputTasks} independent tasks)`, () => measureThroughput(session, tmp, counts.throughputTasks, batchTimeout(counts.throughputTasks)));
+          r.file_ops = await step('throughput', `file work per task (${counts.fileOpsTasks} tasks, strace on the brain and the agents)`, async () => {
+            const ops = await measureFileOps(session, tmp, counts.fileOpsTasks, batchTimeout(counts.fileOpsTasks));
+            if (!ops) r.notes.push('file work per task: not measured: strace is not installed (apt-get install -y strace)');
+            return ops;
+          });
         } finally {
           await session.stop();
         }
       }
+      if (want.has('hop') || want.has('throughput')) {
+        o.say(`bench: starting a rig with ${counts.gpus} simulated GPUs and workers.preboot false`);
+        const cold = await makeMount('forge-bench-cold-')
+          .then((paths) => startRigSession(paths, counts.gpus, { removeOnStop: true, config: { workers: { preboot: false } } }))
+          .catch((err: unknown) => {
+            r.notes.push(`without preboot: the rig did not start: ${errorMessage(err)}`);
+            return null;
+          });
+        if (cold) {
+          try {
+            const hop = await step('hop', `hop without preboot (a chain of ${counts.chainLinks})`, () => measureHop(cold, tmp, counts.chainLinks, batchTimeout(counts.chainLinks)));
+            const throughput = await step('throughput', `throughput without preboot (${counts.coldThroughputTasks} independent tasks)`, () => measureThroughput(cold, tmp, counts.coldThroughputTasks, batchTimeout(counts.coldThroughputTasks)));
+            r.no_preboot = { hop, throughput };
+          } finally {
+            await cold.stop();
+          }
+        }
+      }
+    }
+    if (want.has('throughput') || want.has('idle')) {
+      r.smi_cost = await measureSmiCallCost(counts.smiCostCalls).catch((err: unknown) => {
+        r.notes.push(`the simulated nvidia-smi's cost per call: not measured: ${errorMessage(err)}`);
+        return null;
+      });
     }
     r.scale = await step('scale', `scale (${counts.historyTasks} tasks of history, archived, then in complete/)`, () =>
       measureScale(tmp, counts.historyTasks, counts.chainLinks, counts.worstChainLinks, batchTimeout(counts.chainLinks) * 4));

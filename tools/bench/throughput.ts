@@ -6,6 +6,8 @@ import { readHeartbeat } from '../../agents/core/heartbeat.ts';
 import { busyWindow } from './timeline.ts';
 import { independentTasks, writePlanFolder } from './plans.ts';
 import type { RigSession } from './rigSession.ts';
+import { type CoordCpu, coordCpu, snapshot } from './coordCpu.ts';
+import { readSmiCalls, type SmiCalls } from '../../agents/sim/smiCalls.ts';
 
 export interface ThroughputResult {
   tasks: number;
@@ -18,6 +20,10 @@ export interface ThroughputResult {
   per_agent: Record<string, number>;
   /** cpu tasks one idle agent may run at once: its free budget / resource_limits.cpu_task_cost_mb. */
   slots_per_agent: number;
+  /** The rig's own CPU per task over the run (coordCpu.ts). */
+  cpu: CoordCpu;
+  /** Calls of the simulated nvidia-smi during the run (served from its cache, or by node). */
+  smi_calls: SmiCalls;
 }
 
 export async function measureThroughput(session: RigSession, tmp: string, count: number, timeoutMs: number): Promise<ThroughputResult> {
@@ -25,7 +31,11 @@ export async function measureThroughput(session: RigSession, tmp: string, count:
   const beat = await readHeartbeat(session.paths, 0);
   const config = await loadConfig(session.paths.config);
   const slots = Math.max(1, Math.floor((beat?.budget_available_mb ?? 0) / Math.max(1, config.resource_limits.cpu_task_cost_mb)));
+  const smiBefore = await readSmiCalls(session.paths.sim);
+  const before = await snapshot(session.launcherPid);
   const run = await session.runPlan(plan, timeoutMs);
+  const after = await snapshot(session.launcherPid);
+  const smiAfter = await readSmiCalls(session.paths.sim);
   const work = [...run.tasks.values()].filter((t) => t.executor === 'worker');
   const w = busyWindow(work);
   const perAgent: Record<string, number> = {};
@@ -38,5 +48,7 @@ export async function measureThroughput(session: RigSession, tmp: string, count:
     peak_concurrency: w.peakConcurrency,
     per_agent: perAgent,
     slots_per_agent: slots,
+    cpu: coordCpu(before, after, w.tasks),
+    smi_calls: { hits: smiAfter.hits - smiBefore.hits, misses: smiAfter.misses - smiBefore.misses },
   };
 }
