@@ -40,7 +40,8 @@ import { readMountFile } from '../core/mountRead.ts';
 import { childPath, isSafeName, mountPaths } from '../core/paths.ts';
 import { Task, WorkerResult } from '../core/task.ts';
 import { checkSchema } from '../core/zodIssues.ts';
-import { formatTaskPidLine, formatTaskReceivedLine, parseSpareEnvelope } from '../core/workerProtocol.ts';
+import { formatTaskPidLine } from '../core/workerProtocol.ts';
+import { TaskInputError, awaitTask } from './spareInput.ts';
 import { checkPolicy, GPU_SELECTION_VARS } from './policy.ts';
 import { makeResult, printResult, type ResultFields, type ResultTask } from './result.ts';
 import { LogFileError } from './logFiles.ts';
@@ -100,7 +101,7 @@ export async function workerMain(argv: string[]): Promise<number> {
   try {
     let raw: unknown;
     if (args.spare) {
-      const got = await awaitTask(stop);
+      const got = await awaitTask(stop, log, MAX_TASK_BYTES);
       // Its stdin closed before any task came: the agent dropped this spare or is gone.
       if (got === null) return 0;
       // The task's time starts when it arrived, not when this process booted.
@@ -158,7 +159,6 @@ function readArgs(argv: string[]): WorkerArgs {
   };
 }
 
-class TaskInputError extends Error {}
 
 async function readTaskInput(args: WorkerArgs): Promise<unknown> {
   let text: string;
@@ -188,58 +188,6 @@ async function readStdin(max: number): Promise<string> {
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/**
- * A spare's task: loads what a task may need first (the LLM code), then waits for the
- * envelope line, sets its env in process.env and returns the task and when it arrived; null
- * when stdin ends first. Later, the end of stdin aborts the task: the agent died.
- */
-async function awaitTask(stop: AbortController): Promise<{ task: unknown; arrivedAt: number } | null> {
-  await import('./llmTask.ts');
-  const line = await readLine(MAX_TASK_BYTES);
-  if (line === null) return null;
-  const arrivedAt = Date.now();
-  const parsed = parseSpareEnvelope(line);
-  if (!parsed.ok) throw new TaskInputError(parsed.reason);
-  Object.assign(process.env, parsed.envelope.env);
-  const task = parsed.envelope.task as { id?: unknown } | null;
-  log(formatTaskReceivedLine(typeof task?.id === 'string' ? task.id : 'unknown'));
-  process.stdin.on('end', () => {
-    if (stop.signal.aborted) return;
-    log('stdin closed (the agent is gone): ending the task');
-    stop.abort('SIGHUP');
-  });
-  process.stdin.resume();
-  return { task: parsed.envelope.task, arrivedAt };
-}
-
-/** The first line of stdin (without its newline), refused past max bytes; null when stdin ends before one. */
-function readLine(max: number): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (err: Error | null, line: string | null) => {
-      process.stdin.off('data', onData).off('end', onEnd);
-      // Whatever comes after the line is read and dropped, so 'end' is still seen.
-      process.stdin.on('data', () => {});
-      if (err) reject(err);
-      else resolve(line);
-    };
-    const onData = (chunk: Buffer) => {
-      const nl = chunk.indexOf(10);
-      if (nl < 0) {
-        size += chunk.length;
-        chunks.push(chunk);
-        if (size > max) done(new TaskInputError(`the task envelope on stdin is over ${max} bytes`), null);
-        return;
-      }
-      chunks.push(chunk.subarray(0, nl));
-      done(null, Buffer.concat(chunks).toString('utf8'));
-    };
-    const onEnd = () => done(null, null);
-    process.stdin.on('data', onData).on('end', onEnd);
-  });
 }
 
 /** The task id and attempt to report, read leniently so even an invalid task gets a matching result. */

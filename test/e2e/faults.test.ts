@@ -76,11 +76,12 @@ test('a frozen agent is presumed dead: its task is retried elsewhere, and its la
   }
 });
 
-test('an agent killed and restarted kills its orphaned worker and returns the task at once', async () => {
+for (const preboot of [false, true]) {
+test(`an agent killed and restarted: its orphaned task is ended (${preboot ? 'a spare worker ends it when its agent\'s pipe closes' : 'the new agent kills it'}) and the task returned at once`, async () => {
   const { paths, cleanup } = await tempMount();
   const procs = [];
   try {
-    await writeTestConfig(paths, 1, { timeouts: { heartbeat_stale_s: 600 } });
+    await writeTestConfig(paths, 1, { timeouts: { heartbeat_stale_s: 600 }, workers: { preboot } });
     await writePlan(paths, 'slow', PLAN, { 'slow.mjs': SLOW(120_000) });
     procs.push(startBrain(paths));
     const agent = startAgent(paths, 0);
@@ -94,7 +95,12 @@ test('an agent killed and restarted kills its orphaned worker and returns the ta
     }, 30_000);
     agent.kill('SIGKILL');
     await agent;
-    assert.ok(alive(rec0.pid), 'the orphaned task process outlives its agent');
+    if (preboot) {
+      // The spare's stdin is the agent's pipe: closed by the kernel when the agent dies, and the worker ends its task.
+      await waitFor('the task ended by its worker', async () => !alive(rec0.pid), 15_000);
+    } else {
+      assert.ok(alive(rec0.pid), 'the orphaned task process outlives its agent');
+    }
     const started = Date.now();
     procs.push(startAgent(paths, 0));
     const rec = await waitForBatchEnd(paths, batch, 60_000);
@@ -107,3 +113,4 @@ test('an agent killed and restarted kills its orphaned worker and returns the ta
     await cleanup();
   }
 });
+}

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readBatchRecord } from '../../agents/core/batch.ts';
+import { readBatchRecord, readBrainState } from '../../agents/core/batch.ts';
 import type { MountPaths } from '../../agents/core/paths.ts';
 import { Task } from '../../agents/core/task.ts';
 import { submitPlan, waitFor, waitForBatchEnd } from '../../tools/harness/runRig.ts';
@@ -177,6 +177,8 @@ test('forge retry of a failed batch: the failed task gets a fresh attempt, its d
       return r?.state === 'complete' ? r : null;
     }, 40_000);
     assert.equal(done.final_counts?.complete, 3);
+    // The record says complete before the files are archived; state.json drops the batch after.
+    await waitFor('the batch archived', async () => !(await readBrainState(paths))?.active_batches.includes(batch), 20_000);
     const tasks = await archived(paths, batch);
     assert.equal(tasks.get('gate')?.attempts.length, 2, 'the first failure kept in its history, one fresh attempt');
     assert.equal(tasks.get('next')?.result?.outcome, 'success');

@@ -117,3 +117,12 @@ test('the store rings its moves, and listHinted finds a task by name before the 
     await cleanup();
   }
 });
+
+test('a reader learns from a bell\'s head whether anything moved, without reading the whole ring', async () => {
+  const { bellHeadN, encodeBell } = await import('../../agents/core/doorbell.ts');
+  const text = encodeBell({ writer: 'gpu-0', n: 1764650000123, events: [{ n: 1764650000123, to: 'queue', id: 'b__t' }] }).toString();
+  assert.equal(bellHeadN(text.slice(0, 512)), 1764650000123);
+  assert.equal(bellHeadN('{"w":"odd\\"name","n":5,"e":[]}'), 5);
+  assert.equal(bellHeadN('{"n":5,"w":"x"}'), null, 'another layout: read in full');
+  assert.equal(bellHeadN('\n\n\n'), null);
+});
