@@ -30,6 +30,8 @@ export interface BenchCounts {
    */
   llmTokS: number;
   llmAnswerTokens: number;
+  /** Items of the bigbatch part's one foreach (far over foreach.window), on a rig of `gpus`. */
+  bigbatchItems: number;
 }
 
 export const FULL: BenchCounts = {
@@ -52,6 +54,7 @@ export const FULL: BenchCounts = {
   llmGpus: 3,
   llmTokS: 22.6,
   llmAnswerTokens: 100,
+  bigbatchItems: 100_000,
 };
 
 export const QUICK: BenchCounts = {
@@ -74,4 +77,5 @@ export const QUICK: BenchCounts = {
   llmGpus: 3,
   llmTokS: 22.6,
   llmAnswerTokens: 40,
+  bigbatchItems: 300,
 };
