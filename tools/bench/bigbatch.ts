@@ -140,7 +140,7 @@ export function logFigures(lines: readonly string[], batchId: string): LogFigure
   return { firstItemClaim, manifestClaim, releases, releaseSpanS: releases > 1 ? (relLast - relFirst) / 1000 : null };
 }
 
-interface ArchivedChild {
+export interface ArchivedChild {
   index: number | null;
   success: boolean;
   claimed: number | null;
