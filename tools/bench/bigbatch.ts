@@ -48,6 +48,8 @@ export interface BigbatchResult {
   /** Median of the samples' medians of `forge status --json`, wall ms. */
   status_ms: number | null;
   status_samples: Array<{ at_s: number; median_ms: number; p90_ms: number; runs: number }>;
+  /** How bin/forge ran at the last sample: from its bundle, or through tsx (a source changed since the build: far slower). */
+  status_via: string | null;
   /** Items completed over the busy window (first item claim to last item end), per s. */
   tasks_per_s: number | null;
   busy_s: number | null;
@@ -201,6 +203,7 @@ export async function measureBigbatch(tmp: string, o: BigbatchOptions): Promise<
     const t0 = Date.now();
     const batchId = await submitPlan(paths.root, plan);
     const samples: BigbatchResult['status_samples'] = [];
+    let via: string | null = null;
     let nextStatus = Date.now();
     let state: string | null = null;
     let lastSay = Date.now();
@@ -208,6 +211,7 @@ export async function measureBigbatch(tmp: string, o: BigbatchOptions): Promise<
       await sampleMemory();
       if (Date.now() >= nextStatus) {
         const s = await timeStatusJson(paths.root, 3);
+        via = s.via;
         samples.push({ at_s: Math.round((Date.now() - t0) / 100) / 10, median_ms: s.median_ms, p90_ms: s.p90_ms, runs: s.runs });
         nextStatus = Date.now() + o.statusEveryS * 1000;
       }
@@ -239,7 +243,7 @@ export async function measureBigbatch(tmp: string, o: BigbatchOptions): Promise<
       release_per_s: log.releaseSpanS ? log.releases / log.releaseSpanS : null,
       releases: log.releases,
       brain_rss_peak_mb: peak, brain_rss_end_mb: end?.rssMb ?? null,
-      status_ms: median(samples.map((s) => s.median_ms)), status_samples: samples,
+      status_ms: median(samples.map((s) => s.median_ms)), status_samples: samples, status_via: via,
       tasks_per_s: null, busy_s: null, end_to_end_s: finished ? endS : null, done_once: null, archive: null,
     };
     const children = await readArchivedChildren(paths, batchId).catch(() => [] as ArchivedChild[]);
