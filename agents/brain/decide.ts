@@ -76,7 +76,7 @@ function countOne(c: TaskCounts, v: TaskView | undefined): void {
   else c.failed += 1;
 }
 
-/** The batch's counts; a windowed foreach adds its items: archived ones from `windows`, live ones by folder, the rest waiting. */
+/** The batch's counts; a windowed foreach adds its items: archived ones from `windows`, live ones by folder, the rest waiting (failed once the template has ended). */
 export function countTasks(batch: BatchRecord, tasks: Map<string, TaskView>, windows: ReadonlyMap<string, WindowView> = NO_WINDOWS): TaskCounts {
   const c: TaskCounts = { total: 0, waiting: 0, queued: 0, processing: 0, complete: 0, failed: 0 };
   for (const id of batch.task_ids) {
@@ -97,7 +97,11 @@ export function countTasks(batch: BatchRecord, tasks: Map<string, TaskView>, win
       live += 1;
     }
     c.total += win.items - live;
-    c.waiting += win.items - live - archived;
+    // Items not made by a template that has ended (cancelled, or its manifest failed) never
+    // run: failed, as a cancelled task is (in failed/, listed in not_run), not waiting for ever.
+    const ended = v!.folder === 'failed' || v!.folder === 'complete';
+    if (ended) c.failed += win.items - live - archived;
+    else c.waiting += win.items - live - archived;
   }
   return c;
 }

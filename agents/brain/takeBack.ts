@@ -27,7 +27,11 @@ export class MissingTasks {
 
   /** After a scan (`seen`: where each task of an active batch was found): takes back those missing a minute. */
   async check(seen: ReadonlyMap<string, TaskFolder>): Promise<void> {
-    const expected = [...this.ix.batches.values()].filter((b) => !FINAL.has(b.state)).flatMap((b) => b.task_ids);
+    // A windowed foreach's live children are in no task_ids; the brain's index holds them (at most a window each).
+    const expected = [...this.ix.batches.values()].filter((b) => !FINAL.has(b.state)).flatMap((b) => [
+      ...b.task_ids,
+      ...[...this.ix.windowViews(b).values()].flatMap((w) => w.live),
+    ]);
     for (const id of overdueMissing({ expected, seen, since: this.missingSince, now: this.ix.clock.now() })) await this.takeBack(id);
   }
 

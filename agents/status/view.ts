@@ -174,7 +174,7 @@ function runningTasks(snap: RigSnapshot, byId: ReadonlyMap<string, LocatedTask>)
 /** Counts like the brain's (brain/decide.ts countTasks): a listed task not found anywhere counts as waiting. */
 /**
  * A windowed foreach's items: finished and archived ones from the record, live children from the
- * folders, the rest (not made yet) waiting. Children of a windowed foreach are not in task_ids.
+ * folders, the rest (not made yet) waiting, or failed once the template has ended. Children of a windowed foreach are not in task_ids.
  */
 function withWindows(rec: BatchRecord, c: TaskCounts, byId: ReadonlyMap<string, { folder: string; task: { item_index: number | null } }>): TaskCounts {
   const wins = Object.entries(rec.windows);
@@ -189,7 +189,10 @@ function withWindows(rec: BatchRecord, c: TaskCounts, byId: ReadonlyMap<string, 
     const lc = countFromFolders(mine, byId);
     const made = w.complete + w.failed + lc.total;
     c.total += w.items;
-    c.waiting += lc.waiting + Math.max(0, w.items - made);
+    // Not made by a template that has ended (a cancel, a manifest that failed): never run, failed (brain/decide.ts countTasks).
+    const ended = ['failed', 'complete'].includes(byId.get(id)?.folder ?? '');
+    c.waiting += lc.waiting + (ended ? 0 : Math.max(0, w.items - made));
+    c.failed += ended ? Math.max(0, w.items - made) : 0;
     c.queued += lc.queued;
     c.processing += lc.processing;
     c.complete += lc.complete + w.complete;

@@ -3,7 +3,7 @@
 // duplicates or gaps, a failing child fails the batch, and status counts the items right.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ManualClock } from '../../agents/core/clock.ts';
 import { Config } from '../../agents/core/config.ts';
@@ -112,3 +112,42 @@ for (const failIndex of [null, 37]) {
     }
   });
 }
+
+test('a live child of a windowed foreach whose file vanishes is taken back, and its window goes on', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    const B = '20260101-000000-wwgone';
+    const batchPath = join(paths.root, 'plans', 'p', 'batches', B);
+    const store = await setup(B, batchPath, paths);
+    const clock = new ManualClock(Date.parse('2026-01-01T00:00:10.000Z'));
+    const brain = new Brain({ paths, config, clock, say: () => {} });
+    await brain.recover();
+    let gone: string | undefined;
+    for (let round = 0; round < 10 && !gone; round++) {
+      clock.advance(1000);
+      await brain.pass();
+      gone = (await store.list('queue')).find((id) => id.startsWith(`${B}__work.`));
+    }
+    assert.ok(gone, 'a child was released');
+    await rm(join(paths.folders.queue, `${gone}.json`));
+    // Missing for a minute of the brain's clock: put back into queue/ as it was (never claimed).
+    for (let i = 0; i < 4; i++) {
+      clock.advance(30_000);
+      await brain.pass();
+    }
+    assert.ok((await store.list('queue')).includes(gone), `${gone} is back in queue/`);
+    const ran: string[] = [];
+    for (let round = 0; round < 200; round++) {
+      clock.advance(1000);
+      await brain.pass();
+      const rec = await readBatchRecord(paths, B);
+      if (!rec || rec.state !== 'running') break;
+      await agentRound(store, B, null, ran);
+    }
+    assert.equal((await readBatchRecord(paths, B))?.state, 'complete');
+    assert.equal(new Set(ran).size, N, 'every item ran once');
+    assert.equal(ran.length, N);
+  } finally {
+    await cleanup();
+  }
+});

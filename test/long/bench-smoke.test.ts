@@ -13,6 +13,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const HEADLINE = [
   'throughput_ratio', 'hop_overhead_ms', 'scale_ratio', 'brain_rss_mb',
   'idle_core_fraction', 'idle_gap_ms_median', 'status_json_ms', 'vs_bullmq_throughput', 'vs_bullmq_hop',
+  'bigbatch_first_claim_s', 'bigbatch_brain_rss_mb', 'bigbatch_status_ms',
 ] as const;
 
 test('bench --quick --json prints every headline figure as a number, or null with a note', { timeout: 900_000 }, async () => {
@@ -38,5 +39,12 @@ test('bench --quick --json prints every headline figure as a number, or null wit
     const v = out[key];
     if (v === null) assert.ok(notes.some((n) => n.startsWith('llm:')), `${key} is null and a note says why; notes: ${notes.join(' | ')}`);
     else assert.ok(typeof v === 'number' && Number.isFinite(v) && v > 0, `${key} is a positive number, got ${JSON.stringify(v)}`);
+  }
+  // The bigbatch part: every item of its foreach done exactly once (a check, not a timing).
+  if (out.bigbatch_done_once === null) assert.ok(notes.some((n) => n.startsWith('bigbatch')), `bigbatch_done_once is null and a note says why; notes: ${notes.join(' | ')}`);
+  else assert.equal(out.bigbatch_done_once, true, `every item done exactly once: ${JSON.stringify((out.details as { bigbatch?: { archive?: unknown } }).bigbatch?.archive)}`);
+  for (const key of ['bigbatch_tasks_per_s', 'bigbatch_release_per_s']) {
+    const v = out[key];
+    if (v !== null) assert.ok(typeof v === 'number' && Number.isFinite(v) && v > 0, `${key} is a positive number, got ${JSON.stringify(v)}`);
   }
 });

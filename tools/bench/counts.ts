@@ -36,6 +36,8 @@ export interface BenchCounts {
    */
   llmTokS: number;
   llmAnswerTokens: number;
+  /** Items of the bigbatch part's one foreach (far over foreach.window), on a rig of `gpus`. */
+  bigbatchItems: number;
 }
 
 export const FULL: BenchCounts = {
@@ -61,6 +63,7 @@ export const FULL: BenchCounts = {
   llmGpus: 3,
   llmTokS: 22.6,
   llmAnswerTokens: 100,
+  bigbatchItems: 100_000,
 };
 
 export const QUICK: BenchCounts = {
@@ -86,4 +89,5 @@ export const QUICK: BenchCounts = {
   llmGpus: 3,
   llmTokS: 22.6,
   llmAnswerTokens: 40,
+  bigbatchItems: 300,
 };

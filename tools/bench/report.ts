@@ -23,8 +23,17 @@ export interface Headline {
   vs_bullmq_throughput: number | null;
   /** Rig median hop over BullMQ's. */
   vs_bullmq_hop: number | null;
+<<<<<<< HEAD
   /** Brain + agents (+ launcher) CPU per task in the throughput run, ms (workers and simulators apart). */
   coord_cpu_ms_per_task: number | null;
+=======
+  /** A big foreach: submit to the first item's claim, s. */
+  bigbatch_first_claim_s: number | null;
+  /** The brain's peak resident memory during the big foreach, MB. */
+  bigbatch_brain_rss_mb: number | null;
+  /** `forge status --json` while the big foreach runs, median wall ms. */
+  bigbatch_status_ms: number | null;
+>>>>>>> wt-big
 }
 
 export type HeadlineKey = keyof Headline;
@@ -44,8 +53,15 @@ export const TARGETS: Target[] = [
   { key: 'idle_gap_ms_median', text: '<= 100 ms', met: (v) => v <= 100 },
   { key: 'status_json_ms', text: '<= 150 ms', met: (v) => v <= 150 },
   { key: 'vs_bullmq_throughput', text: '>= 1', met: (v) => v >= 1 },
+<<<<<<< HEAD
   { key: 'vs_bullmq_hop', text: '<= 0.5', met: (v) => v <= 0.5 },
   { key: 'coord_cpu_ms_per_task', text: '<= 10 ms', met: (v) => v <= 10 },
+=======
+  { key: 'vs_bullmq_hop', text: '<= 1', met: (v) => v <= 1 },
+  { key: 'bigbatch_first_claim_s', text: '<= 3 s', met: (v) => v <= 3 },
+  { key: 'bigbatch_brain_rss_mb', text: '<= 250 MB', met: (v) => v <= 250 },
+  { key: 'bigbatch_status_ms', text: '<= 500 ms', met: (v) => v <= 500 },
+>>>>>>> wt-big
 ];
 
 /** What each headline figure is made of, to say why one is null. */
@@ -59,7 +75,13 @@ const NEEDS: Record<HeadlineKey, string> = {
   status_json_ms: 'the idle measurement',
   vs_bullmq_throughput: 'the BullMQ peer and the throughput measurement',
   vs_bullmq_hop: 'the BullMQ peer and the hop measurement',
+<<<<<<< HEAD
   coord_cpu_ms_per_task: 'the throughput measurement',
+=======
+  bigbatch_first_claim_s: 'the bigbatch measurement (an item claimed)',
+  bigbatch_brain_rss_mb: 'the bigbatch measurement (and a running brain to read /proc from)',
+  bigbatch_status_ms: 'the bigbatch measurement',
+>>>>>>> wt-big
 };
 
 /**
@@ -106,7 +128,13 @@ export function headline(r: BenchResult): Headline {
     status_json_ms: r.idle?.status_json?.median_ms ?? null,
     vs_bullmq_throughput: ratio(r.throughput?.tasks_per_s, r.bullmq?.throughput.tasks_per_s),
     vs_bullmq_hop: ratio(r.hop?.hop.median_ms, r.bullmq?.hop.hop.median_ms),
+<<<<<<< HEAD
     coord_cpu_ms_per_task: r.throughput?.cpu.coord_ms_per_task ?? null,
+=======
+    bigbatch_first_claim_s: r.bigbatch?.first_claim_s ?? null,
+    bigbatch_brain_rss_mb: r.bigbatch?.brain_rss_peak_mb ?? null,
+    bigbatch_status_ms: r.bigbatch?.status_ms ?? null,
+>>>>>>> wt-big
   };
 }
 
@@ -144,10 +172,17 @@ export function toJson(r: BenchResult): Record<string, unknown> {
     llm_speedup: round(r.llm?.speedup ?? null),
     llm_tok_s: round(r.llm?.multi?.tok_s ?? null),
     llm_tok_s_one_gpu: round(r.llm?.single?.tok_s ?? null),
+<<<<<<< HEAD
     bullmq_coord_cpu_ms_per_task: round(r.bullmq?.cpu?.coord_ms_per_task ?? null),
     hop_ms_median_no_preboot: round(r.no_preboot?.hop?.hop.median_ms ?? null),
     throughput_tasks_per_s_no_preboot: round(r.no_preboot?.throughput?.tasks_per_s ?? null),
     simulator_smi_ms_per_task: round(smiMsPerTask(r)),
+=======
+    bigbatch_done_once: r.bigbatch?.done_once ?? null,
+    bigbatch_tasks_per_s: round(r.bigbatch?.tasks_per_s ?? null),
+    bigbatch_release_per_s: round(r.bigbatch?.release_per_s ?? null),
+    bigbatch_vs_throughput: round(ratio(r.bigbatch?.tasks_per_s, r.throughput?.tasks_per_s)),
+>>>>>>> wt-big
     notes: [...r.notes, ...headlineNotes(h)],
     targets: verdicts(h),
     mode: r.mode,
@@ -155,7 +190,11 @@ export function toJson(r: BenchResult): Record<string, unknown> {
     machine: r.machine,
     wall_s: round(r.wall_s),
     counts: r.counts,
+<<<<<<< HEAD
     details: { limits: r.limits, baselines: r.baselines, throughput: r.throughput, file_ops: r.file_ops, no_preboot: r.no_preboot, smi_cost: r.smi_cost, hop: r.hop, idle_gap: r.idle_gap, scale: r.scale, idle: r.idle, bullmq: r.bullmq, llm: r.llm },
+=======
+    details: { limits: r.limits, baselines: r.baselines, throughput: r.throughput, hop: r.hop, idle_gap: r.idle_gap, scale: r.scale, idle: r.idle, bullmq: r.bullmq, llm: r.llm, bigbatch: r.bigbatch },
+>>>>>>> wt-big
   };
 }
 
@@ -288,6 +327,21 @@ export function renderTable(r: BenchResult): string {
   add('7 BullMQ', B ? `hop, chain of ${B.hop.links}: median (p95)` : 'not measured', B ? `${num(B.hop.hop.median_ms, ' ms')} (${num(B.hop.hop.p95_ms, ' ms')})` : '-',
     `rig / BullMQ ${times(h.vs_bullmq_hop)}`, 'vs_bullmq_hop');
   for (const [figure, value, detail] of llmRows(r.llm)) add('8 llm', figure, value, detail);
+  const Bb = r.bigbatch;
+  const of = Bb ? `${Bb.items} items, window ${Bb.window}${Bb.finished ? '' : ' (stopped early)'}` : '';
+  add('9 bigbatch', Bb ? `submit -> first item claim, ${of}` : 'not measured', num(Bb?.first_claim_s, ' s', 2),
+    Bb ? `the manifest's task claimed at ${num(Bb.manifest_claim_s, ' s', 2)}` : '', 'bigbatch_first_claim_s');
+  if (Bb) {
+    add('9 bigbatch', 'brain RSS, peak (at the end)', `${num(Bb.brain_rss_peak_mb, ' MB')} (${num(Bb.brain_rss_end_mb, ' MB')})`, '', 'bigbatch_brain_rss_mb');
+    add('9 bigbatch', `forge status --json during it, median of ${Bb.status_samples.length} samples`, num(Bb.status_ms, ' ms'),
+      `slowest sample ${num(Math.max(0, ...Bb.status_samples.map((x) => x.median_ms)), ' ms')}; ${Bb.status_via ?? '-'}`, 'bigbatch_status_ms');
+    add('9 bigbatch', 'items completed over the busy window', num(Bb.tasks_per_s, ' tasks/s', 1),
+      `${times(ratio(Bb.tasks_per_s, T?.tasks_per_s))} the throughput part; releases ${num(Bb.release_per_s, '/s', 1)}; busy ${num(Bb.busy_s, ' s', 1)}`);
+    const A = Bb.archive;
+    rows.push({ part: '9 bigbatch', figure: 'every item done exactly once (archive)', value: Bb.done_once === null ? '-' : Bb.done_once ? 'yes' : 'NO',
+      ratio: A ? `${A.children} archived, ${A.missing} missing, ${A.duplicates} duplicates, ${A.not_success} not successful; state ${Bb.state}` : `not checked (state ${Bb.state ?? '?'})`,
+      target: 'exactly once', met: metText(Bb.done_once) });
+  }
 
   const head: Row = { part: 'part', figure: 'figure', value: 'value', ratio: 'ratio / detail', target: 'target', met: '' };
   const all = [head, ...rows];

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errorMessage } from '../../agents/core/errors.ts';
+import { type BigbatchResult, measureBigbatch } from './bigbatch.ts';
 import { measureBullmq, type BullmqResult } from './bullmq.ts';
 import { type BenchCounts, FULL, QUICK } from './counts.ts';
 import { measureHop, type HopResult } from './hop.ts';
@@ -21,7 +22,7 @@ import { measureThroughput, type ThroughputResult } from './throughput.ts';
 import { type FileOpCounts, measureFileOps } from './fileOps.ts';
 import { measureSmiCallCost, type SmiCallCost } from '../../agents/sim/smiCalls.ts';
 
-export const PARTS = ['limits', 'hop', 'idle_gap', 'throughput', 'scale', 'idle', 'bullmq', 'llm'] as const;
+export const PARTS = ['limits', 'hop', 'idle_gap', 'throughput', 'scale', 'idle', 'bullmq', 'llm', 'bigbatch'] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface BenchOptions {
@@ -30,6 +31,10 @@ export interface BenchOptions {
   parts?: readonly Part[];
   /** GPUs of the LLM part's larger rig (default: the size's llmGpus). */
   llmGpus?: number;
+  /** Items of the bigbatch part (default: the size's bigbatchItems). */
+  bigbatchItems?: number;
+  /** Stop the bigbatch part after this many seconds, with the figures so far (default: run to the end). */
+  bigbatchLimitS?: number;
   /** Progress lines (stderr). */
   say: (line: string) => void;
 }
@@ -55,6 +60,7 @@ export interface BenchResult {
   idle: IdleResult | null;
   bullmq: BullmqResult | null;
   llm: LlmResult | null;
+  bigbatch: BigbatchResult | null;
   notes: string[];
   wall_s: number;
 }
@@ -64,12 +70,12 @@ const batchTimeout = (tasks: number) => Math.max(120_000, tasks * 1500);
 
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const t0 = Date.now();
-  const counts = { ...(o.quick ? QUICK : FULL), ...(o.llmGpus !== undefined ? { llmGpus: o.llmGpus } : {}) };
+  const counts = { ...(o.quick ? QUICK : FULL), ...(o.llmGpus !== undefined ? { llmGpus: o.llmGpus } : {}), ...(o.bigbatchItems !== undefined ? { bigbatchItems: o.bigbatchItems } : {}) };
   const want = new Set(o.parts ?? PARTS);
   const tmp = await mkdtemp(join(tmpdir(), 'forge-bench-'));
   const r: BenchResult = {
     mode: o.quick ? 'quick' : 'full', counts, machine: await describeMachine(), worker_entry: entryInUse(),
-    limits: null, baselines: { rig: null, bullmq: null }, throughput: null, file_ops: null, no_preboot: null, smi_cost: null, hop: null, idle_gap: null, scale: null, idle: null, bullmq: null, llm: null, notes: [], wall_s: 0,
+    limits: null, baselines: { rig: null, bullmq: null }, throughput: null, file_ops: null, no_preboot: null, smi_cost: null, hop: null, idle_gap: null, scale: null, idle: null, bullmq: null, llm: null, bigbatch: null, notes: [], wall_s: 0,
   };
   if (r.worker_entry === 'tsx') {
     r.notes.push('workers start from TypeScript through tsx (no fresh dist/ build): run `npm run build` to start them from compiled JavaScript, as `npm run bench` does');
@@ -170,6 +176,10 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     r.llm = await step('llm', `LLM work (${counts.llmTasks} generate tasks at ${counts.llmTokS} tok/s, on ${counts.llmGpus} GPUs and on 1)`, () =>
       measureLlm(tmp, { tasks: counts.llmTasks, gpus: counts.llmGpus, tokS: counts.llmTokS, answerTokens: counts.llmAnswerTokens, say: o.say }));
     if (r.llm) r.notes.push(...r.llm.notes);
+    const limit = o.bigbatchLimitS ?? null;
+    r.bigbatch = await step('bigbatch', `a big batch (one foreach of ${counts.bigbatchItems} no-op items on ${counts.gpus} GPUs${limit === null ? '' : `, stopped after ${limit} s`})`, () =>
+      measureBigbatch(tmp, { items: counts.bigbatchItems, gpus: counts.gpus, limitS: limit, timeoutMs: batchTimeout(counts.bigbatchItems), statusEveryS: 10, say: o.say }));
+    if (r.bigbatch && !r.bigbatch.finished) r.notes.push(`bigbatch: stopped after ${limit} s, before the batch ended: figures so far; done_once not checked`);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
