@@ -23,17 +23,14 @@ export interface Headline {
   vs_bullmq_throughput: number | null;
   /** Rig median hop over BullMQ's. */
   vs_bullmq_hop: number | null;
-<<<<<<< HEAD
   /** Brain + agents (+ launcher) CPU per task in the throughput run, ms (workers and simulators apart). */
   coord_cpu_ms_per_task: number | null;
-=======
   /** A big foreach: submit to the first item's claim, s. */
   bigbatch_first_claim_s: number | null;
   /** The brain's peak resident memory during the big foreach, MB. */
   bigbatch_brain_rss_mb: number | null;
   /** `forge status --json` while the big foreach runs, median wall ms. */
   bigbatch_status_ms: number | null;
->>>>>>> wt-big
 }
 
 export type HeadlineKey = keyof Headline;
@@ -53,15 +50,11 @@ export const TARGETS: Target[] = [
   { key: 'idle_gap_ms_median', text: '<= 100 ms', met: (v) => v <= 100 },
   { key: 'status_json_ms', text: '<= 150 ms', met: (v) => v <= 150 },
   { key: 'vs_bullmq_throughput', text: '>= 1', met: (v) => v >= 1 },
-<<<<<<< HEAD
   { key: 'vs_bullmq_hop', text: '<= 0.5', met: (v) => v <= 0.5 },
   { key: 'coord_cpu_ms_per_task', text: '<= 10 ms', met: (v) => v <= 10 },
-=======
-  { key: 'vs_bullmq_hop', text: '<= 1', met: (v) => v <= 1 },
   { key: 'bigbatch_first_claim_s', text: '<= 3 s', met: (v) => v <= 3 },
   { key: 'bigbatch_brain_rss_mb', text: '<= 250 MB', met: (v) => v <= 250 },
   { key: 'bigbatch_status_ms', text: '<= 500 ms', met: (v) => v <= 500 },
->>>>>>> wt-big
 ];
 
 /** What each headline figure is made of, to say why one is null. */
@@ -75,13 +68,10 @@ const NEEDS: Record<HeadlineKey, string> = {
   status_json_ms: 'the idle measurement',
   vs_bullmq_throughput: 'the BullMQ peer and the throughput measurement',
   vs_bullmq_hop: 'the BullMQ peer and the hop measurement',
-<<<<<<< HEAD
   coord_cpu_ms_per_task: 'the throughput measurement',
-=======
   bigbatch_first_claim_s: 'the bigbatch measurement (an item claimed)',
   bigbatch_brain_rss_mb: 'the bigbatch measurement (and a running brain to read /proc from)',
   bigbatch_status_ms: 'the bigbatch measurement',
->>>>>>> wt-big
 };
 
 /**
@@ -128,13 +118,10 @@ export function headline(r: BenchResult): Headline {
     status_json_ms: r.idle?.status_json?.median_ms ?? null,
     vs_bullmq_throughput: ratio(r.throughput?.tasks_per_s, r.bullmq?.throughput.tasks_per_s),
     vs_bullmq_hop: ratio(r.hop?.hop.median_ms, r.bullmq?.hop.hop.median_ms),
-<<<<<<< HEAD
     coord_cpu_ms_per_task: r.throughput?.cpu.coord_ms_per_task ?? null,
-=======
     bigbatch_first_claim_s: r.bigbatch?.first_claim_s ?? null,
     bigbatch_brain_rss_mb: r.bigbatch?.brain_rss_peak_mb ?? null,
     bigbatch_status_ms: r.bigbatch?.status_ms ?? null,
->>>>>>> wt-big
   };
 }
 
@@ -172,17 +159,14 @@ export function toJson(r: BenchResult): Record<string, unknown> {
     llm_speedup: round(r.llm?.speedup ?? null),
     llm_tok_s: round(r.llm?.multi?.tok_s ?? null),
     llm_tok_s_one_gpu: round(r.llm?.single?.tok_s ?? null),
-<<<<<<< HEAD
     bullmq_coord_cpu_ms_per_task: round(r.bullmq?.cpu?.coord_ms_per_task ?? null),
     hop_ms_median_no_preboot: round(r.no_preboot?.hop?.hop.median_ms ?? null),
     throughput_tasks_per_s_no_preboot: round(r.no_preboot?.throughput?.tasks_per_s ?? null),
     simulator_smi_ms_per_task: round(smiMsPerTask(r)),
-=======
     bigbatch_done_once: r.bigbatch?.done_once ?? null,
     bigbatch_tasks_per_s: round(r.bigbatch?.tasks_per_s ?? null),
     bigbatch_release_per_s: round(r.bigbatch?.release_per_s ?? null),
     bigbatch_vs_throughput: round(ratio(r.bigbatch?.tasks_per_s, r.throughput?.tasks_per_s)),
->>>>>>> wt-big
     notes: [...r.notes, ...headlineNotes(h)],
     targets: verdicts(h),
     mode: r.mode,
@@ -190,11 +174,7 @@ export function toJson(r: BenchResult): Record<string, unknown> {
     machine: r.machine,
     wall_s: round(r.wall_s),
     counts: r.counts,
-<<<<<<< HEAD
-    details: { limits: r.limits, baselines: r.baselines, throughput: r.throughput, file_ops: r.file_ops, no_preboot: r.no_preboot, smi_cost: r.smi_cost, hop: r.hop, idle_gap: r.idle_gap, scale: r.scale, idle: r.idle, bullmq: r.bullmq, llm: r.llm },
-=======
-    details: { limits: r.limits, baselines: r.baselines, throughput: r.throughput, hop: r.hop, idle_gap: r.idle_gap, scale: r.scale, idle: r.idle, bullmq: r.bullmq, llm: r.llm, bigbatch: r.bigbatch },
->>>>>>> wt-big
+    details: { limits: r.limits, baselines: r.baselines, throughput: r.throughput, file_ops: r.file_ops, no_preboot: r.no_preboot, smi_cost: r.smi_cost, hop: r.hop, idle_gap: r.idle_gap, scale: r.scale, idle: r.idle, bullmq: r.bullmq, llm: r.llm, bigbatch: r.bigbatch },
   };
 }
 
