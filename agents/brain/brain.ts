@@ -149,6 +149,9 @@ export class Brain {
     return this.spool.maybeMerge();
   }
 
+  /** Tasks of the active batches in queue/ or processing/ at the last scan: how busy the rig is (main.ts spaces passes by it). */
+  inFlight = 0;
+
   /** A batch has ready tasks held back by release.max_queued: a claim (queue/ to processing/) should start a pass. */
   holdsReleases = false;
 
@@ -223,6 +226,9 @@ export class Brain {
   /** Updates the index from the folders, then takes back the tasks missing for a minute. */
   private async scan(): Promise<void> {
     const seen = await scanFolders(this.ix, this.rigTasks, (t) => reviewCompleted(this.ix, this.evaluator, t));
+    let inFlight = 0;
+    for (const folder of seen.values()) if (folder === 'queue' || folder === 'processing') inFlight += 1;
+    this.inFlight = inFlight;
     await this.missing.check(seen);
   }
 

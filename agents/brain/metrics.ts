@@ -29,8 +29,8 @@ export class BrainCounters {
   readonly queueWait = emptyHistogram(SECONDS_BUCKETS);
   readonly runTime = emptyHistogram(SECONDS_BUCKETS);
   readonly hop = emptyHistogram(SECONDS_BUCKETS);
-  /** `<id>:<attempt>` of the task attempts already counted, for the tasks still in the index. */
-  private readonly counted = new Set<string>();
+  /** The attempt of each task already counted, for the tasks still in the index. */
+  private readonly counted = new Map<string, number>();
 
   /** `<id>:<retry>` of the backoff waits counted: a wait is decided again at every pass until it ends. */
   private readonly waiting = new Set<string>();
@@ -51,14 +51,12 @@ export class BrainCounters {
 
   /** Counts each attempt newly seen finished (complete/ or failed/) once: its wait, its run, its way to the brain, its failure kind. */
   countFinished(tasks: ReadonlyMap<string, TaskView>, now: number): void {
-    const live = new Set<string>();
+    // Every pass walks every task: no allocation for the ones already counted.
     for (const [id, v] of tasks) {
       if (v.folder !== 'complete' && v.folder !== 'failed') continue;
       const t = v.task;
-      const key = `${id}:${t.attempt}`;
-      live.add(key);
-      if (this.counted.has(key)) continue;
-      this.counted.add(key);
+      if (this.counted.get(id) === t.attempt) continue;
+      this.counted.set(id, t.attempt);
       if (v.folder === 'failed') {
         const kind = t.attempts.at(-1)?.failure_kind ?? 'none';
         this.failures.set(kind, (this.failures.get(kind) ?? 0) + 1);
@@ -69,7 +67,7 @@ export class BrainCounters {
       // The agent's clock to the brain's: a skew between hosts shows here, and a negative one is not a time.
       if (finished !== null && now >= finished) observe(this.hop, (now - finished) / 1000);
     }
-    for (const k of this.counted) if (!live.has(k)) this.counted.delete(k);
+    if (this.counted.size > tasks.size) for (const id of this.counted.keys()) if (!tasks.has(id)) this.counted.delete(id);
   }
 }
 

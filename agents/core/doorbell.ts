@@ -227,6 +227,10 @@ export class BellReader {
   }
 }
 
+/** Looks with nothing new after which the bells are looked at IDLE_FACTOR times less often. */
+export const QUIET_LOOKS = 20;
+export const IDLE_FACTOR = 4;
+
 /** Bytes at the head of a bell that hold its writer and sequence number (a writer name is at most 200 characters). */
 const HEAD_BYTES = 512;
 const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
@@ -262,13 +266,20 @@ export function startBellWatch(
   store: { hint(folder: TaskFolder, id: string): void },
   o: { intervalMs: number; wake: (news: BellNews) => void; onError: (err: unknown) => void; signal?: AbortSignal },
 ): Ticker {
+  let quiet = 0;
   const ticker = new Ticker(
     async () => {
       const news = await reader.look();
       for (const e of news.moved) store.hint(e.to, e.id);
-      if (news.moved.length || news.rescan) o.wake(news);
+      if (news.moved.length || news.rescan) {
+        quiet = 0;
+        o.wake(news);
+      } else quiet += 1;
     },
-    { intervalMs: o.intervalMs, onError: o.onError, signal: o.signal },
+    // Each look costs an open and a read per bell, in every process, all day: after QUIET_LOOKS
+    // looks with nothing new the rig is idle and looks IDLE_FACTOR times less often; the first
+    // move seen brings the pace back. (A host's own moves wake its processes through file events.)
+    { intervalMs: () => o.intervalMs * (quiet >= QUIET_LOOKS ? IDLE_FACTOR : 1), onError: o.onError, signal: o.signal },
   );
   ticker.start();
   return ticker;

@@ -3,7 +3,7 @@
 
 export interface TickerOptions {
   /** Milliseconds between runs when nothing pokes. */
-  intervalMs: number;
+  intervalMs: number | (() => number);
   /** Called with each error; the ticker keeps going. */
   onError: (err: unknown) => void;
   signal?: AbortSignal;
@@ -12,7 +12,7 @@ export interface TickerOptions {
    * load, pokes that arrive during a run or soon after it share one run instead of each paying
    * a whole pass. A poke after a quiet spell still runs at once.
    */
-  minGapMs?: number;
+  minGapMs?: number | (() => number);
 }
 
 export class Ticker {
@@ -66,7 +66,8 @@ export class Ticker {
 
   /** ms until minGapMs has passed since the last run started (0: may run now). */
   private gapLeft(): number {
-    const gap = this.opts.minGapMs ?? 0;
+    const g = this.opts.minGapMs ?? 0;
+    const gap = typeof g === 'function' ? g() : g;
     if (gap <= 0 || this.startedAt === null) return 0;
     return Math.max(0, Math.ceil(gap - (performance.now() - this.startedAt)));
   }
@@ -86,7 +87,8 @@ export class Ticker {
       this.timer = setTimeout(() => this.poke(), this.gapLeft());
       return;
     }
-    this.timer = setTimeout(() => this.poke(), this.opts.intervalMs);
+    const every = this.opts.intervalMs;
+    this.timer = setTimeout(() => this.poke(), typeof every === 'function' ? every() : every);
   }
 
   /** Stops scheduling; resolves when the run in progress (if any) ends. */

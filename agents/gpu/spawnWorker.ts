@@ -55,7 +55,9 @@ export function spawnSpare(o: SpareSpawnOptions): SpareProcess {
   const args = nodeArgsFor('worker/main');
   // No task or attempt yet: a spare's own environment matches no attempt (processesOfAttempt);
   // its task's processes get them from the envelope. The spare itself is known by its pid.
-  return startChild(process.execPath, [...args, '--spare', '--config', o.configFile, '--ollama-url', o.ollamaUrl, ...(o.shared ? ['--shared', o.shared] : [])], {
+  // V8's memory reducer runs GCs for a while after boot: CPU for nothing in a process that
+  // waits, and a worker lives one task.
+  return startChild(process.execPath, ['--no-memory-reducer', ...args, '--spare', '--config', o.configFile, '--ollama-url', o.ollamaUrl, ...(o.shared ? ['--shared', o.shared] : [])], {
     env: { ...o.extraEnv, CUDA_VISIBLE_DEVICES: String(o.gpuId), FORGE_AGENT_RUNTIME: o.runtime ?? 'ollama', [AGENT_ENV]: o.agent },
   });
 }

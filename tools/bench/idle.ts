@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { cliBundleIsFresh, projectRoot } from '../../agents/core/entry.ts';
 import { type ProcInfo, readTree, roleOf } from './procStat.ts';
 import { makeMount, startRigSession } from './rigSession.ts';
+import { measureSmiCallCost, readSmiCalls } from '../../agents/sim/smiCalls.ts';
 
 export interface IdleResult {
   gpus: number;
@@ -14,8 +15,10 @@ export interface IdleResult {
   /** Launcher, brain and agents with their children, CPU seconds over the window. */
   rig_cpu_s: number;
   core_fraction: number;
-  /** The simulated Ollama servers (not part of a real rig), in cores. */
+  /** The simulated Ollama servers and the simulated nvidia-smi runs (not part of a real rig), in cores. */
   simulator_core_fraction: number;
+  /** Calls of the simulated nvidia-smi in the window (cached; by node). */
+  smi_calls: { hits: number; misses: number };
   /**
    * Cores per role over the window. `children` is what a process's exited children used
    * (the agents' nvidia-smi runs: here the simulator, a Node process per call).
@@ -74,11 +77,13 @@ export async function measureIdle(gpus: number, seconds: number, settleS: number
   try {
     // Let start-up work (loading modules, first telemetry, first heartbeats) finish first.
     await sleep(settleS * 1000);
+    const smiBefore = await readSmiCalls(session.paths.sim);
     const before = await readTree(session.launcherPid);
     const t0 = Date.now();
     await sleep(seconds * 1000);
     const after = await readTree(session.launcherPid);
     const elapsed = (Date.now() - t0) / 1000;
+    const smiAfter = await readSmiCalls(session.paths.sim);
     const byRole = cpuByRole(before, after, elapsed);
     let rig = 0;
     let sim = 0;
@@ -86,8 +91,16 @@ export async function measureIdle(gpus: number, seconds: number, settleS: number
       if (isSimulator(role)) sim += c.own + c.children;
       else rig += c.own + c.children;
     }
+    // The agents' nvidia-smi runs are the simulator's, not the rig's: priced per call on this
+    // machine and moved apart (a real nvidia-smi costs about 26 ms a reading).
+    const hits = smiAfter.hits - smiBefore.hits;
+    const misses = smiAfter.misses - smiBefore.misses;
+    const price = hits + misses > 0 ? await measureSmiCallCost(20) : { hitMs: 0, missMs: 0 };
+    const smi = Math.min(rig, (hits * price.hitMs + misses * price.missMs) / 1000 / elapsed);
+    rig -= smi;
+    sim += smi;
     const status_json = await timeStatusJson(paths.root, 15);
-    return { gpus, seconds: elapsed, rig_cpu_s: rig * elapsed, core_fraction: rig, simulator_core_fraction: sim, by_role: byRole, status_json };
+    return { gpus, seconds: elapsed, rig_cpu_s: rig * elapsed, core_fraction: rig, simulator_core_fraction: sim, smi_calls: { hits, misses }, by_role: byRole, status_json };
   } finally {
     await session.stop();
   }

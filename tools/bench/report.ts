@@ -287,10 +287,10 @@ export function renderTable(r: BenchResult): string {
   } else add('4 scale', 'not measured', '-', '', 'scale_ratio');
   const I = r.idle;
   add('5 idle', I ? `rig CPU, ${I.gpus} agents, ${num(I.seconds, ' s')} idle` : 'not measured', I ? `${num(I.core_fraction * 100, ' % of a core', 2)}` : '-',
-    I ? `simulated Ollama apart: ${num(I.simulator_core_fraction * 100, '%', 2)}` : '', 'idle_core_fraction');
+    I ? `simulators apart: ${num(I.simulator_core_fraction * 100, '%', 2)} (Ollama servers, and ${I.smi_calls.hits} cached + ${I.smi_calls.misses} node nvidia-smi runs)` : '', 'idle_core_fraction');
   if (I) {
     const roles = Object.entries(I.by_role).filter(([k]) => !k.startsWith('sim ')).sort((a, b) => b[1].own + b[1].children - a[1].own - a[1].children);
-    add('5 idle', 'by process: own + its exited children (nvidia-smi)', '', roles.map(([k, c]) => `${k} ${num(c.own * 100, '', 2)}+${num(c.children * 100, '%', 2)}`).join(', '));
+    add('5 idle', 'by process: own + its exited children (nvidia-smi, before the simulator is taken out)', '', roles.map(([k, c]) => `${k} ${num(c.own * 100, '', 2)}+${num(c.children * 100, '%', 2)}`).join(', '));
     const S = I.status_json;
     add('5 idle', `forge status --json on the idle rig, median of ${S?.runs ?? 0}`, S ? num(S.median_ms, ' ms') : '-', S ? `p90 ${num(S.p90_ms, ' ms')}; bare node -e 0: ${num(S.node_ms, ' ms')}; ${S.via}` : '', 'status_json_ms');
   }
