@@ -186,6 +186,11 @@ export const Config = z.strictObject({
        * Node's start-up leaves the path from one task to the next. false: each worker is started with its task.
        */
       preboot: z._default(z.boolean(), true),
+      /**
+       * CPU niceness of workers and their tasks (0 to 19): on a rig whose cores are busy with
+       * tasks, the agents, the brain and a person's `forge status` still get the CPU first.
+       */
+      nice: z._default(between(0, 19, '', { int: true }), 10),
     }),
     {},
   ),

@@ -269,7 +269,7 @@ export class GpuAgent {
     return {
       agent: this.name, configFile: o.configFile, shared: o.paths.root, ollamaUrl: o.runtime.url, gpuId: o.gpu.id,
       model: this.llm.held ?? o.gpu.model, runtime: o.gpu.runtime,
-      extraEnv: this.config.worker_env, now: () => o.clock.now(), onTaskPgid: () => void this.writeBeat().catch(() => {}),
+      extraEnv: this.config.worker_env, nice: this.config.workers.nice, now: () => o.clock.now(), onTaskPgid: () => void this.writeBeat().catch(() => {}),
       spares: this.spares, say: this.say,
     };
   }

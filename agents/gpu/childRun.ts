@@ -3,6 +3,7 @@
 // how it ended. The agent starts one per task; execa costs about three times the CPU per
 // spawn, in the agent's one thread that also claims and writes results.
 import { spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 
 export interface ChildExit {
@@ -25,8 +26,16 @@ const STDERR_KEEP = 64 * 1024;
 const STDOUT_KEEP = 16 * 1024 * 1024;
 
 /** Starts `file args` detached (its own group), env over the agent's; `input`, when given, is written to stdin and stdin closed. */
-export function startChild(file: string, args: readonly string[], o: { env: Record<string, string>; input?: string }): ChildRun {
+export function startChild(file: string, args: readonly string[], o: { env: Record<string, string>; input?: string; nice?: number }): ChildRun {
   const child = spawn(file, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
+  if (o.nice && child.pid !== undefined) {
+    try {
+      // Inherited by everything it starts; a raise needs no privilege.
+      setPriority(child.pid, o.nice);
+    } catch {
+      // Gone already, or not allowed here: it runs at the agent's priority.
+    }
+  }
   // A write to a child that just died must not crash the agent (EPIPE): its exit says what happened.
   child.stdin.on('error', () => {});
   let out = '';

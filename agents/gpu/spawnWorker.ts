@@ -21,6 +21,8 @@ export interface SpawnOptions {
   /** The runtime's protocol (gpus[].runtime); default ollama. */
   runtime?: string;
   extraEnv: Record<string, string>;
+  /** CPU niceness of the worker and its task (workers.nice); default 0. */
+  nice?: number;
 }
 
 export function spawnWorker(o: SpawnOptions): ChildRun {
@@ -31,6 +33,7 @@ export function spawnWorker(o: SpawnOptions): ChildRun {
   // reaches the worker and everything it started.
   return startChild(process.execPath, [...args, '--task-stdin', '--config', o.configFile, '--ollama-url', o.ollamaUrl, ...(o.shared ? ['--shared', o.shared] : [])], {
     input: o.taskJson,
+    nice: o.nice,
     env: {
       ...o.extraEnv,
       CUDA_VISIBLE_DEVICES: String(o.gpuId),
@@ -42,7 +45,7 @@ export function spawnWorker(o: SpawnOptions): ChildRun {
 }
 
 /** What a spare worker is started with: all that is known before its task (the rest comes in its envelope). */
-export type SpareSpawnOptions = Pick<SpawnOptions, 'agent' | 'configFile' | 'shared' | 'ollamaUrl' | 'gpuId' | 'runtime' | 'extraEnv'>;
+export type SpareSpawnOptions = Pick<SpawnOptions, 'agent' | 'configFile' | 'shared' | 'ollamaUrl' | 'gpuId' | 'runtime' | 'extraEnv' | 'nice'>;
 
 export type SpareProcess = ChildRun;
 
@@ -59,6 +62,7 @@ export function spawnSpare(o: SpareSpawnOptions): SpareProcess {
   // waits, and a worker lives one task.
   return startChild(process.execPath, ['--no-memory-reducer', ...args, '--spare', '--config', o.configFile, '--ollama-url', o.ollamaUrl, ...(o.shared ? ['--shared', o.shared] : [])], {
     env: { ...o.extraEnv, CUDA_VISIBLE_DEVICES: String(o.gpuId), FORGE_AGENT_RUNTIME: o.runtime ?? 'ollama', [AGENT_ENV]: o.agent },
+    nice: o.nice,
   });
 }
 

@@ -50,6 +50,8 @@ export interface WorkerContext {
   /** The runtime's protocol (gpus[].runtime), for the worker's client. */
   runtime: string;
   extraEnv: Record<string, string>;
+  /** CPU niceness of workers (workers.nice). */
+  nice?: number;
   now: () => number;
   /** Called once the worker has reported its task's process group (the heartbeat lists it). */
   onTaskPgid: () => void;
@@ -62,7 +64,7 @@ export interface WorkerContext {
 export async function runWorker(entry: Running, ctx: WorkerContext): Promise<WorkerResult> {
   const t = entry.task;
   const base: SpareSpawnOptions = {
-    agent: ctx.agent, configFile: ctx.configFile, shared: ctx.shared, ollamaUrl: ctx.ollamaUrl, gpuId: ctx.gpuId, runtime: ctx.runtime, extraEnv: ctx.extraEnv,
+    agent: ctx.agent, configFile: ctx.configFile, shared: ctx.shared, ollamaUrl: ctx.ollamaUrl, gpuId: ctx.gpuId, runtime: ctx.runtime, extraEnv: ctx.extraEnv, nice: ctx.nice,
   };
   const fresh = () => spawnWorker({ ...base, taskJson: JSON.stringify(t), taskId: t.id, attempt: t.attempt, model: ctx.model });
   const spare = ctx.spares?.take(base) ?? null;

@@ -119,7 +119,25 @@ function explainPrivate(task: Task, ctx: WaitContext): string {
     const done = task.expanded_into.filter((id) => isSettled(ctx.tasksById.get(id))).length;
     return `waiting for its ${task.expanded_into.length} items to finish (${done} done)`;
   }
+  const cfg = ctx.config ?? DEFAULTS;
+  const queued = queuedOfBatch(ctx).get(task.batch) ?? 0;
+  if (queued >= cfg.release.max_queued) {
+    return `ready; held back: ${queued} tasks of its batch wait in queue/ (release.max_queued ${cfg.release.max_queued}); ${brain('the brain releases it as those are claimed')}`;
+  }
   return `ready; ${brain('the brain releases it on its next pass')}`;
+}
+
+const queuedCounts = new WeakMap<WaitContext, Map<string, number>>();
+
+/** Tasks in queue/ per batch, counted once per context (status explains every waiting task). */
+function queuedOfBatch(ctx: WaitContext): Map<string, number> {
+  let m = queuedCounts.get(ctx);
+  if (!m) {
+    m = new Map();
+    for (const v of ctx.tasksById.values()) if (v.folder === 'queue') m.set(v.task.batch, (m.get(v.task.batch) ?? 0) + 1);
+    queuedCounts.set(ctx, m);
+  }
+  return m;
 }
 
 function isSettled(v: LocatedTask | undefined): boolean {

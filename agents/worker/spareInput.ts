@@ -6,12 +6,11 @@ import { formatTaskReceivedLine, parseSpareEnvelope } from '../core/workerProtoc
 export class TaskInputError extends Error {}
 
 /**
- * A spare's task: loads what a task may need first (the LLM code), then waits for the
+ * A spare's task (the LLM code is loaded only by an LLM task, as in any worker): waits for the
  * envelope line, sets its env in process.env and returns the task and when it arrived; null
  * when stdin ends first. Later, the end of stdin aborts the task: the agent died.
  */
 export async function awaitTask(stop: AbortController, log: (line: string) => void, maxBytes: number): Promise<{ task: unknown; arrivedAt: number } | null> {
-  await import('./llmTask.ts');
   const line = await readLine(maxBytes);
   if (line === null) return null;
   const arrivedAt = Date.now();

@@ -4,7 +4,7 @@
 // its agent.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive } from '../../agents/core/pids.ts';
@@ -63,6 +63,25 @@ async function waitUntil(what: string, fn: () => boolean | Promise<boolean>, ms 
 }
 
 describe('spare worker', { timeout: 60_000 }, () => {
+  it('spares, and the tasks they run, run at workers.nice', async () => {
+    const spares = new SpareWorker(() => {}, 2);
+    const ctx = { ...ctxWith(spares), nice: 10 };
+    const niceOf = async (pid: number) => Number((await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')[16]);
+    try {
+      spares.prepare(ctx);
+      await waitUntil('a spare', () => spares.ready);
+      assert.equal(await niceOf(spares.pid!), 10);
+      const entry = entryFor(makeTask(['sleep', '20']));
+      const run = runWorker(entry, ctx);
+      await waitUntil('the task pid', () => entry.taskPgid !== null);
+      assert.equal(await niceOf(entry.taskPgid!), 10, 'the task inherits it');
+      stopTask(entry, 'abort');
+      await run;
+    } finally {
+      spares.stop();
+    }
+  });
+
   it('runs a task handed to a booted spare; started_at counts from the handover', async () => {
     const spares = new SpareWorker();
     const ctx = ctxWith(spares);

@@ -207,3 +207,12 @@ test('controls: a cancelled task, a paused batch and a paused rig say so before 
   assert.equal(explainWait(t(), 'queue', paused(['rig'])), 'the rig is paused: no agent claims anything new until forge resume rig');
   assert.notEqual(explainWait(t(), 'queue', paused(['b2'])), 'batch b2 is paused: nothing of it is claimed until forge resume b2');
 });
+
+test('a ready task held back because its batch already has release.max_queued tasks in queue/ says so', () => {
+  const small = Config.parse({ gpus: defaultGpus(2), release: { max_queued: 2 } });
+  const queued = [dep('q1'), dep('q2')].map((x) => [x, 'queue'] as [Task, TaskFolder]);
+  const c = { ...ctx([hb()], queued), config: small };
+  assert.equal(explainWait(t(), 'private', c), 'ready; held back: 2 tasks of its batch wait in queue/ (release.max_queued 2); the brain releases it as those are claimed');
+  const one = { ...ctx([hb()], queued.slice(0, 1)), config: small };
+  assert.equal(explainWait(t(), 'private', one), 'ready; the brain releases it on its next pass');
+});
