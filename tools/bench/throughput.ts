@@ -4,6 +4,7 @@
 import { loadConfig } from '../../agents/core/config.ts';
 import { readHeartbeat } from '../../agents/core/heartbeat.ts';
 import { busyWindow } from './timeline.ts';
+import { waitFor } from '../harness/runRig.ts';
 import { independentTasks, writePlanFolder } from './plans.ts';
 import type { RigSession } from './rigSession.ts';
 import { type CoordCpu, coordCpu, snapshot } from './coordCpu.ts';
@@ -28,7 +29,12 @@ export interface ThroughputResult {
 
 export async function measureThroughput(session: RigSession, tmp: string, count: number, timeoutMs: number): Promise<ThroughputResult> {
   const plan = await writePlanFolder(tmp, `bench-independent-${count}`, `Bench: ${count} independent tasks`, 'No-op cpu tasks with no dependencies: throughput.', independentTasks(count));
-  const beat = await readHeartbeat(session.paths, 0);
+  // An idle agent's budget: the part before may have just ended, and its last heartbeat may
+  // still name a running task (beats are at least 100 ms apart).
+  const beat = await waitFor('an idle heartbeat of gpu-0', async () => {
+    const b = await readHeartbeat(session.paths, 0);
+    return b && b.active_tasks.length === 0 ? b : null;
+  }, 30_000, 100);
   const config = await loadConfig(session.paths.config);
   const slots = Math.max(1, Math.floor((beat?.budget_available_mb ?? 0) / Math.max(1, config.resource_limits.cpu_task_cost_mb)));
   const smiBefore = await readSmiCalls(session.paths.sim);
