@@ -10,7 +10,7 @@ import { distDir } from '../agents/core/entry.ts';
 import { PARTS, type Part, runBench } from '../tools/bench/runBench.ts';
 import { renderTable, toJson } from '../tools/bench/report.ts';
 import { PROFILES, renderNetfsTable, runNetfsBench } from '../tools/bench/netfs.ts';
-import { buildBundles } from './bundle.ts';
+import { buildBundles, buildCli } from './bundle.ts';
 
 const usage = `usage: forge bench [--quick] [--json] [--json-out FILE] [--only ${PARTS.join(',')}] [--llm-gpus N]
                    [--bigbatch-items N] [--bigbatch-limit-s S]
@@ -36,6 +36,7 @@ if (values.netfs) {
   if (values['bigbatch-items'] !== undefined || values['bigbatch-limit-s'] !== undefined) refuse('--bigbatch-items and --bigbatch-limit-s do not apply to --netfs');
   try {
     await buildBundles(distDir(), say);
+    await buildCli(distDir(), say);
     const r = await runNetfsBench({ quick: values.quick, profiles: profiles as (typeof PROFILES)[number][] | undefined, say });
     const json = JSON.stringify(r, null, 2) + '\n';
     if (values['json-out']) await writeFile(values['json-out'], json);
@@ -62,6 +63,8 @@ const unknown = only?.filter((p) => !(PARTS as readonly string[]).includes(p)) ?
 if (unknown.length) refuse(`--only ${values.only}: unknown part(s) ${unknown.join(', ')}; parts: ${PARTS.join(', ')}`);
 // The rig's processes run from their bundles, as they would in use: built now, on stderr.
 await buildBundles(distDir(), say);
+// The forge command too: status and submit are timed as a person starts them (bin/forge).
+await buildCli(distDir(), say);
 const result = await runBench({ quick: values.quick, parts: only as Part[] | undefined, ...(llmGpusText !== undefined ? { llmGpus: Number(llmGpusText) } : {}),
   ...(bigItems !== undefined ? { bigbatchItems: Number(bigItems) } : {}), ...(bigLimit !== undefined ? { bigbatchLimitS: Number(bigLimit) } : {}), say });
 const json = JSON.stringify(toJson(result), null, 2) + '\n';
