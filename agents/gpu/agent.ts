@@ -74,7 +74,7 @@ export class GpuAgent {
   private claimer: Ticker | null = null;
   private wakeups: QueueWakeups | null = null;
   private readonly bell: Doorbell;
-  /** The worker booted ahead of the next task (config workers.preboot), else null. */
+  /** The workers booted ahead of the next tasks (config workers.preboot), else null. */
   private readonly spares: SpareWorker | null;
   private stopped!: () => void;
   /** Resolves when a stop signal's work is done and the agent may exit. */

@@ -53,9 +53,7 @@ export class SpareWorker {
   prepare(o: SpareSpawnOptions): void {
     if (this.stopped) return;
     this.last = o;
-    const key = keyOf(o);
-    for (const s of this.spares) if (s.key !== key) kill(s);
-    this.spares = this.spares.filter((s) => !s.exited && s.key === key);
+    const key = this.keepOnly(o);
     while (this.spares.length < this.count) this.spares.push(this.start(o, key));
   }
 
@@ -86,14 +84,20 @@ export class SpareWorker {
    */
   take(o: SpareSpawnOptions): SpareProcess | null {
     if (this.stopped) return null;
-    const key = keyOf(o);
-    for (const s of this.spares) if (s.key !== key) kill(s);
-    this.spares = this.spares.filter((s) => !s.exited && s.key === key);
+    this.keepOnly(o);
     const s = this.spares.find((x) => x.proc.pid !== undefined);
     if (!s) return null;
     this.spares = this.spares.filter((x) => x !== s);
     this.respawnMs = RESPAWN_FIRST_MS;
     return s.proc;
+  }
+
+  /** Kills the spares started with other options and forgets the dead ones; returns the key of these. */
+  private keepOnly(o: SpareSpawnOptions): string {
+    const key = keyOf(o);
+    for (const s of this.spares) if (s.key !== key) kill(s);
+    this.spares = this.spares.filter((s) => !s.exited && s.key === key);
+    return key;
   }
 
   /** Agent shutdown: the spares are killed and none is started again. */

@@ -73,14 +73,15 @@ export async function runWorker(entry: Running, ctx: WorkerContext): Promise<Wor
   // The next spare boots while this task runs (spawned after the handover, not before it).
   ctx.spares?.prepare(base);
   let res = await watched.done;
-  if (spare && !watched.received() && !entry.stoppedBy && !parseWorkerStdout(String(res.stdout ?? ''), t.id, t.attempt).ok) {
+  let parsed = parseWorkerStdout(String(res.stdout ?? ''), t.id, t.attempt);
+  if (spare && !watched.received() && !entry.stoppedBy && !parsed.ok) {
     // The spare died before it read the task (nothing of it ran): a fresh worker runs it.
     ctx.say?.(`spare worker ${spare.pid ?? '?'} ended before taking ${t.id} (exit ${res.exitCode ?? res.signal}); running it in a fresh worker`);
     watched = follow(fresh(), entry, ctx);
     res = await watched.done;
+    parsed = parseWorkerStdout(String(res.stdout ?? ''), t.id, t.attempt);
   }
   let result: WorkerResult;
-  const parsed = parseWorkerStdout(String(res.stdout ?? ''), t.id, t.attempt);
   if (parsed.ok) {
     result = parsed.result;
   } else {
