@@ -21,7 +21,7 @@ function attempt(n: number, agent: string, from: number, to: number | null, outc
 function summaryOf(tasks: Task[]): BatchSummary {
   return {
     batch: 'b1', plan: 'p', state: 'failed',
-    counts: { total: tasks.length, waiting: 0, queued: 0, processing: 0, complete: 1, failed: tasks.length - 1 },
+    counts: { total: tasks.length, waiting: 0, queued: 0, processing: 0, complete: 1, failed: tasks.length - 1, skipped: 0 },
     tasks: tasks.map((t) => ({ name: t.name, id: t.id, state: t.attempts.at(-1)?.outcome === 'success' ? 'complete' : 'failed', attempts: t.attempts.length, duration_ms: 1000, reason: t.attempts.at(-1)?.reason ?? null })),
   };
 }
