@@ -70,3 +70,25 @@ export function gateSkips(ids: readonly string[], tasks: ReadonlyMap<string, See
   }
   return out;
 }
+
+/**
+ * Whether the task waits behind a gate that has not finished yet (directly or through tasks
+ * that wait too): such a task may never run, so it is no reason to load a model for it
+ * (heatManager.ts). `memo` keeps the answers of one pass.
+ */
+export function awaitsGate(id: string, tasks: ReadonlyMap<string, SeenTask>, memo = new Map<string, boolean>()): boolean {
+  const known = memo.get(id);
+  if (known !== undefined) return known;
+  memo.set(id, false); // plans have no cycles; never walk one
+  let waits = false;
+  for (const dep of tasks.get(id)?.task.depends_on ?? []) {
+    const d = tasks.get(dep);
+    if (!d || d.folder === 'complete') continue;
+    if (d.task.gate || awaitsGate(dep, tasks, memo)) {
+      waits = true;
+      break;
+    }
+  }
+  memo.set(id, waits);
+  return waits;
+}

@@ -12,7 +12,7 @@ import { MAX_GATE_REASON_CHARS, MAX_VERDICT_BYTES, clearVerdict, parseVerdict, r
 import type { TaskFolder } from '../../agents/core/paths.ts';
 import type { Task, WorkerResult } from '../../agents/core/task.ts';
 import { type BrainAction, decideBatch, type TaskView } from '../../agents/brain/decide.ts';
-import { gateSkips } from '../../agents/brain/gateSkip.ts';
+import { awaitsGate, gateSkips } from '../../agents/brain/gateSkip.ts';
 import { buildSummary } from '../../agents/brain/summary.ts';
 import { judgeGate } from '../../agents/worker/gateCheck.ts';
 import { parsePlan } from '../../agents/plan/parse.ts';
@@ -144,6 +144,18 @@ test('gateSkips: two gates that said no, each with its own tasks', () => {
     b1__check: { reason: 'gate check said no: a', tasks: ['b1__build', 'b1__publish'] },
     b1__other: { reason: 'gate other said no: no reason given', tasks: ['b1__behind'] },
   });
+});
+
+test('awaitsGate: tasks behind a gate that has not finished (directly or not) are no demand for a model yet', () => {
+  const rows: Array<[string, Array<[TaskFolder, Task]>, Record<string, boolean>]> = [
+    ['gate running', [['processing', check], ['complete', lint], ['private', build], ['private', publish]], { build: true, publish: true, lint: false, check: false }],
+    ['gate done', [['complete', said(check, true)], ['complete', lint], ['private', build], ['private', publish]], { build: false, publish: false }],
+    ['no gate before it, only a running task', [['complete', said(check, true)], ['processing', lint], ['private', build], ['private', publish]], { build: false, publish: false }],
+  ];
+  for (const [name, entries, want] of rows) {
+    const tasks = views(entries);
+    for (const [t, w] of Object.entries(want)) assert.equal(awaitsGate(`b1__${t}`, tasks), w, `${name}: ${t}`);
+  }
 });
 
 test('parseVerdict: the forms a gate may write, and what is wrong with the others', () => {
