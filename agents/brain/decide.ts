@@ -6,7 +6,7 @@ import { type Task, taskId } from '../core/task.ts';
 import type { BatchRecord, BatchState, TaskCounts } from '../core/batch.ts';
 import { type Controls, NO_CONTROLS } from '../core/controls.ts';
 import { decideRetry, retryDelayMs } from './retry.ts';
-import { type GateSkips, gateSkips, skipCause } from './gateSkip.ts';
+import { type GateSkips, gateSkips, mutedGate, skipCause } from './gateSkip.ts';
 
 export interface TaskView {
   folder: TaskFolder;
@@ -264,6 +264,8 @@ function decidePrivate(id: string, t: Task, seen: Seen): BrainAction | 'summary'
   if (failedDep) {
     return { kind: 'not_run', id, reason: `dependency ${tasks.get(failedDep[0])?.task.name ?? failedDep[0]} failed` };
   }
+  const muted = t.depends_on.find((d) => mutedGate(tasks.get(d)));
+  if (muted) return { kind: 'not_run', id, reason: `gate ${tasks.get(muted)!.task.name} completed without a verdict on its result (run by a worker older than gate tasks?): not run rather than guess` };
   // A gate before it said no (or a task skipped by one): it will never run, whatever the others do.
   const cause = skipCause(t.depends_on, tasks);
   if (cause) return { kind: 'skip', id, reason: cause.reason };

@@ -25,6 +25,14 @@ export function refusal(v: SeenTask | undefined): GateVerdict | null {
   return r?.outcome === 'success' && r.gate?.proceed === false ? r.gate : null;
 }
 
+/**
+ * A gate in complete/ whose result carries no verdict: its worker did not read one (a worker
+ * older than gate tasks). What is behind it is not run rather than run on a guess.
+ */
+export function mutedGate(v: SeenTask | undefined): boolean {
+  return v !== undefined && v.folder === 'complete' && v.task.gate && v.task.result?.outcome === 'success' && v.task.result.gate === undefined;
+}
+
 /** Skipped: in complete/, or written so in private/ by a brain that stopped before moving it. */
 export function isSkipped(v: SeenTask | undefined): boolean {
   return v !== undefined && v.task.result?.outcome === 'skipped' && (v.folder === 'complete' || v.folder === 'private');

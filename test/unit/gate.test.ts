@@ -107,6 +107,11 @@ test('decide: what the tasks behind a gate do, by the gate and their other depen
       want: [`skip:build:${NO}`, `skip:publish:${NO}`],
     },
     {
+      name: 'a gate complete without a verdict on its result (an older worker ran it): dependants not run, never a guess',
+      tasks: [['complete', { ...check, attempt: 1, result: result(check) }], ['complete', lint], ['private', build], ['private', publish], ['private', fan], ['private', summary]],
+      want: ['not_run:build', 'not_run:fan'],
+    },
+    {
       name: 'a task that is no gate cannot say no: a verdict on it is ignored',
       tasks: [['complete', said({ ...check, gate: false }, false)], ['complete', lint], ['private', build], ['private', publish], ['private', fan], ['private', summary]],
       want: ['release:build', 'expand:fan'],
