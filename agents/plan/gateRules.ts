@@ -30,5 +30,16 @@ const gateNotForeach: TaskRule = {
       : one(fieldLine(task, 'gate'), `task '${task.name}': a foreach template has no result of its own, so it cannot be a gate; put the gate on a task before it (the foreach depends on the gate)`),
 };
 
+/** A parse gate's answer is its verdict: the schema must ask for proceed, a boolean. */
+const parseGateSchema: TaskRule = {
+  name: "a parse gate's output_schema asks for proceed",
+  check: (task) => {
+    if (!isGate(task) || task.type !== 'parse' || task.output_schema === null) return [];
+    const props = task.output_schema.properties as Record<string, { type?: unknown }> | undefined;
+    if (props?.proceed?.type === 'boolean') return [];
+    return one(fieldLine(task, 'output_schema'), `task '${task.name}': a parse gate's answer is its verdict, so its output_schema must have a boolean proceed, e.g. \`{"type": "object", "properties": {"proceed": {"type": "boolean"}, "reason": {"type": "string"}}, "required": ["proceed"]}\``);
+  },
+};
+
 /** Checked for each task after the other task rules. */
-export const GATE_RULES: readonly TaskRule[] = [gateBoolean, gateHasVerdict, gateNotForeach];
+export const GATE_RULES: readonly TaskRule[] = [gateBoolean, gateHasVerdict, gateNotForeach, parseGateSchema];

@@ -197,7 +197,11 @@ const ROWS: Row[] = [
   { rule: 'gate is true or false', lines: tasks('### check', '- **command**: `a`', '- **gate**: maybe'), want: [
     `${FILE}:4: task 'check': gate must be true or false (true: the task's verdict decides whether the tasks that depend on it run), e.g. '- **gate**: true'; found 'maybe'`,
   ] },
-  { rule: 'a gate is a shell, generate or parse task', lines: tasks('### ask', '- **type**: parse', '- **prompt**: go?', '- **output_schema**: `{"type": "object"}`', '- **gate**: true'), want: [] },
+  { rule: 'a gate is a shell, generate or parse task', lines: tasks('### ask', '- **type**: parse', '- **prompt**: go?', '- **output_schema**: `{"properties": {"proceed": {"type": "boolean"}}}`', '- **gate**: true'), want: [] },
+  { rule: "a parse gate's output_schema asks for proceed", lines: tasks('### ask', '- **type**: parse', '- **prompt**: go?', '- **output_schema**: `{"type": "object"}`', '- **gate**: false'), want: [] },
+  { rule: "a parse gate's output_schema asks for proceed", lines: tasks('### ask', '- **type**: parse', '- **prompt**: go?', '- **output_schema**: `{"properties": {"proceed": {"type": "string"}}}`', '- **gate**: true'), want: [
+    `${FILE}:5: task 'ask': a parse gate's answer is its verdict, so its output_schema must have a boolean proceed, e.g. \`{"type": "object", "properties": {"proceed": {"type": "boolean"}, "reason": {"type": "string"}}, "required": ["proceed"]}\``,
+  ] },
   { rule: 'a gate is a shell, generate or parse task', lines: tasks('### warm', '- **type**: load_llm', '- **model**: m', '- **gate**: true'), want: [
     `${FILE}:5: task 'warm': a load_llm task writes no result, so it cannot give a gate's verdict; make a shell, generate or parse task the gate`,
   ] },
