@@ -209,12 +209,15 @@ export function decideBatch(
     }
   }
 
-  if (allTerminal && batch.task_ids.length > 0) {
-    const counts = countTasks(batch, tasks, seen.windows);
-    const skipped = counts.skipped > 0 ? gateSkips(ids, tasks) : undefined;
-    actions.push({ kind: 'finish_batch', state: batchCancelled ? 'cancelled' : counts.failed > 0 ? 'failed' : 'complete', counts, ...(skipped ? { skipped } : {}) });
-  }
+  if (allTerminal && batch.task_ids.length > 0) actions.push(finishBatch(batch, ids, seen, batchCancelled));
   return actions;
+}
+
+/** The batch's end: cancelled, failed when a task failed (skipped ones did not), else complete; with what gates skipped. */
+function finishBatch(batch: BatchRecord, ids: readonly string[], seen: Seen, cancelled: boolean): BrainAction {
+  const counts = countTasks(batch, seen.tasks, seen.windows);
+  const skipped = counts.skipped > 0 ? gateSkips(ids, seen.tasks) : undefined;
+  return { kind: 'finish_batch', state: cancelled ? 'cancelled' : counts.failed > 0 ? 'failed' : 'complete', counts, ...(skipped ? { skipped } : {}) };
 }
 
 /**
