@@ -74,6 +74,10 @@ export const WorkerResult = z.object({
   peak_vram_mb: z.optional(z.nullable(z.number().check(z.gte(0)))),
   /** Generate and parse tasks: tokens and time of the LLM request. */
   llm: z.optional(LlmUsage),
+  /** What the task ran with, hashed by the worker before it started (core/inputKey.ts): what `forge submit --resume` compares. */
+  input_key: z.optional(z.string().check(z.maxLength(128))),
+  /** Files the task leaves for later tasks, absolute: its declared outputs, and outputs/<name>.json when it wrote one. */
+  outputs: z.optional(z.array(z.string()).check(z.maxLength(128))),
 });
 export type WorkerResult = z.infer<typeof WorkerResult>;
 
@@ -128,6 +132,9 @@ export const Task = z.object({
   prompt: z._default(z.nullable(z.string()), null),
   output_schema: z._default(z.nullable(z.record(z.string(), z.unknown())), null),
   model: z._default(z.nullable(z.string()), null),
+  /** The plan's `inputs:` and `outputs:`, filled and absolute (a foreach template's still in template encoding); null: none declared. */
+  inputs: z._default(z.nullable(z.array(z.string())), null),
+  outputs: z._default(z.nullable(z.array(z.string())), null),
   /** Only this agent may claim it (the brain's load_llm/unload_llm for one GPU); null: any. */
   target: z._default(z.nullable(z.string()), null),
   /** The claim token: attempt number of the current or last claim. */

@@ -48,6 +48,10 @@ export interface PlanTaskSpec {
   prompt: string | null;
   output_schema: Record<string, unknown> | null;
   model: string | null;
+  /** Files its result depends on, as written (placeholders unfilled); null: not declared (plan/taskPaths.ts). */
+  inputs: string[] | null;
+  /** Files it leaves for later tasks, as written; null: not declared. */
+  outputs: string[] | null;
 }
 
 export interface Plan {

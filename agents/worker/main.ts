@@ -47,6 +47,8 @@ import { makeResult, printResult, type ResultFields, type ResultTask } from './r
 import { LogFileError } from './logFiles.ts';
 import { DEFAULT_KILL_GRACE_MS, runShell, type ShellRun } from './runShell.ts';
 import { prepareSandbox } from './sandbox.ts';
+import { CHECKPOINT_ENV, prepareCheckpointDir } from '../core/checkpoint.ts';
+import { keyBeforeRun, withResumeFields } from './resumeFields.ts';
 import { logVerdict } from './verdictLog.ts';
 
 const USAGE = 'usage: node --import tsx agents/worker/main.ts (--task-stdin | --task-file PATH | --task JSON | --spare) --config PATH [--ollama-url URL] [--shared DIR]';
@@ -214,6 +216,13 @@ async function runTaskInput(raw: unknown, who: ResultTask, args: WorkerArgs, sig
   if (signal.aborted) return makeResult(who, { outcome: 'killed', reason: `the worker received ${String(signal.reason)} before the task started` });
 
   const shared = args.shared ?? dirname(args.configPath);
+  if (task.type !== 'shell' && task.type !== 'generate' && task.type !== 'parse') return runByType(task, config, shared, who, args, signal);
+  // Keyed before it runs: the key is what this attempt ran with (resumeFields.ts).
+  const key = await keyBeforeRun(task, config, log);
+  return withResumeFields(await runByType(task, config, shared, who, args, signal), task, key);
+}
+
+async function runByType(task: Task, config: Config, shared: string, who: ResultTask, args: WorkerArgs, signal: AbortSignal): Promise<WorkerResult> {
   if (task.type === 'shell') return runShellTask(task, config, shared, who, signal);
   if (task.type === 'generate' || task.type === 'parse') {
     const ollamaUrl = pickOllamaUrl(args, config);
@@ -258,6 +267,12 @@ async function runShellTask(task: Task, config: Config, shared: string, who: Res
   if (!isDirectory(task.cwd)) {
     return makeResult(who, { outcome: 'error', reason: `the task's working directory ${task.cwd} does not exist (is the shared mount up?)` });
   }
+  let checkpoint: string;
+  try {
+    checkpoint = await prepareCheckpointDir(task.batch_path, task.name);
+  } catch (err) {
+    return makeResult(who, { outcome: 'blocked', failure_kind: 'app', reason: `blocked: the task's checkpoint folder cannot be used: ${errorMessage(err)}; nothing ran` });
+  }
   const sandbox = await prepareSandbox(task, config.sandbox, shared);
   if (sandbox.kind === 'refused') return makeResult(who, { outcome: sandbox.outcome, failure_kind: sandbox.failureKind, reason: sandbox.reason });
   if (sandbox.kind === 'uncontained') log(`${sandbox.why}: the task runs UNCONTAINED`);
@@ -270,6 +285,7 @@ async function runShellTask(task: Task, config: Config, shared: string, who: Res
     FORGE_TASK_NAME: task.name,
     FORGE_BATCH_PATH: task.batch_path,
     FORGE_ATTEMPT: String(who.attempt),
+    [CHECKPOINT_ENV]: checkpoint,
   });
 
   const where = sandbox.kind === 'sandboxed' ? `in the ${sandbox.launch.bwrapPath} sandbox` : 'uncontained';
