@@ -35,6 +35,8 @@ export type KeyTask = Pick<Task, 'type' | 'argv' | 'prompt' | 'output_schema' | 
 
 interface Walk {
   out: FileDigest[];
+  /** Paths keyed so far: a file named twice (declared, under a declared folder, in the command) is keyed once. */
+  seen: Set<string>;
   bytesLeft: number;
   roots: string[];
   memo: DigestMemo;
@@ -57,26 +59,17 @@ export async function taskInputKey(task: KeyTask, config: Pick<Config, 'default_
 export async function digestTaskFiles(task: KeyTask, memo: DigestMemo = new Map(), limits = KEY_LIMITS): Promise<FileDigest[]> {
   const planRoot = (await realOrNull(task.cwd)) ?? resolve(task.cwd);
   const batchRoot = (await realOrNull(task.batch_path)) ?? resolve(task.batch_path);
-  const w: Walk = { out: [], bytesLeft: limits.bytesPerTask, roots: [planRoot, batchRoot], memo, limits };
-  const seen = new Set<string>();
-  for (const p of task.inputs ?? []) {
-    if (seen.has(p)) continue;
-    seen.add(p);
-    if (!(await addPath(w, p))) return w.out;
-  }
-  for (const p of await commandFiles(task, planRoot)) {
-    if (seen.has(p)) continue;
-    seen.add(p);
-    if (!(await addPath(w, p))) return w.out;
-  }
+  const w: Walk = { out: [], seen: new Set(), bytesLeft: limits.bytesPerTask, roots: [planRoot, batchRoot], memo, limits };
+  for (const p of task.inputs ?? []) if (!(await addPath(w, p))) return w.out;
+  for (const p of await commandFiles(task, planRoot, limits)) if (!(await addPath(w, p))) return w.out;
   return w.out;
 }
 
 /** Arguments that name an existing regular file of the plan folder, outside its batches/ (what tasks write). */
-async function commandFiles(task: KeyTask, planRoot: string): Promise<string[]> {
+async function commandFiles(task: KeyTask, planRoot: string, limits: typeof KEY_LIMITS): Promise<string[]> {
   const found: string[] = [];
   const batches = join(planRoot, 'batches');
-  for (const arg of (task.argv ?? []).slice(0, KEY_LIMITS.argvScanned)) {
+  for (const arg of (task.argv ?? []).slice(0, limits.argvScanned)) {
     if (arg === '' || arg.includes('\0')) continue;
     const path = resolve(task.cwd, arg);
     if (!inside(path, resolve(task.cwd)) || path === resolve(task.cwd)) continue;
@@ -90,6 +83,8 @@ async function commandFiles(task: KeyTask, planRoot: string): Promise<string[]> 
 
 /** Adds the path's digest (and, for a folder, its files'); false once the file limit is reached. */
 async function addPath(w: Walk, path: string): Promise<boolean> {
+  if (w.seen.has(path)) return true;
+  w.seen.add(path);
   if (w.out.length >= w.limits.files) {
     w.out.push({ path: '', digest: 'truncated' });
     return false;
