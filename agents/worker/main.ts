@@ -17,6 +17,11 @@
 // Its stdin stays open while it works: end of stdin means the agent is gone, and the worker
 // ends its task (or exits, if it had none yet) rather than outlive it.
 //
+// Checkpoints and resume: before a shell task runs, the worker makes its checkpoint folder
+// ({BATCH_PATH}/checkpoints/<task name>/, kept across attempts) and passes it as
+// FORGE_CHECKPOINT_DIR; before any shell, generate or parse task runs, it hashes the task's
+// input key, which the result carries with the outputs left (resumeFields.ts).
+//
 // GPU choice: the task inherits CUDA_VISIBLE_DEVICES (and the other GPU_SELECTION_VARS)
 // exactly as the agent gave them to the worker. config.worker_env cannot override them, and
 // the policy blocks a command that sets, unsets or clears them (`env CUDA_VISIBLE_DEVICES=1`,
