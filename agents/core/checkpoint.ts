@@ -7,7 +7,7 @@
 // Invariant: the folder is a direct child of <batch folder>/checkpoints/, named by the task's
 // name (a plan task name, or <template>.<n> for a foreach child), which childPath checks is one
 // safe path segment: no separator, no '..', so no name can steer it out of the batch folder.
-import { lstat, mkdir } from 'node:fs/promises';
+import { lchown, lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { childPath } from './paths.ts';
 
@@ -43,4 +43,9 @@ async function mustBeFolder(path: string): Promise<void> {
   const st = await lstat(path);
   if (st.isSymbolicLink()) throw new Error(`${path} is a symlink; a checkpoint folder must be a real folder inside the batch folder (remove the link)`);
   if (!st.isDirectory()) throw new Error(`${path} is not a folder (remove it: the rig makes the checkpoint folder)`);
+}
+
+/** With sandbox.user, the task runs as another user: its checkpoint folder becomes that user's, so the task can write it. */
+export async function giveCheckpointTo(dir: string, owner: { uid: number; gid: number }): Promise<void> {
+  await lchown(dir, owner.uid, owner.gid);
 }

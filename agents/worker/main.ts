@@ -52,7 +52,7 @@ import { makeResult, printResult, type ResultFields, type ResultTask } from './r
 import { LogFileError } from './logFiles.ts';
 import { DEFAULT_KILL_GRACE_MS, runShell, type ShellRun } from './runShell.ts';
 import { prepareSandbox } from './sandbox.ts';
-import { CHECKPOINT_ENV, prepareCheckpointDir } from '../core/checkpoint.ts';
+import { CHECKPOINT_ENV, giveCheckpointTo, prepareCheckpointDir } from '../core/checkpoint.ts';
 import { keyBeforeRun, withResumeFields } from './resumeFields.ts';
 import { logVerdict } from './verdictLog.ts';
 
@@ -281,6 +281,13 @@ async function runShellTask(task: Task, config: Config, shared: string, who: Res
   const sandbox = await prepareSandbox(task, config.sandbox, shared);
   if (sandbox.kind === 'refused') return makeResult(who, { outcome: sandbox.outcome, failure_kind: sandbox.failureKind, reason: sandbox.reason });
   if (sandbox.kind === 'uncontained') log(`${sandbox.why}: the task runs UNCONTAINED`);
+  if (sandbox.runAs) {
+    try {
+      await giveCheckpointTo(checkpoint, sandbox.runAs);
+    } catch (err) {
+      return makeResult(who, { outcome: 'error', failure_kind: 'infra', reason: `cannot give the checkpoint folder ${checkpoint} to uid ${sandbox.runAs.uid} (sandbox.user): ${errorMessage(err)}` });
+    }
+  }
 
   const env: Record<string, string> = { ...config.worker_env };
   // The agent chose the GPU when it started us; the config cannot move the task to another one.
