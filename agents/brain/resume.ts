@@ -105,13 +105,19 @@ async function gatherTasks(ix: BrainIndex, ids: readonly string[], batch: string
   const out = new Map<string, Held>();
   const dir = archiveDir(ix.paths, batch);
   for (const tid of ids) {
-    const live = ix.tasks.get(tid) ?? (await locate(ix, tid));
-    if (live) {
-      out.set(tid, { task: live.task, at: live.folder });
+    const known = ix.tasks.get(tid);
+    if (known) {
+      out.set(tid, { task: known.task, at: known.folder });
       continue;
     }
+    // A finished batch's tasks are archived; one found in a folder was moved back by a resume cut short.
     const r = await readTaskFile(childPath(dir, `${tid}.json`, 'task id'), tid);
-    if (r.ok) out.set(tid, { task: r.task, at: 'archive' });
+    if (r.ok) {
+      out.set(tid, { task: r.task, at: 'archive' });
+      continue;
+    }
+    const live = await locate(ix, tid);
+    if (live) out.set(tid, { task: live.task, at: live.folder });
   }
   return out;
 }
