@@ -71,6 +71,8 @@ export async function resumeBatch(ix: BrainIndex, sub: Submission): Promise<stri
   if (rec.state !== 'failed' && rec.state !== 'cancelled') return [`batch ${id} is ${rec.state}: only a failed or cancelled batch can be resumed`];
 
   const held = await gatherTasks(ix, rec.task_ids, id);
+  const gone = rec.task_ids.filter((t) => !held.has(t));
+  if (gone.length) return [`batch ${id}: ${gone.length} of its ${rec.task_ids.length} task files are gone (tasks/archive/${id}/ is pruned after housekeeping.archive_keep_days), e.g. ${gone[0]}; submit its plan again for a new run`];
   const cacheRead = await readResultCache(ix.paths, id);
   const cached = new Map(cacheRead.ok ? Object.entries(cacheRead.cache.tasks) : []);
   const tasks = [...held.values()].map(toResumeTask);

@@ -7,6 +7,8 @@ import { resolve } from 'node:path';
 import { writeJsonAtomic } from '../core/atomic.ts';
 import { readBatchRecordFile } from '../core/batch.ts';
 import { batchIdProblem, type Submission } from '../core/inbox.ts';
+import { archiveDir } from '../core/placeTask.ts';
+import { TaskStore } from '../core/store.ts';
 import { type MountPaths, childPath, mountPaths, planDir, resolveShared } from '../core/paths.ts';
 
 export type ResumeRequest =
@@ -36,6 +38,10 @@ export async function requestResume(paths: MountPaths, batchId: string, now = ne
   if (refusal) return { ok: false, problem: refusal };
   const dir = planDir(paths, rec.plan);
   if (!existsSync(dir)) return { ok: false, problem: `batch ${batchId}: its plan folder ${dir} is gone; a resume runs the batch's tasks from it` };
+  // Archived when the batch ended; still in the folders only while a brain restarted mid-archive finishes it.
+  const first = rec.task_ids[0];
+  const there = existsSync(archiveDir(paths, batchId)) || (first !== undefined && (await new TaskStore(paths).locate(first).catch(() => null)) !== null);
+  if (!there) return { ok: false, problem: `batch ${batchId}: its task files are gone (tasks/archive/${batchId}/ is pruned after housekeeping.archive_keep_days); submit its plan again for a new run` };
   const request: Submission = { plan: rec.plan, config: {}, batch_id: batchId, submitted_at: now.toISOString(), resume: true };
   const inboxFile = resumeInboxFile(paths, batchId);
   await writeJsonAtomic(inboxFile, request);
