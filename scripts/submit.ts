@@ -8,9 +8,14 @@ import { parseArgs } from 'node:util';
 import { describeArgError } from '../agents/core/args.ts';
 import { resolveShared } from '../agents/core/paths.ts';
 import { shortPath, submitPlan } from '../agents/plan/submit.ts';
+import { runResumeCommand } from '../agents/plan/resumeRequest.ts';
 
 const USAGE = `usage: forge submit PLAN [--config JSON] [--priority N] [--json] [--shared DIR]
+       forge submit --resume BATCH [--json] [--shared DIR]
   PLAN            a plan folder (anywhere), or the name of a folder under <shared>/plans/
+  --resume BATCH  run a failed or cancelled batch again in place: tasks whose inputs are
+                  unchanged and whose outputs exist stay complete; the others and their
+                  dependants run again with fresh attempts (plans/PLAN_FORMAT.md, "Resume")
   --config JSON   input values of the plan, e.g. --config '{"COUNT": 5}'
   --priority N    1 (highest) to 5 (lowest): claimed before lower priorities (default: the plan's
                   front matter priority, else 3); batches of one priority take turns
@@ -21,6 +26,7 @@ const USAGE = `usage: forge submit PLAN [--config JSON] [--priority N] [--json] 
 const OPTIONS = {
   config: { type: 'string' },
   priority: { type: 'string' },
+  resume: { type: 'string' },
   json: { type: 'boolean' },
   shared: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -42,6 +48,10 @@ async function main(argv: string[]): Promise<number> {
   if (args.values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
+  }
+  if (args.values.resume !== undefined) {
+    if (args.positionals.length || args.values.config !== undefined || args.values.priority !== undefined) return refuse('--resume BATCH takes no PLAN, --config or --priority: the batch runs again with its own plan and values');
+    return runResumeCommand(args.values.resume, args.values.shared, args.values.json === true);
   }
   if (args.positionals.length !== 1) return refuse(`expected exactly one PLAN, got ${args.positionals.length}`);
   const priority = args.values.priority === undefined ? undefined : Number(args.values.priority);

@@ -12,6 +12,7 @@ import { announceApproval, announceFinish, escalateGiveUp } from './escalate.ts'
 import { createChildren, expandTemplate } from './expand.ts';
 import { buildSummary, writeSummary } from './summary.ts';
 import { writeBatchReport } from '../report/writeReport.ts';
+import { recordResults } from './cacheResults.ts';
 
 type Action<K extends BrainAction['kind']> = Extract<BrainAction, { kind: K }>;
 
@@ -195,6 +196,7 @@ async function summarize(ix: BrainIndex, batchId: string, a: Action<'summarize'>
 }
 
 async function finishBatch(ix: BrainIndex, batchId: string, a: Action<'finish_batch'>): Promise<void> {
+  await recordResults(ix, batchId);
   const rec = await ix.updateBatch(batchId, { state: a.state, finished_at: ix.now(), final_counts: a.counts, skipped_by_gate: a.skipped ?? {} });
   const c = a.counts;
   await ix.decide({

@@ -51,6 +51,9 @@ function reset(task: Task): Task {
   return { ...task, attempts_from: task.attempts.length, result: null, finished_at: null, claimed_by: null, claimed_at: null, released_at: null, parked: null, parked_reason: null };
 }
 
+/** Fresh attempts for a task a resume runs again (resume.ts): the same reset as a retry's. */
+export { reset as resetForRetry };
+
 /** Carries out every control/retry/<target>, then removes the file. */
 export async function applyRetries(ix: BrainIndex, controls: Controls): Promise<void> {
   for (const target of controls.retry) {

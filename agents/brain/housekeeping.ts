@@ -21,6 +21,7 @@ import { ObservedAge } from '../core/observedAge.ts';
 import { idOfEventFile, sentDir } from '../core/outbox.ts';
 import { type MountPaths, isSafeName } from '../core/paths.ts';
 import { statsVersion } from '../core/unreadable.ts';
+import { resultCacheDir } from '../core/resultCache.ts';
 import {
   type AgedSeen, type ArchiveSeen, type HousekeepingAction, type HousekeepingSeen, describeAction, nextRunAt, planHousekeeping,
 } from './housekeepingPlan.ts';
@@ -200,7 +201,7 @@ export class Housekeeper {
     let done = 0;
     for (const name of a.names) {
       const targets =
-        a.what === 'archive' ? [join(paths.tasks, 'archive', name)]
+        a.what === 'archive' ? [join(paths.tasks, 'archive', name), join(resultCacheDir(paths), `${name}.json`)]
         : a.what === 'late_results' ? [join(paths.tasks, 'late_results', name)]
         : a.what === 'quarantine' ? [join(paths.quarantine, name), join(paths.quarantine, `${name}${NOTE}`)]
         : [join(sentDir(paths), name)];

@@ -19,6 +19,7 @@ import type { BrainIndex } from './brainIndex.ts';
 import { escalateRejection } from './escalate.ts';
 import { applyEstimates } from './learn.ts';
 import { PlanChecks } from './planChecks.ts';
+import { resumeBatch } from './resume.ts';
 
 export class SubmissionIntake {
   private readonly ix: BrainIndex;
@@ -69,6 +70,7 @@ export class SubmissionIntake {
       return this.reject(file, [read.error]);
     }
     this.tornInbox.forget(file);
+    if (read.sub.resume) return this.resume(file, read.sub);
     let sub = read.sub;
     if (!sub.batch_id) {
       // A hand-written submission gets its id written back first, so a crash cannot make two batches of it.
@@ -95,6 +97,13 @@ export class SubmissionIntake {
     const { plan, problems } = checked;
     if (!plan || problems.length) return this.reject(file, problems.length ? problems : [`${dir}: no plan`]);
     await this.makeBatch(file, sub, batchId, values, plan);
+  }
+
+  /** A resume request: the batch reopened (brain/resume.ts), or the request refused with its problems. */
+  private async resume(file: string, sub: Submission): Promise<void> {
+    const problems = await resumeBatch(this.ix, sub);
+    if (problems.length) return this.reject(file, problems.map((p) => `${file}: ${p}`));
+    await unlink(file).catch(() => {});
   }
 
   /** The checked plan's batch: sealed, its tasks in private/, its record and state.json written, then the inbox file removed. */

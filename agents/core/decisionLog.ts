@@ -38,6 +38,9 @@ export const DECISION_VERBS = [
   'HOUSEKEEPING', //     a merged log rotated, or old archives, late results, quarantined files or sent events removed (counts, and why)
   'CANCEL', //           a batch or task cancelled (control/cancel/): by the brain, or its worker stopped by an agent
   'RETRY_BY_HAND', //    a person's retry (control/retry/): failed tasks given fresh attempts, the batch reopened
+  'RESUME_BATCH', //     forge submit --resume: a failed or cancelled batch reopened in place, its unchanged results kept
+  'CACHED', //           on a resume: a completed task kept (input key unchanged, outputs present)
+  'RERUN', //            on a resume: a task run again with fresh attempts, and why
   'PAUSE', //            a pause seen (control/pause/): the rig, an agent or a batch
   'RESUME', //           that pause removed
   'SCHEDULE', //         a scheduled plan's run submitted (on time, or once for runs missed while the brain was down)

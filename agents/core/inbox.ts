@@ -38,6 +38,8 @@ export const Submission = z.strictObject({
   submitted_at: z.optional(z.string()),
   /** 1 (highest) to 5 (lowest); overrides the plan's front matter `priority:` (default 3). */
   priority: z.optional(z.number().check(z.int(), z.gte(1), z.lte(5))),
+  /** true: not a new batch but `forge submit --resume`: batch_id names the failed or cancelled batch to reopen (brain/resume.ts). */
+  resume: z.optional(z.boolean()),
 });
 export type Submission = z.infer<typeof Submission>;
 

@@ -78,6 +78,10 @@ export const WorkerResult = z.object({
   llm: z.optional(LlmUsage),
   /** A gate task's verdict, read from its result file once it exited 0 (core/gate.ts). */
   gate: z.optional(GateVerdict),
+  /** What the task ran with, hashed by the worker before it started (core/inputKey.ts): what `forge submit --resume` compares. */
+  input_key: z.optional(z.string().check(z.maxLength(128))),
+  /** Files the task leaves for later tasks, absolute: its declared outputs, and outputs/<name>.json when it wrote one. */
+  outputs: z.optional(z.array(z.string()).check(z.maxLength(128))),
 });
 export type WorkerResult = z.infer<typeof WorkerResult>;
 
@@ -134,6 +138,9 @@ export const Task = z.object({
   model: z._default(z.nullable(z.string()), null),
   /** A gate: its verdict decides whether the tasks behind it run (core/gate.ts). */
   gate: z._default(z.boolean(), false),
+  /** The plan's `inputs:` and `outputs:`, filled and absolute (a foreach template's still in template encoding); null: none declared. */
+  inputs: z._default(z.nullable(z.array(z.string())), null),
+  outputs: z._default(z.nullable(z.array(z.string())), null),
   /** Only this agent may claim it (the brain's load_llm/unload_llm for one GPU); null: any. */
   target: z._default(z.nullable(z.string()), null),
   /** The claim token: attempt number of the current or last claim. */

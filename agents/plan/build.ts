@@ -4,12 +4,14 @@
 // encoding, for expandForeach.
 import { PRIORITY_DEFAULT } from '../core/fairOrder.ts';
 import { normalize } from 'node:path';
+import { checkpointDir } from '../core/checkpoint.ts';
 import type { Config } from '../core/config.ts';
 import { UserInputError } from '../core/errors.ts';
 import { isoTime } from '../core/clock.ts';
 import { taskId, type TaskInput } from '../core/task.ts';
 import { inferTaskClass } from './infer.ts';
-import { BATCH_PATH, encodeTemplate, substituteArgv, substituteText } from './substitute.ts';
+import { BATCH_PATH, CHECKPOINT_DIR, encodeTemplate, substituteArgv, substituteText } from './substitute.ts';
+import { taskPath } from './taskPaths.ts';
 import { tokenizeCommand } from './tokenize.ts';
 import type { Plan, PlanTaskSpec } from './types.ts';
 import { SUMMARY_TASK, validatePlan } from './validate.ts';
@@ -54,8 +56,10 @@ function modelOf(own: string | null, front: Record<string, unknown>, cls: string
   return cls === 'llm' && typeof front.model === 'string' && front.model.trim() ? front.model.trim() : null;
 }
 
-function buildTask(spec: PlanTaskSpec, plan: Plan, opts: BuildOptions, values: Record<string, string>): TaskInput {
+function buildTask(spec: PlanTaskSpec, plan: Plan, opts: BuildOptions, batchValues: Record<string, string>): TaskInput {
   const isTemplate = spec.foreach !== null;
+  // A template's children each get their own checkpoint folder: filled when they are made (expand.ts).
+  const values = isTemplate ? batchValues : { ...batchValues, [CHECKPOINT_DIR]: checkpointDir(opts.batchPath, spec.name) };
   const fill = (text: string) => (isTemplate ? encodeTemplate(text, values) : substituteText(text, values));
   let argv: string[] | null = null;
   if (spec.command) {
@@ -88,6 +92,8 @@ function buildTask(spec: PlanTaskSpec, plan: Plan, opts: BuildOptions, values: R
     output_schema: spec.output_schema,
     model: modelOf(spec.model, plan.frontMatter, task_class, values),
     gate: spec.gate ?? false,
+    inputs: spec.inputs === null ? null : spec.inputs.map((p) => (isTemplate ? fill(p) : taskPath(plan.dir, fill(p)))),
+    outputs: spec.outputs === null ? null : spec.outputs.map((p) => (isTemplate ? fill(p) : taskPath(plan.dir, fill(p)))),
     attempt: 0,
     max_attempts: spec.max_attempts ?? opts.config.retries.max_attempts,
     retry_delay_s: spec.retry_delay_s,

@@ -7,7 +7,9 @@ import { isoTime } from '../core/clock.ts';
 import { type MountRead, type RetryOptions, readMountFileInside, retryTransient } from '../core/mountRead.ts';
 import { childName, taskId, type Task, type TaskInput } from '../core/task.ts';
 import { PLAN_LIMITS } from './limits.ts';
-import { fillTemplate, itemField } from './substitute.ts';
+import { checkpointDir } from '../core/checkpoint.ts';
+import { CHECKPOINT_DIR, fillTemplate, itemField } from './substitute.ts';
+import { taskPath } from './taskPaths.ts';
 import { figure } from './textLimits.ts';
 
 export interface Expansion {
@@ -32,8 +34,9 @@ export function expandForeach(template: Task, items: unknown[], now: number, fro
   items.forEach((item, at) => {
     const i = at + from;
     const itemProblems: string[] = [];
+    const child = childName(template.name, i);
     const fill = (text: string) => {
-      const r = fillTemplate(text, (name) => itemField(item, name));
+      const r = fillTemplate(text, (p) => (p === CHECKPOINT_DIR ? checkpointDir(template.batch_path, child) : itemField(item, p)));
       for (const name of r.missing) {
         const why = item === null || typeof item !== 'object' ? `is ${item === null ? 'null' : `a ${typeof item}`}, not an object` : `has no field '${name.slice(5)}' (or it is null)`;
         const msg = name === 'ITEM' ? `item ${i + 1} is null, so {ITEM} has no value` : `item ${i + 1} ${why}, needed by {${name}}`;
@@ -44,19 +47,22 @@ export function expandForeach(template: Task, items: unknown[], now: number, fro
     };
     const argv = template.argv ? template.argv.map(fill) : null;
     const prompt = template.prompt === null ? null : fill(template.prompt);
+    const inputs = template.inputs === null ? null : template.inputs.map((p) => taskPath(template.cwd, fill(p)));
+    const outputs = template.outputs === null ? null : template.outputs.map((p) => taskPath(template.cwd, fill(p)));
     if (itemProblems.length) {
       problems.push(...itemProblems.map((p) => `task '${template.name}', ${manifest}: ${p}; the item is ${preview(item)}`));
       return;
     }
-    const name = childName(template.name, i);
     tasks.push({
       ...template,
-      id: taskId(template.batch, name),
-      name,
+      id: taskId(template.batch, child),
+      name: child,
       template: template.name,
       item_index: i,
       argv,
       prompt,
+      inputs,
+      outputs,
       foreach: null,
       expanded_into: null,
       window: null,

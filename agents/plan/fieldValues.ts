@@ -27,6 +27,17 @@ export function splitDependencies(value: string): string[] {
     .filter((s) => s !== '');
 }
 
+/** Paths of `inputs`/`outputs` (plan/taskPaths.ts): `a, b`, `[a, b]`, each optionally in backticks; null when the field is not written. */
+export function splitPaths(value: string | undefined): string[] | null {
+  if (value === undefined) return null;
+  let v = value.trim();
+  if (v.startsWith('[') && v.endsWith(']')) v = v.slice(1, -1);
+  return v
+    .split(',')
+    .map((s) => unwrapBackticks(s.trim()).trim())
+    .filter((s) => s !== '');
+}
+
 /** Splits `path:key` at the LAST ':' (a path may hold ':' itself); null without any ':'. */
 export function splitForeach(value: string): { path: string; key: string } | null {
   const i = value.lastIndexOf(':');

@@ -3,7 +3,7 @@
 // look-alike is reported because it would stay as text.
 import { inlineCodeArgs, positionalHint } from './inlineCode.ts';
 import { fieldLine, type Problem, type RuleContext, type TaskRule } from './ruleContext.ts';
-import { BATCH_PATH, ITEM, findPlaceholders, isItemPlaceholder } from './substitute.ts';
+import { BATCH_PATH, CHECKPOINT_DIR, ITEM, findPlaceholders, isItemPlaceholder } from './substitute.ts';
 import { tokenizeCommand } from './tokenize.ts';
 import type { PlanTaskSpec } from './types.ts';
 
@@ -23,6 +23,8 @@ export function placeholderProblems(task: PlanTaskSpec, text: string, field: str
       } else if (task.raw.foreach === undefined) {
         at(`${t}: {${p.name}} is only filled in a task with a foreach; add '- **foreach**: {BATCH_PATH}/manifest.json:items' or remove the placeholder`);
       }
+    } else if (p.name === CHECKPOINT_DIR) {
+      if (!allowItem) at(`${t}: {${CHECKPOINT_DIR}} cannot be used in ${field}: it is the task's own checkpoint folder, known only once the task exists; use {BATCH_PATH} and inputs only`);
     } else if (p.name !== BATCH_PATH && !ctx.inputNames.has(p.name)) {
       at(`${t}: placeholder {${p.name}} in ${field} names no input${ctx.meant(p.name, ctx.placeholderNames)}; ${ctx.inputList}; declare it in '## Inputs' as '- **${p.name}**: default', or fix the name`);
     }
@@ -33,7 +35,7 @@ export function placeholderProblems(task: PlanTaskSpec, text: string, field: str
     const name = m[1]!;
     const upper = name.toUpperCase();
     if (name === upper) continue;
-    if (upper === ITEM || upper === BATCH_PATH || ctx.inputNames.has(upper)) {
+    if (upper === ITEM || upper === BATCH_PATH || upper === CHECKPOINT_DIR || ctx.inputNames.has(upper)) {
       if (lookAlikes.has(m[0])) continue;
       lookAlikes.add(m[0]);
       at(`${t}: '${m[0]}' in ${field} is not a placeholder (placeholder names are upper case) and would stay as text; write {${upper}${m[2] ?? ''}}`);

@@ -2,14 +2,14 @@
 // (for "did you mean" and name lists), and a budget for suggestions shared by the whole check,
 // so a plan of thousands of misspelt names costs a moment, not minutes.
 import { PLAN_LIMITS } from './limits.ts';
-import { BATCH_PATH, ITEM } from './substitute.ts';
+import { BATCH_PATH, CHECKPOINT_DIR, ITEM } from './substitute.ts';
 import { closestNames, didYouMean, listNames } from './suggest.ts';
 import type { Plan, PlanTaskSpec } from './types.ts';
 
 /** Input names: how they are written in {NAME}. */
 export const INPUT_NAME = /^[A-Z_][A-Z0-9_]*$/;
 /** Names the rig fills; no input may take them. */
-export const RESERVED_INPUTS = [BATCH_PATH, ITEM] as const;
+export const RESERVED_INPUTS = [BATCH_PATH, ITEM, CHECKPOINT_DIR] as const;
 /** The rig adds a task of this name to every batch. */
 export const SUMMARY_TASK = 'batch_summary';
 
@@ -27,7 +27,7 @@ export interface RuleContext {
   inputNames: Set<string>;
   /** "inputs: A, B" (or how many), for messages. */
   inputList: string;
-  /** Names a {NAME} placeholder may take: the inputs and BATCH_PATH. */
+  /** Names a {NAME} placeholder may take: the inputs, BATCH_PATH and CHECKPOINT_DIR. */
   placeholderNames: string[];
   /** The first task of each name (a second one is reported by a rule). */
   byName: Map<string, PlanTaskSpec>;
@@ -62,7 +62,7 @@ export function ruleContext(plan: Plan, values: Record<string, string>): RuleCon
     inputs,
     inputNames: new Set(inputs),
     inputList: listNames('inputs', inputs),
-    placeholderNames: [...inputs, BATCH_PATH],
+    placeholderNames: [...inputs, BATCH_PATH, CHECKPOINT_DIR],
     byName,
     taskNames,
     taskList: listNames('tasks', taskNames),

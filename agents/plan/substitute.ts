@@ -6,12 +6,15 @@
 // Grammar: {NAME} where NAME matches [A-Z_][A-Z0-9_]* (an input, or BATCH_PATH), and
 // {ITEM} or {ITEM.field.field...} where each field matches [A-Za-z0-9_-]+. Anything else in
 // braces ({"a": 1}, {lower}, { SPACED }) is not a placeholder and is left alone.
+import { CHECKPOINT_DIR } from '../core/checkpoint.ts';
 
 export const PLACEHOLDER_SOURCE = String.raw`\{([A-Z_][A-Z0-9_]*|ITEM(?:\.[A-Za-z0-9_-]+)+)\}`;
 
 /** Names the rig fills itself; a plan input cannot use them. */
 export const BATCH_PATH = 'BATCH_PATH';
 export const ITEM = 'ITEM';
+/** The task's own checkpoint folder (core/checkpoint.ts): known per task, so in a foreach template it is filled per child. */
+export { CHECKPOINT_DIR };
 
 export interface PlaceholderUse {
   /** What is between the braces: NAME, BATCH_PATH, ITEM, ITEM.path. */
@@ -30,6 +33,11 @@ export function findPlaceholders(text: string): PlaceholderUse[] {
 
 export function isItemPlaceholder(name: string): boolean {
   return name === ITEM || name.startsWith(`${ITEM}.`);
+}
+
+/** Placeholders a foreach template keeps until its children are made: {ITEM...} and {CHECKPOINT_DIR} (one per child). */
+export function isLatePlaceholder(name: string): boolean {
+  return isItemPlaceholder(name) || name === CHECKPOINT_DIR;
 }
 
 /**
@@ -62,7 +70,7 @@ export function encodeTemplate(text: string, values: Record<string, string>): st
   for (const m of text.matchAll(placeholderRegex())) {
     const name = m[1]!;
     out += lit(text.slice(last, m.index));
-    if (isItemPlaceholder(name)) out += m[0];
+    if (isLatePlaceholder(name)) out += m[0];
     else if (Object.prototype.hasOwnProperty.call(values, name)) out += lit(values[name]!);
     else out += lit(m[0]);
     last = m.index + m[0].length;
@@ -71,7 +79,7 @@ export function encodeTemplate(text: string, values: Record<string, string>): st
 }
 
 /**
- * Decodes a template text: '{{' is a literal '{', and {ITEM...} takes lookup(name).
+ * Decodes a template text: '{{' is a literal '{', and {ITEM...} and {CHECKPOINT_DIR} take lookup(name).
  * lookup returns undefined when the item has no such field; those names are reported.
  */
 export function fillTemplate(
@@ -95,7 +103,7 @@ export function fillTemplate(
       continue;
     }
     const m = itemRe.exec(text.slice(i));
-    if (m && isItemPlaceholder(m[1]!)) {
+    if (m && isLatePlaceholder(m[1]!)) {
       const v = lookup(m[1]!);
       if (v === undefined) missing.push(m[1]!);
       out += v ?? m[0];

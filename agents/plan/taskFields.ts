@@ -1,7 +1,7 @@
 // A task's fields: the names a plan may write, the types it may ask for, and the typed task
 // read from the raw field text. What cannot be read stays in `raw` for validatePlan to report.
 import { EXECUTORS, TASK_CLASSES, type Executor, type TaskClass, type TaskType } from '../core/task.ts';
-import { readBoolean, readInteger, splitDependencies, splitForeach } from './fieldValues.ts';
+import { readBoolean, readInteger, splitDependencies, splitForeach, splitPaths } from './fieldValues.ts';
 import type { PlanTaskSpec } from './types.ts';
 
 /** Fields a task may have, in the order PLAN_FORMAT.md documents them. */
@@ -19,6 +19,8 @@ export const TASK_FIELDS = [
   'prompt',
   'output_schema',
   'model',
+  'inputs',
+  'outputs',
   'description',
   'gate',
 ] as const;
@@ -77,5 +79,7 @@ export function typedTask(
     output_schema: readOutputSchema(raw.output_schema),
     model: raw.model ? raw.model : null,
     gate: readBoolean(raw.gate),
+    inputs: splitPaths(raw.inputs),
+    outputs: splitPaths(raw.outputs),
   };
 }

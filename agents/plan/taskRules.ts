@@ -8,6 +8,7 @@ import { SUMMARY_TASK, fieldLine, type Problem, type TaskRule } from './ruleCont
 import { BATCH_PATH } from './substitute.ts';
 import { suggest } from './suggest.ts';
 import { PLAN_TASK_TYPES } from './taskFields.ts';
+import { PATH_RULES } from './taskPaths.ts';
 import type { PlanTaskSpec } from './types.ts';
 
 /** A foreach key: a dotted name, or empty for a manifest that is itself the array. */
@@ -210,4 +211,5 @@ export const TASK_RULES: readonly TaskRule[] = [
   foreachWaits,
   dependenciesExist,
   ...GATE_RULES,
+  ...PATH_RULES,
 ];

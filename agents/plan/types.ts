@@ -50,6 +50,10 @@ export interface PlanTaskSpec {
   model: string | null;
   /** gate: true makes the task's verdict decide whether the tasks behind it run; null: not given or not a boolean (false). */
   gate: boolean | null;
+  /** Files its result depends on, as written (placeholders unfilled); null: not declared (plan/taskPaths.ts). */
+  inputs: string[] | null;
+  /** Files it leaves for later tasks, as written; null: not declared. */
+  outputs: string[] | null;
 }
 
 export interface Plan {

@@ -17,6 +17,11 @@
 // Its stdin stays open while it works: end of stdin means the agent is gone, and the worker
 // ends its task (or exits, if it had none yet) rather than outlive it.
 //
+// Checkpoints and resume: before a shell task runs, the worker makes its checkpoint folder
+// ({BATCH_PATH}/checkpoints/<task name>/, kept across attempts) and passes it as
+// FORGE_CHECKPOINT_DIR; before any shell, generate or parse task runs, it hashes the task's
+// input key, which the result carries with the outputs left (resumeFields.ts).
+//
 // GPU choice: the task inherits CUDA_VISIBLE_DEVICES (and the other GPU_SELECTION_VARS)
 // exactly as the agent gave them to the worker. config.worker_env cannot override them, and
 // the policy blocks a command that sets, unsets or clears them (`env CUDA_VISIBLE_DEVICES=1`,
@@ -48,6 +53,8 @@ import { makeResult, printResult, type ResultFields, type ResultTask } from './r
 import { LogFileError } from './logFiles.ts';
 import { DEFAULT_KILL_GRACE_MS, runShell, type ShellRun } from './runShell.ts';
 import { prepareSandbox } from './sandbox.ts';
+import { CHECKPOINT_ENV, giveCheckpointTo, prepareCheckpointDir } from '../core/checkpoint.ts';
+import { keyBeforeRun, withResumeFields } from './resumeFields.ts';
 import { logVerdict } from './verdictLog.ts';
 
 const USAGE = 'usage: node --import tsx agents/worker/main.ts (--task-stdin | --task-file PATH | --task JSON | --spare) --config PATH [--ollama-url URL] [--shared DIR]';
@@ -215,6 +222,13 @@ async function runTaskInput(raw: unknown, who: ResultTask, args: WorkerArgs, sig
   if (signal.aborted) return makeResult(who, { outcome: 'killed', reason: `the worker received ${String(signal.reason)} before the task started` });
 
   const shared = args.shared ?? dirname(args.configPath);
+  if (task.type !== 'shell' && task.type !== 'generate' && task.type !== 'parse') return runByType(task, config, shared, who, args, signal);
+  // Keyed before it runs: the key is what this attempt ran with (resumeFields.ts).
+  const key = await keyBeforeRun(task, config, log);
+  return withResumeFields(await runByType(task, config, shared, who, args, signal), task, key);
+}
+
+async function runByType(task: Task, config: Config, shared: string, who: ResultTask, args: WorkerArgs, signal: AbortSignal): Promise<WorkerResult> {
   if (task.type === 'shell') return runWithGate(task, () => runShellTask(task, config, shared, who, signal));
   if (task.type === 'generate' || task.type === 'parse') {
     const ollamaUrl = pickOllamaUrl(args, config);
@@ -259,9 +273,22 @@ async function runShellTask(task: Task, config: Config, shared: string, who: Res
   if (!isDirectory(task.cwd)) {
     return makeResult(who, { outcome: 'error', reason: `the task's working directory ${task.cwd} does not exist (is the shared mount up?)` });
   }
+  let checkpoint: string;
+  try {
+    checkpoint = await prepareCheckpointDir(task.batch_path, task.name);
+  } catch (err) {
+    return makeResult(who, { outcome: 'blocked', failure_kind: 'app', reason: `blocked: the task's checkpoint folder cannot be used: ${errorMessage(err)}; nothing ran` });
+  }
   const sandbox = await prepareSandbox(task, config.sandbox, shared);
   if (sandbox.kind === 'refused') return makeResult(who, { outcome: sandbox.outcome, failure_kind: sandbox.failureKind, reason: sandbox.reason });
   if (sandbox.kind === 'uncontained') log(`${sandbox.why}: the task runs UNCONTAINED`);
+  if (sandbox.runAs) {
+    try {
+      await giveCheckpointTo(checkpoint, sandbox.runAs);
+    } catch (err) {
+      return makeResult(who, { outcome: 'error', failure_kind: 'infra', reason: `cannot give the checkpoint folder ${checkpoint} to uid ${sandbox.runAs.uid} (sandbox.user): ${errorMessage(err)}` });
+    }
+  }
 
   const env: Record<string, string> = { ...config.worker_env };
   // The agent chose the GPU when it started us; the config cannot move the task to another one.
@@ -271,6 +298,7 @@ async function runShellTask(task: Task, config: Config, shared: string, who: Res
     FORGE_TASK_NAME: task.name,
     FORGE_BATCH_PATH: task.batch_path,
     FORGE_ATTEMPT: String(who.attempt),
+    [CHECKPOINT_ENV]: checkpoint,
   });
 
   const where = sandbox.kind === 'sandboxed' ? `in the ${sandbox.launch.bwrapPath} sandbox` : 'uncontained';

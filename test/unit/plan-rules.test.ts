@@ -209,6 +209,16 @@ const ROWS: Row[] = [
   { rule: 'a gate is not a foreach template', lines: tasks(...writer, '### x', '- **command**: `a {ITEM}`', '- **depends_on**: s', '- **foreach**: {BATCH_PATH}/m.json:items', '- **gate**: true'), want: [
     `${FILE}:8: task 'x': a foreach template has no result of its own, so it cannot be a gate; put the gate on a task before it (the foreach depends on the gate)`,
   ] },
+  // Declared files (plan/taskPaths.ts).
+  { rule: 'inputs are paths inside the plan or batch folder', lines: withCount('### x', '- **command**: `a`', '- **inputs**: scripts/a.mjs, {BATCH_PATH}/in-{COUNT}.json'), want: [] },
+  { rule: 'inputs are paths inside the plan or batch folder', lines: withCount('### x', '- **command**: `a`', '- **inputs**: ~/data.json, {BATCH_PATH}/../x'), want: [
+    `${FILE}:6: task 'x': inputs path '~/data.json' must be inside the plan folder (a path relative to it, e.g. scripts/process.mjs) or the batch folder ({BATCH_PATH}/...); copy a file from elsewhere into the plan folder`,
+    `${FILE}:6: task 'x': inputs path '{BATCH_PATH}/../x' must stay inside its folder; remove '..'`,
+  ] },
+  { rule: 'outputs are paths inside the plan or batch folder', lines: tasks('### x', '- **command**: `a`', '- **outputs**: `{BATCH_PATH}/x.json`, {BATCH_PATH}/more/'), want: [] },
+  { rule: 'outputs are paths inside the plan or batch folder', lines: tasks('### x', '- **command**: `a`', '- **outputs**: ,'), want: [
+    `${FILE}:4: task 'x': outputs is empty; list paths separated by commas, e.g. {BATCH_PATH}/collected.json, scripts/process.mjs, or leave the field out`,
+  ] },
   { rule: 'no dependency cycles', lines: tasks('### a', '- **command**: `a`', '### b', '- **command**: `b`', '- **depends_on**: a'), want: [] },
   { rule: 'no dependency cycles', lines: tasks('### a', '- **command**: `a`', '- **depends_on**: b', '### b', '- **command**: `b`', '- **depends_on**: a'), want: [
     `${FILE}:4: dependency cycle: a -> b -> a (each task waits for the next, so none of them can start); remove one of these dependencies`,
