@@ -8,13 +8,18 @@ import { parseArgs } from 'node:util';
 import { describeArgError } from '../agents/core/args.ts';
 import { resolveShared } from '../agents/core/paths.ts';
 import { shortPath, submitPlan } from '../agents/plan/submit.ts';
+import { runDryRunCommand } from '../agents/plan/dryRunCommand.ts';
 
-const USAGE = `usage: forge submit PLAN [--config JSON] [--priority N] [--json] [--shared DIR]
+const USAGE = `usage: forge submit PLAN [--config JSON] [--priority N] [--dry-run] [--json] [--shared DIR]
   PLAN            a plan folder (anywhere), or the name of a folder under <shared>/plans/
   --config JSON   input values of the plan, e.g. --config '{"COUNT": 5}'
   --priority N    1 (highest) to 5 (lowest): claimed before lower priorities (default: the plan's
                   front matter priority, else 3); batches of one priority take turns
   --json          print one JSON object: { batch_id, plan, plan_dir, placement, inbox_file }
+  --dry-run       check the plan and print what the batch would do, submitting and writing
+                  nothing: its tasks in order, the predicted wall time and peak VRAM per GPU
+                  (from what the brain learned of earlier runs), model loads, and what would
+                  wait for approval; with --json, one JSON document
   --shared DIR    the shared mount (default: $RIG_SHARED, else ./shared)
   -h, --help      print this help and exit`;
 
@@ -22,6 +27,7 @@ const OPTIONS = {
   config: { type: 'string' },
   priority: { type: 'string' },
   json: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
   shared: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -50,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
   const viaNpm = process.env.npm_lifecycle_event === 'submit' || process.env.npm_lifecycle_event === 'forge';
   const cwd = viaNpm && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
   const shared = args.values.shared !== undefined ? resolve(cwd, args.values.shared) : resolveShared(undefined);
+  if (args.values['dry-run']) return runDryRunCommand({ plan: args.positionals[0]!, config: args.values.config, shared, cwd, priority }, args.values.json === true);
   const outcome = await submitPlan({ plan: args.positionals[0]!, config: args.values.config, shared, cwd, priority });
   if (!outcome.ok) {
     for (const p of outcome.problems) process.stderr.write(`${p}\n`);

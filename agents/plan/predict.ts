@@ -1,0 +1,244 @@
+// Predicts a batch's run from its task graph: list scheduling of the DAG onto the rig's GPUs,
+// simulated in time. Pure: the dry run (plan/dryRun.ts) gathers the graph, the learned profiles
+// and the GPUs, and formats what this returns.
+//
+// The model of the rig, kept to what decides a batch's length and its cards' memory:
+// - a task can start `lagMs` after its dependencies are all done (the rig's own delay: release,
+//   claim, worker start), then runs `runMs`;
+// - tasks run by the brain (a foreach's close, batch_summary) take no card;
+// - a card runs a task when it has a free worker (max_workers, meta tasks excepted) and the
+//   task's reservation fits what is left of its VRAM budget; a card with no known budget is
+//   limited by its workers only;
+// - an llm task needs its model on the card: a cold card loads it first (`loadMs`), taking the
+//   whole card while it does; a card that holds the model runs up to `slots` llm tasks at once;
+//   a card holding a model takes no script task (the seed's hot/cold matrix) while a cold card
+//   exists or can be made one (a hot card idle with nothing else to do is cooled);
+// - ready tasks are placed in the order they became ready, then in the graph's order, each on
+//   the card holding its model (llm), else the card running the fewest tasks, then the lowest
+//   index: agents claim at once, so work spreads over the cards.
+// A card's memory is its model's size while one is loaded plus what its running tasks hold.
+import type { TaskClass } from '../core/task.ts';
+
+export interface PredictNode {
+  id: string;
+  deps: readonly string[];
+  /** 'brain': runs on no card. */
+  place: 'gpu' | 'brain';
+  taskClass: TaskClass;
+  /** Counts against a card's max_workers (a worker process; meta tasks run inside the agent). */
+  worker: boolean;
+  runMs: number;
+  lagMs: number;
+  /** What it reserves of a cold card's budget while it runs, MB (claimPolicy.taskCost). */
+  reserveMb: number;
+  /** What it holds of the card's memory while it runs, MB (its learned peak). */
+  holdMb: number;
+  /** An llm task's model. */
+  model: string | null;
+}
+
+export interface PredictGpu {
+  name: string;
+  /** The VRAM budget, MB; null: unknown, not limited. */
+  budgetMb: number | null;
+  maxWorkers: number;
+  /** llm requests served at once (num_parallel). */
+  slots: number;
+  /** The model it holds now; null: cold. */
+  model: string | null;
+}
+
+export interface ModelFacts {
+  loadMs: (model: string) => number;
+  /** Resident size, MB; null when not known. */
+  sizeMb: (model: string) => number | null;
+}
+
+export interface Placed {
+  id: string;
+  /** The card's index in the gpus given; null for tasks the brain runs and tasks no card can take. */
+  gpu: number | null;
+  startMs: number;
+  endMs: number;
+}
+
+export interface ModelLoad {
+  gpu: number;
+  model: string;
+  atMs: number;
+  ms: number;
+}
+
+export interface Prediction {
+  makespanMs: number;
+  /** Per card, in the order given: its highest memory in use and how many tasks it ran. */
+  gpus: Array<{ name: string; peakMb: number; tasks: number }>;
+  schedule: Placed[];
+  loads: ModelLoad[];
+  /** Tasks no card can ever take (counted as done at once, so their dependants go on in the prediction). */
+  unplaceable: Array<{ id: string; reason: string }>;
+}
+
+interface Card {
+  g: PredictGpu;
+  model: string | null;
+  /** When a model load ends (the card takes nothing before). */
+  busyUntil: number;
+  running: Array<{ node: PredictNode; end: number }>;
+  peak: number;
+  tasks: number;
+}
+
+function heldMb(c: Card, models: ModelFacts): number {
+  const model = c.model === null ? 0 : (models.sizeMb(c.model) ?? 0);
+  return model + c.running.reduce((s, r) => s + r.node.holdMb, 0);
+}
+
+/** Whether the card can take the node now, and whether a load comes first. */
+function fits(c: Card, n: PredictNode, now: number, anyColdOrCoolable: boolean): { ok: boolean; load: boolean } {
+  const no = { ok: false, load: false };
+  if (c.busyUntil > now) return no;
+  const workers = c.running.filter((r) => r.node.worker).length;
+  if (n.worker && workers >= c.g.maxWorkers) return no;
+  if (n.taskClass === 'llm') {
+    if (c.model !== null && n.model !== null && c.model === n.model) {
+      const llm = c.running.filter((r) => r.node.taskClass === 'llm').length;
+      return { ok: llm < c.g.slots, load: false };
+    }
+    // Cold, or holding another model: the whole card, empty, to (re)load.
+    return { ok: c.running.length === 0, load: true };
+  }
+  if (n.taskClass === 'script' && c.model !== null && anyColdOrCoolable) return no;
+  const reserved = c.running.reduce((s, r) => s + (r.node.taskClass === 'llm' && c.model !== null ? 0 : r.node.reserveMb), 0);
+  const budget = c.g.budgetMb ?? Infinity;
+  return { ok: reserved + n.reserveMb <= budget, load: false };
+}
+
+/** Why no card can ever take this node, or null. */
+function neverFits(n: PredictNode, gpus: readonly PredictGpu[]): string | null {
+  if (n.place === 'brain') return null;
+  if (!gpus.length) return 'the rig has no GPU';
+  if (n.taskClass === 'llm' || n.reserveMb === 0) return null;
+  const budgets = gpus.map((g) => g.budgetMb ?? Infinity);
+  const largest = Math.max(...budgets);
+  return n.reserveMb > largest ? `needs ${n.reserveMb} MB, more than the largest VRAM budget (${largest} MB)` : null;
+}
+
+export function predictSchedule(nodes: readonly PredictNode[], gpus: readonly PredictGpu[], models: ModelFacts): Prediction {
+  const order = new Map(nodes.map((n, i) => [n.id, i]));
+  for (const n of nodes) for (const d of n.deps) if (!order.has(d)) throw new Error(`bug: ${n.id} depends on ${d}, which is not in the graph`);
+  const cards: Card[] = gpus.map((g) => ({ g, model: g.model, busyUntil: 0, running: [], peak: 0, tasks: 0 }));
+  for (const c of cards) c.peak = heldMb(c, models);
+  const end = new Map<string, number>();
+  const started = new Set<string>();
+  const schedule: Placed[] = [];
+  const loads: ModelLoad[] = [];
+  const unplaceable: Prediction['unplaceable'] = [];
+  const brainRunning: Array<{ node: PredictNode; end: number }> = [];
+  let now = 0;
+
+  const readyAt = (n: PredictNode): number | null => {
+    let t = 0;
+    for (const d of n.deps) {
+      const e = end.get(d);
+      if (e === undefined) return null;
+      t = Math.max(t, e);
+    }
+    return t + n.lagMs;
+  };
+  const finishUpTo = (t: number) => {
+    for (const c of cards) {
+      c.running = c.running.filter((r) => {
+        if (r.end > t) return true;
+        end.set(r.node.id, r.end);
+        return false;
+      });
+    }
+    for (let i = brainRunning.length - 1; i >= 0; i--) {
+      if (brainRunning[i]!.end <= t) {
+        end.set(brainRunning[i]!.node.id, brainRunning[i]!.end);
+        brainRunning.splice(i, 1);
+      }
+    }
+  };
+  const start = (n: PredictNode, card: number | null, at: number, load: boolean) => {
+    started.add(n.id);
+    if (card === null) {
+      brainRunning.push({ node: n, end: at + n.runMs });
+      schedule.push({ id: n.id, gpu: null, startMs: at, endMs: at + n.runMs });
+      return;
+    }
+    const c = cards[card]!;
+    let begin = at;
+    if (load && n.model !== null) {
+      const ms = models.loadMs(n.model);
+      loads.push({ gpu: card, model: n.model, atMs: at, ms });
+      c.model = n.model;
+      c.busyUntil = at + ms;
+      begin = at + ms;
+    }
+    c.running.push({ node: n, end: begin + n.runMs });
+    c.tasks += 1;
+    c.peak = Math.max(c.peak, heldMb(c, models));
+    schedule.push({ id: n.id, gpu: card, startMs: begin, endMs: begin + n.runMs });
+  };
+
+  while (end.size < nodes.length) {
+    finishUpTo(now);
+    const ready = nodes
+      .filter((n) => !started.has(n.id))
+      .map((n) => ({ n, at: readyAt(n) }))
+      .filter((r): r is { n: PredictNode; at: number } => r.at !== null)
+      .sort((a, b) => a.at - b.at || order.get(a.n.id)! - order.get(b.n.id)!);
+    let waiting = false;
+    for (const { n, at } of ready) {
+      if (at > now) continue;
+      const never = neverFits(n, gpus);
+      if (never !== null) {
+        started.add(n.id);
+        end.set(n.id, now);
+        unplaceable.push({ id: n.id, reason: never });
+        schedule.push({ id: n.id, gpu: null, startMs: now, endMs: now });
+        continue;
+      }
+      if (n.place === 'brain') {
+        start(n, null, now, false);
+        continue;
+      }
+      const coolable = cards.some((c) => c.model === null || c.running.length === 0);
+      const options = cards
+        .map((c, i) => ({ c, i, f: fits(c, n, now, coolable) }))
+        .filter((o) => o.f.ok)
+        .sort((a, b) => Number(b.c.model !== null && b.c.model === n.model) - Number(a.c.model !== null && a.c.model === n.model) || a.c.running.length - b.c.running.length || a.i - b.i);
+      const pick = options[0];
+      if (!pick) {
+        waiting = true;
+        continue;
+      }
+      // A script task on an idle hot card (no cold one left): the brain cools it first.
+      if (n.taskClass === 'script' && pick.c.model !== null) pick.c.model = null;
+      start(n, pick.i, now, pick.f.load);
+    }
+    const next = Math.min(
+      ...cards.flatMap((c) => [...c.running.map((r) => r.end), c.busyUntil > now ? c.busyUntil : Infinity]),
+      ...brainRunning.map((r) => r.end),
+      ...ready.filter((r) => r.at > now).map((r) => r.at),
+    );
+    if (next === Infinity) {
+      if (end.size === nodes.length) break;
+      if (waiting) throw new Error('bug: ready tasks wait on an idle rig');
+      // Nothing runs and nothing becomes ready: only an unfinished node whose time is now remains.
+      if (!ready.length && !brainRunning.length) throw new Error('bug: the graph has a cycle or a node never became ready');
+      continue;
+    }
+    now = Math.max(now, next);
+  }
+  const makespanMs = Math.max(0, ...end.values());
+  return {
+    makespanMs,
+    gpus: cards.map((c) => ({ name: c.g.name, peakMb: Math.round(c.peak), tasks: c.tasks })),
+    schedule,
+    loads,
+    unplaceable,
+  };
+}
