@@ -12,7 +12,7 @@
 // - an llm task needs its model on the card: a cold card loads it first (`loadMs`), taking the
 //   whole card while it does; a card that holds the model runs up to `slots` llm tasks at once;
 //   a card holding a model takes no script task (the seed's hot/cold matrix) while a cold card
-//   exists or can be made one (a hot card idle with nothing else to do is cooled);
+//   exists; with none left, a hot card is cooled for it once idle;
 // - ready tasks are placed in the order they became ready, then in the graph's order, each on
 //   the card holding its model (llm), else the card running the fewest tasks, then the lowest
 //   index: agents claim at once, so work spreads over the cards.
@@ -95,7 +95,7 @@ function heldMb(c: Card, models: ModelFacts): number {
 }
 
 /** Whether the card can take the node now, and whether a load comes first. */
-function fits(c: Card, n: PredictNode, now: number, anyColdOrCoolable: boolean): { ok: boolean; load: boolean } {
+function fits(c: Card, n: PredictNode, now: number, anyCold: boolean): { ok: boolean; load: boolean } {
   const no = { ok: false, load: false };
   if (c.busyUntil > now) return no;
   const workers = c.running.filter((r) => r.node.worker).length;
@@ -108,7 +108,8 @@ function fits(c: Card, n: PredictNode, now: number, anyColdOrCoolable: boolean):
     // Cold, or holding another model: the whole card, empty, to (re)load.
     return { ok: c.running.length === 0, load: true };
   }
-  if (n.taskClass === 'script' && c.model !== null && anyColdOrCoolable) return no;
+  // A card holding a model takes no script task; with no cold card left, an idle one is cooled for it.
+  if (n.taskClass === 'script' && c.model !== null && (anyCold || c.running.length > 0)) return no;
   const reserved = c.running.reduce((s, r) => s + (r.node.taskClass === 'llm' && c.model !== null ? 0 : r.node.reserveMb), 0);
   const budget = c.g.budgetMb ?? Infinity;
   return { ok: reserved + n.reserveMb <= budget, load: false };
@@ -205,9 +206,9 @@ export function predictSchedule(nodes: readonly PredictNode[], gpus: readonly Pr
         start(n, null, now, false);
         continue;
       }
-      const coolable = cards.some((c) => c.model === null || c.running.length === 0);
+      const anyCold = cards.some((c) => c.model === null && (c.g.budgetMb ?? Infinity) >= n.reserveMb);
       const options = cards
-        .map((c, i) => ({ c, i, f: fits(c, n, now, coolable) }))
+        .map((c, i) => ({ c, i, f: fits(c, n, now, anyCold) }))
         .filter((o) => o.f.ok)
         .sort((a, b) => Number(b.c.model !== null && b.c.model === n.model) - Number(a.c.model !== null && a.c.model === n.model) || a.c.running.length - b.c.running.length || a.i - b.i);
       const pick = options[0];
