@@ -125,121 +125,148 @@ function neverFits(n: PredictNode, gpus: readonly PredictGpu[]): string | null {
   return n.reserveMb > largest ? `needs ${n.reserveMb} MB, more than the largest VRAM budget (${largest} MB)` : null;
 }
 
-export function predictSchedule(nodes: readonly PredictNode[], gpus: readonly PredictGpu[], models: ModelFacts): Prediction {
-  const order = new Map(nodes.map((n, i) => [n.id, i]));
-  for (const n of nodes) for (const d of n.deps) if (!order.has(d)) throw new Error(`bug: ${n.id} depends on ${d}, which is not in the graph`);
-  const cards: Card[] = gpus.map((g) => ({ g, model: g.model, busyUntil: 0, running: [], peak: 0, tasks: 0 }));
-  for (const c of cards) c.peak = heldMb(c, models);
-  const end = new Map<string, number>();
-  const started = new Set<string>();
-  const schedule: Placed[] = [];
-  const loads: ModelLoad[] = [];
-  const unplaceable: Prediction['unplaceable'] = [];
-  const brainRunning: Array<{ node: PredictNode; end: number }> = [];
-  let now = 0;
+/** One simulation: the cards, what runs, what has ended, and the time. */
+class Simulation {
+  readonly cards: Card[];
+  readonly end = new Map<string, number>();
+  readonly started = new Set<string>();
+  readonly schedule: Placed[] = [];
+  readonly loads: ModelLoad[] = [];
+  readonly unplaceable: Prediction['unplaceable'] = [];
+  readonly brainRunning: Array<{ node: PredictNode; end: number }> = [];
+  now = 0;
+  private readonly order: Map<string, number>;
+  readonly nodes: readonly PredictNode[];
+  private readonly gpus: readonly PredictGpu[];
+  private readonly models: ModelFacts;
 
-  const readyAt = (n: PredictNode): number | null => {
+  constructor(nodes: readonly PredictNode[], gpus: readonly PredictGpu[], models: ModelFacts) {
+    this.nodes = nodes;
+    this.gpus = gpus;
+    this.models = models;
+    this.order = new Map(nodes.map((n, i) => [n.id, i]));
+    for (const n of nodes) for (const d of n.deps) if (!this.order.has(d)) throw new Error(`bug: ${n.id} depends on ${d}, which is not in the graph`);
+    this.cards = gpus.map((g) => ({ g, model: g.model, busyUntil: 0, running: [], peak: 0, tasks: 0 }));
+    for (const c of this.cards) c.peak = heldMb(c, models);
+  }
+
+  /** When the node may start: its dependencies' latest end plus its lag; null while one has not ended. */
+  private readyAt(n: PredictNode): number | null {
     let t = 0;
     for (const d of n.deps) {
-      const e = end.get(d);
+      const e = this.end.get(d);
       if (e === undefined) return null;
       t = Math.max(t, e);
     }
     return t + n.lagMs;
-  };
-  const finishUpTo = (t: number) => {
-    for (const c of cards) {
-      c.running = c.running.filter((r) => {
-        if (r.end > t) return true;
-        end.set(r.node.id, r.end);
-        return false;
-      });
+  }
+
+  /** Ends what runs until now. */
+  finishUpTo(t: number): void {
+    for (const c of this.cards) {
+      c.running = c.running.filter((r) => r.end > t || (this.end.set(r.node.id, r.end), false));
     }
-    for (let i = brainRunning.length - 1; i >= 0; i--) {
-      if (brainRunning[i]!.end <= t) {
-        end.set(brainRunning[i]!.node.id, brainRunning[i]!.end);
-        brainRunning.splice(i, 1);
-      }
+    for (let i = this.brainRunning.length - 1; i >= 0; i--) {
+      const r = this.brainRunning[i]!;
+      if (r.end > t) continue;
+      this.end.set(r.node.id, r.end);
+      this.brainRunning.splice(i, 1);
     }
-  };
-  const start = (n: PredictNode, card: number | null, at: number, load: boolean) => {
-    started.add(n.id);
+  }
+
+  /** Nodes not started whose dependencies have ended, by the time they may start, then the graph's order. */
+  ready(): Array<{ n: PredictNode; at: number }> {
+    return this.nodes
+      .filter((n) => !this.started.has(n.id))
+      .map((n) => ({ n, at: this.readyAt(n) }))
+      .filter((r): r is { n: PredictNode; at: number } => r.at !== null)
+      .sort((a, b) => a.at - b.at || this.order.get(a.n.id)! - this.order.get(b.n.id)!);
+  }
+
+  private start(n: PredictNode, card: number | null, load: boolean): void {
+    const at = this.now;
+    this.started.add(n.id);
     if (card === null) {
-      brainRunning.push({ node: n, end: at + n.runMs });
-      schedule.push({ id: n.id, gpu: null, startMs: at, endMs: at + n.runMs });
+      this.brainRunning.push({ node: n, end: at + n.runMs });
+      this.schedule.push({ id: n.id, gpu: null, startMs: at, endMs: at + n.runMs });
       return;
     }
-    const c = cards[card]!;
+    const c = this.cards[card]!;
     let begin = at;
     if (load && n.model !== null) {
-      const ms = models.loadMs(n.model);
-      loads.push({ gpu: card, model: n.model, atMs: at, ms });
+      const ms = this.models.loadMs(n.model);
+      this.loads.push({ gpu: card, model: n.model, atMs: at, ms });
       c.model = n.model;
       c.busyUntil = at + ms;
       begin = at + ms;
     }
     c.running.push({ node: n, end: begin + n.runMs });
     c.tasks += 1;
-    c.peak = Math.max(c.peak, heldMb(c, models));
-    schedule.push({ id: n.id, gpu: card, startMs: begin, endMs: begin + n.runMs });
-  };
+    c.peak = Math.max(c.peak, heldMb(c, this.models));
+    this.schedule.push({ id: n.id, gpu: card, startMs: begin, endMs: begin + n.runMs });
+  }
 
-  while (end.size < nodes.length) {
-    finishUpTo(now);
-    const ready = nodes
-      .filter((n) => !started.has(n.id))
-      .map((n) => ({ n, at: readyAt(n) }))
-      .filter((r): r is { n: PredictNode; at: number } => r.at !== null)
-      .sort((a, b) => a.at - b.at || order.get(a.n.id)! - order.get(b.n.id)!);
-    let waiting = false;
-    for (const { n, at } of ready) {
-      if (at > now) continue;
-      const never = neverFits(n, gpus);
-      if (never !== null) {
-        started.add(n.id);
-        end.set(n.id, now);
-        unplaceable.push({ id: n.id, reason: never });
-        schedule.push({ id: n.id, gpu: null, startMs: now, endMs: now });
-        continue;
-      }
-      if (n.place === 'brain') {
-        start(n, null, now, false);
-        continue;
-      }
-      const anyCold = cards.some((c) => c.model === null && (c.g.budgetMb ?? Infinity) >= n.reserveMb);
-      const options = cards
-        .map((c, i) => ({ c, i, f: fits(c, n, now, anyCold) }))
-        .filter((o) => o.f.ok)
-        .sort((a, b) => Number(b.c.model !== null && b.c.model === n.model) - Number(a.c.model !== null && a.c.model === n.model) || a.c.running.length - b.c.running.length || a.i - b.i);
-      const pick = options[0];
-      if (!pick) {
-        waiting = true;
-        continue;
-      }
-      // A script task on an idle hot card (no cold one left): the brain cools it first.
-      if (n.taskClass === 'script' && pick.c.model !== null) pick.c.model = null;
-      start(n, pick.i, now, pick.f.load);
+  /** Starts the node now if it can: false when it must wait for a card. */
+  place(n: PredictNode): boolean {
+    const never = neverFits(n, this.gpus);
+    if (never !== null) {
+      this.started.add(n.id);
+      this.end.set(n.id, this.now);
+      this.unplaceable.push({ id: n.id, reason: never });
+      this.schedule.push({ id: n.id, gpu: null, startMs: this.now, endMs: this.now });
+      return true;
     }
-    const next = Math.min(
-      ...cards.flatMap((c) => [...c.running.map((r) => r.end), c.busyUntil > now ? c.busyUntil : Infinity]),
-      ...brainRunning.map((r) => r.end),
-      ...ready.filter((r) => r.at > now).map((r) => r.at),
+    if (n.place === 'brain') {
+      this.start(n, null, false);
+      return true;
+    }
+    const anyCold = this.cards.some((c) => c.model === null && (c.g.budgetMb ?? Infinity) >= n.reserveMb);
+    const holds = (c: Card) => Number(c.model !== null && c.model === n.model);
+    const pick = this.cards
+      .map((c, i) => ({ c, i, f: fits(c, n, this.now, anyCold) }))
+      .filter((o) => o.f.ok)
+      .sort((a, b) => holds(b.c) - holds(a.c) || a.c.running.length - b.c.running.length || a.i - b.i)[0];
+    if (!pick) return false;
+    // A script task on an idle hot card (no cold one left): the brain cools it first.
+    if (n.taskClass === 'script' && pick.c.model !== null) pick.c.model = null;
+    this.start(n, pick.i, pick.f.load);
+    return true;
+  }
+
+  /** The next time something ends or becomes ready; Infinity when nothing will. */
+  nextTime(ready: ReadonlyArray<{ at: number }>): number {
+    return Math.min(
+      ...this.cards.flatMap((c) => [...c.running.map((r) => r.end), c.busyUntil > this.now ? c.busyUntil : Infinity]),
+      ...this.brainRunning.map((r) => r.end),
+      ...ready.filter((r) => r.at > this.now).map((r) => r.at),
     );
-    if (next === Infinity) {
-      if (end.size === nodes.length) break;
-      if (waiting) throw new Error('bug: ready tasks wait on an idle rig');
-      // Nothing runs and nothing becomes ready: only an unfinished node whose time is now remains.
-      if (!ready.length && !brainRunning.length) throw new Error('bug: the graph has a cycle or a node never became ready');
+  }
+}
+
+export function predictSchedule(nodes: readonly PredictNode[], gpus: readonly PredictGpu[], models: ModelFacts): Prediction {
+  const sim = new Simulation(nodes, gpus, models);
+  for (;;) {
+    sim.finishUpTo(sim.now);
+    if (sim.end.size === nodes.length) break;
+    const ready = sim.ready();
+    const before = sim.started.size;
+    let waiting = false;
+    for (const { n, at } of ready) if (at <= sim.now && !sim.place(n)) waiting = true;
+    const next = sim.nextTime(ready);
+    if (next !== Infinity) {
+      sim.now = Math.max(sim.now, next);
       continue;
     }
-    now = Math.max(now, next);
+    // A task no card takes ended at once: its dependants may be ready now.
+    if (sim.started.size > before) continue;
+    // Nothing runs and nothing becomes ready later, yet nodes are left: a task that waits on an idle rig, or a cycle.
+    throw new Error(waiting ? 'bug: ready tasks wait on an idle rig' : 'bug: the graph has a cycle or a node never became ready');
   }
-  const makespanMs = Math.max(0, ...end.values());
   return {
-    makespanMs,
-    gpus: cards.map((c) => ({ name: c.g.name, peakMb: Math.round(c.peak), tasks: c.tasks })),
-    schedule,
-    loads,
-    unplaceable,
+    makespanMs: Math.max(0, ...sim.end.values()),
+    gpus: sim.cards.map((c) => ({ name: c.g.name, peakMb: Math.round(c.peak), tasks: c.tasks })),
+    schedule: sim.schedule,
+    loads: sim.loads,
+    unplaceable: sim.unplaceable,
   };
 }
