@@ -21,8 +21,8 @@ import type { BatchRecord } from '../core/batch.ts';
 
 /** Durations kept per template for the median: enough for a stable median, small enough that the file stays far under the 1 MiB read limit. */
 export const MAX_SAMPLES = 32;
-/** Templates kept; the least recently learned go first. */
-export const MAX_TEMPLATES = 1000;
+/** Templates kept; the least recently learned go first. At most about 1.2 KB each as written (32 long durations, 64-character names): the full file stays under half the 1 MiB read limit. */
+export const MAX_TEMPLATES = 400;
 /** Models whose load time is kept. */
 export const MAX_MODELS = 200;
 

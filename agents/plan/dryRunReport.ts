@@ -82,7 +82,8 @@ function gpusOf(facts: DryRunFacts, notes: string[]): Array<PredictGpu & { budge
     if (!hb) notes.push(`${g.name}: no heartbeat on the mount, so its VRAM is not known; counted with no VRAM limit (start the rig for a better prediction)`);
     const total = hb?.vram_total_mb ?? null;
     const budget = total ? budgetTotal({ gpu: { memory_total_mb: total, memory_used_mb: null } }, config) : null;
-    const hot = hb && hb.model !== null && (hb.model_loaded || hb.state === 'hot') ? hb.model : null;
+    // Loading counts as held: the load is under way, not one this batch causes.
+    const hot = hb && hb.model !== null && (hb.model_loaded || hb.state === 'hot' || hb.state === 'loading') ? hb.model : null;
     return { name: g.name, budgetMb: budget, budget, maxWorkers: config.resource_limits.max_workers, slots: g.num_parallel, model: hot };
   });
 }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import type { TaskInput, WorkerResult } from '../../agents/core/task.ts';
-import { MAX_SAMPLES, emptyProfiles, learnFromBatchEnd, learnFromTask, profilesPath, readProfiles, readyTime, writeProfiles } from '../../agents/brain/profiles.ts';
+import { MAX_SAMPLES, MAX_TEMPLATES, emptyProfiles, learnFromBatchEnd, learnFromTask, profilesPath, readProfiles, readyTime, writeProfiles } from '../../agents/brain/profiles.ts';
 import { makeTask, tempMount } from '../helpers/mount.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
@@ -101,6 +101,27 @@ test('profiles.json: written whole and read back; an unreadable file reads as no
     const bad = await readProfiles(paths);
     assert.deepEqual(bad.profiles, emptyProfiles());
     assert.match(bad.problem ?? '', /profiles\.json: .*templates/);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('profiles.json: the most templates kept, each at its largest, still reads back (under the read limit); the oldest go first', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    const p = emptyProfiles();
+    const long = (i: number) => `${String(i).padStart(4, '0')}${'x'.repeat(60)}`;
+    for (let i = 0; i < MAX_TEMPLATES + 5; i++) {
+      for (let n = 0; n < MAX_SAMPLES; n++) {
+        learnFromTask(p, makeTask({ batch: 'b'.repeat(64), plan: `p${'y'.repeat(63)}`, name: long(i), task_class: 'script', result: result(0, 2_592_000_000 + n, { peak_vram_mb: 81_920 }) }), { readyAt: T0, items: 100_000, now: iso(0) });
+      }
+    }
+    assert.equal(Object.keys(p.templates).length, MAX_TEMPLATES);
+    assert.ok(!Object.keys(p.templates).some((k) => k.endsWith(long(4))), 'the first learned went first');
+    await writeProfiles(paths, p);
+    const back = await readProfiles(paths);
+    assert.equal(back.problem, null);
+    assert.equal(Object.keys(back.profiles.templates).length, MAX_TEMPLATES);
   } finally {
     await cleanup();
   }
