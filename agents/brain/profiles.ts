@@ -129,6 +129,12 @@ function noteLag(e: TemplateProfile, lag: number | null): void {
   e.start_lag_ms = e.start_lag_ms === null ? lag : Math.min(e.start_lag_ms, lag);
 }
 
+function noteLoad(p: Profiles, model: string, loadMs: number, now: string): void {
+  delete p.models[model];
+  p.models[model] = { load_ms: loadMs, at: now };
+  prune(p.models, MAX_MODELS);
+}
+
 export interface TaskLearnContext {
   /** When the task could start: its dependencies' latest finished_at, or the batch's started_at (ms); null when unknown. */
   readyAt: number | null;
@@ -141,7 +147,7 @@ export interface TaskLearnContext {
 /**
  * A task run by a worker or an agent, newly seen complete: its runtime, start lag, peak and
  * (for a foreach child) its template's item count go into its template's profile; a load_llm
- * task's runtime is its model's load time. Returns the key learned, or null when the task says
+ * task's runtime, or the load time an llm task's runtime reported, is its model's load time. Returns the key learned, or null when the task says
  * nothing (not a success, or run by the brain, or a foreach template: see learnFromBatchEnd).
  */
 export function learnFromTask(p: Profiles, t: Task, ctx: TaskLearnContext): string | null {
@@ -156,11 +162,9 @@ export function learnFromTask(p: Profiles, t: Task, ctx: TaskLearnContext): stri
   const peak = r.peak_vram_mb ?? null;
   if (peak !== null && peak > 0) e.peak_vram_mb = Math.max(e.peak_vram_mb ?? 0, Math.ceil(peak));
   if (ctx.items !== null) e.items = ctx.items;
-  if (t.type === 'load_llm' && t.model) {
-    delete p.models[t.model];
-    p.models[t.model] = { load_ms: r.duration_ms, at: ctx.now };
-    prune(p.models, MAX_MODELS);
-  }
+  // A model's load: a load_llm task's whole run, or the load the runtime reported for an llm task's first request.
+  if (t.type === 'load_llm' && t.model) noteLoad(p, t.model, r.duration_ms, ctx.now);
+  else if (r.llm?.load_ms) noteLoad(p, r.llm.model, r.llm.load_ms, ctx.now);
   return key;
 }
 

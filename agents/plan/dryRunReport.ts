@@ -94,7 +94,7 @@ function modelFacts(facts: DryRunFacts): ModelFacts & { source: (m: string) => s
     if (seen.length) return { ms: Math.max(...seen.map((h) => h.load_ms[m]!)), from: `measured by ${seen.map((h) => h.name).join(', ')}` };
     const learned = facts.profiles.models[m];
     if (learned) return { ms: learned.load_ms, from: 'learned from a load_llm task' };
-    return { ms: DEFAULT_MODEL_LOAD_MS, from: `never measured: counted as ${DEFAULT_MODEL_LOAD_MS / 1000} s` };
+    return { ms: DEFAULT_MODEL_LOAD_MS, from: 'never measured, so the default' };
   };
   return {
     loadMs: (m) => measured(m).ms,

@@ -73,12 +73,12 @@ test('dry run report: with nothing learned, unknown figures are named and what t
   assert.ok(r.prediction.notes.includes('transcribe: no measured VRAM; counted at its estimate, 1024 MB'));
   assert.ok(r.prediction.notes.some((n) => n.startsWith('no history for scan, transcribe, aggregate, setup, wipe, ask: counted as 0 s each')));
   // The llm task's model is not held anywhere: one card loads it, for the default time.
-  assert.deepEqual(r.model_loads, [{ gpu: 'gpu-1', model: 'qwen2.5:7b', load_ms: 60_000, load_from: 'never measured: counted as 60 s' }]);
+  assert.deepEqual(r.model_loads, [{ gpu: 'gpu-1', model: 'qwen2.5:7b', load_ms: 60_000, load_from: 'never measured, so the default' }]);
   const text = formatDryRun(r);
   assert.match(text, /^dry run of plan video: nothing was submitted and nothing was written$/m);
   assert.match(text, /^ {2}2\. transcribe \(script, no history\), after scan$/m);
   assert.match(text, /^ {5}foreach \{BATCH_PATH\}\/manifest\.json:videos: unknown until scan runs; counted as 1 item$/m);
-  assert.match(text, /^ {2}gpu-1 would load qwen2\.5:7b \(~60 s, never measured: counted as 60 s\)$/m);
+  assert.match(text, /^ {2}gpu-1 would load qwen2\.5:7b \(~60 s, never measured, so the default\)$/m);
 });
 
 test('dry run report: a model already hot on an agent is not loaded again; its measured load time is used where one is', () => {

@@ -56,10 +56,13 @@ test('learning: durations kept for the median are bounded; a start before the re
   assert.equal(e.start_lag_ms, null);
 });
 
-test('learning: a load_llm task\'s runtime is its model\'s load time', () => {
+test('learning: a load_llm task\'s runtime, or the load an llm request reported, is its model\'s load time', () => {
   const p = emptyProfiles();
   learnFromTask(p, makeTask({ plan: 'llm', name: 'warm', type: 'load_llm', task_class: 'meta', executor: 'agent', model: 'qwen2.5:7b', result: result(0, 41_000) }), { readyAt: 0, items: null, now: 'x' });
   assert.deepEqual(p.models, { 'qwen2.5:7b': { load_ms: 41_000, at: 'x' } });
+  const llm = { model: 'llama3:8b', prompt_tokens: 10, output_tokens: 20, request_ms: 9000, tok_s: 5, load_ms: 7000, gpu_s: null, energy_wh: null };
+  learnFromTask(p, makeTask({ plan: 'llm', name: 'answer.1', template: 'answer', type: 'generate', task_class: 'llm', result: result(0, 9000, { llm }) }), { readyAt: 0, items: null, now: 'y' });
+  assert.deepEqual(Object.entries(p.models).at(-1), ['llama3:8b', { load_ms: 7000, at: 'y' }]);
 });
 
 test('ready time: the latest dependency\'s finish, the batch start for a first task, unknown while a dependency is unfinished', () => {
