@@ -61,7 +61,8 @@ test('dry run of the video plan after one real run: wall time within 30 %, peak 
     await writeTestConfig(paths, 2, { resource_limits: { max_workers: 2 } });
     procs = [startBrain(paths), startAgent(paths, 0), startAgent(paths, 1)];
     await waitForAgents(paths, [0, 1], 30_000);
-    const inputs = { COUNT: 4, WORK_MS: 2000 };
+    // 2.5 s per item: long enough for the agents to measure each item's memory under a loaded CPU.
+    const inputs = { COUNT: 4, WORK_MS: 2500 };
     const batch = await submitPlan(paths.root, VIDEO, inputs);
     const rec = await waitForBatchEnd(paths, batch, 60_000);
     assert.equal(rec.state, 'complete');
@@ -71,6 +72,8 @@ test('dry run of the video plan after one real run: wall time within 30 %, peak 
     const archived = join(paths.root, 'tasks', 'archive', batch);
     const tasks = await Promise.all((await readdir(archived)).map(async (n) => Task.parse(JSON.parse(await readFile(join(archived, n), 'utf8')))));
     const wallMs = Date.parse(rec.finished_at!) - Date.parse(rec.started_at!);
+    const items = tasks.filter((t) => t.template === 'transcribe');
+    assert.deepEqual(items.map((t) => t.result?.peak_vram_mb), [600, 600, 600, 600], 'the agents measured every item (600 MB each, SIM_VRAM_MB)');
     const peaks = peakPerGpu(tasks);
 
     const before = await hashTree(paths.root);
