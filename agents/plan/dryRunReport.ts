@@ -10,6 +10,7 @@ import { type Profiles, type TemplateProfile, profileKey } from '../brain/profil
 import { taskCost } from '../gpu/claimPolicy.ts';
 import { budgetTotal } from '../gpu/decideClaims.ts';
 import { checkPolicy, type Verdict } from '../worker/policy.ts';
+import { MinHeap } from './minHeap.ts';
 import { type ModelFacts, type PredictGpu, type PredictNode, predictSchedule } from './predict.ts';
 
 /** A model load with no measured time is counted as this long (a 7B model from a local disk; old cards over PCIe x1 take longer). */
@@ -64,13 +65,20 @@ export interface DryRunReport {
 
 /** The tasks in an order where each comes after its dependencies; among those ready, the plan's order. */
 export function orderTasks<T extends Pick<Task, 'id' | 'depends_on'>>(tasks: readonly T[]): T[] {
-  const left = new Map(tasks.map((t) => [t.id, t]));
+  const index = new Map(tasks.map((t, i) => [t.id, i]));
+  const left = tasks.map((t) => new Set(t.depends_on.filter((d) => index.has(d))).size);
+  const dependants = tasks.map(() => [] as number[]);
+  tasks.forEach((t, i) => new Set(t.depends_on).forEach((d) => index.has(d) && dependants[index.get(d)!]!.push(i)));
+  const ready = new MinHeap<number>((a, b) => a < b);
+  left.forEach((n, i) => n === 0 && ready.push(i));
   const out: T[] = [];
-  while (left.size) {
-    const next = [...left.values()].find((t) => t.depends_on.every((d) => !left.has(d)));
-    if (!next) throw new Error(`bug: the tasks ${[...left.keys()].join(', ')} depend on one another (the plan passed its checks)`);
-    out.push(next);
-    left.delete(next.id);
+  for (let i = ready.pop(); i !== undefined; i = ready.pop()) {
+    out.push(tasks[i]!);
+    for (const d of dependants[i]!) if (--left[d]! === 0) ready.push(d);
+  }
+  if (out.length < tasks.length) {
+    const stuck = tasks.filter((_, i) => left[i]! > 0).map((t) => t.id);
+    throw new Error(`bug: the tasks ${stuck.join(', ')} depend on one another (the plan passed its checks)`);
   }
   return out;
 }

@@ -135,3 +135,15 @@ test('predict: a task no card can take is named with the reason', () => {
 test('predict: a dependency outside the graph is a bug, said as one', () => {
   assert.throws(() => predictSchedule([node('a', { deps: ['ghost'] })], [gpu('g0')], models), /bug: a depends on ghost/);
 });
+
+test('predict: a foreach of 20,000 items on two cards of 16 workers runs in waves of 32, each item after the scan', () => {
+  const items = Array.from({ length: 20_000 }, (_, i) => node(`item.${i + 1}`, { deps: ['scan'] }));
+  const close = node('close', { deps: items.map((n) => n.id), place: 'brain', worker: false, runMs: 0 });
+  const p = predictSchedule([node('scan'), ...items, close, node('after', { deps: ['close'] })], [gpu('g0', { budgetMb: null }), gpu('g1', { budgetMb: null })], models);
+  assert.equal(p.makespanMs, 1000 + Math.ceil(20_000 / 32) * 1000 + 1000);
+  assert.deepEqual(p.gpus.map((g) => g.tasks), [10_002, 10_000]);
+});
+
+test('predict: a cycle is a bug, said as one', () => {
+  assert.throws(() => predictSchedule([node('a', { deps: ['b'] }), node('b', { deps: ['a'] })], [gpu('g0')], models), /bug: the graph has a cycle/);
+});
