@@ -1,4 +1,4 @@
-// forge submit PLAN [--config JSON] [--json] [--shared DIR] (npm run submit -- ...)
+// forge submit PLAN [--config JSON] [--dry-run] [--json] [--shared DIR], or --resume BATCH (npm run submit -- ...)
 // Validates the plan, puts it on the mount and writes the submission. On any problem it
 // prints every `file:line: message` to stderr and exits 1 having written nothing. On
 // success the last line of stdout is the batch id (with --json: stdout is one JSON object).
@@ -9,8 +9,9 @@ import { describeArgError } from '../agents/core/args.ts';
 import { resolveShared } from '../agents/core/paths.ts';
 import { shortPath, submitPlan } from '../agents/plan/submit.ts';
 import { runResumeCommand } from '../agents/plan/resumeRequest.ts';
+import { runDryRunCommand } from '../agents/plan/dryRunCommand.ts';
 
-const USAGE = `usage: forge submit PLAN [--config JSON] [--priority N] [--json] [--shared DIR]
+const USAGE = `usage: forge submit PLAN [--config JSON] [--priority N] [--dry-run] [--json] [--shared DIR]
        forge submit --resume BATCH [--json] [--shared DIR]
   PLAN            a plan folder (anywhere), or the name of a folder under <shared>/plans/
   --resume BATCH  run a failed or cancelled batch again in place: tasks whose inputs are
@@ -20,6 +21,10 @@ const USAGE = `usage: forge submit PLAN [--config JSON] [--priority N] [--json] 
   --priority N    1 (highest) to 5 (lowest): claimed before lower priorities (default: the plan's
                   front matter priority, else 3); batches of one priority take turns
   --json          print one JSON object: { batch_id, plan, plan_dir, placement, inbox_file }
+  --dry-run       check the plan and print what the batch would do, submitting and writing
+                  nothing: its tasks in order, the predicted wall time and peak VRAM per GPU
+                  (from what the brain learned of earlier runs), model loads, and what would
+                  wait for approval; with --json, one JSON document
   --shared DIR    the shared mount (default: $RIG_SHARED, else ./shared)
   -h, --help      print this help and exit`;
 
@@ -28,6 +33,7 @@ const OPTIONS = {
   priority: { type: 'string' },
   resume: { type: 'string' },
   json: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
   shared: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -51,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (args.values.resume !== undefined) {
     if (args.positionals.length || args.values.config !== undefined || args.values.priority !== undefined) return refuse('--resume BATCH takes no PLAN, --config or --priority: the batch runs again with its own plan and values');
+    if (args.values['dry-run']) return refuse('--resume and --dry-run do not go together: a dry run predicts a new batch of a PLAN');
     return runResumeCommand(args.values.resume, args.values.shared, args.values.json === true);
   }
   if (args.positionals.length !== 1) return refuse(`expected exactly one PLAN, got ${args.positionals.length}`);
@@ -60,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
   const viaNpm = process.env.npm_lifecycle_event === 'submit' || process.env.npm_lifecycle_event === 'forge';
   const cwd = viaNpm && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
   const shared = args.values.shared !== undefined ? resolve(cwd, args.values.shared) : resolveShared(undefined);
+  if (args.values['dry-run']) return runDryRunCommand({ plan: args.positionals[0]!, config: args.values.config, shared, cwd, priority }, args.values.json === true);
   const outcome = await submitPlan({ plan: args.positionals[0]!, config: args.values.config, shared, cwd, priority });
   if (!outcome.ok) {
     for (const p of outcome.problems) process.stderr.write(`${p}\n`);

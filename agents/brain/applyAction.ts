@@ -13,6 +13,7 @@ import { createChildren, expandTemplate } from './expand.ts';
 import { buildSummary, writeSummary } from './summary.ts';
 import { writeBatchReport } from '../report/writeReport.ts';
 import { recordResults } from './cacheResults.ts';
+import { learnBatchProfiles } from './profileLearning.ts';
 
 type Action<K extends BrainAction['kind']> = Extract<BrainAction, { kind: K }>;
 
@@ -204,6 +205,7 @@ async function finishBatch(ix: BrainIndex, batchId: string, a: Action<'finish_ba
     reason: `${a.state}: ${c.complete} complete, ${c.skipped ? `${c.skipped} skipped (a gate said no), ` : ''}${c.failed} failed or not run, of ${c.total}`,
   });
   const tasks = ix.batchOf(batchId).task_ids;
+  await learnBatchProfiles(ix, batchId);
   await announceFinish(ix, rec);
   await ix.retire(batchId);
   // Its cancels and pause have done their work: nothing of the batch is left to claim.

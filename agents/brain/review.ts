@@ -5,6 +5,7 @@ import type { Task } from '../core/task.ts';
 import type { BrainIndex } from './brainIndex.ts';
 import type { Evaluator, Verdict } from './evaluate.ts';
 import { learnFrom, writeEstimates } from './learn.ts';
+import { learnTaskProfile } from './profileLearning.ts';
 
 export async function reviewCompleted(ix: BrainIndex, evaluator: Evaluator, t: Task): Promise<void> {
   const learned = learnFrom(ix.estimates, t, ix.now());
@@ -12,6 +13,7 @@ export async function reviewCompleted(ix: BrainIndex, evaluator: Evaluator, t: T
     await writeEstimates(ix.paths, ix.estimates);
     await ix.decide({ what: 'LEARN', task: t.id, reason: `${learned.key}: measured peak ${learned.peak} MB (estimate was ${t.vram_estimate_mb} MB); the next batch uses it` });
   }
+  await learnTaskProfile(ix, t);
   const verdict = await evaluator.judge(t);
   if (verdict) await applyEvaluation(ix, t, verdict);
 }
