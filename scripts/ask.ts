@@ -23,6 +23,7 @@ const USAGE = `usage: forge ask "PROMPT" [--model M] [--timeout S] [--json] [--s
                  task, prompt_tokens, output_tokens, request_ms, load_ms, asked_at, queued_at,
                  started_at, answered_at }
   --shared DIR   the shared mount (default: $RIG_SHARED, else ./shared)
+  -h, --help     print this help and exit
 
 The brain takes the question ahead of all batch work and a hot agent answers it. When no
 agent holds the model, the brain loads it first (the answer waits for the load; this says so).
