@@ -108,6 +108,9 @@ export class AskDesk {
     const { requests, answers } = await listRequests(this.o.paths);
     const dir = requestsDir(this.o.paths);
     this.torn.keepOnly('', new Set(requests.map((id) => join(dir, `${id}.json`))));
+    // A request removed by hand while its task runs is still answered (finish); otherwise the map never outgrows requests/.
+    const listed = new Set(requests);
+    for (const id of this.queued.keys()) if (!listed.has(id) && !this.open.has(taskId(ASK_BATCH, id))) this.queued.delete(id);
     for (const id of requests) {
       if (answers.has(id) || this.queued.has(id)) continue;
       await this.take(id).catch((err: unknown) => this.o.say(`brain: request ${id} not taken: ${errorMessage(err)}`));
