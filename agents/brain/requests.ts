@@ -185,6 +185,7 @@ export class AskDesk {
     const { answers } = await listRequests(paths);
     const seen: AgedSeen[] = [];
     for (const id of answers) {
+      if (requestIdProblem(id)) continue; // not a name the brain answers under: a foreign file, left alone
       const r = await readAnswer(paths, id);
       const time = r.ok ? Date.parse(r.value.answered_at) : NaN;
       const st = await lstat(answerPath(paths, id)).catch(() => null);

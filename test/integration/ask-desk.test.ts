@@ -75,11 +75,13 @@ test('the ask desk: queued once across restarts, answered from the ended task, t
     assert.match(torn.reason!, /requests\/torn\.json: not valid JSON/);
     assert.ok(!(await readdir(dir)).includes('torn.json'));
 
-    // Housekeeping: after requests_keep_hours, request, answer and archived task are removed.
+    // Housekeeping: after requests_keep_hours, request, answer and archived task are removed;
+    // a foreign file named like an answer does not stop it.
+    await writeFile(join(dir, 'odd name.answer.json'), '{}');
     clock.advance(3600_000 + 60_000);
     await desk.step(await where(store));
     const left = await readdir(dir);
-    assert.deepEqual(left.filter((n) => n.endsWith('.json')), [], left.join(', '));
+    assert.deepEqual(left.filter((n) => n.endsWith('.json')), ['odd name.answer.json'], left.join(', '));
     assert.deepEqual(await readdir(join(paths.tasks, 'archive', 'ask')), []);
     assert.match(await readFile(paths.decisionLog, 'utf8'), /HOUSEKEEPING .*removed 2 answered request\(s\)/);
   } finally {
