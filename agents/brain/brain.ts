@@ -32,6 +32,7 @@ import { type Controls, NO_CONTROLS, readControls } from '../core/controls.ts';
 import { PauseNotes, applyRetries } from './controls.ts';
 import { Scheduler } from './scheduler.ts';
 import { BrainMetrics } from './metrics.ts';
+import { AskDesk } from './requests.ts';
 
 export interface BrainOptions {
   paths: MountPaths;
@@ -73,6 +74,9 @@ export class Brain {
   private readonly schedules: Scheduler;
   private readonly metrics: BrainMetrics;
   private readonly keeper: Housekeeper;
+  /** Realtime questions (requests/): their tasks by folder at the last scan, and the desk that takes and answers them. */
+  private readonly askTasks = new Map<string, TaskFolder>();
+  private readonly asks: AskDesk;
 
   constructor(opts: BrainOptions) {
     const { paths, config, clock } = opts;
@@ -98,6 +102,7 @@ export class Brain {
       paths, config, clock, note: (reason) => this.ix.decide({ what: 'HOUSEKEEPING', reason }),
       activeBatches: () => new Set(this.batches.keys()), betweenMerges: (fn) => this.spool.betweenRounds(fn),
     });
+    this.asks = new AskDesk({ paths, config, clock, store: this.store, log, say: this.say });
   }
 
   /** Loads the active batches from the mount (state.json, plus any unfinished batch record). */
@@ -199,7 +204,7 @@ export class Brain {
       if (windows.size) await this.ix.publishWindows(batch.id).catch((err: unknown) => this.say(`brain: batch ${batch.id} windows not written: ${errorMessage(err)}`));
     }
     this.holdsReleases = holding;
-    await this.heat.step(this.tasks, this.rigTasks, this.watcher);
+    await this.heat.step(this.tasks, this.rigTasks, this.watcher, this.asks.open.values());
     // Metrics must not stop the batches.
     await this.metrics.maybeWrite(this.tasks, this.batches, this.clock.now()).catch((err: unknown) => this.say(`brain: metrics not written: ${errorMessage(err)}`));
   }
@@ -225,7 +230,9 @@ export class Brain {
 
   /** Updates the index from the folders, then takes back the tasks missing for a minute. */
   private async scan(): Promise<void> {
-    const seen = await scanFolders(this.ix, this.rigTasks, (t) => reviewCompleted(this.ix, this.evaluator, t));
+    const seen = await scanFolders(this.ix, this.rigTasks, (t) => reviewCompleted(this.ix, this.evaluator, t), this.askTasks);
+    // Questions before batch work: their tasks go to queue/ at priority 0 in this very pass. Must not stop the batches.
+    await this.asks.step(this.askTasks).catch((err: unknown) => this.say(`brain: realtime questions failed: ${errorMessage(err)}`));
     let inFlight = 0;
     for (const folder of seen.values()) if (folder === 'queue' || folder === 'processing') inFlight += 1;
     this.inFlight = inFlight;

@@ -28,6 +28,10 @@ function isOpen(v: TaskView): boolean {
   return v.folder === 'queue' || v.folder === 'processing' || (v.folder === 'private' && v.task.result === null && v.task.expanded_into === null);
 }
 
+function* chain<T>(...lists: Iterable<T>[]): Iterable<T> {
+  for (const l of lists) yield* l;
+}
+
 export class HeatManager {
   private readonly o: { paths: MountPaths; config: Config; clock: Clock; store: TaskStore; log: DecisionLog };
   private readonly lastChange = new Map<string, number>();
@@ -48,7 +52,8 @@ export class HeatManager {
     this.o = o;
   }
 
-  async step(tasks: ReadonlyMap<string, TaskView>, rigTasks: ReadonlyMap<string, TaskFolder>, watcher: AgentWatcher): Promise<void> {
+  /** `extra`: llm work outside the batches (the realtime questions' open tasks, brain/requests.ts), counted as demand too. */
+  async step(tasks: ReadonlyMap<string, TaskView>, rigTasks: ReadonlyMap<string, TaskFolder>, watcher: AgentWatcher, extra: Iterable<TaskView> = []): Promise<void> {
     const now = this.o.clock.now();
     await this.archiveFinished(rigTasks);
     if (now - this.lastRun < 1000) return;
@@ -56,7 +61,7 @@ export class HeatManager {
     const { config } = this.o;
     const beats = watcher.aliveBeats();
     this.learnSizes(beats);
-    const { demand, pendingScript } = this.demandOf(tasks);
+    const { demand, pendingScript } = this.demandOf(tasks, extra);
     const configuredModel = (agent: string) => config.gpus.find((g) => g.name === agent)?.model ?? null;
     this.noteWanted(beats, demand, now, configuredModel);
     const inFlight = [...rigTasks]
@@ -79,15 +84,15 @@ export class HeatManager {
   }
 
   /** llm work per model (queued and pending, mean task time, size), and script work pending. */
-  private demandOf(tasks: ReadonlyMap<string, TaskView>): { demand: ModelDemand[]; pendingScript: number } {
+  private demandOf(tasks: ReadonlyMap<string, TaskView>, extra: Iterable<TaskView> = []): { demand: ModelDemand[]; pendingScript: number } {
     const { config } = this.o;
     const byModel = new Map<string, ModelDemand & { msSum: number; msN: number }>();
     let pendingScript = 0;
     const gateMemo = new Map<string, boolean>();
-    for (const [id, v] of tasks) {
+    for (const v of chain(tasks.values(), extra)) {
       const t = v.task;
       // Behind a gate that has not said yes yet: it may never run (brain/gateSkip.ts).
-      if (v.folder === 'private' && awaitsGate(id, tasks, gateMemo)) continue;
+      if (v.folder === 'private' && awaitsGate(t.id, tasks, gateMemo)) continue;
       if (t.task_class === 'script') {
         if (isOpen(v)) pendingScript += 1;
         continue;

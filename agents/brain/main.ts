@@ -9,6 +9,7 @@ import { Ticker } from '../core/loop.ts';
 import { ensureMount, mountPaths } from '../core/paths.ts';
 import { BellReader, Doorbell, startBellWatch } from '../core/doorbell.ts';
 import { Brain } from './brain.ts';
+import { requestsDir } from '../core/request.ts';
 import { BrainLockedError, acquireBrainLock } from './lock.ts';
 
 const { values, shared } = parseCommand('usage: brain [--shared DIR] [--config FILE]', { config: { type: 'string' } });
@@ -49,7 +50,8 @@ daemon.onStop(() => ticker?.stop());
 // Events only make the reaction faster; the periodic pass is the source of truth (NFS sends no events).
 // fs.watch on each folder itself: chokidar keeps a watcher per file and re-reads the whole
 // folder on every event, which cost seconds per event with 10^5 files in complete/.
-const watchers = [paths.folders.complete, paths.folders.failed, paths.inbox, paths.approvals].map((dir) => {
+// requests/: a realtime question (forge ask) is taken at once.
+const watchers = [paths.folders.complete, paths.folders.failed, paths.inbox, paths.approvals, requestsDir(paths)].map((dir) => {
   const w = watch(dir, () => ticker.poke());
   w.on('error', () => {});
   return w;

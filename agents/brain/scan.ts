@@ -6,16 +6,19 @@ import type { Task } from '../core/task.ts';
 import { batchOfTaskId } from '../core/batch.ts';
 import type { BrainIndex } from './brainIndex.ts';
 import { RIG_BATCH } from './heatManager.ts';
+import { ASK_BATCH } from '../core/request.ts';
 
 /**
  * Updates the index from the folders and returns where each task of an active batch was seen.
  * `rigTasks` is refilled with the rig's own tasks (heatManager.ts); `onComplete` is called for
- * each task newly seen in complete/.
+ * each task newly seen in complete/. `askTasks`, when given, is refilled with the realtime
+ * questions' tasks (brain/requests.ts).
  */
-export async function scanFolders(ix: BrainIndex, rigTasks: Map<string, TaskFolder>, onComplete: (t: Task) => Promise<void>): Promise<Map<string, TaskFolder>> {
+export async function scanFolders(ix: BrainIndex, rigTasks: Map<string, TaskFolder>, onComplete: (t: Task) => Promise<void>, askTasks?: Map<string, TaskFolder>): Promise<Map<string, TaskFolder>> {
   const seen = new Map<string, TaskFolder>();
   const listed = new Map<TaskFolder, Set<string>>();
   rigTasks.clear();
+  askTasks?.clear();
   for (const folder of TASK_FOLDERS) {
     const ids = await ix.store.list(folder);
     listed.set(folder, new Set(ids));
@@ -23,6 +26,7 @@ export async function scanFolders(ix: BrainIndex, rigTasks: Map<string, TaskFold
       const batch = batchOfTaskId(id);
       if (ix.batches.has(batch)) seen.set(id, folder);
       else if (batch === RIG_BATCH) rigTasks.set(id, folder);
+      else if (batch === ASK_BATCH) askTasks?.set(id, folder);
     }
   }
   const fresh = await readHinted(ix, listed, seen);

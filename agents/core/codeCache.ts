@@ -107,7 +107,7 @@ export function runWithCodeCache(bundle: string, cacheDir: string | null = codeC
 }
 
 /** The commands that have a bundle of their own under <cli>/fast/ (scripts/<name>.ts). */
-export const FAST_COMMANDS = ['status', 'submit', 'watch', 'signal', 'logs'] as const;
+export const FAST_COMMANDS = ['status', 'submit', 'watch', 'signal', 'logs', 'ask'] as const;
 
 /**
  * `forge <command> ...` from <cliDir>/fast/<command>.cjs when the command is one of

@@ -224,6 +224,8 @@ export const Config = z.strictObject({
       quarantine_keep_days: z._default(between(1, 36_500, 'days'), 30),
       /** Days a delivered event is kept in outbox/sent/ (by the event's time); events waiting in outbox/ are never removed. */
       outbox_sent_keep_days: z._default(between(1, 36_500, 'days'), 30),
+      /** Hours an answered realtime question (requests/<id>.json and its .answer.json) is kept after its answer, by the answer's answered_at. */
+      requests_keep_hours: z._default(between(0.01, 876_000, 'hours'), 24),
     }),
     {},
   ),

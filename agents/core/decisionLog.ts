@@ -76,6 +76,8 @@ export const DECISION_VERBS = [
   'HEAT_HOLD', //        llm work waits, and why no agent is heated for it (once per reason)
   'META_DONE', //        a rig task (model load or unload) complete, archived
   'META_FAILED', //      a rig task failed, archived
+  'ASK', //              a realtime question (requests/) queued as an llm task ahead of all batch work
+  'ANSWER', //           a realtime question answered (or refused, or failed), its answer beside the request
   'ESCALATE', //         a record for a planner written (escalations/): a task that gave up, a plan refused
   'OUTBOX_FAILED', //    an event for people could not be written into outbox/ (the decision log still has it)
   // A GPU agent.

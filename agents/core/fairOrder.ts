@@ -1,5 +1,6 @@
 // The order work is taken in, the same for the brain's releases and every agent's claims:
-// higher priority first (1 is the highest, 5 the lowest, 3 when unset); within one priority
+// higher priority first (1 is the highest, 5 the lowest, 3 when unset; 0 only for realtime
+// questions, brain/askDecide.ts); within one priority
 // the batches take turns, one task each in turn (round-robin), the older batch first in each
 // round. So a 10-task batch submitted after a 10,000-task one of the same priority gets every
 // other claim instead of waiting for the big one to drain, and an urgent batch goes first.
@@ -15,6 +16,8 @@ import { batchOfTaskId } from './batch.ts';
 export const PRIORITY_HIGHEST = 1;
 export const PRIORITY_LOWEST = 5;
 export const PRIORITY_DEFAULT = 3;
+/** Realtime questions (forge ask, requests/): ahead of every batch's tasks. Never a batch's priority. */
+export const PRIORITY_REALTIME = 0;
 
 export interface Orderable {
   /** The task id: `<batch>__<name>` (the batch id starts with its submission time). */
@@ -24,7 +27,7 @@ export interface Orderable {
 
 /** A priority as written, or the default when unset or out of range. */
 export function priorityOf(p: number | null | undefined): number {
-  return typeof p === 'number' && Number.isInteger(p) && p >= PRIORITY_HIGHEST && p <= PRIORITY_LOWEST ? p : PRIORITY_DEFAULT;
+  return typeof p === 'number' && Number.isInteger(p) && p >= PRIORITY_REALTIME && p <= PRIORITY_LOWEST ? p : PRIORITY_DEFAULT;
 }
 
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

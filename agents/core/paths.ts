@@ -141,6 +141,7 @@ export async function ensureMount(paths: MountPaths): Promise<void> {
     paths.gpus, paths.signals, paths.approvals, paths.logs, paths.spoolDecisions, paths.spoolSamples, paths.quarantine, paths.doorbells, paths.metrics,
     join(paths.control, 'cancel'), join(paths.control, 'retry'), join(paths.control, 'pause'),
     join(paths.outbox, 'sent'), join(paths.outbox, 'delivering'), join(paths.escalations, 'tasks'), join(paths.escalations, 'plans'),
+    join(paths.root, 'requests'),
   ];
   await Promise.all(dirs.map((d) => mkdir(d, { recursive: true })));
 }

@@ -149,8 +149,8 @@ export const Task = z.object({
   attempts: z._default(z.array(AttemptRecord), []),
   /** Attempts before this index were spent before a person's retry (forge retry): only later ones count against the budgets. */
   attempts_from: z._default(z.number().check(z.int(), z.gte(0)), 0),
-  /** 1 (highest) to 5 (lowest): the batch's priority (core/fairOrder.ts). */
-  priority: z._default(z.number().check(z.int(), z.gte(1), z.lte(5)), 3),
+  /** 1 (highest) to 5 (lowest): the batch's priority (core/fairOrder.ts); 0: a realtime question (requests/), ahead of all. */
+  priority: z._default(z.number().check(z.int(), z.gte(0), z.lte(5)), 3),
   /** The first retry's wait, s (doubled at each retry, to retries.backoff_cap_s); null: retries.backoff_base_s. */
   retry_delay_s: z._default(z.nullable(z.number().check(z.gte(0))), null),
   infra_failures: z._default(z.number().check(z.int(), z.gte(0)), 0),

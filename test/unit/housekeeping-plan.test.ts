@@ -21,7 +21,7 @@ test('housekeeping defaults: hourly, first run 5 minutes after start, 100 MB dec
   assert.deepEqual(cfg, {
     enabled: true, interval_s: 3600, first_after_s: 300, decision_log_max_mb: 100, decision_log_keep: 5,
     training_samples_max_mb: 1024, training_samples_keep: 5, archive_keep_days: 90, late_results_keep_days: 30,
-    quarantine_keep_days: 30, outbox_sent_keep_days: 30,
+    quarantine_keep_days: 30, outbox_sent_keep_days: 30, requests_keep_hours: 24,
   });
 });
 

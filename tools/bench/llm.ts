@@ -12,6 +12,10 @@ import { renderGeneratePlan, writePlanText } from './plans.ts';
 import { makeMount, startRigSession } from './rigSession.ts';
 import { median, ratio } from './stats.ts';
 import { busyWindow } from './timeline.ts';
+import { type AskFigure, measureAsk } from './ask.ts';
+
+/** forge ask runs on each rig after its batch. */
+const ASK_RUNS = 5;
 
 /** Cycles of the LLM part's rigs (s): short, so the brain's and agents' passes wait little. */
 export const LLM_CYCLES = { internal_s: 0.25, external_s: 1 } as const;
@@ -39,6 +43,8 @@ export interface LlmRig {
   busy_s: number;
   /** Median of result.llm.tok_s: one request's own speed, as the worker measured it. */
   request_tok_s_median: number | null;
+  /** forge ask on this rig after its batch (an agent hot, the rig idle); absent when not measured. */
+  ask?: AskFigure | null;
 }
 
 export interface LlmResult {
@@ -139,7 +145,10 @@ async function runOnRig(plan: string, gpus: number, o: LlmOptions): Promise<LlmR
   const session = await startRigSession(paths, gpus, { removeOnStop: true });
   try {
     const run = await session.runPlan(plan, llmTimeoutMs(o.tasks, o.tokS, o.answerTokens));
-    return readLlmRun(gpus, run.record, run.tasks.values(), await readDecisionLines(paths));
+    const figures = readLlmRun(gpus, run.record, run.tasks.values(), await readDecisionLines(paths));
+    // Right after the batch: the model is still resident (heat_idle_s has not passed), so this is a hot, idle rig.
+    o.say?.(`bench: llm: forge ask ${ASK_RUNS} times on the ${gpus}-GPU rig, an agent hot`);
+    return { ...figures, ask: await measureAsk(paths, ASK_RUNS) };
   } finally {
     await session.stop();
   }

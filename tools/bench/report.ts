@@ -208,6 +208,11 @@ export function llmRows(L: LlmResult | null): Array<[figure: string, value: stri
     ]);
   }
   rows.push([`speed-up: 1-GPU wall / ${L.multi?.gpus ?? '?'}-GPU wall`, times(L.speedup), `simulator.tok_s ${L.sim_tok_s}`]);
+  for (const x of [L.multi, L.single]) {
+    const a = x?.ask;
+    if (!x || !a) continue;
+    rows.push([`forge ask, ${x.gpus}-GPU rig, an agent hot (target < 2 s)`, num(a.median_ms, ' ms', 0), `median of ${a.runs - a.failures} (worst ${num(a.max_ms, ' ms', 0)}${a.failures ? `, ${a.failures} failed` : ''}), command start included; the model's part ${num(a.model_median_ms, ' ms', 0)} (median request_ms at simulator.tok_s)`]);
+  }
   return rows;
 }
 

@@ -1,6 +1,7 @@
 // What the rules share: the snapshot plus what several rules derive from it (the live copy of
 // each task, the orphans, the duplicates), derived once so that each rule stays a plain
 // function from this view to its findings.
+import { ASK_BATCH } from '../../core/request.ts';
 import type { TaskView } from '../../brain/decide.ts';
 import type { Config } from '../../core/config.ts';
 import type { TaskFolder } from '../../core/paths.ts';
@@ -41,7 +42,8 @@ export function orphanFiles(snap: MountSnapshot, records: ReadonlyMap<string, un
   const pending = new Set(snap.pendingSubmissions);
   return snap.taskFiles.filter((f) => {
     const t = f.task;
-    if (!t || records.has(t.batch) || pending.has(t.batch)) return false;
+    // The realtime questions' pseudo-batch has no record: its tasks are the brain's (brain/requests.ts).
+    if (!t || records.has(t.batch) || pending.has(t.batch) || t.batch === ASK_BATCH) return false;
     const created = Date.parse(t.created_at);
     return !(Number.isFinite(created) && snap.now - created < ORPHAN_GRACE_MS);
   });
