@@ -62,8 +62,8 @@ test('fair order: a small batch behind a huge one of the same priority is done w
   assert.equal(lastSmall, 19);
 });
 
-test('priorities out of range or missing count as the default, 3', () => {
-  assert.deepEqual([priorityOf(undefined), priorityOf(null), priorityOf(0), priorityOf(6), priorityOf(2.5), priorityOf(1), priorityOf(5)], [3, 3, 3, 3, 3, 1, 5]);
+test('priorities out of range or missing count as the default, 3; 0 is the realtime questions\' own', () => {
+  assert.deepEqual([priorityOf(undefined), priorityOf(null), priorityOf(-1), priorityOf(6), priorityOf(2.5), priorityOf(1), priorityOf(5), priorityOf(0)], [3, 3, 3, 3, 3, 1, 5, 0]);
 });
 
 // ---- backoff ----
