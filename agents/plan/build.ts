@@ -12,6 +12,7 @@ import { inferTaskClass } from './infer.ts';
 import { BATCH_PATH, encodeTemplate, substituteArgv, substituteText } from './substitute.ts';
 import { tokenizeCommand } from './tokenize.ts';
 import type { Plan, PlanTaskSpec } from './types.ts';
+import { adapterTaskFields } from './adapterRules.ts';
 import { SUMMARY_TASK, validatePlan } from './validate.ts';
 
 export interface BuildOptions {
@@ -87,6 +88,7 @@ function buildTask(spec: PlanTaskSpec, plan: Plan, opts: BuildOptions, values: R
     prompt: spec.prompt === null ? null : fill(spec.prompt),
     output_schema: spec.output_schema,
     model: modelOf(spec.model, plan.frontMatter, task_class, values),
+    ...adapterTaskFields(spec, values),
     attempt: 0,
     max_attempts: spec.max_attempts ?? opts.config.retries.max_attempts,
     retry_delay_s: spec.retry_delay_s,
