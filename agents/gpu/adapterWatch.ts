@@ -32,6 +32,7 @@ export class AdapterWatch {
   /** llm claims wait: a switch is due or running. */
   hold = false;
   private switching: Promise<void> | null = null;
+  private checking: Promise<void> = Promise.resolve();
   private failed: string | null = null;
   private said: string | null = null;
   private readonly o: AdapterWatchOptions;
@@ -44,8 +45,17 @@ export class AdapterWatch {
     });
   }
 
-  /** Reads current.json when it changed and decides: nothing, hold llm claims, or switch now. */
-  async check(): Promise<void> {
+  /**
+   * Reads current.json when it changed and decides: nothing, hold llm claims, or switch now.
+   * The internal cycle and the claim pass both call it: one check at a time, so a switch starts once.
+   */
+  check(): Promise<void> {
+    const next = this.checking.then(() => this.checkOnce());
+    this.checking = next.catch(() => {});
+    return next;
+  }
+
+  private async checkOnce(): Promise<void> {
     if (await this.runtime.refreshCurrent()) this.failed = null;
     const s = this.o.state();
     const p = s.held ? this.runtime.pendingSwitch(s.held) : null;
