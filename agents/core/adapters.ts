@@ -231,7 +231,9 @@ export async function updateCurrent(paths: Pick<MountPaths, 'root'>, change: (cu
   const dir = adaptersDir(paths);
   await mkdir(dir, { recursive: true });
   const lockPath = join(dir, '.current.lock');
-  // Held for a read and a write; stale after 30 s of no refresh (a holder that died).
+  // Held for a read and a write (milliseconds); stale after 30 s of no refresh (a holder that
+  // died). Staleness compares the lock's mtime with this host's clock: hosts whose clocks
+  // differ by more than that could both write, so keep the rig's clocks in step (NTP).
   const release = await lockfile.lock(lockPath, {
     lockfilePath: lockPath, realpath: false, stale: 30_000, update: 5_000,
     retries: { retries: 40, minTimeout: 50, maxTimeout: 500 },

@@ -133,14 +133,19 @@ export class AdapterRuntime implements ModelRuntime {
     return loaded.map((l) => ({ ...l, name: this.nameOf(l.name) }));
   }
 
-  /** A served name back to the model name it was loaded for: bound here, else one of the agent's known names as it resolves now. */
+  /**
+   * A served name back to the model name it was loaded for: bound here, else one of the
+   * agent's known names (an earlier life loaded it): as it resolves now, or its plain base
+   * (loaded before an adapter became current: pendingSwitch then says so).
+   */
   private nameOf(served: string): string {
     const b = this.bound.find((x) => this.inner.sameModel(x.served, served));
     if (b) return b.model;
     for (const k of this.o.known()) {
-      if (this.inner.sameModel(this.target(k).served, served)) {
-        const t = this.target(k);
-        this.bound.push({ model: k, served: t.served, adapter: t.res.adapter });
+      const t = this.target(k);
+      const plain = t.res.via === 'current' && this.inner.sameModel(t.res.base, served);
+      if (this.inner.sameModel(t.served, served) || plain) {
+        this.bound.push({ model: k, served, adapter: plain ? null : t.res.adapter });
         return k;
       }
     }

@@ -45,9 +45,23 @@ test('an agent runtime loads the current adapter version, answers with it, and m
     assert.equal(rt.pendingSwitch('qwen2.5:7b'), null);
     assert.match((await inner.generate({ model: await rt.servedFor('qwen2.5:7b'), prompt: 'hello' })).text, new RegExp(`\\+adapter ${d2.slice(0, 12)}\\)`));
 
+    // The agent's next life finds v2 loaded and knows it as its configured model, current.
+    const next = new AdapterRuntime(inner, { paths, known: () => ['qwen2.5:7b'], onBadFile: (p) => bad.push(p) });
+    await next.refreshCurrent();
+    assert.deepEqual((await next.listLoaded()).map((m) => m.name), ['qwen2.5:7b']);
+    assert.equal(next.pendingSwitch('qwen2.5:7b'), null);
+
     // A pinned version whose folder is missing: the plan's error; what is loaded stays.
     await rejectsWith(rt.load('qwen2.5:7b#support:v7'), 'model_missing', /adapter for qwen2\.5:7b with support v7: qwen2\.5:7b: no version v7 of adapter support/);
     assert.deepEqual(sim.loaded(), ['qwen2.5:7b-support-v2']);
+
+    // A next life that finds the plain base loaded (from before the promotion) switches it.
+    await inner.unload('qwen2.5:7b-support-v2');
+    await inner.load('qwen2.5:7b');
+    const third = new AdapterRuntime(inner, { paths, known: () => ['qwen2.5:7b'], onBadFile: (p) => bad.push(p) });
+    await third.refreshCurrent();
+    assert.deepEqual((await third.listLoaded()).map((m) => m.name), ['qwen2.5:7b']);
+    assert.deepEqual(third.pendingSwitch('qwen2.5:7b') && [third.pendingSwitch('qwen2.5:7b')!.from, third.pendingSwitch('qwen2.5:7b')!.to], ['qwen2.5:7b (no adapter)', 'qwen2.5:7b with support v2']);
 
     await writeFile(currentFile(paths), '{"qwen2.5:7b": "v1"}');
     assert.equal(await rt.refreshCurrent(), false);
