@@ -57,6 +57,8 @@ export class AdapterWatch {
 
   private async checkOnce(): Promise<void> {
     if (await this.runtime.refreshCurrent()) this.failed = null;
+    // A switch of its own in progress: llm claims stay held until it ends (its end decides again).
+    if (this.switching) return;
     const s = this.o.state();
     const p = s.held ? this.runtime.pendingSwitch(s.held) : null;
     const step = decideAdapterSwitch({
@@ -76,6 +78,8 @@ export class AdapterWatch {
       if (why !== null) {
         this.failed = served;
         await this.o.log('ADAPTER', null, `${step.model}: switch to ${p.to} failed: ${why}`);
+      } else {
+        await this.o.log('ADAPTER', null, `${step.model}: now runs ${p.to} (${served})`);
       }
       this.switching = null;
       this.hold = false;

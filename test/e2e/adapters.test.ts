@@ -6,7 +6,8 @@
 // evaluates it against v1 and promotes it, since it scores higher.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { defaultGpus } from '../../agents/core/config.ts';
 import { batchDir } from '../../agents/core/paths.ts';
@@ -82,6 +83,14 @@ test('agents answer with the adapter version the mount names: v1, then v2 after 
     assert.equal((await out('promote')).message, 'qwen2.5:7b: support v3 is current (was support v1)');
     const current = JSON.parse(await readFile(join(paths.root, 'adapters', 'current.json'), 'utf8')) as Record<string, { version: string; by: string }>;
     assert.deepEqual([current['qwen2.5:7b']?.version, current['qwen2.5:7b']?.by], ['v3', `${night}__promote`]);
+
+    // The same figure again is not better: evaluate says not to proceed.
+    const again = join(paths.plans, 'nightly-adapter', 'batches', 'again');
+    await mkdir(join(again, 'outputs'), { recursive: true });
+    await writeFile(join(again, 'outputs', 'train.json'), JSON.stringify({ base: 'qwen2.5:7b', adapter: 'support', version: 'v4', score: 0.5, samples: 2 }));
+    await execa(process.execPath, [join(NIGHTLY, 'scripts', 'evaluate.mjs'), again, 'qwen2.5:7b']);
+    const verdict = JSON.parse(await readFile(join(again, 'outputs', 'evaluate.json'), 'utf8')) as { proceed: boolean; reason: string };
+    assert.deepEqual([verdict.proceed, verdict.reason], [false, 'support v4 scores 0.5, not better than the current support v3 (0.5)']);
 
     const wrong = await adapters('promote', 'qwen2.5:7b', 'support', 'v9');
     assert.equal(wrong.code, 1);
