@@ -2,7 +2,7 @@
 // each must read as `base` or `base#adapter:version` (adapterRef.ts), and an adapter version
 // needs an Ollama runtime: an OpenAI-compatible server (llama-server, vLLM) serves the one model
 // it was started with and cannot take an adapter on request. Pure.
-import { parseModelRef } from './adapterRef.ts';
+import { baseOf, parseModelRef, sameModelRef } from './adapterRef.ts';
 
 /** The parts of the config that name models (a structural type: config.ts calls this). */
 export interface ModelNaming {
@@ -27,4 +27,13 @@ export function adapterConfigProblems(config: ModelNaming, where: string): strin
   if (config.default_model !== null) check('default_model', config.default_model);
   for (const name of Object.keys(config.models)) check(`models.${JSON.stringify(name)}`, name);
   return problems;
+}
+
+/**
+ * A model's declared size in config `models`: its own entry, else its base's for a name with
+ * an adapter version (an adapter adds little to what the base holds resident); null when neither.
+ */
+export function declaredModelMb(models: Readonly<Record<string, { vram_mb: number }>>, model: string): number | null {
+  const find = (name: string) => Object.entries(models).find(([m]) => sameModelRef(m, name))?.[1].vram_mb ?? null;
+  return find(model) ?? (baseOf(model) !== model ? find(baseOf(model)) : null);
 }

@@ -37,6 +37,7 @@ import { withCardShare } from './energy.ts';
 import { AgentCounters, writeAgentMetrics } from './agentMetrics.ts';
 import { SpareWorker } from './spareWorker.ts';
 import { AdapterWatch } from './adapterWatch.ts';
+import { declaredModelMb } from '../core/adapterConfig.ts';
 import { taskModel } from '../core/config.ts';
 import { type Running, type WorkerContext, agentResult, runWorker, stopAll } from './workers.ts';
 
@@ -319,7 +320,7 @@ export class GpuAgent {
 
   /** Why a model may not be loaded on this card now: its known size over the budget (whole, or what is left). */
   private loadRefusal(model: string): string | null {
-    const size = this.config.models[model]?.vram_mb ?? this.llm.sizes[model] ?? null;
+    const size = declaredModelMb(this.config.models, model) ?? this.llm.sizes[model] ?? null;
     if (size === null) return null;
     const v = this.view();
     const whole = budgetTotal(v, this.config);

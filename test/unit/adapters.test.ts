@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { baseFolderName, parseModelRef, sameModelRef, servedModelName } from '../../agents/core/adapterRef.ts';
-import { adapterConfigProblems } from '../../agents/core/adapterConfig.ts';
+import { adapterConfigProblems, declaredModelMb } from '../../agents/core/adapterConfig.ts';
 import { CurrentAdapters, currentFile, promoteIn, promoteVersion, readCurrent, resolveModel, rollbackBase, rollbackIn } from '../../agents/core/adapters.ts';
 import { checkSchema } from '../../agents/core/zodIssues.ts';
 import { decideAdapterSwitch } from '../../agents/gpu/adapterSwitch.ts';
@@ -117,6 +117,12 @@ test('config: model names are checked, and an adapter version needs an ollama ru
     `config.json: gpus.1.model: 'qwen2.5:7b#support:v2' names an adapter version, which needs "runtime": "ollama"; an openai server serves the one model it was started with (give its serve command the adapter, e.g. llama-server --lora FILE, and name the base model here)`,
     "config.json: gpus.2.model: 'm#x': no version after the adapter 'x'; write BASE#ADAPTER:VERSION, e.g. qwen2.5:7b or qwen2.5:7b#support:v2",
   ]);
+});
+
+test('a model with an adapter version is as big as its base, unless config models says otherwise', () => {
+  const models = { 'qwen2.5:7b': { vram_mb: 5000 }, 'qwen2.5:7b#big:v1': { vram_mb: 6000 }, llama3: { vram_mb: 4000 } };
+  const table: Array<[string, number | null]> = [['qwen2.5:7b', 5000], ['qwen2.5:7b#support:v2', 5000], ['qwen2.5:7b#big:v1', 6000], ['llama3:latest#a:v1', 4000], ['mistral#a:v1', null]];
+  for (const [model, mb] of table) assert.equal(declaredModelMb(models, model), mb, model);
 });
 
 test('plans: adapter tasks need their fields, take no command, and a version is a name or a JSON file under {BATCH_PATH}', () => {
