@@ -237,7 +237,7 @@ test('unwrapBackticks', () => {
 });
 
 test('the example plans parse without problems', () => {
-  for (const name of ['hello', 'video', 'llm', 'nightly']) {
+  for (const name of ['hello', 'video', 'llm', 'nightly', 'nightly-adapter']) {
     const file = fileURLToPath(new URL(`../../plans/${name}/plan.md`, import.meta.url));
     const { plan, problems } = parsePlan(readFileSync(file, 'utf8'), file, `/p/${name}`);
     assert.deepEqual(problems, [], name);
