@@ -50,7 +50,7 @@ function render(rows: Row[], unreadable: string[]): string {
   if (!rows.length && !unreadable.length) return 'no batches on this mount yet\n';
   const lines = rows.map((b) => {
     const c = b.tasks;
-    const counts = c ? `${c.complete}/${c.total} complete${c.failed ? `, ${c.failed} failed or not run` : ''}` : 'running';
+    const counts = c ? `${c.complete}/${c.total} complete${c.skipped ? `, ${c.skipped} skipped (a gate said no)` : ''}${c.failed ? `, ${c.failed} failed or not run` : ''}` : 'running';
     return [`${b.id}  ${b.plan}  ${b.state}  ${b.submitted_at}  ${duration(b.duration_s)}  ${counts}`, ...(b.report ? [`    report ${b.report}`] : b.summary ? [`    summary ${b.summary}`] : [])].join('\n');
   });
   for (const u of unreadable) lines.push(`${u}  (unreadable record)`);

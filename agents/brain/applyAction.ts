@@ -39,6 +39,8 @@ export async function applyAction(ix: BrainIndex, batchId: string, a: BrainActio
       return unpark(ix, a);
     case 'not_run':
       return notRun(ix, batchId, a);
+    case 'skip':
+      return skip(ix, a);
     case 'unschedulable':
       return unschedulable(ix, batchId, a);
     case 'expand':
@@ -143,6 +145,15 @@ async function notRun(ix: BrainIndex, batchId: string, a: Action<'not_run'>): Pr
   }
 }
 
+/** Written as skipped in private/, then moved to complete/: a brain killed in between finds the record and moves it on (decide.ts). */
+async function skip(ix: BrainIndex, a: Action<'skip'>): Promise<void> {
+  const cur = ix.view(a.id).task;
+  const t = await ix.store.write('private', { ...cur, result: ix.brainResult(cur, 'skipped', a.reason), finished_at: ix.now() });
+  if (await ix.moveTask(a.id, 'private', 'complete', t)) {
+    await ix.decide({ what: 'SKIP', task: a.id, reason: `skipped: ${a.reason}` });
+  }
+}
+
 async function unschedulable(ix: BrainIndex, batchId: string, a: Action<'unschedulable'>): Promise<void> {
   const cur = ix.view(a.id).task;
   const t = await ix.store.write('private', { ...cur, result: { ...ix.brainResult(cur, 'unschedulable', a.reason), failure_kind: 'app' }, finished_at: ix.now() });
@@ -184,11 +195,11 @@ async function summarize(ix: BrainIndex, batchId: string, a: Action<'summarize'>
 }
 
 async function finishBatch(ix: BrainIndex, batchId: string, a: Action<'finish_batch'>): Promise<void> {
-  const rec = await ix.updateBatch(batchId, { state: a.state, finished_at: ix.now(), final_counts: a.counts });
+  const rec = await ix.updateBatch(batchId, { state: a.state, finished_at: ix.now(), final_counts: a.counts, skipped_by_gate: a.skipped ?? {} });
   const c = a.counts;
   await ix.decide({
     what: 'FINISH', batch: batchId,
-    reason: `${a.state}: ${c.complete} complete, ${c.failed} failed or not run, of ${c.total}`,
+    reason: `${a.state}: ${c.complete} complete, ${c.skipped ? `${c.skipped} skipped (a gate said no), ` : ''}${c.failed} failed or not run, of ${c.total}`,
   });
   const tasks = ix.batchOf(batchId).task_ids;
   await announceFinish(ix, rec);

@@ -10,7 +10,7 @@ import { readBatchRecordFile } from '../core/batch.ts';
 import { errorMessage, isGone } from '../core/errors.ts';
 import { archiveDir } from '../core/placeTask.ts';
 import { childPath } from '../core/paths.ts';
-import type { Task } from '../core/task.ts';
+import { type Task, endsComplete } from '../core/task.ts';
 import { readTaskFile } from '../core/taskFile.ts';
 import type { BrainIndex } from './brainIndex.ts';
 import { FINAL } from './brainIndex.ts';
@@ -118,7 +118,8 @@ async function reopen(ix: BrainIndex, batchId: string, onlyTask: string | null):
     const r = await readTaskFile(file, id);
     if (!r.ok) continue; // already back (an earlier try of this retry), or never archived
     const task = r.task;
-    const ok = task.result?.outcome === 'success';
+    // A task a gate skipped goes back to complete/ with it: the gate's verdict stands.
+    const ok = endsComplete(task.result?.outcome);
     if (!ok && chosen(task, onlyTask)) {
       ix.tasks.set(id, { folder: 'private', task: await ix.store.write('private', reset(task)) });
       retried += 1;

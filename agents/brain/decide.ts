@@ -6,6 +6,7 @@ import { type Task, taskId } from '../core/task.ts';
 import type { BatchRecord, BatchState, TaskCounts } from '../core/batch.ts';
 import { type Controls, NO_CONTROLS } from '../core/controls.ts';
 import { decideRetry, retryDelayMs } from './retry.ts';
+import { type GateSkips, gateSkips, mutedGate, skipCause } from './gateSkip.ts';
 
 export interface TaskView {
   folder: TaskFolder;
@@ -25,13 +26,15 @@ export type BrainAction =
   | { kind: 'park'; id: string; reason: string }
   | { kind: 'unpark'; id: string }
   | { kind: 'not_run'; id: string; reason: string }
+  /** A gate before it said no (gateSkip.ts): the task ends in complete/ as skipped. */
+  | { kind: 'skip'; id: string; reason: string }
   | { kind: 'unschedulable'; id: string; reason: string }
   | { kind: 'expand'; id: string }
   | { kind: 'create_children'; id: string; from: number; count: number }
   | { kind: 'retire_child'; id: string; template: string; ok: boolean }
   | { kind: 'close_template'; id: string; ok: boolean; reason: string }
   | { kind: 'summarize'; id: string }
-  | { kind: 'finish_batch'; state: BatchState; counts: TaskCounts };
+  | { kind: 'finish_batch'; state: BatchState; counts: TaskCounts; skipped?: GateSkips };
 
 type DepState = 'done' | 'failed' | 'pending';
 
@@ -72,13 +75,14 @@ function countOne(c: TaskCounts, v: TaskView | undefined): void {
   if (!v || v.folder === 'private') c.waiting += 1;
   else if (v.folder === 'queue') c.queued += 1;
   else if (v.folder === 'processing') c.processing += 1;
+  else if (v.folder === 'complete' && v.task.result?.outcome === 'skipped') c.skipped += 1;
   else if (v.folder === 'complete') c.complete += 1;
   else c.failed += 1;
 }
 
 /** The batch's counts; a windowed foreach adds its items: archived ones from `windows`, live ones by folder, the rest waiting (failed once the template has ended). */
 export function countTasks(batch: BatchRecord, tasks: Map<string, TaskView>, windows: ReadonlyMap<string, WindowView> = NO_WINDOWS): TaskCounts {
-  const c: TaskCounts = { total: 0, waiting: 0, queued: 0, processing: 0, complete: 0, failed: 0 };
+  const c: TaskCounts = { total: 0, waiting: 0, queued: 0, processing: 0, complete: 0, failed: 0, skipped: 0 };
   for (const id of batch.task_ids) {
     const v = tasks.get(id);
     countOne(c, v);
@@ -205,11 +209,15 @@ export function decideBatch(
     }
   }
 
-  if (allTerminal && batch.task_ids.length > 0) {
-    const counts = countTasks(batch, tasks, seen.windows);
-    actions.push({ kind: 'finish_batch', state: batchCancelled ? 'cancelled' : counts.failed > 0 ? 'failed' : 'complete', counts });
-  }
+  if (allTerminal && batch.task_ids.length > 0) actions.push(finishBatch(batch, ids, seen, batchCancelled));
   return actions;
+}
+
+/** The batch's end: cancelled, failed when a task failed (skipped ones did not), else complete; with what gates skipped. */
+function finishBatch(batch: BatchRecord, ids: readonly string[], seen: Seen, cancelled: boolean): BrainAction {
+  const counts = countTasks(batch, seen.tasks, seen.windows);
+  const skipped = counts.skipped > 0 ? gateSkips(ids, seen.tasks) : undefined;
+  return { kind: 'finish_batch', state: cancelled ? 'cancelled' : counts.failed > 0 ? 'failed' : 'complete', counts, ...(skipped ? { skipped } : {}) };
 }
 
 /**
@@ -248,6 +256,8 @@ function decidePrivate(id: string, t: Task, seen: Seen): BrainAction | 'summary'
   const { tasks, approvals, config, maxBudgetMb, modelMb } = seen;
   // A not_run record the brain wrote but did not move yet (crash in between).
   if (t.result?.outcome === 'not_run') return { kind: 'not_run', id, reason: t.result.reason ?? 'a dependency failed' };
+  // Likewise a skip written but not moved: the same record, moved on.
+  if (t.result?.outcome === 'skipped') return { kind: 'skip', id, reason: t.result.reason ?? 'a gate before it said no' };
   if (t.executor === 'brain' && t.type === 'batch_summary') return 'summary';
   if (t.parked === 'approval') return approvals.has(id) ? { kind: 'unpark', id } : null;
   if (seen.paused) return null;
@@ -257,6 +267,11 @@ function decidePrivate(id: string, t: Task, seen: Seen): BrainAction | 'summary'
   if (failedDep) {
     return { kind: 'not_run', id, reason: `dependency ${tasks.get(failedDep[0])?.task.name ?? failedDep[0]} failed` };
   }
+  const muted = t.depends_on.find((d) => mutedGate(tasks.get(d)));
+  if (muted) return { kind: 'not_run', id, reason: `gate ${tasks.get(muted)!.task.name} completed without a verdict on its result (run by a worker older than gate tasks?): not run rather than guess` };
+  // A gate before it said no (or a task skipped by one): it will never run, whatever the others do.
+  const cause = skipCause(t.depends_on, tasks);
+  if (cause) return { kind: 'skip', id, reason: cause.reason };
   if (states.some(([, s]) => s === 'pending')) return null;
 
   if (t.foreach && t.expanded_into === null) return { kind: 'expand', id };

@@ -164,7 +164,7 @@ const FINISH_TYPES = { complete: 'batch_finished', failed: 'batch_failed', cance
 export async function announceFinish(ix: Pick<BrainIndex, 'paths' | 'clock' | 'decide'>, rec: BatchRecord): Promise<void> {
   if (rec.state !== 'complete' && rec.state !== 'failed' && rec.state !== 'cancelled') return;
   const c = rec.final_counts;
-  const counts = c ? `: ${c.complete} complete, ${c.failed} failed or not run, of ${c.total}` : '';
+  const counts = c ? `: ${c.complete} complete, ${c.skipped ? `${c.skipped} skipped (a gate said no), ` : ''}${c.failed} failed or not run, of ${c.total}` : '';
   const failed = rec.failed_tasks.length ? `; gave up: ${rec.failed_tasks.slice(0, 5).join(', ')}${rec.failed_tasks.length > 5 ? ', ...' : ''}` : '';
   const at = rec.finished_at ? Date.parse(rec.finished_at) : ix.clock.now();
   await announce(ix.paths, {

@@ -12,6 +12,7 @@ import type { TaskStore } from '../core/store.ts';
 import { type TaskInput, taskId } from '../core/task.ts';
 import { type SealRecord, addToSeal, readSeal, writeSeal } from '../core/seal.ts';
 import type { TaskView } from './decide.ts';
+import { awaitsGate } from './gateSkip.ts';
 import { type HeatAction, type HeatPlan, type ModelDemand, decideHeat, heldBy } from './heat.ts';
 import type { AgentWatcher } from './watchAgents.ts';
 
@@ -83,8 +84,11 @@ export class HeatManager {
     const { config } = this.o;
     const byModel = new Map<string, ModelDemand & { msSum: number; msN: number }>();
     let pendingScript = 0;
-    for (const v of tasks.values()) {
+    const gateMemo = new Map<string, boolean>();
+    for (const [id, v] of tasks) {
       const t = v.task;
+      // Behind a gate that has not said yes yet: it may never run (brain/gateSkip.ts).
+      if (v.folder === 'private' && awaitsGate(id, tasks, gateMemo)) continue;
       if (t.task_class === 'script') {
         if (isOpen(v)) pendingScript += 1;
         continue;

@@ -18,7 +18,7 @@ export const WRITE_EVERY_MS = 5000;
 /** Seconds: from sub-second hops on a local mount to tasks that run for hours. */
 export const SECONDS_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400];
 
-const ACTIONS_COUNTED = ['retry', 'give_up', 'backoff'] as const;
+const ACTIONS_COUNTED = ['retry', 'give_up', 'backoff', 'skip'] as const;
 
 type Hist = HistogramSeries & { counts: number[] };
 
@@ -80,13 +80,17 @@ function time(iso: string | null): number | null {
 /** The brain's families, from its index and counters. Pure. */
 export function brainFamilies(tasks: ReadonlyMap<string, TaskView>, batches: ReadonlyMap<string, BatchRecord>, c: BrainCounters): Family[] {
   const byFolder = new Map<string, number>();
-  for (const f of TASK_FOLDERS) for (const cls of TASK_CLASSES) byFolder.set(`${f}|${cls}`, 0);
-  for (const v of tasks.values()) byFolder.set(`${v.folder}|${v.task.task_class}`, (byFolder.get(`${v.folder}|${v.task.task_class}`) ?? 0) + 1);
+  // A task a gate skipped is in complete/ but counted apart: it did not run.
+  for (const f of [...TASK_FOLDERS, 'skipped']) for (const cls of TASK_CLASSES) byFolder.set(`${f}|${cls}`, 0);
+  for (const v of tasks.values()) {
+    const key = `${v.folder === 'complete' && v.task.result?.outcome === 'skipped' ? 'skipped' : v.folder}|${v.task.task_class}`;
+    byFolder.set(key, (byFolder.get(key) ?? 0) + 1);
+  }
   const byState = new Map<string, number>();
   for (const b of batches.values()) byState.set(b.state, (byState.get(b.state) ?? 0) + 1);
   return [
     {
-      name: 'forge_tasks', help: 'Tasks of the active batches by folder (state) and task class.', type: 'gauge',
+      name: 'forge_tasks', help: 'Tasks of the active batches by folder (state; skipped: in complete/, not run because a gate said no) and task class.', type: 'gauge',
       samples: [...byFolder].map(([k, value]) => {
         const [state, task_class] = k.split('|') as [string, string];
         return { labels: { state, task_class }, value };
@@ -94,7 +98,7 @@ export function brainFamilies(tasks: ReadonlyMap<string, TaskView>, batches: Rea
     },
     { name: 'forge_batches', help: 'Active batches by state.', type: 'gauge', samples: [...byState].map(([state, value]) => ({ labels: { state }, value })) },
     {
-      name: 'forge_brain_actions_total', help: 'Retries, backoff waits and give-ups the brain decided since it started.', type: 'counter',
+      name: 'forge_brain_actions_total', help: 'Retries, backoff waits, give-ups and gate skips the brain decided since it started.', type: 'counter',
       samples: ACTIONS_COUNTED.map((action) => ({ labels: { action }, value: c.actions.get(action) ?? 0 })),
     },
     {

@@ -26,7 +26,8 @@ export function buildSummary(batch: BatchRecord, tasks: Map<string, TaskView>, s
     const v = tasks.get(id);
     if (!v) continue;
     const t = v.task;
-    const state = v.folder === 'complete' ? 'complete' : t.result?.outcome === 'not_run' ? 'not_run' : isFinalFailure(v, config) ? 'failed' : v.folder;
+    const skipped = v.folder === 'complete' && t.result?.outcome === 'skipped';
+    const state = skipped ? 'skipped' : v.folder === 'complete' ? 'complete' : t.result?.outcome === 'not_run' ? 'not_run' : isFinalFailure(v, config) ? 'failed' : v.folder;
     rows.push({
       name: t.name,
       id,
@@ -46,7 +47,7 @@ export function renderSummaryMarkdown(s: BatchSummary): string {
   const lines = [
     `# Batch ${s.batch} (${s.plan}): ${s.state}`,
     '',
-    `${s.counts.complete} of ${s.counts.total} tasks complete, ${s.counts.failed} failed or not run.`,
+    `${s.counts.complete} of ${s.counts.total} tasks complete, ${s.counts.skipped ? `${s.counts.skipped} skipped (a gate said no), ` : ''}${s.counts.failed} failed or not run.`,
     '',
     '| task | state | attempts | seconds | reason |',
     '| --- | --- | --- | --- | --- |',

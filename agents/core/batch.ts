@@ -20,6 +20,8 @@ export const TaskCounts = z.object({
   processing: z.number().check(z.int()),
   complete: z.number().check(z.int()),
   failed: z.number().check(z.int()),
+  /** Tasks not run because a gate before them said no (in complete/, not failures); 0 in records written before gates. */
+  skipped: z._default(z.number().check(z.int()), 0),
 });
 export type TaskCounts = z.infer<typeof TaskCounts>;
 
@@ -51,6 +53,12 @@ export const BatchRecord = z.object({
   /** Why tasks failed for good, by task id (the first 20, each cut to 300 characters): what status shows of a failed batch. */
   failure_reasons: z._default(z.record(z.string(), z.string()), {}),
   summary_path: z._default(z.nullable(z.string()), null),
+  /**
+   * Written when the batch finishes: the tasks a gate's "no" skipped, by the gate's task id,
+   * with the reason they were skipped for (brain/gateSkip.ts). Status reads it once the
+   * batch's task files are archived.
+   */
+  skipped_by_gate: z._default(z.record(z.string(), z.object({ reason: z.string(), tasks: z.array(z.string()) })), {}),
   /** 1 (highest) to 5 (lowest): its tasks' priority (core/fairOrder.ts). */
   priority: z._default(z.number().check(z.int(), z.gte(1), z.lte(5)), 3),
   /** When the brain first acted on a cancel of the whole batch (control/cancel/<id>); null: not cancelled. */

@@ -50,6 +50,7 @@ export const DECISION_VERBS = [
   'PARK', //             a task held in private/ until a person approves it
   'APPROVED', //         an approval file found: the parked task released
   'NOT_RUN', //          a task that will not run (a dependency failed)
+  'SKIP', //             a task that will not run because a gate before it said no: complete, not failed
   'UNSCHEDULABLE', //    a task that needs more VRAM than any GPU has
   'EXPAND', //           a foreach task expanded into one task per item
   'FOREACH_DONE', //     every item of a foreach task complete

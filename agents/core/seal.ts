@@ -39,12 +39,16 @@ export function sealPath(paths: MountPaths, batch: string): string {
 /** The digest of a task's sealed fields (sha256, hex). */
 const digests = new WeakMap<object, string>();
 
-export function taskDigest(t: Pick<Task, (typeof SEALED)[number]>): string {
+export function taskDigest(t: Pick<Task, (typeof SEALED)[number]> & { gate?: boolean }): string {
   // Tasks are never changed in place (each version is a new object): an agent checks the same
   // queued task on every claim pass, once hashed is enough.
   const known = digests.get(t);
   if (known !== undefined) return known;
-  const d = createHash('sha256').update(JSON.stringify(SEALED.map((k) => t[k] ?? null))).digest('hex');
+  const fields: unknown[] = SEALED.map((k) => t[k] ?? null);
+  // A gate decides whether the tasks behind it run: sealed too, and only when set, so the
+  // digests of every other task stay what they were before gates existed.
+  if (t.gate === true) fields.push({ gate: true });
+  const d = createHash('sha256').update(JSON.stringify(fields)).digest('hex');
   digests.set(t, d);
   return d;
 }

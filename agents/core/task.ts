@@ -1,6 +1,7 @@
 // The task file and the worker's result: one schema each, shared by every process.
 import * as z from './zod.ts';
 import { isSafeName } from './paths.ts';
+import { GateVerdict } from './gate.ts';
 
 export const TASK_CLASSES = ['cpu', 'script', 'llm', 'meta'] as const;
 export const TaskClass = z.enum(TASK_CLASSES);
@@ -33,6 +34,7 @@ export const Outcome = z.enum([
   'error', // the worker itself broke (infra)
   'unschedulable', // can never fit any GPU of the rig (never retried)
   'cancelled', // a person cancelled it (forge cancel, or an abort signal): never retried
+  'skipped', // a gate before it said no (core/gate.ts): not run, and not a failure
 ]);
 export type Outcome = z.infer<typeof Outcome>;
 
@@ -74,6 +76,8 @@ export const WorkerResult = z.object({
   peak_vram_mb: z.optional(z.nullable(z.number().check(z.gte(0)))),
   /** Generate and parse tasks: tokens and time of the LLM request. */
   llm: z.optional(LlmUsage),
+  /** A gate task's verdict, read from its result file once it exited 0 (core/gate.ts). */
+  gate: z.optional(GateVerdict),
 });
 export type WorkerResult = z.infer<typeof WorkerResult>;
 
@@ -131,6 +135,8 @@ export const Task = z.object({
   /** promote_adapter / rollback_adapter: the adapter, and its version or a JSON file under the batch folder naming it (core/adapterTask fields). */
   adapter: z._default(z.nullable(z.string()), null),
   version: z._default(z.nullable(z.string()), null),
+  /** A gate: its verdict decides whether the tasks behind it run (core/gate.ts). */
+  gate: z._default(z.boolean(), false),
   /** Only this agent may claim it (the brain's load_llm/unload_llm for one GPU); null: any. */
   target: z._default(z.nullable(z.string()), null),
   /** The claim token: attempt number of the current or last claim. */
@@ -187,3 +193,8 @@ export function childName(template: string, index: number): string {
 
 /** Plan task names: what may appear after the batch id in a task id. */
 export const TASK_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** Whether a task that ended with this outcome belongs in complete/: it succeeded, or a gate before it said no (skipped). */
+export function endsComplete(outcome: Outcome | undefined): boolean {
+  return outcome === 'success' || outcome === 'skipped';
+}

@@ -72,7 +72,7 @@ export class AttemptResults {
       return 'late';
     }
     const took = `attempt ${t.attempt} in ${(result.duration_ms / 1000).toFixed(1)} s`;
-    if (ok) await this.o.log('DONE', t.id, took);
+    if (ok) await this.o.log('DONE', t.id, result.gate ? `${took}; gate says ${result.gate.proceed ? 'proceed' : 'no'}${result.gate.reason ? `: ${result.gate.reason}` : ''}` : took);
     else await this.o.log('TASK_FAILED', t.id, `${took}: ${result.outcome}${result.failure_kind ? ` (${result.failure_kind})` : ''}: ${result.reason ?? ''}`.slice(0, 400));
     return ok ? 'success' : 'failure';
   }

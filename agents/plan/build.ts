@@ -89,6 +89,7 @@ function buildTask(spec: PlanTaskSpec, plan: Plan, opts: BuildOptions, values: R
     output_schema: spec.output_schema,
     model: modelOf(spec.model, plan.frontMatter, task_class, values),
     ...adapterTaskFields(spec, values),
+    gate: spec.gate ?? false,
     attempt: 0,
     max_attempts: spec.max_attempts ?? opts.config.retries.max_attempts,
     retry_delay_s: spec.retry_delay_s,

@@ -39,3 +39,9 @@ export function readInteger(value: string | undefined, re: RegExp): number | nul
   const m = value === undefined ? null : re.exec(value.trim());
   return m ? Number(m[1]) : null;
 }
+
+/** `true` or `false` (any case); null when the value is absent or anything else. */
+export function readBoolean(value: string | undefined): boolean | null {
+  const v = value?.trim().toLowerCase();
+  return v === 'true' ? true : v === 'false' ? false : null;
+}

@@ -1,7 +1,7 @@
 // A task's fields: the names a plan may write, the types it may ask for, and the typed task
 // read from the raw field text. What cannot be read stays in `raw` for validatePlan to report.
 import { EXECUTORS, TASK_CLASSES, type Executor, type TaskClass, type TaskType } from '../core/task.ts';
-import { readInteger, splitDependencies, splitForeach } from './fieldValues.ts';
+import { readBoolean, readInteger, splitDependencies, splitForeach } from './fieldValues.ts';
 import type { PlanTaskSpec } from './types.ts';
 
 /** Fields a task may have, in the order PLAN_FORMAT.md documents them. */
@@ -22,6 +22,7 @@ export const TASK_FIELDS = [
   'adapter',
   'version',
   'description',
+  'gate',
 ] as const;
 export type TaskField = (typeof TASK_FIELDS)[number];
 
@@ -77,5 +78,6 @@ export function typedTask(
     prompt: raw.prompt ? raw.prompt : null,
     output_schema: readOutputSchema(raw.output_schema),
     model: raw.model ? raw.model : null,
+    gate: readBoolean(raw.gate),
   };
 }

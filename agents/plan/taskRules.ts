@@ -2,6 +2,7 @@
 // needs, placeholders (placeholderRules.ts), foreach, and dependencies that exist. Each rule
 // names its field's line and says what was expected and what was found.
 import { EXECUTORS, TASK_CLASSES } from '../core/task.ts';
+import { GATE_RULES } from './gateRules.ts';
 import { PLACEHOLDER_RULES, placeholderProblems } from './placeholderRules.ts';
 import { SUMMARY_TASK, fieldLine, type Problem, type TaskRule } from './ruleContext.ts';
 import { BATCH_PATH } from './substitute.ts';
@@ -208,4 +209,5 @@ export const TASK_RULES: readonly TaskRule[] = [
   foreachKey,
   foreachWaits,
   dependenciesExist,
+  ...GATE_RULES,
 ];

@@ -48,6 +48,8 @@ export interface PlanTaskSpec {
   prompt: string | null;
   output_schema: Record<string, unknown> | null;
   model: string | null;
+  /** gate: true makes the task's verdict decide whether the tasks behind it run; null: not given or not a boolean (false). */
+  gate: boolean | null;
 }
 
 export interface Plan {

@@ -194,8 +194,9 @@ function stderrBlock(lines: string[] | null | undefined): string {
 
 function failures(input: ReportInput, bars: Bar[]): string {
   const failed = bars.filter((b) => !b.open && b.outcome !== 'success');
-  const notRun = input.summary.tasks.filter((t) => t.attempts === 0 && t.state !== 'complete' && t.reason);
-  if (failed.length === 0 && notRun.length === 0) return '<p class="note">No attempt failed.</p>';
+  const notRun = input.summary.tasks.filter((t) => t.attempts === 0 && t.state !== 'complete' && t.state !== 'skipped' && t.reason);
+  const skipped = skippedList(input);
+  if (failed.length === 0 && notRun.length === 0) return '<p class="note">No attempt failed.</p>' + skipped;
   const shown = failed.slice(0, MAX_FAILURES_SHOWN);
   const items = shown.map((b) => {
     const exit = b.exit_code === null ? '' : `, exit ${b.exit_code}`;
@@ -206,7 +207,15 @@ function failures(input: ReportInput, bars: Bar[]): string {
   const never = notRun.length
     ? `<h3>Never ran</h3><ul>${notRun.slice(0, MAX_FAILURES_SHOWN).map((t) => `<li>${line(t.name, 80)}: ${esc(t.state)}: ${line(t.reason ?? '', 500)}</li>`).join('')}</ul>`
     : '';
-  return items.join('') + more + never;
+  return items.join('') + more + never + skipped;
+}
+
+/** Tasks a gate's "no" skipped: not failures, listed apart with the gate's reason. */
+function skippedList(input: ReportInput): string {
+  const skipped = input.summary.tasks.filter((t) => t.state === 'skipped');
+  if (!skipped.length) return '';
+  const more = skipped.length > MAX_FAILURES_SHOWN ? `<p class="note">${skipped.length - MAX_FAILURES_SHOWN} more skipped tasks are not shown.</p>` : '';
+  return `<h3>Skipped: a gate said no</h3><ul>${skipped.slice(0, MAX_FAILURES_SHOWN).map((t) => `<li>${line(t.name, 80)}: ${line(t.reason ?? '', 500)}</li>`).join('')}</ul>${more}`;
 }
 
 function llmRows(rows: Record<string, LlmTotal>, head: string): string {
@@ -237,7 +246,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px;border-bott
 .note{color:#666}.chart{display:block}.lane{fill:#f4f6f8}.grid{stroke:#e0e0e0}.axis{font-size:11px;fill:#666}.label{font-size:12px;fill:#222}
 .barlabel{font-size:11px;fill:#fff}.legend{margin:4px 0 0 150px}.key{margin-right:14px}.swatch{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}
 table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}th{background:#f4f6f8}
-tr.failed td,tr.not_run td{background:#fdecee}pre.stderr{background:#1e1e1e;color:#eee;padding:8px;max-height:320px;overflow:auto;white-space:pre-wrap}
+tr.failed td,tr.not_run td{background:#fdecee}tr.skipped td{background:#f4f6f8;color:#666}pre.stderr{background:#1e1e1e;color:#eee;padding:8px;max-height:320px;overflow:auto;white-space:pre-wrap}
 .failure{border-left:4px solid ${BAR_COLOURS.app};padding-left:10px;margin:10px 0}`;
 
 /** The whole report page. */
@@ -254,7 +263,7 @@ export function renderReport(input: ReportInput): string {
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${STYLE}</style></head><body>
 <h1>${esc(title)}</h1>
-<p>${s.counts.complete} of ${s.counts.total} tasks complete, ${s.counts.failed} failed or not run. Submitted ${esc(input.batch.submitted_at)}; started ${esc(input.batch.started_at ?? '–')}; timeline from ${esc(new Date(span.from).toISOString())}, ${seconds(span.to - span.from)} s.</p>
+<p>${s.counts.complete} of ${s.counts.total} tasks complete, ${s.counts.skipped ? `${s.counts.skipped} skipped (a gate said no), ` : ''}${s.counts.failed} failed or not run. Submitted ${esc(input.batch.submitted_at)}; started ${esc(input.batch.started_at ?? '–')}; timeline from ${esc(new Date(span.from).toISOString())}, ${seconds(span.to - span.from)} s.</p>
 <h2 id="timeline">Timeline: every attempt per GPU</h2>
 ${gantt(bars, span)}${cut}
 <h2 id="telemetry">VRAM and temperature</h2>

@@ -47,12 +47,12 @@ export function healthText(h: Heartbeat): string {
 }
 
 export function progress(c: TaskCounts): { done: number; fraction: number | null } {
-  const done = c.complete + c.failed;
+  const done = c.complete + c.failed + c.skipped;
   return { done, fraction: c.total > 0 ? done / c.total : null };
 }
 
 export function countsText(c: TaskCounts): string {
-  return `waiting ${c.waiting} · queued ${c.queued} · running ${c.processing} · complete ${c.complete} · failed ${c.failed}`;
+  return `waiting ${c.waiting} · queued ${c.queued} · running ${c.processing} · complete ${c.complete} · failed ${c.failed}${c.skipped ? ` · skipped ${c.skipped}` : ''}`;
 }
 
 export function gpuDeadText(g: GpuView): string {

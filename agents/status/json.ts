@@ -17,6 +17,8 @@ export interface StatusJson {
   agents: Array<{ name: string; gpu_id: number; alive: boolean; heartbeat_age_s: number | null; pid_alive: boolean | null; down_reason: string | null }>;
   waiting: Array<{ task_id: string; where: WaitItem['where']; reason: string }>;
   failed_for_good: Array<{ task_id: string; reason: string }>;
+  /** Tasks a gate's "no" skipped: state 'skipped', the gate's task id and the reason. */
+  skipped: Array<{ task_id: string; batch: string; state: 'skipped'; gate: string; reason: string }>;
   interventions: RigSnapshot['interventions'];
   /** Files on the mount that could not be used, with why: one entry per bad file, never a crash. */
   bad_files: RigSnapshot['bad_files'];
@@ -42,6 +44,7 @@ export function toStatusJson(snap: RigSnapshot, view: StatusView = summarize(sna
     })),
     waiting: view.waiting.map((w) => ({ task_id: w.task_id, where: w.where, reason: w.reason })),
     failed_for_good: view.failed_for_good.map((f) => ({ task_id: f.task_id, reason: f.reason })),
+    skipped: view.skipped.map((k) => ({ task_id: k.task_id, batch: k.batch, state: k.state, gate: k.gate, reason: k.reason })),
     interventions: snap.interventions,
     bad_files: snap.bad_files,
     brain: snap.brain ? { ...snap.brain, inbox_pending: snap.inbox_pending } : null,

@@ -114,6 +114,15 @@ function failedLines(view: StatusView): string[] {
   return out;
 }
 
+/** Tasks a gate's "no" skipped: one line per gate, then the tasks (capped). */
+function skippedLines(view: StatusView): string[] {
+  if (!view.skipped.length) return [];
+  const out = ['', `Skipped: a gate said no (${view.skipped.length})`];
+  for (const k of view.skipped.slice(0, STATUS_LIST_CAP)) out.push(`  ${k.task_id}  skipped  ${k.reason}`);
+  if (view.skipped.length > STATUS_LIST_CAP) out.push(`  ... and ${view.skipped.length - STATUS_LIST_CAP} more`);
+  return out;
+}
+
 /** What is paused, and why nothing of it moves; what is cancelled. */
 function controlLines(snap: RigSnapshot): string[] {
   const c = snap.controls;
@@ -137,6 +146,7 @@ export function renderStatus(snap: RigSnapshot, view: StatusView = summarize(sna
     ...orphanedLines(view),
     ...waitingLines(view),
     ...failedLines(view),
+    ...skippedLines(view),
     ...scheduleLines(snap.schedules ?? []),
     ...(bad.length ? ['', ...bad] : []),
   ];

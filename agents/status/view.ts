@@ -7,6 +7,7 @@ import type { Task } from '../core/task.ts';
 import { type BrainView, brainIsDown, judgeBrain } from './liveness.ts';
 import type { RigSnapshot } from './snapshot.ts';
 import { type LocatedTask, type WaitContext, explainFailure, explainWait, indexTasks } from './waitReason.ts';
+import { type SkippedItem, skippedTasks } from './skipped.ts';
 
 export interface BatchView {
   id: string;
@@ -63,6 +64,8 @@ export interface StatusView {
   /** Every task not running and not finished, with why: queued first, then held, then retries. */
   waiting: WaitItem[];
   failed_for_good: FailedItem[];
+  /** Tasks not run because a gate before them said no (complete, not failed), with the gate's reason. */
+  skipped: SkippedItem[];
   /** Running tasks per agent name: the processing folder, enriched by the heartbeat. */
   running: Map<string, RunningItem[]>;
   /** Tasks in processing/ whose agent is not alive (or unknown); empty without a config. */
@@ -90,6 +93,7 @@ export function summarize(snap: RigSnapshot): StatusView {
     },
     waiting,
     failed_for_good: failedForGood,
+    skipped: skippedTasks(snap.batches, byId),
     running,
     orphaned,
   };
@@ -176,7 +180,7 @@ function runningTasks(snap: RigSnapshot, byId: ReadonlyMap<string, LocatedTask>)
  * A windowed foreach's items: finished and archived ones from the record, live children from the
  * folders, the rest (not made yet) waiting, or failed once the template has ended. Children of a windowed foreach are not in task_ids.
  */
-function withWindows(rec: BatchRecord, c: TaskCounts, byId: ReadonlyMap<string, { folder: string; task: { item_index: number | null } }>): TaskCounts {
+function withWindows(rec: BatchRecord, c: TaskCounts, byId: ReadonlyMap<string, { folder: string; task: Pick<Task, 'item_index' | 'result'> }>): TaskCounts {
   const wins = Object.entries(rec.windows);
   if (!wins.length) return c;
   const live = new Map(wins.map(([id]) => [`${id}.`, [] as string[]]));
@@ -201,14 +205,16 @@ function withWindows(rec: BatchRecord, c: TaskCounts, byId: ReadonlyMap<string, 
   return c;
 }
 
-function countFromFolders(ids: readonly string[], byId: ReadonlyMap<string, { folder: string }>): TaskCounts {
-  const c: TaskCounts = { total: 0, waiting: 0, queued: 0, processing: 0, complete: 0, failed: 0 };
+function countFromFolders(ids: readonly string[], byId: ReadonlyMap<string, { folder: string; task: Pick<Task, 'result'> }>): TaskCounts {
+  const c: TaskCounts = { total: 0, waiting: 0, queued: 0, processing: 0, complete: 0, failed: 0, skipped: 0 };
   for (const id of ids) {
-    const folder = byId.get(id)?.folder;
+    const v = byId.get(id);
+    const folder = v?.folder;
     c.total += 1;
     if (!folder || folder === 'private') c.waiting += 1;
     else if (folder === 'queue') c.queued += 1;
     else if (folder === 'processing') c.processing += 1;
+    else if (folder === 'complete' && v?.task.result?.outcome === 'skipped') c.skipped += 1;
     else if (folder === 'complete') c.complete += 1;
     else c.failed += 1;
   }

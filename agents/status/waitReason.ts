@@ -10,6 +10,7 @@ import type { TaskFolder } from '../core/paths.ts';
 import type { Task } from '../core/task.ts';
 import { decideRetry } from '../brain/retry.ts';
 import { NO_BRAIN } from './liveness.ts';
+import { skipCause } from '../brain/gateSkip.ts';
 
 export interface LocatedTask {
   task: Task;
@@ -96,6 +97,8 @@ function explainPrivate(task: Task, ctx: WaitContext): string {
   if (task.result?.outcome === 'not_run') {
     return `not run: ${task.result.reason ?? 'a dependency failed'}; ${brain('the brain moves it to failed/')}`;
   }
+  const skip = task.result?.outcome === 'skipped' ? task.result.reason : skipCause(task.depends_on, ctx.tasksById)?.reason;
+  if (skip) return `skipped: ${skip}; ${brain('the brain moves it to complete/ (not a failure)')}`;
   if (task.parked === 'approval') {
     if (ctx.approvals?.has(task.id)) return `approved; ${brain('the brain releases it on its next pass')}`;
     const file = join(ctx.shared, 'approvals', task.id);
@@ -111,6 +114,7 @@ function explainPrivate(task: Task, ctx: WaitContext): string {
   }
   if (pending.length === 1) {
     const only = pending[0] as string;
+    if (ctx.tasksById.get(only)?.task.gate) return `waiting for the verdict of gate ${depName(only, ctx)} (${folderWord(ctx.tasksById.get(only)?.folder ?? null)})`;
     return `dependency ${depName(only, ctx)} not done (${folderWord(ctx.tasksById.get(only)?.folder ?? null)})`;
   }
   if (pending.length > 1) return `dependencies not done: ${listDeps(pending, ctx, ', ')}`;

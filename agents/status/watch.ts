@@ -52,7 +52,7 @@ function batchLines(view: StatusView, width: number): string[] {
   if (active.length + recent.length === 0) out.push('  (none)');
   for (const b of [...recent, ...active]) {
     const p = progress(b.tasks);
-    const failed = b.tasks.failed ? ` (${b.tasks.failed} failed)` : '';
+    const failed = (b.tasks.failed ? ` (${b.tasks.failed} failed)` : '') + (b.tasks.skipped ? ` (${b.tasks.skipped} skipped)` : '');
     out.push(` ${b.id} ${b.plan} ${pad(b.state, 9)} ${bar(p.fraction, Math.max(barWidth(width), 5) * 2)} ${p.done}/${b.tasks.total}${failed}`);
   }
   return out;

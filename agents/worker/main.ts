@@ -43,6 +43,7 @@ import { checkSchema } from '../core/zodIssues.ts';
 import { formatTaskPidLine } from '../core/workerProtocol.ts';
 import { TaskInputError, awaitTask } from './spareInput.ts';
 import { checkPolicy, GPU_SELECTION_VARS } from './policy.ts';
+import { runWithGate } from './gateCheck.ts';
 import { makeResult, printResult, type ResultFields, type ResultTask } from './result.ts';
 import { LogFileError } from './logFiles.ts';
 import { DEFAULT_KILL_GRACE_MS, runShell, type ShellRun } from './runShell.ts';
@@ -214,14 +215,14 @@ async function runTaskInput(raw: unknown, who: ResultTask, args: WorkerArgs, sig
   if (signal.aborted) return makeResult(who, { outcome: 'killed', reason: `the worker received ${String(signal.reason)} before the task started` });
 
   const shared = args.shared ?? dirname(args.configPath);
-  if (task.type === 'shell') return runShellTask(task, config, shared, who, signal);
+  if (task.type === 'shell') return runWithGate(task, () => runShellTask(task, config, shared, who, signal));
   if (task.type === 'generate' || task.type === 'parse') {
     const ollamaUrl = pickOllamaUrl(args, config);
     if (ollamaUrl === null) {
       return makeResult(who, { outcome: 'error', reason: 'no LLM runtime address: pass --ollama-url URL (or set FORGE_OLLAMA_URL)' });
     }
     const { runLlmTask } = await import('./llmTask.ts');
-    return runLlmTask(task, { ollamaUrl, trainingSamplesDir: mountPaths(shared).spoolSamples, startedAt: who.startedAt, signal });
+    return runWithGate(task, () => runLlmTask(task, { ollamaUrl, trainingSamplesDir: mountPaths(shared).spoolSamples, startedAt: who.startedAt, signal }));
   }
   if (task.type === 'promote_adapter' || task.type === 'rollback_adapter') {
     const { runAdapterTask } = await import('./adapterTask.ts');

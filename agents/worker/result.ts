@@ -9,6 +9,7 @@ export function defaultFailureKind(outcome: Outcome): FailureKind | null {
     case 'success':
     case 'needs_approval':
     case 'cancelled':
+    case 'skipped':
       return null;
     case 'failed':
     case 'timeout':

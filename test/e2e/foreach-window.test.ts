@@ -82,7 +82,7 @@ test(`a foreach of ${N} items with foreach.window ${W}: every item once, archive
 
     const end = await waitForBatchEnd(paths, batch, 120_000);
     assert.equal(end.state, 'complete');
-    assert.deepEqual(end.final_counts, { total: N + OWN, waiting: 0, queued: 0, processing: 0, complete: N + OWN, failed: 0 });
+    assert.deepEqual(end.final_counts, { total: N + OWN, waiting: 0, queued: 0, processing: 0, complete: N + OWN, failed: 0, skipped: 0 });
     assert.equal(end.task_ids.length, OWN, 'the children stay out of task_ids');
     const children = await archivedChildren(paths, batch);
     assert.equal(children.length, N, 'every child archived once');

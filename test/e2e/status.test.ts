@@ -61,7 +61,7 @@ async function buildMount(paths: MountPaths): Promise<void> {
   await writeBatchRecord(paths, { ...base, id: 'b1', state: 'running', task_ids: ids });
   await writeBatchRecord(paths, {
     ...base, id: 'b0', state: 'complete', task_ids: ['b0__x', 'b0__y'],
-    final_counts: { total: 2, waiting: 0, queued: 0, processing: 0, complete: 2, failed: 0 },
+    final_counts: { total: 2, waiting: 0, queued: 0, processing: 0, complete: 2, failed: 0, skipped: 0 },
   });
   await writeHeartbeat(paths, heartbeat(0, {
     active_tasks: [{ worker_id: 'w', task_id: scan.id, task_class: 'script', task_name: 'scan', vram_estimate_mb: 1024, peak_vram_mb: 700, pid: 9, started_at: new Date().toISOString() }],
@@ -80,8 +80,8 @@ test('status --json prints the contract object with counts and wait reasons', as
     assert.equal(r.exitCode, 0, r.stderr);
     const json = JSON.parse(r.stdout);
     assert.deepEqual(json.batches, [
-      { id: 'b0', plan: 'videos', state: 'complete', tasks: { total: 2, waiting: 0, queued: 0, processing: 0, complete: 2, failed: 0 } },
-      { id: 'b1', plan: 'videos', state: 'running', tasks: { total: 6, waiting: 2, queued: 1, processing: 1, complete: 1, failed: 1 } },
+      { id: 'b0', plan: 'videos', state: 'complete', tasks: { total: 2, waiting: 0, queued: 0, processing: 0, complete: 2, failed: 0, skipped: 0 } },
+      { id: 'b1', plan: 'videos', state: 'running', tasks: { total: 6, waiting: 2, queued: 1, processing: 1, complete: 1, failed: 1, skipped: 0 } },
     ]);
     assert.deepEqual(json.queue, { queued: 1, processing: 1, complete: 1, failed: 1, waiting: 2 });
     assert.equal(json.gpus.length, 2);

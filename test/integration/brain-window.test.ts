@@ -104,7 +104,7 @@ for (const failIndex of [null, 37]) {
       assert.equal(archived.length, N);
       assert.deepEqual(rec?.final_counts, {
         total: N + 3, waiting: 0, queued: 0, processing: 0,
-        complete: failIndex === null ? N + 3 : N + 1, failed: failIndex === null ? 0 : 2,
+        complete: failIndex === null ? N + 3 : N + 1, failed: failIndex === null ? 0 : 2, skipped: 0,
       });
       for (const f of ['private', 'queue', 'processing', 'complete', 'failed'] as const) assert.deepEqual(await store.list(f), [], `${f}/ is empty`);
     } finally {

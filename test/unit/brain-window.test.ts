@@ -48,7 +48,7 @@ test('counts: archived from the window, live by folder, not made yet waiting', (
   const tpl = makeTask({ name: 'work', window: { items: 10, created: 5 }, expanded_into: [] });
   tasks.set(T, { folder: 'private', task: tpl });
   const batch = BatchRecord.parse({ id: 'b1', plan: 'p', plan_dir: '/p', batch_path: '/tmp/b', state: 'running', values: {}, submitted_at: 'x', started_at: null, finished_at: null, task_ids: [T] });
-  assert.deepEqual(countTasks(batch, tasks, windows), { total: 11, waiting: 6, queued: 1, processing: 1, complete: 2, failed: 1 });
+  assert.deepEqual(countTasks(batch, tasks, windows), { total: 11, waiting: 6, queued: 1, processing: 1, complete: 2, failed: 1, skipped: 0 });
 });
 
 test('counts: once the template has ended (a cancel), items never made count as failed, not waiting', () => {
@@ -57,5 +57,5 @@ test('counts: once the template has ended (a cancel), items never made count as 
   tasks.set(T, { folder: 'failed', task: tpl });
   const batch = BatchRecord.parse({ id: 'b1', plan: 'p', plan_dir: '/p', batch_path: '/tmp/b', state: 'running', values: {}, submitted_at: 'x', started_at: null, finished_at: null, task_ids: [T], cancelled_at: 'x' });
   // The template, 2 complete, 1 failed archived, 2 cancelled live, 5 never made.
-  assert.deepEqual(countTasks(batch, tasks, windows), { total: 11, waiting: 0, queued: 0, processing: 0, complete: 2, failed: 9 });
+  assert.deepEqual(countTasks(batch, tasks, windows), { total: 11, waiting: 0, queued: 0, processing: 0, complete: 2, failed: 9, skipped: 0 });
 });

@@ -129,7 +129,7 @@ test('batch records that disagree with their tasks or with brain/state.json', ()
   ]);
   assert.deepEqual(stopped.map((f) => f.severity), ['manual', 'repair', 'repair', 'repair', 'repair']);
   assert.deepEqual(stopped[1]!.repair, {
-    kind: 'set_batch_failed', batch: 'b3', failed: ['b3__y'], counts: { total: 1, waiting: 0, queued: 0, processing: 0, complete: 0, failed: 1 },
+    kind: 'set_batch_failed', batch: 'b3', failed: ['b3__y'], counts: { total: 1, waiting: 0, queued: 0, processing: 0, complete: 0, failed: 1, skipped: 0 },
   });
 
   const running = findProblems(snapshot({ ...base, brain: { running: true, why: 'brain pid 7 is running' } }));

@@ -130,6 +130,7 @@ test('each check of a batch record, alone and through batchRecords', () => {
     ['wrong state: a failed task', wrongStateBatch, 'completeFailed', { taskFiles: [file('failed', failed(x))] }, ['BATCH_WRONG_STATE b2 repair']],
     ['wrong state: a failed archived task', wrongStateBatch, 'completeFailed', { archived: { b2: [failed(x)] } }, ['BATCH_WRONG_STATE b2 repair']],
     ['wrong state: all complete', wrongStateBatch, 'completeFailed', { taskFiles: [file('complete', done(x))] }, []],
+    ['wrong state: an archived task a gate skipped is no failure', wrongStateBatch, 'completeFailed', { archived: { b2: [{ ...x, result: result(x, 'skipped') }] } }, []],
     ['final active: no brain', finalBatchActive, 'failedActive', { ...active('b2'), ...stopped }, ['FINAL_BATCH_ACTIVE b2 repair']],
     ['final active: brain runs', finalBatchActive, 'failedActive', { ...active('b2'), ...running }, ['FINAL_BATCH_ACTIVE b2 manual']],
     ['final active: not listed', finalBatchActive, 'failedActive', {}, []],

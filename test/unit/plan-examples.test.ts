@@ -12,6 +12,7 @@ import { Task } from '../../agents/core/task.ts';
 import { buildBatchTasks } from '../../agents/plan/build.ts';
 import { expandForeach, readManifestItems } from '../../agents/plan/expand.ts';
 import { loadPlan } from '../../agents/plan/load.ts';
+import { parseVerdict } from '../../agents/core/gate.ts';
 
 const CONFIG = Config.parse({ gpus: [{ id: 0, name: 'gpu-0', model: 'qwen2.5:7b', port: 11435 }] });
 
@@ -84,5 +85,28 @@ test('the video plan runs: scan, one transcribe per video, aggregate; simulated 
   } finally {
     await rm(batchPath, { recursive: true, force: true });
     await rm(sim, { recursive: true, force: true });
+  }
+});
+
+test('the gate plan: its triage says no when every reading is under the limit, yes naming the hot card otherwise', async () => {
+  const { plan: p, problems } = await loadPlan(fileURLToPath(new URL('../../plans/gate', import.meta.url)));
+  assert.deepEqual(problems, []);
+  const rows: Array<[string, unknown]> = [
+    ['gpu0=62,gpu1=64', { proceed: false, reason: 'all 2 readings under 80 °C: nothing to explain' }],
+    ['gpu0=62, gpu1=91', { proceed: true, reason: 'gpu1 at 91 °C is at or over 80 °C' }],
+  ];
+  for (const [READINGS, want] of rows) {
+    const batchPath = await mkdtemp(join(tmpdir(), 'forge-gate-'));
+    try {
+      const tasks = buildBatchTasks(p!, { batchId: 'b1', batchPath, values: { READINGS }, config: CONFIG, now: 0 }).map((t) => Task.parse(t));
+      const triage = tasks.find((t) => t.name === 'triage')!;
+      assert.equal(triage.gate, true);
+      const [, ...args] = triage.argv!;
+      await execa(process.execPath, args, { cwd: triage.cwd });
+      const verdict = parseVerdict(await readFile(join(batchPath, 'outputs', 'triage.json'), 'utf8'), 'shell');
+      assert.deepEqual(verdict, { ok: true, verdict: want }, READINGS);
+    } finally {
+      await rm(batchPath, { recursive: true, force: true });
+    }
   }
 });

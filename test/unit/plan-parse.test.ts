@@ -158,9 +158,9 @@ test('unknown fields, duplicate fields and non-field items are problems with the
   ].join('\n');
   const { plan, problems } = parse(text);
   assert.deepEqual(problems, [
-    `${FILE}:4: task 'x': unknown field 'depend_on' (did you mean 'depends_on'?); allowed: executor, task_class, type, command, depends_on, foreach, vram_estimate_mb, timeout_s, max_attempts, retry_delay_s, prompt, output_schema, model, adapter, version, description`,
+    `${FILE}:4: task 'x': unknown field 'depend_on' (did you mean 'depends_on'?); allowed: executor, task_class, type, command, depends_on, foreach, vram_estimate_mb, timeout_s, max_attempts, retry_delay_s, prompt, output_schema, model, adapter, version, description, gate`,
     `${FILE}:5: task 'x': field 'command' is given twice (first at line 3); keep one`,
-    `${FILE}:6: task 'x': expected a field written '- **name**: value', found '- just a note'; fields: executor, task_class, type, command, depends_on, foreach, vram_estimate_mb, timeout_s, max_attempts, retry_delay_s, prompt, output_schema, model, adapter, version, description`,
+    `${FILE}:6: task 'x': expected a field written '- **name**: value', found '- just a note'; fields: executor, task_class, type, command, depends_on, foreach, vram_estimate_mb, timeout_s, max_attempts, retry_delay_s, prompt, output_schema, model, adapter, version, description, gate`,
   ]);
   assert.equal(plan.tasks[0]!.command, 'node a.mjs');
 });

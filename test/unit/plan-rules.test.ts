@@ -192,6 +192,23 @@ const ROWS: Row[] = [
     `${FILE}:6: task 'x': depends_on names 'scna', which is not a task of this plan (did you mean 'scan'?); tasks: scan, x`,
     `${FILE}:6: task 'x': cannot depend on batch_summary: the rig adds it and it runs after every other task`,
   ] },
+  // Gate tasks.
+  { rule: 'gate is true or false', lines: tasks('### check', '- **command**: `a`', '- **gate**: TRUE', '### build', '- **command**: `b`', '- **gate**: false'), want: [] },
+  { rule: 'gate is true or false', lines: tasks('### check', '- **command**: `a`', '- **gate**: maybe'), want: [
+    `${FILE}:4: task 'check': gate must be true or false (true: the task's verdict decides whether the tasks that depend on it run), e.g. '- **gate**: true'; found 'maybe'`,
+  ] },
+  { rule: 'a gate is a shell, generate or parse task', lines: tasks('### ask', '- **type**: parse', '- **prompt**: go?', '- **output_schema**: `{"properties": {"proceed": {"type": "boolean"}}}`', '- **gate**: true'), want: [] },
+  { rule: "a parse gate's output_schema asks for proceed", lines: tasks('### ask', '- **type**: parse', '- **prompt**: go?', '- **output_schema**: `{"type": "object"}`', '- **gate**: false'), want: [] },
+  { rule: "a parse gate's output_schema asks for proceed", lines: tasks('### ask', '- **type**: parse', '- **prompt**: go?', '- **output_schema**: `{"properties": {"proceed": {"type": "string"}}}`', '- **gate**: true'), want: [
+    `${FILE}:5: task 'ask': a parse gate's answer is its verdict, so its output_schema must have a boolean proceed, e.g. \`{"type": "object", "properties": {"proceed": {"type": "boolean"}, "reason": {"type": "string"}}, "required": ["proceed"]}\``,
+  ] },
+  { rule: 'a gate is a shell, generate or parse task', lines: tasks('### warm', '- **type**: load_llm', '- **model**: m', '- **gate**: true'), want: [
+    `${FILE}:5: task 'warm': a load_llm task writes no result, so it cannot give a gate's verdict; make a shell, generate or parse task the gate`,
+  ] },
+  { rule: 'a gate is not a foreach template', lines: tasks(...writer, '### x', '- **command**: `a {ITEM}`', '- **depends_on**: s', '- **foreach**: {BATCH_PATH}/m.json:items', '- **gate**: false'), want: [] },
+  { rule: 'a gate is not a foreach template', lines: tasks(...writer, '### x', '- **command**: `a {ITEM}`', '- **depends_on**: s', '- **foreach**: {BATCH_PATH}/m.json:items', '- **gate**: true'), want: [
+    `${FILE}:8: task 'x': a foreach template has no result of its own, so it cannot be a gate; put the gate on a task before it (the foreach depends on the gate)`,
+  ] },
   { rule: 'no dependency cycles', lines: tasks('### a', '- **command**: `a`', '### b', '- **command**: `b`', '- **depends_on**: a'), want: [] },
   { rule: 'no dependency cycles', lines: tasks('### a', '- **command**: `a`', '- **depends_on**: b', '### b', '- **command**: `b`', '- **depends_on**: a'), want: [
     `${FILE}:4: dependency cycle: a -> b -> a (each task waits for the next, so none of them can start); remove one of these dependencies`,

@@ -21,7 +21,7 @@ function attempt(n: number, agent: string, from: number, to: number | null, outc
 function summaryOf(tasks: Task[]): BatchSummary {
   return {
     batch: 'b1', plan: 'p', state: 'failed',
-    counts: { total: tasks.length, waiting: 0, queued: 0, processing: 0, complete: 1, failed: tasks.length - 1 },
+    counts: { total: tasks.length, waiting: 0, queued: 0, processing: 0, complete: 1, failed: tasks.length - 1, skipped: 0 },
     tasks: tasks.map((t) => ({ name: t.name, id: t.id, state: t.attempts.at(-1)?.outcome === 'success' ? 'complete' : 'failed', attempts: t.attempts.length, duration_ms: 1000, reason: t.attempts.at(-1)?.reason ?? null })),
   };
 }
@@ -115,4 +115,22 @@ test('the PNG reader decodes each filter type', () => {
   const img = decodePng(png);
   for (let y = 0; y < 5; y++) for (let x = 0; x < w; x++) assert.deepEqual([...img.rgba.subarray((y * w + x) * 4, (y * w + x) * 4 + 3)], px(y, x), `pixel ${x},${y}`);
   assert.equal(countColour(img, '#0014c8', 0, 1, 0), 1);
+});
+
+test('tasks a gate skipped are listed apart with its reason, not as failures', () => {
+  const gate = makeTask({ id: 'b1__check', name: 'check', attempts: [attempt(1, 'gpu0', 0, 1)] });
+  const work = makeTask({ id: 'b1__work', name: 'work' });
+  const summary: BatchSummary = {
+    batch: 'b1', plan: 'p', state: 'complete',
+    counts: { total: 2, waiting: 0, queued: 0, processing: 0, complete: 1, failed: 0, skipped: 1 },
+    tasks: [
+      { name: 'check', id: gate.id, state: 'complete', attempts: 1, duration_ms: 1000, reason: null },
+      { name: 'work', id: work.id, state: 'skipped', attempts: 0, duration_ms: 0, reason: `gate check said no: ${EVIL}` },
+    ],
+  };
+  const html = renderReport(input([gate, work], { summary }));
+  assert.match(html, /1 of 2 tasks complete, 1 skipped \(a gate said no\), 0 failed or not run/);
+  assert.match(html, /No attempt failed\.<\/p><h3>Skipped: a gate said no<\/h3><ul><li>work: gate check said no: &lt;script&gt;/);
+  assert.doesNotMatch(html, /Never ran/);
+  assert.match(html, /<tr class="skipped"><td>work<\/td><td>skipped<\/td>/);
 });

@@ -53,7 +53,7 @@ function snapshot(): RigSnapshot {
     shared: '/mnt/shared', now: NOW, config, config_problem: null, brain: null, brain_lease: brainRunning,
     batches: [
       batch({ task_ids: [scan.id, big.id, after.id, done.id] }),
-      batch({ id: 'b0', state: 'complete', final_counts: { total: 3, waiting: 0, queued: 0, processing: 0, complete: 3, failed: 0 } }),
+      batch({ id: 'b0', state: 'complete', final_counts: { total: 3, waiting: 0, queued: 0, processing: 0, complete: 3, failed: 0, skipped: 0 } }),
     ],
     tasks,
     gpus: [
@@ -114,7 +114,7 @@ test('missing data never crashes: no config, no heartbeat, a stale one, null tel
   assert.match(text, /\(no batch record\)/);
   // Tasks without a batch record still count, under their batch id.
   assert.deepEqual(toStatusJson(bare).batches, [
-    { id: 'b1', plan: 'p', state: 'running', tasks: { total: 4, waiting: 1, queued: 1, processing: 1, complete: 1, failed: 0 } },
+    { id: 'b1', plan: 'p', state: 'running', tasks: { total: 4, waiting: 1, queued: 1, processing: 1, complete: 1, failed: 0, skipped: 0 } },
   ]);
 });
 
@@ -138,8 +138,8 @@ test('status --json carries the contract object; finished batches count from the
   const json = toStatusJson(snapshot());
   assert.deepEqual(Object.keys(json).slice(0, 3), ['batches', 'gpus', 'queue']);
   assert.deepEqual(json.batches, [
-    { id: 'b0', plan: 'videos', state: 'complete', tasks: { total: 3, waiting: 0, queued: 0, processing: 0, complete: 3, failed: 0 } },
-    { id: 'b1', plan: 'videos', state: 'running', tasks: { total: 4, waiting: 1, queued: 1, processing: 1, complete: 1, failed: 0 } },
+    { id: 'b0', plan: 'videos', state: 'complete', tasks: { total: 3, waiting: 0, queued: 0, processing: 0, complete: 3, failed: 0, skipped: 0 } },
+    { id: 'b1', plan: 'videos', state: 'running', tasks: { total: 4, waiting: 1, queued: 1, processing: 1, complete: 1, failed: 0, skipped: 0 } },
   ]);
   assert.deepEqual(json.queue, { queued: 1, processing: 1, complete: 1, failed: 0, waiting: 1 });
   assert.deepEqual(json.gpus.map((g) => [g.name, g.health]), [['gpu-0', 'healthy'], ['gpu-1', 'constrained']]);

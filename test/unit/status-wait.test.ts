@@ -48,6 +48,13 @@ test('private tasks: why the brain still holds each one', () => {
     ['parked and approved', t({ parked: 'approval' }), ctx([], [], ['b1__work']), 'approved; the brain releases it on its next pass'],
     ['one dependency running', t({ depends_on: ['b1__scan'] }), ctx([], [[dep('scan'), 'processing']]), 'dependency scan not done (running)'],
     ['a dependency nobody has seen', t({ depends_on: ['b1__ghost'] }), ctx([]), 'dependency ghost not done (missing)'],
+    ['behind a gate still running', t({ depends_on: ['b1__check'] }), ctx([], [[makeTask({ name: 'check', gate: true }), 'processing']]), 'waiting for the verdict of gate check (running)'],
+    [
+      'behind a gate that said no',
+      t({ depends_on: ['b1__check'] }),
+      ctx([], [[{ ...makeTask({ name: 'check', gate: true }), result: { task_id: 'b1__check', attempt: 1, outcome: 'success', failure_kind: null, exit_code: 0, signal: null, reason: null, started_at: 'x', finished_at: 'x', duration_ms: 1, stdout_path: null, stderr_path: null, gate: { proceed: false, reason: 'empty' } } }, 'complete']]),
+      'skipped: gate check said no: empty; the brain moves it to complete/ (not a failure)',
+    ],
     [
       'four dependencies: three named, the rest counted; complete ones left out',
       t({ depends_on: ['b1__a', 'b1__b', 'b1__c', 'b1__d', 'b1__e'] }),

@@ -7,6 +7,7 @@
 // - brain/state.json entries (final but still active, active without a record): changed
 //   only while no brain runs, because a running brain rewrites state.json from memory.
 import type { BatchRecord } from '../../core/batch.ts';
+import { endsComplete } from '../../core/task.ts';
 import { type TaskView, countTasks, isTerminal } from '../../brain/decide.ts';
 import { FINAL_STATES, type Finding, plural } from '../findings.ts';
 import type { BatchRecordView } from '../snapshot.ts';
@@ -45,10 +46,10 @@ export function unfinishedBatch({ record: rec }: BatchRecordView, { snap, live, 
   }];
 }
 
-/** Where each task of a finished batch ended: live copies over archived ones (an archived task came from complete/ when it succeeded). */
+/** Where each task of a finished batch ended: live copies over archived ones (an archived task came from complete/ when it succeeded or a gate skipped it). */
 function endedTasks(rec: BatchRecord, { snap, live }: MountView): Map<string, TaskView> {
   const merged = new Map<string, TaskView>();
-  for (const t of snap.archived[rec.id] ?? []) merged.set(t.id, { folder: t.result?.outcome === 'success' ? 'complete' : 'failed', task: t });
+  for (const t of snap.archived[rec.id] ?? []) merged.set(t.id, { folder: endsComplete(t.result?.outcome) ? 'complete' : 'failed', task: t });
   for (const id of rec.task_ids) {
     const v = live.get(id);
     if (v) merged.set(id, v);
