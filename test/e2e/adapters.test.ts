@@ -3,11 +3,11 @@
 // task is answered by v2 (the hot agent switched between tasks); `forge adapters rollback`
 // and the next is answered by v1 again. The simulated Ollama's answers carry the adapter's digest.
 // Then the nightly chain (plans/nightly-adapter) trains v3 from those answers' samples,
-// evaluates it against v1 and promotes it, since it scores higher.
+// evaluates it against v1 and promotes it, since it scores higher; run again, its v4 is no
+// better, its gate says no and the promotion is skipped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { execa } from 'execa';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultGpus } from '../../agents/core/config.ts';
 import { batchDir } from '../../agents/core/paths.ts';
@@ -84,13 +84,16 @@ test('agents answer with the adapter version the mount names: v1, then v2 after 
     const current = JSON.parse(await readFile(join(paths.root, 'adapters', 'current.json'), 'utf8')) as Record<string, { version: string; by: string }>;
     assert.deepEqual([current['qwen2.5:7b']?.version, current['qwen2.5:7b']?.by], ['v3', `${night}__promote`]);
 
-    // The same figure again is not better: evaluate says not to proceed.
-    const again = join(paths.plans, 'nightly-adapter', 'batches', 'again');
-    await mkdir(join(again, 'outputs'), { recursive: true });
-    await writeFile(join(again, 'outputs', 'train.json'), JSON.stringify({ base: 'qwen2.5:7b', adapter: 'support', version: 'v4', score: 0.5, samples: 2 }));
-    await execa(process.execPath, [join(NIGHTLY, 'scripts', 'evaluate.mjs'), again, 'qwen2.5:7b']);
-    const verdict = JSON.parse(await readFile(join(again, 'outputs', 'evaluate.json'), 'utf8')) as { proceed: boolean; reason: string };
+    // Again, from the same samples: v4 scores the same, not better, so the gate says no and
+    // promote is skipped; the batch still completes and v3 stays current.
+    const again = await submitPlan(paths.root, NIGHTLY, { BASE: 'qwen2.5:7b', ADAPTER: 'support' });
+    const rec2 = await waitForBatchEnd(paths, again, 60_000);
+    assert.equal(rec2.state, 'complete');
+    const verdict = JSON.parse(await readFile(join(batchDir(paths, 'nightly-adapter', again), 'outputs', 'evaluate.json'), 'utf8')) as { proceed: boolean; reason: string };
     assert.deepEqual([verdict.proceed, verdict.reason], [false, 'support v4 scores 0.5, not better than the current support v3 (0.5)']);
+    assert.deepEqual(Object.values(rec2.skipped_by_gate).map((g) => g.tasks), [[`${again}__promote`]]);
+    const still = JSON.parse(await readFile(join(paths.root, 'adapters', 'current.json'), 'utf8')) as Record<string, { version: string }>;
+    assert.equal(still['qwen2.5:7b']?.version, 'v3');
 
     const wrong = await adapters('promote', 'qwen2.5:7b', 'support', 'v9');
     assert.equal(wrong.code, 1);
