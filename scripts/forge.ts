@@ -28,6 +28,7 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   resume: { about: 'undo a pause', load: () => import('./resume.ts') },
   metrics: { about: 'the rig\'s Prometheus metrics from the mount; --listen PORT serves them on 127.0.0.1', load: () => import('./metrics.ts') },
   forward: { about: 'send the events in outbox/ (a batch failed, a task gave up...) to webhooks, commands or files', load: () => import('./forward.ts') },
+  adapters: { about: 'the LoRA adapter versions per base model and which is current; promote or roll back', load: () => import('./adapters.ts') },
   doctor: { about: 'check the mount for inconsistencies and leftovers (--repair fixes them)', load: () => import('./doctor.ts') },
   config: { about: 'config check: load the config as the rig would and report every problem', load: () => import('./config.ts') },
   demo: { about: 'run an example plan on simulated GPUs in a temporary mount', load: () => import('./demo.ts') },

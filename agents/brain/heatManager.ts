@@ -1,6 +1,7 @@
 // The I/O around heat.ts: counts the queue by class, writes the brain's load_llm/unload_llm
 // meta tasks (persisted in queue/, so a restarted brain de-duplicates against them), and
 // archives them once done. Meta tasks of the rig belong to the pseudo-batch "rig".
+import { declaredModelMb } from '../core/adapterConfig.ts';
 import type { Clock } from '../core/clock.ts';
 import { isoTime } from '../core/clock.ts';
 import { type Config, sameModelName, taskModel } from '../core/config.ts';
@@ -138,8 +139,8 @@ export class HeatManager {
 
   /** A model's resident size: the config's, else the smallest an agent has measured. */
   sizeOf(model: string): number | null {
-    const declared = Object.entries(this.o.config.models).find(([m]) => sameModelName(m, model));
-    if (declared) return declared[1].vram_mb;
+    const declared = declaredModelMb(this.o.config.models, model);
+    if (declared !== null) return declared;
     for (const [m, mb] of this.sizes) if (sameModelName(m, model)) return mb;
     return null;
   }

@@ -1,4 +1,6 @@
 // <shared>/config.json: validated at start; a bad file is refused with the field and the reason.
+import { sameModelRef } from './adapterRef.ts';
+import { adapterConfigProblems } from './adapterConfig.ts';
 import * as z from './zod.ts';
 import { writeJsonAtomic } from './atomic.ts';
 import { LOG_COMPONENTS, LOG_LEVELS, type LogComponent, type LogLevel } from './logLevel.ts';
@@ -308,8 +310,8 @@ export function taskModel(task: { model: string | null }, config: Pick<Config, '
 
 /** Model names compared as Ollama does (`m` is `m:latest`); names of other runtimes are compared as given. */
 export function sameModelName(a: string, b: string): boolean {
-  const norm = (m: string) => (m.includes(':') ? m : `${m}:latest`);
-  return norm(a) === norm(b);
+  // A name may carry an adapter version (base#adapter:version): the bases compare as Ollama's names, the versions exactly.
+  return sameModelRef(a, b);
 }
 
 /** The rules across fields that the schema cannot state: unique GPU ids and names, a stale limit over two heartbeats. */
@@ -334,6 +336,7 @@ function configRuleProblems(config: Config, where: string): string[] {
       }
     }
   }
+  problems.push(...adapterConfigProblems(config, where));
   const { cool_down_s: cd, max_cool_down_s: maxCd } = config.llm_circuit;
   if (maxCd < cd) problems.push(`${where}: llm_circuit.max_cool_down_s: must be at least cool_down_s (${cd} s); found ${maxCd}`);
   // An agent writes its heartbeat once per external cycle: a stale limit under two cycles

@@ -112,6 +112,10 @@ export const DECISION_VERBS = [
   'RESTART', //          a daemon died and is started again (restart N of 3)
   'STOPPED', //          every process of the rig stopped
   'REPAIR', //           a change doctor made on the mount
+  // Adapter versions (agents, forge adapters).
+  'ADAPTER', //          an agent moving a model to the adapter version now current, waiting for its llm tasks first, or keeping the old one when the new one fails
+  'PROMOTE', //          an adapter version made current for a base model (adapters/current.json)
+  'ROLLBACK', //         a base model's adapter rolled back to the version before
 ] as const;
 
 export type DecisionVerb = (typeof DECISION_VERBS)[number];

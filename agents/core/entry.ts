@@ -108,7 +108,7 @@ function profileArgs(entry: Entry): string[] {
 }
 
 /** The commands another process may start: the launcher and submit (tools/harness/runRig.ts). */
-export type Command = 'rig' | 'submit' | 'cancel' | 'retry' | 'pause' | 'resume' | 'signal' | 'status' | 'history' | 'forward' | 'ask';
+export type Command = 'rig' | 'submit' | 'cancel' | 'retry' | 'pause' | 'resume' | 'signal' | 'status' | 'history' | 'forward' | 'ask' | 'adapters';
 
 /**
  * node's arguments before a command's own: in a release `lib/forge.js <command>` (the bundled

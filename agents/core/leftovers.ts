@@ -140,7 +140,7 @@ export async function cleanTempFiles(dirs: string[], olderThanMs: number, judge:
  * The rig's own folders, where every dot-name or .tmp file is a writer's temporary:
  * the mount root, the task folders and their late_results/ and archive/<batch>/, brain/ and
  * its folders (private_tasks/, batches/, inbox/, ...), every gpus/gpu_<id>/, signals/, approvals/,
- * logs/ and its spool folders, and quarantine/.
+ * logs/ and its spool folders, quarantine/, and adapters/ (not its version folders).
  * plans/ is left out on purpose: it holds people's files, where a dot-file is theirs.
  */
 export async function rigFolders(paths: MountPaths): Promise<string[]> {
@@ -168,6 +168,8 @@ export async function rigFolders(paths: MountPaths): Promise<string[]> {
     paths.spoolSamples,
     paths.quarantine,
     ...(await subdirs(paths.quarantine)),
+    // current.json's writers' temporaries (core/adapters.ts); the version folders below are people's and trainers'.
+    join(paths.root, 'adapters'),
   ];
   return [...new Set(dirs)]; // private_tasks/ is both a task folder and a brain folder
 }

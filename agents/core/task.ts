@@ -13,7 +13,7 @@ export const Executor = z.enum(EXECUTORS);
 export type Executor = z.infer<typeof Executor>;
 
 /** What the runner does with the task. */
-export const TASK_TYPES = ['shell', 'generate', 'parse', 'load_llm', 'unload_llm', 'batch_summary'] as const;
+export const TASK_TYPES = ['shell', 'generate', 'parse', 'load_llm', 'unload_llm', 'batch_summary', 'promote_adapter', 'rollback_adapter'] as const;
 export const TaskType = z.enum(TASK_TYPES);
 export type TaskType = z.infer<typeof TaskType>;
 
@@ -136,6 +136,9 @@ export const Task = z.object({
   prompt: z._default(z.nullable(z.string()), null),
   output_schema: z._default(z.nullable(z.record(z.string(), z.unknown())), null),
   model: z._default(z.nullable(z.string()), null),
+  /** promote_adapter / rollback_adapter: the adapter, and its version or a JSON file under the batch folder naming it (core/adapterTask fields). */
+  adapter: z._default(z.nullable(z.string()), null),
+  version: z._default(z.nullable(z.string()), null),
   /** A gate: its verdict decides whether the tasks behind it run (core/gate.ts). */
   gate: z._default(z.boolean(), false),
   /** The plan's `inputs:` and `outputs:`, filled and absolute (a foreach template's still in template encoding); null: none declared. */

@@ -36,6 +36,9 @@ import { RuntimeWatch, modelsHeldByOthers } from './runtimeWatch.ts';
 import { withCardShare } from './energy.ts';
 import { AgentCounters, writeAgentMetrics } from './agentMetrics.ts';
 import { SpareWorker } from './spareWorker.ts';
+import { AdapterWatch } from './adapterWatch.ts';
+import { declaredModelMb } from '../core/adapterConfig.ts';
+import { taskModel } from '../core/config.ts';
 import { type Running, type WorkerContext, agentResult, runWorker, stopAll } from './workers.ts';
 
 export interface AgentOptions {
@@ -58,6 +61,8 @@ export class GpuAgent {
   private readonly running = new Map<string, Running>();
   private readonly gpu: GpuWatch;
   private readonly llm: RuntimeWatch;
+  /** Adapter versions of the models it loads (ollama runtimes; an openai server serves the one model it was started with). */
+  private readonly adapters: AdapterWatch | null;
   private readonly results: AttemptResults;
   /** How many tasks the last claim pass saw queued. */
   private queueSeen = 0;
@@ -94,8 +99,9 @@ export class GpuAgent {
     const log = this.agentLog;
     this.gpu = new GpuWatch({ config: o.config, gpu: o.gpu, clock: o.clock, log, running: () => [...this.running.values()] });
     const c = o.config.llm_circuit;
+    this.adapters = o.gpu.runtime === 'ollama' ? this.watchAdapters() : null;
     this.llm = new RuntimeWatch({
-      runtime: o.runtime, loadGate: o.loadGate, model: o.gpu.model, swappable: o.gpu.runtime === 'ollama', clock: o.clock,
+      runtime: this.adapters?.runtime ?? o.runtime, loadGate: o.loadGate, model: o.gpu.model, swappable: o.gpu.runtime === 'ollama', clock: o.clock,
       modelLoadS: o.config.timeouts.model_load_s, log, refuseLoad: (m) => this.loadRefusal(m),
       circuit: { failureThreshold: c.failures, coolDownMs: c.cool_down_s * 1000, maxCoolDownMs: c.max_cool_down_s * 1000 },
     });
@@ -134,6 +140,20 @@ export class GpuAgent {
     this.spares?.prepare(this.workerContext());
   }
 
+  /** The agent's adapter versions: its runtime wrapped, current.json polled, switches at the boundary (adapterWatch.ts). */
+  private watchAdapters(): AdapterWatch {
+    const o = this.o;
+    return new AdapterWatch({
+      inner: o.runtime, paths: o.paths, known: () => [o.gpu.model], log: this.agentLog,
+      state: () => ({ held: this.llm.held, loading: this.llm.loading, llmRunning: [...this.running.values()].filter((r) => r.task.task_class === 'llm').length }),
+      reload: (model) => this.llm.reload(model),
+      after: () => {
+        void this.writeBeat().catch(() => {});
+        this.claimer?.poke();
+      },
+    });
+  }
+
   // ---- observe ----
 
   private async internalCycle(): Promise<void> {
@@ -147,6 +167,7 @@ export class GpuAgent {
       await stopCancelled(this.running, this.controls, this.o.clock.now(), this.config.timeouts.abort_grace_s * 1000, this.agentLog);
     }
     const before = acceptsNow(this.view()).join(',');
+    await this.adapters?.check();
     // Idle (nothing running or queued), the GPU is read once per external cycle, not every internal one.
     if (this.gpu.due(this.running.size > 0 || this.queueSeen > 0)) {
       await this.gpu.observe();
@@ -174,7 +195,7 @@ export class GpuAgent {
   /** What the claim decision and the heartbeat see. */
   private view(): ClaimView {
     return {
-      name: this.name, stopping: this.stopping, health: this.gpu.health.health, hot: this.llm.hot, llmAvailable: this.llm.circuit.state !== 'open',
+      name: this.name, stopping: this.stopping, health: this.gpu.health.health, hot: this.llm.hot, llmAvailable: this.llm.circuit.state !== 'open' && !this.adapters?.hold,
       heldModel: this.llm.held, othersHold: this.othersHold, numParallel: this.o.gpu.num_parallel,
       modelMb: this.llm.modelMb, gpu: this.gpu.gpu, gpuReadAt: this.gpu.readAt,
       hostMemAvailableMb: this.gpu.host?.mem_available_mb ?? null, running: [...this.running.values()], controls: this.controls,
@@ -188,6 +209,8 @@ export class GpuAgent {
    * (won or lost) it decides again on the rest, from the state as it is then.
    */
   private async claim(): Promise<void> {
+    // A promotion written before a task was queued is seen before that task is claimed.
+    await this.adapters?.check();
     if (!acceptsNow(this.view()).length) return;
     const ids = (await this.store.listHinted('queue')).sort();
     this.queueSeen = ids.length;
@@ -259,7 +282,10 @@ export class GpuAgent {
       const m = await this.llm.runModelTask(entry.task);
       result = agentResult(entry.task, entry.startedAt, this.o.clock.now(), m.outcome, m.failure_kind, m.reason, m.exit_code, null);
     } else {
-      result = await runWorker(entry, this.workerContext());
+      const served = entry.task.task_class === 'llm' && this.adapters ? await this.adapters.servedFor(taskModel(entry.task, this.config)) : null;
+      result = served && !served.ok
+        ? agentResult(entry.task, entry.startedAt, this.o.clock.now(), served.app ? 'failed' : 'error', served.app ? 'app' : 'infra', served.reason, null, null)
+        : await runWorker(entry, { ...this.workerContext(), servedModel: served?.name ?? null });
     }
     await this.finish(entry, result);
   }
@@ -294,7 +320,7 @@ export class GpuAgent {
 
   /** Why a model may not be loaded on this card now: its known size over the budget (whole, or what is left). */
   private loadRefusal(model: string): string | null {
-    const size = this.config.models[model]?.vram_mb ?? this.llm.sizes[model] ?? null;
+    const size = declaredModelMb(this.config.models, model) ?? this.llm.sizes[model] ?? null;
     if (size === null) return null;
     const v = this.view();
     const whole = budgetTotal(v, this.config);

@@ -154,6 +154,25 @@ export class RuntimeWatch {
     }
   }
 
+  /**
+   * Loads the held model again as it resolves now (its adapter version changed: adapterWatch.ts);
+   * `loading` shows in the heartbeat meanwhile. null when done, else why not. Never throws.
+   */
+  async reload(model: string): Promise<string | null> {
+    try {
+      await this.load(null, model);
+      this.note(true, null);
+      return null;
+    } catch (err) {
+      if (isRuntimeDown(err)) this.note(false, errorMessage(err));
+      return errorMessage(err);
+    } finally {
+      this.loading = false;
+      this.loadingModel = null;
+      await this.refresh();
+    }
+  }
+
   /** Why this load may not happen: a server that serves another model, or a size over the budget. */
   private refusal(model: string): string | null {
     if (!this.o.swappable && this.held && !this.o.runtime.sameModel(this.held, model)) {
@@ -167,7 +186,7 @@ export class RuntimeWatch {
    * meanwhile. Another resident model is unloaded first: one model per card, so the budget
    * the agent counts is the card's real state.
    */
-  private async load(taskId: string, model: string): Promise<void> {
+  private async load(taskId: string | null, model: string): Promise<void> {
     this.loading = true;
     this.loadingModel = model;
     const previous = this.held;

@@ -18,6 +18,8 @@ export interface SpawnOptions {
   ollamaUrl: string;
   gpuId: number;
   model: string;
+  /** The runtime's name for the task's model (an adapter version's model), when it differs (FORGE_AGENT_SERVED_MODEL). */
+  servedModel?: string | null;
   /** The runtime's protocol (gpus[].runtime); default ollama. */
   runtime?: string;
   extraEnv: Record<string, string>;
@@ -67,8 +69,8 @@ export function spawnSpare(o: SpareSpawnOptions): SpareProcess {
 }
 
 /** The environment of a task that a spare sets before starting it: what spawnWorker gives a worker at spawn. */
-export function taskEnv(o: Pick<SpawnOptions, 'taskId' | 'attempt' | 'model'>): Record<string, string> {
-  return { FORGE_AGENT_MODEL: o.model, [TASK_ENV]: o.taskId, [ATTEMPT_ENV]: String(o.attempt) };
+export function taskEnv(o: Pick<SpawnOptions, 'taskId' | 'attempt' | 'model' | 'servedModel'>): Record<string, string> {
+  return { FORGE_AGENT_MODEL: o.model, [TASK_ENV]: o.taskId, [ATTEMPT_ENV]: String(o.attempt), ...(o.servedModel ? { FORGE_AGENT_SERVED_MODEL: o.servedModel } : {}) };
 }
 
 /** Signals a whole process group; false when it is already gone. */

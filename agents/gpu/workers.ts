@@ -47,6 +47,8 @@ export interface WorkerContext {
   ollamaUrl: string;
   gpuId: number;
   model: string;
+  /** The name the runtime knows the task's model by (an adapter version's model), when it differs; null: the model itself. */
+  servedModel?: string | null;
   /** The runtime's protocol (gpus[].runtime), for the worker's client. */
   runtime: string;
   extraEnv: Record<string, string>;
@@ -66,9 +68,9 @@ export async function runWorker(entry: Running, ctx: WorkerContext): Promise<Wor
   const base: SpareSpawnOptions = {
     agent: ctx.agent, configFile: ctx.configFile, shared: ctx.shared, ollamaUrl: ctx.ollamaUrl, gpuId: ctx.gpuId, runtime: ctx.runtime, extraEnv: ctx.extraEnv, nice: ctx.nice,
   };
-  const fresh = () => spawnWorker({ ...base, taskJson: JSON.stringify(t), taskId: t.id, attempt: t.attempt, model: ctx.model });
+  const fresh = () => spawnWorker({ ...base, taskJson: JSON.stringify(t), taskId: t.id, attempt: t.attempt, model: ctx.model, servedModel: ctx.servedModel });
   const spare = ctx.spares?.take(base) ?? null;
-  spare?.stdin?.write(formatSpareEnvelope(taskEnv({ taskId: t.id, attempt: t.attempt, model: ctx.model }), t));
+  spare?.stdin?.write(formatSpareEnvelope(taskEnv({ taskId: t.id, attempt: t.attempt, model: ctx.model, servedModel: ctx.servedModel }), t));
   let watched = follow(spare ?? fresh(), entry, ctx);
   // The next spare boots while this task runs (spawned after the handover, not before it).
   ctx.spares?.prepare(base);

@@ -14,6 +14,7 @@ import { BATCH_PATH, CHECKPOINT_DIR, encodeTemplate, substituteArgv, substituteT
 import { taskPath } from './taskPaths.ts';
 import { tokenizeCommand } from './tokenize.ts';
 import type { Plan, PlanTaskSpec } from './types.ts';
+import { adapterTaskFields } from './adapterRules.ts';
 import { SUMMARY_TASK, validatePlan } from './validate.ts';
 
 export interface BuildOptions {
@@ -91,6 +92,7 @@ function buildTask(spec: PlanTaskSpec, plan: Plan, opts: BuildOptions, batchValu
     prompt: spec.prompt === null ? null : fill(spec.prompt),
     output_schema: spec.output_schema,
     model: modelOf(spec.model, plan.frontMatter, task_class, values),
+    ...adapterTaskFields(spec, values),
     gate: spec.gate ?? false,
     inputs: spec.inputs === null ? null : spec.inputs.map((p) => (isTemplate ? fill(p) : taskPath(plan.dir, fill(p)))),
     outputs: spec.outputs === null ? null : spec.outputs.map((p) => (isTemplate ? fill(p) : taskPath(plan.dir, fill(p)))),

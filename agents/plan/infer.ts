@@ -30,6 +30,7 @@ export function inferTaskClass(spec: InferSpec): Inference {
   if (spec.type === 'load_llm' || spec.type === 'unload_llm') {
     return { task_class: 'meta', rule: `type ${spec.type} is run by the GPU agent itself` };
   }
+  if (spec.type === 'promote_adapter' || spec.type === 'rollback_adapter') return { task_class: 'cpu', rule: `type ${spec.type} changes adapters/current.json: no GPU` };
   if (spec.type === 'batch_summary') return { task_class: 'cpu', rule: 'the batch summary is written by the brain' };
   const command = spec.command ?? '';
   const tokens = (() => {

@@ -21,13 +21,15 @@ export const TASK_FIELDS = [
   'model',
   'inputs',
   'outputs',
+  'adapter',
+  'version',
   'description',
   'gate',
 ] as const;
 export type TaskField = (typeof TASK_FIELDS)[number];
 
 /** Task types a plan may use (batch_summary is added by the rig, never written). */
-export const PLAN_TASK_TYPES = ['shell', 'generate', 'parse', 'load_llm', 'unload_llm'] as const;
+export const PLAN_TASK_TYPES = ['shell', 'generate', 'parse', 'load_llm', 'unload_llm', 'promote_adapter', 'rollback_adapter'] as const;
 
 /** The field's value, lower-cased, when it is one of `allowed`; undefined otherwise. */
 function known<T extends string>(raw: Record<string, string>, field: string, allowed: readonly T[]): T | undefined {

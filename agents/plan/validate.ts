@@ -9,6 +9,7 @@ import { ruleContext } from './ruleContext.ts';
 import { PRIORITY_RULE } from './priority.ts';
 import { SCHEDULE_RULES } from './scheduleRules.ts';
 import { TASK_RULES } from './taskRules.ts';
+import { ADAPTER_RULES } from './adapterRules.ts';
 import type { Plan } from './types.ts';
 
 // What other modules and the tests import from here.
@@ -42,7 +43,7 @@ export function validatePlan(plan: Plan, values: Record<string, string>): string
     ...PLAN_RULES.flatMap((rule) => rule.check(plan, ctx)),
     ...SCHEDULE_RULES.flatMap((rule) => rule.check(plan, ctx)),
     ...PRIORITY_RULE.check(plan, ctx),
-    ...plan.tasks.flatMap((task) => TASK_RULES.flatMap((rule) => rule.check(task, ctx))),
+    ...plan.tasks.flatMap((task) => [...TASK_RULES, ...ADAPTER_RULES].flatMap((rule) => rule.check(task, ctx))),
     ...GRAPH_RULES.flatMap((rule) => rule.check(plan, ctx)),
   ];
   return sortProblems(found.map((p) => `${plan.file}:${p.line}: ${p.message}`));

@@ -18,6 +18,8 @@ export interface AnswerEnv {
   checkKnown: (model: string) => void;
   /** Aborted when the client goes away: its generation gives its slot up. */
   cancel: AbortSignal;
+  /** How the answer names the model: a created one with its adapter (ollamaCreate.ts). Default: its name. */
+  label?: (model: string) => string;
 }
 
 /** What a generate or chat request asks, read as Ollama reads it. */
@@ -93,7 +95,7 @@ export async function answer(res: http.ServerResponse, kind: AnswerKind, body: R
 
   const t0 = process.hrtime.bigint();
   const loadMs = await models.ensureLoaded(model, keepAliveMs === 0 ? 0 : keepAliveMs);
-  const text = simAnswer(model, asked.prompt, asked.system, body.format, env.answerTokens);
+  const text = simAnswer(env.label?.(model) ?? model, asked.prompt, asked.system, body.format, env.answerTokens);
   // Waits for a slot (FIFO), then takes the generation time of the speed model (generationSlots.ts).
   await env.slots.generate(tokens(asked.system + asked.prompt), tokens(text), env.cancel);
   const stats = answerStats(kind, asked, text, Number(process.hrtime.bigint() - t0), loadMs);

@@ -6,6 +6,7 @@ import type { GenerationSlots } from './generationSlots.ts';
 import { HttpError, clientGone, readBody, sendJson, waitUnlessClosed } from './ollamaHttp.ts';
 import { type SimMode, applyMode } from './ollamaMode.ts';
 import type { ResidentModels } from './ollamaModels.ts';
+import type { CreatedModels } from './ollamaCreate.ts';
 import { type AnswerKind, answer } from './ollamaRespond.ts';
 import { type Serving, openAiRoutes } from './openaiRoutes.ts';
 
@@ -18,6 +19,8 @@ const BUSY_ERROR = 'server busy, please try again.  maximum pending requests exc
 export interface RouteContext {
   mode: Required<SimMode>;
   models: ResidentModels;
+  /** Models made with /api/create (adapters). */
+  created: CreatedModels;
   /** Models the server has; absent: any name is accepted. */
   known: string[] | undefined;
   /** Generation time and the requests served at once. */
@@ -68,16 +71,16 @@ function controlRoutes(ctx: RouteContext): Record<string, Handler> {
 function apiRoutes(ctx: RouteContext): Record<string, Handler> {
   const known = ctx.known ? new Set(ctx.known.map(normalizeModel)) : null;
   const checkKnown = (model: string) => {
-    if (known && !known.has(normalizeModel(model))) throw new HttpError(404, `model "${model}" not found, try pulling it first`);
+    if (known && !known.has(normalizeModel(model)) && !ctx.created.has(model)) throw new HttpError(404, `model "${model}" not found, try pulling it first`);
   };
   const respond = async (kind: AnswerKind, req: http.IncomingMessage, res: http.ServerResponse) => {
     const cancel = clientGone(res);
-    return answer(res, kind, await readBody(req), { models: ctx.models, slots: ctx.slots, answerTokens: ctx.answerTokens, checkKnown, cancel });
+    return answer(res, kind, await readBody(req), { models: ctx.models, slots: ctx.slots, answerTokens: ctx.answerTokens, checkKnown, cancel, label: (m) => ctx.created.label(m) });
   };
   return {
     'GET /api/version': (_req, res) => sendJson(res, 200, { version: VERSION }),
     'GET /api/tags': (_req, res) => {
-      const names = new Set([...(ctx.known ?? DEFAULT_MODELS).map(normalizeModel), ...ctx.models.names()]);
+      const names = new Set([...(ctx.known ?? DEFAULT_MODELS).map(normalizeModel), ...ctx.created.names(), ...ctx.models.names()]);
       sendJson(res, 200, { models: [...names].map((n) => modelEntry(ctx, n)) });
     },
     'GET /api/ps': (_req, res) => sendJson(res, 200, {
@@ -90,6 +93,7 @@ function apiRoutes(ctx: RouteContext): Record<string, Handler> {
     }),
     'POST /api/generate': (req, res) => respond('generate', req, res),
     'POST /api/chat': (req, res) => respond('chat', req, res),
+    'POST /api/create': (req, res) => ctx.created.create(req, res, checkKnown),
     ...openAiRoutes({ models: ctx.models, slots: ctx.slots, answerTokens: ctx.answerTokens, serving: ctx.serving, checkKnown, startedAtMs: Date.parse(ctx.startedAt) }),
   };
 }
@@ -118,6 +122,7 @@ export function createRouter(ctx: RouteContext): (req: http.IncomingMessage, res
       res.end(method === 'HEAD' ? undefined : 'Ollama is running');
       return;
     }
+    if (path.startsWith('/api/blobs/')) return ctx.created.blob(req, res, decodeURIComponent(path.slice('/api/blobs/'.length)));
     const handler = Object.hasOwn(api, key) ? api[key] : undefined;
     if (handler) return handler(req, res);
     throw new HttpError(404, `${method} ${path}: not an endpoint of this server`);

@@ -13,6 +13,7 @@ import { HttpError, sendError } from './ollamaHttp.ts';
 import { type SimMode, applyMode, healthyMode } from './ollamaMode.ts';
 import { ResidentModels } from './ollamaModels.ts';
 import { createRouter } from './ollamaRoutes.ts';
+import { CreatedModels } from './ollamaCreate.ts';
 import type { Serving } from './openaiRoutes.ts';
 
 export { fillSchema, normalizeModel, parseKeepAlive, simAnswer, simAnswerText } from './ollamaAnswers.ts';
@@ -93,7 +94,7 @@ export async function startSimOllama(opts: SimOllamaOptions): Promise<SimOllama>
   const serving: Serving = { model: opts.serveModel ?? null, loading: opts.serveModel !== undefined };
   const known = opts.models && opts.serveModel !== undefined ? [...opts.models, opts.serveModel] : opts.models;
   const route = createRouter({
-    mode, models, slots, answerTokens: opts.answerTokens ?? 0, serving, known, gpuIndex, modelSizeMb, residentMb, startedAt: new Date().toISOString(), closing: closing.signal,
+    mode, models, created: new CreatedModels(), slots, answerTokens: opts.answerTokens ?? 0, serving, known, gpuIndex, modelSizeMb, residentMb, startedAt: new Date().toISOString(), closing: closing.signal,
   });
 
   const server = http.createServer((req, res) => {

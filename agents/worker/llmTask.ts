@@ -30,6 +30,8 @@ export interface LlmTaskContext {
 
 /** Model used when a task names none: the agent's configured model, set in the worker's environment. */
 export const AGENT_MODEL_ENV = 'FORGE_AGENT_MODEL';
+/** The runtime's name for the task's model when it differs (an adapter version's model, agents/llm/adapterRuntime.ts); set by the agent. */
+export const AGENT_SERVED_MODEL_ENV = 'FORGE_AGENT_SERVED_MODEL';
 /** The kind of the agent's runtime (config gpus[].runtime), set in the worker's environment; absent: ollama. */
 export const AGENT_RUNTIME_ENV = 'FORGE_AGENT_RUNTIME';
 
@@ -105,7 +107,7 @@ async function run(task: Task, ctx: LlmTaskContext, now: () => number): Promise<
   let llm: LlmUsage;
   try {
     const res = await runtime.generate({
-      model,
+      model: env[AGENT_SERVED_MODEL_ENV] || model,
       prompt: task.prompt,
       ...(isParse ? { system: PARSE_SYSTEM, format: task.output_schema ?? 'json' } : {}),
       ...(ctx.signal ? { signal: ctx.signal } : {}),

@@ -238,9 +238,13 @@ async function runByType(task: Task, config: Config, shared: string, who: Result
     const { runLlmTask } = await import('./llmTask.ts');
     return runWithGate(task, () => runLlmTask(task, { ollamaUrl, trainingSamplesDir: mountPaths(shared).spoolSamples, startedAt: who.startedAt, signal }));
   }
+  if (task.type === 'promote_adapter' || task.type === 'rollback_adapter') {
+    const { runAdapterTask } = await import('./adapterTask.ts');
+    return runAdapterTask(task, { shared, who });
+  }
   return makeResult(who, {
     outcome: 'error',
-    reason: `task type "${task.type}" is run by the ${task.executor === 'worker' ? 'GPU agent or the brain' : task.executor}, not by a worker (worker types: shell, generate, parse)`,
+    reason: `task type "${task.type}" is run by the ${task.executor === 'worker' ? 'GPU agent or the brain' : task.executor}, not by a worker (worker types: shell, generate, parse, promote_adapter, rollback_adapter)`,
   });
 }
 

@@ -14,7 +14,7 @@ import { makeTask, tempMount } from '../helpers/mount.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FORGE = join(ROOT, 'bin', 'forge');
-const SUBCOMMANDS = ['rig', 'submit', 'ask', 'status', 'watch', 'logs', 'history', 'forward', 'signal', 'cancel', 'retry', 'pause', 'resume', 'doctor', 'config', 'demo', 'bench', 'build', 'chaos', 'install-service', 'metrics'];
+const SUBCOMMANDS = ['rig', 'submit', 'ask', 'status', 'watch', 'logs', 'history', 'forward', 'signal', 'cancel', 'retry', 'pause', 'resume', 'doctor', 'config', 'demo', 'bench', 'build', 'chaos', 'install-service', 'metrics', 'adapters'];
 
 function forge(args: string[], shared = '/nonexistent-forge-shared') {
   return execa(FORGE, args, { cwd: ROOT, reject: false, env: { RIG_SHARED: shared }, timeout: 60_000 });

@@ -119,8 +119,8 @@ test('readTasks: tasks, groups, and the shape problems of headings and fields', 
   ]);
   assert.deepEqual(problems, [
     "5: task 'a': field 'command' is given twice (first at line 4); keep one",
-    "6: task 'a': unknown field 'comand' (did you mean 'command'?); allowed: executor, task_class, type, command, depends_on, foreach, vram_estimate_mb, timeout_s, max_attempts, retry_delay_s, prompt, output_schema, model, inputs, outputs, description, gate",
-    "7: task 'a': expected a field written '- **name**: value', found '- not a field'; fields: executor, task_class, type, command, depends_on, foreach, vram_estimate_mb, timeout_s, max_attempts, retry_delay_s, prompt, output_schema, model, inputs, outputs, description, gate",
+    "6: task 'a': unknown field 'comand' (did you mean 'command'?); allowed: executor, task_class, type, command, depends_on, foreach, vram_estimate_mb, timeout_s, max_attempts, retry_delay_s, prompt, output_schema, model, inputs, outputs, adapter, version, description, gate",
+    "7: task 'a': expected a field written '- **name**: value', found '- not a field'; fields: executor, task_class, type, command, depends_on, foreach, vram_estimate_mb, timeout_s, max_attempts, retry_delay_s, prompt, output_schema, model, inputs, outputs, adapter, version, description, gate",
     "8: heading 'empty' has no fields: a task is a '### name' heading followed by '- **field**: value' items (at least a command, or a prompt for generate/parse); to group tasks in a phase, put them one heading level deeper (#### name)",
   ]);
 });

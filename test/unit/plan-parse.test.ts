@@ -158,9 +158,9 @@ test('unknown fields, duplicate fields and non-field items are problems with the
   ].join('\n');
   const { plan, problems } = parse(text);
   assert.deepEqual(problems, [
-    `${FILE}:4: task 'x': unknown field 'depend_on' (did you mean 'depends_on'?); allowed: executor, task_class, type, command, depends_on, foreach, vram_estimate_mb, timeout_s, max_attempts, retry_delay_s, prompt, output_schema, model, inputs, outputs, description, gate`,
+    `${FILE}:4: task 'x': unknown field 'depend_on' (did you mean 'depends_on'?); allowed: executor, task_class, type, command, depends_on, foreach, vram_estimate_mb, timeout_s, max_attempts, retry_delay_s, prompt, output_schema, model, inputs, outputs, adapter, version, description, gate`,
     `${FILE}:5: task 'x': field 'command' is given twice (first at line 3); keep one`,
-    `${FILE}:6: task 'x': expected a field written '- **name**: value', found '- just a note'; fields: executor, task_class, type, command, depends_on, foreach, vram_estimate_mb, timeout_s, max_attempts, retry_delay_s, prompt, output_schema, model, inputs, outputs, description, gate`,
+    `${FILE}:6: task 'x': expected a field written '- **name**: value', found '- just a note'; fields: executor, task_class, type, command, depends_on, foreach, vram_estimate_mb, timeout_s, max_attempts, retry_delay_s, prompt, output_schema, model, inputs, outputs, adapter, version, description, gate`,
   ]);
   assert.equal(plan.tasks[0]!.command, 'node a.mjs');
 });
@@ -237,7 +237,7 @@ test('unwrapBackticks', () => {
 });
 
 test('the example plans parse without problems', () => {
-  for (const name of ['hello', 'video', 'llm', 'nightly']) {
+  for (const name of ['hello', 'video', 'llm', 'nightly', 'nightly-adapter']) {
     const file = fileURLToPath(new URL(`../../plans/${name}/plan.md`, import.meta.url));
     const { plan, problems } = parsePlan(readFileSync(file, 'utf8'), file, `/p/${name}`);
     assert.deepEqual(problems, [], name);

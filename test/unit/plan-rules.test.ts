@@ -89,8 +89,8 @@ const ROWS: Row[] = [
   ] },
   { rule: 'type is known and not reserved', lines: tasks('### x', '- **type**: shell', '- **command**: `a`'), want: [] },
   { rule: 'type is known and not reserved', lines: tasks('### x', '- **type**: bash', '- **command**: `a`', '### y', '- **type**: batch_summary', '- **command**: `a`'), want: [
-    `${FILE}:3: task 'x': unknown type 'bash'; allowed: shell, generate, parse, load_llm, unload_llm`,
-    `${FILE}:6: task 'y': type 'batch_summary' is reserved for the summary the rig adds itself; allowed: shell, generate, parse, load_llm, unload_llm`,
+    `${FILE}:3: task 'x': unknown type 'bash'; allowed: shell, generate, parse, load_llm, unload_llm, promote_adapter, rollback_adapter`,
+    `${FILE}:6: task 'y': type 'batch_summary' is reserved for the summary the rig adds itself; allowed: shell, generate, parse, load_llm, unload_llm, promote_adapter, rollback_adapter`,
   ] },
   { rule: 'vram_estimate_mb is a whole number', lines: tasks('### x', '- **command**: `a`', '- **vram_estimate_mb**: 1024 MB'), want: [] },
   { rule: 'vram_estimate_mb is a whole number', lines: tasks('### x', '- **command**: `a`', '- **vram_estimate_mb**: 1.5GB'), want: [

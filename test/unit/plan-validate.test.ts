@@ -58,7 +58,7 @@ const TABLE: Array<[string, string[], Record<string, string>, string[]]> = [
   ]],
   ['unknown executor and type', tasks('### x', '- **executor**: gpu', '- **type**: bash', '- **command**: `a`'), {}, [
     `${FILE}:3: task 'x': unknown executor 'gpu'; allowed: worker, agent, brain`,
-    `${FILE}:4: task 'x': unknown type 'bash'; allowed: shell, generate, parse, load_llm, unload_llm`,
+    `${FILE}:4: task 'x': unknown type 'bash'; allowed: shell, generate, parse, load_llm, unload_llm, promote_adapter, rollback_adapter`,
   ]],
   ['self dependency', tasks('### x', '- **command**: `a`', '- **depends_on**: x'), {}, [
     `${FILE}:4: dependency cycle: x -> x (each task waits for the next, so none of them can start); remove one of these dependencies`,
