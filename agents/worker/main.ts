@@ -277,15 +277,16 @@ async function runShellTask(task: Task, config: Config, shared: string, who: Res
   if (!isDirectory(task.cwd)) {
     return makeResult(who, { outcome: 'error', reason: `the task's working directory ${task.cwd} does not exist (is the shared mount up?)` });
   }
+  // The sandbox judges batch_path first: nothing is created under a batch folder it refuses.
+  const sandbox = await prepareSandbox(task, config.sandbox, shared);
+  if (sandbox.kind === 'refused') return makeResult(who, { outcome: sandbox.outcome, failure_kind: sandbox.failureKind, reason: sandbox.reason });
+  if (sandbox.kind === 'uncontained') log(`${sandbox.why}: the task runs UNCONTAINED`);
   let checkpoint: string;
   try {
     checkpoint = await prepareCheckpointDir(task.batch_path, task.name);
   } catch (err) {
     return makeResult(who, { outcome: 'blocked', failure_kind: 'app', reason: `blocked: the task's checkpoint folder cannot be used: ${errorMessage(err)}; nothing ran` });
   }
-  const sandbox = await prepareSandbox(task, config.sandbox, shared);
-  if (sandbox.kind === 'refused') return makeResult(who, { outcome: sandbox.outcome, failure_kind: sandbox.failureKind, reason: sandbox.reason });
-  if (sandbox.kind === 'uncontained') log(`${sandbox.why}: the task runs UNCONTAINED`);
   if (sandbox.runAs) {
     try {
       await giveCheckpointTo(checkpoint, sandbox.runAs);

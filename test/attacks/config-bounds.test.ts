@@ -105,7 +105,7 @@ test('an inbox submission with a misspelled key is refused with the key, the clo
     const r = await readSubmission(file);
     assert.equal(r.ok, false);
     assert.deepEqual(r.ok ? null : { error: r.error, torn: r.torn }, {
-      error: `${file}: confg: unknown key (did you mean 'config'?); allowed here: plan, config, batch_id, submitted_at, priority`,
+      error: `${file}: confg: unknown key (did you mean 'config'?); allowed here: plan, config, batch_id, submitted_at, priority, resume`,
       torn: false,
     });
     await writeFile(file, JSON.stringify({ plan: 7 }));
