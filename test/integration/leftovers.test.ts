@@ -10,7 +10,7 @@ import { ObservedAge } from '../../agents/core/observedAge.ts';
 import { TaskStore } from '../../agents/core/store.ts';
 import { makeTask, tempMount } from '../helpers/mount.ts';
 
-const LEFTOVERS = 20_000;
+const LEFTOVERS = 5_000;
 
 async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
