@@ -2,33 +2,21 @@
 // writing anything anywhere (no plan copy, no inbox file, no folder made on the mount). It only
 // reads: the plan, the rig's config.json, the agents' heartbeats, and what the brain learned
 // (brain/vram_estimates.json, brain/profiles.json); buildDryRunReport decides the rest.
-import { stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
 import { type Config, defaultGpus, loadConfig, parseConfig } from '../core/config.ts';
 import { UserInputError, errorMessage } from '../core/errors.ts';
 import { readHeartbeats } from '../core/heartbeat.ts';
 import { newBatchId } from '../core/inbox.ts';
-import { batchDir, isSafeName, mountPaths, type MountPaths } from '../core/paths.ts';
+import { batchDir, mountPaths, type MountPaths } from '../core/paths.ts';
 import { Task } from '../core/task.ts';
 import { applyEstimates, readEstimates } from '../brain/learn.ts';
 import { readProfiles } from '../brain/profiles.ts';
-import { checkPlanBounded } from './boundedCheck.ts';
 import { buildBatchTasks } from './build.ts';
-import { PLAN_FILE } from './load.ts';
-import { listPlanFiles, sameContent, samePath } from './placePlan.ts';
 import { planPriority } from './priority.ts';
-import { parseConfigJson, resolvePlanDir } from './submit.ts';
-import { inputValuesFromConfig } from './validate.ts';
+import { type SubmitOptions, checkSubmission } from './submit.ts';
 import { type DryRunReport, buildDryRunReport } from './dryRunReport.ts';
 
-export interface DryRunOptions {
-  plan: string;
-  config?: string | undefined;
-  shared: string;
-  cwd?: string;
-  now?: number;
-  priority?: number;
-}
+/** The same as a submission's: a dry run is asked exactly as submit is. */
+export type DryRunOptions = SubmitOptions;
 
 export type DryRunOutcome = { ok: true; report: DryRunReport; notes: string[] } | { ok: false; problems: string[] };
 
@@ -49,29 +37,15 @@ export async function dryRunPlan(opts: DryRunOptions): Promise<DryRunOutcome> {
   const paths = mountPaths(opts.shared);
   const problems: string[] = [];
   const notes: string[] = [];
-  // The checks submit makes, in the same words.
-  const given = parseConfigJson(opts.config);
-  if (!given.ok) problems.push(...given.problems);
-  const found = await resolvePlanDir(opts.plan, paths, cwd);
-  if (!found.ok) return { ok: false, problems: [...problems, found.problem] };
-  const src = found.dir;
-  const name = basename(src);
-  if (!isSafeName(name)) problems.push(`${src}: the folder name '${name}' cannot be a plan name on the mount; rename the folder using letters, digits, '.', '_' and '-' (starting with a letter or digit)`);
-  const values = given.ok ? inputValuesFromConfig(given.config) : {};
-  const checked = await checkPlanBounded(src, values);
-  problems.push(...checked.problems);
-  const dest = join(paths.plans, name);
-  if (!(await samePath(src, dest))) {
-    problems.push(...(await listPlanFiles(src)).problems);
-    const onMount = await stat(dest).then((st) => st.isDirectory(), () => false);
-    if (isSafeName(name) && onMount && !(await sameContent(join(src, PLAN_FILE), join(dest, PLAN_FILE)))) {
-      problems.push(`${join(dest, PLAN_FILE)}:1: a different plan named '${name}' is already on the mount (its plan.md differs from ${join(src, PLAN_FILE)}); rename your plan folder, or remove ${dest} if it is no longer used`);
-    }
-  }
+  // The checks submit makes, in the same words (its own function).
+  const check = await checkSubmission(opts, paths, cwd);
+  if (check.src === null) return { ok: false, problems: check.problems };
+  const { src, name, values } = check;
+  problems.push(...check.problems);
   const cfg = await rigConfig(paths, notes);
   if (!cfg.ok) problems.push(...cfg.problems);
-  if (problems.length || !checked.plan || !cfg.ok) return { ok: false, problems };
-  const plan = checked.plan;
+  if (problems.length || !check.plan || !cfg.ok) return { ok: false, problems };
+  const plan = check.plan;
 
   // The batch as the brain would make it (a batch id that is used nowhere), with the VRAM estimates it has learned.
   const now = opts.now ?? Date.now();

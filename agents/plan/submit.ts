@@ -7,7 +7,8 @@ import { newBatchId, writeSubmission } from '../core/inbox.ts';
 import { ensureMount, isSafeName, mountPaths, type MountPaths } from '../core/paths.ts';
 import { checkPlanBounded } from './boundedCheck.ts';
 import { PLAN_FILE } from './load.ts';
-import { type Placement, listPlanFiles, placePlan, sameContent, samePath } from './placePlan.ts';
+import { type Placement, type PlanFile, listPlanFiles, placePlan, sameContent, samePath } from './placePlan.ts';
+import type { Plan } from './types.ts';
 import { inputValuesFromConfig } from './validate.ts';
 
 export type { Placement };
@@ -104,16 +105,28 @@ export async function resolvePlanDir(arg: string, paths: MountPaths, cwd: string
   };
 }
 
-export async function submitPlan(opts: SubmitOptions): Promise<SubmitOutcome> {
-  const cwd = opts.cwd ?? process.cwd();
-  const paths = mountPaths(opts.shared);
-  const problems: string[] = [];
+/** What submit checks before it writes anything, and what it found: the same for a dry run. */
+export interface SubmissionCheck {
+  problems: string[];
+  /** The plan folder as found, and its name on the mount. */
+  src: string;
+  name: string;
+  dest: string;
+  values: Record<string, string>;
+  plan: Plan | null;
+  /** The plan folder is the one on the mount already. */
+  inPlace: boolean;
+  /** Its files to copy (none when in place). */
+  files: PlanFile[];
+}
 
-  // Everything is checked first; nothing is written unless all of it is right.
+/** Every check of a submission, reported all at once; null with the problem when no plan folder is found. */
+export async function checkSubmission(opts: Pick<SubmitOptions, 'plan' | 'config'>, paths: MountPaths, cwd: string): Promise<SubmissionCheck | { problems: string[]; src: null }> {
+  const problems: string[] = [];
   const config = parseConfigJson(opts.config);
   if (!config.ok) problems.push(...config.problems);
   const found = await resolvePlanDir(opts.plan, paths, cwd);
-  if (!found.ok) return { ok: false, problems: [...problems, found.problem] };
+  if (!found.ok) return { problems: [...problems, found.problem], src: null };
   const src = found.dir;
   const name = basename(src);
   if (!isSafeName(name)) {
@@ -134,10 +147,19 @@ export async function submitPlan(opts: SubmitOptions): Promise<SubmitOutcome> {
       );
     }
   }
-  if (problems.length || !checked.plan) return { ok: false, problems };
+  return { problems, src, name, dest, values, plan: checked.plan, inPlace, files: listed.files };
+}
+
+export async function submitPlan(opts: SubmitOptions): Promise<SubmitOutcome> {
+  const cwd = opts.cwd ?? process.cwd();
+  const paths = mountPaths(opts.shared);
+  // Everything is checked first; nothing is written unless all of it is right.
+  const check = await checkSubmission(opts, paths, cwd);
+  if (check.src === null || check.problems.length || !check.plan) return { ok: false, problems: check.problems };
+  const { src, name, dest, values } = check;
 
   await ensureMount(paths);
-  const { placement, updated } = await placePlan(listed.files, src, dest, paths.plans);
+  const { placement, updated } = await placePlan(check.files, src, dest, paths.plans);
   const batchId = newBatchId(opts.now ?? Date.now());
   const inboxFile = await writeSubmission(paths, {
     plan: name,

@@ -1,139 +1,35 @@
-// Across machines: the brain on host A, agents on hosts B and C, each host its own sshfs client
-// of one exported folder with NFS-like caches (names and attributes 3 s), so no file event
-// crosses hosts and every host's listings lag. A 100-item fan-out must complete with every item
-// run, and run once (with an agent killed, and with the brain's host lost mid-batch:
-// test/long/netfs-faults.test.ts, in npm run test:long). Every run leaves one ledger file; the
-// test reads the server's own folder, which no client cache sits in front of.
+// Across machines, on the fan-out bed (test/helpers/netfsFanout.ts): a 100-item fan-out must
+// complete with every item run, and run once; the brain's log holds every line the other hosts
+// wrote. With an agent killed, and with the brain's host lost mid-batch:
+// test/long/netfs-faults.test.ts, in npm run test:long.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MountPaths } from '../../agents/core/paths.ts';
-import { type AcrossHosts, startAcrossHosts } from '../../tools/bench/netfs.ts';
-import { readDecisionLines } from '../../agents/core/spool.ts';
-import { submitPlan, waitFor, waitForBatchEnd } from '../../tools/harness/runRig.ts';
-import { netfsMissing, startTestBed, type TestBed } from '../helpers/netfs.ts';
+import { waitFor } from '../../tools/harness/runRig.ts';
+import { netfsMissing } from '../helpers/netfs.ts';
+import { type Fanout, startFanout } from '../helpers/netfsFanout.ts';
 
 const missing = netfsMissing();
-const ITEMS = 100;
-
-const PLAN = `# Netfs fan-out
-
-## Goal
-A hundred items, each one run recorded in the batch's ledger folder.
-
-## Tasks
-
-### scan
-- **task_class**: cpu
-- **command**: \`node scripts/scan.mjs {BATCH_PATH} ${ITEMS}\`
-- **timeout_s**: 60
-
-### item
-- **task_class**: cpu
-- **command**: \`sh scripts/item.sh {BATCH_PATH} {ITEM.id} {ITEM.s}\`
-- **depends_on**: scan
-- **foreach**: {BATCH_PATH}/manifest.json:items
-- **timeout_s**: 60
-`;
-
-const SCAN = `import { writeFileSync, renameSync } from 'node:fs';
-const [dir, n] = process.argv.slice(2);
-const items = Array.from({ length: Number(n) }, (_, i) => ({ id: 'i' + String(i + 1).padStart(3, '0'), s: (0.05 + ((i * 37) % 100) / 1000).toFixed(3) }));
-writeFileSync(dir + '/.manifest.tmp', JSON.stringify({ items }));
-renameSync(dir + '/.manifest.tmp', dir + '/manifest.json');
-`;
-
-// One file per run, created when the run starts; "end" is added when it ends well. A shell
-// script, not node: 300 runs of a node script cost the two cores more than the rig does.
-const ITEM = `#!/bin/sh
-set -e
-mkdir -p "$1/ledger"
-file="$1/ledger/$2.$$.$(hostname)"
-echo "start $FORGE_TASK_ID attempt $FORGE_ATTEMPT" > "$file"
-sleep "$3"
-echo "end" >> "$file"
-`;
-
-let bed: TestBed;
-let rig: AcrossHosts;
-let server: MountPaths;
-
-/** The ledger of a batch: item -> its runs, each with whether it ended. */
-async function ledger(batchId: string): Promise<Map<string, { ended: boolean; host: string }[]>> {
-  const dir = join(server.plans, 'netfs-fan', 'batches', batchId, 'ledger');
-  const runs = new Map<string, { ended: boolean; host: string }[]>();
-  for (const name of await readdir(dir)) {
-    const [item, , host] = name.split('.');
-    const text = await readFile(join(dir, name), 'utf8');
-    runs.set(item!, [...(runs.get(item!) ?? []), { ended: /\nend\n/.test(text), host: host! }]);
-  }
-  return runs;
-}
-
-async function runBatch(during?: (batchId: string) => Promise<void>): Promise<{ batchId: string; runs: Map<string, { ended: boolean; host: string }[]>; twice: string[]; why: string }> {
-  const batchId = await submitPlan(server.root, 'netfs-fan');
-  if (during) await during(batchId);
-  const rec = await waitForBatchEnd(server, batchId, 240_000);
-  assert.equal(rec.state, 'complete', `batch ${batchId}: ${JSON.stringify(rec.final_counts)}`);
-  const runs = await ledger(batchId);
-  assert.equal(runs.size, ITEMS, 'every item ran');
-  for (const [item, r] of runs) assert.ok(r.some((x) => x.ended), `item ${item} finished a run`);
-  const twice = [...runs].filter(([, r]) => r.length !== 1).map(([i]) => i);
-  return { batchId, runs, twice, why: await story(batchId, twice) };
-}
-
-/** What the decision log (and the spool not merged yet) says of these items, for a failure's message. */
-async function story(batchId: string, items: string[]): Promise<string> {
-  if (!items.length) return '';
-  const ids = items.map((i) => `${batchId}__item.${Number(i.slice(1))}`);
-  const lines = await readDecisionLines(server);
-  // Where each task's files are on the server now, temporary ones included.
-  const where: string[] = [];
-  for (const dir of [...Object.values(server.folders), join(server.tasks, 'late_results'), join(server.tasks, 'archive', batchId), join(server.root, 'quarantine'), join(server.root, 'quarantine', 'processing'), join(server.root, 'quarantine', 'queue')]) {
-    for (const name of await readdir(dir).catch(() => [] as string[])) if (ids.some((id) => name.includes(id + '.'))) where.push(`${dir.slice(server.root.length + 1)}/${name}`);
-  }
-  // Every line naming the task (a quarantine names its file, not the task), and the rig's recoveries.
-  return '\n' + lines.filter((l) => ids.some((id) => l.includes(id)) || /TAKEOVER|RECOVER|BAD_FILE|ORPHAN|LOST/.test(l)).join('\n') + '\nfiles: ' + where.join(', ');
-}
+let fan: Fanout;
 
 before(async () => {
-  if (missing) return;
-  bed = await startTestBed({ hosts: ['A', 'B', 'C'], profile: 'nfs' });
-  rig = await startAcrossHosts(bed, {
-    gpus: 4,
-    config: {
-      resource_limits: { max_workers: 4 },
-      cycles: { internal_s: 1, external_s: 1 },
-      // Well above the NFS-like profile's caches (3 s, up to 7 s stacked): less would presume agents
-      // dead whose heartbeats this host's cache keeps showing old (docs/DEPLOY.md).
-      timeouts: { heartbeat_stale_s: 10 },
-    },
-    onExit: (host, args, how, stderr) => {
-      if (how !== 'SIGKILL') process.stderr.write(`rig ${args.join(' ')} on ${host} ended (${how}):\n${stderr}\n`);
-    },
-  });
-  server = rig.server;
-  const plan = join(server.plans, 'netfs-fan');
-  await mkdir(join(plan, 'scripts'), { recursive: true });
-  await writeFile(join(plan, 'plan.md'), PLAN);
-  await writeFile(join(plan, 'scripts', 'scan.mjs'), SCAN);
-  await writeFile(join(plan, 'scripts', 'item.sh'), ITEM);
+  if (!missing) fan = await startFanout();
 });
 
 after(async () => {
-  await rig?.stop();
+  await fan?.stop();
 });
 
 test('a 100-item fan-out across three hosts: every item run exactly once', { skip: missing ?? false }, async () => {
-  const { runs, twice, why } = await runBatch();
+  const { runs, twice, why } = await fan.runBatch();
   assert.deepEqual(twice, [], `no item ran twice${why}`);
   const hosts = new Set([...runs.values()].flat().map((r) => r.host));
   assert.deepEqual([...hosts].sort(), ['B', 'C'], 'both agent hosts did work');
 });
 
 test('the decision log read on A holds every line the agents on B and C wrote, none cut', { skip: missing ?? false }, async () => {
-  const spool = join(server.logs, 'spool', 'decisions');
+  const spool = join(fan.server.logs, 'spool', 'decisions');
   const written: string[] = [];
   for (const name of await readdir(spool)) {
     if (!/\.(B|C)\.\d+\.log$/.test(name)) continue;
@@ -141,7 +37,7 @@ test('the decision log read on A holds every line the agents on B and C wrote, n
   }
   assert.ok(written.length >= 8, `agents on B and C wrote ${written.length} lines`);
   await waitFor('every line of B and C in the log as A reads it', async () => {
-    const r = await bed.exec('A', 'cat', [join(bed.mount, 'logs', 'brain_decisions.log')]);
+    const r = await fan.bed.exec('A', 'cat', [join(fan.bed.mount, 'logs', 'brain_decisions.log')]);
     const lines = new Set(r.stdout.split('\n'));
     return written.every((l) => lines.has(l));
   }, 20_000, 500);

@@ -1,146 +1,33 @@
-// Across machines: the brain on host A, agents on hosts B and C, each host its own sshfs client
-// of one exported folder with NFS-like caches (names and attributes 3 s), so no file event
-// crosses hosts and every host's listings lag. A 100-item fan-out must complete with every item
-// run, and run once, with an agent killed mid-batch, and with the brain's host lost mid-batch
-// and a brain started on B (the plain run is test/crosshost/netfs.test.ts). Every run leaves
-// one ledger file; the test reads the server's own folder, which no client cache sits in front of.
+// Across machines, on the fan-out bed (test/helpers/netfsFanout.ts): the 100-item fan-out with an
+// agent killed mid-batch, and with the brain's host lost mid-batch and a brain started on B,
+// completes with every item run; an item runs again only as a recorded retry (the plain run is
+// test/crosshost/netfs.test.ts).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MountPaths } from '../../agents/core/paths.ts';
-import { type AcrossHosts, startAcrossHosts } from '../../tools/bench/netfs.ts';
 import { readBrainState } from '../../agents/core/batch.ts';
 import { readHeartbeat } from '../../agents/core/heartbeat.ts';
-import { readDecisionLines } from '../../agents/core/spool.ts';
 import { Task } from '../../agents/core/task.ts';
-import { submitPlan, waitFor, waitForBatchEnd } from '../../tools/harness/runRig.ts';
-import { netfsMissing, startTestBed, type TestBed } from '../helpers/netfs.ts';
+import { netfsMissing } from '../helpers/netfs.ts';
+import { type Fanout, startFanout } from '../helpers/netfsFanout.ts';
 
 const missing = netfsMissing();
-const ITEMS = 100;
-
-const PLAN = `# Netfs fan-out
-
-## Goal
-A hundred items, each one run recorded in the batch's ledger folder.
-
-## Tasks
-
-### scan
-- **task_class**: cpu
-- **command**: \`node scripts/scan.mjs {BATCH_PATH} ${ITEMS}\`
-- **timeout_s**: 60
-
-### item
-- **task_class**: cpu
-- **command**: \`sh scripts/item.sh {BATCH_PATH} {ITEM.id} {ITEM.s}\`
-- **depends_on**: scan
-- **foreach**: {BATCH_PATH}/manifest.json:items
-- **timeout_s**: 60
-`;
-
-const SCAN = `import { writeFileSync, renameSync } from 'node:fs';
-const [dir, n] = process.argv.slice(2);
-const items = Array.from({ length: Number(n) }, (_, i) => ({ id: 'i' + String(i + 1).padStart(3, '0'), s: (0.05 + ((i * 37) % 100) / 1000).toFixed(3) }));
-writeFileSync(dir + '/.manifest.tmp', JSON.stringify({ items }));
-renameSync(dir + '/.manifest.tmp', dir + '/manifest.json');
-`;
-
-// One file per run, created when the run starts; "end" is added when it ends well. A shell
-// script, not node: 300 runs of a node script cost the two cores more than the rig does.
-const ITEM = `#!/bin/sh
-set -e
-mkdir -p "$1/ledger"
-file="$1/ledger/$2.$$.$(hostname)"
-echo "start $FORGE_TASK_ID attempt $FORGE_ATTEMPT" > "$file"
-sleep "$3"
-echo "end" >> "$file"
-`;
-
-let bed: TestBed;
-let rig: AcrossHosts;
-let server: MountPaths;
-
-/** The ledger of a batch: item -> its runs, each with whether it ended. */
-async function ledger(batchId: string): Promise<Map<string, { ended: boolean; host: string }[]>> {
-  const dir = join(server.plans, 'netfs-fan', 'batches', batchId, 'ledger');
-  const runs = new Map<string, { ended: boolean; host: string }[]>();
-  for (const name of await readdir(dir)) {
-    const [item, , host] = name.split('.');
-    const text = await readFile(join(dir, name), 'utf8');
-    runs.set(item!, [...(runs.get(item!) ?? []), { ended: /\nend\n/.test(text), host: host! }]);
-  }
-  return runs;
-}
-
-async function runBatch(during?: (batchId: string) => Promise<void>): Promise<{ batchId: string; runs: Map<string, { ended: boolean; host: string }[]>; twice: string[]; why: string }> {
-  const batchId = await submitPlan(server.root, 'netfs-fan');
-  if (during) await during(batchId);
-  const rec = await waitForBatchEnd(server, batchId, 240_000);
-  assert.equal(rec.state, 'complete', `batch ${batchId}: ${JSON.stringify(rec.final_counts)}`);
-  const runs = await ledger(batchId);
-  assert.equal(runs.size, ITEMS, 'every item ran');
-  for (const [item, r] of runs) assert.ok(r.some((x) => x.ended), `item ${item} finished a run`);
-  const twice = [...runs].filter(([, r]) => r.length !== 1).map(([i]) => i);
-  return { batchId, runs, twice, why: await story(batchId, twice) };
-}
-
-/** What the decision log (and the spool not merged yet) says of these items, for a failure's message. */
-async function story(batchId: string, items: string[]): Promise<string> {
-  if (!items.length) return '';
-  const ids = items.map((i) => `${batchId}__item.${Number(i.slice(1))}`);
-  const lines = await readDecisionLines(server);
-  // Where each task's files are on the server now, temporary ones included.
-  const where: string[] = [];
-  for (const dir of [...Object.values(server.folders), join(server.tasks, 'late_results'), join(server.tasks, 'archive', batchId), join(server.root, 'quarantine'), join(server.root, 'quarantine', 'processing'), join(server.root, 'quarantine', 'queue')]) {
-    for (const name of await readdir(dir).catch(() => [] as string[])) if (ids.some((id) => name.includes(id + '.'))) where.push(`${dir.slice(server.root.length + 1)}/${name}`);
-  }
-  // Every line naming the task (a quarantine names its file, not the task), and the rig's recoveries.
-  return '\n' + lines.filter((l) => ids.some((id) => l.includes(id)) || /TAKEOVER|RECOVER|BAD_FILE|ORPHAN|LOST/.test(l)).join('\n') + '\nfiles: ' + where.join(', ');
-}
-
-/** Waits until `n` items of the batch have started, so that what follows happens mid-batch. */
-async function itemsStarted(batchId: string, n: number): Promise<void> {
-  await waitFor(`${n} items of ${batchId} to start`, async () => {
-    const names = await readdir(join(server.plans, 'netfs-fan', 'batches', batchId, 'ledger')).catch(() => []);
-    return names.length >= n;
-  }, 120_000, 100);
-}
+let fan: Fanout;
 
 before(async () => {
-  if (missing) return;
-  bed = await startTestBed({ hosts: ['A', 'B', 'C'], profile: 'nfs' });
-  rig = await startAcrossHosts(bed, {
-    gpus: 4,
-    config: {
-      resource_limits: { max_workers: 4 },
-      cycles: { internal_s: 1, external_s: 1 },
-      // Well above the NFS-like profile's caches (3 s, up to 7 s stacked): less would presume agents
-      // dead whose heartbeats this host's cache keeps showing old (docs/DEPLOY.md).
-      timeouts: { heartbeat_stale_s: 10 },
-    },
-    onExit: (host, args, how, stderr) => {
-      if (how !== 'SIGKILL') process.stderr.write(`rig ${args.join(' ')} on ${host} ended (${how}):\n${stderr}\n`);
-    },
-  });
-  server = rig.server;
-  const plan = join(server.plans, 'netfs-fan');
-  await mkdir(join(plan, 'scripts'), { recursive: true });
-  await writeFile(join(plan, 'plan.md'), PLAN);
-  await writeFile(join(plan, 'scripts', 'scan.mjs'), SCAN);
-  await writeFile(join(plan, 'scripts', 'item.sh'), ITEM);
+  if (!missing) fan = await startFanout();
 });
 
 after(async () => {
-  await rig?.stop();
+  await fan?.stop();
 });
 
 test('an agent killed mid-batch: the batch completes; an item runs again only as a recorded retry of a run the rig lost with the agent', { skip: missing ?? false }, async () => {
   let killedPid = 0;
-  const { runs, batchId } = await runBatch(async (batchId) => {
-    await itemsStarted(batchId, 20);
-    const beat = await readHeartbeat(server, 3);
+  const { runs, batchId } = await fan.runBatch(async (batchId) => {
+    await fan.itemsStarted(batchId, 20);
+    const beat = await readHeartbeat(fan.server, 3);
     assert.ok(beat, 'gpu-3 has a heartbeat');
     killedPid = beat.pid;
     process.kill(killedPid, 'SIGKILL');
@@ -151,23 +38,23 @@ test('an agent killed mid-batch: the batch completes; an item runs again only as
   // each but the last a failure of the rig's (lost or killed with the agent), never its own.
   for (const [item, r] of again) {
     const id = `${batchId}__item.${Number(item.slice(1))}`;
-    const task = Task.parse(JSON.parse(await readFile(join(server.tasks, 'archive', batchId, `${id}.json`), 'utf8')));
+    const task = Task.parse(JSON.parse(await readFile(join(fan.server.tasks, 'archive', batchId, `${id}.json`), 'utf8')));
     const earlier = task.attempts.slice(0, -1);
     assert.ok(task.attempts.length >= r.length && earlier.every((a) => a.failure_kind === 'infra'),
-      `${item} ran ${r.length} times; its attempts: ${JSON.stringify(task.attempts.map((a) => [a.agent, a.outcome, a.failure_kind]))}${await story(batchId, [item])}`);
+      `${item} ran ${r.length} times; its attempts: ${JSON.stringify(task.attempts.map((a) => [a.agent, a.outcome, a.failure_kind]))}${await fan.story(batchId, [item])}`);
     assert.ok(r.some((x) => x.host === 'C'), `${item} ran again only because of the agent killed on C`);
   }
 });
 
 test('the brain\'s host lost mid-batch, a brain started on B takes over: the batch completes, every item once', { skip: missing ?? false }, async () => {
-  const { twice, why } = await runBatch(async (batchId) => {
-    await itemsStarted(batchId, 10);
+  const { twice, why } = await fan.runBatch(async (batchId) => {
+    await fan.itemsStarted(batchId, 10);
     // Host A goes away: its launcher first (it would restart the brain), then the brain.
-    const state = await readBrainState(server);
-    rig.launchers[0]!.kill('SIGKILL');
+    const state = await readBrainState(fan.server);
+    fan.rig.launchers[0]!.kill('SIGKILL');
     if (state?.brain_pid) process.kill(state.brain_pid, 'SIGKILL');
-    rig.rig('B', ['--role', 'brain']);
+    fan.rig.rig('B', ['--role', 'brain']);
   });
   assert.deepEqual(twice, [], `no item ran twice${why}`);
-  assert.match(await readFile(server.decisionLog, 'utf8'), /brain\s+TAKEOVER — took over .* from pid \d+ on A, whose lease was unchanged for/, 'the new brain said whose lease it took over');
+  assert.match(await readFile(fan.server.decisionLog, 'utf8'), /brain\s+TAKEOVER — took over .* from pid \d+ on A, whose lease was unchanged for/, 'the new brain said whose lease it took over');
 });
