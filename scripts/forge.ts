@@ -15,7 +15,7 @@ interface Subcommand {
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
   rig: { about: 'run the brain and one agent per GPU (--simulate N without GPUs), supervised', load: () => import('../agents/rig/main.ts') },
-  submit: { about: 'validate a plan folder and submit it as a batch; prints the batch id', load: () => import('./submit.ts') },
+  submit: { about: 'validate a plan folder and submit it as a batch (prints the batch id); --dry-run predicts it, --resume BATCH reruns a failed one', load: () => import('./submit.ts') },
   ask: { about: 'a realtime question to the rig\'s LLM, answered by a hot agent ahead of batch work; prints the answer', load: () => import('./ask.ts') },
   status: { about: 'one look at the rig: batches, GPUs, the queue and why each waiting task waits', load: () => import('./status.ts') },
   watch: { about: 'the live terminal view', load: () => import('./watch.ts') },
