@@ -303,6 +303,9 @@ export function defaultGpus(count: number, basePort = 11435): GpuConfig[] {
   return Array.from({ length: count }, (_, id) => ({ id, name: `gpu-${id}`, model: 'qwen2.5:7b', port: basePort + id, runtime: 'ollama', num_parallel: 1, manage: false, serve: null }));
 }
 
+/** The defaults for one GPU: what readers judge a mount by before the rig has written its config. */
+export const DEFAULT_CONFIG: Config = Config.parse({ gpus: defaultGpus(1) });
+
 /** The model an llm task asks for: its own, else the config's default, else the first GPU's. */
 export function taskModel(task: { model: string | null }, config: Pick<Config, 'default_model' | 'gpus'>): string {
   return task.model ?? config.default_model ?? config.gpus[0]!.model;

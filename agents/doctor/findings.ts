@@ -7,7 +7,7 @@
 // 'manual' ones are left to a person (or to the brain); 'info' lines are printed only.
 import { relative } from 'node:path';
 import type { BatchState, TaskCounts } from '../core/batch.ts';
-import { Config, defaultGpus } from '../core/config.ts';
+import type { Config } from '../core/config.ts';
 import { type TaskFolder, mountPaths } from '../core/paths.ts';
 import { type Task, holdsOpenClaim } from '../core/task.ts';
 import { closeAttempt, lostResult } from '../core/attempt.ts';
@@ -79,7 +79,7 @@ export const FINAL_STATES: ReadonlySet<BatchState> = new Set(['complete', 'faile
 /** How far along a task is: the copy to keep when one task is in two folders. */
 export const RANK: Record<TaskFolder, number> = { private: 0, queue: 1, processing: 2, failed: 3, complete: 4 };
 /** Retry caps without a config file: the config's defaults. */
-export const DEFAULT_CONFIG: Config = Config.parse({ gpus: defaultGpus(1) });
+export { DEFAULT_CONFIG } from '../core/config.ts';
 const LAYOUT = mountPaths('/');
 
 /** The folder as a person sees it on the mount: tasks/queue, brain/private_tasks. */

@@ -2,7 +2,8 @@
 // writing anything anywhere (no plan copy, no inbox file, no folder made on the mount). It only
 // reads: the plan, the rig's config.json, the agents' heartbeats, and what the brain learned
 // (brain/vram_estimates.json, brain/profiles.json); buildDryRunReport decides the rest.
-import { type Config, defaultGpus, loadConfig, parseConfig } from '../core/config.ts';
+import { type Config, DEFAULT_CONFIG, loadConfig } from '../core/config.ts';
+import { access } from 'node:fs/promises';
 import { UserInputError, errorMessage } from '../core/errors.ts';
 import { readHeartbeats } from '../core/heartbeat.ts';
 import { newBatchId } from '../core/inbox.ts';
@@ -22,13 +23,15 @@ export type DryRunOutcome = { ok: true; report: DryRunReport; notes: string[] } 
 
 /** The rig's config, read only; a mount with none yet gets the defaults for one GPU, said in a note. */
 async function rigConfig(paths: MountPaths, notes: string[]): Promise<{ ok: true; config: Config } | { ok: false; problems: string[] }> {
+  if (!(await access(paths.config).then(() => true, () => false))) {
+    notes.push(`${paths.config}: none yet; predicted with the default config for one GPU`);
+    return { ok: true, config: DEFAULT_CONFIG };
+  }
   try {
     return { ok: true, config: await loadConfig(paths.config) };
   } catch (err) {
     if (!(err instanceof UserInputError)) throw err;
-    if (!/no config file/.test(err.message)) return { ok: false, problems: err.message.split('\n') };
-    notes.push(`${paths.config}: none yet; predicted with the default config for one GPU`);
-    return { ok: true, config: parseConfig({ gpus: defaultGpus(1) }, paths.config) };
+    return { ok: false, problems: err.message.split('\n') };
   }
 }
 

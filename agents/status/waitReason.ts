@@ -4,7 +4,7 @@
 // policy (gpu/claimPolicy.ts), read from the outside through heartbeats.
 import { join } from 'node:path';
 import type { BatchRecord } from '../core/batch.ts';
-import { Config, defaultGpus } from '../core/config.ts';
+import { type Config, DEFAULT_CONFIG } from '../core/config.ts';
 import type { Heartbeat } from '../core/heartbeat.ts';
 import type { TaskFolder } from '../core/paths.ts';
 import type { Task } from '../core/task.ts';
@@ -36,7 +36,6 @@ export interface WaitContext {
 }
 
 /** The config's defaults, for judging without a config file (retry caps, cpu cost). */
-const DEFAULTS: Config = Config.parse({ gpus: defaultGpus(1) });
 /** How many unfinished dependencies a reason names before "and N more". */
 const MAX_DEPS_NAMED = 3;
 
@@ -123,7 +122,7 @@ function explainPrivate(task: Task, ctx: WaitContext): string {
     const done = task.expanded_into.filter((id) => isSettled(ctx.tasksById.get(id))).length;
     return `waiting for its ${task.expanded_into.length} items to finish (${done} done)`;
   }
-  const cfg = ctx.config ?? DEFAULTS;
+  const cfg = ctx.config ?? DEFAULT_CONFIG;
   const queued = queuedOfBatch(ctx).get(task.batch) ?? 0;
   if (queued >= cfg.release.max_queued) {
     return `ready; held back: ${queued} tasks of its batch wait in queue/ (release.max_queued ${cfg.release.max_queued}); ${brain('the brain releases it as those are claimed')}`;
@@ -176,7 +175,7 @@ function explainQueued(task: Task, ctx: WaitContext): string {
     const stopping = live.map((h) => h.name);
     return 'no GPU agent is running' + (stopping.length ? ` (stopping: ${stopping.join(', ')})` : '');
   }
-  const config = ctx.config ?? DEFAULTS;
+  const config = ctx.config ?? DEFAULT_CONFIG;
   const cls = task.task_class;
   const max = config.resource_limits.max_workers;
   if (cls !== 'meta' && running.every((h) => h.active_workers >= max)) {
@@ -271,7 +270,7 @@ export function explainFailure(task: Task, batch: BatchRecord | null, config: Co
   if (task.result?.outcome === 'needs_approval') {
     return { for_good: false, reason: `needs approval${task.result.reason ? ` (${task.result.reason})` : ''}; ${byBrain(brainDown, 'the brain parks it on its next pass')}` };
   }
-  const verdict = decideRetry(task, config ?? DEFAULTS);
+  const verdict = decideRetry(task, config ?? DEFAULT_CONFIG);
   const batchOver = batch !== null && batch.state !== 'pending' && batch.state !== 'running';
   const given_up = (batch?.failed_tasks.includes(task.id) ?? false) || (batch?.not_run.includes(task.id) ?? false);
   const for_good = !verdict.retry || batchOver || given_up;
