@@ -12,6 +12,7 @@
 // Pure and stable: every agent sorts the same queue into the same order, so racing agents
 // contend for the head of it and the losers move on to the next task.
 import { batchOfTaskId } from './batch.ts';
+import { compareText } from './textOrder.ts';
 
 export const PRIORITY_HIGHEST = 1;
 export const PRIORITY_LOWEST = 5;
@@ -30,8 +31,6 @@ export function priorityOf(p: number | null | undefined): number {
   return typeof p === 'number' && Number.isInteger(p) && p >= PRIORITY_REALTIME && p <= PRIORITY_LOWEST ? p : PRIORITY_DEFAULT;
 }
 
-const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
 /** The items in the order they should be taken (a new array); `running(batch)`: its tasks already running. */
 export function fairOrder<T extends Orderable>(items: readonly T[], running: (batch: string) => number = () => 0): T[] {
   // Each item's turn within its batch: its rank among the batch's items in id order.
@@ -44,10 +43,10 @@ export function fairOrder<T extends Orderable>(items: readonly T[], running: (ba
   }
   const keyed: Array<{ item: T; priority: number; turn: number; batch: string }> = [];
   for (const [batch, list] of byBatch) {
-    list.sort((a, b) => byString(a.id, b.id));
+    list.sort((a, b) => compareText(a.id, b.id));
     const first = running(batch);
     list.forEach((item, rank) => keyed.push({ item, priority: priorityOf(item.priority), turn: first + rank, batch }));
   }
-  keyed.sort((a, b) => a.priority - b.priority || a.turn - b.turn || byString(a.batch, b.batch) || byString(a.item.id, b.item.id));
+  keyed.sort((a, b) => a.priority - b.priority || a.turn - b.turn || compareText(a.batch, b.batch) || compareText(a.item.id, b.item.id));
   return keyed.map((k) => k.item);
 }

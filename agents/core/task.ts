@@ -198,6 +198,37 @@ export function childName(template: string, index: number): string {
   return `${template}.${index + 1}`;
 }
 
+/**
+ * Item `index` of a foreach template as expansion makes it (plan/expand.ts), before the item
+ * fills its argv, prompt, inputs and outputs: the template's task under the child's id and
+ * name, with nothing of the template's own life (its foreach, attempts, approval, claim, result).
+ */
+export function childOfTemplate(template: Task, index: number, createdAt: string): Task {
+  const name = childName(template.name, index);
+  return {
+    ...template,
+    id: taskId(template.batch, name),
+    name,
+    template: template.name,
+    item_index: index,
+    foreach: null,
+    expanded_into: null,
+    window: null,
+    attempt: 0,
+    attempts: [],
+    infra_failures: 0,
+    approved: false,
+    parked: null,
+    parked_reason: null,
+    created_at: createdAt,
+    released_at: null,
+    claimed_by: null,
+    claimed_at: null,
+    finished_at: null,
+    result: null,
+  };
+}
+
 /** Plan task names: what may appear after the batch id in a task id. */
 export const TASK_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 

@@ -5,7 +5,7 @@
 import { dirname } from 'node:path';
 import { isoTime } from '../core/clock.ts';
 import { type MountRead, type RetryOptions, readMountFileInside, retryTransient } from '../core/mountRead.ts';
-import { childName, taskId, type Task, type TaskInput } from '../core/task.ts';
+import { childName, childOfTemplate, type Task, type TaskInput } from '../core/task.ts';
 import { PLAN_LIMITS } from './limits.ts';
 import { checkpointDir } from '../core/checkpoint.ts';
 import { CHECKPOINT_DIR, fillTemplate, itemField } from './substitute.ts';
@@ -53,32 +53,7 @@ export function expandForeach(template: Task, items: unknown[], now: number, fro
       problems.push(...itemProblems.map((p) => `task '${template.name}', ${manifest}: ${p}; the item is ${preview(item)}`));
       return;
     }
-    tasks.push({
-      ...template,
-      id: taskId(template.batch, child),
-      name: child,
-      template: template.name,
-      item_index: i,
-      argv,
-      prompt,
-      inputs,
-      outputs,
-      foreach: null,
-      expanded_into: null,
-      window: null,
-      attempt: 0,
-      attempts: [],
-      infra_failures: 0,
-      approved: false,
-      parked: null,
-      parked_reason: null,
-      created_at: isoTime(now),
-      released_at: null,
-      claimed_by: null,
-      claimed_at: null,
-      finished_at: null,
-      result: null,
-    });
+    tasks.push({ ...childOfTemplate(template, i, isoTime(now)), argv, prompt, inputs, outputs });
   });
   if (problems.length) {
     const shown = problems.slice(0, MAX_PROBLEMS);

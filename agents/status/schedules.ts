@@ -4,6 +4,7 @@
 // every status a YAML parser's start); read-only: status never writes.
 import type { MountPaths } from '../core/paths.ts';
 import { readScheduleRecords, scheduleFilePath } from '../core/scheduleFile.ts';
+import { compareText } from '../core/textOrder.ts';
 
 export interface ScheduleRow {
   plan: string;
@@ -25,7 +26,7 @@ export async function readSchedules(paths: MountPaths, note: (file: string, prob
     return [];
   }
   const rows: ScheduleRow[] = [];
-  for (const [plan, r] of Object.entries(records.value).sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [plan, r] of Object.entries(records.value).sort(([a], [b]) => compareText(a, b))) {
     if (r.schedule === undefined || r.timezone === undefined) continue;
     rows.push({ plan, schedule: r.schedule, timezone: r.timezone, catch_up: r.catch_up ?? true, next_run: r.next_run ?? null, last_fire: r.last_fire });
   }

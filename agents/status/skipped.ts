@@ -4,6 +4,7 @@
 import { type BatchRecord, batchOfTaskId } from '../core/batch.ts';
 import { gateSkips } from '../brain/gateSkip.ts';
 import type { LocatedTask } from './waitReason.ts';
+import { compareText } from '../core/textOrder.ts';
 
 export interface SkippedItem {
   task_id: string;
@@ -24,5 +25,5 @@ export function skippedTasks(batches: readonly BatchRecord[], byId: ReadonlyMap<
   const live = [...byId].filter(([, v]) => v.folder === 'complete' && v.task.result?.outcome === 'skipped').map(([id]) => id);
   if (live.length) for (const [gate, s] of Object.entries(gateSkips(live, byId))) add(gate, s.reason, s.tasks);
   for (const rec of batches) for (const [gate, s] of Object.entries(rec.skipped_by_gate)) add(gate, s.reason, s.tasks);
-  return [...out.values()].sort((a, b) => a.batch.localeCompare(b.batch) || a.task_id.localeCompare(b.task_id));
+  return [...out.values()].sort((a, b) => compareText(a.batch, b.batch) || compareText(a.task_id, b.task_id));
 }

@@ -22,8 +22,10 @@ import { isAlive } from '../core/pids.ts';
 import { heartbeatPath, mountPaths, TASK_FOLDERS, type MountPaths, type TaskFolder } from '../core/paths.ts';
 import { type Intervention, readInterventions } from '../core/stuckRecords.ts';
 import { readTaskFile, surveyFolder } from '../core/taskFile.ts';
-import type { Task } from '../core/task.ts';
+import { childOfTemplate, type Task } from '../core/task.ts';
 import { type BrainLeaseSeen, agentAlive } from './liveness.ts';
+import { windowChildOf, windowTemplateIds } from './windowChildren.ts';
+import { compareText } from '../core/textOrder.ts';
 
 /** Decision log lines kept in a snapshot. */
 export const DECISION_TAIL_LINES = 20;
@@ -56,7 +58,10 @@ export interface RigSnapshot {
   brain_lease: BrainLeaseSeen;
   /** Batch records, oldest id first. */
   batches: BatchRecord[];
-  /** Every readable task, each in exactly one folder. */
+  /**
+   * Every readable task, each in exactly one folder. A windowed foreach's children in private/
+   * and queue/ are not read: each is its template's task under its own id (windowChildren.ts).
+   */
   tasks: Record<TaskFolder, Task[]>;
   /** One entry per configured GPU, in config order; empty without a config. */
   gpus: GpuView[];
@@ -90,14 +95,16 @@ export async function readSnapshot(shared: string, now: number, opts: SnapshotOp
   const bad: BadFile[] = [];
   const note = (file: string, problem: string) => bad.push({ path: relative(paths.root, file) || '.', problem });
   const { config, problem } = await readConfigIfAny(paths);
+  const records = readBatches(paths, note);
   const [brain_lease, brain, batches, tasks, decisions, inbox, approvals] = await Promise.all([
     readBrainLease(paths),
     readBrainStateFile(paths).then((r) => {
       if (!r.ok && !r.missing) note(paths.brainState, r.problem);
       return r.ok ? r.value : null;
     }),
-    readBatches(paths, note),
-    readAllTasks(paths, note),
+    records,
+    // The records name the windowed foreach templates whose waiting children are not read.
+    records.then((recs) => readAllTasks(paths, note, windowTemplateIds(recs))),
     readTailLines(paths.decisionLog, opts.decisionLines ?? DECISION_TAIL_LINES, (p) => note(paths.decisionLog, p)),
     listInbox(paths),
     readdir(paths.approvals).then((names) => names.filter((n) => !isTempName(n)), () => [] as string[]),
@@ -123,7 +130,7 @@ export async function readSnapshot(shared: string, now: number, opts: SnapshotOp
     interventions: interventions.records,
     schedules,
     controls: { paused: [...controls.pause].sort(), cancelled: [...controls.cancel].sort() },
-    bad_files: bad.sort((a, b) => a.path.localeCompare(b.path)),
+    bad_files: bad.sort((a, b) => compareText(a.path, b.path)),
   };
 }
 
@@ -166,10 +173,12 @@ async function readBatches(paths: MountPaths, note: Note): Promise<BatchRecord[]
  * forward during the scan is seen again in a later folder, and the later sighting is the
  * newer one: it wins. A file that vanishes between listing and reading is skipped. A task
  * moving backwards mid-scan (a retry from failed/) can be missed for this one look.
+ * Children of the `windowed` templates in private/ and queue/ are taken from the listing and
+ * judged as their template (windowChildren.ts); one whose template was not read is read itself.
  * Nothing is quarantined here: status only looks.
  */
-async function readAllTasks(paths: MountPaths, note: Note): Promise<Record<TaskFolder, Task[]>> {
-  const where = new Map<string, { folder: TaskFolder; task: Task }>();
+async function readAllTasks(paths: MountPaths, note: Note, windowed: ReadonlySet<string>): Promise<Record<TaskFolder, Task[]>> {
+  const where = new Map<string, { folder: TaskFolder; task: Task | null }>();
   for (const folder of TASK_FOLDERS) {
     const dir = paths.folders[folder];
     let survey;
@@ -180,17 +189,44 @@ async function readAllTasks(paths: MountPaths, note: Note): Promise<Record<TaskF
       continue; // an unreadable folder shows as empty for this look
     }
     for (const b of survey.bad) note(join(dir, b.name), b.problem);
-    const tasks = await mapLimit(survey.ids, 16, async (id) => {
-      const file = join(dir, `${id}.json`);
-      const r = await readTaskFile(file, id);
-      if (!r.ok && r.why !== 'missing') note(file, r.problem);
-      return r.ok ? r.task : null;
-    });
-    for (const task of tasks) if (task) where.set(task.id, { folder, task });
+    const byName = folder === 'private' || folder === 'queue';
+    const toRead: string[] = [];
+    for (const id of survey.ids) {
+      if (byName && windowChildOf(id, windowed)) where.set(id, { folder, task: null });
+      else toRead.push(id);
+    }
+    for (const task of await readTasks(dir, toRead, note)) if (task) where.set(task.id, { folder, task });
   }
+  const orphans: Array<[string, TaskFolder]> = [];
+  for (const [id, v] of where) {
+    if (v.task) continue;
+    const child = windowChildOf(id, windowed)!;
+    const template = where.get(child.template)?.task;
+    // As expansion made it, dated as its template (its own time is in the file, not read).
+    if (template) v.task = childOfTemplate(template, child.index, template.created_at);
+    else orphans.push([id, v.folder]);
+  }
+  // Rare: the template was unreadable, or not seen (moving between listings). These are read.
+  const read = await mapLimit(orphans, READ_AT_ONCE, ([id, folder]) => readOneTask(paths.folders[folder], id, note));
+  orphans.forEach(([id, folder], i) => where.set(id, { folder, task: read[i] ?? null }));
   const out = Object.fromEntries(TASK_FOLDERS.map((f) => [f, [] as Task[]])) as Record<TaskFolder, Task[]>;
-  for (const { folder, task } of where.values()) out[folder].push(task);
+  for (const { folder, task } of where.values()) if (task) out[folder].push(task);
   return out;
+}
+
+/** Task files read at once (the reads go through libuv's thread pool). */
+const READ_AT_ONCE = 16;
+
+function readTasks(dir: string, ids: readonly string[], note: Note): Promise<Array<Task | null>> {
+  return mapLimit(ids, READ_AT_ONCE, (id) => readOneTask(dir, id, note));
+}
+
+/** The task, or null when it is gone (skipped) or unusable (noted). */
+async function readOneTask(dir: string, id: string, note: Note): Promise<Task | null> {
+  const file = join(dir, `${id}.json`);
+  const r = await readTaskFile(file, id);
+  if (!r.ok && r.why !== 'missing') note(file, r.problem);
+  return r.ok ? r.task : null;
 }
 
 /*
@@ -260,7 +296,7 @@ export async function readTailLines(file: string, maxLines: number, bad?: (probl
   }
 }
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   const run = async () => {

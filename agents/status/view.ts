@@ -8,6 +8,7 @@ import { type BrainView, brainIsDown, judgeBrain } from './liveness.ts';
 import type { RigSnapshot } from './snapshot.ts';
 import { type LocatedTask, type WaitContext, explainFailure, explainWait, indexTasks } from './waitReason.ts';
 import { type SkippedItem, skippedTasks } from './skipped.ts';
+import { compareText } from '../core/textOrder.ts';
 
 export interface BatchView {
   id: string;
@@ -120,7 +121,7 @@ function batchViews(snap: RigSnapshot, byId: ReadonlyMap<string, LocatedTask>, r
     const state: BatchState = tasks.waiting + tasks.queued + tasks.processing > 0 ? 'running' : tasks.failed > 0 ? 'failed' : 'complete';
     batches.push({ id, plan, state, tasks, has_record: false, failures: [] });
   }
-  return batches.sort((a, b) => a.id.localeCompare(b.id));
+  return batches.sort((a, b) => compareText(a.id, b.id));
 }
 
 /** Tasks not running, with why: queued, then held by the brain, then failed ones to retry; and those failed for good. */
@@ -235,7 +236,7 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 }
 
 function byCreation(tasks: readonly Task[]): Task[] {
-  return [...tasks].sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+  return [...tasks].sort((a, b) => compareText(a.created_at, b.created_at) || compareText(a.id, b.id));
 }
 
 function secondsSince(iso: string | null | undefined, now: number): number | null {
