@@ -3,7 +3,8 @@
 // with the real store APIs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -181,5 +182,34 @@ test('forge logs shows each attempt and the tail of its output, from a live fold
     assert.match(unknown.stderr, /no task b1__nope in .* \(looked in tasks\/private, .*tasks\/failed, tasks\/archive\/b1\)/);
   } finally {
     await cleanup();
+  }
+});
+
+test('a fast command runs from its own bundle while the sources its inputs file lists are older; a stale one runs from TypeScript', { timeout: 60_000 }, async () => {
+  const dist = await mkdtemp(join(tmpdir(), 'forge-dist-'));
+  try {
+    const fast = join(dist, 'cli', 'fast');
+    await mkdir(fast, { recursive: true });
+    await copyFile(join(ROOT, 'dist', 'cli', 'fast', 'codeCache.cjs'), join(fast, 'codeCache.cjs'));
+    await writeFile(join(fast, 'status.cjs'), "process.stdout.write('from the fast bundle\\n');\n");
+    await writeFile(join(fast, 'status.inputs.json'), '["package.json"]\n');
+    // The whole CLI's bundle is stale: only the command's own check can send it to its bundle.
+    await writeFile(join(dist, 'cli', 'forge.js'), '');
+    await writeFile(join(dist, 'cli', 'forge.inputs.json'), '["package.json"]\n');
+    const old = new Date('2000-01-01T00:00:00Z');
+    await utimes(join(dist, 'cli', 'forge.js'), old, old);
+    const run = () => execa(FORGE, ['status', '--help'], { cwd: ROOT, reject: false, env: { FORGE_DIST_DIR: dist, FORGE_CODE_CACHE: 'off' }, timeout: 30_000 });
+
+    const fresh = await run();
+    assert.equal(fresh.stdout, 'from the fast bundle', fresh.stderr);
+    await utimes(join(fast, 'status.cjs'), old, old);
+    const stale = await run();
+    assert.equal(stale.exitCode, 0, stale.stderr);
+    assert.match(stale.stdout, /^usage: forge status\b/m, 'the TypeScript command');
+    await utimes(join(fast, 'status.cjs'), new Date(), new Date());
+    await rm(join(fast, 'status.inputs.json'));
+    assert.match((await run()).stdout, /^usage: forge status\b/m, 'no inputs file: not known fresh');
+  } finally {
+    await rm(dist, { recursive: true, force: true });
   }
 });
