@@ -207,11 +207,14 @@ export class BellReader {
   /** One look at every bell: the moves since the last look. */
   async look(): Promise<BellNews> {
     const news: BellNews = { moved: [], rescan: false };
-    for (const w of await this.listWriters()) {
+    const writers = await this.listWriters();
+    // Most looks find nothing new: the sequence number at the head says so without reading
+    // and parsing the whole ring (four times a second, in every process of the rig). All heads
+    // at once: their reads end together, one wake-up of this process instead of one per bell.
+    const heads = await Promise.all(writers.map((w) => readBellHead(join(this.dir, `${w}.bell`))));
+    for (const [i, w] of writers.entries()) {
       const file = join(this.dir, `${w}.bell`);
-      // Most looks find nothing new: the sequence number at the head says so without reading
-      // and parsing the whole ring (four times a second, in every process of the rig).
-      const head = await readBellHead(file);
+      const head = heads[i]!;
       if (head !== null && head === this.seen.get(w)) continue;
       const r = await readMountFile(file, { maxBytes: BELL_BYTES * 2 });
       if (!r.ok) continue;
