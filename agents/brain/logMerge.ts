@@ -27,7 +27,7 @@ import type { MountPaths } from '../core/paths.ts';
 import { quarantine, writeOwnJson } from '../core/quarantine.ts';
 import { ReadByChange } from '../core/readByChange.ts';
 import {
-  MAX_SPOOL_LINE_BYTES, SPOOL_READ_BYTES, type SpoolMark, type SpoolOffsets, completeLines, emptySpoolOffsets, listSpool, markOf, readSpoolFrom, readSpoolOffsets, spoolWriterPidOn,
+  MAX_SPOOL_LINE_BYTES, SPOOL_READ_BYTES, type SpoolListing, type SpoolMark, type SpoolOffsets, completeLines, emptySpoolOffsets, listSpool, markOf, readSpoolFrom, readSpoolOffsets, spoolWriterPidOn,
 } from '../core/spool.ts';
 
 export interface LogMergerOptions {
@@ -208,11 +208,15 @@ export class LogMerger {
     // append leaves the offsets where they were, and the next round tries the same lines.
     const next: SpoolOffsets = { decisions: { ...base.decisions }, samples_merged: [...base.samples_merged] };
     const round: MergeRound = { lines: 0, samples: 0, retired: [] };
+    // Listed while the decisions are merged (the two listings end together: one wake-up, not
+    // two); awaited, and a failure met, in mergeSamples.
+    const samples = listSpool(this.o.paths.spoolSamples);
+    samples.catch(() => {});
     const retire = await this.mergeDecisions(next, round);
     let samplesFailed: unknown = null;
     let unlinkNow: string[] = [];
     try {
-      unlinkNow = await this.mergeSamples(next, round);
+      unlinkNow = await this.mergeSamples(next, round, await samples);
     } catch (err) {
       samplesFailed = err;
     }
@@ -325,10 +329,9 @@ export class LogMerger {
    * earlier round whose file is still there (the brain died before removing it) is removed,
    * never appended again.
    */
-  private async mergeSamples(next: SpoolOffsets, round: MergeRound): Promise<string[]> {
+  private async mergeSamples(next: SpoolOffsets, round: MergeRound, listing: SpoolListing): Promise<string[]> {
     const { paths } = this.o;
     const dir = paths.spoolSamples;
-    const listing = await listSpool(dir);
     await this.reportOdd(dir, listing.odd);
     const present = new Set(listing.files);
     const leftover = next.samples_merged.filter((n) => present.has(n));
