@@ -10,6 +10,8 @@
 // Everything is bounded: a round reads at most 1 MiB per decisions file and a few MiB in all,
 // opens nothing but regular files (a FIFO or a link in a spool folder is reported once and
 // skipped), and moves a sample file over 8 MiB or not made of JSON lines to quarantine/spool/.
+// A decisions file unchanged since its last read (its inode, size and times) is not opened
+// again, only stat'ed (core/readByChange.ts), and read anyway every recheckMs.
 import { rename, unlink } from 'node:fs/promises';
 import { isAlive } from '../core/pids.ts';
 import { ObservedAge } from '../core/observedAge.ts';
@@ -23,8 +25,9 @@ import { readProblem } from '../core/mountJson.ts';
 import { readMountFile } from '../core/mountRead.ts';
 import type { MountPaths } from '../core/paths.ts';
 import { quarantine, writeOwnJson } from '../core/quarantine.ts';
+import { ReadByChange } from '../core/readByChange.ts';
 import {
-  MAX_SPOOL_LINE_BYTES, SPOOL_READ_BYTES, type SpoolOffsets, completeLines, emptySpoolOffsets, listSpool, markOf, readSpoolFrom, readSpoolOffsets, spoolWriterPidOn,
+  MAX_SPOOL_LINE_BYTES, SPOOL_READ_BYTES, type SpoolListing, type SpoolMark, type SpoolOffsets, completeLines, emptySpoolOffsets, listSpool, markOf, readSpoolFrom, readSpoolOffsets, spoolWriterPidOn,
 } from '../core/spool.ts';
 
 export interface LogMergerOptions {
@@ -48,6 +51,14 @@ export interface LogMergerOptions {
   /** This host's name (spool files of its own processes are kept while their pid lives); default os.hostname(). */
   host?: string;
   isAlive?: (pid: number) => boolean;
+  /**
+   * A decisions file whose stat shows no change since its last read is read anyway once that
+   * read is this old (brain clock, ms): a network mount's stat may answer from its cache, an
+   * open does not. Default 10 s.
+   */
+  recheckMs?: number;
+  /** A file's version (inode, size, times), or null; default one lstat (tests inject one). */
+  versionOf?: (path: string) => Promise<string | null>;
 }
 
 /** What one round did. */
@@ -60,9 +71,23 @@ export interface MergeRound {
   retired: string[];
 }
 
-/** Most spool files opened per round; the next round goes on from where this one stopped. */
+/** Most spool files opened per round, and stat'ed per round; the next round goes on from where this one stopped. */
 const MAX_FILES_PER_ROUND = 256;
+const MAX_LOOKS_PER_ROUND = 4 * MAX_FILES_PER_ROUND;
 const MiB = 1024 * 1024;
+
+/** What a round kept of a decisions file it read to its end: enough to decide about it without reading it again. */
+interface FileRead {
+  /** Its mark after that read: skipping is safe only while the offsets record still holds it. */
+  mark: SpoolMark;
+  mergedToEnd: boolean;
+  /** Its version for the quiet clock (inode and size, as a read sees them). */
+  quietKey: string;
+}
+
+function sameMark(a: SpoolMark | undefined, b: SpoolMark | undefined): boolean {
+  return a !== undefined && b !== undefined && a.offset === b.offset && a.ino === b.ino && a.head === b.head;
+}
 
 // ---- pure parts ----
 
@@ -105,7 +130,7 @@ export function rotate<T>(items: readonly T[], cursor: number): T[] {
 // ---- the merger ----
 
 export class LogMerger {
-  private readonly o: Required<Omit<LogMergerOptions, 'say'>> & { say: (line: string) => void };
+  private readonly o: Required<Omit<LogMergerOptions, 'say' | 'versionOf'>> & { say: (line: string) => void };
   /** The offsets as last merged; loaded from brain/spool_offsets.json on the first round. */
   private offsets: SpoolOffsets | null = null;
   /** The offsets record as last written (JSON), to write it only when it changes. */
@@ -117,6 +142,8 @@ export class LogMerger {
   private cursor = 0;
   private readonly quiet: ObservedAge;
   private readonly notes = new BadFileNotes();
+  /** Each decisions file's last whole read, to skip files that did not change since. */
+  private readonly reads: ReadByChange<FileRead>;
 
   constructor(o: LogMergerOptions) {
     this.o = {
@@ -131,9 +158,11 @@ export class LogMerger {
       retireAfterMs: o.retireAfterMs ?? 60 * 60_000,
       host: o.host ?? hostname(),
       isAlive: o.isAlive ?? isAlive,
+      recheckMs: o.recheckMs ?? 10_000,
     };
     // How long each spool file has been unchanged, on the brain's own clock between its own looks.
     this.quiet = new ObservedAge(o.now);
+    this.reads = new ReadByChange({ maxAgeMs: this.o.recheckMs, now: o.now, stat: o.versionOf });
   }
 
   /** A round, unless one ran less than intervalMs ago (brain clock). Never throws: a failure is said and retried next time. */
@@ -179,11 +208,15 @@ export class LogMerger {
     // append leaves the offsets where they were, and the next round tries the same lines.
     const next: SpoolOffsets = { decisions: { ...base.decisions }, samples_merged: [...base.samples_merged] };
     const round: MergeRound = { lines: 0, samples: 0, retired: [] };
+    // Listed while the decisions are merged (the two listings end together: one wake-up, not
+    // two); awaited, and a failure met, in mergeSamples.
+    const samples = listSpool(this.o.paths.spoolSamples);
+    samples.catch(() => {});
     const retire = await this.mergeDecisions(next, round);
     let samplesFailed: unknown = null;
     let unlinkNow: string[] = [];
     try {
-      unlinkNow = await this.mergeSamples(next, round);
+      unlinkNow = await this.mergeSamples(next, round, await samples);
     } catch (err) {
       samplesFailed = err;
     }
@@ -233,14 +266,29 @@ export class LogMerger {
     const present = new Set(listing.files);
     for (const name of Object.keys(next.decisions)) if (!present.has(name)) delete next.decisions[name];
     this.quiet.keepOnly('', present);
+    this.reads.keepOnly(present);
     const lines: string[] = [];
     const marks: SpoolOffsets['decisions'] = {};
+    const reads: Array<{ name: string; version: string | null; read: FileRead }> = [];
     const retire: string[] = [];
     let bytes = 0;
     let opened = 0;
-    for (const name of rotate(listing.files, this.cursor)) {
+    let done = 0;
+    const order = rotate(listing.files, this.cursor).slice(0, MAX_LOOKS_PER_ROUND);
+    // Stat'ed all at once: on an idle rig this is the whole round.
+    const looks = await Promise.all(order.map((name) => this.reads.look(name, join(dir, name))));
+    for (const [i, name] of order.entries()) {
+      const look = looks[i]!;
+      if (!look.changed && sameMark(look.value.mark, next.decisions[name])) {
+        // Nothing new since it was read to its end; its quiet time goes on.
+        const quietMs = this.quiet.observe(name, look.value.quietKey);
+        if (this.retirable(name, look.value.mergedToEnd, quietMs)) retire.push(name);
+        done++;
+        continue;
+      }
       if (opened >= MAX_FILES_PER_ROUND || bytes >= this.o.maxRoundBytes) break;
       opened++;
+      done++;
       const file = join(dir, name);
       const rel = relative(paths.root, file);
       const r = await readSpoolFrom(file, next.decisions[name], this.o.maxReadBytes);
@@ -254,16 +302,25 @@ export class LogMerger {
       bytes += got.consumed;
       const end = r.start + got.consumed;
       marks[name] = markOf(r, end);
-      const quietMs = this.quiet.observe(name, `${r.ino}:${r.size}`);
+      const quietKey = `${r.ino}:${r.size}`;
+      const quietMs = this.quiet.observe(name, quietKey);
       const mergedToEnd = got.consumed === r.bytes.length && end === r.size;
-      if (shouldRetire({ mergedToEnd, quietMs, retireAfterMs: this.o.retireAfterMs, writerPid: spoolWriterPidOn(name, this.o.host), alive: this.o.isAlive })) retire.push(name);
+      if (this.retirable(name, mergedToEnd, quietMs)) retire.push(name);
+      // Read to its end (not cut at maxReadBytes): until it changes, another read finds nothing more.
+      if (r.bytes.length < this.o.maxReadBytes) reads.push({ name, version: look.version, read: { mark: marks[name], mergedToEnd, quietKey } });
     }
-    this.cursor += opened;
+    this.cursor += done;
     // One write for the round's lines, each file's in its own order.
     if (lines.length) await appendToOwnLog(paths, paths.decisionLog, lines.join('\n') + '\n');
     Object.assign(next.decisions, marks);
+    // Noted once the lines are appended: a failed append leaves every file to be read again.
+    for (const r of reads) this.reads.noteRead(r.name, r.version, r.read);
     round.lines = lines.length;
     return retire;
+  }
+
+  private retirable(name: string, mergedToEnd: boolean, quietMs: number): boolean {
+    return shouldRetire({ mergedToEnd, quietMs, retireAfterMs: this.o.retireAfterMs, writerPid: spoolWriterPidOn(name, this.o.host), alive: this.o.isAlive });
   }
 
   /**
@@ -272,10 +329,9 @@ export class LogMerger {
    * earlier round whose file is still there (the brain died before removing it) is removed,
    * never appended again.
    */
-  private async mergeSamples(next: SpoolOffsets, round: MergeRound): Promise<string[]> {
+  private async mergeSamples(next: SpoolOffsets, round: MergeRound, listing: SpoolListing): Promise<string[]> {
     const { paths } = this.o;
     const dir = paths.spoolSamples;
-    const listing = await listSpool(dir);
     await this.reportOdd(dir, listing.odd);
     const present = new Set(listing.files);
     const leftover = next.samples_merged.filter((n) => present.has(n));
@@ -360,6 +416,7 @@ export class LogMerger {
     }
     delete next.decisions[name];
     this.quiet.forget(name);
+    this.reads.forget(name);
     await unlink(tmp).catch(() => {});
     return true;
   }

@@ -51,8 +51,24 @@ daemon.onStop(() => ticker?.stop());
 // fs.watch on each folder itself: chokidar keeps a watcher per file and re-reads the whole
 // folder on every event, which cost seconds per event with 10^5 files in complete/.
 // requests/: a realtime question (forge ask) is taken at once.
+// The agents' doorbells: a task finished (or returned to queue/) on another host is seen within
+// doorbell_s; on an idle rig (nothing in flight, nothing moved for a while) within a few seconds,
+// and at once again after the first local event or release of its own (doorbell.ts nextLookMs).
+const bells = startBellWatch(new BellReader({ dir: paths.doorbells, self: 'brain', now: () => performance.now() }), brain.store, {
+  intervalMs: config.cycles.doorbell_s * 1000,
+  wake: (news) => {
+    if (news.rescan || news.moved.some((e) => e.to === 'complete' || e.to === 'failed')) ticker.poke();
+  },
+  onError: (err) => daemon.log(`doorbells: ${errorMessage(err)}`),
+  busy: () => brain.inFlight > 0,
+  ownMoves: () => bell.seq,
+});
+daemon.onStop(() => bells.stop());
 const watchers = [paths.folders.complete, paths.folders.failed, paths.inbox, paths.approvals, requestsDir(paths)].map((dir) => {
-  const w = watch(dir, () => ticker.poke());
+  const w = watch(dir, () => {
+    ticker.poke();
+    bells.stir();
+  });
   w.on('error', () => {});
   return w;
 });
@@ -66,15 +82,6 @@ watchers.push(claims);
 daemon.onStop(() => {
   for (const w of watchers) w.close();
 });
-// The agents' doorbells: a task finished (or returned to queue/) on another host is seen within doorbell_s.
-const bells = startBellWatch(new BellReader({ dir: paths.doorbells, self: 'brain', now: () => performance.now() }), brain.store, {
-  intervalMs: config.cycles.doorbell_s * 1000,
-  wake: (news) => {
-    if (news.rescan || news.moved.some((e) => e.to === 'complete' || e.to === 'failed')) ticker.poke();
-  },
-  onError: (err) => daemon.log(`doorbells: ${errorMessage(err)}`),
-});
-daemon.onStop(() => bells.stop());
 // Lines the launchers, agents and doctor wrote on any host reach brain_decisions.log within about a second.
 const merges = new Ticker(() => brain.mergeLogs().then(() => {}), { intervalMs: 1000, onError: (err) => daemon.log(`merging logs: ${errorMessage(err)}`) });
 merges.start();

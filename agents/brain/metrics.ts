@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { writeFileAtomic } from '../core/atomic.ts';
+import { errorCode } from '../core/errors.ts';
 import { type Family, type HistogramSeries, emptyHistogram, formatFamilies, observe } from '../core/promText.ts';
 import { TASK_FOLDERS, type MountPaths } from '../core/paths.ts';
 import { TASK_CLASSES } from '../core/task.ts';
@@ -116,6 +117,8 @@ export class BrainMetrics {
   readonly counters = new BrainCounters();
   private lastWrite = -Infinity;
   private readonly paths: MountPaths;
+  /** metrics/ was made (or found) by this process: not made again at every write, only when a write finds it gone. */
+  private dirMade = false;
 
   constructor(paths: MountPaths) {
     this.paths = paths;
@@ -124,8 +127,21 @@ export class BrainMetrics {
   async maybeWrite(tasks: ReadonlyMap<string, TaskView>, batches: ReadonlyMap<string, BatchRecord>, now: number): Promise<void> {
     if (now - this.lastWrite < WRITE_EVERY_MS) return;
     this.lastWrite = now;
-    await mkdir(this.paths.metrics, { recursive: true });
+    const text = formatFamilies(brainFamilies(tasks, batches, this.counters));
+    if (!this.dirMade) await this.makeDir();
     // No fsync: a lost metrics file is rewritten in seconds, and a sync is a round trip on a network mount.
-    await writeFileAtomic(join(this.paths.metrics, 'brain.prom'), formatFamilies(brainFamilies(tasks, batches, this.counters)), { sync: false });
+    const write = () => writeFileAtomic(join(this.paths.metrics, 'brain.prom'), text, { sync: false });
+    try {
+      await write();
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') throw err;
+      await this.makeDir();
+      await write();
+    }
+  }
+
+  private async makeDir(): Promise<void> {
+    await mkdir(this.paths.metrics, { recursive: true });
+    this.dirMade = true;
   }
 }

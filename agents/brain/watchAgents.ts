@@ -10,6 +10,8 @@ import type { Config } from '../core/config.ts';
 import type { DecisionLog, DecisionVerb } from '../core/decisionLog.ts';
 import { errorMessage } from '../core/errors.ts';
 import { type Heartbeat, readHeartbeatFile } from '../core/heartbeat.ts';
+import type { JsonFileRead } from '../core/mountJson.ts';
+import { ReadByChange } from '../core/readByChange.ts';
 import { childPath, heartbeatPath, type MountPaths } from '../core/paths.ts';
 import { writeOwnJson } from '../core/quarantine.ts';
 import { signalPath, writeSignal } from '../core/signals.ts';
@@ -44,11 +46,15 @@ export class AgentWatcher {
   /** GPU ids whose heartbeat could not be read for now at the last pass: read once, not again and again, until it reads. */
   private readonly failingBeats = new Set<number>();
   private readonly readBeat: typeof readHeartbeatFile;
+  /** Each heartbeat's last good read, by GPU id: one whose stat shows no new version is not read again. */
+  private readonly beatReads: ReadByChange<Heartbeat>;
 
   constructor(o: {
     paths: MountPaths; config: Config; clock: Clock; store: TaskStore; log: DecisionLog; say?: (line: string) => void;
     /** How a heartbeat is read (tests inject failures). */
     readHeartbeat?: typeof readHeartbeatFile;
+    /** A heartbeat file's version (inode, size, times), or null; default one lstat (tests inject one). */
+    versionOf?: (path: string) => Promise<string | null>;
   }) {
     this.paths = o.paths;
     this.config = o.config;
@@ -57,6 +63,12 @@ export class AgentWatcher {
     this.log = o.log;
     this.sayLine = o.say ?? ((l) => process.stderr.write(l + '\n'));
     this.readBeat = o.readHeartbeat ?? readHeartbeatFile;
+    // Read in full at least once per heartbeat period (external_s) and four times per
+    // heartbeat_stale_s, whatever a stat says: a network mount's stat may answer from its cache
+    // for a minute, and a seq advance seen that late must not make a live agent look dead.
+    const { external_s } = o.config.cycles;
+    const recheckS = Math.min(external_s, o.config.timeouts.heartbeat_stale_s / 4);
+    this.beatReads = new ReadByChange({ maxAgeMs: recheckS * 1000, now: () => o.clock.now(), stat: o.versionOf });
   }
 
   private beats: Heartbeat[] = [];
@@ -208,9 +220,7 @@ export class AgentWatcher {
     const staleMs = this.config.timeouts.heartbeat_stale_s * 1000;
     // Read at once, so the retries of one failing file do not add up over the agents; one that
     // already failed at the last pass is read once, so a lasting failure does not slow every pass.
-    const reads = await Promise.all(
-      this.config.gpus.map((g) => this.readBeat(this.paths, g.id, this.failingBeats.has(g.id) ? { giveUpMs: 0 } : { missingToo: this.lastGood.has(g.id) })),
-    );
+    const reads = await Promise.all(this.config.gpus.map((g) => this.readBeatByChange(g.id)));
     const beats: Heartbeat[] = [];
     for (const [i, g] of this.config.gpus.entries()) {
       const rel = relative(this.paths.root, heartbeatPath(this.paths, g.id));
@@ -234,6 +244,24 @@ export class AgentWatcher {
       await this.reportBad(rel, r.problem, `treated as no heartbeat; ${g.name} moves it aside on its next write`);
     }
     return beats;
+  }
+
+  /**
+   * One heartbeat: its last good read when its stat shows the same version (core/readByChange.ts),
+   * else read. A heartbeat that failed at the last pass is read once, without retries.
+   */
+  private async readBeatByChange(id: number): Promise<JsonFileRead<Heartbeat>> {
+    const key = String(id);
+    if (this.failingBeats.has(id)) {
+      this.beatReads.forget(key);
+      return this.readBeat(this.paths, id, { giveUpMs: 0 });
+    }
+    const look = await this.beatReads.look(key, heartbeatPath(this.paths, id));
+    if (!look.changed) return { ok: true, value: look.value };
+    const r = await this.readBeat(this.paths, id, { missingToo: this.lastGood.has(id) });
+    if (r.ok) this.beatReads.noteRead(key, look.version, r.value);
+    else this.beatReads.forget(key);
+    return r;
   }
 
   /** The tasks in processing/ that read well, and the ids of those that did not this time (torn, not yet given up on). */

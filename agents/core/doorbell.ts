@@ -116,6 +116,11 @@ export class Doorbell {
     this.n = Date.now();
   }
 
+  /** The sequence number of its last move: changes with every ring. */
+  get seq(): number {
+    return this.n;
+  }
+
   /** Notes that task `id` moved into `to`, and rings. Never throws: a failed ring only loses speed. */
   ring(to: BellFolder, id: string): void {
     this.n += 1;
@@ -202,11 +207,14 @@ export class BellReader {
   /** One look at every bell: the moves since the last look. */
   async look(): Promise<BellNews> {
     const news: BellNews = { moved: [], rescan: false };
-    for (const w of await this.listWriters()) {
+    const writers = await this.listWriters();
+    // Most looks find nothing new: the sequence number at the head says so without reading
+    // and parsing the whole ring (four times a second, in every process of the rig). All heads
+    // at once: their reads end together, one wake-up of this process instead of one per bell.
+    const heads = await Promise.all(writers.map((w) => readBellHead(join(this.dir, `${w}.bell`))));
+    for (const [i, w] of writers.entries()) {
       const file = join(this.dir, `${w}.bell`);
-      // Most looks find nothing new: the sequence number at the head says so without reading
-      // and parsing the whole ring (four times a second, in every process of the rig).
-      const head = await readBellHead(file);
+      const head = heads[i]!;
       if (head !== null && head === this.seen.get(w)) continue;
       const r = await readMountFile(file, { maxBytes: BELL_BYTES * 2 });
       if (!r.ok) continue;
@@ -230,6 +238,23 @@ export class BellReader {
 /** Looks with nothing new after which the bells are looked at IDLE_FACTOR times less often. */
 export const QUIET_LOOKS = 20;
 export const IDLE_FACTOR = 4;
+/**
+ * Quiet this long (ms: nothing new on the bells, no move of this process's own, no local file
+ * event) with nothing in flight, and the bells are looked at only every IDLE_LOOK_MS.
+ */
+export const IDLE_AFTER_MS = 10_000;
+export const IDLE_LOOK_MS = 2000;
+
+/**
+ * Pure: ms to the next look at the bells. A rig at work looks every `baseMs`; after QUIET_LOOKS
+ * looks with nothing new, IDLE_FACTOR times less often; quiet for IDLE_AFTER_MS with nothing in
+ * flight (`busy` false), every IDLE_LOOK_MS (never faster than the pace before).
+ */
+export function nextLookMs(baseMs: number, quietLooks: number, quietMs: number, busy: boolean): number {
+  if (quietLooks < QUIET_LOOKS) return baseMs;
+  const slow = baseMs * IDLE_FACTOR;
+  return busy || quietMs < IDLE_AFTER_MS ? slow : Math.max(slow, IDLE_LOOK_MS);
+}
 
 /** Bytes at the head of a bell that hold its writer and sequence number (a writer name is at most 200 characters). */
 const HEAD_BYTES = 512;
@@ -257,30 +282,74 @@ async function readBellHead(file: string): Promise<number | null> {
   }
 }
 
+export interface BellWatchOptions {
+  /** The pace of a rig at work (ms): cycles.doorbell_s. */
+  intervalMs: number;
+  wake: (news: BellNews) => void;
+  onError: (err: unknown) => void;
+  signal?: AbortSignal;
+  /** Whether this process has work in flight: then the bells are never looked at at the idle pace. Default: never. */
+  busy?: () => boolean;
+  /** A number that changes with each move of this process's own (its bell's seq): one counts as news for the pace. */
+  ownMoves?: () => number;
+  /** This process's clock (ms); default monotonic. */
+  now?: () => number;
+}
+
+export interface BellWatch {
+  /** Something happened here (a file event in a watched folder): back to the pace of a rig at work, looking now if it had slowed. */
+  stir(): void;
+  /** The wait before the next look (ms), as decided after the last one. */
+  readonly paceMs: number;
+  stop(): Promise<void>;
+}
+
 /**
  * Looks at the bells every `intervalMs`: each move they name becomes a hint in `store` (looked
  * for by name at the next listing) and `wake` is called with the news when there is any.
  */
-export function startBellWatch(
-  reader: BellReader,
-  store: { hint(folder: TaskFolder, id: string): void },
-  o: { intervalMs: number; wake: (news: BellNews) => void; onError: (err: unknown) => void; signal?: AbortSignal },
-): Ticker {
-  let quiet = 0;
+export function startBellWatch(reader: Pick<BellReader, 'look'>, store: { hint(folder: TaskFolder, id: string): void }, o: BellWatchOptions): BellWatch {
+  const now = o.now ?? (() => performance.now());
+  let quietLooks = 0;
+  let quietSince = now();
+  let own = o.ownMoves?.();
+  let pace = o.intervalMs;
+  const astir = () => {
+    quietLooks = 0;
+    quietSince = now();
+  };
   const ticker = new Ticker(
     async () => {
       const news = await reader.look();
       for (const e of news.moved) store.hint(e.to, e.id);
-      if (news.moved.length || news.rescan) {
-        quiet = 0;
-        o.wake(news);
-      } else quiet += 1;
+      const ownNow = o.ownMoves?.();
+      if (news.moved.length || news.rescan || ownNow !== own) astir();
+      else quietLooks += 1;
+      own = ownNow;
+      if (news.moved.length || news.rescan) o.wake(news);
     },
-    // Each look costs an open and a read per bell, in every process, all day: after QUIET_LOOKS
-    // looks with nothing new the rig is idle and looks IDLE_FACTOR times less often; the first
-    // move seen brings the pace back. (A host's own moves wake its processes through file events.)
-    { intervalMs: () => o.intervalMs * (quiet >= QUIET_LOOKS ? IDLE_FACTOR : 1), onError: o.onError, signal: o.signal },
+    // Each look costs an open and a read per bell, in every process, all day: with nothing new
+    // the looks thin out (nextLookMs); the first move seen, made, or heard of through a local
+    // file event brings the pace back. (A host's own moves wake its processes through file events.)
+    {
+      intervalMs: () => (pace = nextLookMs(o.intervalMs, quietLooks, now() - quietSince, o.busy?.() ?? false)),
+      onError: o.onError,
+      signal: o.signal,
+    },
   );
   ticker.start();
-  return ticker;
+  return {
+    stir() {
+      astir();
+      // Waiting out a slow pace: look now, so a move made on another host at the same time is not left waiting.
+      if (pace > o.intervalMs) {
+        pace = o.intervalMs;
+        ticker.poke();
+      }
+    },
+    get paceMs() {
+      return pace;
+    },
+    stop: () => ticker.stop(),
+  };
 }

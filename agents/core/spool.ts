@@ -183,18 +183,19 @@ export async function readSpoolFrom(path: string, mark: SpoolMark | undefined, m
     const size = Number(st.size);
     let start = 0;
     let head: Buffer | null = null;
+    // allocUnsafe: only the bytes a read filled are ever looked at (subarray to bytesRead).
     if (mark && mark.ino === ino && mark.offset <= size) {
-      head = Buffer.alloc(Math.min(HEAD_BYTES, size));
+      head = Buffer.allocUnsafe(Math.min(HEAD_BYTES, size));
       head = head.subarray(0, (await handle.read(head, 0, head.length, 0)).bytesRead);
       const want = Buffer.from(mark.head, 'hex');
       if (head.length >= want.length && head.subarray(0, want.length).equals(want)) start = mark.offset;
     }
     // Read to the end of the file, not to the size the stat gave (it may be stale on NFS).
-    let buf = Buffer.alloc(Math.min(maxBytes, Math.max(size - start, 0) + 64 * 1024));
+    let buf = Buffer.allocUnsafe(Math.min(maxBytes, Math.max(size - start, 0) + 64 * 1024));
     let got = 0;
     while (got < maxBytes) {
       if (got === buf.length) {
-        const bigger = Buffer.alloc(Math.min(maxBytes, buf.length * 2));
+        const bigger = Buffer.allocUnsafe(Math.min(maxBytes, buf.length * 2));
         buf.copy(bigger, 0, 0, got);
         buf = bigger;
       }

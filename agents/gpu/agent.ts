@@ -133,7 +133,10 @@ export class GpuAgent {
       new Ticker(() => this.externalCycle(), { intervalMs: external_s * 1000, onError }),
     ];
     for (const t of [...this.tickers, this.claimer]) t.start();
-    this.wakeups = await watchQueue({ paths: this.o.paths, store: this.store, bell: this.bell, doorbellS: doorbell_s, poke: () => this.claimer?.poke(), onError });
+    this.wakeups = await watchQueue({
+      paths: this.o.paths, store: this.store, bell: this.bell, doorbellS: doorbell_s, poke: () => this.claimer?.poke(), onError,
+      busy: () => this.running.size > 0 || this.queueSeen > 0,
+    });
     // Whether its shell tasks will be contained, said once where an operator looks (each worker checks again for itself).
     const sandbox = await describeSandbox(this.config.sandbox);
     await this.agentLog('START', null, `pid ${process.pid}, GPU ${this.o.gpu.id}, model ${this.o.gpu.model}, port ${this.o.gpu.port}; ${sandbox}`);

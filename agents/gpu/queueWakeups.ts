@@ -3,7 +3,7 @@
 // the mount, and this host's listing of queue/ may be seconds old).
 import { watch } from 'node:fs';
 import { isTempName } from '../core/atomic.ts';
-import { BellReader, type Doorbell, startBellWatch } from '../core/doorbell.ts';
+import { BellReader, type BellWatch, type Doorbell, startBellWatch } from '../core/doorbell.ts';
 import type { MountPaths } from '../core/paths.ts';
 import type { TaskStore } from '../core/store.ts';
 
@@ -16,6 +16,8 @@ export interface QueueWakeupOptions {
   doorbellS: number;
   poke: () => void;
   onError: (err: unknown) => void;
+  /** Whether the agent has work (running or queued): then the brain's bell is never read at the idle pace. */
+  busy: () => boolean;
 }
 
 export interface QueueWakeups {
@@ -24,22 +26,28 @@ export interface QueueWakeups {
 
 export async function watchQueue(o: QueueWakeupOptions): Promise<QueueWakeups> {
   // fs.watch on the folder itself (chokidar re-reads the whole folder on every event).
+  let bells: BellWatch | null = null;
   const watcher = watch(o.paths.folders.queue, (_event, name) => {
-    if (name === null || !isTempName(String(name))) o.poke();
+    if (name !== null && isTempName(String(name))) return;
+    o.poke();
+    bells?.stir();
   });
   watcher.on('error', () => {});
   await o.bell.announce();
-  const bells = startBellWatch(new BellReader({ dir: o.paths.doorbells, sources: ['brain'], now: () => performance.now() }), o.store, {
+  // An idle agent reads the bell every few seconds; its own moves and the first file event here bring the pace back (doorbell.ts nextLookMs).
+  bells = startBellWatch(new BellReader({ dir: o.paths.doorbells, sources: ['brain'], now: () => performance.now() }), o.store, {
     intervalMs: o.doorbellS * 1000,
     wake: (news) => {
       if (news.rescan || news.moved.some((e) => e.to === 'queue')) o.poke();
     },
     onError: o.onError,
+    busy: o.busy,
+    ownMoves: () => o.bell.seq,
   });
   return {
     async stop() {
       watcher.close();
-      await bells.stop();
+      await bells?.stop();
     },
   };
 }

@@ -208,3 +208,49 @@ test('a heartbeat that cannot be read for now (ESTALE, EIO, gone from view) is n
     await cleanup();
   }
 });
+
+test('a heartbeat whose stat shows no new version is not read again, but is read at least every min(external_s, heartbeat_stale_s / 4): a stale stat never makes a live agent dead', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    const clock = new ManualClock();
+    const store = new TaskStore(paths);
+    const reads: number[] = [];
+    // A stat answering from a network mount's cache: the version never moves, whatever is written.
+    const watcher = new AgentWatcher({
+      paths, config, clock, store, log: new DecisionLog(paths.decisionLog, () => clock.now()),
+      versionOf: async () => 'cached',
+      readHeartbeat: (p, id, retry) => (reads.push(id), readHeartbeatFile(p, id, retry)),
+    });
+    const t = makeTask({ name: 'a', attempt: 1, claimed_by: 'gpu-0', claimed_at: isoTime(clock.now()) });
+    await store.write('processing', t);
+    let seq = 0;
+    await writeHeartbeat(paths, beat(0, seq, clock));
+    await writeHeartbeat(paths, beat(1, seq, clock));
+    await watcher.check();
+    assert.deepEqual(reads, [0, 1]);
+    // Beats advance every 10 s for 250 s; a full read comes every 30 s (the default external_s; stale 120 s).
+    for (let i = 0; i < 25; i++) {
+      clock.advance(10_000);
+      seq++;
+      await writeHeartbeat(paths, beat(0, seq, clock));
+      await writeHeartbeat(paths, beat(1, seq, clock));
+      await watcher.check();
+    }
+    assert.equal(reads.length, 2 + 2 * 8, 'read at the first check, then every third one');
+    assert.deepEqual([...watcher.deadAgents()], []);
+    assert.equal(await store.locate(t.id), 'processing');
+    assert.equal(watcher.aliveBeats().find((b) => b.name === 'gpu-0')?.seq, 24, 'the beat of the last full read');
+    // A real stat sees each new version at once.
+    const exact = new AgentWatcher({ paths, config, clock, store, log: new DecisionLog(paths.decisionLog, () => clock.now()), readHeartbeat: (p, id, retry) => (reads.push(id), readHeartbeatFile(p, id, retry)) });
+    reads.length = 0;
+    await exact.check();
+    await exact.check();
+    assert.deepEqual(reads, [0, 1], 'unchanged: not read again');
+    await writeHeartbeat(paths, beat(1, ++seq, clock));
+    await exact.check();
+    assert.deepEqual(reads, [0, 1, 1], 'only the one written since');
+    assert.equal(exact.aliveBeats().find((b) => b.name === 'gpu-1')?.seq, seq);
+  } finally {
+    await cleanup();
+  }
+});

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BELL_BYTES, BellReader, Doorbell, decodeBell, encodeBell, newEvents } from '../../agents/core/doorbell.ts';
+import {
+  BELL_BYTES, type BellNews, BellReader, Doorbell, IDLE_AFTER_MS, IDLE_FACTOR, IDLE_LOOK_MS, QUIET_LOOKS, decodeBell, encodeBell, newEvents, nextLookMs, startBellWatch,
+} from '../../agents/core/doorbell.ts';
 import { TaskStore } from '../../agents/core/store.ts';
 import { makeTask, tempMount } from '../helpers/mount.ts';
 
@@ -125,4 +127,66 @@ test('a reader learns from a bell\'s head whether anything moved, without readin
   assert.equal(bellHeadN('{"w":"odd\\"name","n":5,"e":[]}'), 5);
   assert.equal(bellHeadN('{"n":5,"w":"x"}'), null, 'another layout: read in full');
   assert.equal(bellHeadN('\n\n\n'), null);
+});
+
+test('nextLookMs: the base pace, IDLE_FACTOR slower after QUIET_LOOKS quiet looks, IDLE_LOOK_MS once quiet for IDLE_AFTER_MS with nothing in flight', () => {
+  assert.equal(nextLookMs(250, QUIET_LOOKS - 1, 10 * IDLE_AFTER_MS, false), 250, 'not yet quiet for long enough');
+  assert.equal(nextLookMs(250, QUIET_LOOKS, 0, false), 250 * IDLE_FACTOR);
+  assert.equal(nextLookMs(250, QUIET_LOOKS, IDLE_AFTER_MS - 1, false), 250 * IDLE_FACTOR);
+  assert.equal(nextLookMs(250, QUIET_LOOKS, IDLE_AFTER_MS, false), IDLE_LOOK_MS, 'idle');
+  assert.equal(nextLookMs(250, QUIET_LOOKS, IDLE_AFTER_MS, true), 250 * IDLE_FACTOR, 'work in flight: never the idle pace');
+  assert.equal(nextLookMs(1000, QUIET_LOOKS, IDLE_AFTER_MS, false), 1000 * IDLE_FACTOR, 'never faster than the pace before');
+});
+
+test('startBellWatch: the pace thins out on a quiet idle rig, and a bell\'s news, a move of its own or a local event (stir) bring it back at once', async () => {
+  let looks = 0;
+  let next: BellNews = { moved: [], rescan: false };
+  const reader = {
+    look: async () => {
+      looks += 1;
+      const news = next;
+      next = { moved: [], rescan: false };
+      return news;
+    },
+  };
+  let now = 0;
+  let own = 1;
+  let busy = false;
+  const woken: BellNews[] = [];
+  const hinted: string[] = [];
+  const watch = startBellWatch(reader, { hint: (_f, id) => hinted.push(id) }, {
+    intervalMs: 1, wake: (n) => woken.push(n), onError: (err) => assert.fail(String(err)), now: () => now, busy: () => busy, ownMoves: () => own,
+  });
+  const lookedAgain = async (n = 1) => {
+    const want = looks + n;
+    while (looks < want) await new Promise((r) => setTimeout(r, 1));
+  };
+  try {
+    await lookedAgain(QUIET_LOOKS + 1);
+    assert.equal(watch.paceMs, IDLE_FACTOR, 'quiet looks: slower');
+    own += 1;
+    await lookedAgain();
+    assert.equal(watch.paceMs, 1, 'a move of its own: the pace of a rig at work');
+    await lookedAgain(QUIET_LOOKS + 1);
+    now += IDLE_AFTER_MS;
+    busy = true;
+    await lookedAgain();
+    assert.equal(watch.paceMs, IDLE_FACTOR, 'work in flight: never the idle pace');
+    busy = false;
+    await lookedAgain();
+    assert.equal(watch.paceMs, IDLE_LOOK_MS, 'quiet and idle');
+    const before = looks;
+    watch.stir();
+    assert.equal(looks, before + 1, 'a local event: a look at once, not after the idle wait');
+    await lookedAgain();
+    assert.equal(watch.paceMs, 1);
+    watch.stir();
+    await lookedAgain();
+    next = { moved: [{ n: 9, to: 'queue', id: 'b1__a' }], rescan: false };
+    await lookedAgain(QUIET_LOOKS + 2);
+    assert.deepEqual(hinted, ['b1__a']);
+    assert.deepEqual(woken.map((n) => n.moved.length), [1]);
+  } finally {
+    await watch.stop();
+  }
 });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFile, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DecisionLog, type DecisionVerb, formatDecision } from '../../agents/core/decisionLog.ts';
 import { writeJsonAtomic } from '../../agents/core/atomic.ts';
@@ -351,6 +351,90 @@ test('LogMerger: a bad offsets record is reported and every spool file merged ag
     assert.equal((await m.mergeOnce()).lines, 1);
     assert.match((await readLog(paths)).join('\n'), /BAD_FILE — brain\/spool_offsets\.json: not a spool offsets record.*merged again from its start/);
     assert.ok((await readSpoolOffsets(paths)).ok, 'written again, good');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('LogMerger: a decisions file whose version did not change is not read again until recheckMs; one that changed is', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    let now = 0;
+    // Versions the test sets by hand: a file can then change without its stat showing it (a network mount's stale cache).
+    const versions = new Map<string, string>();
+    const stats: string[] = [];
+    const versionOf = async (p: string) => (stats.push(p.split('/').pop()!), versions.get(p.split('/').pop()!) ?? null);
+    const m = merger(paths, { now: () => now, recheckMs: 10_000, versionOf });
+    const a = join(paths.spoolDecisions, 'rig.h.1.log');
+    const b = join(paths.spoolDecisions, 'gpu-0.h.2.log');
+    await writeFile(a, 'a1\n');
+    await writeFile(b, 'b1\n');
+    versions.set('rig.h.1.log', 'a-v1').set('gpu-0.h.2.log', 'b-v1');
+    assert.equal((await m.mergeOnce()).lines, 2);
+    await appendFile(a, 'a2\n');
+    await appendFile(b, 'b2\n');
+    versions.set('gpu-0.h.2.log', 'b-v2');
+    stats.length = 0;
+    assert.equal((await m.mergeOnce()).lines, 1, 'only the file whose version moved is read');
+    assert.deepEqual(stats.sort(), ['gpu-0.h.2.log', 'rig.h.1.log'], 'each file stat\'ed once');
+    assert.deepEqual((await readLog(paths)).slice(-1), ['b2']);
+    now += 9_999;
+    assert.equal((await m.mergeOnce()).lines, 0, 'unchanged to its stat: not read');
+    now += 1;
+    assert.equal((await m.mergeOnce()).lines, 1, 'read anyway once its last read is recheckMs old');
+    assert.deepEqual((await readLog(paths)).sort(), ['a1', 'a2', 'b1', 'b2']);
+    // A file not stat-able is read (and the read says what is wrong); a replaced one from its start.
+    await rm(a);
+    await writeFile(a, 'A1\n');
+    versions.set('rig.h.1.log', 'a-v2');
+    assert.equal((await m.mergeOnce()).lines, 1);
+    versions.delete('gpu-0.h.2.log');
+    await appendFile(b, 'b3\n');
+    assert.equal((await m.mergeOnce()).lines, 1);
+    assert.deepEqual((await readLog(paths)).slice(-2), ['A1', 'b3']);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('LogMerger: a file read only in part (maxReadBytes) is read again next round though unchanged; a failed append leaves every file to be read again', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    const versionOf = async () => 'always the same';
+    const m = merger(paths, { maxReadBytes: 8, versionOf });
+    await writeFile(join(paths.spoolDecisions, 'rig.h.1.log'), 'aaa\nbbb\nccc\n');
+    assert.equal((await m.mergeOnce()).lines, 2, 'the first 8 bytes');
+    assert.equal((await m.mergeOnce()).lines, 1, 'the rest, though the stat shows no change');
+    assert.equal((await m.mergeOnce()).lines, 0);
+    // The merged log cannot be appended to (a directory in its place that cannot be moved aside).
+    await appendFile(join(paths.spoolDecisions, 'gpu-0.h.2.log'), 'x1\n');
+    await rm(paths.decisionLog, { force: true });
+    await mkdir(paths.decisionLog);
+    await rm(paths.quarantine, { recursive: true });
+    await writeFile(paths.quarantine, 'not a folder');
+    await assert.rejects(m.mergeOnce(), /quarantine/);
+    await rm(paths.decisionLog, { recursive: true });
+    await rm(paths.quarantine);
+    assert.equal((await m.mergeOnce()).lines, 1, 'the lines of the failed round, merged now');
+    assert.deepEqual(await readLog(paths), ['x1']);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('LogMerger: a file skipped as unchanged still ages, and retires once quiet for an hour with its writer gone', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    let now = 0;
+    const m = merger(paths, { now: () => now, host: 'here', isAlive: () => false, recheckMs: 24 * 60 * 60_000 });
+    await writeFile(join(paths.spoolDecisions, 'doctor.here.222.log'), 'd1\n');
+    await m.mergeOnce();
+    now = 30 * 60_000;
+    assert.deepEqual((await m.mergeOnce()).retired, []);
+    now = 61 * 60_000;
+    assert.deepEqual((await m.mergeOnce()).retired, ['doctor.here.222.log']);
+    assert.deepEqual(await readdir(paths.spoolDecisions), []);
+    assert.deepEqual(await readLog(paths), ['d1']);
   } finally {
     await cleanup();
   }
