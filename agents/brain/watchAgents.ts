@@ -110,9 +110,10 @@ export class AgentWatcher {
     // A file that read torn this time is still there: its timings are kept for the next look.
     const kept = (k: string) => keys.has(k) || notReady.has(k.slice(0, k.lastIndexOf('#')));
     for (const k of this.firstSeen.keys()) if (!kept(k)) this.firstSeen.delete(k);
-    // A claim is one rename into processing/ and then a write of the new token. A file still
-    // without its token (attempt 0, or an attempt already recorded as over) after
-    // heartbeat_stale_s lost its claimer between the two: nothing ran; release it again.
+    // A claim takes the queued file into processing/ by one rename and then writes the new
+    // token (store.claimRecorded). A file still without its token (attempt 0, or an attempt
+    // already recorded as over) after heartbeat_stale_s lost its claimer between the two (its
+    // taken file put back by a lister): nothing ran; release it again.
     const staleMs = this.config.timeouts.heartbeat_stale_s * 1000;
     // Timed from the first check that saw the file unclaimed, not from firstSeen: that may date
     // from the task's previous stay in processing/ under the same attempt number, and would

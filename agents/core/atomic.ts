@@ -9,8 +9,21 @@ export function isTempName(name: string): boolean {
   return name.startsWith('.') || name.endsWith('.tmp');
 }
 
+/**
+ * Each temporary name's part after the pid: random per process (two hosts may run the same
+ * pid on one mount), then counted up, so a write costs no call into the random source.
+ * `wx` still refuses a name that is taken.
+ */
+let tempSerial = randomBytes(4).readUInt32BE(0);
+
+/** 8 hex digits, different for every call in this process (for 2^32 calls), and unlike other processes' with high odds. */
+export function uniqueHex(): string {
+  tempSerial = (tempSerial + 1) >>> 0;
+  return tempSerial.toString(16).padStart(8, '0');
+}
+
 export function tempPathFor(target: string): string {
-  return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  return join(dirname(target), `.${basename(target)}.${process.pid}.${uniqueHex()}.tmp`);
 }
 
 export interface WriteOptions {

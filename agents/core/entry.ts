@@ -87,12 +87,16 @@ function sourcesOlder(bundle: string, inputsFile: string): boolean {
 
 const chosen = new Map<Entry, { at: number; args: string[] }>();
 
+/** How long (ms) nodeArgsFor trusts its last look at a bundle's freshness: a source edited while a rig runs is picked up within this. */
+export const FRESH_CHECK_MS = 10_000;
+
 /** node's arguments before the entry's own: the bundle while it is fresh, else tsx and the TypeScript. */
 export function nodeArgsFor(entry: Entry): string[] {
-  // Checked at most once a second per entry (a stat of each source the bundle lists).
+  // Checked at most every FRESH_CHECK_MS per entry: a check is a stat of each source the
+  // bundle lists (about fifty for the worker), and a busy agent starts a worker per task.
   const now = Date.now();
   const hit = chosen.get(entry);
-  if (hit && now - hit.at < 1000) return [...profileArgs(entry), ...hit.args];
+  if (hit && now - hit.at < FRESH_CHECK_MS) return [...profileArgs(entry), ...hit.args];
   const args = bundleIsFresh(entry) ? [bundlePath(entry)] : ['--import', 'tsx', join(projectRoot, 'agents', `${entry}.ts`)];
   chosen.set(entry, { at: now, args });
   return [...profileArgs(entry), ...args];

@@ -1,10 +1,9 @@
 // The file store: the only code that touches the task folders. A task moves between folders
 // only by rename; losing a rename race is a normal outcome, returned as false.
 import { lstat, readdir, rename, unlink } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { writeFileSynced, writeJsonAtomic } from './atomic.ts';
+import { uniqueHex, writeFileSynced, writeJsonAtomic } from './atomic.ts';
 import { errorMessage, isGone } from './errors.ts';
 import { readMountFile } from './mountRead.ts';
 import { type MountPaths, type TaskFolder, TASK_FOLDERS, childPath, isSafeName } from './paths.ts';
@@ -25,13 +24,26 @@ export { quarantine } from './quarantine.ts';
  * not_ready: it cannot be read as a task now (torn, unreadable) but has not stayed so for
  * long enough to be given up on: look again later.
  */
-export type ReadOutcome = { ok: true; task: Task } | { ok: false; reason: 'missing' | 'quarantined' | 'not_ready'; problem?: string };
+export type ReadOutcome = { ok: true; task: Task; text: string } | { ok: false; reason: 'missing' | 'quarantined' | 'not_ready'; problem?: string };
 
 /**
  * gone: another process moved the file first; declined: `change` returned null; quarantined: it
  * was not a task; unreadable: it could not be read as a task for now (try again later).
  */
-export type ReplaceOutcome = { ok: true; task: Task } | { ok: false; reason: 'gone' | 'declined' | 'quarantined' | 'unreadable' };
+export type ReplaceOutcome = { ok: true; task: Task; text: string } | { ok: false; reason: 'gone' | 'declined' | 'quarantined' | 'unreadable' };
+
+/** A task file's version as its reader or writer saw it: its text and what it parsed to. */
+export interface KnownVersion {
+  text: string;
+  task: Task;
+}
+
+/**
+ * won false: another claimer took it first (or it went back to queue/: not what the caller
+ * expected). task: the claimed version as written to processing/ (`text`), and the task as it
+ * was queued (`was`); null when the claim was won but not recorded (see claimRecorded).
+ */
+export type ClaimOutcome = { won: false } | { won: true; task: Task; text: string; was: Task } | { won: true; task: null };
 
 export interface StoreOptions {
   /** See TAKEN_STALE_MS. */
@@ -225,16 +237,19 @@ export class TaskStore {
    * with its new version as `.<id>.json.<pid>.<hex>.fresh.tmp` in `to`; list() finishes such a
    * replace once a lister has seen the taken file unchanged for takenStaleMs (see recoverTaken).
    */
-  async replace(from: TaskFolder, id: string, change: (cur: Task) => TaskInput | null, to: TaskFolder = from): Promise<ReplaceOutcome> {
+  async replace(from: TaskFolder, id: string, change: (cur: Task) => TaskInput | null, to: TaskFolder = from, known?: KnownVersion): Promise<ReplaceOutcome> {
     const src = this.fileOf(from, id);
     const dest = this.fileOf(to, id);
     let torn = 0;
     let changed = 0;
     for (;;) {
-      const got = await readMountFile(src, { maxBytes: MAX_TASK_BYTES });
+      // The caller's word for what the file holds saves the first read; the check after the
+      // take (below) holds it to that, as it holds a read.
+      const got = known ? ({ ok: true, text: known.text } as const) : await readMountFile(src, { maxBytes: MAX_TASK_BYTES });
+      const cur = known ? ({ ok: true, task: known.task } as const) : got.ok ? parseTaskText(got.text, id) : null;
+      known = undefined;
       if (!got.ok && got.why === 'missing') return { ok: false, reason: 'gone' };
       const text = got.ok ? got.text : null;
-      const cur = text === null ? null : parseTaskText(text, id);
       if (!cur?.ok) {
         // A torn read of a file another process is replacing reads whole a moment later.
         const mayBeTorn = !got.ok ? got.why === 'unreadable' : cur?.why === 'not_ready';
@@ -254,9 +269,10 @@ export class TaskStore {
       if (input === null) return { ok: false, reason: 'declined' };
       const next = Task.parse(input);
       // Named as a pair, so that recoverTaken() can finish a replace whose process died.
-      const pair = `.${id}.json.${process.pid}.${randomBytes(4).toString('hex')}`;
+      const pair = `.${id}.json.${process.pid}.${uniqueHex()}`;
       const fresh = join(dirname(dest), `${pair}.fresh.tmp`);
-      await writeFileSynced(fresh, JSON.stringify(next, null, 2) + '\n');
+      const freshText = JSON.stringify(next, null, 2) + '\n';
+      await writeFileSynced(fresh, freshText);
       const taken = join(dirname(src), `${pair}.taken.tmp`);
       try {
         await rename(src, taken);
@@ -278,8 +294,60 @@ export class TaskStore {
       await rename(fresh, dest);
       await unlink(taken).catch(() => {});
       if (to !== from) this.rang(to, id);
-      return { ok: true, task: next };
+      return { ok: true, task: next, text: freshText };
     }
+  }
+
+  /**
+   * The claim and its record in one move: the queued file is taken by one rename into
+   * processing/ under a taken name (of any number of racing claimers exactly one wins; the
+   * others get `won: false` and have written nothing), read, `change` makes the claimed
+   * version from what it holds, and that is written whole and renamed into place; the taken
+   * file is removed. `known` (the queued file as the caller last read it) spares parsing it
+   * again when it still holds the same text.
+   *
+   * A claimer killed between the take and its publish leaves the task only in its taken file,
+   * as it was queued: a lister of processing/ puts it back there after takenStaleMs (the
+   * claimer's next life at once), unclaimed, and the brain returns an unclaimed file to queue/.
+   * A taken file that does not read as a task goes to processing/ as it is, `task: null`:
+   * the caller records the claim with replace(), which judges such files (torn, garbage). A
+   * file that no longer holds what `change` expects (`change` returns null) goes back to queue/.
+   */
+  async claimRecorded(id: string, change: (cur: Task) => TaskInput | null, known?: KnownVersion): Promise<ClaimOutcome> {
+    const src = this.fileOf('queue', id);
+    const dest = this.fileOf('processing', id);
+    const pair = `.${id}.json.${process.pid}.${uniqueHex()}`;
+    const taken = join(dirname(dest), `${pair}.taken.tmp`);
+    try {
+      await rename(src, taken);
+    } catch (err) {
+      if (isGone(err)) return { won: false };
+      throw err;
+    }
+    const got = await readMountFile(taken, { maxBytes: MAX_TASK_BYTES });
+    if (!got.ok && got.why === 'missing') return { won: false };
+    let was: Task;
+    if (got.ok && got.text === known?.text) was = known.task;
+    else {
+      const parsed = got.ok ? parseTaskText(got.text, id) : null;
+      if (!parsed?.ok) {
+        await rename(taken, dest);
+        return { won: true, task: null };
+      }
+      was = parsed.task;
+    }
+    const input = change(was);
+    if (input === null) {
+      await rename(taken, src);
+      return { won: false };
+    }
+    const next = Task.parse(input);
+    const text = JSON.stringify(next, null, 2) + '\n';
+    const fresh = join(dirname(dest), `${pair}.fresh.tmp`);
+    await writeFileSynced(fresh, text);
+    await rename(fresh, dest);
+    await unlink(taken).catch(() => {});
+    return { won: true, task: next, text, was };
   }
 
   /**

@@ -4,12 +4,12 @@
 // inode), so inode, size and times name one version of a file.
 import { lstat } from 'node:fs/promises';
 import type { TaskFolder } from './paths.ts';
-import type { TaskStore } from './store.ts';
+import type { KnownVersion, TaskStore } from './store.ts';
 import type { Task } from './task.ts';
 import { statsVersion } from './unreadable.ts';
 
 export class TaskCache {
-  private readonly entries = new Map<string, { key: string; task: Task }>();
+  private readonly entries = new Map<string, { key: string; task: Task; text: string }>();
   private readonly store: TaskStore;
   private readonly folder: TaskFolder;
   constructor(store: TaskStore, folder: TaskFolder) {
@@ -36,8 +36,14 @@ export class TaskCache {
       this.entries.delete(id);
       return null;
     }
-    this.entries.set(id, { key, task: r.task });
+    this.entries.set(id, { key, task: r.task, text: r.text });
     return r.task;
+  }
+
+  /** The task last read for this name with the text it was read from (see peek), for a writer that checks the file still holds it. */
+  known(id: string): KnownVersion | null {
+    const e = this.entries.get(id);
+    return e ? { task: e.task, text: e.text } : null;
   }
 
   /**

@@ -15,7 +15,8 @@ import { Task } from './task.ts';
 export const MAX_TASK_BYTES = MAX_RECORD_BYTES;
 
 export type TaskFileRead =
-  | { ok: true; task: Task }
+  /** text: the file as read, so that a writer can tell later whether it still holds the same. */
+  | { ok: true; task: Task; text: string }
   | { ok: false; why: 'missing'; problem: string }
   /** May read well on a later look: a torn read of a file being replaced, permissions, I/O errors. */
   | { ok: false; why: 'not_ready'; problem: string }
@@ -30,7 +31,7 @@ export function parseTaskText(text: string, id: string): TaskFileRead {
   const checked = parseJsonText(text, Task, 'a valid task');
   if (!checked.ok) return { ok: false, why: checked.why === 'not_json' ? 'not_ready' : 'garbage', problem: checked.problem };
   if (checked.value.id !== id) return { ok: false, why: 'garbage', problem: `file name says ${id} but the task id is ${checked.value.id}` };
-  return { ok: true, task: checked.value };
+  return { ok: true, task: checked.value, text };
 }
 
 /** Reads and judges one task file; never throws, never hangs, never reads more than MAX_TASK_BYTES. Problems leave out the path. */

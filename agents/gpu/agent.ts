@@ -24,7 +24,7 @@ import { type ClaimView, acceptsNow, availableMb, budgetTotal, claimedMb, decide
 import { applySignals, stopCancelled } from './agentSignals.ts';
 import { type Controls, NO_CONTROLS, readControls } from '../core/controls.ts';
 import { batchOfTaskId } from '../core/batch.ts';
-import { AttemptResults } from './attemptResults.ts';
+import { AttemptResults, type Claimed } from './attemptResults.ts';
 import { GpuWatch } from './gpuWatch.ts';
 import { buildHeartbeat } from './heartbeatView.ts';
 import { HeartbeatWriter } from './heartbeatWriter.ts';
@@ -244,32 +244,35 @@ export class GpuAgent {
       }
       queued = queued.filter((q) => q.id !== next.id);
       if (!now) continue;
-      // Lost to another agent (false), or blocked by something in processing/ (the next listing quarantines it): the other tasks go on.
-      const won = await this.store.claim(next.id).catch((err: unknown) => (this.say(`claim of ${next.id} failed: ${errorMessage(err)}`), false));
-      if (won) {
+      // Lost to another agent (null), or blocked by something in processing/ (the next listing quarantines it): the other tasks go on.
+      const claimed = await this.results.claim(now.task, this.queue.known(next.id), this.o.clock.now())
+        .catch((err: unknown) => (this.say(`claim of ${next.id} failed: ${errorMessage(err)}`), null));
+      if (claimed) {
         this.counters.claimed();
         countIn(next.id);
-        await this.begin(next.task, next.cost);
+        await this.begin(claimed, next.cost);
       }
     }
   }
 
   // ---- act ----
 
-  /** After winning the claim: record who holds it with the new attempt token, then run it. */
-  private async begin(queued: Task, cost: number): Promise<void> {
+  /** After winning the claim, recorded with the new attempt token: run it. */
+  private async begin(claimed: Claimed, cost: number): Promise<void> {
     const now = this.o.clock.now();
-    const task = await this.results.recordClaim(queued, now);
+    const task = claimed.task;
     if (!task) return;
-    // Checked again on the file as claimed: it may have been swapped between the read and the rename.
-    const sealed = await this.queue.sealOf(task);
+    // Checked again on the file as claimed: it may have been swapped between the read and the
+    // rename. The claim changes no sealed field, so the version taken stands for it (and, when
+    // it is the version the pass read, its digest is known).
+    const sealed = await this.queue.sealOf(claimed.was ?? task);
     if (!sealed.ok) {
       await this.store.quarantineFile('processing', `${task.id}.json`, `claimed by ${this.name} but refused: ${sealed.reason}`);
       await this.agentLog('REFUSED', task.id, `${sealed.reason}; quarantined, not run`);
       return;
     }
     const entry: Running = {
-      task, kind: runsAs(task), pid: null, taskPgid: null, startedAt: now, cost, peakMb: null, nowMb: 0, stoppedBy: null, done: Promise.resolve(),
+      task, claimedText: claimed.text, kind: runsAs(task), pid: null, taskPgid: null, startedAt: now, cost, peakMb: null, nowMb: 0, stoppedBy: null, done: Promise.resolve(),
       gpuMs: 0, energyJ: 0, accruedTo: now,
     };
     // The card's time is shared from here on among one more task.
@@ -309,7 +312,7 @@ export class GpuAgent {
     if (result.llm) result = { ...result, llm: withCardShare(result.llm, entry, this.gpu.sawPower) };
     this.counters.finished(result, entry.energyJ);
     try {
-      const recorded = await this.results.record(entry.task, entry.startedAt, result);
+      const recorded = await this.results.record(entry.task, entry.startedAt, result, entry.claimedText ?? null);
       if (recorded === 'success') this.stats.tasks_completed += 1;
       else if (recorded === 'failure') this.stats.tasks_failed += 1;
     } finally {

@@ -34,8 +34,12 @@ export function judgePreviousLife(prev: Heartbeat | null, f: LifeFacts): Previou
   return { kind: 'ended', attempts, pid: prev.pid };
 }
 
+/** Read once: every heartbeat names it, and the brain's lock keeps its own the same way. */
+let host: string | null = null;
+
 export function thisHost(): string {
-  return hostname();
+  host ??= hostname();
+  return host;
 }
 
 /** True when the pid is a running GPU agent on this host (its command line runs the agent's entry). */

@@ -3,7 +3,7 @@
 // released), and which seal refusals are worth a log line (RefusalNotes).
 import type { MountPaths } from '../core/paths.ts';
 import { SealCache, type SealVerdict } from '../core/seal.ts';
-import type { TaskStore } from '../core/store.ts';
+import type { KnownVersion, TaskStore } from '../core/store.ts';
 import type { Task } from '../core/task.ts';
 import { TaskCache } from '../core/taskCache.ts';
 import { type QueuedTask, isForAgent } from './decideClaims.ts';
@@ -55,6 +55,11 @@ export class QueueReader {
 
   private async withSeal(id: string, task: Task): Promise<QueuedTask> {
     return { id, task, seal: isForAgent(task, this.name) ? await this.seals.verdict(task) : null };
+  }
+
+  /** The queued file as last read (verify): what a claim expects to take. */
+  known(id: string): KnownVersion | null {
+    return this.cache.known(id);
   }
 
   /** The seal verdict of a task (again, on the file as claimed: it may have been swapped between the read and the rename). */

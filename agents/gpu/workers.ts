@@ -16,6 +16,8 @@ import { killGroup, spawnWorker, taskEnv, type SpareProcess, type SpareSpawnOpti
 /** A task the agent runs, in a worker or (meta) inside itself. */
 export interface Running extends RunningBeat, Accrual {
   task: Task;
+  /** The task file's text as the claim wrote it (null: not known), so its result need not read it first. */
+  claimedText?: string | null;
   /** Set when the agent itself stops the task (signal, shutdown, a cancel in control/). */
   stoppedBy: 'abort' | 'kill' | 'shutdown' | 'cancel' | null;
   /** When a cancel was first acted on (agent clock, ms), and whether the grace ran out into SIGKILL. */

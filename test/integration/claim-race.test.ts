@@ -33,3 +33,32 @@ test(`${CLAIMERS} processes racing on ${TASKS} queued tasks: each task is claime
     await cleanup();
   }
 });
+
+test('4 processes racing with recorded claims (take, then one write): each task claimed once, each file carrying its winner\'s token, no temporary left', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    const store = new TaskStore(paths);
+    const n = 120;
+    for (let i = 0; i < n; i++) await store.write('queue', makeTask({ name: `t${i}` }));
+    const startAt = Date.now() + 4000;
+    const runs = await Promise.all(
+      Array.from({ length: 4 }, (_, k) => execa(process.execPath, ['--import', 'tsx', 'test/helpers/claimer.ts', paths.root, String(startAt), 'recorded', `gpu-${k}`])),
+    );
+    const results = runs.map((r, k) => ({ agent: `gpu-${k}`, ...(JSON.parse(r.stdout) as { won: string[]; lost: number }) }));
+    const all = results.flatMap((r) => r.won);
+    assert.equal(all.length, n, 'every task claimed once in total');
+    assert.equal(new Set(all).size, n, 'no task claimed twice');
+    for (const r of results) {
+      for (const id of r.won) {
+        const t = await store.read('processing', id);
+        assert.ok(t.ok, id);
+        assert.equal(t.task.claimed_by, r.agent, `${id} carries its winner's claim`);
+        assert.equal(t.task.attempt, 1);
+      }
+    }
+    assert.deepEqual(await readdir(paths.folders.queue), []);
+    assert.deepEqual((await readdir(paths.folders.processing)).filter((f) => f.startsWith('.')), []);
+  } finally {
+    await cleanup();
+  }
+});
