@@ -148,7 +148,7 @@ export class GpuAgent {
       state: () => ({ held: this.llm.held, loading: this.llm.loading, llmRunning: [...this.running.values()].filter((r) => r.task.task_class === 'llm').length }),
       reload: (model) => this.llm.reload(model),
       after: () => {
-        void this.writeBeat().catch(() => {});
+        void this.writeBeat(undefined, true).catch(() => {});
         this.claimer?.poke();
       },
     });
@@ -174,7 +174,7 @@ export class GpuAgent {
       await this.llm.refresh();
     }
     if (acceptsNow(this.view()).join(',') !== before) {
-      await this.writeBeat();
+      await this.writeBeat(undefined, true);
       this.claimer?.poke();
     }
     this.maybeFinishStop();
@@ -276,7 +276,8 @@ export class GpuAgent {
     this.gpu.shareCard(now);
     this.running.set(task.id, entry);
     entry.done = this.run(entry);
-    await this.writeBeat();
+    // Not waited for: the next claim does not wait for the heartbeat's gap.
+    void this.writeBeat().catch(() => {});
   }
 
   private async run(entry: Running): Promise<void> {
@@ -315,7 +316,7 @@ export class GpuAgent {
     } finally {
       this.gpu.forget(entry.nowMb);
       this.running.delete(entry.task.id);
-      await this.writeBeat().catch(() => {});
+      void this.writeBeat().catch(() => {});
       this.claimer?.poke();
       this.maybeFinishStop();
     }
@@ -350,14 +351,14 @@ export class GpuAgent {
     if (killWorkers) await stopAll(running);
     else await Promise.all(running().map((r) => r.done));
     for (const t of this.tickers) await t.stop();
-    await this.writeBeat('stopping').catch(() => {});
+    await this.writeBeat('stopping', true).catch(() => {});
     await this.agentLog('EXIT', null, killWorkers ? 'shut down; running tasks returned as infra failures' : 'stopped after finishing its work');
   }
 
   // ---- heartbeat and log ----
 
-  /** Writes the heartbeat of the agent's state now (in order, one at a time: HeartbeatWriter). */
-  private writeBeat(state?: 'stopping'): Promise<void> {
+  /** Writes the heartbeat of the agent's state (in order, one at a time, spaced unless urgent: HeartbeatWriter). */
+  private writeBeat(state?: 'stopping', urgent = false): Promise<void> {
     return this.beats.write((seq) =>
       buildHeartbeat(
         {
@@ -368,6 +369,7 @@ export class GpuAgent {
         },
         this.config, this.o.clock.now(), state,
       ),
+      urgent,
     );
   }
 
