@@ -209,8 +209,6 @@ export class GpuAgent {
    * (won or lost) it decides again on the rest, from the state as it is then.
    */
   private async claim(): Promise<void> {
-    // A promotion written before a task was queued is seen before that task is claimed.
-    await this.adapters?.check();
     if (!acceptsNow(this.view()).length) return;
     const ids = (await this.store.listHinted('queue')).sort();
     this.queueSeen = ids.length;
@@ -220,17 +218,24 @@ export class GpuAgent {
     }
     let queued = await this.queue.read(ids);
     if (!queued.length) return;
+    // A promotion written before a task was queued is seen before that task is claimed (only llm tasks run an adapter).
+    if (this.adapters && queued.some((q) => q.task.task_class === 'llm')) await this.adapters.check();
+    // What no pause or cancel holds back: when nothing of it may be claimed (a full agent, the
+    // usual case under load), control/ and processing/ need not be read.
+    const open = decideClaims({ ...this.view(), controls: NO_CONTROLS }, queued, this.config);
+    for (const s of open.skipped) {
+      if (s.rule === 'seal' && this.queue.noteRefusal(s.id, this.o.clock.now())) await this.agentLog('REFUSED', s.id, `${s.reason}; not claimed`);
+    }
+    if (!open.claims.length) return;
     // Read at each pass with work, just before deciding: nothing of a batch is claimed after its cancel.
     this.controls = await readControls(this.o.paths, ['cancel', 'pause']);
-    // What each batch has running on the rig: its turns come after those (fairOrder.ts).
+    // What each batch has running on the rig: its turns come after those (fairOrder.ts). With
+    // one batch queued the turns do not change its order, and processing/ is not listed.
     const inFlight = new Map<string, number>();
     const countIn = (id: string) => inFlight.set(batchOfTaskId(id), (inFlight.get(batchOfTaskId(id)) ?? 0) + 1);
-    for (const id of await this.store.list('processing')) countIn(id);
-    for (let first = true; ; first = false) {
+    if (new Set(queued.map((q) => batchOfTaskId(q.id))).size > 1) for (const id of await this.store.list('processing')) countIn(id);
+    for (;;) {
       const plan = decideClaims({ ...this.view(), inFlight }, queued, this.config);
-      for (const s of first ? plan.skipped : []) {
-        if (s.rule === 'seal' && this.queue.noteRefusal(s.id, this.o.clock.now())) await this.agentLog('REFUSED', s.id, `${s.reason}; not claimed`);
-      }
       const next = plan.claims[0];
       if (!next) return;
       // Decided on the version last read: the file as it is now, and decide again if it changed.
@@ -248,6 +253,9 @@ export class GpuAgent {
         this.counters.claimed();
         countIn(next.id);
         await this.begin(claimed, next.cost);
+        // The last claim planned: a decision now holds one more task and finds none (a worker
+        // that ended meanwhile pokes another pass).
+        if (plan.claims.length === 1) return;
       }
     }
   }
