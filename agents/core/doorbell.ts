@@ -40,15 +40,34 @@ export interface BellRecord {
   events: BellEvent[];
 }
 
-/** Pure: the bell's bytes: JSON, padded with newlines to BELL_BYTES; the oldest moves are left out until it fits. */
-export function encodeBell(rec: BellRecord): Buffer {
-  let events = rec.events;
-  for (;;) {
-    const text = JSON.stringify({ w: rec.writer, n: rec.n, e: events.map((e) => [e.n, e.to, e.id]) });
-    const bytes = Buffer.byteLength(text);
-    if (bytes <= BELL_BYTES) return Buffer.concat([Buffer.from(text), Buffer.alloc(BELL_BYTES - bytes, 0x0a)]);
-    events = events.slice(Math.max(1, Math.ceil(events.length / 4)));
+/** Each move's JSON, made once: a writer encodes its whole ring on every move it rings. */
+const eventJson = new WeakMap<BellEvent, string>();
+
+function jsonOf(e: BellEvent): string {
+  let j = eventJson.get(e);
+  if (j === undefined) {
+    j = JSON.stringify([e.n, e.to, e.id]);
+    eventJson.set(e, j);
   }
+  return j;
+}
+
+/** Pure: the bell's bytes: JSON, padded with newlines to BELL_BYTES; the oldest moves are left out so that it fits. */
+export function encodeBell(rec: BellRecord): Buffer {
+  const head = `{"w":${JSON.stringify(rec.writer)},"n":${rec.n},"e":[`;
+  const tail = ']}';
+  // The newest moves that fit, counted from the end (each but the first after a comma).
+  let room = BELL_BYTES - Buffer.byteLength(head) - tail.length;
+  let from = rec.events.length;
+  while (from > 0) {
+    const bytes = Buffer.byteLength(jsonOf(rec.events[from - 1]!)) + (from < rec.events.length ? 1 : 0);
+    if (bytes > room) break;
+    room -= bytes;
+    from -= 1;
+  }
+  const out = Buffer.alloc(BELL_BYTES, 0x0a);
+  out.write(head + rec.events.slice(from).map(jsonOf).join(',') + tail);
+  return out;
 }
 
 /** Pure: a bell's content read back, or null when it is not one (torn, foreign, garbage). Only safe task ids survive. */

@@ -91,8 +91,13 @@ export async function writeHeartbeat(paths: MountPaths, hb: HeartbeatInput): Pro
   const file = heartbeatPath(paths, hb.gpu_id);
   const valid = Heartbeat.parse(hb);
   // One size from beat to beat (see padTo): a reader on another NFS client whose cached size
-  // is a beat old still reads it whole, so its seq is seen to move.
-  const o = { padTo: HEARTBEAT_BLOCK };
+  // is a beat old still reads it whole, so its seq is seen to move. Not synced: readers never
+  // see half of it either way (atomic.ts), and only a crash of the machine that holds the file
+  // can lose a beat. If that machine is the agent's, its workers died with it (the next life
+  // finds no orphans to kill) and the next life writes the file anew; if it is a file server,
+  // the live agent rewrites it within a cycle, and a heartbeat that cannot be read is no
+  // verdict for the brain until its seq has been still for heartbeat_stale_s.
+  const o = { padTo: HEARTBEAT_BLOCK, sync: false };
   try {
     return await writeOwnJson(paths, 'gpus', file, valid, o);
   } catch (err) {

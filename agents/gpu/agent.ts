@@ -151,7 +151,7 @@ export class GpuAgent {
       state: () => ({ held: this.llm.held, loading: this.llm.loading, llmRunning: [...this.running.values()].filter((r) => r.task.task_class === 'llm').length }),
       reload: (model) => this.llm.reload(model),
       after: () => {
-        void this.writeBeat().catch(() => {});
+        void this.writeBeat(undefined, true).catch(() => {});
         this.claimer?.poke();
       },
     });
@@ -177,7 +177,7 @@ export class GpuAgent {
       await this.llm.refresh();
     }
     if (acceptsNow(this.view()).join(',') !== before) {
-      await this.writeBeat();
+      await this.writeBeat(undefined, true);
       this.claimer?.poke();
     }
     this.maybeFinishStop();
@@ -212,8 +212,6 @@ export class GpuAgent {
    * (won or lost) it decides again on the rest, from the state as it is then.
    */
   private async claim(): Promise<void> {
-    // A promotion written before a task was queued is seen before that task is claimed.
-    await this.adapters?.check();
     if (!acceptsNow(this.view()).length) return;
     const ids = (await this.store.listHinted('queue')).sort();
     this.queueSeen = ids.length;
@@ -223,17 +221,24 @@ export class GpuAgent {
     }
     let queued = await this.queue.read(ids);
     if (!queued.length) return;
+    // A promotion written before a task was queued is seen before that task is claimed (only llm tasks run an adapter).
+    if (this.adapters && queued.some((q) => q.task.task_class === 'llm')) await this.adapters.check();
+    // What no pause or cancel holds back: when nothing of it may be claimed (a full agent, the
+    // usual case under load), control/ and processing/ need not be read.
+    const open = decideClaims({ ...this.view(), controls: NO_CONTROLS }, queued, this.config);
+    for (const s of open.skipped) {
+      if (s.rule === 'seal' && this.queue.noteRefusal(s.id, this.o.clock.now())) await this.agentLog('REFUSED', s.id, `${s.reason}; not claimed`);
+    }
+    if (!open.claims.length) return;
     // Read at each pass with work, just before deciding: nothing of a batch is claimed after its cancel.
     this.controls = await readControls(this.o.paths, ['cancel', 'pause']);
-    // What each batch has running on the rig: its turns come after those (fairOrder.ts).
+    // What each batch has running on the rig: its turns come after those (fairOrder.ts). With
+    // one batch queued the turns do not change its order, and processing/ is not listed.
     const inFlight = new Map<string, number>();
     const countIn = (id: string) => inFlight.set(batchOfTaskId(id), (inFlight.get(batchOfTaskId(id)) ?? 0) + 1);
-    for (const id of await this.store.list('processing')) countIn(id);
-    for (let first = true; ; first = false) {
+    if (new Set(queued.map((q) => batchOfTaskId(q.id))).size > 1) for (const id of await this.store.list('processing')) countIn(id);
+    for (;;) {
       const plan = decideClaims({ ...this.view(), inFlight }, queued, this.config);
-      for (const s of first ? plan.skipped : []) {
-        if (s.rule === 'seal' && this.queue.noteRefusal(s.id, this.o.clock.now())) await this.agentLog('REFUSED', s.id, `${s.reason}; not claimed`);
-      }
       const next = plan.claims[0];
       if (!next) return;
       // Decided on the version last read: the file as it is now, and decide again if it changed.
@@ -251,6 +256,9 @@ export class GpuAgent {
         this.counters.claimed();
         countIn(next.id);
         await this.begin(claimed, next.cost);
+        // The last claim planned: a decision now holds one more task and finds none (a worker
+        // that ended meanwhile pokes another pass).
+        if (plan.claims.length === 1) return;
       }
     }
   }
@@ -279,7 +287,8 @@ export class GpuAgent {
     this.gpu.shareCard(now);
     this.running.set(task.id, entry);
     entry.done = this.run(entry);
-    await this.writeBeat();
+    // Not waited for: the next claim does not wait for the heartbeat's gap.
+    void this.writeBeat().catch(() => {});
   }
 
   private async run(entry: Running): Promise<void> {
@@ -318,7 +327,7 @@ export class GpuAgent {
     } finally {
       this.gpu.forget(entry.nowMb);
       this.running.delete(entry.task.id);
-      await this.writeBeat().catch(() => {});
+      void this.writeBeat().catch(() => {});
       this.claimer?.poke();
       this.maybeFinishStop();
     }
@@ -353,14 +362,14 @@ export class GpuAgent {
     if (killWorkers) await stopAll(running);
     else await Promise.all(running().map((r) => r.done));
     for (const t of this.tickers) await t.stop();
-    await this.writeBeat('stopping').catch(() => {});
+    await this.writeBeat('stopping', true).catch(() => {});
     await this.agentLog('EXIT', null, killWorkers ? 'shut down; running tasks returned as infra failures' : 'stopped after finishing its work');
   }
 
   // ---- heartbeat and log ----
 
-  /** Writes the heartbeat of the agent's state now (in order, one at a time: HeartbeatWriter). */
-  private writeBeat(state?: 'stopping'): Promise<void> {
+  /** Writes the heartbeat of the agent's state (in order, one at a time, spaced unless urgent: HeartbeatWriter). */
+  private writeBeat(state?: 'stopping', urgent = false): Promise<void> {
     return this.beats.write((seq) =>
       buildHeartbeat(
         {
@@ -371,6 +380,7 @@ export class GpuAgent {
         },
         this.config, this.o.clock.now(), state,
       ),
+      urgent,
     );
   }
 

@@ -58,8 +58,10 @@ async function endPreviousLife(c: ReclaimContext, life: Exclude<PreviousLife, { 
   // Task moves the previous life left half done (killed between a take and its publish).
   await c.store.recoverInterrupted(ended.pid);
   // Every process of the previous life is an orphan whose result nobody will read, whether
-  // or not the brain has already returned its task: end them all.
-  const orphans = await processesOfAttempts(name, ended.attempts);
+  // or not the brain has already returned its task: end them all. Its attempts are the ones
+  // its heartbeat lists and its claims in processing/: a claim is written before its worker
+  // starts, while the heartbeat is written at most once a second and may lag the last ones.
+  const orphans = await processesOfAttempts(name, [...ended.attempts, ...(await claimsHeld(c.store, name))]);
   for (const pid of orphans) killGroup(pid, 'SIGKILL');
   const where = life.kind === 'elsewhere' ? ` on ${prev.hostname ?? 'another host'}` : '';
   const killed = orphans.length ? `; killed its processes ${orphans.join(', ')}` : '';
@@ -73,4 +75,14 @@ async function endPreviousLife(c: ReclaimContext, life: Exclude<PreviousLife, { 
     }, 'failed');
     if (r.ok) await c.log('ORPHAN', id, `returned: ${r.task.result?.reason ?? ''}`);
   }
+}
+
+/** The open claims of `agent` in processing/ (task and attempt), as the files say. */
+async function claimsHeld(store: TaskStore, agent: string): Promise<Array<{ taskId: string; attempt: number }>> {
+  const out: Array<{ taskId: string; attempt: number }> = [];
+  for (const id of await store.list('processing')) {
+    const r = await store.read('processing', id);
+    if (r.ok && r.task.claimed_by === agent && holdsOpenClaim(r.task)) out.push({ taskId: id, attempt: r.task.attempt });
+  }
+  return out;
 }

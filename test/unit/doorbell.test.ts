@@ -20,6 +20,12 @@ test('a bell is always BELL_BYTES long and reads back; the oldest moves give way
   const back = decodeBell(full.toString())!;
   assert.ok(back.events.length > 50 && back.events.length < 400, `${back.events.length} moves kept`);
   assert.equal(back.events.at(-1)!.n, 400, 'the newest move is kept');
+  assert.deepEqual(back.events, many.slice(-back.events.length), 'the newest moves, in order');
+  // As many as fit: one more would not.
+  const text = full.toString().trimEnd();
+  assert.ok(Buffer.byteLength(text) + 1 + JSON.stringify([1, 'queue', many[0]!.id]).length > BELL_BYTES);
+  // Encoding again (a writer rings its whole ring on every move) gives the same bytes.
+  assert.deepEqual(encodeBell({ writer: 'brain', n: 400, events: many }), full);
 });
 
 test('decodeBell refuses what is not a bell, and drops ids that are not safe names', () => {

@@ -76,7 +76,7 @@ test('the heartbeat writer folds requests that come while one waits into one wri
   const { tempMount } = await import('../helpers/mount.ts');
   const { paths, cleanup } = await tempMount();
   try {
-    const w = new HeartbeatWriter(paths, async () => {}, 100);
+    const w = new HeartbeatWriter(paths, async () => {}, { minGapMs: 100 });
     let builds = 0;
     const beat = (s?: 'stopping') => (seq: number) => (builds++, buildHeartbeat(state({ seq }), config, NOW, s));
     const t0 = performance.now();
@@ -89,6 +89,35 @@ test('the heartbeat writer folds requests that come while one waits into one wri
     const hb = await readHeartbeat(paths, 0);
     assert.equal(hb?.state, 'stopping', 'a stopping beat that joined a waiting write is still written as stopping');
     assert.equal(hb?.seq, 1);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('an urgent heartbeat is written at once: it cuts short the gap of a write that waits, and carries its state', async () => {
+  const { HeartbeatWriter } = await import('../../agents/gpu/heartbeatWriter.ts');
+  const { readHeartbeat } = await import('../../agents/core/heartbeat.ts');
+  const { tempMount } = await import('../helpers/mount.ts');
+  const { paths, cleanup } = await tempMount();
+  try {
+    // A gap no test waits for: only the urgent request can end the wait.
+    const w = new HeartbeatWriter(paths, async () => {}, { minGapMs: 600_000 });
+    const beat = (s?: 'stopping') => (seq: number) => buildHeartbeat(state({ seq }), config, NOW, s);
+    await w.write(beat());
+    const waiting = w.write(beat());
+    const urgent = w.write(beat('stopping'), true);
+    assert.equal(urgent, waiting, 'the urgent request joins the write that waits');
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise((r) => (timer = setTimeout(() => r('stuck'), 20_000)));
+    assert.notEqual(await Promise.race([urgent.then(() => 'written'), stuck]), 'stuck');
+    clearTimeout(timer);
+    const hb = await readHeartbeat(paths, 0);
+    assert.deepEqual([hb?.seq, hb?.state], [1, 'stopping']);
+    // A plain request after it waits its gap again; an urgent one does not.
+    const after = w.write(beat());
+    await w.write(beat(), true);
+    await after;
+    assert.equal((await readHeartbeat(paths, 0))?.seq, 2);
   } finally {
     await cleanup();
   }
