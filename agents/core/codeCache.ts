@@ -7,10 +7,12 @@
 // The cache is this user's, on this host: $FORGE_CODE_CACHE, else $XDG_CACHE_HOME/forge, else
 // ~/.cache/forge, in a folder per Node version and CPU (a Pi and the rig sharing a release
 // on the mount never overwrite each other's). FORGE_CODE_CACHE=off turns it off. It is never
-// written on the mount. A file is named after the bundle's size, mtime and inode as well as its
-// name: V8 checks a cache against its source's length only, so a rebuilt bundle must never
-// meet an old bundle's cache. Anything wrong with the cache (missing, unwritable, refused by V8)
-// costs only the compile it would have saved.
+// written on the mount. A file is named after the bundle's folder, size, mtime and inode as well
+// as its name: V8 checks a cache against its source's length only, so a rebuilt bundle must never
+// meet an old bundle's cache; and a new build drops only the caches of its own folder, so two
+// checkouts (or a release and a checkout) used by turns keep a cache each instead of compiling
+// at every start. Anything wrong with the cache (missing, unwritable, refused by V8) costs only
+// the compile it would have saved.
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
@@ -38,9 +40,16 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | nul
   return join(base, `v8-${process.version}-${process.arch}`);
 }
 
-/** The cache file's name for this exact bundle file (its name, size, mtime and inode). */
+/** The cache file's name for this exact bundle file (its name and folder, size, mtime and inode). */
 export function cacheFileName(bundle: string, st: { size: number; mtimeMs: number; ino: number }): string {
-  return `${basename(bundle)}-${st.size}-${Math.trunc(st.mtimeMs)}-${st.ino}.cache`;
+  return `${cachePrefix(bundle)}${st.size}-${Math.trunc(st.mtimeMs)}-${st.ino}.cache`;
+}
+
+/** What every cache of a bundle at this path starts with: its name and a hash of its folder (FNV-1a: no crypto to load). */
+function cachePrefix(bundle: string): string {
+  let h = 0x811c9dc5;
+  for (const c of dirname(bundle)) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return `${basename(bundle)}-${h.toString(16).padStart(8, '0')}-`;
 }
 
 function readCache(file: string): Buffer | undefined {
@@ -58,14 +67,28 @@ function readCache(file: string): Buffer | undefined {
   }
 }
 
-/** Saves the cache whole (a temp file renamed), and drops this bundle's caches of earlier builds. */
-function writeCache(dir: string, name: string, bundleName: string, data: Buffer): void {
+/** Caches of a bundle name kept for other folders than the one being saved: checkouts used by turns. */
+const OTHER_FOLDERS_KEPT = 3;
+
+/**
+ * Saves the cache whole (a temp file renamed); drops the caches of earlier builds at the same
+ * path, and of other folders all but the OTHER_FOLDERS_KEPT latest saved (a removed checkout's,
+ * a test's temporary build's).
+ */
+function writeCache(dir: string, name: string, bundleName: string, prefix: string, data: Buffer): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const tmp = join(dir, `.${name}.${process.pid}.tmp`);
     writeFileSync(tmp, data, { mode: 0o600 });
     renameSync(tmp, join(dir, name));
-    for (const old of readdirSync(dir)) if (old !== name && old.startsWith(`${bundleName}-`) && old.endsWith('.cache')) unlinkSync(join(dir, old));
+    const others: Array<{ file: string; at: number }> = [];
+    for (const old of readdirSync(dir)) {
+      if (old === name || !old.startsWith(`${bundleName}-`) || !old.endsWith('.cache')) continue;
+      const file = join(dir, old);
+      if (old.startsWith(prefix)) unlinkSync(file);
+      else others.push({ file, at: statSync(file).mtimeMs });
+    }
+    for (const o of others.sort((a, b) => b.at - a.at).slice(OTHER_FOLDERS_KEPT)) unlinkSync(o.file);
   } catch {
     // Unwritable, full or raced by another run: the next run compiles again.
   }
@@ -98,7 +121,7 @@ export function runWithCodeCache(bundle: string, cacheDir: string | null = codeC
   if (cacheDir && cacheFile && !hit) {
     const name = basename(cacheFile);
     // At exit, so the cache holds every function this run compiled, not just the top level.
-    process.once('exit', () => writeCache(cacheDir, name, basename(bundle), script.createCachedData()));
+    process.once('exit', () => writeCache(cacheDir, name, basename(bundle), cachePrefix(bundle), script.createCachedData()));
   }
   const fn = script.runInThisContext() as (exports: object, require: NodeRequire, module: object, filename: string, dirname: string) => void;
   const module = { exports: {}, filename: bundle, id: bundle, loaded: false };

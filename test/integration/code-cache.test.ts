@@ -1,7 +1,7 @@
 // agents/core/codeCache.ts: a CommonJS bundle run with V8's code cache. Each run is a real
 // node process (the cache is written at exit), on real files in a temp dir.
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -61,6 +61,36 @@ test('a rebuilt bundle of the same length never runs the old code', async () => 
   assert.equal(caches.length, 1);
 });
 
+test('the same bundle in two folders keeps a cache each; a rebuild drops its own folder\'s old cache, and only the latest other folders\' are kept', async () => {
+  const cache = join(dir, 'cache', `v8-${process.version}-${process.arch}`);
+  const bundles = await Promise.all(['x1', 'x2', 'x3', 'x4', 'x5'].map(async (d) => {
+    await mkdir(join(dir, d));
+    const bundle = join(dir, d, 'two.cjs');
+    await writeFile(bundle, bundleText(d));
+    return bundle;
+  }));
+  const [one, two] = bundles as [string, string];
+  await run(one);
+  await run(two);
+  assert.equal((await run(one)).run.hit, true, 'used by turns, each keeps its cache');
+  assert.equal((await run(two)).run.hit, true);
+  // A rebuild in x1: its old cache goes, x2's stays.
+  await writeFile(`${one}.new`, bundleText('x1 again'));
+  await rename(`${one}.new`, one);
+  assert.equal((await run(one)).run.hit, false);
+  const names = async () => (await readdir(cache)).filter((f) => f.startsWith('two.cjs-')).sort();
+  assert.equal((await names()).length, 2);
+  assert.equal((await run(two)).run.hit, true);
+  // Three more folders: x2's (saved before x1's rebuild: the oldest of the others) goes when x5's is saved.
+  for (const b of bundles.slice(2)) {
+    await new Promise((r) => setTimeout(r, 20)); // distinct modification times
+    await run(b);
+  }
+  const left = await names();
+  assert.equal(left.length, 4);
+  assert.equal((await run(two)).run.hit, false, "x2's cache was dropped");
+});
+
 test('a corrupt cache is refused by V8: the bundle still runs, and the cache is written again', async () => {
   const bundle = join(dir, 'c.cjs');
   await writeFile(bundle, bundleText('c'));
@@ -97,6 +127,8 @@ test('where the cache goes: FORGE_CODE_CACHE, XDG_CACHE_HOME, else ~/.cache; a f
   assert.equal(codeCacheDir({ XDG_CACHE_HOME: '/y' }), join('/y', 'forge', key));
   assert.match(codeCacheDir({}) ?? '', new RegExp(`/\\.cache/forge/${key.replace(/[.]/g, '\\.')}$`));
   assert.notEqual(cacheFileName('/a/s.cjs', { size: 1, mtimeMs: 2.5, ino: 3 }), cacheFileName('/a/s.cjs', { size: 1, mtimeMs: 2.5, ino: 4 }));
+  assert.notEqual(cacheFileName('/a/s.cjs', { size: 1, mtimeMs: 2.5, ino: 3 }), cacheFileName('/b/s.cjs', { size: 1, mtimeMs: 2.5, ino: 3 }));
+  assert.match(cacheFileName('/a/s.cjs', { size: 1, mtimeMs: 2.5, ino: 3 }), /^s\.cjs-[0-9a-f]{8}-1-2-3\.cache$/);
 });
 
 test('runFastCommand runs only the fast commands, and only when their bundle is there', () => {
