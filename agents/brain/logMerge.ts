@@ -11,7 +11,7 @@
 // opens nothing but regular files (a FIFO or a link in a spool folder is reported once and
 // skipped), and moves a sample file over 8 MiB or not made of JSON lines to quarantine/spool/.
 // A decisions file unchanged since its last read (its inode, size and times) is not opened
-// again, only stat'ed (core/readByChange.ts), and read anyway every recheckMs.
+// again, only stat'ed (core/readByChange.ts); another host's is read anyway every recheckMs.
 import { rename, unlink } from 'node:fs/promises';
 import { isAlive } from '../core/pids.ts';
 import { ObservedAge } from '../core/observedAge.ts';
@@ -52,9 +52,9 @@ export interface LogMergerOptions {
   host?: string;
   isAlive?: (pid: number) => boolean;
   /**
-   * A decisions file whose stat shows no change since its last read is read anyway once that
-   * read is this old (brain clock, ms): a network mount's stat may answer from its cache, an
-   * open does not. Default 10 s.
+   * A decisions file of another host whose stat shows no change since its last read is read
+   * anyway once that read is this old (brain clock, ms): a network mount's stat may answer
+   * from its cache, an open does not. Default 10 s.
    */
   recheckMs?: number;
   /** A file's version (inode, size, times), or null; default one lstat (tests inject one). */
@@ -275,8 +275,10 @@ export class LogMerger {
     let opened = 0;
     let done = 0;
     const order = rotate(listing.files, this.cursor).slice(0, MAX_LOOKS_PER_ROUND);
-    // Stat'ed all at once: on an idle rig this is the whole round.
-    const looks = await Promise.all(order.map((name) => this.reads.look(name, join(dir, name))));
+    // Stat'ed all at once: on an idle rig this is the whole round. A file of this host's own
+    // processes is written through this host's own client, whose stat sees every append: it
+    // is read only when it changed. Another host's is read anyway every recheckMs.
+    const looks = await Promise.all(order.map((name) => this.reads.look(name, join(dir, name), spoolWriterPidOn(name, this.o.host) === null ? this.o.recheckMs : Infinity)));
     for (const [i, name] of order.entries()) {
       const look = looks[i]!;
       if (!look.changed && sameMark(look.value.mark, next.decisions[name])) {

@@ -48,9 +48,6 @@ ticker = new Ticker(() => brain.pass(), {
 });
 daemon.onStop(() => ticker?.stop());
 // Events only make the reaction faster; the periodic pass is the source of truth (NFS sends no events).
-// fs.watch on each folder itself: chokidar keeps a watcher per file and re-reads the whole
-// folder on every event, which cost seconds per event with 10^5 files in complete/.
-// requests/: a realtime question (forge ask) is taken at once.
 // The agents' doorbells: a task finished (or returned to queue/) on another host is seen within
 // doorbell_s; on an idle rig (nothing in flight, nothing moved for a while) within a few seconds,
 // and at once again after the first local event or release of its own (doorbell.ts nextLookMs).
@@ -64,6 +61,9 @@ const bells = startBellWatch(new BellReader({ dir: paths.doorbells, self: 'brain
   ownMoves: () => bell.seq,
 });
 daemon.onStop(() => bells.stop());
+// fs.watch on each folder itself: chokidar keeps a watcher per file and re-reads the whole
+// folder on every event, which cost seconds per event with 10^5 files in complete/.
+// requests/: a realtime question (forge ask) is taken at once.
 const watchers = [paths.folders.complete, paths.folders.failed, paths.inbox, paths.approvals, requestsDir(paths)].map((dir) => {
   const w = watch(dir, () => {
     ticker.poke();
@@ -82,7 +82,8 @@ watchers.push(claims);
 daemon.onStop(() => {
   for (const w of watchers) w.close();
 });
-// Lines the launchers, agents and doctor wrote on any host reach brain_decisions.log within about a second.
+// Lines the launchers, agents and doctor wrote on any host reach brain_decisions.log within about a
+// second (another host's within 10 s when the mount's cached stat hides an append: logMerge.ts).
 const merges = new Ticker(() => brain.mergeLogs().then(() => {}), { intervalMs: 1000, onError: (err) => daemon.log(`merging logs: ${errorMessage(err)}`) });
 merges.start();
 daemon.onStop(() => merges.stop());

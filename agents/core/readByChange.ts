@@ -60,11 +60,14 @@ export class ReadByChange<T> {
     this.stat = o.stat ?? versionOf;
   }
 
-  /** Stats `path` (the file of `key`): whether it must be read, or the value of its last read. */
-  async look(key: string, path: string): Promise<ChangeLook<T>> {
+  /**
+   * Stats `path` (the file of `key`): whether it must be read, or the value of its last read.
+   * `maxAgeMs` (default the reader's) may be Infinity for a file whose stat is known exact.
+   */
+  async look(key: string, path: string, maxAgeMs: number = this.maxAgeMs): Promise<ChangeLook<T>> {
     const version = await this.stat(path);
     const last = this.last.get(key);
-    if (last && version !== null && !mustRead(last, version, this.now(), this.maxAgeMs)) return { changed: false, version, value: last.value };
+    if (last && version !== null && !mustRead(last, version, this.now(), maxAgeMs)) return { changed: false, version, value: last.value };
     return { changed: true, version };
   }
 

@@ -356,7 +356,7 @@ test('LogMerger: a bad offsets record is reported and every spool file merged ag
   }
 });
 
-test('LogMerger: a decisions file whose version did not change is not read again until recheckMs; one that changed is', async () => {
+test('LogMerger: a decisions file whose version did not change is not read again (another host\'s until recheckMs); one that changed is', async () => {
   const { paths, cleanup } = await tempMount();
   try {
     let now = 0;
@@ -364,25 +364,34 @@ test('LogMerger: a decisions file whose version did not change is not read again
     const versions = new Map<string, string>();
     const stats: string[] = [];
     const versionOf = async (p: string) => (stats.push(p.split('/').pop()!), versions.get(p.split('/').pop()!) ?? null);
-    const m = merger(paths, { now: () => now, recheckMs: 10_000, versionOf });
+    const m = merger(paths, { now: () => now, recheckMs: 10_000, versionOf, host: 'here' });
     const a = join(paths.spoolDecisions, 'rig.h.1.log');
     const b = join(paths.spoolDecisions, 'gpu-0.h.2.log');
+    const own = join(paths.spoolDecisions, 'doctor.here.3.log');
     await writeFile(a, 'a1\n');
     await writeFile(b, 'b1\n');
-    versions.set('rig.h.1.log', 'a-v1').set('gpu-0.h.2.log', 'b-v1');
-    assert.equal((await m.mergeOnce()).lines, 2);
+    await writeFile(own, 'o1\n');
+    versions.set('rig.h.1.log', 'a-v1').set('gpu-0.h.2.log', 'b-v1').set('doctor.here.3.log', 'o-v1');
+    assert.equal((await m.mergeOnce()).lines, 3);
     await appendFile(a, 'a2\n');
     await appendFile(b, 'b2\n');
+    await appendFile(own, 'o2\n');
     versions.set('gpu-0.h.2.log', 'b-v2');
     stats.length = 0;
     assert.equal((await m.mergeOnce()).lines, 1, 'only the file whose version moved is read');
-    assert.deepEqual(stats.sort(), ['gpu-0.h.2.log', 'rig.h.1.log'], 'each file stat\'ed once');
+    assert.deepEqual(stats.sort(), ['doctor.here.3.log', 'gpu-0.h.2.log', 'rig.h.1.log'], 'each file stat\'ed once');
     assert.deepEqual((await readLog(paths)).slice(-1), ['b2']);
     now += 9_999;
     assert.equal((await m.mergeOnce()).lines, 0, 'unchanged to its stat: not read');
     now += 1;
-    assert.equal((await m.mergeOnce()).lines, 1, 'read anyway once its last read is recheckMs old');
-    assert.deepEqual((await readLog(paths)).sort(), ['a1', 'a2', 'b1', 'b2']);
+    assert.equal((await m.mergeOnce()).lines, 1, 'another host\'s file: read anyway once its last read is recheckMs old');
+    assert.deepEqual((await readLog(paths)).sort(), ['a1', 'a2', 'b1', 'b2', 'o1']);
+    // A file of this host's own processes: its stat is exact (one client), so only a new version reads it.
+    now += 60_000;
+    assert.equal((await m.mergeOnce()).lines, 0);
+    versions.set('doctor.here.3.log', 'o-v2');
+    assert.equal((await m.mergeOnce()).lines, 1);
+    assert.equal((await readLog(paths)).at(-1), 'o2');
     // A file not stat-able is read (and the read says what is wrong); a replaced one from its start.
     await rm(a);
     await writeFile(a, 'A1\n');
