@@ -26,6 +26,7 @@ import { readMountFile } from '../core/mountRead.ts';
 import type { MountPaths } from '../core/paths.ts';
 import { quarantine, writeOwnJson } from '../core/quarantine.ts';
 import { ReadByChange } from '../core/readByChange.ts';
+import { checkSampleText, rotate, sameMark, shouldRetire } from './spoolMergeRules.ts';
 import {
   MAX_SPOOL_LINE_BYTES, SPOOL_READ_BYTES, type SpoolListing, type SpoolMark, type SpoolOffsets, completeLines, emptySpoolOffsets, listSpool, markOf, readSpoolFrom, readSpoolOffsets, spoolWriterPidOn,
 } from '../core/spool.ts';
@@ -84,48 +85,6 @@ interface FileRead {
   /** Its version for the quiet clock (inode and size, as a read sees them). */
   quietKey: string;
 }
-
-function sameMark(a: SpoolMark | undefined, b: SpoolMark | undefined): boolean {
-  return a !== undefined && b !== undefined && a.offset === b.offset && a.ino === b.ino && a.head === b.head;
-}
-
-// ---- pure parts ----
-
-/**
- * Whether a decisions spool file may be removed: merged to its end, quiet for retireAfterMs,
- * and its writer gone. A pid is checked only on its own host (writerPid null: another host's
- * file, which an hour of quiet alone retires; should that writer still live, its next line
- * makes the file again, with a new inode, which is merged from its start).
- */
-export function shouldRetire(o: { mergedToEnd: boolean; quietMs: number; retireAfterMs: number; writerPid: number | null; alive: (pid: number) => boolean }): boolean {
-  if (!o.mergedToEnd || o.quietMs < o.retireAfterMs) return false;
-  return o.writerPid === null || !o.alive(o.writerPid);
-}
-
-/** A sample file's text checked: whole lines, each a JSON object. Pure. */
-export function checkSampleText(text: string): { ok: true; text: string } | { ok: false; problem: string } {
-  if (text === '') return { ok: false, problem: 'empty (a write cut short)' };
-  if (!text.endsWith('\n')) return { ok: false, problem: 'does not end with a newline (a write cut short)' };
-  const lines = text.slice(0, -1).split('\n');
-  for (const [i, line] of lines.entries()) {
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch {
-      return { ok: false, problem: `line ${i + 1} is not valid JSON` };
-    }
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, problem: `line ${i + 1} is not a JSON object` };
-  }
-  return { ok: true, text };
-}
-
-/** `items` starting at `cursor` (mod their count), wrapping round. Pure. */
-export function rotate<T>(items: readonly T[], cursor: number): T[] {
-  if (items.length === 0) return [];
-  const at = cursor % items.length;
-  return [...items.slice(at), ...items.slice(0, at)];
-}
-
 
 // ---- the merger ----
 

@@ -1,6 +1,6 @@
 // The file store: the only code that touches the task folders. A task moves between folders
 // only by rename; losing a rename race is a normal outcome, returned as false.
-import { lstat, readdir, rename, unlink } from 'node:fs/promises';
+import { lstat, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { uniqueHex, writeFileSynced, writeJsonAtomic } from './atomic.ts';
@@ -11,7 +11,9 @@ import { quarantine } from './quarantine.ts';
 import { MAX_TASK_BYTES, parseTaskText, readTaskFile, surveyFolder } from './taskFile.ts';
 import { Task, type TaskInput } from './task.ts';
 import { MoveHints } from './moveHints.ts';
-import { MadeFolders, archiveDir, isInAFolder, placeUnlessThere } from './placeTask.ts';
+import { MadeFolders, archiveDir } from './placeTask.ts';
+import { REPLACE_TEMP, finishReplace, finishReplacesOf } from './takenRecovery.ts';
+import type { ClaimOutcome, KnownVersion, ReadOutcome, ReplaceOutcome, StoreOptions } from './storeTypes.ts';
 import { ObservedAge } from './observedAge.ts';
 import { monotonicMs } from './clock.ts';
 import { UNREADABLE_GRACE_MS, UnreadableWatch, fileVersion } from './unreadable.ts';
@@ -19,44 +21,7 @@ import { BELL_FOLDERS, type BellFolder, type Doorbell } from './doorbell.ts';
 
 export { quarantine } from './quarantine.ts';
 
-/**
- * missing: no such file (moved on). quarantined: it was not a task, and is in quarantine/ now.
- * not_ready: it cannot be read as a task now (torn, unreadable) but has not stayed so for
- * long enough to be given up on: look again later.
- */
-export type ReadOutcome = { ok: true; task: Task; text: string } | { ok: false; reason: 'missing' | 'quarantined' | 'not_ready'; problem?: string };
-
-/**
- * gone: another process moved the file first; declined: `change` returned null; quarantined: it
- * was not a task; unreadable: it could not be read as a task for now (try again later).
- */
-export type ReplaceOutcome = { ok: true; task: Task; text: string } | { ok: false; reason: 'gone' | 'declined' | 'quarantined' | 'unreadable' };
-
-/** A task file's version as its reader or writer saw it: its text and what it parsed to. */
-export interface KnownVersion {
-  text: string;
-  task: Task;
-}
-
-/**
- * won false: another claimer took it first (or it went back to queue/: not what the caller
- * expected). task: the claimed version as written to processing/ (`text`), and the task as it
- * was queued (`was`); null when the claim was won but not recorded (see claimRecorded).
- */
-export type ClaimOutcome = { won: false } | { won: true; task: Task; text: string; was: Task } | { won: true; task: null };
-
-export interface StoreOptions {
-  /** See TAKEN_STALE_MS. */
-  takenStaleMs?: number;
-  /** How long (ms) a task file must stay unchanged and unreadable before it is quarantined; default 30 s. */
-  unreadableGraceMs?: number;
-  /** The clock that grace is judged on: this process's own (default: monotonic), never file times. */
-  now?: () => number;
-  /** Folders only this process writes (the brain's private/): what it cannot read there is quarantined at once. */
-  ownFolders?: readonly TaskFolder[];
-  /** This process's doorbell: every move it makes into queue/, processing/, complete/ or failed/ is rung there. */
-  bell?: Doorbell;
-}
+export type { ClaimOutcome, KnownVersion, ReadOutcome, ReplaceOutcome, StoreOptions } from './storeTypes.ts';
 
 /** How often replace() reads a file again that read torn, before it leaves the verdict to read(). */
 const TORN_RETRIES = 5;
@@ -65,9 +30,6 @@ const TORN_PAUSE_MS = 20;
 
 /** How often replace() starts again when the file changed between its read and its take. */
 const REPLACE_TRIES = 5;
-
-/** The two temporary files of a replace() in flight: the new version, and the file it took. */
-const REPLACE_TEMP = /^\.(.+)\.json\.(\d+)\.([0-9a-f]+)\.(fresh|taken)\.tmp$/;
 
 /**
  * A taken file seen unchanged this long (ms, on this process's own clock: core/observedAge.ts,
@@ -352,58 +314,28 @@ export class TaskStore {
 
   /**
    * Finishes a replace() whose process died between its take and its publish (the task is in
-   * no folder then, only in its taken file), once this process has seen the taken file unchanged for takenStaleMs.
-   * The new version, written and synced before the take, goes into place, as the replace would
-   * have done. With no new version left: if the task is in a folder, the replace had published
-   * and only the removal of the taken file was missing; if it is nowhere, the taken file is its
-   * only copy and goes back where it was taken from. Each placing is a link, which fails
-   * rather than replace a copy that is there, so processes racing to do this make one copy.
-   * Returns the folder the task is in now when this call put it there, else null.
+   * no folder then, only in its taken file), once this process has seen the taken file
+   * unchanged for takenStaleMs (core/takenRecovery.ts). Returns the folder the task is in now
+   * when this call put it there, else null.
    */
-  private async recoverTaken(folder: TaskFolder, name: string, id: string, pid: string, hex: string, anyAge = false): Promise<TaskFolder | null> {
+  private async recoverTaken(folder: TaskFolder, name: string, id: string, pid: string, hex: string): Promise<TaskFolder | null> {
     if (!isSafeName(id)) return null;
     const taken = join(this.paths.folders[folder], name);
-    if (!anyAge) {
-      // Judged on this process's clock: the first listing that sees it starts the count, and a
-      // live replace (which renames it away in milliseconds) is never given the time to look stale.
-      const version = await fileVersion(taken);
-      if (version === null) {
-        this.takenAges.forget(`${folder}/${name}`);
-        return null;
-      }
-      if (this.takenAges.observe(`${folder}/${name}`, version) < this.takenStaleMs) return null;
-    }
-    this.takenAges.forget(`${folder}/${name}`);
-    const fresh = `.${id}.json.${pid}.${hex}.fresh.tmp`;
-    for (const f of TASK_FOLDERS) {
-      const placed = await placeUnlessThere(join(this.paths.folders[f], fresh), this.fileOf(f, id));
-      if (placed === 'gone') continue;
-      await unlink(taken).catch(() => {});
-      return placed === 'placed' ? f : null;
-    }
-    if (await isInAFolder(this.paths, id)) {
-      await unlink(taken).catch(() => {});
+    // Judged on this process's clock: the first listing that sees it starts the count, and a
+    // live replace (which renames it away in milliseconds) is never given the time to look stale.
+    const version = await fileVersion(taken);
+    if (version === null) {
+      this.takenAges.forget(`${folder}/${name}`);
       return null;
     }
-    return (await placeUnlessThere(taken, this.fileOf(folder, id))) === 'placed' ? folder : null;
+    if (this.takenAges.observe(`${folder}/${name}`, version) < this.takenStaleMs) return null;
+    this.takenAges.forget(`${folder}/${name}`);
+    return finishReplace(this.paths, folder, taken, id, pid, hex);
   }
 
-  /**
-   * Finishes at once every replace() that the process `pid` left half done: for a daemon
-   * starting after its own previous life (its last heartbeat or lock file names the pid), which
-   * is dead for sure. list() finishes the others once it has seen them unchanged for takenStaleMs.
-   * Returns the ids put back into a folder.
-   */
-  async recoverInterrupted(pid: number): Promise<string[]> {
-    const ids: string[] = [];
-    for (const folder of TASK_FOLDERS) {
-      for (const name of await readdir(this.paths.folders[folder]).catch(() => [] as string[])) {
-        const m = REPLACE_TEMP.exec(name);
-        if (m?.[4] !== 'taken' || m[2] !== String(pid)) continue;
-        if (await this.recoverTaken(folder, name, m[1]!, m[2]!, m[3]!, true)) ids.push(m[1]!);
-      }
-    }
-    return ids;
+  /** Finishes every replace() of a dead `pid` at once (core/takenRecovery.ts); list() finishes the others once stale. */
+  recoverInterrupted(pid: number): Promise<string[]> {
+    return finishReplacesOf(this.paths, pid);
   }
 
   /** Moves a task by one rename. False when another process moved it first. */
@@ -430,7 +362,6 @@ export class TaskStore {
       return (await this.archiveDirs.lost(dir)) ? this.archive(id, from, batch) : false;
     }
   }
-
 
   /** The claim: one rename from queue/ to processing/. Of any number of racing claimers exactly one wins. */
   claim(id: string): Promise<boolean> {

@@ -12,7 +12,8 @@ import {
   MAX_SPOOL_LINE_BYTES, completeLines, decisionSpoolFile, decisionSpoolName, dropMerged, markOf, readDecisionLines, readSpoolFrom, readSpoolOffsets, sampleSpoolName,
   spoolPart, spoolWriterPidOn,
 } from '../../agents/core/spool.ts';
-import { LogMerger, checkSampleText, rotate, shouldRetire } from '../../agents/brain/logMerge.ts';
+import { LogMerger } from '../../agents/brain/logMerge.ts';
+import { checkSampleText, rotate, shouldRetire } from '../../agents/brain/spoolMergeRules.ts';
 import { ObservedAge } from '../../agents/core/observedAge.ts';
 import { writeTrainingSample } from '../../agents/llm/trainingSamples.ts';
 import type { MountPaths } from '../../agents/core/paths.ts';
