@@ -31,7 +31,8 @@ appendFileSync(dir + '/runs.log', name + '\\n');
 `;
 
 function command(script: string, paths: MountPaths, ...args: string[]) {
-  return execa(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', script), '--shared', paths.root, ...args], { cwd: ROOT, reject: false, timeout: 60_000 });
+  // Through bin/forge, as a person runs it: the command's bundle while fresh (npm test builds first).
+  return execa(process.execPath, [join(ROOT, 'bin', 'forge'), script.replace(/\.ts$/, ''), '--shared', paths.root, ...args], { cwd: ROOT, reject: false, timeout: 60_000 });
 }
 
 /** Resident memory of a process, MB. */

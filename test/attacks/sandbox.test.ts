@@ -18,9 +18,11 @@ import type { TaskInput, WorkerResult } from '../../agents/core/task.ts';
 import { processesOfAttempt } from '../../agents/gpu/procGroup.ts';
 import { parseWorkerStdout } from '../../agents/core/workerProtocol.ts';
 import { processesWithEnv } from '../helpers/procs.ts';
+import { nodeArgsFor } from '../../agents/core/entry.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
-const WORKER = join(ROOT, 'agents', 'worker', 'main.ts');
+// The worker as the agent starts it: its bundle while fresh (npm test builds first), else tsx.
+const WORKER = nodeArgsFor('worker/main');
 const BWRAP = '/usr/bin/bwrap';
 const NO_BWRAP = existsSync(BWRAP) ? false : `bubblewrap is not installed (${BWRAP}): apt-get install bubblewrap to run the sandbox attacks`;
 const CASE = { timeout: 60_000 };
@@ -84,7 +86,7 @@ function startWorker(task: TaskInput & { id: string }, config = configPath): Res
   const file = join(root, 'harness', `${task.id}.json`);
   writeFileSync(file, JSON.stringify(task));
   // As the agent starts a worker: FORGE_AGENT in its environment names who owns its processes.
-  return execa(process.execPath, ['--import', 'tsx', WORKER, '--task-file', file, '--config', config], {
+  return execa(process.execPath, [...WORKER, '--task-file', file, '--config', config], {
     cwd: ROOT,
     reject: false,
     timeout: 50_000,

@@ -21,7 +21,7 @@ const HOUR_AGO = new Date(Date.now() - 60 * 60 * 1000);
 const OLD = HOUR_AGO.toISOString();
 
 function doctor(paths: MountPaths, ...args: string[]) {
-  return execa('node', ['--import', 'tsx', join(ROOT, 'scripts', 'doctor.ts'), '--shared', paths.root, ...args], {
+  return execa('node', [join(ROOT, 'bin', 'forge'), 'doctor', '--shared', paths.root, ...args], {
     cwd: ROOT, reject: false, env: { RIG_SHARED: '/nonexistent-rig-shared' }, timeout: 60_000,
   });
 }
@@ -212,7 +212,7 @@ test('doctor: report-only lists every problem and changes nothing; --repair fixe
 });
 
 test('doctor: a mount that is not there is exit 2 with the reason', async () => {
-  const r = await execa('node', ['--import', 'tsx', join(ROOT, 'scripts', 'doctor.ts'), '--shared', '/nonexistent-forge-mount'], { cwd: ROOT, reject: false, timeout: 60_000 });
+  const r = await execa('node', [join(ROOT, 'bin', 'forge'), 'doctor', '--shared', '/nonexistent-forge-mount'], { cwd: ROOT, reject: false, timeout: 60_000 });
   assert.equal(r.exitCode, 2);
   assert.match(r.stderr, /no mount at \/nonexistent-forge-mount/);
 });

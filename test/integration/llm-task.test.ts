@@ -17,6 +17,7 @@ import { DecisionLog } from '../../agents/core/decisionLog.ts';
 import { ensureMount, mountPaths } from '../../agents/core/paths.ts';
 import { LogMerger } from '../../agents/brain/logMerge.ts';
 import { parseWorkerStdout } from '../../agents/core/workerProtocol.ts';
+import { nodeArgsFor } from '../../agents/core/entry.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MODEL = 'qwen2.5:7b';
@@ -287,7 +288,7 @@ describe('runLlmTask with an OpenAI-compatible runtime (FORGE_AGENT_RUNTIME=open
     const task = makeTask(batch, { name: 'oa-worker', model: null });
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'agents/worker/main.ts', '--task', JSON.stringify(task), '--config', configPath, '--ollama-url', url, '--shared', dir],
+      [...nodeArgsFor('worker/main'), '--task', JSON.stringify(task), '--config', configPath, '--ollama-url', url, '--shared', dir],
       { cwd: ROOT, env: { ...process.env, FORGE_AGENT_RUNTIME: 'openai', FORGE_AGENT_MODEL: MODEL }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';

@@ -100,7 +100,7 @@ function comparable(snap: RigSnapshot) {
   return { ...j, waiting: [...j.waiting].sort((a, b) => (a.task_id < b.task_id ? -1 : 1)) };
 }
 
-const status = (shared: string) => execa('node', ['--import', 'tsx', join(ROOT, 'scripts', 'status.ts'), '--json', '--shared', shared], { cwd: ROOT, reject: false, timeout: 30_000 });
+const status = (shared: string) => execa('node', [join(ROOT, 'bin', 'forge'), 'status', '--json', '--shared', shared], { cwd: ROOT, reject: false, timeout: 30_000 });
 
 test('a windowed foreach: counts from the record and the folder listings, the same output as reading every task file', async () => {
   const { paths, cleanup } = await tempMount();

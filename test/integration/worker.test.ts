@@ -10,9 +10,11 @@ import { execa, type ResultPromise } from 'execa';
 import type { TaskInput, WorkerResult } from '../../agents/core/task.ts';
 import { parseWorkerStdout } from '../../agents/core/workerProtocol.ts';
 import { processesWithEnv } from '../helpers/procs.ts';
+import { nodeArgsFor } from '../../agents/core/entry.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const WORKER = join(ROOT, 'agents', 'worker', 'main.ts');
+// The worker as the agent starts it: its bundle while fresh (npm test builds first), else tsx.
+const WORKER = nodeArgsFor('worker/main');
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'tasks');
 const BATCH = 'b1';
 
@@ -78,7 +80,7 @@ function startWorker(task: TaskInput, opts: { env?: Record<string, string | unde
   const taskFile = join(tmp, `${String(task.id)}.json`);
   writeFileSync(taskFile, JSON.stringify(task));
   const env = opts.env ?? { ...process.env, PATH: `${join(taskFixtures, 'bin')}${delimiter}${process.env.PATH ?? ''}` };
-  return execa('node', ['--import', 'tsx', WORKER, '--task-file', taskFile, '--config', opts.config ?? configPath], {
+  return execa('node', [...WORKER, '--task-file', taskFile, '--config', opts.config ?? configPath], {
     cwd: ROOT,
     env,
     extendEnv: false,
@@ -137,7 +139,7 @@ describe('worker', { concurrency: 4 }, () => {
 
   it('also takes the task as --task JSON', async () => {
     const task = makeTask(['true'], { attempt: 2 });
-    const r = await execa('node', ['--import', 'tsx', WORKER, '--task', JSON.stringify(task), '--config', configPath], { cwd: ROOT, reject: false });
+    const r = await execa('node', [...WORKER, '--task', JSON.stringify(task), '--config', configPath], { cwd: ROOT, reject: false });
     const result = resultOf({ stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, ms: 0 }, task);
     assert.equal(result.outcome, 'success');
     assert.equal(result.attempt, 2);
@@ -285,7 +287,7 @@ describe('worker', { concurrency: 4 }, () => {
   it('answers a task file that is a FIFO with an error result instead of waiting for a writer', { timeout: 30_000 }, async () => {
     const fifo = join(tmp, 'task-fifo.json');
     await execa('mkfifo', [fifo]);
-    const r = await execa('node', ['--import', 'tsx', WORKER, '--task-file', fifo, '--config', configPath], { cwd: ROOT, reject: false, timeout: 25_000 });
+    const r = await execa('node', [...WORKER, '--task-file', fifo, '--config', configPath], { cwd: ROOT, reject: false, timeout: 25_000 });
     const result = resultOf({ stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode, ms: 0 }, { id: 'unknown', attempt: 1 });
     assert.equal(result.outcome, 'error');
     assert.match(result.reason!, /cannot read the task file: .*task-fifo\.json is a FIFO, not a regular file/);
