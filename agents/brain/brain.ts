@@ -20,7 +20,7 @@ import { Evaluator } from './evaluate.ts';
 import { readEstimates } from './learn.ts';
 import { cleanMountTempFiles } from '../core/leftovers.ts';
 import { ObservedAge } from '../core/observedAge.ts';
-import { LogMerger } from './logMerge.ts';
+import { LogMerger, type MergeRound } from './logMerge.ts';
 import { Housekeeper } from './housekeeping.ts';
 import { BrainIndex, FINAL } from './brainIndex.ts';
 import { applyAction } from './applyAction.ts';
@@ -150,7 +150,7 @@ export class Brain {
   }
 
   /** Merges the other writers' spool files into the logs, at most once a second (logMerge.ts). */
-  mergeLogs(): Promise<unknown> {
+  mergeLogs(): Promise<MergeRound | null> {
     return this.spool.maybeMerge();
   }
 

@@ -9,6 +9,7 @@ import { Ticker } from '../core/loop.ts';
 import { ensureMount, mountPaths } from '../core/paths.ts';
 import { BellReader, Doorbell, startBellWatch } from '../core/doorbell.ts';
 import { Brain } from './brain.ts';
+import { MERGE_BUSY_MS, mergePaceMs } from './spoolMergeRules.ts';
 import { requestsDir } from '../core/request.ts';
 import { BrainLockedError, acquireBrainLock } from './lock.ts';
 
@@ -83,9 +84,31 @@ daemon.onStop(() => {
   for (const w of watchers) w.close();
 });
 // Lines the launchers, agents and doctor wrote on any host reach brain_decisions.log within about a
-// second (another host's within 10 s when the mount's cached stat hides an append: logMerge.ts).
-const merges = new Ticker(() => brain.mergeLogs().then(() => {}), { intervalMs: 1000, onError: (err) => daemon.log(`merging logs: ${errorMessage(err)}`) });
+// second: this host's at once (a file event in the spool folders starts a round), another host's
+// by the timed rounds, every second while the rig has work and every few seconds on an idle rig
+// (spoolMergeRules.ts mergePaceMs; within 10 s when the mount's cached stat hides an append: logMerge.ts).
+// A brain starts idle: its own start-up lines go straight into the log, not through the spool.
+let linesAt = -Infinity;
+const merges = new Ticker(
+  async () => {
+    const round = await brain.mergeLogs();
+    if (round && (round.lines > 0 || round.samples > 0)) linesAt = performance.now();
+  },
+  {
+    intervalMs: () => mergePaceMs(brain.inFlight > 0, performance.now() - linesAt),
+    minGapMs: MERGE_BUSY_MS,
+    onError: (err) => daemon.log(`merging logs: ${errorMessage(err)}`),
+  },
+);
+const spoolWatchers = [paths.spoolDecisions, paths.spoolSamples].map((dir) => {
+  const w = watch(dir, () => merges.poke());
+  w.on('error', () => {});
+  return w;
+});
 merges.start();
-daemon.onStop(() => merges.stop());
+daemon.onStop(() => {
+  for (const w of spoolWatchers) w.close();
+  return merges.stop();
+});
 ticker.start();
 daemon.log(`running on ${paths.root} (pid ${process.pid})`);

@@ -42,3 +42,19 @@ export function rotate<T>(items: readonly T[], cursor: number): T[] {
   const at = cursor % items.length;
   return [...items.slice(at), ...items.slice(0, at)];
 }
+
+/** Rounds of the merge this far apart while the rig has work or lines came in lately (ms). */
+export const MERGE_BUSY_MS = 1000;
+/** And this far apart once it has been quiet for MERGE_QUIET_AFTER_MS with nothing in flight (ms). */
+export const MERGE_IDLE_MS = 5000;
+export const MERGE_QUIET_AFTER_MS = 10_000;
+
+/**
+ * Pure: ms to the merge's next timed round. An idle rig's round is a listing of two folders and
+ * a stat per spool file, most of what an idle brain does, and nothing is there to merge; a local
+ * append starts a round at once anyway (the brain watches the spool folders), so only another
+ * host's lines wait the longer pace, and only while nothing is in flight.
+ */
+export function mergePaceMs(busy: boolean, sinceLinesMs: number): number {
+  return busy || sinceLinesMs < MERGE_QUIET_AFTER_MS ? MERGE_BUSY_MS : MERGE_IDLE_MS;
+}

@@ -108,7 +108,10 @@ export function nodeArgsFor(entry: Entry): string[] {
  */
 function profileArgs(entry: Entry): string[] {
   const dir = process.env.FORGE_CPU_PROF_DIR;
-  return dir && (entry === 'brain/main' || entry === 'gpu/main') ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+  if (!dir || (entry !== 'brain/main' && entry !== 'gpu/main')) return [];
+  // FORGE_CPU_PROF_INTERVAL_US: a sampling interval above node's 1000 µs, for an idle process the profiler's own signals would swamp.
+  const us = Number(process.env.FORGE_CPU_PROF_INTERVAL_US);
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...(Number.isInteger(us) && us > 0 ? [`--cpu-prof-interval=${us}`] : [])];
 }
 
 /** The commands another process may start: the launcher and submit (tools/harness/runRig.ts). */

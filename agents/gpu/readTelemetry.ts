@@ -3,7 +3,7 @@
 // executable, non-zero exit, hang, no such GPU) comes back as { ok: false, reason }: the agent
 // reports itself unhealthy with that reason instead of crashing.
 import { readdir, readFile } from 'node:fs/promises';
-import { execa } from 'execa';
+import { runTool } from './toolRun.ts';
 import {
   APP_QUERY_FIELDS,
   GPU_QUERY_FIELDS,
@@ -50,34 +50,25 @@ interface RunOutcome {
 async function runNvidiaSmi(nvidiaSmi: string, args: string[], opts: ReadTelemetryOptions): Promise<RunOutcome> {
   const timeout = opts.timeoutMs ?? DEFAULT_TELEMETRY_TIMEOUT_MS;
   const command = [nvidiaSmi, ...args].join(' ');
-  const result = await execa(nvidiaSmi, args, {
-    reject: false,
-    timeout,
-    // A hung nvidia-smi (a GPU falling off the bus) may ignore SIGTERM.
-    forceKillAfterDelay: 1000,
-    stdin: 'ignore',
-    // Merged over process.env (execa's extendEnv).
-    ...(opts.env ? { env: opts.env } : {}),
-  });
-  const stdout = typeof result.stdout === 'string' ? result.stdout : '';
-  const stderr = typeof result.stderr === 'string' ? result.stderr : '';
+  // A hung nvidia-smi (a GPU falling off the bus) may ignore SIGTERM: SIGKILL a second later.
+  const result = await runTool(nvidiaSmi, args, { timeoutMs: timeout, killAfterMs: 1000, ...(opts.env ? { env: opts.env } : {}) });
+  const { stdout, stderr } = result;
   if (result.timedOut) {
     return { stdout, failure: `${command}: no answer within ${timeout} ms (driver hung or GPU lost?)` };
   }
-  const code = (result as { code?: unknown }).code;
-  if (code === 'ENOENT') {
+  if (result.startError === 'ENOENT') {
     return { stdout, failure: `${command}: executable "${nvidiaSmi}" not found (set nvidia_smi in config.json to its path)` };
   }
-  if (code === 'EACCES') {
+  if (result.startError === 'EACCES') {
     return { stdout, failure: `${command}: "${nvidiaSmi}" is not executable (permission denied)` };
+  }
+  if (result.startError !== null) {
+    return { stdout, failure: `${command}: could not run: ${result.startError}` };
   }
   if (result.signal) {
     return { stdout, failure: `${command}: killed by ${result.signal}` };
   }
-  if (result.failed && result.exitCode === undefined) {
-    return { stdout, failure: `${command}: could not run: ${result.shortMessage ?? 'unknown error'}` };
-  }
-  const failure = detectDriverFailure(stdout, stderr, result.exitCode ?? null);
+  const failure = detectDriverFailure(stdout, stderr, result.exitCode);
   if (failure === null) return { stdout, failure: null };
   const exit = result.exitCode === 0 ? '' : ` (exit code ${result.exitCode})`;
   // stderr often says more than the driver line (the simulator explains a missing state there).

@@ -15,6 +15,10 @@ import { readDecisionLines } from '../../agents/core/spool.ts';
 import { LogMerger } from '../../agents/brain/logMerge.ts';
 import { Brain } from '../../agents/brain/brain.ts';
 import { tempMount } from '../helpers/mount.ts';
+import { startBrain, stopAll, writeTestConfig } from '../helpers/rig.ts';
+import { waitFor } from '../../tools/harness/runRig.ts';
+import { MERGE_IDLE_MS } from '../../agents/brain/spoolMergeRules.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WRITERS = 4;
@@ -133,6 +137,29 @@ test('the brain\'s pass merges the spool: a launcher\'s line reaches logs/brain_
     await brain.pass();
     assert.ok((await readFile(paths.decisionLog, 'utf8')).split('\n').includes(again));
   } finally {
+    await cleanup();
+  }
+});
+
+test('an idle brain merges a line of its own host at once (a file event in the spool folder), not at its idle pace', { timeout: 60_000 }, async () => {
+  const { paths, cleanup } = await tempMount();
+  // Passes every 30 s: only the merge's own rounds, timed or started by a file event, merge here.
+  await writeTestConfig(paths, 1, { cycles: { internal_s: 30, external_s: 1 } });
+  const brain = startBrain(paths);
+  try {
+    // Its first pass writes its metrics, after the merge's watch is set up.
+    await waitFor('the brain running', async () => (await readFile(join(paths.metrics, 'brain.prom'), 'utf8').catch(() => '')).length > 0, 30_000);
+    // Two lines 2.5 s apart, each in the log within 2 s: timed rounds MERGE_IDLE_MS apart cannot
+    // take both (their windows span 4.5 s); rounds started by the lines' own appends do.
+    for (const what of ['RESTART', 'STOPPED'] as const) {
+      const line = await DecisionLog.spool(paths, 'rig').write({ who: 'rig', what, reason: 'gpu-0' });
+      const t0 = performance.now();
+      await waitFor(`${what} merged`, async () => (await readFile(paths.decisionLog, 'utf8').catch(() => '')).split('\n').includes(line), 10_000, 50);
+      assert.ok(performance.now() - t0 < 2000, `${what} took ${Math.round(performance.now() - t0)} ms (idle pace ${MERGE_IDLE_MS} ms)`);
+      await sleep(2500);
+    }
+  } finally {
+    await stopAll([brain]);
     await cleanup();
   }
 });

@@ -13,7 +13,7 @@ import {
   spoolPart, spoolWriterPidOn,
 } from '../../agents/core/spool.ts';
 import { LogMerger } from '../../agents/brain/logMerge.ts';
-import { checkSampleText, rotate, shouldRetire } from '../../agents/brain/spoolMergeRules.ts';
+import { MERGE_BUSY_MS, MERGE_IDLE_MS, MERGE_QUIET_AFTER_MS, checkSampleText, mergePaceMs, rotate, shouldRetire } from '../../agents/brain/spoolMergeRules.ts';
 import { ObservedAge } from '../../agents/core/observedAge.ts';
 import { writeTrainingSample } from '../../agents/llm/trainingSamples.ts';
 import type { MountPaths } from '../../agents/core/paths.ts';
@@ -87,6 +87,15 @@ test('checkSampleText, shouldRetire, quiet times (ObservedAge), rotate', () => {
 
   assert.deepEqual(rotate([1, 2, 3], 4), [2, 3, 1]);
   assert.deepEqual(rotate([], 4), []);
+});
+
+test('mergePaceMs: every second while tasks are in flight or lines came lately; the idle pace only when both are quiet', () => {
+  assert.equal(mergePaceMs(true, Infinity), MERGE_BUSY_MS);
+  assert.equal(mergePaceMs(false, 0), MERGE_BUSY_MS);
+  assert.equal(mergePaceMs(false, MERGE_QUIET_AFTER_MS - 1), MERGE_BUSY_MS);
+  assert.equal(mergePaceMs(false, MERGE_QUIET_AFTER_MS), MERGE_IDLE_MS);
+  assert.equal(mergePaceMs(true, MERGE_QUIET_AFTER_MS * 10), MERGE_BUSY_MS);
+  assert.ok(MERGE_IDLE_MS > MERGE_BUSY_MS);
 });
 
 test('readSpoolFrom: from the mark; a new inode or a shorter file from the start; a FIFO or symlink refused at once', { timeout: 10_000 }, async () => {

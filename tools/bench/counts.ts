@@ -55,7 +55,7 @@ export const FULL: BenchCounts = {
   worstChainLinks: 20,
   historyTasks: 100_000,
   idleSeconds: 30,
-  idleSettleSeconds: 5,
+  idleSettleSeconds: 20,
   idleGapTasks: 60,
   gpus: 2,
   idleGpus: 3,
