@@ -47,7 +47,9 @@ export interface BigbatchResult {
   brain_rss_end_mb: number | null;
   /** Median of the samples' medians of `forge status --json`, wall ms. */
   status_ms: number | null;
-  status_samples: Array<{ at_s: number; median_ms: number; p90_ms: number; runs: number }>;
+  status_samples: Array<{ at_s: number; median_ms: number; p90_ms: number; runs: number; node_ms: number }>;
+  /** The median of the samples' bare `node -e 0` times, taken beside each status run: what starting any node command costs on the machine then. */
+  status_node_ms: number | null;
   /** How bin/forge ran at the last sample: from its bundle, or through tsx (a source changed since the build: far slower). */
   status_via: string | null;
   /** Items completed over the busy window (first item claim to last item end), per s. */
@@ -204,7 +206,9 @@ export async function measureBigbatch(tmp: string, o: BigbatchOptions): Promise<
     const batchId = await submitPlan(paths.root, plan);
     const samples: BigbatchResult['status_samples'] = [];
     let via: string | null = null;
-    let nextStatus = Date.now();
+    // The first status sample one period in: three status runs at the submit would compete with
+    // the manifest task and the first window on the same cores, and first claim is measured then.
+    let nextStatus = Date.now() + o.statusEveryS * 1000;
     let state: string | null = null;
     let lastSay = Date.now();
     for (;;) {
@@ -212,7 +216,7 @@ export async function measureBigbatch(tmp: string, o: BigbatchOptions): Promise<
       if (Date.now() >= nextStatus) {
         const s = await timeStatusJson(paths.root, 3);
         via = s.via;
-        samples.push({ at_s: Math.round((Date.now() - t0) / 100) / 10, median_ms: s.median_ms, p90_ms: s.p90_ms, runs: s.runs });
+        samples.push({ at_s: Math.round((Date.now() - t0) / 100) / 10, median_ms: s.median_ms, p90_ms: s.p90_ms, runs: s.runs, node_ms: s.node_ms });
         nextStatus = Date.now() + o.statusEveryS * 1000;
       }
       const rec = await readBatchRecord(paths, batchId);
@@ -243,7 +247,7 @@ export async function measureBigbatch(tmp: string, o: BigbatchOptions): Promise<
       release_per_s: log.releaseSpanS ? log.releases / log.releaseSpanS : null,
       releases: log.releases,
       brain_rss_peak_mb: peak, brain_rss_end_mb: end?.rssMb ?? null,
-      status_ms: median(samples.map((s) => s.median_ms)), status_samples: samples, status_via: via,
+      status_ms: median(samples.map((s) => s.median_ms)), status_samples: samples, status_node_ms: median(samples.map((s) => s.node_ms)), status_via: via,
       tasks_per_s: null, busy_s: null, end_to_end_s: finished ? endS : null, done_once: null, archive: null,
     };
     const children = await readArchivedChildren(paths, batchId).catch(() => [] as ArchivedChild[]);

@@ -319,7 +319,7 @@ export function renderTable(r: BenchResult): string {
   if (Bb) {
     add('9 bigbatch', 'brain RSS, peak (at the end)', `${num(Bb.brain_rss_peak_mb, ' MB')} (${num(Bb.brain_rss_end_mb, ' MB')})`, '', 'bigbatch_brain_rss_mb');
     add('9 bigbatch', `forge status --json during it, median of ${Bb.status_samples.length} samples`, num(Bb.status_ms, ' ms'),
-      `slowest sample ${num(Math.max(0, ...Bb.status_samples.map((x) => x.median_ms)), ' ms')}; ${Bb.status_via ?? '-'}`, 'bigbatch_status_ms');
+      `slowest sample ${num(Math.max(0, ...Bb.status_samples.map((x) => x.median_ms)), ' ms')}; bare node -e 0 beside it: ${num(Bb.status_node_ms, ' ms')}; ${Bb.status_via ?? '-'}`, 'bigbatch_status_ms');
     add('9 bigbatch', 'items completed over the busy window', num(Bb.tasks_per_s, ' tasks/s', 1),
       `${times(ratio(Bb.tasks_per_s, T?.tasks_per_s))} the throughput part; releases ${num(Bb.release_per_s, '/s', 1)}; busy ${num(Bb.busy_s, ' s', 1)}`);
     const A = Bb.archive;
