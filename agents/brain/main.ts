@@ -7,7 +7,7 @@ import { errorMessage } from '../core/errors.ts';
 import { EXIT_REFUSED, startDaemon } from '../core/lifecycle.ts';
 import { Ticker } from '../core/loop.ts';
 import { ensureMount, mountPaths } from '../core/paths.ts';
-import { BellReader, Doorbell, startBellWatch } from '../core/doorbell.ts';
+import { BellReader, Doorbell, LOCAL_BELL_EVERY_MS, startBellWatch } from '../core/doorbell.ts';
 import { Brain } from './brain.ts';
 import { MERGE_BUSY_MS, mergePaceMs } from './spoolMergeRules.ts';
 import { requestsDir } from '../core/request.ts';
@@ -52,7 +52,7 @@ daemon.onStop(() => ticker?.stop());
 // The agents' doorbells: a task finished (or returned to queue/) on another host is seen within
 // doorbell_s; on an idle rig (nothing in flight, nothing moved for a while) within a few seconds,
 // and at once again after the first local event or release of its own (doorbell.ts nextLookMs).
-const bells = startBellWatch(new BellReader({ dir: paths.doorbells, self: 'brain', now: () => performance.now() }), brain.store, {
+const bells = startBellWatch(new BellReader({ dir: paths.doorbells, self: 'brain', now: () => performance.now(), localEveryMs: LOCAL_BELL_EVERY_MS }), brain.store, {
   intervalMs: config.cycles.doorbell_s * 1000,
   wake: (news) => {
     if (news.rescan || news.moved.some((e) => e.to === 'complete' || e.to === 'failed')) ticker.poke();

@@ -7,7 +7,7 @@
 // hundred ms and look at exactly the files it names, by name, which is never cached as
 // absent. The doorbell only makes things faster: a lost ring (two readers, a torn read, an
 // overfull ring) costs the wait for the next periodic listing, never a task.
-import { constants } from 'node:fs';
+import { constants, readFileSync, statSync } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ticker } from './loop.ts';
@@ -34,6 +34,8 @@ export interface BellEvent {
 /** What one bell file holds. */
 export interface BellRecord {
   writer: string;
+  /** Where the writer runs, as localKey() gives it; absent when unknown (then readers always read it). */
+  key?: string;
   /** The sequence number of the last move (0: none yet). */
   n: number;
   /** The last moves, oldest first, as many as fit. */
@@ -54,7 +56,7 @@ function jsonOf(e: BellEvent): string {
 
 /** Pure: the bell's bytes: JSON, padded with newlines to BELL_BYTES; the oldest moves are left out so that it fits. */
 export function encodeBell(rec: BellRecord): Buffer {
-  const head = `{"w":${JSON.stringify(rec.writer)},"n":${rec.n},"e":[`;
+  const head = `{"w":${JSON.stringify(rec.writer)},"n":${rec.n},${rec.key ? `"k":${JSON.stringify(rec.key)},` : ''}"e":[`;
   const tail = ']}';
   // The newest moves that fit, counted from the end (each but the first after a comma).
   let room = BELL_BYTES - Buffer.byteLength(head) - tail.length;
@@ -79,7 +81,7 @@ export function decodeBell(text: string): BellRecord | null {
     return null;
   }
   if (!raw || typeof raw !== 'object') return null;
-  const { w, n, e } = raw as { w?: unknown; n?: unknown; e?: unknown };
+  const { w, n, k, e } = raw as { w?: unknown; n?: unknown; k?: unknown; e?: unknown };
   if (typeof w !== 'string' || !Number.isSafeInteger(n) || (n as number) < 0 || !Array.isArray(e)) return null;
   const events: BellEvent[] = [];
   for (const item of e) {
@@ -89,7 +91,26 @@ export function decodeBell(text: string): BellRecord | null {
     if (!(BELL_FOLDERS as readonly string[]).includes(to) || !isSafeName(id)) continue;
     events.push({ n: en as number, to: to as BellFolder, id });
   }
-  return { writer: w, n: n as number, events };
+  return { writer: w, n: n as number, events, ...(typeof k === 'string' && KEY_RE.test(k) ? { key: k } : {}) };
+}
+
+const KEY_RE = /^[0-9a-f-]{1,64}:\d{1,20}$/;
+
+/**
+ * Where this process runs, for its bell: the kernel's boot id and the device number of the
+ * doorbells folder. Two processes with the same key run on one kernel on one mount of the file
+ * system, so each gets the other's file events (inotify); on another host, in another mount
+ * namespace with its own network-mount client, or in a container with its own mount, the key
+ * differs. Null where the boot id cannot be read (not Linux): then bells are always read.
+ */
+export function localKey(dir: string): string | null {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const key = `${boot}:${statSync(dir).dev}`;
+    return KEY_RE.test(key) ? key : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -125,11 +146,13 @@ export class Doorbell {
   private writing: Promise<void> | null = null;
   private dirty = false;
   private readonly onError: (err: unknown) => void;
+  private readonly key: string | null;
 
   constructor(dir: string, writer: string, onError: (err: unknown) => void = () => {}) {
     this.writer = writer;
     this.file = childPath(dir, `${writer}.bell`, 'doorbell writer');
     this.onError = onError;
+    this.key = localKey(dir);
     // Sequence numbers start from the clock, so a writer's next life never repeats its last numbers
     // (a reader that saw n=5 before a restart would otherwise ignore the new n=1..5).
     this.n = Date.now();
@@ -165,7 +188,7 @@ export class Doorbell {
     try {
       while (this.dirty) {
         this.dirty = false;
-        const bytes = encodeBell({ writer: this.writer, n: this.n, events: this.events });
+        const bytes = encodeBell({ writer: this.writer, n: this.n, events: this.events, ...(this.key ? { key: this.key } : {}) });
         const handle = await open(this.file, WRITE_FLAGS, 0o644);
         try {
           await handle.write(bytes, 0, bytes.length, 0);
@@ -202,13 +225,36 @@ export class BellReader {
   private readonly seen = new Map<string, number>();
   private writers: string[] = [];
   private listedAt = -Infinity;
+  /** This process's localKey(), when it skips local writers' bells. */
+  private readonly ownKey: string | null;
+  private readonly localEveryMs: number;
+  /** Each writer's key as its bell last said, and when (this.now()). */
+  private readonly keys = new Map<string, { key: string; at: number }>();
 
-  constructor(o: { dir: string; self?: string | null; sources?: readonly string[]; relistMs?: number; now: () => number }) {
+  /**
+   * `localEveryMs`: a writer whose bell says it runs where this reader runs (localKey) has its
+   * moves reach this process as file events, so its bell is read only this often (to see its key
+   * still holds); 0 (default) reads every bell on every look. `localKey` overrides this process's.
+   */
+  constructor(o: { dir: string; self?: string | null; sources?: readonly string[]; relistMs?: number; now: () => number; localEveryMs?: number; localKey?: string | null }) {
     this.dir = o.dir;
     this.self = o.self ?? null;
     this.sources = o.sources ?? null;
     this.relistMs = o.relistMs ?? 5000;
     this.now = o.now;
+    this.localEveryMs = o.localEveryMs ?? 0;
+    this.ownKey = this.localEveryMs > 0 ? (o.localKey === undefined ? localKey(o.dir) : o.localKey) : null;
+  }
+
+  /** A local writer's bell looked at less than localEveryMs ago: skipped this look. */
+  private skips(w: string): boolean {
+    const k = this.keys.get(w);
+    return this.ownKey !== null && k !== undefined && k.key === this.ownKey && this.now() - k.at < this.localEveryMs;
+  }
+
+  private noteKey(w: string, key: string | null | undefined): void {
+    if (key) this.keys.set(w, { key, at: this.now() });
+    else this.keys.delete(w);
   }
 
   private async listWriters(): Promise<string[]> {
@@ -226,7 +272,7 @@ export class BellReader {
   /** One look at every bell: the moves since the last look. */
   async look(): Promise<BellNews> {
     const news: BellNews = { moved: [], rescan: false };
-    const writers = await this.listWriters();
+    const writers = (await this.listWriters()).filter((w) => !this.skips(w));
     // Most looks find nothing new: the sequence number at the head says so without reading
     // and parsing the whole ring (four times a second, in every process of the rig). All heads
     // at once: their reads end together, one wake-up of this process instead of one per bell.
@@ -234,7 +280,8 @@ export class BellReader {
     for (const [i, w] of writers.entries()) {
       const file = join(this.dir, `${w}.bell`);
       const head = heads[i]!;
-      if (head !== null && head === this.seen.get(w)) continue;
+      if (head !== null) this.noteKey(w, head.key);
+      if (head !== null && head.n === this.seen.get(w)) continue;
       const r = await readMountFile(file, { maxBytes: BELL_BYTES * 2 });
       if (!r.ok) continue;
       const rec = decodeBell(r.text);
@@ -243,6 +290,7 @@ export class BellReader {
         news.rescan = true;
         continue;
       }
+      this.noteKey(w, rec.key);
       const last = this.seen.get(w) ?? null;
       const d = newEvents(rec, last);
       this.seen.set(w, rec.n);
@@ -275,6 +323,13 @@ export function nextLookMs(baseMs: number, quietLooks: number, quietMs: number, 
   return busy || quietMs < IDLE_AFTER_MS ? slow : Math.max(slow, IDLE_LOOK_MS);
 }
 
+/**
+ * How often a reader that watches the folders looks at the bell of a writer running where it
+ * runs (same localKey): that writer's moves reach it as file events; the look only checks that
+ * the key still holds (the writer may have been started again elsewhere under the same name).
+ */
+export const LOCAL_BELL_EVERY_MS = 5000;
+
 /** Bytes at the head of a bell that hold its writer and sequence number (a writer name is at most 200 characters). */
 const HEAD_BYTES = 512;
 const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
@@ -285,14 +340,21 @@ export function bellHeadN(head: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/** The sequence number at the head of a bell file, read fresh (an open revalidates a network client's cache); null when unreadable. */
-async function readBellHead(file: string): Promise<number | null> {
+/** Pure: the writer's key at the head of a bell's text (after its sequence number), or null. */
+export function bellHeadKey(head: string): string | null {
+  const m = /^\{"w":"(?:[^"\\]|\\.)*","n":\d{1,16},"k":"([^"]{1,100})",/.exec(head);
+  return m && KEY_RE.test(m[1]!) ? m[1]! : null;
+}
+
+/** The sequence number and key at the head of a bell file, read fresh (an open revalidates a network client's cache); null when unreadable. */
+async function readBellHead(file: string): Promise<{ n: number | null; key: string | null } | null> {
   try {
     const h = await open(file, READ_FLAGS);
     try {
       const buf = Buffer.alloc(HEAD_BYTES);
       const { bytesRead } = await h.read(buf, 0, HEAD_BYTES, 0);
-      return bellHeadN(buf.subarray(0, bytesRead).toString('utf8'));
+      const text = buf.subarray(0, bytesRead).toString('utf8');
+      return { n: bellHeadN(text), key: bellHeadKey(text) };
     } finally {
       await h.close();
     }

@@ -3,7 +3,7 @@
 // the mount, and this host's listing of queue/ may be seconds old).
 import { watch } from 'node:fs';
 import { isTempName } from '../core/atomic.ts';
-import { BellReader, type BellWatch, type Doorbell, startBellWatch } from '../core/doorbell.ts';
+import { BellReader, type BellWatch, type Doorbell, LOCAL_BELL_EVERY_MS, startBellWatch } from '../core/doorbell.ts';
 import type { MountPaths } from '../core/paths.ts';
 import type { TaskStore } from '../core/store.ts';
 
@@ -35,7 +35,7 @@ export async function watchQueue(o: QueueWakeupOptions): Promise<QueueWakeups> {
   watcher.on('error', () => {});
   await o.bell.announce();
   // An idle agent reads the bell every few seconds; its own moves and the first file event here bring the pace back (doorbell.ts nextLookMs).
-  bells = startBellWatch(new BellReader({ dir: o.paths.doorbells, sources: ['brain'], now: () => performance.now() }), o.store, {
+  bells = startBellWatch(new BellReader({ dir: o.paths.doorbells, sources: ['brain'], now: () => performance.now(), localEveryMs: LOCAL_BELL_EVERY_MS }), o.store, {
     intervalMs: o.doorbellS * 1000,
     wake: (news) => {
       if (news.rescan || news.moved.some((e) => e.to === 'queue')) o.poke();

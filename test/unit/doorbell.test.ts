@@ -196,3 +196,52 @@ test('startBellWatch: the pace thins out on a quiet idle rig, and a bell\'s news
     await watch.stop();
   }
 });
+
+test('a bell carries its writer\'s local key; the head gives it, and the sequence number as before', async () => {
+  const { bellHeadN, bellHeadKey, localKey } = await import('../../agents/core/doorbell.ts');
+  const { paths, cleanup } = await tempMount();
+  try {
+    const key = localKey(paths.doorbells);
+    assert.match(key ?? '', /^[0-9a-f-]+:\d+$/, 'boot id and device number (Linux)');
+    const bell = new Doorbell(paths.doorbells, 'gpu-0');
+    bell.ring('complete', 'b1__a');
+    await bell.settled();
+    const text = await readFile(bell.file, 'utf8');
+    assert.equal(decodeBell(text)?.key, key);
+    assert.equal(bellHeadKey(text.slice(0, 512)), key);
+    assert.equal(bellHeadN(text.slice(0, 512)), decodeBell(text)?.n);
+    assert.equal(bellHeadKey('{"w":"gpu-0","n":5,"e":[]}'), null, 'a bell without a key (another version): read every look');
+    assert.equal(bellHeadKey('{"w":"gpu-0","n":5,"k":"$(rm -rf /)","e":[]}'), null, 'only a key of the expected shape');
+    assert.equal(decodeBell('{"w":"gpu-0","n":5,"k":"../x","e":[]}')?.key, undefined);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('with localEveryMs, a local writer\'s bell is read only that often; another host\'s (another key) on every look', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    let now = 0;
+    const local = new Doorbell(paths.doorbells, 'gpu-0');
+    const reader = new BellReader({ dir: paths.doorbells, self: 'brain', now: () => now, relistMs: 0, localEveryMs: 5000 });
+    // A writer elsewhere: the same bell format with another key (written as that host's agent would).
+    const far = join(paths.doorbells, 'gpu-1.bell');
+    const farBell = (n: number, id: string) => writeFile(far, encodeBell({ writer: 'gpu-1', n, key: '00000000-0000-0000-0000-000000000000:1', events: [{ n, to: 'complete', id }] }));
+    local.ring('complete', 'b1__a');
+    await local.settled();
+    await farBell(1, 'b1__x');
+    const first = await reader.look();
+    assert.deepEqual(first.moved.map((e) => e.id).sort(), ['b1__a', 'b1__x'], 'both read at first: keys are learned from the bells');
+    local.ring('complete', 'b1__b');
+    await local.settled();
+    await farBell(2, 'b1__y');
+    now = 1000;
+    assert.deepEqual((await reader.look()).moved.map((e) => e.id), ['b1__y'], 'the local bell is skipped: its move comes as a file event');
+    now = 5000;
+    assert.deepEqual((await reader.look()).moved.map((e) => e.id), ['b1__b'], 'looked at again after localEveryMs: nothing lost');
+    const plain = new BellReader({ dir: paths.doorbells, self: 'brain', now: () => now, relistMs: 0 });
+    assert.deepEqual((await plain.look()).moved.map((e) => e.id).sort(), ['b1__a', 'b1__b', 'b1__y'], 'without localEveryMs every bell is read');
+  } finally {
+    await cleanup();
+  }
+});
