@@ -89,13 +89,16 @@ daemon.onStop(() => {
 // (spoolMergeRules.ts mergePaceMs; within 10 s when the mount's cached stat hides an append: logMerge.ts).
 // A brain starts idle: its own start-up lines go straight into the log, not through the spool.
 let linesAt = -Infinity;
+// A round refused (the pass merged less than a second ago, or is merging) is tried again a second later.
+let refused = false;
 const merges = new Ticker(
   async () => {
     const round = await brain.mergeLogs();
+    refused = round === null;
     if (round && (round.lines > 0 || round.samples > 0)) linesAt = performance.now();
   },
   {
-    intervalMs: () => mergePaceMs(brain.inFlight > 0, performance.now() - linesAt),
+    intervalMs: () => mergePaceMs(brain.inFlight > 0, performance.now() - linesAt, refused),
     minGapMs: MERGE_BUSY_MS,
     onError: (err) => daemon.log(`merging logs: ${errorMessage(err)}`),
   },

@@ -53,8 +53,10 @@ export const MERGE_QUIET_AFTER_MS = 10_000;
  * Pure: ms to the merge's next timed round. An idle rig's round is a listing of two folders and
  * a stat per spool file, most of what an idle brain does, and nothing is there to merge; a local
  * append starts a round at once anyway (the brain watches the spool folders), so only another
- * host's lines wait the longer pace, and only while nothing is in flight.
+ * host's lines wait the longer pace, and only while nothing is in flight. `refused`: the last
+ * try did not merge (the brain's pass had merged less than MERGE_BUSY_MS before, or was merging):
+ * a line that poked it must not wait for the idle pace.
  */
-export function mergePaceMs(busy: boolean, sinceLinesMs: number): number {
-  return busy || sinceLinesMs < MERGE_QUIET_AFTER_MS ? MERGE_BUSY_MS : MERGE_IDLE_MS;
+export function mergePaceMs(busy: boolean, sinceLinesMs: number, refused = false): number {
+  return refused || busy || sinceLinesMs < MERGE_QUIET_AFTER_MS ? MERGE_BUSY_MS : MERGE_IDLE_MS;
 }

@@ -80,7 +80,7 @@ export class Doorbell {
     try {
       while (this.dirty) {
         this.dirty = false;
-        const bytes = encodeBell({ writer: this.writer, n: this.n, events: this.events, ...(this.key ? { key: this.key } : {}) });
+        const bytes = encodeBell({ writer: this.writer, n: this.n, events: this.events, key: this.key ?? undefined });
         const handle = await open(this.file, WRITE_FLAGS, 0o644);
         try {
           await handle.write(bytes, 0, bytes.length, 0);
@@ -182,7 +182,7 @@ export class BellReader {
         news.rescan = true;
         continue;
       }
-      this.noteKey(w, rec.key);
+      if (head === null) this.noteKey(w, rec.key); // else the head said it
       const last = this.seen.get(w) ?? null;
       const d = newEvents(rec, last);
       this.seen.set(w, rec.n);

@@ -89,13 +89,14 @@ test('checkSampleText, shouldRetire, quiet times (ObservedAge), rotate', () => {
   assert.deepEqual(rotate([], 4), []);
 });
 
-test('mergePaceMs: every second while tasks are in flight or lines came lately; the idle pace only when both are quiet', () => {
+test('mergePaceMs: every second while tasks are in flight, lines came lately or the last try was refused; the idle pace only when all are quiet', () => {
   assert.equal(mergePaceMs(true, Infinity), MERGE_BUSY_MS);
   assert.equal(mergePaceMs(false, 0), MERGE_BUSY_MS);
   assert.equal(mergePaceMs(false, MERGE_QUIET_AFTER_MS - 1), MERGE_BUSY_MS);
   assert.equal(mergePaceMs(false, MERGE_QUIET_AFTER_MS), MERGE_IDLE_MS);
   assert.equal(mergePaceMs(true, MERGE_QUIET_AFTER_MS * 10), MERGE_BUSY_MS);
   assert.ok(MERGE_IDLE_MS > MERGE_BUSY_MS);
+  assert.equal(mergePaceMs(false, Infinity, true), MERGE_BUSY_MS, 'a refused try is made again a second later');
 });
 
 test('readSpoolFrom: from the mark; a new inode or a shorter file from the start; a FIFO or symlink refused at once', { timeout: 10_000 }, async () => {
