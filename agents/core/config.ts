@@ -190,7 +190,8 @@ export const Config = z.strictObject({
       preboot: z._default(z.boolean(), true),
       /**
        * CPU niceness of workers and their tasks (0 to 19): on a rig whose cores are busy with
-       * tasks, the agents, the brain and a person's `forge status` still get the CPU first.
+       * tasks, the agents, the brain and a person's `forge status` still get the CPU first. Set on
+       * each worker's and task's session group too, where the kernel groups by session (sessionNice.ts).
        */
       nice: z._default(between(0, 19, '', { int: true }), 10),
     }),

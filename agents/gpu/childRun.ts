@@ -3,8 +3,8 @@
 // how it ended. The agent starts one per task; execa costs about three times the CPU per
 // spawn, in the agent's one thread that also claims and writes results.
 import { spawn } from 'node:child_process';
-import { setPriority } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { niceSession } from '../core/sessionNice.ts';
 
 export interface ChildExit {
   stdout: string;
@@ -28,14 +28,8 @@ const STDOUT_KEEP = 16 * 1024 * 1024;
 /** Starts `file args` detached (its own group), env over the agent's; `input`, when given, is written to stdin and stdin closed. */
 export function startChild(file: string, args: readonly string[], o: { env: Record<string, string>; input?: string; nice?: number }): ChildRun {
   const child = spawn(file, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
-  if (o.nice && child.pid !== undefined) {
-    try {
-      // Inherited by everything it starts; a raise needs no privilege.
-      setPriority(child.pid, o.nice);
-    } catch {
-      // Gone already, or not allowed here: it runs at the agent's priority.
-    }
-  }
+  // Inherited by everything it starts (its task's command sets its own session's group: runShell.ts).
+  if (o.nice && child.pid !== undefined) niceSession(child.pid, o.nice);
   // A write to a child that just died must not crash the agent (EPIPE): its exit says what happened.
   child.stdin.on('error', () => {});
   let out = '';

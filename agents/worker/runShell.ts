@@ -12,10 +12,12 @@
 // task ends, bwrap's init ends and the kernel kills whatever the task left inside.
 import { closeSync, fstatSync, readdirSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { getPriority } from 'node:os';
 import { execa } from 'execa';
 import type { Task } from '../core/task.ts';
 import type { RunAs, SandboxLaunch } from './sandbox.ts';
 import { openLogFiles, readFrom } from './logFiles.ts';
+import { niceSession } from '../core/sessionNice.ts';
 import { bwrapStartFailure, fromBwrapExit, parseBwrapStatus, terminateInside } from './sandboxRun.ts';
 
 export interface RunShellOptions {
@@ -93,8 +95,11 @@ export async function runShell(task: Task, opts: RunShellOptions): Promise<Shell
       buffer: false,
       ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
     });
-    const status = box ? collect(subprocess.stdio[STATUS_FD] as Readable | undefined, opts.onSpawn) : null;
+    // Inside bwrap the task's session is led by bwrap's init (sandbox.ts): its group gets the nice too.
+    const status = box ? collect(subprocess.stdio[STATUS_FD] as Readable | undefined, (init) => (niceSession(init, ownNice()), opts.onSpawn?.(init))) : null;
     const pid = subprocess.pid ?? null;
+    // The command inherits the worker's nice, but leads a new session: its scheduling group gets the same (sessionNice.ts).
+    if (pid !== null) niceSession(pid, ownNice());
     let ending = false;
     const endGroup = () => {
       if (pid === null || ending) return;
@@ -227,5 +232,14 @@ export function readProcStat(pid: number): { state: string; pgrp: number } | nul
     return { state: fields[0] ?? '?', pgrp: Number(fields[2]) };
   } catch {
     return null;
+  }
+}
+
+/** This process's nice value (workers.nice, set by the agent); 0 when it cannot be read. */
+function ownNice(): number {
+  try {
+    return getPriority();
+  } catch {
+    return 0;
   }
 }

@@ -19,6 +19,7 @@ import { processesOfAttempt } from '../../agents/gpu/procGroup.ts';
 import { parseWorkerStdout } from '../../agents/core/workerProtocol.ts';
 import { processesWithEnv } from '../helpers/procs.ts';
 import { nodeArgsFor } from '../../agents/core/entry.ts';
+import { parseAutogroup } from '../../agents/core/sessionNice.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 // The worker as the agent starts it: its bundle while fresh (npm test builds first), else tsx.
@@ -26,6 +27,8 @@ const WORKER = nodeArgsFor('worker/main');
 const BWRAP = '/usr/bin/bwrap';
 const NO_BWRAP = existsSync(BWRAP) ? false : `bubblewrap is not installed (${BWRAP}): apt-get install bubblewrap to run the sandbox attacks`;
 const CASE = { timeout: 60_000 };
+/** Whether this kernel groups processes by session for the scheduler (CONFIG_SCHED_AUTOGROUP, enabled). */
+const AUTOGROUP = existsSync('/proc/self/autogroup') && readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1';
 
 let root: string;
 let paths: MountPaths;
@@ -318,6 +321,17 @@ describe('sandboxed shell tasks (sandbox.mode "require")', { skip: NO_BWRAP, con
     } finally {
       for (const pid of await leftovers(task)) process.kill(pid, 'SIGKILL');
     }
+  });
+
+  it("runs in a session group as nice as its worker (workers.nice), not at the group's nice 0", { ...CASE, skip: AUTOGROUP ? false : 'this kernel does not group processes by session (autogroup)' }, async () => {
+    const { task, batchPath } = await newTask((b) => ['sh', '-c', 'sleep 1; cat /proc/self/autogroup > "$1/group"; touch "$1/ran"', 'sh', b]);
+    const file = join(root, 'harness', `${task.id}.json`);
+    writeFileSync(file, JSON.stringify(task));
+    // As the agent leaves a worker at workers.nice 10 (childRun.ts).
+    const r = await execa('nice', ['-n', '10', process.execPath, ...WORKER, '--task-file', file, '--config', configPath], { cwd: ROOT, reject: false, timeout: 50_000, env: { FORGE_AGENT: 'gpu-sandbox' } });
+    assert.equal(r.exitCode, 0, String(r.stderr));
+    assert.ok(existsSync(join(batchPath, 'ran')), String(r.stderr));
+    assert.equal(parseAutogroup(readFileSync(join(batchPath, 'group'), 'utf8')), 10);
   });
 
   it('refuses a batch_path that is not a batch folder of the mount, or a symlink out of it', CASE, async () => {

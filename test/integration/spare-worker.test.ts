@@ -5,11 +5,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive } from '../../agents/core/pids.ts';
 import type { Task } from '../../agents/core/task.ts';
 import { processesOfAttempt } from '../../agents/gpu/procGroup.ts';
+import { parseAutogroup } from '../../agents/core/sessionNice.ts';
 import { SpareWorker } from '../../agents/gpu/spareWorker.ts';
 import { spawnSpare } from '../../agents/gpu/spawnWorker.ts';
 import { type Running, type WorkerContext, runWorker, stopTask } from '../../agents/gpu/workers.ts';
@@ -62,6 +64,10 @@ async function waitUntil(what: string, fn: () => boolean | Promise<boolean>, ms 
   }
 }
 
+/** Whether this kernel groups processes by session for the scheduler (CONFIG_SCHED_AUTOGROUP, enabled). */
+const AUTOGROUP = existsSync('/proc/self/autogroup') && readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1';
+const groupNiceOf = async (pid: number) => parseAutogroup(await readFile(`/proc/${pid}/autogroup`, 'utf8'));
+
 describe('spare worker', { timeout: 60_000 }, () => {
   it('spares, and the tasks they run, run at workers.nice', async () => {
     const spares = new SpareWorker(() => {}, 2);
@@ -71,10 +77,13 @@ describe('spare worker', { timeout: 60_000 }, () => {
       spares.prepare(ctx);
       await waitUntil('a spare', () => spares.ready);
       assert.equal(await niceOf(spares.pid!), 10);
+      // Each leads a session of its own: where the kernel groups by session, the group must be niced too, or the nice counts for nothing against other sessions.
+      if (AUTOGROUP) await waitUntil('the spare\'s session group at nice 10', async () => (await groupNiceOf(spares.pid!)) === 10, 5000);
       const entry = entryFor(makeTask(['sleep', '20']));
       const run = runWorker(entry, ctx);
       await waitUntil('the task pid', () => entry.taskPgid !== null);
       assert.equal(await niceOf(entry.taskPgid!), 10, 'the task inherits it');
+      if (AUTOGROUP) await waitUntil('the task\'s session group at nice 10', async () => (await groupNiceOf(entry.taskPgid!)) === 10, 5000);
       stopTask(entry, 'abort');
       await run;
     } finally {
