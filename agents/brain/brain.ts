@@ -160,6 +160,9 @@ export class Brain {
   /** A batch has ready tasks held back by release.max_queued: a claim (queue/ to processing/) should start a pass. */
   holdsReleases = false;
 
+  /** The pass made tasks (a foreach expanded, a window's children) that the next pass releases: it should come at once, not at the next tick. */
+  followUp = false;
+
   /** One pass: submissions, a scan of the folders, decisions and actions for every active batch. */
   async pass(): Promise<void> {
     await this.spool.maybeMerge();
@@ -179,6 +182,7 @@ export class Brain {
     }
     const failedForMs = this.failureAges();
     let holding = false;
+    let made = false;
     // Higher priority first (sort is stable: by submission within one priority), so its tasks are released first.
     for (const batch of [...this.batches.values()].sort((a, b) => a.priority - b.priority)) {
       if (FINAL.has(batch.state)) {
@@ -194,6 +198,7 @@ export class Brain {
       this.metrics.counters.countActions(actions);
       if (actions.some((a) => a.kind === 'hold')) holding = true;
       for (const action of actions) {
+        if (action.kind === 'expand' || action.kind === 'create_children') made = true;
         try {
           await applyAction(this.ix, batch.id, action);
         } catch (err) {
@@ -204,6 +209,7 @@ export class Brain {
       if (windows.size) await this.ix.publishWindows(batch.id).catch((err: unknown) => this.say(`brain: batch ${batch.id} windows not written: ${errorMessage(err)}`));
     }
     this.holdsReleases = holding;
+    this.followUp = made;
     await this.heat.step(this.tasks, this.rigTasks, this.watcher, this.asks.open.values());
     // Metrics must not stop the batches.
     await this.metrics.maybeWrite(this.tasks, this.batches, this.clock.now()).catch((err: unknown) => this.say(`brain: metrics not written: ${errorMessage(err)}`));

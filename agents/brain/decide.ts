@@ -199,7 +199,8 @@ export function decideBatch(
   const kept = actions.filter((a) => a.kind !== 'release' || room-- > 0);
   if (kept.length < actions.length) kept.push({ kind: 'hold', count: actions.length - kept.length });
   actions.length = 0;
-  actions.push(...kept);
+  // Children a window made earlier go out before more are made (sort is stable).
+  actions.push(...kept.sort((a, b) => Number(a.kind === 'create_children') - Number(b.kind === 'create_children')));
 
   // The summary runs once everything else is terminal, whether it succeeded or not.
   if (summary) {
@@ -306,6 +307,12 @@ function windowOf(batch: BatchRecord, child: Task, tasks: Map<string, TaskView>)
 }
 
 /**
+ * Most children of a windowed foreach made by one action: each is a file written and synced, and
+ * a window made in one go (256) kept the pass, and the first release, waiting for seconds.
+ */
+export const CHILDREN_PER_PASS = 32;
+
+/**
  * A windowed foreach: its next children made while fewer than a window are unfinished, in item
  * order; closed once every item was made and every child finished and was archived (the counts
  * are then whole), ok only when none failed.
@@ -321,7 +328,7 @@ export function decideWindow(id: string, win: { items: number; created: number }
     if (!isTerminal(v, seen.config)) unfinished += 1;
   }
   if (win.created < win.items) {
-    const count = Math.min(seen.config.foreach.window - unfinished, win.items - win.created);
+    const count = Math.min(seen.config.foreach.window - unfinished, win.items - win.created, CHILDREN_PER_PASS);
     return count > 0 ? { kind: 'create_children', id, from: win.created, count } : null;
   }
   if (live > 0) return null;

@@ -5,7 +5,9 @@
 // made a window at a time as earlier ones finish (createChildren), kept out of task_ids and
 // expanded_into, and archived as they finish, so nothing the brain holds or rewrites grows
 // with the number of items.
-import type { Task } from '../core/task.ts';import { expandForeach, readManifestItems } from '../plan/expand.ts';
+import type { Task } from '../core/task.ts';
+import { expandForeach, readManifestItems } from '../plan/expand.ts';
+import { CHILDREN_PER_PASS } from './decide.ts';
 import type { BrainIndex } from './brainIndex.ts';
 
 /** Task files a fan-out writes at once. */
@@ -64,7 +66,8 @@ async function expandWindowed(ix: BrainIndex, batchId: string, template: Task, i
   ix.windowCounts.set(t.id, { complete: 0, failed: 0 });
   const spec = template.foreach!;
   await ix.decide({ what: 'EXPAND', task: t.id, reason: `${items.length} items from ${spec.path}${spec.key ? ':' + spec.key : ''}, made ${ix.config.foreach.window} at a time` });
-  await createChildren(ix, batchId, t.id, 0, Math.min(ix.config.foreach.window, items.length));
+  // A first part of the window at once, for a quick first claim; decideWindow makes the rest as passes go.
+  await createChildren(ix, batchId, t.id, 0, Math.min(ix.config.foreach.window, items.length, CHILDREN_PER_PASS));
 }
 
 /**

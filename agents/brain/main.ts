@@ -40,7 +40,11 @@ const brain = new Brain({ paths, config, clock: systemClock, say: daemon.log, wa
 if (lock.previousPid !== null) await brain.store.recoverInterrupted(lock.previousPid);
 if (lock.tookOver) await brain.note('TAKEOVER', lock.tookOver);
 await brain.recover();
-ticker = new Ticker(() => brain.pass(), {
+ticker = new Ticker(async () => {
+  await brain.pass();
+  // Nothing on the mount announces tasks the pass itself made: they are released by the next pass, now.
+  if (brain.followUp) ticker?.poke();
+}, {
   intervalMs: config.cycles.internal_s * 1000,
   // A pass reads every task folder and walks every task of the active batches: with many tasks
   // on the way, the events of up to 100 ms share one pass; a lone task (a chain) waits ~10 ms at most.

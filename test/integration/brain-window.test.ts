@@ -151,3 +151,22 @@ test('a live child of a windowed foreach whose file vanishes is taken back, and 
     await cleanup();
   }
 });
+
+test('a pass that made children asks for the next pass at once (followUp): nothing on the mount would start it', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    const B = '20260101-000000-wwfoll';
+    const batchPath = join(paths.root, 'plans', 'p', 'batches', B);
+    const store = await setup(B, batchPath, paths);
+    const brain = new Brain({ paths, config, clock: new ManualClock(Date.parse('2026-01-01T00:00:10.000Z')), say: () => {} });
+    await brain.recover();
+    await brain.pass();
+    assert.equal(brain.followUp, true, 'the pass expanded the foreach and made its first window');
+    assert.deepEqual(await store.list('queue'), [], 'made, not yet released');
+    await brain.pass();
+    assert.equal((await store.list('queue')).length, W, 'the next pass released them');
+    assert.equal(brain.followUp, false, 'a full window: nothing made, no follow-up');
+  } finally {
+    await cleanup();
+  }
+});
