@@ -62,11 +62,16 @@ async function unfinished(store: TaskStore): Promise<number> {
   return n;
 }
 
-for (const failIndex of [null, 37]) {
+// Window 40: wider than CHILDREN_PER_PASS (32), so a window is made over two passes.
+for (const { failIndex, W, B } of [
+  { failIndex: null, W: 8, B: '20260101-000000-wwwwww' },
+  { failIndex: 37, W: 8, B: '20260101-000000-wwfail' },
+  { failIndex: null, W: 40, B: '20260101-000000-wwwide' },
+]) {
+  const config = Config.parse({ gpus: [{ id: 0, name: 'gpu-0', model: 'm', port: 1 }], foreach: { window: W } });
   test(`a foreach of ${N} items with window ${W}${failIndex === null ? '' : ', one failing child'}: at most ${W} unfinished, each item once, a restart resumes`, async () => {
     const { paths, cleanup } = await tempMount();
     try {
-      const B = failIndex === null ? '20260101-000000-wwwwww' : '20260101-000000-wwfail';
       const batchPath = join(paths.root, 'plans', 'p', 'batches', B);
       const store = await setup(B, batchPath, paths);
       const clock = new ManualClock(Date.parse('2026-01-01T00:00:10.000Z'));
