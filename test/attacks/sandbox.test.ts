@@ -17,7 +17,7 @@ import { ensureMount, mountPaths, type MountPaths } from '../../agents/core/path
 import type { TaskInput, WorkerResult } from '../../agents/core/task.ts';
 import { processesOfAttempt } from '../../agents/gpu/procGroup.ts';
 import { parseWorkerStdout } from '../../agents/core/workerProtocol.ts';
-import { processesWithEnv } from '../helpers/procs.ts';
+import { AUTOGROUP, processesWithEnv } from '../helpers/procs.ts';
 import { nodeArgsFor } from '../../agents/core/entry.ts';
 import { parseAutogroup } from '../../agents/core/sessionNice.ts';
 
@@ -27,8 +27,6 @@ const WORKER = nodeArgsFor('worker/main');
 const BWRAP = '/usr/bin/bwrap';
 const NO_BWRAP = existsSync(BWRAP) ? false : `bubblewrap is not installed (${BWRAP}): apt-get install bubblewrap to run the sandbox attacks`;
 const CASE = { timeout: 60_000 };
-/** Whether this kernel groups processes by session for the scheduler (CONFIG_SCHED_AUTOGROUP, enabled). */
-const AUTOGROUP = existsSync('/proc/self/autogroup') && readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1';
 
 let root: string;
 let paths: MountPaths;

@@ -5,7 +5,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive } from '../../agents/core/pids.ts';
@@ -13,6 +12,7 @@ import type { Task } from '../../agents/core/task.ts';
 import { processesOfAttempt } from '../../agents/gpu/procGroup.ts';
 import { parseAutogroup } from '../../agents/core/sessionNice.ts';
 import { SpareWorker } from '../../agents/gpu/spareWorker.ts';
+import { AUTOGROUP } from '../helpers/procs.ts';
 import { spawnSpare } from '../../agents/gpu/spawnWorker.ts';
 import { type Running, type WorkerContext, runWorker, stopTask } from '../../agents/gpu/workers.ts';
 
@@ -64,8 +64,6 @@ async function waitUntil(what: string, fn: () => boolean | Promise<boolean>, ms 
   }
 }
 
-/** Whether this kernel groups processes by session for the scheduler (CONFIG_SCHED_AUTOGROUP, enabled). */
-const AUTOGROUP = existsSync('/proc/self/autogroup') && readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1';
 const groupNiceOf = async (pid: number) => parseAutogroup(await readFile(`/proc/${pid}/autogroup`, 'utf8'));
 
 describe('spare worker', { timeout: 60_000 }, () => {
