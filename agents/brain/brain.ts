@@ -165,6 +165,7 @@ export class Brain {
 
   /** One pass: submissions, a scan of the folders, decisions and actions for every active batch. */
   async pass(): Promise<void> {
+    this.followUp = false;
     await this.spool.maybeMerge();
     // Before the intake: a run submitted now becomes a batch in this pass. A schedule must not stop the batches.
     await this.schedules.step().catch((err: unknown) => this.say(`brain: schedules failed: ${errorMessage(err)}`));
@@ -198,9 +199,11 @@ export class Brain {
       this.metrics.counters.countActions(actions);
       if (actions.some((a) => a.kind === 'hold')) holding = true;
       for (const action of actions) {
-        if (action.kind === 'expand' || action.kind === 'create_children') made = true;
         try {
+          const before = this.tasks.size;
           await applyAction(this.ix, batch.id, action);
+          // Only tasks really made call for the next pass at once: a failing write must not spin the brain.
+          if ((action.kind === 'expand' || action.kind === 'create_children') && this.tasks.size > before) made = true;
         } catch (err) {
           this.say(`brain: ${action.kind} in batch ${batch.id} failed: ${errorMessage(err)}`);
         }
