@@ -1,6 +1,7 @@
 // Whether a process id names a live process on this host: the one test every daemon uses
 // (a dead brain's lock, an agent's previous life, a spool writer that is gone). A pid is only
 // meaningful on the host that wrote it; callers check the host first.
+import { readFileSync } from 'node:fs';
 import { errorCode } from './errors.ts';
 
 /** True while `pid` exists here (EPERM: it exists, owned by another user). A zombie counts as alive until reaped. */
@@ -10,5 +11,30 @@ export function isAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return errorCode(err) === 'EPERM';
+  }
+}
+
+export interface ProcStat {
+  state: string;
+  pgrp: number;
+  /** The session id (the pid of its leader). */
+  session: number;
+}
+
+/** State, process group and session from a /proc/PID/stat line; null when it cannot be read. Pure. */
+export function parseProcStat(text: string): ProcStat | null {
+  // "pid (comm) state ppid pgrp session ...": comm may hold spaces and parentheses.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const pgrp = Number(fields[2]);
+  const session = Number(fields[3]);
+  return fields[0] && Number.isInteger(pgrp) && Number.isInteger(session) ? { state: fields[0], pgrp, session } : null;
+}
+
+/** /proc/PID/stat of a process of this host, parsed; null when it is gone. */
+export function readProcStat(pid: number): ProcStat | null {
+  try {
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return null;
   }
 }

@@ -7,8 +7,9 @@
 // within its group. Each detached process is a group of its own at nice 0, so ten niced workers
 // would still get ten shares against one for the agents and one for a person's `forge status`.
 // Writing the value to /proc/PID/autogroup sets the group's own nice as well (sched(7)).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
+import { readProcStat } from './pids.ts';
 
 /**
  * Tries at writing a group's nice: the kernel refuses a write with EAGAIN within 100 ms of
@@ -35,17 +36,18 @@ export function niceSession(pid: number, nice: number): void {
   niceGroup(pid, nice, GROUP_TRIES);
 }
 
+/** niceSession's group part alone, for a process that inherited `nice` from its parent (a task's command from its worker). */
+export function niceSessionGroup(pid: number, nice: number): void {
+  if (nice > 0) niceGroup(pid, nice, GROUP_TRIES);
+}
+
 function niceGroup(pid: number, nice: number, triesLeft: number): void {
+  const stat = readProcStat(pid);
+  if (!stat) return; // gone
   const again = () => {
     if (triesLeft > 1) setTimeout(() => niceGroup(pid, nice, triesLeft - 1), GROUP_RETRY_MS).unref();
   };
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return; // gone
-  }
-  if (sessionOf(stat) !== pid) return again();
+  if (stat.session !== pid) return again();
   try {
     writeFileSync(`/proc/${pid}/autogroup`, String(nice));
   } catch (err) {
@@ -53,14 +55,6 @@ function niceGroup(pid: number, nice: number, triesLeft: number): void {
     // process is gone; EACCES, EPERM: not ours) is final.
     if ((err as NodeJS.ErrnoException).code === 'EAGAIN') again();
   }
-}
-
-/** The session id in a /proc/PID/stat line (the field after the process group); null when it cannot be read. Pure. */
-export function sessionOf(stat: string): number | null {
-  // The command name (field 2) may hold spaces and parentheses: the fields after it follow the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const sid = Number(fields[3]);
-  return Number.isInteger(sid) && sid > 0 ? sid : null;
 }
 
 /** The nice value of a session's scheduling group, from /proc/PID/autogroup ("/autogroup-N nice V"); null without one. Pure. */

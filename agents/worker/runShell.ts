@@ -17,7 +17,8 @@ import { execa } from 'execa';
 import type { Task } from '../core/task.ts';
 import type { RunAs, SandboxLaunch } from './sandbox.ts';
 import { openLogFiles, readFrom } from './logFiles.ts';
-import { niceSession } from '../core/sessionNice.ts';
+import { niceSessionGroup } from '../core/sessionNice.ts';
+import { readProcStat } from '../core/pids.ts';
 import { bwrapStartFailure, fromBwrapExit, parseBwrapStatus, terminateInside } from './sandboxRun.ts';
 
 export interface RunShellOptions {
@@ -95,11 +96,12 @@ export async function runShell(task: Task, opts: RunShellOptions): Promise<Shell
       buffer: false,
       ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
     });
-    // Inside bwrap the task's session is led by bwrap's init (sandbox.ts): its group gets the nice too.
-    const status = box ? collect(subprocess.stdio[STATUS_FD] as Readable | undefined, (init) => (niceSession(init, ownNice()), opts.onSpawn?.(init))) : null;
+    // The command inherits the worker's nice but leads a new session, whose scheduling group gets
+    // the same (sessionNice.ts); inside bwrap, that session is led by bwrap's init (sandbox.ts).
+    const nice = ownNice();
+    const status = box ? collect(subprocess.stdio[STATUS_FD] as Readable | undefined, (init) => (niceSessionGroup(init, nice), opts.onSpawn?.(init))) : null;
     const pid = subprocess.pid ?? null;
-    // The command inherits the worker's nice, but leads a new session: its scheduling group gets the same (sessionNice.ts).
-    if (pid !== null) niceSession(pid, ownNice());
+    if (pid !== null) niceSessionGroup(pid, nice);
     let ending = false;
     const endGroup = () => {
       if (pid === null || ending) return;
@@ -220,18 +222,6 @@ export function groupAlive(pgid: number): boolean {
     return false;
   } catch {
     return true;
-  }
-}
-
-/** State and process group of a pid from /proc/<pid>/stat; null when it is gone. */
-export function readProcStat(pid: number): { state: string; pgrp: number } | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0] ?? '?', pgrp: Number(fields[2]) };
-  } catch {
-    return null;
   }
 }
 

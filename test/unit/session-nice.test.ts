@@ -1,6 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseAutogroup, sessionOf } from '../../agents/core/sessionNice.ts';
+import { parseAutogroup } from '../../agents/core/sessionNice.ts';
+import { parseProcStat } from '../../agents/core/pids.ts';
+
+const sessionOf = (stat: string) => parseProcStat(stat)?.session ?? null;
 
 describe('parseAutogroup', () => {
   it('reads the nice of a session group as /proc/PID/autogroup shows it', () => {
@@ -14,7 +17,7 @@ describe('parseAutogroup', () => {
   });
 });
 
-describe('sessionOf', () => {
+describe('parseProcStat: the session', () => {
   it('reads the session id after the command name, whatever the name holds', () => {
     assert.equal(sessionOf('23365 (bwrap) S 23363 23365 23365 0 -1 4194560 41'), 23365);
     assert.equal(sessionOf('7 (a) b) (c) R 1 7 9 0 -1'), 9);
