@@ -57,9 +57,10 @@ function runtimePids(stderr: string, gpu: number): number[] {
   return [...stderr.matchAll(new RegExp(`runtime-${gpu} \\(GPU ${gpu}'s LLM server\\) started, pid (\\d+)`, 'g'))].map((m) => Number(m[1]));
 }
 
+/** One GET of the server's root. 5 s each: the test process's first fetch loads undici, which takes seconds on a loaded 2-core machine. */
 async function answers(port: number): Promise<boolean> {
   try {
-    const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) });
+    const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) });
     return r.ok && (await r.text()) === 'Ollama is running';
   } catch {
     return false;
@@ -76,7 +77,8 @@ test('a managed server: started before its agent, serves a generate task, restar
     await waitForAgents(paths, [0], 60_000);
     const [first] = runtimePids(stderr(), 0);
     assert.ok(first, `the launcher names the server's pid:\n${stderr()}`);
-    assert.ok(await answers(port), 'the server answers on the GPU port');
+    // The launcher started the agent only once the server listened; a loaded machine may still be slow to answer.
+    await waitFor('the server answering on the GPU port', () => answers(port), 30_000);
     assert.match(await decisionText(paths), /rig +START — runtime-0, brain, gpu-0 on /);
 
     const batch = await submitPlan(paths.root, 'ask');

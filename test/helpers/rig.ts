@@ -23,6 +23,10 @@ export async function writeTestConfig(paths: MountPaths, gpus: number, over: Par
     ...over,
     // Retries after a fraction of a second, not the default seconds: the tests run on real time.
     retries: { backoff_base_s: 0.2, backoff_cap_s: 1, ...over.retries },
+    // Workers at nice 0, not the default 10: tests run side by side, and each other test's rig
+    // is load a niced worker yields to (its own session group, autogroup), which made a chain of
+    // four small tasks take 20 s instead of 1. The nice itself is tested where it is set.
+    workers: { nice: 0, ...over.workers },
   });
 }
 
