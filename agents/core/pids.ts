@@ -21,10 +21,17 @@ export interface ProcStat {
   session: number;
 }
 
+/**
+ * The fields of a /proc/PID/stat line after the command name: [0] is field 3 (state), [1] the
+ * ppid, [13] and [14] cutime and cstime. The name, in parentheses, may hold spaces and ')'. Pure.
+ */
+export function procStatFields(text: string): string[] {
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
 /** State, process group and session from a /proc/PID/stat line; null when it cannot be read. Pure. */
 export function parseProcStat(text: string): ProcStat | null {
-  // "pid (comm) state ppid pgrp session ...": comm may hold spaces and parentheses.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const fields = procStatFields(text);
   const pgrp = Number(fields[2]);
   const session = Number(fields[3]);
   return fields[0] && Number.isInteger(pgrp) && Number.isInteger(session) ? { state: fields[0], pgrp, session } : null;

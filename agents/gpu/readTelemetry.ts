@@ -3,6 +3,7 @@
 // executable, non-zero exit, hang, no such GPU) comes back as { ok: false, reason }: the agent
 // reports itself unhealthy with that reason instead of crashing.
 import { readdir, readFile } from 'node:fs/promises';
+import { procStatFields } from '../core/pids.ts';
 import { runTool } from './toolRun.ts';
 import {
   APP_QUERY_FIELDS,
@@ -177,9 +178,7 @@ export async function readProcessTree(procRoot = '/proc'): Promise<ProcessTree> 
       .map(async (e) => {
         try {
           const stat = await readFile(`${procRoot}/${e}/stat`, 'utf8');
-          // Field 2 (comm) is in parentheses and may hold spaces or ')': the ppid follows the last ')'.
-          const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-          const ppid = Number(rest[1]);
+          const ppid = Number(procStatFields(stat)[1]);
           if (!Number.isInteger(ppid)) return;
           const list = children.get(ppid) ?? [];
           list.push(Number(e));

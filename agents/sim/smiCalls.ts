@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errorCode } from '../core/errors.ts';
+import { procStatFields } from '../core/pids.ts';
 import { GPU_QUERY_FIELDS } from '../gpu/telemetry.ts';
 import { SIM_DIR_ENV, initSimState, simNvidiaSmiPath } from './simState.ts';
 
@@ -50,9 +51,7 @@ const USER_HZ = 100;
 
 /** CPU ms of this process's waited-for children so far (cutime + cstime). */
 async function childrenCpuMs(): Promise<number> {
-  const stat = await readFile('/proc/self/stat', 'utf8');
-  // Fields after the command name, which is in parentheses and may hold spaces.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const rest = procStatFields(await readFile('/proc/self/stat', 'utf8'));
   // cutime and cstime are fields 16 and 17; rest starts at field 3.
   return ((Number(rest[13]) + Number(rest[14])) * 1000) / USER_HZ;
 }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAutogroup } from '../../agents/core/sessionNice.ts';
-import { parseProcStat } from '../../agents/core/pids.ts';
+import { parseProcStat, procStatFields } from '../../agents/core/pids.ts';
 
 const sessionOf = (stat: string) => parseProcStat(stat)?.session ?? null;
 
@@ -25,5 +25,12 @@ describe('parseProcStat: the session', () => {
   it('is null for a line it cannot read', () => {
     assert.equal(sessionOf(''), null);
     assert.equal(sessionOf('12 (x)'), null);
+  });
+});
+
+describe('procStatFields', () => {
+  it('starts at the state, after a command name that holds spaces and parentheses', () => {
+    const f = procStatFields('7 (a) b) (c) Z 1 7 9 0 -1 4194560 41 0 0 0 3 4 5 6');
+    assert.deepEqual([f[0], f[1], f[13], f[14]], ['Z', '1', '5', '6']);
   });
 });

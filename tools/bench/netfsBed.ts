@@ -19,6 +19,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { procStatFields } from '../../agents/core/pids.ts';
 
 /**
  * How much each host's client caches: `none` nothing (every lookup and stat asks the server),
@@ -166,8 +167,7 @@ function collect(child: ChildProcess): Promise<ExecResult> {
 function processState(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name is in parentheses and may hold anything; the state follows the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) || null;
+    return procStatFields(stat)[0] || null;
   } catch {
     return null;
   }
@@ -186,7 +186,7 @@ function descendants(pid: number): number[] {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const ppid = Number(procStatFields(stat)[1]);
       parent.set(Number(name), ppid);
     } catch {
       // Gone while listing.

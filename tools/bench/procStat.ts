@@ -4,6 +4,7 @@
 // helpers (nvidia-smi runs) included.
 import { readdir, readFile } from 'node:fs/promises';
 import { execa } from 'execa';
+import { procStatFields } from '../../agents/core/pids.ts';
 
 export interface ProcInfo {
   pid: number;
@@ -30,8 +31,7 @@ async function clockTicks(): Promise<number> {
 export async function readProc(pid: number): Promise<ProcInfo | null> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const rest = procStatFields(stat);
     const tick = await clockTicks();
     const f = (n: number) => Number(rest[n - 3]);
     const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ').trim();

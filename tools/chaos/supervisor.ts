@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { nodeArgsFor, projectRoot } from '../../agents/core/entry.ts';
 import type { MountPaths } from '../../agents/core/paths.ts';
+import { procStatFields } from '../../agents/core/pids.ts';
 import type { ChaosEvent, Role } from './events.ts';
 
 
@@ -190,7 +191,7 @@ export async function commandLineNames(pid: number, needle: string): Promise<boo
   if (!cmd.split('\0').some((a) => a.includes(needle))) return false;
   // A zombie still shows its command line until its parent reaps it: it is not running.
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  return stat !== '' && !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  return stat !== '' && procStatFields(stat)[0] !== 'Z';
 }
 
 /** SIGKILL to every process naming the mount (leftover workers and tasks of killed agents). */
