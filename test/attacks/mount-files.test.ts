@@ -144,7 +144,12 @@ test('directories in place of brain/state.json, a batch record and heartbeats: t
     assert.equal(brain.exitCode, null, 'the brain still runs');
     assert.equal(agent.exitCode, null, 'the agent still runs');
 
-    const bad = (await decisions(paths)).filter((l) => / BAD_FILE /.test(l));
+    // state.json is written again when the finished batch is archived, after its record says
+    // complete, and the line reaches the log through the spool: wait for it, then count.
+    const bad = await waitFor('the brain\'s line on moving state.json aside', async () => {
+      const lines = (await decisions(paths)).filter((l) => / BAD_FILE /.test(l));
+      return lines.some((l) => /brain\/state\.json was a directory/.test(l)) ? lines : null;
+    }, 20_000);
     const count = (re: RegExp) => bad.filter((l) => re.test(l)).length;
     assert.equal(count(/brain\/state\.json: is a directory, not a regular file; the active batches were rebuilt/), 1, bad.join('\n'));
     assert.equal(count(/brain\/state\.json was a directory, not a regular file: moved to quarantine\/brain\//), 1, bad.join('\n'));
