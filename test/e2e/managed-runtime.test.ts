@@ -57,7 +57,7 @@ function runtimePids(stderr: string, gpu: number): number[] {
   return [...stderr.matchAll(new RegExp(`runtime-${gpu} \\(GPU ${gpu}'s LLM server\\) started, pid (\\d+)`, 'g'))].map((m) => Number(m[1]));
 }
 
-/** One GET of the server's root. 5 s each: the test process's first fetch loads undici, which takes seconds on a loaded 2-core machine. */
+/** One GET of the server's root, 5 s at most: the test process's first fetch also loads undici, which can take seconds on a loaded 2-core machine. */
 async function answers(port: number): Promise<boolean> {
   try {
     const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) });

@@ -11,6 +11,7 @@ import { readDecisionLines } from '../../agents/core/spool.ts';
 import { type AcrossHosts, startAcrossHosts } from '../../tools/bench/netfs.ts';
 import { submitPlan, waitFor, waitForBatchEnd } from '../../tools/harness/runRig.ts';
 import { startTestBed, type TestBed } from './netfs.ts';
+import { TEST_WORKERS } from './rig.ts';
 
 export const ITEMS = 100;
 
@@ -73,8 +74,7 @@ export async function startFanout(): Promise<Fanout> {
     gpus: 4,
     config: {
       resource_limits: { max_workers: 4 },
-      // Workers at nice 0: the other tests running beside this one are load a niced worker yields to (test/helpers/rig.ts).
-      workers: { nice: 0 },
+      workers: TEST_WORKERS,
       cycles: { internal_s: 1, external_s: 1 },
       // Well above the NFS-like profile's caches (3 s, up to 7 s stacked): less would presume agents
       // dead whose heartbeats this host's cache keeps showing old (docs/DEPLOY.md).

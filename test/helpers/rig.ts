@@ -12,6 +12,13 @@ import { tempMount } from './mount.ts';
 const root = new URL('../..', import.meta.url).pathname;
 
 /** A config with short cycles, simulated GPUs and no Ollama (the LLM circuit simply opens). */
+/**
+ * Workers at nice 0, not the default 10: tests run side by side, and each other test's rig is
+ * load a niced worker yields to (its own session group, autogroup), which made a chain of four
+ * small tasks take 20 s instead of 1. The nice itself is tested where a test sets it.
+ */
+export const TEST_WORKERS = { nice: 0 } as const;
+
 export async function writeTestConfig(paths: MountPaths, gpus: number, over: Partial<ConfigInput> = {}): Promise<void> {
   await initSimState(paths.sim, gpus);
   await writeConfig(paths.config, {
@@ -23,10 +30,7 @@ export async function writeTestConfig(paths: MountPaths, gpus: number, over: Par
     ...over,
     // Retries after a fraction of a second, not the default seconds: the tests run on real time.
     retries: { backoff_base_s: 0.2, backoff_cap_s: 1, ...over.retries },
-    // Workers at nice 0, not the default 10: tests run side by side, and each other test's rig
-    // is load a niced worker yields to (its own session group, autogroup), which made a chain of
-    // four small tasks take 20 s instead of 1. The nice itself is tested where it is set.
-    workers: { nice: 0, ...over.workers },
+    workers: { ...TEST_WORKERS, ...over.workers },
   });
 }
 

@@ -19,7 +19,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { procStatFields } from '../../agents/core/pids.ts';
+import { procStatFields, readProcStat } from '../../agents/core/pids.ts';
 
 /**
  * How much each host's client caches: `none` nothing (every lookup and stat asks the server),
@@ -163,20 +163,10 @@ function collect(child: ChildProcess): Promise<ExecResult> {
   });
 }
 
-/** The state letter of /proc/<pid>/stat, or null when there is no such process. */
-function processState(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return procStatFields(stat)[0] || null;
-  } catch {
-    return null;
-  }
-}
-
 /** Whether a process runs. A zombie does not: it waits only to be reaped (by init, when it was a daemon). */
 export function isRunning(pid: number): boolean {
-  const state = processState(pid);
-  return state !== null && state !== 'Z';
+  const state = readProcStat(pid)?.state;
+  return state !== undefined && state !== 'Z';
 }
 
 /** Every running descendant of pid (by the parent pid in /proc), deepest last. */
