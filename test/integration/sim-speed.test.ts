@@ -140,7 +140,8 @@ function chat(sim: SimOllama, prompt: string, model = MODEL): Promise<Response> 
 
 describe('the simulator serving requests', () => {
   test('num_parallel 1: concurrent requests never overlap and are answered in arrival order', async () => {
-    const sim = await startSimOllama({ port: 0, serveModel: MODEL, tokS: 40 });
+    // Slow enough that a is still generating when c is sent, even on a loaded machine.
+    const sim = await startSimOllama({ port: 0, serveModel: MODEL, tokS: 10 });
     try {
       await sim.ready;
       const order: string[] = [];
@@ -150,10 +151,13 @@ describe('the simulator serving requests', () => {
       });
       const a = send('a');
       await waitForStats(sim, (s) => s.active === 1, 'a to generate');
+      // Each is sent once the one before has arrived (generating, queued or already served), so
+      // the arrival order is a, b, c however slow the machine.
+      const arrived = (s: SlotStats) => s.active + s.queued + s.served;
       const b = send('b');
-      await waitForStats(sim, (s) => s.queued === 1, 'b to queue');
+      await waitForStats(sim, (s) => arrived(s) === 2, 'b to arrive');
       const c = send('c');
-      await waitForStats(sim, (s) => s.queued === 2, 'c to queue');
+      await waitForStats(sim, (s) => arrived(s) === 3, 'c to arrive');
       await Promise.all([a, b, c]);
       assert.deepEqual(order, ['a', 'b', 'c']);
       assert.deepEqual(await stats(sim), { active: 0, queued: 0, max_active: 1, served: 3 });
