@@ -14,6 +14,7 @@ import { type SealRecord, addToSeal, readSeal, writeSeal } from '../core/seal.ts
 import type { TaskView } from './decide.ts';
 import { awaitsGate } from './gateSkip.ts';
 import { type HeatAction, type HeatPlan, type ModelDemand, decideHeat, heldBy } from './heat.ts';
+import { OpenMeta } from './openMeta.ts';
 import type { AgentWatcher } from './watchAgents.ts';
 
 export const RIG_BATCH = 'rig';
@@ -48,14 +49,20 @@ export class HeatManager {
   private readonly loadsDone = new Map<string, { model: string | null; at: number }>();
   private rigSeal: SealRecord | null = null;
   private lastRun = 0;
+  /** Meta tasks open across passes, unseen ones too for three external cycles (openMeta.ts). */
+  private readonly openMeta: OpenMeta;
+  private openIds: string[] = [];
 
   constructor(o: { paths: MountPaths; config: Config; clock: Clock; store: TaskStore; log: DecisionLog }) {
     this.o = o;
+    this.openMeta = new OpenMeta(3 * o.config.cycles.external_s * 1000);
   }
 
   /** `extra`: llm work outside the batches (the realtime questions' open tasks, brain/requests.ts), counted as demand too. */
   async step(tasks: ReadonlyMap<string, TaskView>, rigTasks: ReadonlyMap<string, TaskFolder>, watcher: AgentWatcher, extra: Iterable<TaskView> = []): Promise<void> {
     const now = this.o.clock.now();
+    // Every pass, before archiving: a finished task is seen finished once, then it is gone.
+    this.openIds = this.openMeta.update(rigTasks, now);
     await this.archiveFinished(rigTasks);
     if (now - this.lastRun < 1000) return;
     this.lastRun = now;
@@ -65,9 +72,8 @@ export class HeatManager {
     const { demand, pendingScript } = this.demandOf(tasks, extra);
     const configuredModel = (agent: string) => config.gpus.find((g) => g.name === agent)?.model ?? null;
     this.noteWanted(beats, demand, now, configuredModel);
-    const inFlight = [...rigTasks]
-      .filter(([, f]) => f === 'queue' || f === 'processing')
-      .map(([id]) => {
+    const inFlight = this.openIds
+      .map((id) => {
         const p = parseRigTaskId(id);
         return p ? { ...p, model: this.metaModels.get(id) ?? null } : null;
       })
@@ -177,6 +183,7 @@ export class HeatManager {
     await this.sealMeta(meta);
     await this.o.store.write('queue', meta);
     this.lastChange.set(a.agent, now);
+    this.openMeta.queued(id, now);
     this.metaModels.set(id, meta.model ?? null);
     if (this.metaModels.size > 1000) this.metaModels.delete(this.metaModels.keys().next().value!);
     await this.o.log.write({ who: 'brain', what: a.kind === 'heat' ? 'HEAT' : 'COOL', task: id, reason: `${a.agent}: ${a.reason}` });

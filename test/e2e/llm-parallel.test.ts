@@ -100,7 +100,9 @@ test('two models in one plan stay on their own cards (no load per task); a model
     for (const t of done) assert.equal(t.result!.llm!.model, t.model, `${t.name} ran on its own model`);
     const loads = await lines(paths, 'LOAD');
     const loaders = new Set(loads.map((l) => l.who));
-    assert.ok(loads.length <= loaders.size + 1, `${loads.length} loads by ${loaders.size} agents:\n${loads.map((l) => l.text).join('\n')}`);
+    // On failure, the whole story: what the brain heated and why, and each agent's loads.
+    const heatLog = (await decisionText(paths)).split('\n').filter((l) => /HEAT|COOL|LOAD|META_/.test(l)).join('\n');
+    assert.ok(loads.length <= loaders.size + 1, `${loads.length} loads by ${loaders.size} agents:\n${heatLog}`);
     assert.ok(loads.some((l) => /alpha:7b/.test(l.text)) && loads.some((l) => /beta:7b/.test(l.text)), 'each model was loaded');
 
     await writePlan(paths, 'huge', plan([generate('big', 'Too big to run.', 'huge:405b')]));
