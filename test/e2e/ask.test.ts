@@ -11,6 +11,8 @@ import { execa } from 'execa';
 import { commandArgsFor, projectRoot } from '../../agents/core/entry.ts';
 import { readHeartbeat } from '../../agents/core/heartbeat.ts';
 import { AskAnswer, requestsDir } from '../../agents/core/request.ts';
+import { lookAtBrain } from '../../agents/ask/askClient.ts';
+import { brainIsDown } from '../../agents/status/liveness.ts';
 import { simAnswerText } from '../../agents/sim/ollamaAnswers.ts';
 import { freePortRange } from '../../tools/harness/ports.ts';
 import { startRig, waitFor, waitForAgents } from '../../tools/harness/runRig.ts';
@@ -30,6 +32,8 @@ test('forge ask: answered by a hot agent ahead of batch work; request files by h
   const dir = requestsDir(paths);
   try {
     await waitForAgents(paths, [0], 60_000);
+    // The agent may be up before the brain (started from TypeScript when its bundle is stale).
+    await waitFor('the brain', async () => !brainIsDown(await lookAtBrain(paths)), 60_000);
     const config = JSON.parse(await readFile(paths.config, 'utf8')) as { gpus: Array<{ model: string }> };
     const model = config.gpus[0]!.model;
 
