@@ -239,7 +239,7 @@ export class Brain {
 
   /** Updates the index from the folders, then takes back the tasks missing for a minute. */
   private async scan(): Promise<void> {
-    const seen = await scanFolders(this.ix, this.rigTasks, (t) => reviewCompleted(this.ix, this.evaluator, t), this.askTasks);
+    const seen = await scanFolders(this.ix, this.rigTasks, (t) => reviewCompleted(this.ix, this.evaluator, t), this.askTasks, this.watcher.processingReads);
     // Questions before batch work: their tasks go to queue/ at priority 0 in this very pass. Must not stop the batches.
     await this.asks.step(this.askTasks).catch((err: unknown) => this.say(`brain: realtime questions failed: ${errorMessage(err)}`));
     let inFlight = 0;

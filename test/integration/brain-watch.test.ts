@@ -5,11 +5,14 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ManualClock, isoTime } from '../../agents/core/clock.ts';
 import { Config } from '../../agents/core/config.ts';
+import { BatchRecord } from '../../agents/core/batch.ts';
 import { DecisionLog } from '../../agents/core/decisionLog.ts';
 import { readHeartbeatFile, writeHeartbeat, type HeartbeatInput } from '../../agents/core/heartbeat.ts';
 import { TaskStore } from '../../agents/core/store.ts';
 import type { MountPaths } from '../../agents/core/paths.ts';
 import { AgentWatcher } from '../../agents/brain/watchAgents.ts';
+import { scanFolders } from '../../agents/brain/scan.ts';
+import { BrainIndex } from '../../agents/brain/brainIndex.ts';
 import { makeTask, tempMount } from '../helpers/mount.ts';
 
 const config = Config.parse({
@@ -33,6 +36,16 @@ async function setup() {
   const store = new TaskStore(paths);
   const watcher = new AgentWatcher({ paths, config, clock, store, log: new DecisionLog(paths.decisionLog, () => clock.now()) });
   return { paths, cleanup, clock, store, watcher };
+}
+
+/** A store that notes the id of each processing/ file it reads. */
+function processingCounted(paths: MountPaths, reads: string[]): TaskStore {
+  return new (class extends TaskStore {
+    override read(...args: Parameters<TaskStore['read']>): ReturnType<TaskStore['read']> {
+      if (args[0] === 'processing') reads.push(args[1]);
+      return super.read(...args);
+    }
+  })(paths);
 }
 
 /** Advances the brain's clock, beats for both agents (seq advancing) and runs one check. */
@@ -250,6 +263,64 @@ test('a heartbeat whose stat shows no new version is not read again, but is read
     await exact.check();
     assert.deepEqual(reads, [0, 1, 1], 'only the one written since');
     assert.equal(exact.aliveBeats().find((b) => b.name === 'gpu-1')?.seq, seq);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('processing/ files are read again only when their stat moved (a claim or a result is a rename), and in full at least as often as a heartbeat', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    const clock = new ManualClock();
+    const reads: string[] = [];
+    const store = processingCounted(paths, reads);
+    const log = new DecisionLog(paths.decisionLog, () => clock.now());
+    const watcher = new AgentWatcher({ paths, config, clock, store, log });
+    const tick = liveTicker(paths, clock, watcher);
+    const a = makeTask({ name: 'a', attempt: 1, claimed_by: 'gpu-0', claimed_at: isoTime(clock.now()) });
+    const b = makeTask({ name: 'b', attempt: 1, claimed_by: 'gpu-1', claimed_at: isoTime(clock.now()) });
+    await store.write('processing', a);
+    await store.write('processing', b);
+    await tick(0);
+    assert.deepEqual(reads.sort(), [a.id, b.id]);
+    for (let i = 0; i < 5; i++) await tick(1000);
+    assert.equal(reads.length, 2, 'unchanged files: one lstat each per check, no read');
+    // b is written again (a new inode): read at the next check, a is not.
+    await store.write('processing', { ...b, attempt: 2 });
+    await tick(1000);
+    assert.deepEqual(reads.slice(2), [b.id]);
+    // A stat that never moves (a network mount's attribute cache): each file is still read in
+    // full every min(external_s, heartbeat_stale_s / 4) = 30 s.
+    const cached = new AgentWatcher({ paths, config, clock, store, log, versionOf: async () => 'cached' });
+    reads.length = 0;
+    await cached.check();
+    for (let i = 0; i < 30; i++) {
+      clock.advance(1000);
+      await cached.check();
+    }
+    assert.equal(reads.length, 4, `read at the first check and again 30 s later: ${reads.join(', ')}`);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the brain\'s scan and its watch share their reads of processing/: a running task is read once', async () => {
+  const { paths, cleanup } = await tempMount();
+  try {
+    const clock = new ManualClock();
+    const reads: string[] = [];
+    const store = processingCounted(paths, reads);
+    const log = new DecisionLog(paths.decisionLog, () => clock.now());
+    const watcher = new AgentWatcher({ paths, config, clock, store, log });
+    const ix = new BrainIndex({ paths, config, clock, store, log });
+    const t = makeTask({ name: 'a', attempt: 1, claimed_by: 'gpu-0', claimed_at: isoTime(clock.now()) });
+    ix.batches.set('b1', BatchRecord.parse({ id: 'b1', plan: 'p', plan_dir: '/', batch_path: '/', state: 'running', values: {}, submitted_at: 'x', started_at: 'x', finished_at: null, task_ids: [t.id] }));
+    await store.write('processing', t);
+    const seen = await scanFolders(ix, new Map(), async () => {}, undefined, watcher.processingReads);
+    assert.equal(seen.get(t.id), 'processing');
+    assert.equal(ix.tasks.get(t.id)?.task.claimed_by, 'gpu-0');
+    await liveTicker(paths, clock, watcher)(1000);
+    assert.deepEqual(reads, [t.id], 'read by the scan; the watch found the same version');
   } finally {
     await cleanup();
   }
