@@ -51,7 +51,6 @@ export class HeatManager {
   private lastRun = 0;
   /** Meta tasks open across passes, unseen ones too for three external cycles (openMeta.ts). */
   private readonly openMeta: OpenMeta;
-  private openIds: string[] = [];
 
   constructor(o: { paths: MountPaths; config: Config; clock: Clock; store: TaskStore; log: DecisionLog }) {
     this.o = o;
@@ -62,7 +61,7 @@ export class HeatManager {
   async step(tasks: ReadonlyMap<string, TaskView>, rigTasks: ReadonlyMap<string, TaskFolder>, watcher: AgentWatcher, extra: Iterable<TaskView> = []): Promise<void> {
     const now = this.o.clock.now();
     // Every pass, before archiving: a finished task is seen finished once, then it is gone.
-    this.openIds = this.openMeta.update(rigTasks, now);
+    const open = this.openMeta.update(rigTasks, now);
     await this.archiveFinished(rigTasks);
     if (now - this.lastRun < 1000) return;
     this.lastRun = now;
@@ -72,7 +71,7 @@ export class HeatManager {
     const { demand, pendingScript } = this.demandOf(tasks, extra);
     const configuredModel = (agent: string) => config.gpus.find((g) => g.name === agent)?.model ?? null;
     this.noteWanted(beats, demand, now, configuredModel);
-    const inFlight = this.openIds
+    const inFlight = open
       .map((id) => {
         const p = parseRigTaskId(id);
         return p ? { ...p, model: this.metaModels.get(id) ?? null } : null;

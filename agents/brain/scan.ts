@@ -7,17 +7,17 @@ import { batchOfTaskId } from '../core/batch.ts';
 import type { BrainIndex } from './brainIndex.ts';
 import { RIG_BATCH } from './heatManager.ts';
 import { ASK_BATCH } from '../core/request.ts';
-import type { TaskReads } from '../core/taskReads.ts';
+import type { TaskCache } from '../core/taskCache.ts';
 
 /**
  * Updates the index from the folders and returns where each task of an active batch was seen.
  * `rigTasks` is refilled with the rig's own tasks (heatManager.ts); `onComplete` is called for
  * each task newly seen in complete/. `askTasks`, when given, is refilled with the realtime
  * questions' tasks (brain/requests.ts). `processing`, when given, reads processing/ files for the
- * scan and for the brain's watch over agents alike (taskReads.ts): a running task is read once.
+ * scan and for the brain's watch over agents alike (taskCache.ts): a running task is read once.
  */
 export async function scanFolders(
-  ix: BrainIndex, rigTasks: Map<string, TaskFolder>, onComplete: (t: Task) => Promise<void>, askTasks?: Map<string, TaskFolder>, processing?: TaskReads,
+  ix: BrainIndex, rigTasks: Map<string, TaskFolder>, onComplete: (t: Task) => Promise<void>, askTasks?: Map<string, TaskFolder>, processing?: TaskCache,
 ): Promise<Map<string, TaskFolder>> {
   const seen = new Map<string, TaskFolder>();
   const listed = new Map<TaskFolder, Set<string>>();
@@ -34,10 +34,11 @@ export async function scanFolders(
     }
   }
   const fresh = await readHinted(ix, listed, seen);
+  const readIn = (folder: TaskFolder, id: string) => (folder === 'processing' && processing ? processing.outcome(id) : ix.store.read(folder, id));
   for (const [id, folder] of seen) {
     const prev = ix.tasks.get(id);
     if (prev && prev.folder === folder) continue;
-    const r = fresh.has(id) ? { ok: true as const, task: fresh.get(id)! } : folder === 'processing' && processing ? await processing.read(id) : await ix.store.read(folder, id);
+    const r = fresh.has(id) ? { ok: true as const, task: fresh.get(id)! } : await readIn(folder, id);
     if (!r.ok) continue;
     ix.tasks.set(id, { folder, task: r.task });
     if (folder === 'complete') await onComplete(r.task);

@@ -12,7 +12,7 @@ import { errorMessage } from '../core/errors.ts';
 import { type Heartbeat, readHeartbeatFile } from '../core/heartbeat.ts';
 import type { JsonFileRead } from '../core/mountJson.ts';
 import { ReadByChange } from '../core/readByChange.ts';
-import { TaskReads } from '../core/taskReads.ts';
+import { TaskCache } from '../core/taskCache.ts';
 import { childPath, heartbeatPath, type MountPaths } from '../core/paths.ts';
 import { writeOwnJson } from '../core/quarantine.ts';
 import { signalPath, writeSignal } from '../core/signals.ts';
@@ -50,10 +50,10 @@ export class AgentWatcher {
   /** Each heartbeat's last good read, by GPU id: one whose stat shows no new version is not read again. */
   private readonly beatReads: ReadByChange<Heartbeat>;
   /**
-   * processing/ read by change (taskReads.ts), shared with the brain's scan: the check runs every
+   * processing/ read by change (taskCache.ts), shared with the brain's scan: the check runs every
    * second and would otherwise read and parse every running task each time.
    */
-  readonly processingReads: TaskReads;
+  readonly processingReads: TaskCache;
 
   constructor(o: {
     paths: MountPaths; config: Config; clock: Clock; store: TaskStore; log: DecisionLog; say?: (line: string) => void;
@@ -61,8 +61,6 @@ export class AgentWatcher {
     readHeartbeat?: typeof readHeartbeatFile;
     /** A heartbeat file's version (inode, size, times), or null; default one lstat (tests inject one). */
     versionOf?: (path: string) => Promise<string | null>;
-    /** processing/ as read by the brain's scan too (default: the watcher's own). */
-    processingReads?: TaskReads;
   }) {
     this.paths = o.paths;
     this.config = o.config;
@@ -77,7 +75,7 @@ export class AgentWatcher {
     const { external_s } = o.config.cycles;
     const recheckS = Math.min(external_s, o.config.timeouts.heartbeat_stale_s / 4);
     this.beatReads = new ReadByChange({ maxAgeMs: recheckS * 1000, now: () => o.clock.now(), stat: o.versionOf });
-    this.processingReads = o.processingReads ?? new TaskReads(o.store, 'processing', { maxAgeMs: recheckS * 1000, now: () => o.clock.now(), stat: o.versionOf });
+    this.processingReads = new TaskCache(o.store, 'processing', { maxAgeMs: recheckS * 1000, now: () => o.clock.now(), stat: o.versionOf });
   }
 
   private beats: Heartbeat[] = [];
@@ -281,7 +279,7 @@ export class AgentWatcher {
     const ids = await this.store.list('processing');
     this.processingReads.keepOnly(ids);
     for (const id of ids) {
-      const r = await this.processingReads.read(id);
+      const r = await this.processingReads.outcome(id);
       if (r.ok) processing.push(r.task);
       else if (r.reason === 'not_ready') notReady.add(id);
     }

@@ -81,6 +81,11 @@ export class ReadByChange<T> {
     else this.last.set(key, { version, at: this.now(), value });
   }
 
+  /** What the reader kept of `key`'s last read, without looking at the file. */
+  value(key: string): T | undefined {
+    return this.last.get(key)?.value;
+  }
+
   forget(key: string): void {
     this.last.delete(key);
   }

@@ -38,14 +38,18 @@ async function setup() {
   return { paths, cleanup, clock, store, watcher };
 }
 
-/** A store that notes the id of each processing/ file it reads. */
-function processingCounted(paths: MountPaths, reads: string[]): TaskStore {
-  return new (class extends TaskStore {
+/** A mount, a clock and a store that notes the id of each processing/ file it reads. */
+async function countingSetup() {
+  const { paths, cleanup } = await tempMount();
+  const clock = new ManualClock();
+  const reads: string[] = [];
+  const store = new (class extends TaskStore {
     override read(...args: Parameters<TaskStore['read']>): ReturnType<TaskStore['read']> {
       if (args[0] === 'processing') reads.push(args[1]);
       return super.read(...args);
     }
   })(paths);
+  return { paths, cleanup, clock, reads, store, log: new DecisionLog(paths.decisionLog, () => clock.now()) };
 }
 
 /** Advances the brain's clock, beats for both agents (seq advancing) and runs one check. */
@@ -269,12 +273,8 @@ test('a heartbeat whose stat shows no new version is not read again, but is read
 });
 
 test('processing/ files are read again only when their stat moved (a claim or a result is a rename), and in full at least as often as a heartbeat', async () => {
-  const { paths, cleanup } = await tempMount();
+  const { paths, cleanup, clock, reads, store, log } = await countingSetup();
   try {
-    const clock = new ManualClock();
-    const reads: string[] = [];
-    const store = processingCounted(paths, reads);
-    const log = new DecisionLog(paths.decisionLog, () => clock.now());
     const watcher = new AgentWatcher({ paths, config, clock, store, log });
     const tick = liveTicker(paths, clock, watcher);
     const a = makeTask({ name: 'a', attempt: 1, claimed_by: 'gpu-0', claimed_at: isoTime(clock.now()) });
@@ -305,12 +305,8 @@ test('processing/ files are read again only when their stat moved (a claim or a 
 });
 
 test('the brain\'s scan and its watch share their reads of processing/: a running task is read once', async () => {
-  const { paths, cleanup } = await tempMount();
+  const { paths, cleanup, clock, reads, store, log } = await countingSetup();
   try {
-    const clock = new ManualClock();
-    const reads: string[] = [];
-    const store = processingCounted(paths, reads);
-    const log = new DecisionLog(paths.decisionLog, () => clock.now());
     const watcher = new AgentWatcher({ paths, config, clock, store, log });
     const ix = new BrainIndex({ paths, config, clock, store, log });
     const t = makeTask({ name: 'a', attempt: 1, claimed_by: 'gpu-0', claimed_at: isoTime(clock.now()) });
