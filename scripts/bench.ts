@@ -21,7 +21,7 @@ const usage = `usage: forge bench [--quick] [--json] [--json-out FILE] [--only $
   --only PARTS     only these parts, comma-separated: ${PARTS.join(', ')}
   --llm-gpus N     simulated GPUs of the llm part's larger rig, 2 to 16 (default 3); it is compared with a 1-GPU rig
   --bigbatch-items N    items of the bigbatch part's foreach, 1 to 100000 (default 100000; 300 with --quick)
-  --bigbatch-limit-s S  stop the bigbatch part after S seconds and report its figures so far (done-once unchecked)
+  --bigbatch-limit-s S  stop the bigbatch part after S seconds and report its figures so far (done-once unchecked; none-twice checked)
   --netfs          brain and agents on different sshfs clients of one folder, per cache profile (needs root, sshd, sshfs, fuse3)
   --profiles LIST  with --netfs: the cache profiles to run, comma-separated: ${PROFILES.join(', ')} (default all)
   -h, --help       print this help and exit`;

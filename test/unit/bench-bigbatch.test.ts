@@ -1,5 +1,6 @@
 // The bigbatch part's pure readings: its plan is a valid plan, the log figures skip the
-// template's own lines, and "done once" finds every missing, repeated or failed item.
+// template's own lines, "done once" finds every missing, repeated or failed item, and the
+// decision log's count finds an item claimed or done twice (a stopped run's evidence).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -7,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatDecision } from '../../agents/core/decisionLog.ts';
 import { checkPlan } from '../../agents/plan/load.ts';
-import { checkDoneOnce, logFigures, renderBigbatchPlan } from '../../tools/bench/bigbatch.ts';
+import { checkDoneOnce, itemRuns, logFigures, renderBigbatchPlan } from '../../tools/bench/bigbatch.ts';
 
 test('the bigbatch plan passes the plan checks', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'bench-bigbatch-'));
@@ -44,4 +45,21 @@ test('done once: missing, repeated, out-of-range and unsuccessful items are all 
   assert.deepEqual(checkDoneOnce([ok(0), ok(0), ok(2)], 3), { children: 3, distinct_items: 2, missing: 1, duplicates: 1, not_success: 0, ok: false });
   assert.equal(checkDoneOnce([ok(0), ok(1), ok(3)], 3).ok, false);
   assert.equal(checkDoneOnce([ok(0), ok(1), { ...ok(2), success: false }], 3).ok, false);
+});
+
+test('item runs: an item claimed or done twice is caught; the template, other batches and other lines are not items', () => {
+  const B = 'b1';
+  const line = (who: string, what: 'CLAIM' | 'DONE' | 'RELEASE', task: string) => formatDecision({ who, what, task }, Date.parse('2026-01-01T00:00:00.000Z'));
+  const clean = [
+    line('brain', 'RELEASE', `${B}__work.0`),
+    line('gpu-0', 'CLAIM', `${B}__work.0`), line('gpu-0', 'DONE', `${B}__work.0`),
+    line('gpu-1', 'CLAIM', `${B}__work.1`),
+    line('gpu-1', 'CLAIM', `${B}__work`), line('gpu-1', 'DONE', `${B}__work`),
+    line('gpu-1', 'CLAIM', `other__work.1`), line('gpu-1', 'CLAIM', `${B}__work.1x`),
+    'not a decision line',
+  ];
+  assert.deepEqual(itemRuns(clean, B, 3), { claimed: 2, claimed_twice: 0, done: 1, done_twice: 0 });
+  assert.deepEqual(itemRuns([...clean, line('gpu-0', 'CLAIM', `${B}__work.1`)], B, 3), { claimed: 2, claimed_twice: 1, done: 1, done_twice: 0 });
+  assert.deepEqual(itemRuns([...clean, line('gpu-1', 'DONE', `${B}__work.0`)], B, 3), { claimed: 2, claimed_twice: 0, done: 1, done_twice: 1 });
+  assert.equal(itemRuns([...clean, line('gpu-1', 'CLAIM', `${B}__work.3`)], B, 3).claimed_twice, 1, 'an index past the manifest is never right');
 });

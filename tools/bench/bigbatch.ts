@@ -60,6 +60,12 @@ export interface BigbatchResult {
   /** Every item's child archived exactly once with a successful result; null when not finished. */
   done_once: boolean | null;
   archive: { children: number; distinct_items: number; missing: number; duplicates: number; not_success: number } | null;
+  /**
+   * On every run, ended or stopped: no item claimed or done twice by the decision log, no archived
+   * child repeated or unsuccessful. What a run stopped by its limit can show of "exactly once".
+   */
+  done_once_so_far: boolean | null;
+  runs_so_far: ItemRuns & { archived: number; archived_duplicates: number; archived_not_success: number } | null;
 }
 
 const TEMPLATE = 'work';
@@ -142,6 +148,37 @@ export function logFigures(lines: readonly string[], batchId: string): LogFigure
     }
   }
   return { firstItemClaim, manifestClaim, releases, releaseSpanS: releases > 1 ? (relLast - relFirst) / 1000 : null };
+}
+
+export interface ItemRuns {
+  /** Items with a CLAIM line; of them, claimed more than once. */
+  claimed: number;
+  claimed_twice: number;
+  /** Items with a DONE line (an attempt that succeeded); of them, done more than once. */
+  done: number;
+  done_twice: number;
+}
+
+/** How often each item was claimed and done, by the decision log (pure). Indexes outside 0..items-1 count as twice. */
+export function itemRuns(lines: readonly string[], batchId: string, items: number): ItemRuns {
+  const item = `${batchId}__${TEMPLATE}.`;
+  const claims = new Uint8Array(items);
+  const dones = new Uint8Array(items);
+  let outside = 0;
+  for (const line of lines) {
+    // The cheap test first: a 100,000-item run's log has millions of lines.
+    if (!line.includes(item)) continue;
+    const d = parseDecisionLine(line);
+    if (!d?.task?.startsWith(item) || (d.what !== 'CLAIM' && d.what !== 'DONE')) continue;
+    const rest = d.task.slice(item.length);
+    if (!/^\d+$/.test(rest)) continue;
+    const i = Number(rest);
+    const into = d.what === 'CLAIM' ? claims : dones;
+    if (i >= items) outside++;
+    else into[i] = Math.min(255, into[i]! + 1);
+  }
+  const count = (a: Uint8Array, min: number) => a.reduce((n, x) => n + (x >= min ? 1 : 0), 0);
+  return { claimed: count(claims, 1), claimed_twice: count(claims, 2) + outside, done: count(dones, 1), done_twice: count(dones, 2) };
 }
 
 export interface ArchivedChild {
@@ -239,7 +276,8 @@ export async function measureBigbatch(tmp: string, o: BigbatchOptions): Promise<
       await waitFor(`batch ${batchId} to be archived`, async () => !(await readBrainState(paths))?.active_batches.includes(batchId), 120_000, 200);
     }
     const end = await sampleMemory();
-    const log = logFigures(await readDecisionLines(paths), batchId);
+    const lines = await readDecisionLines(paths);
+    const log = logFigures(lines, batchId);
     const r: BigbatchResult = {
       items: o.items, window, gpus: o.gpus, finished, state,
       first_claim_s: log.firstItemClaim === null ? null : (log.firstItemClaim - t0) / 1000,
@@ -249,6 +287,7 @@ export async function measureBigbatch(tmp: string, o: BigbatchOptions): Promise<
       brain_rss_peak_mb: peak, brain_rss_end_mb: end?.rssMb ?? null,
       status_ms: median(samples.map((s) => s.median_ms)), status_samples: samples, status_node_ms: median(samples.map((s) => s.node_ms)), status_via: via,
       tasks_per_s: null, busy_s: null, end_to_end_s: finished ? endS : null, done_once: null, archive: null,
+      done_once_so_far: null, runs_so_far: null,
     };
     const children = await readArchivedChildren(paths, batchId).catch(() => [] as ArchivedChild[]);
     const ran = children.filter((c) => c.success && c.claimed !== null && c.finished !== null);
@@ -263,6 +302,10 @@ export async function measureBigbatch(tmp: string, o: BigbatchOptions): Promise<
       r.busy_s = (last - first) / 1000;
       r.tasks_per_s = r.busy_s > 0 ? ran.length / r.busy_s : null;
     }
+    const runs = itemRuns(lines, batchId, o.items);
+    const so = checkDoneOnce(children, o.items);
+    r.runs_so_far = { ...runs, archived: so.children, archived_duplicates: so.duplicates, archived_not_success: so.not_success };
+    r.done_once_so_far = runs.claimed_twice === 0 && runs.done_twice === 0 && so.duplicates === 0 && so.not_success === 0;
     if (finished) {
       const { ok, ...archive } = checkDoneOnce(children, o.items);
       r.archive = archive;

@@ -164,6 +164,7 @@ export function toJson(r: BenchResult): Record<string, unknown> {
     throughput_tasks_per_s_no_preboot: round(r.no_preboot?.throughput?.tasks_per_s ?? null),
     simulator_smi_ms_per_task: round(smiMsPerTask(r)),
     bigbatch_done_once: r.bigbatch?.done_once ?? null,
+    bigbatch_done_once_so_far: r.bigbatch?.done_once_so_far ?? null,
     bigbatch_tasks_per_s: round(r.bigbatch?.tasks_per_s ?? null),
     bigbatch_release_per_s: round(r.bigbatch?.release_per_s ?? null),
     bigbatch_vs_throughput: round(ratio(r.bigbatch?.tasks_per_s, r.throughput?.tasks_per_s)),
@@ -326,6 +327,10 @@ export function renderTable(r: BenchResult): string {
     rows.push({ part: '9 bigbatch', figure: 'every item done exactly once (archive)', value: Bb.done_once === null ? '-' : Bb.done_once ? 'yes' : 'NO',
       ratio: A ? `${A.children} archived, ${A.missing} missing, ${A.duplicates} duplicates, ${A.not_success} not successful; state ${Bb.state}` : `not checked (state ${Bb.state ?? '?'})`,
       target: 'exactly once', met: metText(Bb.done_once) });
+    const S = Bb.runs_so_far;
+    rows.push({ part: '9 bigbatch', figure: 'no item run twice so far (decision log, archive)', value: Bb.done_once_so_far === null ? '-' : Bb.done_once_so_far ? 'yes' : 'NO',
+      ratio: S ? `${S.claimed} items claimed (${S.claimed_twice} twice), ${S.done} done (${S.done_twice} twice); ${S.archived} archived (${S.archived_duplicates} repeated, ${S.archived_not_success} not successful)` : 'not checked',
+      target: 'none twice', met: metText(Bb.done_once_so_far) });
   }
 
   const head: Row = { part: 'part', figure: 'figure', value: 'value', ratio: 'ratio / detail', target: 'target', met: '' };

@@ -179,7 +179,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     const limit = o.bigbatchLimitS ?? null;
     r.bigbatch = await step('bigbatch', `a big batch (one foreach of ${counts.bigbatchItems} no-op items on ${counts.gpus} GPUs${limit === null ? '' : `, stopped after ${limit} s`})`, () =>
       measureBigbatch(tmp, { items: counts.bigbatchItems, gpus: counts.gpus, limitS: limit, timeoutMs: batchTimeout(counts.bigbatchItems), statusEveryS: 10, say: o.say }));
-    if (r.bigbatch && !r.bigbatch.finished) r.notes.push(`bigbatch: stopped after ${limit} s, before the batch ended: figures so far; done_once not checked`);
+    if (r.bigbatch && !r.bigbatch.finished) r.notes.push(`bigbatch: stopped after ${limit} s, before the batch ended: figures so far; done_once not checked (done_once_so_far: no item run twice among those begun)`);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
