@@ -22,14 +22,13 @@ writeFileSync(out + '.tmp', JSON.stringify({ items: Array.from({ length: Number(
 renameSync(out + '.tmp', out);
 `;
 
-/** Appends the item's number to started.log in the batch folder, then sleeps `ms`. */
-const MARK = `import { appendFileSync } from 'node:fs';
-const [dir, n, ms] = process.argv.slice(2);
-appendFileSync(dir + '/started.log', n + '\\n');
-setTimeout(() => {}, Number(ms));
+/** Appends the item's number to started.log in the batch folder, then sleeps `s` seconds (sh: an item costs no node boot). */
+const MARK = `#!/bin/sh
+echo "$2" >> "$1/started.log"
+exec sleep "$3"
 `;
 
-const plan = (ms: number) => `# Window
+const plan = (s: string) => `# Window
 
 ## Goal
 A foreach of ${N} items, made ${W} at a time.
@@ -42,7 +41,7 @@ A foreach of ${N} items, made ${W} at a time.
 
 ### work
 - **task_class**: cpu
-- **command**: \`node scripts/mark.mjs {BATCH_PATH} {ITEM.n} ${ms}\`
+- **command**: \`sh scripts/mark.sh {BATCH_PATH} {ITEM.n} ${s}\`
 - **depends_on**: items
 - **foreach**: {BATCH_PATH}/manifest.json:items
 `;
@@ -69,7 +68,7 @@ const sum = (t: Record<string, number>) => t.waiting! + t.queued! + t.processing
 
 test(`a foreach of ${N} items with foreach.window ${W}: every item once, archived, status counts every item`, async () => {
   await withRig(2, { foreach: { window: W } }, async (paths) => {
-    await writePlan(paths, 'window', plan(200), { 'items.mjs': ITEMS, 'mark.mjs': MARK });
+    await writePlan(paths, 'window', plan('0.2'), { 'items.mjs': ITEMS, 'mark.sh': MARK });
     const batch = await submitPlan(paths.root, join(paths.plans, 'window'));
     const rec = await waitFor('the batch record', () => readBatchRecord(paths, batch), 20_000);
     // While it runs: every item counted (made or not), none lost between the folders and the archive.
@@ -100,7 +99,7 @@ test(`a foreach of ${N} items with foreach.window ${W}: every item once, archive
 
 test(`forge cancel mid-way through a windowed foreach: the batch ends cancelled, no further item is made`, async () => {
   await withRig(1, { foreach: { window: W }, resource_limits: { max_workers: 2 }, timeouts: { abort_grace_s: 2 } }, async (paths) => {
-    await writePlan(paths, 'window', plan(60_000), { 'items.mjs': ITEMS, 'mark.mjs': MARK });
+    await writePlan(paths, 'window', plan('60'), { 'items.mjs': ITEMS, 'mark.sh': MARK });
     const batch = await submitPlan(paths.root, join(paths.plans, 'window'));
     const rec = await waitFor('the batch record', () => readBatchRecord(paths, batch), 20_000);
     await waitFor('two items running', async () => (await started(rec.batch_path)).length >= 2, 60_000);

@@ -1,8 +1,8 @@
 // The cross-host fan-out bed: the brain on host A, agents on hosts B and C, each host its own
 // sshfs client of one exported folder with NFS-like caches (names and attributes 3 s), so no
-// file event crosses hosts and every host's listings lag. A 100-item plan whose every run leaves
-// one ledger file; the ledger is read in the server's own folder, which no client cache sits in
-// front of. Used by test/crosshost/netfs.test.ts and test/long/netfs-faults.test.ts.
+// file event crosses hosts and every host's listings lag. A fan-out plan (100 items unless told)
+// whose every run leaves one ledger file; the ledger is read in the server's own folder, which no
+// client cache sits in front of. Used by test/crosshost/netfs.test.ts and test/long/netfs-faults.test.ts.
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,18 +13,19 @@ import { submitPlan, waitFor, waitForBatchEnd } from '../../tools/harness/runRig
 import { startTestBed, type TestBed } from './netfs.ts';
 import { TEST_WORKERS } from './rig.ts';
 
+/** Items of the fan-out unless startFanout is told otherwise. */
 export const ITEMS = 100;
 
-const PLAN = `# Netfs fan-out
+const renderPlan = (items: number) => `# Netfs fan-out
 
 ## Goal
-A hundred items, each one run recorded in the batch's ledger folder.
+${items} items, each one run recorded in the batch's ledger folder.
 
 ## Tasks
 
 ### scan
 - **task_class**: cpu
-- **command**: \`node scripts/scan.mjs {BATCH_PATH} ${ITEMS}\`
+- **command**: \`node scripts/scan.mjs {BATCH_PATH} ${items}\`
 - **timeout_s**: 60
 
 ### item
@@ -68,7 +69,8 @@ export interface Fanout {
   stop(): Promise<void>;
 }
 
-export async function startFanout(): Promise<Fanout> {
+export async function startFanout(o: { items?: number } = {}): Promise<Fanout> {
+  const items = o.items ?? ITEMS;
   const bed = await startTestBed({ hosts: ['A', 'B', 'C'], profile: 'nfs' });
   const rig = await startAcrossHosts(bed, {
     gpus: 4,
@@ -87,7 +89,7 @@ export async function startFanout(): Promise<Fanout> {
   const server = rig.server;
   const plan = join(server.plans, 'netfs-fan');
   await mkdir(join(plan, 'scripts'), { recursive: true });
-  await writeFile(join(plan, 'plan.md'), PLAN);
+  await writeFile(join(plan, 'plan.md'), renderPlan(items));
   await writeFile(join(plan, 'scripts', 'scan.mjs'), SCAN);
   await writeFile(join(plan, 'scripts', 'item.sh'), ITEM);
 
@@ -109,7 +111,7 @@ export async function startFanout(): Promise<Fanout> {
     const rec = await waitForBatchEnd(server, batchId, 240_000);
     assert.equal(rec.state, 'complete', `batch ${batchId}: ${JSON.stringify(rec.final_counts)}`);
     const runs = await ledger(batchId);
-    assert.equal(runs.size, ITEMS, 'every item ran');
+    assert.equal(runs.size, items, 'every item ran');
     for (const [item, r] of runs) assert.ok(r.some((x) => x.ended), `item ${item} finished a run`);
     const twice = [...runs].filter(([, r]) => r.length !== 1).map(([i]) => i);
     return { batchId, runs, twice, why: await story(batchId, twice) };

@@ -323,19 +323,19 @@ describe('the output schema check', () => {
   });
 });
 
-test('training samples: 20 processes writing 20 long samples each at once leave 400 files, merged into 400 whole lines', async () => {
+test('training samples: 5 processes writing 80 long samples each at once leave 400 files, merged into 400 whole lines', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'forge-samples-'));
   const paths = mountPaths(dir);
   await ensureMount(paths);
   const code = `
     import { writeTrainingSample } from './agents/llm/trainingSamples.ts';
     const w = process.env.WRITER;
-    await Promise.all(Array.from({ length: 20 }, (_, i) => writeTrainingSample(process.env.SPOOL, {
+    await Promise.all(Array.from({ length: 80 }, (_, i) => writeTrainingSample(process.env.SPOOL, {
       ts: new Date().toISOString(), task_id: 'w' + w + '_' + i, batch: 'b', model: 'm', type: 'generate',
       prompt: ('w' + w + 'i' + i + ' line\\n').repeat(1000), response: 'r'.repeat(500), ok: true,
     })));`;
   try {
-    const children = Array.from({ length: 20 }, (_, w) =>
+    const children = Array.from({ length: 5 }, (_, w) =>
       spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
         cwd: ROOT,
         env: { ...process.env, WRITER: String(w), SPOOL: paths.spoolSamples },
@@ -343,7 +343,7 @@ test('training samples: 20 processes writing 20 long samples each at once leave 
       }),
     );
     const codes = await Promise.all(children.map(async (c) => (await once(c, 'exit'))[0]));
-    assert.deepEqual(codes, Array(20).fill(0));
+    assert.deepEqual(codes, Array(5).fill(0));
     assert.equal((await samples(paths.spoolSamples)).length, 400, 'one whole file per sample, no temporary left');
     assert.equal(await stat(paths.trainingSamples).catch(() => null), null, 'no worker touches training_samples.jsonl');
 
