@@ -51,15 +51,18 @@ test('item runs: an item claimed or done twice is caught; the template, other ba
   const B = 'b1';
   const line = (who: string, what: 'CLAIM' | 'DONE' | 'RELEASE', task: string) => formatDecision({ who, what, task }, Date.parse('2026-01-01T00:00:00.000Z'));
   const clean = [
-    line('brain', 'RELEASE', `${B}__work.0`),
-    line('gpu-0', 'CLAIM', `${B}__work.0`), line('gpu-0', 'DONE', `${B}__work.0`),
-    line('gpu-1', 'CLAIM', `${B}__work.1`),
+    line('brain', 'RELEASE', `${B}__work.1`),
+    line('gpu-0', 'CLAIM', `${B}__work.1`), line('gpu-0', 'DONE', `${B}__work.1`),
+    line('gpu-1', 'CLAIM', `${B}__work.2`),
     line('gpu-1', 'CLAIM', `${B}__work`), line('gpu-1', 'DONE', `${B}__work`),
-    line('gpu-1', 'CLAIM', `other__work.1`), line('gpu-1', 'CLAIM', `${B}__work.1x`),
+    line('gpu-1', 'CLAIM', `other__work.2`), line('gpu-1', 'CLAIM', `${B}__work.2x`),
     'not a decision line',
   ];
   assert.deepEqual(itemRuns(clean, B, 3), { claimed: 2, claimed_twice: 0, done: 1, done_twice: 0 });
-  assert.deepEqual(itemRuns([...clean, line('gpu-0', 'CLAIM', `${B}__work.1`)], B, 3), { claimed: 2, claimed_twice: 1, done: 1, done_twice: 0 });
-  assert.deepEqual(itemRuns([...clean, line('gpu-1', 'DONE', `${B}__work.0`)], B, 3), { claimed: 2, claimed_twice: 0, done: 1, done_twice: 1 });
-  assert.equal(itemRuns([...clean, line('gpu-1', 'CLAIM', `${B}__work.3`)], B, 3).claimed_twice, 1, 'an index past the manifest is never right');
+  assert.deepEqual(itemRuns([...clean, line('gpu-0', 'CLAIM', `${B}__work.2`)], B, 3), { claimed: 2, claimed_twice: 1, done: 1, done_twice: 0 });
+  assert.deepEqual(itemRuns([...clean, line('gpu-1', 'DONE', `${B}__work.1`)], B, 3), { claimed: 2, claimed_twice: 0, done: 1, done_twice: 1 });
+  // Item i's child is work.<i+1> (childName): work.3 is the last of 3 items, work.4 and work.0 are none.
+  assert.deepEqual(itemRuns([...clean, line('gpu-1', 'CLAIM', `${B}__work.3`)], B, 3), { claimed: 3, claimed_twice: 0, done: 1, done_twice: 0 });
+  assert.equal(itemRuns([...clean, line('gpu-1', 'CLAIM', `${B}__work.4`)], B, 3).claimed_twice, 1, 'a number past the manifest is never right');
+  assert.equal(itemRuns([...clean, line('gpu-1', 'CLAIM', `${B}__work.0`)], B, 3).claimed_twice, 1, 'nor is 0');
 });

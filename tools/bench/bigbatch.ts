@@ -159,7 +159,10 @@ export interface ItemRuns {
   done_twice: number;
 }
 
-/** How often each item was claimed and done, by the decision log (pure). Indexes outside 0..items-1 count as twice. */
+/**
+ * How often each item was claimed and done, by the decision log (pure). Item i's child is
+ * <template>.<i+1> (childName); a number outside 1..items counts as twice.
+ */
 export function itemRuns(lines: readonly string[], batchId: string, items: number): ItemRuns {
   const item = `${batchId}__${TEMPLATE}.`;
   const claims = new Uint8Array(items);
@@ -172,9 +175,9 @@ export function itemRuns(lines: readonly string[], batchId: string, items: numbe
     if (!d?.task?.startsWith(item) || (d.what !== 'CLAIM' && d.what !== 'DONE')) continue;
     const rest = d.task.slice(item.length);
     if (!/^\d+$/.test(rest)) continue;
-    const i = Number(rest);
+    const i = Number(rest) - 1;
     const into = d.what === 'CLAIM' ? claims : dones;
-    if (i >= items) outside++;
+    if (i < 0 || i >= items) outside++;
     else into[i] = Math.min(255, into[i]! + 1);
   }
   const count = (a: Uint8Array, min: number) => a.reduce((n, x) => n + (x >= min ? 1 : 0), 0);
