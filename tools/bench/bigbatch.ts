@@ -306,11 +306,10 @@ export async function measureBigbatch(tmp: string, o: BigbatchOptions): Promise<
       r.tasks_per_s = r.busy_s > 0 ? ran.length / r.busy_s : null;
     }
     const runs = itemRuns(lines, batchId, o.items);
-    const so = checkDoneOnce(children, o.items);
-    r.runs_so_far = { ...runs, archived: so.children, archived_duplicates: so.duplicates, archived_not_success: so.not_success };
-    r.done_once_so_far = runs.claimed_twice === 0 && runs.done_twice === 0 && so.duplicates === 0 && so.not_success === 0;
+    const { ok, ...archive } = checkDoneOnce(children, o.items);
+    r.runs_so_far = { ...runs, archived: archive.children, archived_duplicates: archive.duplicates, archived_not_success: archive.not_success };
+    r.done_once_so_far = runs.claimed_twice === 0 && runs.done_twice === 0 && archive.duplicates === 0 && archive.not_success === 0;
     if (finished) {
-      const { ok, ...archive } = checkDoneOnce(children, o.items);
       r.archive = archive;
       r.done_once = ok && state === 'complete';
     }
